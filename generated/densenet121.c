@@ -1214,503 +1214,506 @@ enum {
 enum {
     X_features_conv0 = 0,  /* [64,112,112] */
     D_features_conv0 = 2408448,  /* [64,112,112] */
-    T_features_conv0 = 802816,  /* 1843968 floats */
-    TB_features_conv0 = 0,  /* 1843968 floats */
     X_features_relu0 = 802816,  /* [64,112,112] */
-    D_features_relu0 = 1605632,  /* [64,112,112] */
-    X_features_denseblock1_denselayer1_relu1 = 2408448,  /* [64,56,56] */
-    D_features_denseblock1_denselayer1_relu1 = 2609152,  /* [64,56,56] */
-    X_features_denseblock1_denselayer1_conv1 = 2609152,  /* [128,56,56] */
-    D_features_denseblock1_denselayer1_conv1 = 3813376,  /* [128,56,56] */
-    X_features_denseblock1_denselayer1_relu2 = 3010560,  /* [128,56,56] */
-    D_features_denseblock1_denselayer1_relu2 = 3411968,  /* [128,56,56] */
-    T_features_denseblock1_denselayer1_conv2 = 3411968,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer1_conv2 = 3813376,  /* 3612672 floats */
-    X_features_denseblock1_denselayer2_relu1 = 3411968,  /* [96,56,56] */
-    D_features_denseblock1_denselayer2_relu1 = 3713024,  /* [96,56,56] */
-    X_features_denseblock1_denselayer2_conv1 = 3713024,  /* [128,56,56] */
-    D_features_denseblock1_denselayer2_conv1 = 4917248,  /* [128,56,56] */
-    X_features_denseblock1_denselayer2_relu2 = 4114432,  /* [128,56,56] */
-    D_features_denseblock1_denselayer2_relu2 = 4515840,  /* [128,56,56] */
-    T_features_denseblock1_denselayer2_conv2 = 4515840,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 4917248,  /* 3612672 floats */
-    X_features_denseblock1_denselayer3_relu1 = 4515840,  /* [128,56,56] */
-    D_features_denseblock1_denselayer3_relu1 = 4917248,  /* [128,56,56] */
-    X_features_denseblock1_denselayer3_conv1 = 4917248,  /* [128,56,56] */
-    D_features_denseblock1_denselayer3_conv1 = 6121472,  /* [128,56,56] */
-    X_features_denseblock1_denselayer3_relu2 = 5318656,  /* [128,56,56] */
-    D_features_denseblock1_denselayer3_relu2 = 5720064,  /* [128,56,56] */
-    T_features_denseblock1_denselayer3_conv2 = 5720064,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 6121472,  /* 3612672 floats */
-    X_features_denseblock1_denselayer4_relu1 = 5720064,  /* [160,56,56] */
-    D_features_denseblock1_denselayer4_relu1 = 6221824,  /* [160,56,56] */
-    X_features_denseblock1_denselayer4_conv1 = 6221824,  /* [128,56,56] */
-    D_features_denseblock1_denselayer4_conv1 = 7426048,  /* [128,56,56] */
-    X_features_denseblock1_denselayer4_relu2 = 6623232,  /* [128,56,56] */
-    D_features_denseblock1_denselayer4_relu2 = 7024640,  /* [128,56,56] */
-    T_features_denseblock1_denselayer4_conv2 = 7024640,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 7426048,  /* 3612672 floats */
-    X_features_denseblock1_denselayer5_relu1 = 7024640,  /* [192,56,56] */
-    D_features_denseblock1_denselayer5_relu1 = 7626752,  /* [192,56,56] */
-    X_features_denseblock1_denselayer5_conv1 = 7626752,  /* [128,56,56] */
-    D_features_denseblock1_denselayer5_conv1 = 8830976,  /* [128,56,56] */
-    X_features_denseblock1_denselayer5_relu2 = 8028160,  /* [128,56,56] */
-    D_features_denseblock1_denselayer5_relu2 = 8429568,  /* [128,56,56] */
-    T_features_denseblock1_denselayer5_conv2 = 8429568,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 12744704,  /* 3612672 floats */
-    X_features_denseblock1_denselayer6_relu1 = 8429568,  /* [224,56,56] */
-    D_features_denseblock1_denselayer6_relu1 = 9132032,  /* [224,56,56] */
-    X_features_denseblock1_denselayer6_conv1 = 9132032,  /* [128,56,56] */
-    D_features_denseblock1_denselayer6_conv1 = 10336256,  /* [128,56,56] */
-    X_features_denseblock1_denselayer6_relu2 = 9533440,  /* [128,56,56] */
-    D_features_denseblock1_denselayer6_relu2 = 9934848,  /* [128,56,56] */
-    T_features_denseblock1_denselayer6_conv2 = 9934848,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 12744704,  /* 3612672 floats */
+    D_features_relu0 = 802816,  /* [64,112,112] */
+    X_features_denseblock1_denselayer1_relu1 = 802816,  /* [64,56,56] */
+    D_features_denseblock1_denselayer1_relu1 = 802816,  /* [64,56,56] */
+    X_features_denseblock1_denselayer1_conv1 = 1003520,  /* [128,56,56] */
+    D_features_denseblock1_denselayer1_conv1 = 3211264,  /* [128,56,56] */
+    X_features_denseblock1_denselayer1_relu2 = 2408448,  /* [128,56,56] */
+    D_features_denseblock1_denselayer1_relu2 = 2408448,  /* [128,56,56] */
+    X_features_denseblock1_denselayer2_relu1 = 2408448,  /* [96,56,56] */
+    D_features_denseblock1_denselayer2_relu1 = 2408448,  /* [96,56,56] */
+    X_features_denseblock1_denselayer2_conv1 = 2709504,  /* [128,56,56] */
+    D_features_denseblock1_denselayer2_conv1 = 3913728,  /* [128,56,56] */
+    X_features_denseblock1_denselayer2_relu2 = 3110912,  /* [128,56,56] */
+    D_features_denseblock1_denselayer2_relu2 = 3110912,  /* [128,56,56] */
+    X_features_denseblock1_denselayer3_relu1 = 3110912,  /* [128,56,56] */
+    D_features_denseblock1_denselayer3_relu1 = 3110912,  /* [128,56,56] */
+    X_features_denseblock1_denselayer3_conv1 = 3512320,  /* [128,56,56] */
+    D_features_denseblock1_denselayer3_conv1 = 4315136,  /* [128,56,56] */
+    X_features_denseblock1_denselayer3_relu2 = 3110912,  /* [128,56,56] */
+    D_features_denseblock1_denselayer3_relu2 = 3110912,  /* [128,56,56] */
+    X_features_denseblock1_denselayer4_relu1 = 3913728,  /* [160,56,56] */
+    D_features_denseblock1_denselayer4_relu1 = 3913728,  /* [160,56,56] */
+    X_features_denseblock1_denselayer4_conv1 = 3110912,  /* [128,56,56] */
+    D_features_denseblock1_denselayer4_conv1 = 4716544,  /* [128,56,56] */
+    X_features_denseblock1_denselayer4_relu2 = 3913728,  /* [128,56,56] */
+    D_features_denseblock1_denselayer4_relu2 = 3913728,  /* [128,56,56] */
+    X_features_denseblock1_denselayer5_relu1 = 3913728,  /* [192,56,56] */
+    D_features_denseblock1_denselayer5_relu1 = 3913728,  /* [192,56,56] */
+    X_features_denseblock1_denselayer5_conv1 = 4515840,  /* [128,56,56] */
+    D_features_denseblock1_denselayer5_conv1 = 5318656,  /* [128,56,56] */
+    X_features_denseblock1_denselayer5_relu2 = 3913728,  /* [128,56,56] */
+    D_features_denseblock1_denselayer5_relu2 = 3913728,  /* [128,56,56] */
+    X_features_denseblock1_denselayer6_relu1 = 4917248,  /* [224,56,56] */
+    D_features_denseblock1_denselayer6_relu1 = 4917248,  /* [224,56,56] */
+    X_features_denseblock1_denselayer6_conv1 = 3913728,  /* [128,56,56] */
+    D_features_denseblock1_denselayer6_conv1 = 5720064,  /* [128,56,56] */
+    X_features_denseblock1_denselayer6_relu2 = 4917248,  /* [128,56,56] */
+    D_features_denseblock1_denselayer6_relu2 = 4917248,  /* [128,56,56] */
     X_features_denseblock1_denselayer6_concat1 = 1605632,  /* [256,56,56] */
-    D_features_denseblock1_denselayer6_concat1 = 11941888,  /* [256,56,56] */
-    X_features_transition1_relu = 9934848,  /* [256,56,56] */
-    D_features_transition1_relu = 11139072,  /* [256,56,56] */
-    X_features_transition1_conv = 10737664,  /* [128,56,56] */
-    D_features_transition1_conv = 10737664,  /* [128,56,56] */
-    X_features_denseblock2_denselayer1_relu1 = 10737664,  /* [128,28,28] */
-    D_features_denseblock2_denselayer1_relu1 = 10838016,  /* [128,28,28] */
-    X_features_denseblock2_denselayer1_conv1 = 10838016,  /* [128,28,28] */
-    D_features_denseblock2_denselayer1_conv1 = 11540480,  /* [128,28,28] */
-    X_features_denseblock2_denselayer1_relu2 = 10938368,  /* [128,28,28] */
-    D_features_denseblock2_denselayer1_relu2 = 11038720,  /* [128,28,28] */
-    T_features_denseblock2_denselayer1_conv2 = 11540480,  /* 903168 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 11540480,  /* 903168 floats */
-    X_features_denseblock2_denselayer2_relu1 = 11540480,  /* [160,28,28] */
-    D_features_denseblock2_denselayer2_relu1 = 11665920,  /* [160,28,28] */
-    X_features_denseblock2_denselayer2_conv1 = 11038720,  /* [128,28,28] */
-    D_features_denseblock2_denselayer2_conv1 = 11866624,  /* [128,28,28] */
-    X_features_denseblock2_denselayer2_relu2 = 11665920,  /* [128,28,28] */
-    D_features_denseblock2_denselayer2_relu2 = 11766272,  /* [128,28,28] */
-    T_features_denseblock2_denselayer2_conv2 = 11766272,  /* 903168 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 11866624,  /* 903168 floats */
-    X_features_denseblock2_denselayer3_relu1 = 11766272,  /* [192,28,28] */
-    D_features_denseblock2_denselayer3_relu1 = 11916800,  /* [192,28,28] */
-    X_features_denseblock2_denselayer3_conv1 = 11916800,  /* [128,28,28] */
-    D_features_denseblock2_denselayer3_conv1 = 12217856,  /* [128,28,28] */
-    X_features_denseblock2_denselayer3_relu2 = 12017152,  /* [128,28,28] */
-    D_features_denseblock2_denselayer3_relu2 = 12117504,  /* [128,28,28] */
-    T_features_denseblock2_denselayer3_conv2 = 12117504,  /* 903168 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 12217856,  /* 903168 floats */
-    X_features_denseblock2_denselayer4_relu1 = 12117504,  /* [224,28,28] */
-    D_features_denseblock2_denselayer4_relu1 = 12293120,  /* [224,28,28] */
-    X_features_denseblock2_denselayer4_conv1 = 12293120,  /* [128,28,28] */
-    D_features_denseblock2_denselayer4_conv1 = 12594176,  /* [128,28,28] */
-    X_features_denseblock2_denselayer4_relu2 = 12393472,  /* [128,28,28] */
-    D_features_denseblock2_denselayer4_relu2 = 12493824,  /* [128,28,28] */
-    T_features_denseblock2_denselayer4_conv2 = 12493824,  /* 903168 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 12594176,  /* 903168 floats */
-    X_features_denseblock2_denselayer5_relu1 = 12493824,  /* [256,28,28] */
-    D_features_denseblock2_denselayer5_relu1 = 12694528,  /* [256,28,28] */
-    X_features_denseblock2_denselayer5_conv1 = 12694528,  /* [128,28,28] */
-    D_features_denseblock2_denselayer5_conv1 = 12995584,  /* [128,28,28] */
-    X_features_denseblock2_denselayer5_relu2 = 12794880,  /* [128,28,28] */
-    D_features_denseblock2_denselayer5_relu2 = 12895232,  /* [128,28,28] */
-    T_features_denseblock2_denselayer5_conv2 = 12895232,  /* 903168 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 12995584,  /* 903168 floats */
-    X_features_denseblock2_denselayer6_relu1 = 12895232,  /* [288,28,28] */
-    D_features_denseblock2_denselayer6_relu1 = 13121024,  /* [288,28,28] */
-    X_features_denseblock2_denselayer6_conv1 = 13121024,  /* [128,28,28] */
-    D_features_denseblock2_denselayer6_conv1 = 13422080,  /* [128,28,28] */
-    X_features_denseblock2_denselayer6_relu2 = 13221376,  /* [128,28,28] */
-    D_features_denseblock2_denselayer6_relu2 = 13321728,  /* [128,28,28] */
-    T_features_denseblock2_denselayer6_conv2 = 13321728,  /* 903168 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 13422080,  /* 903168 floats */
-    X_features_denseblock2_denselayer7_relu1 = 13321728,  /* [320,28,28] */
-    D_features_denseblock2_denselayer7_relu1 = 13572608,  /* [320,28,28] */
-    X_features_denseblock2_denselayer7_conv1 = 13572608,  /* [128,28,28] */
-    D_features_denseblock2_denselayer7_conv1 = 13873664,  /* [128,28,28] */
-    X_features_denseblock2_denselayer7_relu2 = 13672960,  /* [128,28,28] */
-    D_features_denseblock2_denselayer7_relu2 = 13773312,  /* [128,28,28] */
-    T_features_denseblock2_denselayer7_conv2 = 13773312,  /* 903168 floats */
-    TB_features_denseblock2_denselayer7_conv2 = 13873664,  /* 903168 floats */
-    X_features_denseblock2_denselayer8_relu1 = 13773312,  /* [352,28,28] */
-    D_features_denseblock2_denselayer8_relu1 = 14049280,  /* [352,28,28] */
-    X_features_denseblock2_denselayer8_conv1 = 14049280,  /* [128,28,28] */
-    D_features_denseblock2_denselayer8_conv1 = 14350336,  /* [128,28,28] */
-    X_features_denseblock2_denselayer8_relu2 = 14149632,  /* [128,28,28] */
-    D_features_denseblock2_denselayer8_relu2 = 14249984,  /* [128,28,28] */
-    T_features_denseblock2_denselayer8_conv2 = 14249984,  /* 903168 floats */
-    TB_features_denseblock2_denselayer8_conv2 = 14350336,  /* 903168 floats */
-    X_features_denseblock2_denselayer9_relu1 = 14249984,  /* [384,28,28] */
-    D_features_denseblock2_denselayer9_relu1 = 14551040,  /* [384,28,28] */
-    X_features_denseblock2_denselayer9_conv1 = 14551040,  /* [128,28,28] */
-    D_features_denseblock2_denselayer9_conv1 = 14852096,  /* [128,28,28] */
-    X_features_denseblock2_denselayer9_relu2 = 14651392,  /* [128,28,28] */
-    D_features_denseblock2_denselayer9_relu2 = 14751744,  /* [128,28,28] */
-    T_features_denseblock2_denselayer9_conv2 = 14751744,  /* 903168 floats */
-    TB_features_denseblock2_denselayer9_conv2 = 14852096,  /* 903168 floats */
-    X_features_denseblock2_denselayer10_relu1 = 14751744,  /* [416,28,28] */
-    D_features_denseblock2_denselayer10_relu1 = 15479296,  /* [416,28,28] */
-    X_features_denseblock2_denselayer10_conv1 = 15077888,  /* [128,28,28] */
-    D_features_denseblock2_denselayer10_conv1 = 15378944,  /* [128,28,28] */
-    X_features_denseblock2_denselayer10_relu2 = 15178240,  /* [128,28,28] */
-    D_features_denseblock2_denselayer10_relu2 = 15278592,  /* [128,28,28] */
-    T_features_denseblock2_denselayer10_conv2 = 15278592,  /* 903168 floats */
-    TB_features_denseblock2_denselayer10_conv2 = 15378944,  /* 903168 floats */
-    X_features_denseblock2_denselayer11_relu1 = 15278592,  /* [448,28,28] */
-    D_features_denseblock2_denselayer11_relu1 = 16031232,  /* [448,28,28] */
-    X_features_denseblock2_denselayer11_conv1 = 15629824,  /* [128,28,28] */
-    D_features_denseblock2_denselayer11_conv1 = 15930880,  /* [128,28,28] */
-    X_features_denseblock2_denselayer11_relu2 = 15730176,  /* [128,28,28] */
-    D_features_denseblock2_denselayer11_relu2 = 15830528,  /* [128,28,28] */
-    T_features_denseblock2_denselayer11_conv2 = 15830528,  /* 903168 floats */
-    TB_features_denseblock2_denselayer11_conv2 = 15930880,  /* 903168 floats */
-    X_features_denseblock2_denselayer12_relu1 = 15830528,  /* [480,28,28] */
-    D_features_denseblock2_denselayer12_relu1 = 16608256,  /* [480,28,28] */
-    X_features_denseblock2_denselayer12_conv1 = 16206848,  /* [128,28,28] */
-    D_features_denseblock2_denselayer12_conv1 = 16507904,  /* [128,28,28] */
-    X_features_denseblock2_denselayer12_relu2 = 16307200,  /* [128,28,28] */
-    D_features_denseblock2_denselayer12_relu2 = 16407552,  /* [128,28,28] */
-    T_features_denseblock2_denselayer12_conv2 = 16407552,  /* 903168 floats */
-    TB_features_denseblock2_denselayer12_conv2 = 16507904,  /* 903168 floats */
-    X_features_denseblock2_denselayer12_concat1 = 11139072,  /* [512,28,28] */
-    D_features_denseblock2_denselayer12_concat1 = 17411072,  /* [512,28,28] */
-    X_features_transition2_relu = 16407552,  /* [512,28,28] */
-    D_features_transition2_relu = 17009664,  /* [512,28,28] */
-    X_features_transition2_conv = 16808960,  /* [256,28,28] */
-    D_features_transition2_conv = 16808960,  /* [256,28,28] */
-    X_features_denseblock3_denselayer1_relu1 = 16808960,  /* [256,14,14] */
-    D_features_denseblock3_denselayer1_relu1 = 16859136,  /* [256,14,14] */
-    X_features_denseblock3_denselayer1_conv1 = 16859136,  /* [128,14,14] */
-    D_features_denseblock3_denselayer1_conv1 = 16934400,  /* [128,14,14] */
-    X_features_denseblock3_denselayer1_relu2 = 16884224,  /* [128,14,14] */
-    D_features_denseblock3_denselayer1_relu2 = 16909312,  /* [128,14,14] */
-    T_features_denseblock3_denselayer1_conv2 = 17210368,  /* 225792 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 17210368,  /* 225792 floats */
-    X_features_denseblock3_denselayer2_relu1 = 16909312,  /* [288,14,14] */
-    D_features_denseblock3_denselayer2_relu1 = 17285632,  /* [288,14,14] */
-    X_features_denseblock3_denselayer2_conv1 = 16965760,  /* [128,14,14] */
-    D_features_denseblock3_denselayer2_conv1 = 17260544,  /* [128,14,14] */
-    X_features_denseblock3_denselayer2_relu2 = 17210368,  /* [128,14,14] */
-    D_features_denseblock3_denselayer2_relu2 = 17235456,  /* [128,14,14] */
-    T_features_denseblock3_denselayer2_conv2 = 17235456,  /* 225792 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 17260544,  /* 225792 floats */
-    X_features_denseblock3_denselayer3_relu1 = 17235456,  /* [320,14,14] */
-    D_features_denseblock3_denselayer3_relu1 = 17298176,  /* [320,14,14] */
-    X_features_denseblock3_denselayer3_conv1 = 17298176,  /* [128,14,14] */
-    D_features_denseblock3_denselayer3_conv1 = 17373440,  /* [128,14,14] */
-    X_features_denseblock3_denselayer3_relu2 = 17323264,  /* [128,14,14] */
-    D_features_denseblock3_denselayer3_relu2 = 17348352,  /* [128,14,14] */
-    T_features_denseblock3_denselayer3_conv2 = 17348352,  /* 225792 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 17373440,  /* 225792 floats */
-    X_features_denseblock3_denselayer4_relu1 = 17348352,  /* [352,14,14] */
-    D_features_denseblock3_denselayer4_relu1 = 17417344,  /* [352,14,14] */
-    X_features_denseblock3_denselayer4_conv1 = 17417344,  /* [128,14,14] */
-    D_features_denseblock3_denselayer4_conv1 = 17492608,  /* [128,14,14] */
-    X_features_denseblock3_denselayer4_relu2 = 17442432,  /* [128,14,14] */
-    D_features_denseblock3_denselayer4_relu2 = 17467520,  /* [128,14,14] */
-    T_features_denseblock3_denselayer4_conv2 = 17467520,  /* 225792 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 17492608,  /* 225792 floats */
-    X_features_denseblock3_denselayer5_relu1 = 17467520,  /* [384,14,14] */
-    D_features_denseblock3_denselayer5_relu1 = 17542784,  /* [384,14,14] */
-    X_features_denseblock3_denselayer5_conv1 = 17542784,  /* [128,14,14] */
-    D_features_denseblock3_denselayer5_conv1 = 17618048,  /* [128,14,14] */
-    X_features_denseblock3_denselayer5_relu2 = 17567872,  /* [128,14,14] */
-    D_features_denseblock3_denselayer5_relu2 = 17592960,  /* [128,14,14] */
-    T_features_denseblock3_denselayer5_conv2 = 17592960,  /* 225792 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 17618048,  /* 225792 floats */
-    X_features_denseblock3_denselayer6_relu1 = 17592960,  /* [416,14,14] */
-    D_features_denseblock3_denselayer6_relu1 = 17774848,  /* [416,14,14] */
-    X_features_denseblock3_denselayer6_conv1 = 17674496,  /* [128,14,14] */
-    D_features_denseblock3_denselayer6_conv1 = 17749760,  /* [128,14,14] */
-    X_features_denseblock3_denselayer6_relu2 = 17699584,  /* [128,14,14] */
-    D_features_denseblock3_denselayer6_relu2 = 17724672,  /* [128,14,14] */
-    T_features_denseblock3_denselayer6_conv2 = 17724672,  /* 225792 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 17749760,  /* 225792 floats */
-    X_features_denseblock3_denselayer7_relu1 = 17724672,  /* [448,14,14] */
-    D_features_denseblock3_denselayer7_relu1 = 17912832,  /* [448,14,14] */
-    X_features_denseblock3_denselayer7_conv1 = 17812480,  /* [128,14,14] */
-    D_features_denseblock3_denselayer7_conv1 = 17887744,  /* [128,14,14] */
-    X_features_denseblock3_denselayer7_relu2 = 17837568,  /* [128,14,14] */
-    D_features_denseblock3_denselayer7_relu2 = 17862656,  /* [128,14,14] */
-    T_features_denseblock3_denselayer7_conv2 = 17862656,  /* 225792 floats */
-    TB_features_denseblock3_denselayer7_conv2 = 17887744,  /* 225792 floats */
-    X_features_denseblock3_denselayer8_relu1 = 17862656,  /* [480,14,14] */
-    D_features_denseblock3_denselayer8_relu1 = 18057088,  /* [480,14,14] */
-    X_features_denseblock3_denselayer8_conv1 = 17956736,  /* [128,14,14] */
-    D_features_denseblock3_denselayer8_conv1 = 18032000,  /* [128,14,14] */
-    X_features_denseblock3_denselayer8_relu2 = 17981824,  /* [128,14,14] */
-    D_features_denseblock3_denselayer8_relu2 = 18006912,  /* [128,14,14] */
-    T_features_denseblock3_denselayer8_conv2 = 18006912,  /* 225792 floats */
-    TB_features_denseblock3_denselayer8_conv2 = 18032000,  /* 225792 floats */
-    X_features_denseblock3_denselayer9_relu1 = 18006912,  /* [512,14,14] */
-    D_features_denseblock3_denselayer9_relu1 = 18207616,  /* [512,14,14] */
-    X_features_denseblock3_denselayer9_conv1 = 18107264,  /* [128,14,14] */
-    D_features_denseblock3_denselayer9_conv1 = 18182528,  /* [128,14,14] */
-    X_features_denseblock3_denselayer9_relu2 = 18132352,  /* [128,14,14] */
-    D_features_denseblock3_denselayer9_relu2 = 18157440,  /* [128,14,14] */
-    T_features_denseblock3_denselayer9_conv2 = 18157440,  /* 225792 floats */
-    TB_features_denseblock3_denselayer9_conv2 = 18182528,  /* 225792 floats */
-    X_features_denseblock3_denselayer10_relu1 = 18157440,  /* [544,14,14] */
-    D_features_denseblock3_denselayer10_relu1 = 18364416,  /* [544,14,14] */
-    X_features_denseblock3_denselayer10_conv1 = 18264064,  /* [128,14,14] */
-    D_features_denseblock3_denselayer10_conv1 = 18339328,  /* [128,14,14] */
-    X_features_denseblock3_denselayer10_relu2 = 18289152,  /* [128,14,14] */
-    D_features_denseblock3_denselayer10_relu2 = 18314240,  /* [128,14,14] */
-    T_features_denseblock3_denselayer10_conv2 = 18314240,  /* 225792 floats */
-    TB_features_denseblock3_denselayer10_conv2 = 18339328,  /* 225792 floats */
-    X_features_denseblock3_denselayer11_relu1 = 18314240,  /* [576,14,14] */
-    D_features_denseblock3_denselayer11_relu1 = 18527488,  /* [576,14,14] */
-    X_features_denseblock3_denselayer11_conv1 = 18427136,  /* [128,14,14] */
-    D_features_denseblock3_denselayer11_conv1 = 18502400,  /* [128,14,14] */
-    X_features_denseblock3_denselayer11_relu2 = 18452224,  /* [128,14,14] */
-    D_features_denseblock3_denselayer11_relu2 = 18477312,  /* [128,14,14] */
-    T_features_denseblock3_denselayer11_conv2 = 18477312,  /* 225792 floats */
-    TB_features_denseblock3_denselayer11_conv2 = 18502400,  /* 225792 floats */
-    X_features_denseblock3_denselayer12_relu1 = 18477312,  /* [608,14,14] */
-    D_features_denseblock3_denselayer12_relu1 = 18696832,  /* [608,14,14] */
-    X_features_denseblock3_denselayer12_conv1 = 18596480,  /* [128,14,14] */
-    D_features_denseblock3_denselayer12_conv1 = 18671744,  /* [128,14,14] */
-    X_features_denseblock3_denselayer12_relu2 = 18621568,  /* [128,14,14] */
-    D_features_denseblock3_denselayer12_relu2 = 18646656,  /* [128,14,14] */
-    T_features_denseblock3_denselayer12_conv2 = 18646656,  /* 225792 floats */
-    TB_features_denseblock3_denselayer12_conv2 = 18671744,  /* 225792 floats */
-    X_features_denseblock3_denselayer13_relu1 = 18646656,  /* [640,14,14] */
-    D_features_denseblock3_denselayer13_relu1 = 18872448,  /* [640,14,14] */
-    X_features_denseblock3_denselayer13_conv1 = 18772096,  /* [128,14,14] */
-    D_features_denseblock3_denselayer13_conv1 = 18847360,  /* [128,14,14] */
-    X_features_denseblock3_denselayer13_relu2 = 18797184,  /* [128,14,14] */
-    D_features_denseblock3_denselayer13_relu2 = 18822272,  /* [128,14,14] */
-    T_features_denseblock3_denselayer13_conv2 = 18822272,  /* 225792 floats */
-    TB_features_denseblock3_denselayer13_conv2 = 18847360,  /* 225792 floats */
-    X_features_denseblock3_denselayer14_relu1 = 18822272,  /* [672,14,14] */
-    D_features_denseblock3_denselayer14_relu1 = 19054336,  /* [672,14,14] */
-    X_features_denseblock3_denselayer14_conv1 = 18953984,  /* [128,14,14] */
-    D_features_denseblock3_denselayer14_conv1 = 19029248,  /* [128,14,14] */
-    X_features_denseblock3_denselayer14_relu2 = 18979072,  /* [128,14,14] */
-    D_features_denseblock3_denselayer14_relu2 = 19004160,  /* [128,14,14] */
-    T_features_denseblock3_denselayer14_conv2 = 19004160,  /* 225792 floats */
-    TB_features_denseblock3_denselayer14_conv2 = 19029248,  /* 225792 floats */
-    X_features_denseblock3_denselayer15_relu1 = 19004160,  /* [704,14,14] */
-    D_features_denseblock3_denselayer15_relu1 = 19242496,  /* [704,14,14] */
-    X_features_denseblock3_denselayer15_conv1 = 19142144,  /* [128,14,14] */
-    D_features_denseblock3_denselayer15_conv1 = 19217408,  /* [128,14,14] */
-    X_features_denseblock3_denselayer15_relu2 = 19167232,  /* [128,14,14] */
-    D_features_denseblock3_denselayer15_relu2 = 19192320,  /* [128,14,14] */
-    T_features_denseblock3_denselayer15_conv2 = 19192320,  /* 225792 floats */
-    TB_features_denseblock3_denselayer15_conv2 = 19217408,  /* 225792 floats */
-    X_features_denseblock3_denselayer16_relu1 = 19192320,  /* [736,14,14] */
-    D_features_denseblock3_denselayer16_relu1 = 19436928,  /* [736,14,14] */
-    X_features_denseblock3_denselayer16_conv1 = 19336576,  /* [128,14,14] */
-    D_features_denseblock3_denselayer16_conv1 = 19411840,  /* [128,14,14] */
-    X_features_denseblock3_denselayer16_relu2 = 19361664,  /* [128,14,14] */
-    D_features_denseblock3_denselayer16_relu2 = 19386752,  /* [128,14,14] */
-    T_features_denseblock3_denselayer16_conv2 = 19386752,  /* 225792 floats */
-    TB_features_denseblock3_denselayer16_conv2 = 19411840,  /* 225792 floats */
-    X_features_denseblock3_denselayer17_relu1 = 19386752,  /* [768,14,14] */
-    D_features_denseblock3_denselayer17_relu1 = 19637632,  /* [768,14,14] */
-    X_features_denseblock3_denselayer17_conv1 = 19537280,  /* [128,14,14] */
-    D_features_denseblock3_denselayer17_conv1 = 19612544,  /* [128,14,14] */
-    X_features_denseblock3_denselayer17_relu2 = 19562368,  /* [128,14,14] */
-    D_features_denseblock3_denselayer17_relu2 = 19587456,  /* [128,14,14] */
-    T_features_denseblock3_denselayer17_conv2 = 19587456,  /* 225792 floats */
-    TB_features_denseblock3_denselayer17_conv2 = 19612544,  /* 225792 floats */
-    X_features_denseblock3_denselayer18_relu1 = 19587456,  /* [800,14,14] */
-    D_features_denseblock3_denselayer18_relu1 = 19844608,  /* [800,14,14] */
-    X_features_denseblock3_denselayer18_conv1 = 19744256,  /* [128,14,14] */
-    D_features_denseblock3_denselayer18_conv1 = 19819520,  /* [128,14,14] */
-    X_features_denseblock3_denselayer18_relu2 = 19769344,  /* [128,14,14] */
-    D_features_denseblock3_denselayer18_relu2 = 19794432,  /* [128,14,14] */
-    T_features_denseblock3_denselayer18_conv2 = 19794432,  /* 225792 floats */
-    TB_features_denseblock3_denselayer18_conv2 = 19819520,  /* 225792 floats */
-    X_features_denseblock3_denselayer19_relu1 = 19794432,  /* [832,14,14] */
-    D_features_denseblock3_denselayer19_relu1 = 20057856,  /* [832,14,14] */
-    X_features_denseblock3_denselayer19_conv1 = 19957504,  /* [128,14,14] */
-    D_features_denseblock3_denselayer19_conv1 = 20032768,  /* [128,14,14] */
-    X_features_denseblock3_denselayer19_relu2 = 19982592,  /* [128,14,14] */
-    D_features_denseblock3_denselayer19_relu2 = 20007680,  /* [128,14,14] */
-    T_features_denseblock3_denselayer19_conv2 = 20007680,  /* 225792 floats */
-    TB_features_denseblock3_denselayer19_conv2 = 20032768,  /* 225792 floats */
-    X_features_denseblock3_denselayer20_relu1 = 20007680,  /* [864,14,14] */
-    D_features_denseblock3_denselayer20_relu1 = 20277376,  /* [864,14,14] */
-    X_features_denseblock3_denselayer20_conv1 = 20177024,  /* [128,14,14] */
-    D_features_denseblock3_denselayer20_conv1 = 20252288,  /* [128,14,14] */
-    X_features_denseblock3_denselayer20_relu2 = 20202112,  /* [128,14,14] */
-    D_features_denseblock3_denselayer20_relu2 = 20227200,  /* [128,14,14] */
-    T_features_denseblock3_denselayer20_conv2 = 20227200,  /* 225792 floats */
-    TB_features_denseblock3_denselayer20_conv2 = 20252288,  /* 225792 floats */
-    X_features_denseblock3_denselayer21_relu1 = 20227200,  /* [896,14,14] */
-    D_features_denseblock3_denselayer21_relu1 = 20503168,  /* [896,14,14] */
-    X_features_denseblock3_denselayer21_conv1 = 20402816,  /* [128,14,14] */
-    D_features_denseblock3_denselayer21_conv1 = 20478080,  /* [128,14,14] */
-    X_features_denseblock3_denselayer21_relu2 = 20427904,  /* [128,14,14] */
-    D_features_denseblock3_denselayer21_relu2 = 20452992,  /* [128,14,14] */
-    T_features_denseblock3_denselayer21_conv2 = 20452992,  /* 225792 floats */
-    TB_features_denseblock3_denselayer21_conv2 = 20478080,  /* 225792 floats */
-    X_features_denseblock3_denselayer22_relu1 = 20452992,  /* [928,14,14] */
-    D_features_denseblock3_denselayer22_relu1 = 20735232,  /* [928,14,14] */
-    X_features_denseblock3_denselayer22_conv1 = 20634880,  /* [128,14,14] */
-    D_features_denseblock3_denselayer22_conv1 = 20710144,  /* [128,14,14] */
-    X_features_denseblock3_denselayer22_relu2 = 20659968,  /* [128,14,14] */
-    D_features_denseblock3_denselayer22_relu2 = 20685056,  /* [128,14,14] */
-    T_features_denseblock3_denselayer22_conv2 = 20685056,  /* 225792 floats */
-    TB_features_denseblock3_denselayer22_conv2 = 20710144,  /* 225792 floats */
-    X_features_denseblock3_denselayer23_relu1 = 20685056,  /* [960,14,14] */
-    D_features_denseblock3_denselayer23_relu1 = 20973568,  /* [960,14,14] */
-    X_features_denseblock3_denselayer23_conv1 = 20873216,  /* [128,14,14] */
-    D_features_denseblock3_denselayer23_conv1 = 20948480,  /* [128,14,14] */
-    X_features_denseblock3_denselayer23_relu2 = 20898304,  /* [128,14,14] */
-    D_features_denseblock3_denselayer23_relu2 = 20923392,  /* [128,14,14] */
-    T_features_denseblock3_denselayer23_conv2 = 20923392,  /* 225792 floats */
-    TB_features_denseblock3_denselayer23_conv2 = 20948480,  /* 225792 floats */
-    X_features_denseblock3_denselayer24_relu1 = 20923392,  /* [992,14,14] */
-    D_features_denseblock3_denselayer24_relu1 = 21218176,  /* [992,14,14] */
-    X_features_denseblock3_denselayer24_conv1 = 21117824,  /* [128,14,14] */
-    D_features_denseblock3_denselayer24_conv1 = 21193088,  /* [128,14,14] */
-    X_features_denseblock3_denselayer24_relu2 = 21142912,  /* [128,14,14] */
-    D_features_denseblock3_denselayer24_relu2 = 21168000,  /* [128,14,14] */
-    T_features_denseblock3_denselayer24_conv2 = 21168000,  /* 225792 floats */
-    TB_features_denseblock3_denselayer24_conv2 = 21193088,  /* 225792 floats */
-    X_features_denseblock3_denselayer24_concat1 = 17009664,  /* [1024,14,14] */
-    D_features_denseblock3_denselayer24_concat1 = 21669760,  /* [1024,14,14] */
-    X_features_transition3_relu = 21168000,  /* [1024,14,14] */
-    D_features_transition3_relu = 21469056,  /* [1024,14,14] */
-    X_features_transition3_conv = 21368704,  /* [512,14,14] */
-    D_features_transition3_conv = 21368704,  /* [512,14,14] */
-    X_features_denseblock4_denselayer1_relu1 = 21368704,  /* [512,7,7] */
-    D_features_denseblock4_denselayer1_relu1 = 21400064,  /* [512,7,7] */
-    X_features_denseblock4_denselayer1_conv1 = 16990848,  /* [128,7,7] */
-    D_features_denseblock4_denselayer1_conv1 = 21393792,  /* [128,7,7] */
-    X_features_denseblock4_denselayer1_relu2 = 16997120,  /* [128,7,7] */
-    D_features_denseblock4_denselayer1_relu2 = 17003392,  /* [128,7,7] */
-    T_features_denseblock4_denselayer1_conv2 = 21393792,  /* 56448 floats */
-    TB_features_denseblock4_denselayer1_conv2 = 21393792,  /* 56448 floats */
-    X_features_denseblock4_denselayer2_relu1 = 21393792,  /* [544,7,7] */
-    D_features_denseblock4_denselayer2_relu1 = 21439264,  /* [544,7,7] */
-    X_features_denseblock4_denselayer2_conv1 = 17003392,  /* [128,7,7] */
-    D_features_denseblock4_denselayer2_conv1 = 21432992,  /* [128,7,7] */
-    X_features_denseblock4_denselayer2_relu2 = 21420448,  /* [128,7,7] */
-    D_features_denseblock4_denselayer2_relu2 = 21426720,  /* [128,7,7] */
-    T_features_denseblock4_denselayer2_conv2 = 21519232,  /* 56448 floats */
-    TB_features_denseblock4_denselayer2_conv2 = 21519232,  /* 56448 floats */
-    X_features_denseblock4_denselayer3_relu1 = 21426720,  /* [576,7,7] */
-    D_features_denseblock4_denselayer3_relu1 = 21531776,  /* [576,7,7] */
-    X_features_denseblock4_denselayer3_conv1 = 21454944,  /* [128,7,7] */
-    D_features_denseblock4_denselayer3_conv1 = 21525504,  /* [128,7,7] */
-    X_features_denseblock4_denselayer3_relu2 = 21461216,  /* [128,7,7] */
-    D_features_denseblock4_denselayer3_relu2 = 21519232,  /* [128,7,7] */
-    T_features_denseblock4_denselayer3_conv2 = 21519232,  /* 56448 floats */
-    TB_features_denseblock4_denselayer3_conv2 = 21525504,  /* 56448 floats */
-    X_features_denseblock4_denselayer4_relu1 = 21519232,  /* [608,7,7] */
-    D_features_denseblock4_denselayer4_relu1 = 21574112,  /* [608,7,7] */
-    X_features_denseblock4_denselayer4_conv1 = 21549024,  /* [128,7,7] */
-    D_features_denseblock4_denselayer4_conv1 = 21567840,  /* [128,7,7] */
-    X_features_denseblock4_denselayer4_relu2 = 21555296,  /* [128,7,7] */
-    D_features_denseblock4_denselayer4_relu2 = 21561568,  /* [128,7,7] */
-    T_features_denseblock4_denselayer4_conv2 = 21561568,  /* 56448 floats */
-    TB_features_denseblock4_denselayer4_conv2 = 21567840,  /* 56448 floats */
-    X_features_denseblock4_denselayer5_relu1 = 21561568,  /* [640,7,7] */
-    D_features_denseblock4_denselayer5_relu1 = 21618016,  /* [640,7,7] */
-    X_features_denseblock4_denselayer5_conv1 = 21592928,  /* [128,7,7] */
-    D_features_denseblock4_denselayer5_conv1 = 21611744,  /* [128,7,7] */
-    X_features_denseblock4_denselayer5_relu2 = 21599200,  /* [128,7,7] */
-    D_features_denseblock4_denselayer5_relu2 = 21605472,  /* [128,7,7] */
-    T_features_denseblock4_denselayer5_conv2 = 21605472,  /* 56448 floats */
-    TB_features_denseblock4_denselayer5_conv2 = 21611744,  /* 56448 floats */
-    X_features_denseblock4_denselayer6_relu1 = 21605472,  /* [672,7,7] */
-    D_features_denseblock4_denselayer6_relu1 = 21663488,  /* [672,7,7] */
-    X_features_denseblock4_denselayer6_conv1 = 21638400,  /* [128,7,7] */
-    D_features_denseblock4_denselayer6_conv1 = 21657216,  /* [128,7,7] */
-    X_features_denseblock4_denselayer6_relu2 = 21644672,  /* [128,7,7] */
-    D_features_denseblock4_denselayer6_relu2 = 21650944,  /* [128,7,7] */
-    T_features_denseblock4_denselayer6_conv2 = 21650944,  /* 56448 floats */
-    TB_features_denseblock4_denselayer6_conv2 = 21657216,  /* 56448 floats */
-    X_features_denseblock4_denselayer7_relu1 = 21650944,  /* [704,7,7] */
-    D_features_denseblock4_denselayer7_relu1 = 21710528,  /* [704,7,7] */
-    X_features_denseblock4_denselayer7_conv1 = 21685440,  /* [128,7,7] */
-    D_features_denseblock4_denselayer7_conv1 = 21704256,  /* [128,7,7] */
-    X_features_denseblock4_denselayer7_relu2 = 21691712,  /* [128,7,7] */
-    D_features_denseblock4_denselayer7_relu2 = 21697984,  /* [128,7,7] */
-    T_features_denseblock4_denselayer7_conv2 = 21697984,  /* 56448 floats */
-    TB_features_denseblock4_denselayer7_conv2 = 21704256,  /* 56448 floats */
-    X_features_denseblock4_denselayer8_relu1 = 21697984,  /* [736,7,7] */
-    D_features_denseblock4_denselayer8_relu1 = 21759136,  /* [736,7,7] */
-    X_features_denseblock4_denselayer8_conv1 = 21734048,  /* [128,7,7] */
-    D_features_denseblock4_denselayer8_conv1 = 21752864,  /* [128,7,7] */
-    X_features_denseblock4_denselayer8_relu2 = 21740320,  /* [128,7,7] */
-    D_features_denseblock4_denselayer8_relu2 = 21746592,  /* [128,7,7] */
-    T_features_denseblock4_denselayer8_conv2 = 21746592,  /* 56448 floats */
-    TB_features_denseblock4_denselayer8_conv2 = 21752864,  /* 56448 floats */
-    X_features_denseblock4_denselayer9_relu1 = 21746592,  /* [768,7,7] */
-    D_features_denseblock4_denselayer9_relu1 = 21809312,  /* [768,7,7] */
-    X_features_denseblock4_denselayer9_conv1 = 21784224,  /* [128,7,7] */
-    D_features_denseblock4_denselayer9_conv1 = 21803040,  /* [128,7,7] */
-    X_features_denseblock4_denselayer9_relu2 = 21790496,  /* [128,7,7] */
-    D_features_denseblock4_denselayer9_relu2 = 21796768,  /* [128,7,7] */
-    T_features_denseblock4_denselayer9_conv2 = 21796768,  /* 56448 floats */
-    TB_features_denseblock4_denselayer9_conv2 = 21803040,  /* 56448 floats */
-    X_features_denseblock4_denselayer10_relu1 = 21796768,  /* [800,7,7] */
-    D_features_denseblock4_denselayer10_relu1 = 21861056,  /* [800,7,7] */
-    X_features_denseblock4_denselayer10_conv1 = 21835968,  /* [128,7,7] */
-    D_features_denseblock4_denselayer10_conv1 = 21854784,  /* [128,7,7] */
-    X_features_denseblock4_denselayer10_relu2 = 21842240,  /* [128,7,7] */
-    D_features_denseblock4_denselayer10_relu2 = 21848512,  /* [128,7,7] */
-    T_features_denseblock4_denselayer10_conv2 = 21848512,  /* 56448 floats */
-    TB_features_denseblock4_denselayer10_conv2 = 21854784,  /* 56448 floats */
-    X_features_denseblock4_denselayer11_relu1 = 21848512,  /* [832,7,7] */
-    D_features_denseblock4_denselayer11_relu1 = 21914368,  /* [832,7,7] */
-    X_features_denseblock4_denselayer11_conv1 = 21889280,  /* [128,7,7] */
-    D_features_denseblock4_denselayer11_conv1 = 21908096,  /* [128,7,7] */
-    X_features_denseblock4_denselayer11_relu2 = 21895552,  /* [128,7,7] */
-    D_features_denseblock4_denselayer11_relu2 = 21901824,  /* [128,7,7] */
-    T_features_denseblock4_denselayer11_conv2 = 21901824,  /* 56448 floats */
-    TB_features_denseblock4_denselayer11_conv2 = 21908096,  /* 56448 floats */
-    X_features_denseblock4_denselayer12_relu1 = 21901824,  /* [864,7,7] */
-    D_features_denseblock4_denselayer12_relu1 = 21969248,  /* [864,7,7] */
-    X_features_denseblock4_denselayer12_conv1 = 21944160,  /* [128,7,7] */
-    D_features_denseblock4_denselayer12_conv1 = 21962976,  /* [128,7,7] */
-    X_features_denseblock4_denselayer12_relu2 = 21950432,  /* [128,7,7] */
-    D_features_denseblock4_denselayer12_relu2 = 21956704,  /* [128,7,7] */
-    T_features_denseblock4_denselayer12_conv2 = 21956704,  /* 56448 floats */
-    TB_features_denseblock4_denselayer12_conv2 = 21962976,  /* 56448 floats */
-    X_features_denseblock4_denselayer13_relu1 = 21956704,  /* [896,7,7] */
-    D_features_denseblock4_denselayer13_relu1 = 22025696,  /* [896,7,7] */
-    X_features_denseblock4_denselayer13_conv1 = 22000608,  /* [128,7,7] */
-    D_features_denseblock4_denselayer13_conv1 = 22019424,  /* [128,7,7] */
-    X_features_denseblock4_denselayer13_relu2 = 22006880,  /* [128,7,7] */
-    D_features_denseblock4_denselayer13_relu2 = 22013152,  /* [128,7,7] */
-    T_features_denseblock4_denselayer13_conv2 = 22013152,  /* 56448 floats */
-    TB_features_denseblock4_denselayer13_conv2 = 22019424,  /* 56448 floats */
-    X_features_denseblock4_denselayer14_relu1 = 22013152,  /* [928,7,7] */
-    D_features_denseblock4_denselayer14_relu1 = 22083712,  /* [928,7,7] */
-    X_features_denseblock4_denselayer14_conv1 = 22058624,  /* [128,7,7] */
-    D_features_denseblock4_denselayer14_conv1 = 22077440,  /* [128,7,7] */
-    X_features_denseblock4_denselayer14_relu2 = 22064896,  /* [128,7,7] */
-    D_features_denseblock4_denselayer14_relu2 = 22071168,  /* [128,7,7] */
-    T_features_denseblock4_denselayer14_conv2 = 22071168,  /* 56448 floats */
-    TB_features_denseblock4_denselayer14_conv2 = 22077440,  /* 56448 floats */
-    X_features_denseblock4_denselayer15_relu1 = 22071168,  /* [960,7,7] */
-    D_features_denseblock4_denselayer15_relu1 = 22143296,  /* [960,7,7] */
-    X_features_denseblock4_denselayer15_conv1 = 22118208,  /* [128,7,7] */
-    D_features_denseblock4_denselayer15_conv1 = 22137024,  /* [128,7,7] */
-    X_features_denseblock4_denselayer15_relu2 = 22124480,  /* [128,7,7] */
-    D_features_denseblock4_denselayer15_relu2 = 22130752,  /* [128,7,7] */
-    T_features_denseblock4_denselayer15_conv2 = 22130752,  /* 56448 floats */
-    TB_features_denseblock4_denselayer15_conv2 = 22137024,  /* 56448 floats */
-    X_features_denseblock4_denselayer16_relu1 = 22130752,  /* [992,7,7] */
-    D_features_denseblock4_denselayer16_relu1 = 22204448,  /* [992,7,7] */
-    X_features_denseblock4_denselayer16_conv1 = 22179360,  /* [128,7,7] */
-    D_features_denseblock4_denselayer16_conv1 = 22198176,  /* [128,7,7] */
-    X_features_denseblock4_denselayer16_relu2 = 22185632,  /* [128,7,7] */
-    D_features_denseblock4_denselayer16_relu2 = 22191904,  /* [128,7,7] */
-    T_features_denseblock4_denselayer16_conv2 = 22191904,  /* 56448 floats */
-    TB_features_denseblock4_denselayer16_conv2 = 22198176,  /* 56448 floats */
-    X_features_denseblock4_denselayer16_concat1 = 21469056,  /* [1024,7,7] */
-    D_features_denseblock4_denselayer16_concat1 = 22295280,  /* [1024,7,7] */
-    X_relu = 22191904,  /* [1024,7,7] */
-    D_relu = 22245104,  /* [1024,7,7] */
-    X_avgpool = 21467488,  /* [1024] */
-    D_avgpool = 22244080,  /* [1024] */
-    X_classifier = 22242080,  /* [1000] */
-    D_classifier = 22243080,  /* [1000] */
+    D_features_denseblock1_denselayer6_concat1 = 6924288,  /* [256,56,56] */
+    X_features_transition1_relu = 4917248,  /* [256,56,56] */
+    D_features_transition1_relu = 5318656,  /* [256,56,56] */
+    X_features_transition1_conv = 5720064,  /* [128,56,56] */
+    D_features_transition1_conv = 4917248,  /* [128,56,56] */
+    X_features_denseblock2_denselayer1_relu1 = 802816,  /* [128,28,28] */
+    D_features_denseblock2_denselayer1_relu1 = 802816,  /* [128,28,28] */
+    X_features_denseblock2_denselayer1_conv1 = 903168,  /* [128,28,28] */
+    D_features_denseblock2_denselayer1_conv1 = 1505280,  /* [128,28,28] */
+    X_features_denseblock2_denselayer1_relu2 = 802816,  /* [128,28,28] */
+    D_features_denseblock2_denselayer1_relu2 = 802816,  /* [128,28,28] */
+    X_features_denseblock2_denselayer2_relu1 = 1404928,  /* [160,28,28] */
+    D_features_denseblock2_denselayer2_relu1 = 1404928,  /* [160,28,28] */
+    X_features_denseblock2_denselayer2_conv1 = 802816,  /* [128,28,28] */
+    D_features_denseblock2_denselayer2_conv1 = 2408448,  /* [128,28,28] */
+    X_features_denseblock2_denselayer2_relu2 = 1404928,  /* [128,28,28] */
+    D_features_denseblock2_denselayer2_relu2 = 1404928,  /* [128,28,28] */
+    X_features_denseblock2_denselayer3_relu1 = 1404928,  /* [192,28,28] */
+    D_features_denseblock2_denselayer3_relu1 = 1404928,  /* [192,28,28] */
+    X_features_denseblock2_denselayer3_conv1 = 2408448,  /* [128,28,28] */
+    D_features_denseblock2_denselayer3_conv1 = 2508800,  /* [128,28,28] */
+    X_features_denseblock2_denselayer3_relu2 = 1404928,  /* [128,28,28] */
+    D_features_denseblock2_denselayer3_relu2 = 1404928,  /* [128,28,28] */
+    X_features_denseblock2_denselayer4_relu1 = 1404928,  /* [224,28,28] */
+    D_features_denseblock2_denselayer4_relu1 = 1404928,  /* [224,28,28] */
+    X_features_denseblock2_denselayer4_conv1 = 2508800,  /* [128,28,28] */
+    D_features_denseblock2_denselayer4_conv1 = 2609152,  /* [128,28,28] */
+    X_features_denseblock2_denselayer4_relu2 = 1404928,  /* [128,28,28] */
+    D_features_denseblock2_denselayer4_relu2 = 1404928,  /* [128,28,28] */
+    X_features_denseblock2_denselayer5_relu1 = 1404928,  /* [256,28,28] */
+    D_features_denseblock2_denselayer5_relu1 = 1404928,  /* [256,28,28] */
+    X_features_denseblock2_denselayer5_conv1 = 2609152,  /* [128,28,28] */
+    D_features_denseblock2_denselayer5_conv1 = 4315136,  /* [128,28,28] */
+    X_features_denseblock2_denselayer5_relu2 = 1404928,  /* [128,28,28] */
+    D_features_denseblock2_denselayer5_relu2 = 1404928,  /* [128,28,28] */
+    X_features_denseblock2_denselayer6_relu1 = 5318656,  /* [288,28,28] */
+    D_features_denseblock2_denselayer6_relu1 = 5318656,  /* [288,28,28] */
+    X_features_denseblock2_denselayer6_conv1 = 1404928,  /* [128,28,28] */
+    D_features_denseblock2_denselayer6_conv1 = 4415488,  /* [128,28,28] */
+    X_features_denseblock2_denselayer6_relu2 = 1505280,  /* [128,28,28] */
+    D_features_denseblock2_denselayer6_relu2 = 1505280,  /* [128,28,28] */
+    X_features_denseblock2_denselayer7_relu1 = 5318656,  /* [320,28,28] */
+    D_features_denseblock2_denselayer7_relu1 = 5419008,  /* [320,28,28] */
+    X_features_denseblock2_denselayer7_conv1 = 1505280,  /* [128,28,28] */
+    D_features_denseblock2_denselayer7_conv1 = 5318656,  /* [128,28,28] */
+    X_features_denseblock2_denselayer7_relu2 = 4315136,  /* [128,28,28] */
+    D_features_denseblock2_denselayer7_relu2 = 4315136,  /* [128,28,28] */
+    X_features_denseblock2_denselayer8_relu1 = 5318656,  /* [352,28,28] */
+    D_features_denseblock2_denselayer8_relu1 = 5519360,  /* [352,28,28] */
+    X_features_denseblock2_denselayer8_conv1 = 4315136,  /* [128,28,28] */
+    D_features_denseblock2_denselayer8_conv1 = 5419008,  /* [128,28,28] */
+    X_features_denseblock2_denselayer8_relu2 = 4415488,  /* [128,28,28] */
+    D_features_denseblock2_denselayer8_relu2 = 4415488,  /* [128,28,28] */
+    X_features_denseblock2_denselayer9_relu1 = 5318656,  /* [384,28,28] */
+    D_features_denseblock2_denselayer9_relu1 = 5619712,  /* [384,28,28] */
+    X_features_denseblock2_denselayer9_conv1 = 4415488,  /* [128,28,28] */
+    D_features_denseblock2_denselayer9_conv1 = 5519360,  /* [128,28,28] */
+    X_features_denseblock2_denselayer9_relu2 = 5318656,  /* [128,28,28] */
+    D_features_denseblock2_denselayer9_relu2 = 5318656,  /* [128,28,28] */
+    X_features_denseblock2_denselayer10_relu1 = 5318656,  /* [416,28,28] */
+    D_features_denseblock2_denselayer10_relu1 = 5619712,  /* [416,28,28] */
+    X_features_denseblock2_denselayer10_conv1 = 5644800,  /* [128,28,28] */
+    D_features_denseblock2_denselayer10_conv1 = 5519360,  /* [128,28,28] */
+    X_features_denseblock2_denselayer10_relu2 = 5318656,  /* [128,28,28] */
+    D_features_denseblock2_denselayer10_relu2 = 5318656,  /* [128,28,28] */
+    X_features_denseblock2_denselayer11_relu1 = 5745152,  /* [448,28,28] */
+    D_features_denseblock2_denselayer11_relu1 = 5845504,  /* [448,28,28] */
+    X_features_denseblock2_denselayer11_conv1 = 5318656,  /* [128,28,28] */
+    D_features_denseblock2_denselayer11_conv1 = 5745152,  /* [128,28,28] */
+    X_features_denseblock2_denselayer11_relu2 = 5419008,  /* [128,28,28] */
+    D_features_denseblock2_denselayer11_relu2 = 5419008,  /* [128,28,28] */
+    X_features_denseblock2_denselayer12_relu1 = 5745152,  /* [480,28,28] */
+    D_features_denseblock2_denselayer12_relu1 = 5945856,  /* [480,28,28] */
+    X_features_denseblock2_denselayer12_conv1 = 5419008,  /* [128,28,28] */
+    D_features_denseblock2_denselayer12_conv1 = 5845504,  /* [128,28,28] */
+    X_features_denseblock2_denselayer12_relu2 = 5519360,  /* [128,28,28] */
+    D_features_denseblock2_denselayer12_relu2 = 5519360,  /* [128,28,28] */
+    X_features_denseblock2_denselayer12_concat1 = 4917248,  /* [512,28,28] */
+    D_features_denseblock2_denselayer12_concat1 = 6748672,  /* [512,28,28] */
+    X_features_transition2_relu = 5745152,  /* [512,28,28] */
+    D_features_transition2_relu = 5945856,  /* [512,28,28] */
+    X_features_transition2_conv = 6146560,  /* [256,28,28] */
+    D_features_transition2_conv = 5745152,  /* [256,28,28] */
+    X_features_denseblock3_denselayer1_relu1 = 5519360,  /* [256,14,14] */
+    D_features_denseblock3_denselayer1_relu1 = 5519360,  /* [256,14,14] */
+    X_features_denseblock3_denselayer1_conv1 = 5569536,  /* [128,14,14] */
+    D_features_denseblock3_denselayer1_conv1 = 5594624,  /* [128,14,14] */
+    X_features_denseblock3_denselayer1_relu2 = 5519360,  /* [128,14,14] */
+    D_features_denseblock3_denselayer1_relu2 = 5519360,  /* [128,14,14] */
+    X_features_denseblock3_denselayer2_relu1 = 5945856,  /* [288,14,14] */
+    D_features_denseblock3_denselayer2_relu1 = 5945856,  /* [288,14,14] */
+    X_features_denseblock3_denselayer2_conv1 = 5519360,  /* [128,14,14] */
+    D_features_denseblock3_denselayer2_conv1 = 5619712,  /* [128,14,14] */
+    X_features_denseblock3_denselayer2_relu2 = 5544448,  /* [128,14,14] */
+    D_features_denseblock3_denselayer2_relu2 = 5544448,  /* [128,14,14] */
+    X_features_denseblock3_denselayer3_relu1 = 5945856,  /* [320,14,14] */
+    D_features_denseblock3_denselayer3_relu1 = 5970944,  /* [320,14,14] */
+    X_features_denseblock3_denselayer3_conv1 = 5544448,  /* [128,14,14] */
+    D_features_denseblock3_denselayer3_conv1 = 5945856,  /* [128,14,14] */
+    X_features_denseblock3_denselayer3_relu2 = 5594624,  /* [128,14,14] */
+    D_features_denseblock3_denselayer3_relu2 = 5594624,  /* [128,14,14] */
+    X_features_denseblock3_denselayer4_relu1 = 5945856,  /* [352,14,14] */
+    D_features_denseblock3_denselayer4_relu1 = 5996032,  /* [352,14,14] */
+    X_features_denseblock3_denselayer4_conv1 = 5594624,  /* [128,14,14] */
+    D_features_denseblock3_denselayer4_conv1 = 5970944,  /* [128,14,14] */
+    X_features_denseblock3_denselayer4_relu2 = 5619712,  /* [128,14,14] */
+    D_features_denseblock3_denselayer4_relu2 = 5619712,  /* [128,14,14] */
+    X_features_denseblock3_denselayer5_relu1 = 5945856,  /* [384,14,14] */
+    D_features_denseblock3_denselayer5_relu1 = 6021120,  /* [384,14,14] */
+    X_features_denseblock3_denselayer5_conv1 = 5619712,  /* [128,14,14] */
+    D_features_denseblock3_denselayer5_conv1 = 5996032,  /* [128,14,14] */
+    X_features_denseblock3_denselayer5_relu2 = 5945856,  /* [128,14,14] */
+    D_features_denseblock3_denselayer5_relu2 = 5945856,  /* [128,14,14] */
+    X_features_denseblock3_denselayer6_relu1 = 5945856,  /* [416,14,14] */
+    D_features_denseblock3_denselayer6_relu1 = 6021120,  /* [416,14,14] */
+    X_features_denseblock3_denselayer6_conv1 = 6027392,  /* [128,14,14] */
+    D_features_denseblock3_denselayer6_conv1 = 5996032,  /* [128,14,14] */
+    X_features_denseblock3_denselayer6_relu2 = 5945856,  /* [128,14,14] */
+    D_features_denseblock3_denselayer6_relu2 = 5945856,  /* [128,14,14] */
+    X_features_denseblock3_denselayer7_relu1 = 6052480,  /* [448,14,14] */
+    D_features_denseblock3_denselayer7_relu1 = 6077568,  /* [448,14,14] */
+    X_features_denseblock3_denselayer7_conv1 = 5945856,  /* [128,14,14] */
+    D_features_denseblock3_denselayer7_conv1 = 6052480,  /* [128,14,14] */
+    X_features_denseblock3_denselayer7_relu2 = 5970944,  /* [128,14,14] */
+    D_features_denseblock3_denselayer7_relu2 = 5970944,  /* [128,14,14] */
+    X_features_denseblock3_denselayer8_relu1 = 6052480,  /* [480,14,14] */
+    D_features_denseblock3_denselayer8_relu1 = 6102656,  /* [480,14,14] */
+    X_features_denseblock3_denselayer8_conv1 = 5970944,  /* [128,14,14] */
+    D_features_denseblock3_denselayer8_conv1 = 6077568,  /* [128,14,14] */
+    X_features_denseblock3_denselayer8_relu2 = 5996032,  /* [128,14,14] */
+    D_features_denseblock3_denselayer8_relu2 = 5996032,  /* [128,14,14] */
+    X_features_denseblock3_denselayer9_relu1 = 6052480,  /* [512,14,14] */
+    D_features_denseblock3_denselayer9_relu1 = 6127744,  /* [512,14,14] */
+    X_features_denseblock3_denselayer9_conv1 = 5996032,  /* [128,14,14] */
+    D_features_denseblock3_denselayer9_conv1 = 6102656,  /* [128,14,14] */
+    X_features_denseblock3_denselayer9_relu2 = 6052480,  /* [128,14,14] */
+    D_features_denseblock3_denselayer9_relu2 = 6052480,  /* [128,14,14] */
+    X_features_denseblock3_denselayer10_relu1 = 6052480,  /* [544,14,14] */
+    D_features_denseblock3_denselayer10_relu1 = 6127744,  /* [544,14,14] */
+    X_features_denseblock3_denselayer10_conv1 = 6159104,  /* [128,14,14] */
+    D_features_denseblock3_denselayer10_conv1 = 6102656,  /* [128,14,14] */
+    X_features_denseblock3_denselayer10_relu2 = 6052480,  /* [128,14,14] */
+    D_features_denseblock3_denselayer10_relu2 = 6052480,  /* [128,14,14] */
+    X_features_denseblock3_denselayer11_relu1 = 6184192,  /* [576,14,14] */
+    D_features_denseblock3_denselayer11_relu1 = 6184192,  /* [576,14,14] */
+    X_features_denseblock3_denselayer11_conv1 = 6052480,  /* [128,14,14] */
+    D_features_denseblock3_denselayer11_conv1 = 6127744,  /* [128,14,14] */
+    X_features_denseblock3_denselayer11_relu2 = 6077568,  /* [128,14,14] */
+    D_features_denseblock3_denselayer11_relu2 = 6077568,  /* [128,14,14] */
+    X_features_denseblock3_denselayer12_relu1 = 6184192,  /* [608,14,14] */
+    D_features_denseblock3_denselayer12_relu1 = 6209280,  /* [608,14,14] */
+    X_features_denseblock3_denselayer12_conv1 = 6077568,  /* [128,14,14] */
+    D_features_denseblock3_denselayer12_conv1 = 6184192,  /* [128,14,14] */
+    X_features_denseblock3_denselayer12_relu2 = 6102656,  /* [128,14,14] */
+    D_features_denseblock3_denselayer12_relu2 = 6102656,  /* [128,14,14] */
+    X_features_denseblock3_denselayer13_relu1 = 6184192,  /* [640,14,14] */
+    D_features_denseblock3_denselayer13_relu1 = 6234368,  /* [640,14,14] */
+    X_features_denseblock3_denselayer13_conv1 = 6102656,  /* [128,14,14] */
+    D_features_denseblock3_denselayer13_conv1 = 6209280,  /* [128,14,14] */
+    X_features_denseblock3_denselayer13_relu2 = 6127744,  /* [128,14,14] */
+    D_features_denseblock3_denselayer13_relu2 = 6127744,  /* [128,14,14] */
+    X_features_denseblock3_denselayer14_relu1 = 6184192,  /* [672,14,14] */
+    D_features_denseblock3_denselayer14_relu1 = 6259456,  /* [672,14,14] */
+    X_features_denseblock3_denselayer14_conv1 = 6127744,  /* [128,14,14] */
+    D_features_denseblock3_denselayer14_conv1 = 6234368,  /* [128,14,14] */
+    X_features_denseblock3_denselayer14_relu2 = 6184192,  /* [128,14,14] */
+    D_features_denseblock3_denselayer14_relu2 = 6184192,  /* [128,14,14] */
+    X_features_denseblock3_denselayer15_relu1 = 6184192,  /* [704,14,14] */
+    D_features_denseblock3_denselayer15_relu1 = 6259456,  /* [704,14,14] */
+    X_features_denseblock3_denselayer15_conv1 = 6322176,  /* [128,14,14] */
+    D_features_denseblock3_denselayer15_conv1 = 6234368,  /* [128,14,14] */
+    X_features_denseblock3_denselayer15_relu2 = 6184192,  /* [128,14,14] */
+    D_features_denseblock3_denselayer15_relu2 = 6184192,  /* [128,14,14] */
+    X_features_denseblock3_denselayer16_relu1 = 6347264,  /* [736,14,14] */
+    D_features_denseblock3_denselayer16_relu1 = 6347264,  /* [736,14,14] */
+    X_features_denseblock3_denselayer16_conv1 = 6184192,  /* [128,14,14] */
+    D_features_denseblock3_denselayer16_conv1 = 6259456,  /* [128,14,14] */
+    X_features_denseblock3_denselayer16_relu2 = 6209280,  /* [128,14,14] */
+    D_features_denseblock3_denselayer16_relu2 = 6209280,  /* [128,14,14] */
+    X_features_denseblock3_denselayer17_relu1 = 6347264,  /* [768,14,14] */
+    D_features_denseblock3_denselayer17_relu1 = 6347264,  /* [768,14,14] */
+    X_features_denseblock3_denselayer17_conv1 = 6209280,  /* [128,14,14] */
+    D_features_denseblock3_denselayer17_conv1 = 6284544,  /* [128,14,14] */
+    X_features_denseblock3_denselayer17_relu2 = 6234368,  /* [128,14,14] */
+    D_features_denseblock3_denselayer17_relu2 = 6234368,  /* [128,14,14] */
+    X_features_denseblock3_denselayer18_relu1 = 6347264,  /* [800,14,14] */
+    D_features_denseblock3_denselayer18_relu1 = 6372352,  /* [800,14,14] */
+    X_features_denseblock3_denselayer18_conv1 = 6234368,  /* [128,14,14] */
+    D_features_denseblock3_denselayer18_conv1 = 6347264,  /* [128,14,14] */
+    X_features_denseblock3_denselayer18_relu2 = 6259456,  /* [128,14,14] */
+    D_features_denseblock3_denselayer18_relu2 = 6259456,  /* [128,14,14] */
+    X_features_denseblock3_denselayer19_relu1 = 6347264,  /* [832,14,14] */
+    D_features_denseblock3_denselayer19_relu1 = 6397440,  /* [832,14,14] */
+    X_features_denseblock3_denselayer19_conv1 = 6259456,  /* [128,14,14] */
+    D_features_denseblock3_denselayer19_conv1 = 6372352,  /* [128,14,14] */
+    X_features_denseblock3_denselayer19_relu2 = 6284544,  /* [128,14,14] */
+    D_features_denseblock3_denselayer19_relu2 = 6284544,  /* [128,14,14] */
+    X_features_denseblock3_denselayer20_relu1 = 6347264,  /* [864,14,14] */
+    D_features_denseblock3_denselayer20_relu1 = 6422528,  /* [864,14,14] */
+    X_features_denseblock3_denselayer20_conv1 = 6284544,  /* [128,14,14] */
+    D_features_denseblock3_denselayer20_conv1 = 6397440,  /* [128,14,14] */
+    X_features_denseblock3_denselayer20_relu2 = 6347264,  /* [128,14,14] */
+    D_features_denseblock3_denselayer20_relu2 = 6347264,  /* [128,14,14] */
+    X_features_denseblock3_denselayer21_relu1 = 6347264,  /* [896,14,14] */
+    D_features_denseblock3_denselayer21_relu1 = 6422528,  /* [896,14,14] */
+    X_features_denseblock3_denselayer21_conv1 = 6522880,  /* [128,14,14] */
+    D_features_denseblock3_denselayer21_conv1 = 6397440,  /* [128,14,14] */
+    X_features_denseblock3_denselayer21_relu2 = 6347264,  /* [128,14,14] */
+    D_features_denseblock3_denselayer21_relu2 = 6347264,  /* [128,14,14] */
+    X_features_denseblock3_denselayer22_relu1 = 6547968,  /* [928,14,14] */
+    D_features_denseblock3_denselayer22_relu1 = 6547968,  /* [928,14,14] */
+    X_features_denseblock3_denselayer22_conv1 = 6347264,  /* [128,14,14] */
+    D_features_denseblock3_denselayer22_conv1 = 6422528,  /* [128,14,14] */
+    X_features_denseblock3_denselayer22_relu2 = 6372352,  /* [128,14,14] */
+    D_features_denseblock3_denselayer22_relu2 = 6372352,  /* [128,14,14] */
+    X_features_denseblock3_denselayer23_relu1 = 6547968,  /* [960,14,14] */
+    D_features_denseblock3_denselayer23_relu1 = 6547968,  /* [960,14,14] */
+    X_features_denseblock3_denselayer23_conv1 = 6372352,  /* [128,14,14] */
+    D_features_denseblock3_denselayer23_conv1 = 6447616,  /* [128,14,14] */
+    X_features_denseblock3_denselayer23_relu2 = 6397440,  /* [128,14,14] */
+    D_features_denseblock3_denselayer23_relu2 = 6397440,  /* [128,14,14] */
+    X_features_denseblock3_denselayer24_relu1 = 6547968,  /* [992,14,14] */
+    D_features_denseblock3_denselayer24_relu1 = 6547968,  /* [992,14,14] */
+    X_features_denseblock3_denselayer24_conv1 = 6397440,  /* [128,14,14] */
+    D_features_denseblock3_denselayer24_conv1 = 6472704,  /* [128,14,14] */
+    X_features_denseblock3_denselayer24_relu2 = 6422528,  /* [128,14,14] */
+    D_features_denseblock3_denselayer24_relu2 = 6422528,  /* [128,14,14] */
+    X_features_denseblock3_denselayer24_concat1 = 5745152,  /* [1024,14,14] */
+    D_features_denseblock3_denselayer24_concat1 = 6949376,  /* [1024,14,14] */
+    X_features_transition3_relu = 6547968,  /* [1024,14,14] */
+    D_features_transition3_relu = 6547968,  /* [1024,14,14] */
+    X_features_transition3_conv = 6422528,  /* [512,14,14] */
+    D_features_transition3_conv = 6422528,  /* [512,14,14] */
+    X_features_denseblock4_denselayer1_relu1 = 6422528,  /* [512,7,7] */
+    D_features_denseblock4_denselayer1_relu1 = 6422528,  /* [512,7,7] */
+    X_features_denseblock4_denselayer1_conv1 = 6021120,  /* [128,7,7] */
+    D_features_denseblock4_denselayer1_conv1 = 6315904,  /* [128,7,7] */
+    X_features_denseblock4_denselayer1_relu2 = 6152832,  /* [128,7,7] */
+    D_features_denseblock4_denselayer1_relu2 = 6152832,  /* [128,7,7] */
+    X_features_denseblock4_denselayer2_relu1 = 6422528,  /* [544,7,7] */
+    D_features_denseblock4_denselayer2_relu1 = 6428800,  /* [544,7,7] */
+    X_features_denseblock4_denselayer2_conv1 = 6152832,  /* [128,7,7] */
+    D_features_denseblock4_denselayer2_conv1 = 6422528,  /* [128,7,7] */
+    X_features_denseblock4_denselayer2_relu2 = 6309632,  /* [128,7,7] */
+    D_features_denseblock4_denselayer2_relu2 = 6309632,  /* [128,7,7] */
+    X_features_denseblock4_denselayer3_relu1 = 6422528,  /* [576,7,7] */
+    D_features_denseblock4_denselayer3_relu1 = 6435072,  /* [576,7,7] */
+    X_features_denseblock4_denselayer3_conv1 = 6309632,  /* [128,7,7] */
+    D_features_denseblock4_denselayer3_conv1 = 6428800,  /* [128,7,7] */
+    X_features_denseblock4_denselayer3_relu2 = 6315904,  /* [128,7,7] */
+    D_features_denseblock4_denselayer3_relu2 = 6315904,  /* [128,7,7] */
+    X_features_denseblock4_denselayer4_relu1 = 6422528,  /* [608,7,7] */
+    D_features_denseblock4_denselayer4_relu1 = 6441344,  /* [608,7,7] */
+    X_features_denseblock4_denselayer4_conv1 = 6315904,  /* [128,7,7] */
+    D_features_denseblock4_denselayer4_conv1 = 6435072,  /* [128,7,7] */
+    X_features_denseblock4_denselayer4_relu2 = 6422528,  /* [128,7,7] */
+    D_features_denseblock4_denselayer4_relu2 = 6422528,  /* [128,7,7] */
+    X_features_denseblock4_denselayer5_relu1 = 6422528,  /* [640,7,7] */
+    D_features_denseblock4_denselayer5_relu1 = 6441344,  /* [640,7,7] */
+    X_features_denseblock4_denselayer5_conv1 = 6453888,  /* [128,7,7] */
+    D_features_denseblock4_denselayer5_conv1 = 6435072,  /* [128,7,7] */
+    X_features_denseblock4_denselayer5_relu2 = 6422528,  /* [128,7,7] */
+    D_features_denseblock4_denselayer5_relu2 = 6422528,  /* [128,7,7] */
+    X_features_denseblock4_denselayer6_relu1 = 6460160,  /* [672,7,7] */
+    D_features_denseblock4_denselayer6_relu1 = 6460160,  /* [672,7,7] */
+    X_features_denseblock4_denselayer6_conv1 = 6422528,  /* [128,7,7] */
+    D_features_denseblock4_denselayer6_conv1 = 6441344,  /* [128,7,7] */
+    X_features_denseblock4_denselayer6_relu2 = 6428800,  /* [128,7,7] */
+    D_features_denseblock4_denselayer6_relu2 = 6428800,  /* [128,7,7] */
+    X_features_denseblock4_denselayer7_relu1 = 6460160,  /* [704,7,7] */
+    D_features_denseblock4_denselayer7_relu1 = 6460160,  /* [704,7,7] */
+    X_features_denseblock4_denselayer7_conv1 = 6428800,  /* [128,7,7] */
+    D_features_denseblock4_denselayer7_conv1 = 6447616,  /* [128,7,7] */
+    X_features_denseblock4_denselayer7_relu2 = 6435072,  /* [128,7,7] */
+    D_features_denseblock4_denselayer7_relu2 = 6435072,  /* [128,7,7] */
+    X_features_denseblock4_denselayer8_relu1 = 6460160,  /* [736,7,7] */
+    D_features_denseblock4_denselayer8_relu1 = 6466432,  /* [736,7,7] */
+    X_features_denseblock4_denselayer8_conv1 = 6435072,  /* [128,7,7] */
+    D_features_denseblock4_denselayer8_conv1 = 6460160,  /* [128,7,7] */
+    X_features_denseblock4_denselayer8_relu2 = 6441344,  /* [128,7,7] */
+    D_features_denseblock4_denselayer8_relu2 = 6441344,  /* [128,7,7] */
+    X_features_denseblock4_denselayer9_relu1 = 6460160,  /* [768,7,7] */
+    D_features_denseblock4_denselayer9_relu1 = 6472704,  /* [768,7,7] */
+    X_features_denseblock4_denselayer9_conv1 = 6441344,  /* [128,7,7] */
+    D_features_denseblock4_denselayer9_conv1 = 6466432,  /* [128,7,7] */
+    X_features_denseblock4_denselayer9_relu2 = 6447616,  /* [128,7,7] */
+    D_features_denseblock4_denselayer9_relu2 = 6447616,  /* [128,7,7] */
+    X_features_denseblock4_denselayer10_relu1 = 6460160,  /* [800,7,7] */
+    D_features_denseblock4_denselayer10_relu1 = 6478976,  /* [800,7,7] */
+    X_features_denseblock4_denselayer10_conv1 = 6447616,  /* [128,7,7] */
+    D_features_denseblock4_denselayer10_conv1 = 6472704,  /* [128,7,7] */
+    X_features_denseblock4_denselayer10_relu2 = 6460160,  /* [128,7,7] */
+    D_features_denseblock4_denselayer10_relu2 = 6460160,  /* [128,7,7] */
+    X_features_denseblock4_denselayer11_relu1 = 6460160,  /* [832,7,7] */
+    D_features_denseblock4_denselayer11_relu1 = 6478976,  /* [832,7,7] */
+    X_features_denseblock4_denselayer11_conv1 = 6500928,  /* [128,7,7] */
+    D_features_denseblock4_denselayer11_conv1 = 6472704,  /* [128,7,7] */
+    X_features_denseblock4_denselayer11_relu2 = 6460160,  /* [128,7,7] */
+    D_features_denseblock4_denselayer11_relu2 = 6460160,  /* [128,7,7] */
+    X_features_denseblock4_denselayer12_relu1 = 6598144,  /* [864,7,7] */
+    D_features_denseblock4_denselayer12_relu1 = 6598144,  /* [864,7,7] */
+    X_features_denseblock4_denselayer12_conv1 = 6460160,  /* [128,7,7] */
+    D_features_denseblock4_denselayer12_conv1 = 6478976,  /* [128,7,7] */
+    X_features_denseblock4_denselayer12_relu2 = 6466432,  /* [128,7,7] */
+    D_features_denseblock4_denselayer12_relu2 = 6466432,  /* [128,7,7] */
+    X_features_denseblock4_denselayer13_relu1 = 6598144,  /* [896,7,7] */
+    D_features_denseblock4_denselayer13_relu1 = 6598144,  /* [896,7,7] */
+    X_features_denseblock4_denselayer13_conv1 = 6466432,  /* [128,7,7] */
+    D_features_denseblock4_denselayer13_conv1 = 6485248,  /* [128,7,7] */
+    X_features_denseblock4_denselayer13_relu2 = 6472704,  /* [128,7,7] */
+    D_features_denseblock4_denselayer13_relu2 = 6472704,  /* [128,7,7] */
+    X_features_denseblock4_denselayer14_relu1 = 6598144,  /* [928,7,7] */
+    D_features_denseblock4_denselayer14_relu1 = 6598144,  /* [928,7,7] */
+    X_features_denseblock4_denselayer14_conv1 = 6472704,  /* [128,7,7] */
+    D_features_denseblock4_denselayer14_conv1 = 6491520,  /* [128,7,7] */
+    X_features_denseblock4_denselayer14_relu2 = 6478976,  /* [128,7,7] */
+    D_features_denseblock4_denselayer14_relu2 = 6478976,  /* [128,7,7] */
+    X_features_denseblock4_denselayer15_relu1 = 6598144,  /* [960,7,7] */
+    D_features_denseblock4_denselayer15_relu1 = 6598144,  /* [960,7,7] */
+    X_features_denseblock4_denselayer15_conv1 = 6478976,  /* [128,7,7] */
+    D_features_denseblock4_denselayer15_conv1 = 6507200,  /* [128,7,7] */
+    X_features_denseblock4_denselayer15_relu2 = 6485248,  /* [128,7,7] */
+    D_features_denseblock4_denselayer15_relu2 = 6485248,  /* [128,7,7] */
+    X_features_denseblock4_denselayer16_relu1 = 6598144,  /* [992,7,7] */
+    D_features_denseblock4_denselayer16_relu1 = 6598144,  /* [992,7,7] */
+    X_features_denseblock4_denselayer16_conv1 = 6485248,  /* [128,7,7] */
+    D_features_denseblock4_denselayer16_conv1 = 6513472,  /* [128,7,7] */
+    X_features_denseblock4_denselayer16_relu2 = 6491520,  /* [128,7,7] */
+    D_features_denseblock4_denselayer16_relu2 = 6491520,  /* [128,7,7] */
+    X_features_denseblock4_denselayer16_concat1 = 6547968,  /* [1024,7,7] */
+    D_features_denseblock4_denselayer16_concat1 = 6648320,  /* [1024,7,7] */
+    X_relu = 6598144,  /* [1024,7,7] */
+    D_relu = 6598144,  /* [1024,7,7] */
+    X_avgpool = 6491520,  /* [1024] */
+    D_avgpool = 6494544,  /* [1024] */
+    X_classifier = 6492544,  /* [1000] */
+    D_classifier = 6493544,  /* [1000] */
+    RX_features_relu0 = 1605632,  /* [64,112,112] */
+    RX_features_denseblock1_denselayer1_relu1 = 1003520,  /* [64,56,56] */
+    RX_features_denseblock1_denselayer1_relu2 = 2809856,  /* [128,56,56] */
+    RX_features_denseblock1_denselayer2_relu1 = 2709504,  /* [96,56,56] */
+    RX_features_denseblock1_denselayer2_relu2 = 3512320,  /* [128,56,56] */
+    RX_features_denseblock1_denselayer3_relu1 = 3512320,  /* [128,56,56] */
+    RX_features_denseblock1_denselayer3_relu2 = 3913728,  /* [128,56,56] */
+    RX_features_denseblock1_denselayer4_relu1 = 5117952,  /* [160,56,56] */
+    RX_features_denseblock1_denselayer4_relu2 = 4315136,  /* [128,56,56] */
+    RX_features_denseblock1_denselayer5_relu1 = 4515840,  /* [192,56,56] */
+    RX_features_denseblock1_denselayer5_relu2 = 4917248,  /* [128,56,56] */
+    RX_features_denseblock1_denselayer6_relu1 = 6121472,  /* [224,56,56] */
+    RX_features_denseblock1_denselayer6_relu2 = 5318656,  /* [128,56,56] */
+    RX_features_transition1_relu = 6121472,  /* [256,56,56] */
+    RX_features_denseblock2_denselayer1_relu1 = 903168,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer1_relu2 = 1404928,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer2_relu1 = 2508800,  /* [160,28,28] */
+    RX_features_denseblock2_denselayer2_relu2 = 1505280,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer3_relu1 = 4315136,  /* [192,28,28] */
+    RX_features_denseblock2_denselayer3_relu2 = 1505280,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer4_relu1 = 4315136,  /* [224,28,28] */
+    RX_features_denseblock2_denselayer4_relu2 = 1505280,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer5_relu1 = 5318656,  /* [256,28,28] */
+    RX_features_denseblock2_denselayer5_relu2 = 1505280,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer6_relu1 = 5544448,  /* [288,28,28] */
+    RX_features_denseblock2_denselayer6_relu2 = 4315136,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer7_relu1 = 5669888,  /* [320,28,28] */
+    RX_features_denseblock2_denselayer7_relu2 = 4415488,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer8_relu1 = 5795328,  /* [352,28,28] */
+    RX_features_denseblock2_denselayer8_relu2 = 5318656,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer9_relu1 = 5920768,  /* [384,28,28] */
+    RX_features_denseblock2_denselayer9_relu2 = 5419008,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer10_relu1 = 5945856,  /* [416,28,28] */
+    RX_features_denseblock2_denselayer10_relu2 = 5419008,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer11_relu1 = 6196736,  /* [448,28,28] */
+    RX_features_denseblock2_denselayer11_relu2 = 5519360,  /* [128,28,28] */
+    RX_features_denseblock2_denselayer12_relu1 = 6322176,  /* [480,28,28] */
+    RX_features_denseblock2_denselayer12_relu2 = 5745152,  /* [128,28,28] */
+    RX_features_transition2_relu = 6347264,  /* [512,28,28] */
+    RX_features_denseblock3_denselayer1_relu1 = 5945856,  /* [256,14,14] */
+    RX_features_denseblock3_denselayer1_relu2 = 5544448,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer2_relu1 = 6002304,  /* [288,14,14] */
+    RX_features_denseblock3_denselayer2_relu2 = 5594624,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer3_relu1 = 6033664,  /* [320,14,14] */
+    RX_features_denseblock3_denselayer3_relu2 = 5619712,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer4_relu1 = 6065024,  /* [352,14,14] */
+    RX_features_denseblock3_denselayer4_relu2 = 5945856,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer5_relu1 = 6096384,  /* [384,14,14] */
+    RX_features_denseblock3_denselayer5_relu2 = 5970944,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer6_relu1 = 6102656,  /* [416,14,14] */
+    RX_features_denseblock3_denselayer6_relu2 = 5970944,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer7_relu1 = 6165376,  /* [448,14,14] */
+    RX_features_denseblock3_denselayer7_relu2 = 5996032,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer8_relu1 = 6196736,  /* [480,14,14] */
+    RX_features_denseblock3_denselayer8_relu2 = 6052480,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer9_relu1 = 6228096,  /* [512,14,14] */
+    RX_features_denseblock3_denselayer9_relu2 = 6077568,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer10_relu1 = 6234368,  /* [544,14,14] */
+    RX_features_denseblock3_denselayer10_relu2 = 6077568,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer11_relu1 = 6297088,  /* [576,14,14] */
+    RX_features_denseblock3_denselayer11_relu2 = 6102656,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer12_relu1 = 6328448,  /* [608,14,14] */
+    RX_features_denseblock3_denselayer12_relu2 = 6127744,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer13_relu1 = 6359808,  /* [640,14,14] */
+    RX_features_denseblock3_denselayer13_relu2 = 6184192,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer14_relu1 = 6391168,  /* [672,14,14] */
+    RX_features_denseblock3_denselayer14_relu2 = 6209280,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer15_relu1 = 6397440,  /* [704,14,14] */
+    RX_features_denseblock3_denselayer15_relu2 = 6209280,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer16_relu1 = 6491520,  /* [736,14,14] */
+    RX_features_denseblock3_denselayer16_relu2 = 6234368,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer17_relu1 = 6497792,  /* [768,14,14] */
+    RX_features_denseblock3_denselayer17_relu2 = 6259456,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer18_relu1 = 6529152,  /* [800,14,14] */
+    RX_features_denseblock3_denselayer18_relu2 = 6284544,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer19_relu1 = 6560512,  /* [832,14,14] */
+    RX_features_denseblock3_denselayer19_relu2 = 6347264,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer20_relu1 = 6591872,  /* [864,14,14] */
+    RX_features_denseblock3_denselayer20_relu2 = 6372352,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer21_relu1 = 6598144,  /* [896,14,14] */
+    RX_features_denseblock3_denselayer21_relu2 = 6372352,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer22_relu1 = 6729856,  /* [928,14,14] */
+    RX_features_denseblock3_denselayer22_relu2 = 6397440,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer23_relu1 = 6736128,  /* [960,14,14] */
+    RX_features_denseblock3_denselayer23_relu2 = 6422528,  /* [128,14,14] */
+    RX_features_denseblock3_denselayer24_relu1 = 6742400,  /* [992,14,14] */
+    RX_features_denseblock3_denselayer24_relu2 = 6447616,  /* [128,14,14] */
+    RX_features_transition3_relu = 6748672,  /* [1024,14,14] */
+    RX_features_denseblock4_denselayer1_relu1 = 6447616,  /* [512,7,7] */
+    RX_features_denseblock4_denselayer1_relu2 = 6309632,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer2_relu1 = 6455456,  /* [544,7,7] */
+    RX_features_denseblock4_denselayer2_relu2 = 6315904,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer3_relu1 = 6463296,  /* [576,7,7] */
+    RX_features_denseblock4_denselayer3_relu2 = 6422528,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer4_relu1 = 6471136,  /* [608,7,7] */
+    RX_features_denseblock4_denselayer4_relu2 = 6428800,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer5_relu1 = 6472704,  /* [640,7,7] */
+    RX_features_denseblock4_denselayer5_relu2 = 6428800,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer6_relu1 = 6598144,  /* [672,7,7] */
+    RX_features_denseblock4_denselayer6_relu2 = 6435072,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer7_relu1 = 6598144,  /* [704,7,7] */
+    RX_features_denseblock4_denselayer7_relu2 = 6441344,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer8_relu1 = 6598144,  /* [736,7,7] */
+    RX_features_denseblock4_denselayer8_relu2 = 6447616,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer9_relu1 = 6598144,  /* [768,7,7] */
+    RX_features_denseblock4_denselayer9_relu2 = 6460160,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer10_relu1 = 6598144,  /* [800,7,7] */
+    RX_features_denseblock4_denselayer10_relu2 = 6466432,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer11_relu1 = 6598144,  /* [832,7,7] */
+    RX_features_denseblock4_denselayer11_relu2 = 6466432,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer12_relu1 = 6698496,  /* [864,7,7] */
+    RX_features_denseblock4_denselayer12_relu2 = 6472704,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer13_relu1 = 6698496,  /* [896,7,7] */
+    RX_features_denseblock4_denselayer13_relu2 = 6478976,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer14_relu1 = 6698496,  /* [928,7,7] */
+    RX_features_denseblock4_denselayer14_relu2 = 6485248,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer15_relu1 = 6698496,  /* [960,7,7] */
+    RX_features_denseblock4_denselayer15_relu2 = 6491520,  /* [128,7,7] */
+    RX_features_denseblock4_denselayer16_relu1 = 6698496,  /* [992,7,7] */
+    RX_features_denseblock4_denselayer16_relu2 = 6507200,  /* [128,7,7] */
+    RX_relu = 6698496,  /* [1024,7,7] */
 };
 
-/* Scratch independent of the batch size, after the per-sample region. */
+/* Statistics independent of the batch size, after the per-sample region. */
 enum {
     S_features_norm0 = 0,  /* 128 floats */
     S_features_denseblock1_denselayer1_norm1 = 128,  /* 128 floats */
@@ -1835,257 +1838,384 @@ enum {
     S_features_norm5 = 81600,  /* 2048 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_features_conv0 = 0,  /* 1843968 floats */
+    TB_features_conv0 = 0,  /* 1843968 floats */
+    T_features_denseblock1_denselayer1_conv2 = 0,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 0,  /* 3612672 floats */
+    T_features_denseblock1_denselayer2_conv2 = 0,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 0,  /* 3612672 floats */
+    T_features_denseblock1_denselayer3_conv2 = 0,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 0,  /* 3612672 floats */
+    T_features_denseblock1_denselayer4_conv2 = 0,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 0,  /* 3612672 floats */
+    T_features_denseblock1_denselayer5_conv2 = 0,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 0,  /* 3612672 floats */
+    T_features_denseblock1_denselayer6_conv2 = 0,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 0,  /* 3612672 floats */
+    T_features_denseblock2_denselayer1_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer2_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer3_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer4_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer5_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer6_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer7_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer7_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer8_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer8_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer9_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer9_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer10_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer10_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer11_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer11_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock2_denselayer12_conv2 = 0,  /* 903168 floats */
+    TB_features_denseblock2_denselayer12_conv2 = 0,  /* 903168 floats */
+    T_features_denseblock3_denselayer1_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer2_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer3_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer4_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer5_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer6_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer7_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer7_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer8_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer8_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer9_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer9_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer10_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer10_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer11_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer11_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer12_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer12_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer13_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer13_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer14_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer14_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer15_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer15_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer16_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer16_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer17_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer17_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer18_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer18_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer19_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer19_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer20_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer20_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer21_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer21_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer22_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer22_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer23_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer23_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock3_denselayer24_conv2 = 0,  /* 225792 floats */
+    TB_features_denseblock3_denselayer24_conv2 = 0,  /* 225792 floats */
+    T_features_denseblock4_denselayer1_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer1_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer2_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer2_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer3_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer3_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer4_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer4_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer5_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer5_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer6_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer6_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer7_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer7_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer8_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer8_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer9_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer9_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer10_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer10_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer11_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer11_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer12_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer12_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer13_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer13_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer14_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer14_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer15_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer15_conv2 = 0,  /* 56448 floats */
+    T_features_denseblock4_denselayer16_conv2 = 0,  /* 56448 floats */
+    TB_features_denseblock4_denselayer16_conv2 = 0,  /* 56448 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_features_conv0 = 0,  /* [64,112,112] */
-    IT_features_conv0 = 802816,  /* 1843968 floats */
     IX_features_relu0 = 802816,  /* [64,112,112] */
     IX_features_denseblock1_denselayer6_concat1 = 0,  /* [256,56,56] */
     IX_features_denseblock1_denselayer1_relu1 = 802816,  /* [64,56,56] */
     IX_features_denseblock1_denselayer1_conv1 = 1003520,  /* [128,56,56] */
     IX_features_denseblock1_denselayer1_relu2 = 1404928,  /* [128,56,56] */
-    IT_features_denseblock1_denselayer1_conv2 = 1806336,  /* 3612672 floats */
     IX_features_denseblock1_denselayer2_relu1 = 802816,  /* [96,56,56] */
     IX_features_denseblock1_denselayer2_conv1 = 1103872,  /* [128,56,56] */
     IX_features_denseblock1_denselayer2_relu2 = 1505280,  /* [128,56,56] */
-    IT_features_denseblock1_denselayer2_conv2 = 1906688,  /* 3612672 floats */
     IX_features_denseblock1_denselayer3_relu1 = 802816,  /* [128,56,56] */
     IX_features_denseblock1_denselayer3_conv1 = 1204224,  /* [128,56,56] */
     IX_features_denseblock1_denselayer3_relu2 = 802816,  /* [128,56,56] */
-    IT_features_denseblock1_denselayer3_conv2 = 1204224,  /* 3612672 floats */
     IX_features_denseblock1_denselayer4_relu1 = 802816,  /* [160,56,56] */
     IX_features_denseblock1_denselayer4_conv1 = 1304576,  /* [128,56,56] */
     IX_features_denseblock1_denselayer4_relu2 = 802816,  /* [128,56,56] */
-    IT_features_denseblock1_denselayer4_conv2 = 1204224,  /* 3612672 floats */
     IX_features_denseblock1_denselayer5_relu1 = 802816,  /* [192,56,56] */
     IX_features_denseblock1_denselayer5_conv1 = 1404928,  /* [128,56,56] */
     IX_features_denseblock1_denselayer5_relu2 = 802816,  /* [128,56,56] */
-    IT_features_denseblock1_denselayer5_conv2 = 1204224,  /* 3612672 floats */
     IX_features_denseblock1_denselayer6_relu1 = 802816,  /* [224,56,56] */
     IX_features_denseblock1_denselayer6_conv1 = 1505280,  /* [128,56,56] */
     IX_features_denseblock1_denselayer6_relu2 = 802816,  /* [128,56,56] */
-    IT_features_denseblock1_denselayer6_conv2 = 1204224,  /* 3612672 floats */
     IX_features_transition1_relu = 802816,  /* [256,56,56] */
     IX_features_transition1_conv = 0,  /* [128,56,56] */
     IX_features_denseblock2_denselayer12_concat1 = 401408,  /* [512,28,28] */
     IX_features_denseblock2_denselayer1_relu1 = 0,  /* [128,28,28] */
     IX_features_denseblock2_denselayer1_conv1 = 100352,  /* [128,28,28] */
     IX_features_denseblock2_denselayer1_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer1_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer2_relu1 = 0,  /* [160,28,28] */
     IX_features_denseblock2_denselayer2_conv1 = 125440,  /* [128,28,28] */
     IX_features_denseblock2_denselayer2_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer2_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer3_relu1 = 0,  /* [192,28,28] */
     IX_features_denseblock2_denselayer3_conv1 = 150528,  /* [128,28,28] */
     IX_features_denseblock2_denselayer3_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer3_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer4_relu1 = 0,  /* [224,28,28] */
     IX_features_denseblock2_denselayer4_conv1 = 175616,  /* [128,28,28] */
     IX_features_denseblock2_denselayer4_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer4_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer5_relu1 = 0,  /* [256,28,28] */
     IX_features_denseblock2_denselayer5_conv1 = 200704,  /* [128,28,28] */
     IX_features_denseblock2_denselayer5_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer5_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer6_relu1 = 0,  /* [288,28,28] */
     IX_features_denseblock2_denselayer6_conv1 = 225792,  /* [128,28,28] */
     IX_features_denseblock2_denselayer6_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer6_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer7_relu1 = 0,  /* [320,28,28] */
     IX_features_denseblock2_denselayer7_conv1 = 250880,  /* [128,28,28] */
     IX_features_denseblock2_denselayer7_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer7_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer8_relu1 = 0,  /* [352,28,28] */
     IX_features_denseblock2_denselayer8_conv1 = 275968,  /* [128,28,28] */
     IX_features_denseblock2_denselayer8_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer8_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer9_relu1 = 0,  /* [384,28,28] */
     IX_features_denseblock2_denselayer9_conv1 = 301056,  /* [128,28,28] */
     IX_features_denseblock2_denselayer9_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer9_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer10_relu1 = 0,  /* [416,28,28] */
     IX_features_denseblock2_denselayer10_conv1 = 802816,  /* [128,28,28] */
     IX_features_denseblock2_denselayer10_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer10_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer11_relu1 = 0,  /* [448,28,28] */
     IX_features_denseblock2_denselayer11_conv1 = 802816,  /* [128,28,28] */
     IX_features_denseblock2_denselayer11_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer11_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer12_relu1 = 0,  /* [480,28,28] */
     IX_features_denseblock2_denselayer12_conv1 = 802816,  /* [128,28,28] */
     IX_features_denseblock2_denselayer12_relu2 = 0,  /* [128,28,28] */
-    IT_features_denseblock2_denselayer12_conv2 = 802816,  /* 903168 floats */
     IX_features_transition2_relu = 0,  /* [512,28,28] */
     IX_features_transition2_conv = 401408,  /* [256,28,28] */
     IX_features_denseblock3_denselayer24_concat1 = 0,  /* [1024,14,14] */
     IX_features_denseblock3_denselayer1_relu1 = 200704,  /* [256,14,14] */
     IX_features_denseblock3_denselayer1_conv1 = 250880,  /* [128,14,14] */
     IX_features_denseblock3_denselayer1_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer1_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer2_relu1 = 200704,  /* [288,14,14] */
     IX_features_denseblock3_denselayer2_conv1 = 257152,  /* [128,14,14] */
     IX_features_denseblock3_denselayer2_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer2_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer3_relu1 = 200704,  /* [320,14,14] */
     IX_features_denseblock3_denselayer3_conv1 = 263424,  /* [128,14,14] */
     IX_features_denseblock3_denselayer3_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer3_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer4_relu1 = 200704,  /* [352,14,14] */
     IX_features_denseblock3_denselayer4_conv1 = 269696,  /* [128,14,14] */
     IX_features_denseblock3_denselayer4_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer4_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer5_relu1 = 200704,  /* [384,14,14] */
     IX_features_denseblock3_denselayer5_conv1 = 275968,  /* [128,14,14] */
     IX_features_denseblock3_denselayer5_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer5_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer6_relu1 = 200704,  /* [416,14,14] */
     IX_features_denseblock3_denselayer6_conv1 = 282240,  /* [128,14,14] */
     IX_features_denseblock3_denselayer6_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer6_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer7_relu1 = 200704,  /* [448,14,14] */
     IX_features_denseblock3_denselayer7_conv1 = 288512,  /* [128,14,14] */
     IX_features_denseblock3_denselayer7_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer7_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer8_relu1 = 200704,  /* [480,14,14] */
     IX_features_denseblock3_denselayer8_conv1 = 294784,  /* [128,14,14] */
     IX_features_denseblock3_denselayer8_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer8_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer9_relu1 = 200704,  /* [512,14,14] */
     IX_features_denseblock3_denselayer9_conv1 = 301056,  /* [128,14,14] */
     IX_features_denseblock3_denselayer9_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer9_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer10_relu1 = 200704,  /* [544,14,14] */
     IX_features_denseblock3_denselayer10_conv1 = 307328,  /* [128,14,14] */
     IX_features_denseblock3_denselayer10_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer10_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer11_relu1 = 200704,  /* [576,14,14] */
     IX_features_denseblock3_denselayer11_conv1 = 313600,  /* [128,14,14] */
     IX_features_denseblock3_denselayer11_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer11_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer12_relu1 = 200704,  /* [608,14,14] */
     IX_features_denseblock3_denselayer12_conv1 = 319872,  /* [128,14,14] */
     IX_features_denseblock3_denselayer12_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer12_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer13_relu1 = 200704,  /* [640,14,14] */
     IX_features_denseblock3_denselayer13_conv1 = 326144,  /* [128,14,14] */
     IX_features_denseblock3_denselayer13_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer13_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer14_relu1 = 200704,  /* [672,14,14] */
     IX_features_denseblock3_denselayer14_conv1 = 332416,  /* [128,14,14] */
     IX_features_denseblock3_denselayer14_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer14_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer15_relu1 = 200704,  /* [704,14,14] */
     IX_features_denseblock3_denselayer15_conv1 = 338688,  /* [128,14,14] */
     IX_features_denseblock3_denselayer15_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer15_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer16_relu1 = 200704,  /* [736,14,14] */
     IX_features_denseblock3_denselayer16_conv1 = 344960,  /* [128,14,14] */
     IX_features_denseblock3_denselayer16_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer16_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer17_relu1 = 200704,  /* [768,14,14] */
     IX_features_denseblock3_denselayer17_conv1 = 351232,  /* [128,14,14] */
     IX_features_denseblock3_denselayer17_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer17_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer18_relu1 = 200704,  /* [800,14,14] */
     IX_features_denseblock3_denselayer18_conv1 = 357504,  /* [128,14,14] */
     IX_features_denseblock3_denselayer18_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer18_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer19_relu1 = 200704,  /* [832,14,14] */
     IX_features_denseblock3_denselayer19_conv1 = 363776,  /* [128,14,14] */
     IX_features_denseblock3_denselayer19_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer19_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer20_relu1 = 200704,  /* [864,14,14] */
     IX_features_denseblock3_denselayer20_conv1 = 370048,  /* [128,14,14] */
     IX_features_denseblock3_denselayer20_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer20_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer21_relu1 = 200704,  /* [896,14,14] */
     IX_features_denseblock3_denselayer21_conv1 = 376320,  /* [128,14,14] */
     IX_features_denseblock3_denselayer21_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer21_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer22_relu1 = 200704,  /* [928,14,14] */
     IX_features_denseblock3_denselayer22_conv1 = 382592,  /* [128,14,14] */
     IX_features_denseblock3_denselayer22_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer22_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer23_relu1 = 200704,  /* [960,14,14] */
     IX_features_denseblock3_denselayer23_conv1 = 388864,  /* [128,14,14] */
     IX_features_denseblock3_denselayer23_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer23_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer24_relu1 = 200704,  /* [992,14,14] */
     IX_features_denseblock3_denselayer24_conv1 = 395136,  /* [128,14,14] */
     IX_features_denseblock3_denselayer24_relu2 = 200704,  /* [128,14,14] */
-    IT_features_denseblock3_denselayer24_conv2 = 225792,  /* 225792 floats */
     IX_features_transition3_relu = 200704,  /* [1024,14,14] */
     IX_features_transition3_conv = 0,  /* [512,14,14] */
     IX_features_denseblock4_denselayer16_concat1 = 100352,  /* [1024,7,7] */
     IX_features_denseblock4_denselayer1_relu1 = 0,  /* [512,7,7] */
     IX_features_denseblock4_denselayer1_conv1 = 25088,  /* [128,7,7] */
     IX_features_denseblock4_denselayer1_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer1_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer2_relu1 = 0,  /* [544,7,7] */
     IX_features_denseblock4_denselayer2_conv1 = 26656,  /* [128,7,7] */
     IX_features_denseblock4_denselayer2_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer2_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer3_relu1 = 0,  /* [576,7,7] */
     IX_features_denseblock4_denselayer3_conv1 = 28224,  /* [128,7,7] */
     IX_features_denseblock4_denselayer3_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer3_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer4_relu1 = 0,  /* [608,7,7] */
     IX_features_denseblock4_denselayer4_conv1 = 29792,  /* [128,7,7] */
     IX_features_denseblock4_denselayer4_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer4_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer5_relu1 = 0,  /* [640,7,7] */
     IX_features_denseblock4_denselayer5_conv1 = 31360,  /* [128,7,7] */
     IX_features_denseblock4_denselayer5_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer5_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer6_relu1 = 0,  /* [672,7,7] */
     IX_features_denseblock4_denselayer6_conv1 = 32928,  /* [128,7,7] */
     IX_features_denseblock4_denselayer6_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer6_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer7_relu1 = 0,  /* [704,7,7] */
     IX_features_denseblock4_denselayer7_conv1 = 34496,  /* [128,7,7] */
     IX_features_denseblock4_denselayer7_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer7_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer8_relu1 = 0,  /* [736,7,7] */
     IX_features_denseblock4_denselayer8_conv1 = 36064,  /* [128,7,7] */
     IX_features_denseblock4_denselayer8_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer8_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer9_relu1 = 0,  /* [768,7,7] */
     IX_features_denseblock4_denselayer9_conv1 = 37632,  /* [128,7,7] */
     IX_features_denseblock4_denselayer9_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer9_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer10_relu1 = 0,  /* [800,7,7] */
     IX_features_denseblock4_denselayer10_conv1 = 39200,  /* [128,7,7] */
     IX_features_denseblock4_denselayer10_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer10_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer11_relu1 = 0,  /* [832,7,7] */
     IX_features_denseblock4_denselayer11_conv1 = 40768,  /* [128,7,7] */
     IX_features_denseblock4_denselayer11_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer11_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer12_relu1 = 0,  /* [864,7,7] */
     IX_features_denseblock4_denselayer12_conv1 = 42336,  /* [128,7,7] */
     IX_features_denseblock4_denselayer12_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer12_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer13_relu1 = 0,  /* [896,7,7] */
     IX_features_denseblock4_denselayer13_conv1 = 43904,  /* [128,7,7] */
     IX_features_denseblock4_denselayer13_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer13_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer14_relu1 = 0,  /* [928,7,7] */
     IX_features_denseblock4_denselayer14_conv1 = 45472,  /* [128,7,7] */
     IX_features_denseblock4_denselayer14_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer14_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer15_relu1 = 0,  /* [960,7,7] */
     IX_features_denseblock4_denselayer15_conv1 = 47040,  /* [128,7,7] */
     IX_features_denseblock4_denselayer15_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer15_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer16_relu1 = 0,  /* [992,7,7] */
     IX_features_denseblock4_denselayer16_conv1 = 48608,  /* [128,7,7] */
     IX_features_denseblock4_denselayer16_relu2 = 0,  /* [128,7,7] */
-    IT_features_denseblock4_denselayer16_conv2 = 6272,  /* 56448 floats */
     IX_relu = 0,  /* [1024,7,7] */
     IX_avgpool = 50176,  /* [1024] */
     IX_classifier = 0,  /* [1000] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_features_conv0 = 0,  /* 1843968 floats */
+    IT_features_denseblock1_denselayer1_conv2 = 0,  /* 3612672 floats */
+    IT_features_denseblock1_denselayer2_conv2 = 0,  /* 3612672 floats */
+    IT_features_denseblock1_denselayer3_conv2 = 0,  /* 3612672 floats */
+    IT_features_denseblock1_denselayer4_conv2 = 0,  /* 3612672 floats */
+    IT_features_denseblock1_denselayer5_conv2 = 0,  /* 3612672 floats */
+    IT_features_denseblock1_denselayer6_conv2 = 0,  /* 3612672 floats */
+    IT_features_denseblock2_denselayer1_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer2_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer3_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer4_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer5_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer6_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer7_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer8_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer9_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer10_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer11_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock2_denselayer12_conv2 = 0,  /* 903168 floats */
+    IT_features_denseblock3_denselayer1_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer2_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer3_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer4_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer5_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer6_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer7_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer8_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer9_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer10_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer11_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer12_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer13_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer14_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer15_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer16_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer17_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer18_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer19_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer20_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer21_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer22_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer23_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock3_denselayer24_conv2 = 0,  /* 225792 floats */
+    IT_features_denseblock4_denselayer1_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer2_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer3_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer4_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer5_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer6_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer7_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer8_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer9_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer10_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer11_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer12_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer13_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer14_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer15_conv2 = 0,  /* 56448 floats */
+    IT_features_denseblock4_denselayer16_conv2 = 0,  /* 56448 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -2396,6 +2526,10 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + DENSENET121_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + DENSENET121_ARENA_PER_SAMPLE * (size_t)n + DENSENET121_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
+#define IT(o) (arena + DENSENET121_INFER_ARENA_PER_SAMPLE * (size_t)n + \
+    DENSENET121_INFER_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_features_conv0 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112, 150528, 802816};
@@ -3254,7 +3388,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/densenet_imagenet.lua:23) */
-    rt_conv2d_forward(A(X_features_conv0), A(T_features_conv0), x, P(P_features_conv0_weight),
+    rt_conv2d_forward(A(X_features_conv0), T(T_features_conv0), x, P(P_features_conv0_weight),
         NULL, n, &g_features_conv0);
     /* features.norm0 + features.relu0: batchnorm + relu, [64,112,112] -> [64,112,112]
        (specs/densenet_imagenet.lua:24) */
@@ -3322,7 +3456,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 200704,
-        A(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
+        T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
@@ -3379,7 +3513,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 301056,
-        A(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
+        T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
@@ -3436,7 +3570,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 401408,
-        A(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
+        T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
@@ -3493,7 +3627,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 501760,
-        A(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
+        T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
@@ -3550,7 +3684,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 602112,
-        A(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
+        T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
@@ -3607,7 +3741,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 702464,
-        A(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
+        T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
@@ -3688,7 +3822,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 100352,
-        A(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
+        T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
@@ -3745,7 +3879,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 125440,
-        A(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
+        T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
@@ -3802,7 +3936,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 150528,
-        A(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
+        T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
@@ -3859,7 +3993,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 175616,
-        A(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
+        T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
@@ -3916,7 +4050,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 200704,
-        A(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
+        T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
@@ -3973,7 +4107,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 225792,
-        A(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
+        T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
@@ -4030,7 +4164,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 250880,
-        A(T_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2),
+        T(T_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
@@ -4087,7 +4221,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 275968,
-        A(T_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2),
+        T(T_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
@@ -4144,7 +4278,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 301056,
-        A(T_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2),
+        T(T_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
@@ -4201,7 +4335,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 326144,
-        A(T_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2),
+        T(T_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]
@@ -4258,7 +4392,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 351232,
-        A(T_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2),
+        T(T_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]
@@ -4315,7 +4449,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 376320,
-        A(T_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2),
+        T(T_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]
@@ -4396,7 +4530,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 50176,
-        A(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
+        T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
@@ -4453,7 +4587,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 56448,
-        A(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
+        T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
@@ -4510,7 +4644,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 62720,
-        A(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
+        T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
@@ -4567,7 +4701,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 68992,
-        A(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
+        T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
@@ -4624,7 +4758,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 75264,
-        A(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
+        T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
@@ -4681,7 +4815,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 81536,
-        A(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
+        T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
@@ -4738,7 +4872,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 87808,
-        A(T_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2),
+        T(T_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
@@ -4795,7 +4929,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 94080,
-        A(T_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2),
+        T(T_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
@@ -4852,7 +4986,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 100352,
-        A(T_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2),
+        T(T_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
@@ -4909,7 +5043,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 106624,
-        A(T_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2),
+        T(T_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]
@@ -4966,7 +5100,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 112896,
-        A(T_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2),
+        T(T_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]
@@ -5023,7 +5157,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 119168,
-        A(T_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2),
+        T(T_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]
@@ -5080,7 +5214,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 125440,
-        A(T_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2),
+        T(T_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]
@@ -5137,7 +5271,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 131712,
-        A(T_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2),
+        T(T_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]
@@ -5194,7 +5328,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 137984,
-        A(T_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2),
+        T(T_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]
@@ -5251,7 +5385,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 144256,
-        A(T_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2),
+        T(T_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]
@@ -5308,7 +5442,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 150528,
-        A(T_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2),
+        T(T_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]
@@ -5365,7 +5499,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 156800,
-        A(T_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2),
+        T(T_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]
@@ -5422,7 +5556,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 163072,
-        A(T_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2),
+        T(T_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]
@@ -5479,7 +5613,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 169344,
-        A(T_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2),
+        T(T_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]
@@ -5536,7 +5670,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 175616,
-        A(T_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2),
+        T(T_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]
@@ -5593,7 +5727,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 181888,
-        A(T_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2),
+        T(T_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]
@@ -5650,7 +5784,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 188160,
-        A(T_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2),
+        T(T_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]
@@ -5707,7 +5841,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 194432,
-        A(T_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2),
+        T(T_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]
@@ -5788,7 +5922,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 25088,
-        A(T_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2),
+        T(T_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
@@ -5845,7 +5979,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 26656,
-        A(T_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2),
+        T(T_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
@@ -5902,7 +6036,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 28224,
-        A(T_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2),
+        T(T_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
@@ -5959,7 +6093,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 29792,
-        A(T_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2),
+        T(T_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
@@ -6016,7 +6150,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 31360,
-        A(T_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2),
+        T(T_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
@@ -6073,7 +6207,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 32928,
-        A(T_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2),
+        T(T_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
@@ -6130,7 +6264,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 34496,
-        A(T_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2),
+        T(T_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
@@ -6187,7 +6321,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 36064,
-        A(T_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2),
+        T(T_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
@@ -6244,7 +6378,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 37632,
-        A(T_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2),
+        T(T_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
@@ -6301,7 +6435,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 39200,
-        A(T_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2),
+        T(T_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]
@@ -6358,7 +6492,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 40768,
-        A(T_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2),
+        T(T_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]
@@ -6415,7 +6549,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 42336,
-        A(T_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2),
+        T(T_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]
@@ -6472,7 +6606,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 43904,
-        A(T_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2),
+        T(T_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]
@@ -6529,7 +6663,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 45472,
-        A(T_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2),
+        T(T_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]
@@ -6586,7 +6720,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 47040,
-        A(T_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2),
+        T(T_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]
@@ -6643,7 +6777,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 48608,
-        A(T_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2),
+        T(T_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]
@@ -6674,7 +6808,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/densenet_imagenet.lua:23) */
-    rt_conv2d_forward(A(IX_features_conv0), A(IT_features_conv0), x, P(P_features_conv0_weight),
+    rt_conv2d_forward(A(IX_features_conv0), IT(IT_features_conv0), x, P(P_features_conv0_weight),
         NULL, n, &g_features_conv0);
     /* features.norm0 + features.relu0: batchnorm + relu, [64,112,112] -> [64,112,112]
        (specs/densenet_imagenet.lua:24) */
@@ -6714,7 +6848,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 200704,
-        A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2),
+        IT(IT_features_denseblock1_denselayer1_conv2),
+        A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
@@ -6749,7 +6884,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 301056,
-        A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2),
+        IT(IT_features_denseblock1_denselayer2_conv2),
+        A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
@@ -6784,7 +6920,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 401408,
-        A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2),
+        IT(IT_features_denseblock1_denselayer3_conv2),
+        A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
@@ -6819,7 +6956,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 501760,
-        A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2),
+        IT(IT_features_denseblock1_denselayer4_conv2),
+        A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
@@ -6854,7 +6992,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 602112,
-        A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2),
+        IT(IT_features_denseblock1_denselayer5_conv2),
+        A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
@@ -6889,7 +7028,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 702464,
-        A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2),
+        IT(IT_features_denseblock1_denselayer6_conv2),
+        A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
@@ -6939,7 +7079,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 100352,
-        A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2),
+        IT(IT_features_denseblock2_denselayer1_conv2),
+        A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
@@ -6974,7 +7115,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 125440,
-        A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2),
+        IT(IT_features_denseblock2_denselayer2_conv2),
+        A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
@@ -7009,7 +7151,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 150528,
-        A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2),
+        IT(IT_features_denseblock2_denselayer3_conv2),
+        A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
@@ -7044,7 +7187,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 175616,
-        A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2),
+        IT(IT_features_denseblock2_denselayer4_conv2),
+        A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
@@ -7079,7 +7223,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 200704,
-        A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2),
+        IT(IT_features_denseblock2_denselayer5_conv2),
+        A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
@@ -7114,7 +7259,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 225792,
-        A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2),
+        IT(IT_features_denseblock2_denselayer6_conv2),
+        A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
@@ -7149,7 +7295,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 250880,
-        A(IT_features_denseblock2_denselayer7_conv2), A(IX_features_denseblock2_denselayer7_relu2),
+        IT(IT_features_denseblock2_denselayer7_conv2),
+        A(IX_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
@@ -7184,7 +7331,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 275968,
-        A(IT_features_denseblock2_denselayer8_conv2), A(IX_features_denseblock2_denselayer8_relu2),
+        IT(IT_features_denseblock2_denselayer8_conv2),
+        A(IX_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
@@ -7219,7 +7367,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 301056,
-        A(IT_features_denseblock2_denselayer9_conv2), A(IX_features_denseblock2_denselayer9_relu2),
+        IT(IT_features_denseblock2_denselayer9_conv2),
+        A(IX_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
@@ -7254,7 +7403,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 326144,
-        A(IT_features_denseblock2_denselayer10_conv2),
+        IT(IT_features_denseblock2_denselayer10_conv2),
         A(IX_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
@@ -7290,7 +7439,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 351232,
-        A(IT_features_denseblock2_denselayer11_conv2),
+        IT(IT_features_denseblock2_denselayer11_conv2),
         A(IX_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
@@ -7326,7 +7475,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 376320,
-        A(IT_features_denseblock2_denselayer12_conv2),
+        IT(IT_features_denseblock2_denselayer12_conv2),
         A(IX_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
@@ -7377,7 +7526,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 50176,
-        A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2),
+        IT(IT_features_denseblock3_denselayer1_conv2),
+        A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
@@ -7412,7 +7562,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 56448,
-        A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2),
+        IT(IT_features_denseblock3_denselayer2_conv2),
+        A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
@@ -7447,7 +7598,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 62720,
-        A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2),
+        IT(IT_features_denseblock3_denselayer3_conv2),
+        A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
@@ -7482,7 +7634,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 68992,
-        A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2),
+        IT(IT_features_denseblock3_denselayer4_conv2),
+        A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
@@ -7517,7 +7670,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 75264,
-        A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2),
+        IT(IT_features_denseblock3_denselayer5_conv2),
+        A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
@@ -7552,7 +7706,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 81536,
-        A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2),
+        IT(IT_features_denseblock3_denselayer6_conv2),
+        A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
@@ -7587,7 +7742,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 87808,
-        A(IT_features_denseblock3_denselayer7_conv2), A(IX_features_denseblock3_denselayer7_relu2),
+        IT(IT_features_denseblock3_denselayer7_conv2),
+        A(IX_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
@@ -7622,7 +7778,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 94080,
-        A(IT_features_denseblock3_denselayer8_conv2), A(IX_features_denseblock3_denselayer8_relu2),
+        IT(IT_features_denseblock3_denselayer8_conv2),
+        A(IX_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
@@ -7657,7 +7814,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 100352,
-        A(IT_features_denseblock3_denselayer9_conv2), A(IX_features_denseblock3_denselayer9_relu2),
+        IT(IT_features_denseblock3_denselayer9_conv2),
+        A(IX_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
@@ -7692,7 +7850,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 106624,
-        A(IT_features_denseblock3_denselayer10_conv2),
+        IT(IT_features_denseblock3_denselayer10_conv2),
         A(IX_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
@@ -7728,7 +7886,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 112896,
-        A(IT_features_denseblock3_denselayer11_conv2),
+        IT(IT_features_denseblock3_denselayer11_conv2),
         A(IX_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
@@ -7764,7 +7922,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 119168,
-        A(IT_features_denseblock3_denselayer12_conv2),
+        IT(IT_features_denseblock3_denselayer12_conv2),
         A(IX_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
@@ -7800,7 +7958,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 125440,
-        A(IT_features_denseblock3_denselayer13_conv2),
+        IT(IT_features_denseblock3_denselayer13_conv2),
         A(IX_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
@@ -7836,7 +7994,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 131712,
-        A(IT_features_denseblock3_denselayer14_conv2),
+        IT(IT_features_denseblock3_denselayer14_conv2),
         A(IX_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
@@ -7872,7 +8030,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 137984,
-        A(IT_features_denseblock3_denselayer15_conv2),
+        IT(IT_features_denseblock3_denselayer15_conv2),
         A(IX_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
@@ -7908,7 +8066,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 144256,
-        A(IT_features_denseblock3_denselayer16_conv2),
+        IT(IT_features_denseblock3_denselayer16_conv2),
         A(IX_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
@@ -7944,7 +8102,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 150528,
-        A(IT_features_denseblock3_denselayer17_conv2),
+        IT(IT_features_denseblock3_denselayer17_conv2),
         A(IX_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
@@ -7980,7 +8138,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 156800,
-        A(IT_features_denseblock3_denselayer18_conv2),
+        IT(IT_features_denseblock3_denselayer18_conv2),
         A(IX_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
@@ -8016,7 +8174,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 163072,
-        A(IT_features_denseblock3_denselayer19_conv2),
+        IT(IT_features_denseblock3_denselayer19_conv2),
         A(IX_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
@@ -8052,7 +8210,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 169344,
-        A(IT_features_denseblock3_denselayer20_conv2),
+        IT(IT_features_denseblock3_denselayer20_conv2),
         A(IX_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
@@ -8088,7 +8246,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 175616,
-        A(IT_features_denseblock3_denselayer21_conv2),
+        IT(IT_features_denseblock3_denselayer21_conv2),
         A(IX_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
@@ -8124,7 +8282,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 181888,
-        A(IT_features_denseblock3_denselayer22_conv2),
+        IT(IT_features_denseblock3_denselayer22_conv2),
         A(IX_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
@@ -8160,7 +8318,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 188160,
-        A(IT_features_denseblock3_denselayer23_conv2),
+        IT(IT_features_denseblock3_denselayer23_conv2),
         A(IX_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
@@ -8196,7 +8354,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 194432,
-        A(IT_features_denseblock3_denselayer24_conv2),
+        IT(IT_features_denseblock3_denselayer24_conv2),
         A(IX_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
@@ -8247,7 +8405,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 25088,
-        A(IT_features_denseblock4_denselayer1_conv2), A(IX_features_denseblock4_denselayer1_relu2),
+        IT(IT_features_denseblock4_denselayer1_conv2),
+        A(IX_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
@@ -8282,7 +8441,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 26656,
-        A(IT_features_denseblock4_denselayer2_conv2), A(IX_features_denseblock4_denselayer2_relu2),
+        IT(IT_features_denseblock4_denselayer2_conv2),
+        A(IX_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
@@ -8317,7 +8477,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 28224,
-        A(IT_features_denseblock4_denselayer3_conv2), A(IX_features_denseblock4_denselayer3_relu2),
+        IT(IT_features_denseblock4_denselayer3_conv2),
+        A(IX_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
@@ -8352,7 +8513,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 29792,
-        A(IT_features_denseblock4_denselayer4_conv2), A(IX_features_denseblock4_denselayer4_relu2),
+        IT(IT_features_denseblock4_denselayer4_conv2),
+        A(IX_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
@@ -8387,7 +8549,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 31360,
-        A(IT_features_denseblock4_denselayer5_conv2), A(IX_features_denseblock4_denselayer5_relu2),
+        IT(IT_features_denseblock4_denselayer5_conv2),
+        A(IX_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
@@ -8422,7 +8585,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 32928,
-        A(IT_features_denseblock4_denselayer6_conv2), A(IX_features_denseblock4_denselayer6_relu2),
+        IT(IT_features_denseblock4_denselayer6_conv2),
+        A(IX_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
@@ -8457,7 +8621,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 34496,
-        A(IT_features_denseblock4_denselayer7_conv2), A(IX_features_denseblock4_denselayer7_relu2),
+        IT(IT_features_denseblock4_denselayer7_conv2),
+        A(IX_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
@@ -8492,7 +8657,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 36064,
-        A(IT_features_denseblock4_denselayer8_conv2), A(IX_features_denseblock4_denselayer8_relu2),
+        IT(IT_features_denseblock4_denselayer8_conv2),
+        A(IX_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
@@ -8527,7 +8693,8 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 37632,
-        A(IT_features_denseblock4_denselayer9_conv2), A(IX_features_denseblock4_denselayer9_relu2),
+        IT(IT_features_denseblock4_denselayer9_conv2),
+        A(IX_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
@@ -8562,7 +8729,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 39200,
-        A(IT_features_denseblock4_denselayer10_conv2),
+        IT(IT_features_denseblock4_denselayer10_conv2),
         A(IX_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
@@ -8598,7 +8765,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 40768,
-        A(IT_features_denseblock4_denselayer11_conv2),
+        IT(IT_features_denseblock4_denselayer11_conv2),
         A(IX_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
@@ -8634,7 +8801,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 42336,
-        A(IT_features_denseblock4_denselayer12_conv2),
+        IT(IT_features_denseblock4_denselayer12_conv2),
         A(IX_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
@@ -8670,7 +8837,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 43904,
-        A(IT_features_denseblock4_denselayer13_conv2),
+        IT(IT_features_denseblock4_denselayer13_conv2),
         A(IX_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
@@ -8706,7 +8873,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 45472,
-        A(IT_features_denseblock4_denselayer14_conv2),
+        IT(IT_features_denseblock4_denselayer14_conv2),
         A(IX_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
@@ -8742,7 +8909,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 47040,
-        A(IT_features_denseblock4_denselayer15_conv2),
+        IT(IT_features_denseblock4_denselayer15_conv2),
         A(IX_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
@@ -8778,7 +8945,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 48608,
-        A(IT_features_denseblock4_denselayer16_conv2),
+        IT(IT_features_denseblock4_denselayer16_conv2),
         A(IX_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);
@@ -8816,8 +8983,11 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 1024, 49, RT_SET);
     /* features.norm5 + relu: batchnorm + relu, [1024,7,7] -> [1024,7,7]
        (specs/densenet_imagenet.lua:33, 35) */
+    rt_batchnorm_relu_recompute(A(RX_relu), A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_norm5), S(S_features_norm5) + 1024, P(P_features_norm5_weight),
+        P(P_features_norm5_bias), n, &g_features_norm5);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
-        G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_relu), A(X_relu),
+        G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_relu), A(RX_relu),
         A(X_features_denseblock4_denselayer16_concat1), S(S_features_norm5),
         S(S_features_norm5) + 1024, P(P_features_norm5_weight), n, &g_features_norm5, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_norm5] =
@@ -8825,13 +8995,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer16.norm2 + features.denseblock4.denselayer16.relu2 +
+       features.denseblock4.denselayer16.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer16_relu2),
+        A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2),
+        S(S_features_denseblock4_denselayer16_norm2) + 128,
+        P(P_features_denseblock4_denselayer16_norm2_weight),
+        P(P_features_denseblock4_denselayer16_norm2_bias), n,
+        &g_features_denseblock4_denselayer16_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu2),
         G(P_features_denseblock4_denselayer16_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer16_conv2),
+        T(TB_features_denseblock4_denselayer16_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 48608,
-        A(X_features_denseblock4_denselayer16_relu2),
+        A(RX_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), n,
         &g_features_denseblock4_denselayer16_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_conv2] =
@@ -8842,18 +9020,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_conv1),
         G(P_features_denseblock4_denselayer16_norm2_weight),
         G(P_features_denseblock4_denselayer16_norm2_bias),
-        A(D_features_denseblock4_denselayer16_relu2), A(X_features_denseblock4_denselayer16_relu2),
+        A(D_features_denseblock4_denselayer16_relu2),
+        A(RX_features_denseblock4_denselayer16_relu2),
         A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2),
         S(S_features_denseblock4_denselayer16_norm2) + 128,
         P(P_features_denseblock4_denselayer16_norm2_weight), n,
         &g_features_denseblock4_denselayer16_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1 +
+       features.denseblock4.denselayer16.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer16_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer16_norm1),
+        S(S_features_denseblock4_denselayer16_norm1) + 992,
+        P(P_features_denseblock4_denselayer16_norm1_weight),
+        P(P_features_denseblock4_denselayer16_norm1_bias), n,
+        &g_features_denseblock4_denselayer16_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu1),
         G(P_features_denseblock4_denselayer16_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer16_conv1), A(X_features_denseblock4_denselayer16_relu1),
+        A(D_features_denseblock4_denselayer16_conv1),
+        A(RX_features_denseblock4_denselayer16_relu1),
         P(P_features_denseblock4_denselayer16_conv1_weight), n,
         &g_features_denseblock4_denselayer16_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_conv1] =
@@ -8864,7 +9053,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer16_norm1_weight),
         G(P_features_denseblock4_denselayer16_norm1_bias),
-        A(D_features_denseblock4_denselayer16_relu1), A(X_features_denseblock4_denselayer16_relu1),
+        A(D_features_denseblock4_denselayer16_relu1),
+        A(RX_features_denseblock4_denselayer16_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer16_norm1),
         S(S_features_denseblock4_denselayer16_norm1) + 992,
@@ -8877,13 +9067,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer15.norm2 + features.denseblock4.denselayer15.relu2 +
+       features.denseblock4.denselayer15.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer15_relu2),
+        A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2),
+        S(S_features_denseblock4_denselayer15_norm2) + 128,
+        P(P_features_denseblock4_denselayer15_norm2_weight),
+        P(P_features_denseblock4_denselayer15_norm2_bias), n,
+        &g_features_denseblock4_denselayer15_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu2),
         G(P_features_denseblock4_denselayer15_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer15_conv2),
+        T(TB_features_denseblock4_denselayer15_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 47040,
-        A(X_features_denseblock4_denselayer15_relu2),
+        A(RX_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), n,
         &g_features_denseblock4_denselayer15_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_conv2] =
@@ -8894,18 +9092,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer15_conv1),
         G(P_features_denseblock4_denselayer15_norm2_weight),
         G(P_features_denseblock4_denselayer15_norm2_bias),
-        A(D_features_denseblock4_denselayer15_relu2), A(X_features_denseblock4_denselayer15_relu2),
+        A(D_features_denseblock4_denselayer15_relu2),
+        A(RX_features_denseblock4_denselayer15_relu2),
         A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2),
         S(S_features_denseblock4_denselayer15_norm2) + 128,
         P(P_features_denseblock4_denselayer15_norm2_weight), n,
         &g_features_denseblock4_denselayer15_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer15_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1 +
+       features.denseblock4.denselayer15.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer15_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer15_norm1),
+        S(S_features_denseblock4_denselayer15_norm1) + 960,
+        P(P_features_denseblock4_denselayer15_norm1_weight),
+        P(P_features_denseblock4_denselayer15_norm1_bias), n,
+        &g_features_denseblock4_denselayer15_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu1),
         G(P_features_denseblock4_denselayer15_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer15_conv1), A(X_features_denseblock4_denselayer15_relu1),
+        A(D_features_denseblock4_denselayer15_conv1),
+        A(RX_features_denseblock4_denselayer15_relu1),
         P(P_features_denseblock4_denselayer15_conv1_weight), n,
         &g_features_denseblock4_denselayer15_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_conv1] =
@@ -8916,7 +9125,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer15_norm1_weight),
         G(P_features_denseblock4_denselayer15_norm1_bias),
-        A(D_features_denseblock4_denselayer15_relu1), A(X_features_denseblock4_denselayer15_relu1),
+        A(D_features_denseblock4_denselayer15_relu1),
+        A(RX_features_denseblock4_denselayer15_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer15_norm1),
         S(S_features_denseblock4_denselayer15_norm1) + 960,
@@ -8929,13 +9139,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer14.norm2 + features.denseblock4.denselayer14.relu2 +
+       features.denseblock4.denselayer14.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer14_relu2),
+        A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2),
+        S(S_features_denseblock4_denselayer14_norm2) + 128,
+        P(P_features_denseblock4_denselayer14_norm2_weight),
+        P(P_features_denseblock4_denselayer14_norm2_bias), n,
+        &g_features_denseblock4_denselayer14_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu2),
         G(P_features_denseblock4_denselayer14_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer14_conv2),
+        T(TB_features_denseblock4_denselayer14_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 45472,
-        A(X_features_denseblock4_denselayer14_relu2),
+        A(RX_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), n,
         &g_features_denseblock4_denselayer14_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_conv2] =
@@ -8946,18 +9164,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer14_conv1),
         G(P_features_denseblock4_denselayer14_norm2_weight),
         G(P_features_denseblock4_denselayer14_norm2_bias),
-        A(D_features_denseblock4_denselayer14_relu2), A(X_features_denseblock4_denselayer14_relu2),
+        A(D_features_denseblock4_denselayer14_relu2),
+        A(RX_features_denseblock4_denselayer14_relu2),
         A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2),
         S(S_features_denseblock4_denselayer14_norm2) + 128,
         P(P_features_denseblock4_denselayer14_norm2_weight), n,
         &g_features_denseblock4_denselayer14_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer14_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1 +
+       features.denseblock4.denselayer14.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer14_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer14_norm1),
+        S(S_features_denseblock4_denselayer14_norm1) + 928,
+        P(P_features_denseblock4_denselayer14_norm1_weight),
+        P(P_features_denseblock4_denselayer14_norm1_bias), n,
+        &g_features_denseblock4_denselayer14_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu1),
         G(P_features_denseblock4_denselayer14_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer14_conv1), A(X_features_denseblock4_denselayer14_relu1),
+        A(D_features_denseblock4_denselayer14_conv1),
+        A(RX_features_denseblock4_denselayer14_relu1),
         P(P_features_denseblock4_denselayer14_conv1_weight), n,
         &g_features_denseblock4_denselayer14_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_conv1] =
@@ -8968,7 +9197,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer14_norm1_weight),
         G(P_features_denseblock4_denselayer14_norm1_bias),
-        A(D_features_denseblock4_denselayer14_relu1), A(X_features_denseblock4_denselayer14_relu1),
+        A(D_features_denseblock4_denselayer14_relu1),
+        A(RX_features_denseblock4_denselayer14_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer14_norm1),
         S(S_features_denseblock4_denselayer14_norm1) + 928,
@@ -8981,13 +9211,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer13.norm2 + features.denseblock4.denselayer13.relu2 +
+       features.denseblock4.denselayer13.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer13_relu2),
+        A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2),
+        S(S_features_denseblock4_denselayer13_norm2) + 128,
+        P(P_features_denseblock4_denselayer13_norm2_weight),
+        P(P_features_denseblock4_denselayer13_norm2_bias), n,
+        &g_features_denseblock4_denselayer13_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu2),
         G(P_features_denseblock4_denselayer13_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer13_conv2),
+        T(TB_features_denseblock4_denselayer13_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 43904,
-        A(X_features_denseblock4_denselayer13_relu2),
+        A(RX_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), n,
         &g_features_denseblock4_denselayer13_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_conv2] =
@@ -8998,18 +9236,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer13_conv1),
         G(P_features_denseblock4_denselayer13_norm2_weight),
         G(P_features_denseblock4_denselayer13_norm2_bias),
-        A(D_features_denseblock4_denselayer13_relu2), A(X_features_denseblock4_denselayer13_relu2),
+        A(D_features_denseblock4_denselayer13_relu2),
+        A(RX_features_denseblock4_denselayer13_relu2),
         A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2),
         S(S_features_denseblock4_denselayer13_norm2) + 128,
         P(P_features_denseblock4_denselayer13_norm2_weight), n,
         &g_features_denseblock4_denselayer13_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer13_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1 +
+       features.denseblock4.denselayer13.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer13_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer13_norm1),
+        S(S_features_denseblock4_denselayer13_norm1) + 896,
+        P(P_features_denseblock4_denselayer13_norm1_weight),
+        P(P_features_denseblock4_denselayer13_norm1_bias), n,
+        &g_features_denseblock4_denselayer13_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu1),
         G(P_features_denseblock4_denselayer13_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer13_conv1), A(X_features_denseblock4_denselayer13_relu1),
+        A(D_features_denseblock4_denselayer13_conv1),
+        A(RX_features_denseblock4_denselayer13_relu1),
         P(P_features_denseblock4_denselayer13_conv1_weight), n,
         &g_features_denseblock4_denselayer13_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_conv1] =
@@ -9020,7 +9269,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer13_norm1_weight),
         G(P_features_denseblock4_denselayer13_norm1_bias),
-        A(D_features_denseblock4_denselayer13_relu1), A(X_features_denseblock4_denselayer13_relu1),
+        A(D_features_denseblock4_denselayer13_relu1),
+        A(RX_features_denseblock4_denselayer13_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer13_norm1),
         S(S_features_denseblock4_denselayer13_norm1) + 896,
@@ -9033,13 +9283,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer12.norm2 + features.denseblock4.denselayer12.relu2 +
+       features.denseblock4.denselayer12.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer12_relu2),
+        A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2),
+        S(S_features_denseblock4_denselayer12_norm2) + 128,
+        P(P_features_denseblock4_denselayer12_norm2_weight),
+        P(P_features_denseblock4_denselayer12_norm2_bias), n,
+        &g_features_denseblock4_denselayer12_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu2),
         G(P_features_denseblock4_denselayer12_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer12_conv2),
+        T(TB_features_denseblock4_denselayer12_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 42336,
-        A(X_features_denseblock4_denselayer12_relu2),
+        A(RX_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), n,
         &g_features_denseblock4_denselayer12_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_conv2] =
@@ -9050,18 +9308,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer12_conv1),
         G(P_features_denseblock4_denselayer12_norm2_weight),
         G(P_features_denseblock4_denselayer12_norm2_bias),
-        A(D_features_denseblock4_denselayer12_relu2), A(X_features_denseblock4_denselayer12_relu2),
+        A(D_features_denseblock4_denselayer12_relu2),
+        A(RX_features_denseblock4_denselayer12_relu2),
         A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2),
         S(S_features_denseblock4_denselayer12_norm2) + 128,
         P(P_features_denseblock4_denselayer12_norm2_weight), n,
         &g_features_denseblock4_denselayer12_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer12_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1 +
+       features.denseblock4.denselayer12.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer12_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer12_norm1),
+        S(S_features_denseblock4_denselayer12_norm1) + 864,
+        P(P_features_denseblock4_denselayer12_norm1_weight),
+        P(P_features_denseblock4_denselayer12_norm1_bias), n,
+        &g_features_denseblock4_denselayer12_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu1),
         G(P_features_denseblock4_denselayer12_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer12_conv1), A(X_features_denseblock4_denselayer12_relu1),
+        A(D_features_denseblock4_denselayer12_conv1),
+        A(RX_features_denseblock4_denselayer12_relu1),
         P(P_features_denseblock4_denselayer12_conv1_weight), n,
         &g_features_denseblock4_denselayer12_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_conv1] =
@@ -9072,7 +9341,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer12_norm1_weight),
         G(P_features_denseblock4_denselayer12_norm1_bias),
-        A(D_features_denseblock4_denselayer12_relu1), A(X_features_denseblock4_denselayer12_relu1),
+        A(D_features_denseblock4_denselayer12_relu1),
+        A(RX_features_denseblock4_denselayer12_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer12_norm1),
         S(S_features_denseblock4_denselayer12_norm1) + 864,
@@ -9085,13 +9355,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer11.norm2 + features.denseblock4.denselayer11.relu2 +
+       features.denseblock4.denselayer11.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer11_relu2),
+        A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2),
+        S(S_features_denseblock4_denselayer11_norm2) + 128,
+        P(P_features_denseblock4_denselayer11_norm2_weight),
+        P(P_features_denseblock4_denselayer11_norm2_bias), n,
+        &g_features_denseblock4_denselayer11_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu2),
         G(P_features_denseblock4_denselayer11_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer11_conv2),
+        T(TB_features_denseblock4_denselayer11_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 40768,
-        A(X_features_denseblock4_denselayer11_relu2),
+        A(RX_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), n,
         &g_features_denseblock4_denselayer11_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_conv2] =
@@ -9102,18 +9380,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer11_conv1),
         G(P_features_denseblock4_denselayer11_norm2_weight),
         G(P_features_denseblock4_denselayer11_norm2_bias),
-        A(D_features_denseblock4_denselayer11_relu2), A(X_features_denseblock4_denselayer11_relu2),
+        A(D_features_denseblock4_denselayer11_relu2),
+        A(RX_features_denseblock4_denselayer11_relu2),
         A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2),
         S(S_features_denseblock4_denselayer11_norm2) + 128,
         P(P_features_denseblock4_denselayer11_norm2_weight), n,
         &g_features_denseblock4_denselayer11_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer11_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1 +
+       features.denseblock4.denselayer11.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer11_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer11_norm1),
+        S(S_features_denseblock4_denselayer11_norm1) + 832,
+        P(P_features_denseblock4_denselayer11_norm1_weight),
+        P(P_features_denseblock4_denselayer11_norm1_bias), n,
+        &g_features_denseblock4_denselayer11_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu1),
         G(P_features_denseblock4_denselayer11_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer11_conv1), A(X_features_denseblock4_denselayer11_relu1),
+        A(D_features_denseblock4_denselayer11_conv1),
+        A(RX_features_denseblock4_denselayer11_relu1),
         P(P_features_denseblock4_denselayer11_conv1_weight), n,
         &g_features_denseblock4_denselayer11_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_conv1] =
@@ -9124,7 +9413,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer11_norm1_weight),
         G(P_features_denseblock4_denselayer11_norm1_bias),
-        A(D_features_denseblock4_denselayer11_relu1), A(X_features_denseblock4_denselayer11_relu1),
+        A(D_features_denseblock4_denselayer11_relu1),
+        A(RX_features_denseblock4_denselayer11_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer11_norm1),
         S(S_features_denseblock4_denselayer11_norm1) + 832,
@@ -9137,13 +9427,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer10.norm2 + features.denseblock4.denselayer10.relu2 +
+       features.denseblock4.denselayer10.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer10_relu2),
+        A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2),
+        S(S_features_denseblock4_denselayer10_norm2) + 128,
+        P(P_features_denseblock4_denselayer10_norm2_weight),
+        P(P_features_denseblock4_denselayer10_norm2_bias), n,
+        &g_features_denseblock4_denselayer10_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu2),
         G(P_features_denseblock4_denselayer10_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer10_conv2),
+        T(TB_features_denseblock4_denselayer10_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 39200,
-        A(X_features_denseblock4_denselayer10_relu2),
+        A(RX_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), n,
         &g_features_denseblock4_denselayer10_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_conv2] =
@@ -9154,18 +9452,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer10_conv1),
         G(P_features_denseblock4_denselayer10_norm2_weight),
         G(P_features_denseblock4_denselayer10_norm2_bias),
-        A(D_features_denseblock4_denselayer10_relu2), A(X_features_denseblock4_denselayer10_relu2),
+        A(D_features_denseblock4_denselayer10_relu2),
+        A(RX_features_denseblock4_denselayer10_relu2),
         A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2),
         S(S_features_denseblock4_denselayer10_norm2) + 128,
         P(P_features_denseblock4_denselayer10_norm2_weight), n,
         &g_features_denseblock4_denselayer10_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer10_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1 +
+       features.denseblock4.denselayer10.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer10_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer10_norm1),
+        S(S_features_denseblock4_denselayer10_norm1) + 800,
+        P(P_features_denseblock4_denselayer10_norm1_weight),
+        P(P_features_denseblock4_denselayer10_norm1_bias), n,
+        &g_features_denseblock4_denselayer10_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu1),
         G(P_features_denseblock4_denselayer10_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer10_conv1), A(X_features_denseblock4_denselayer10_relu1),
+        A(D_features_denseblock4_denselayer10_conv1),
+        A(RX_features_denseblock4_denselayer10_relu1),
         P(P_features_denseblock4_denselayer10_conv1_weight), n,
         &g_features_denseblock4_denselayer10_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_conv1] =
@@ -9176,7 +9485,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer10_norm1_weight),
         G(P_features_denseblock4_denselayer10_norm1_bias),
-        A(D_features_denseblock4_denselayer10_relu1), A(X_features_denseblock4_denselayer10_relu1),
+        A(D_features_denseblock4_denselayer10_relu1),
+        A(RX_features_denseblock4_denselayer10_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer10_norm1),
         S(S_features_denseblock4_denselayer10_norm1) + 800,
@@ -9189,13 +9499,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer9.norm2 + features.denseblock4.denselayer9.relu2 +
+       features.denseblock4.denselayer9.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer9_relu2),
+        A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2),
+        S(S_features_denseblock4_denselayer9_norm2) + 128,
+        P(P_features_denseblock4_denselayer9_norm2_weight),
+        P(P_features_denseblock4_denselayer9_norm2_bias), n,
+        &g_features_denseblock4_denselayer9_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu2),
         G(P_features_denseblock4_denselayer9_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer9_conv2),
+        T(TB_features_denseblock4_denselayer9_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 37632,
-        A(X_features_denseblock4_denselayer9_relu2),
+        A(RX_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), n,
         &g_features_denseblock4_denselayer9_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_conv2] =
@@ -9206,18 +9524,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer9_conv1),
         G(P_features_denseblock4_denselayer9_norm2_weight),
         G(P_features_denseblock4_denselayer9_norm2_bias),
-        A(D_features_denseblock4_denselayer9_relu2), A(X_features_denseblock4_denselayer9_relu2),
+        A(D_features_denseblock4_denselayer9_relu2), A(RX_features_denseblock4_denselayer9_relu2),
         A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2),
         S(S_features_denseblock4_denselayer9_norm2) + 128,
         P(P_features_denseblock4_denselayer9_norm2_weight), n,
         &g_features_denseblock4_denselayer9_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer9_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1 +
+       features.denseblock4.denselayer9.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer9_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer9_norm1),
+        S(S_features_denseblock4_denselayer9_norm1) + 768,
+        P(P_features_denseblock4_denselayer9_norm1_weight),
+        P(P_features_denseblock4_denselayer9_norm1_bias), n,
+        &g_features_denseblock4_denselayer9_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu1),
         G(P_features_denseblock4_denselayer9_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer9_conv1), A(X_features_denseblock4_denselayer9_relu1),
+        A(D_features_denseblock4_denselayer9_conv1), A(RX_features_denseblock4_denselayer9_relu1),
         P(P_features_denseblock4_denselayer9_conv1_weight), n,
         &g_features_denseblock4_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_conv1] =
@@ -9228,7 +9555,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer9_norm1_weight),
         G(P_features_denseblock4_denselayer9_norm1_bias),
-        A(D_features_denseblock4_denselayer9_relu1), A(X_features_denseblock4_denselayer9_relu1),
+        A(D_features_denseblock4_denselayer9_relu1), A(RX_features_denseblock4_denselayer9_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer9_norm1),
         S(S_features_denseblock4_denselayer9_norm1) + 768,
@@ -9241,13 +9568,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer8.norm2 + features.denseblock4.denselayer8.relu2 +
+       features.denseblock4.denselayer8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer8_relu2),
+        A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2),
+        S(S_features_denseblock4_denselayer8_norm2) + 128,
+        P(P_features_denseblock4_denselayer8_norm2_weight),
+        P(P_features_denseblock4_denselayer8_norm2_bias), n,
+        &g_features_denseblock4_denselayer8_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu2),
         G(P_features_denseblock4_denselayer8_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer8_conv2),
+        T(TB_features_denseblock4_denselayer8_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 36064,
-        A(X_features_denseblock4_denselayer8_relu2),
+        A(RX_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), n,
         &g_features_denseblock4_denselayer8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_conv2] =
@@ -9258,18 +9593,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer8_conv1),
         G(P_features_denseblock4_denselayer8_norm2_weight),
         G(P_features_denseblock4_denselayer8_norm2_bias),
-        A(D_features_denseblock4_denselayer8_relu2), A(X_features_denseblock4_denselayer8_relu2),
+        A(D_features_denseblock4_denselayer8_relu2), A(RX_features_denseblock4_denselayer8_relu2),
         A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2),
         S(S_features_denseblock4_denselayer8_norm2) + 128,
         P(P_features_denseblock4_denselayer8_norm2_weight), n,
         &g_features_denseblock4_denselayer8_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer8_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1 +
+       features.denseblock4.denselayer8.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer8_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer8_norm1),
+        S(S_features_denseblock4_denselayer8_norm1) + 736,
+        P(P_features_denseblock4_denselayer8_norm1_weight),
+        P(P_features_denseblock4_denselayer8_norm1_bias), n,
+        &g_features_denseblock4_denselayer8_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu1),
         G(P_features_denseblock4_denselayer8_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer8_conv1), A(X_features_denseblock4_denselayer8_relu1),
+        A(D_features_denseblock4_denselayer8_conv1), A(RX_features_denseblock4_denselayer8_relu1),
         P(P_features_denseblock4_denselayer8_conv1_weight), n,
         &g_features_denseblock4_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_conv1] =
@@ -9280,7 +9624,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer8_norm1_weight),
         G(P_features_denseblock4_denselayer8_norm1_bias),
-        A(D_features_denseblock4_denselayer8_relu1), A(X_features_denseblock4_denselayer8_relu1),
+        A(D_features_denseblock4_denselayer8_relu1), A(RX_features_denseblock4_denselayer8_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer8_norm1),
         S(S_features_denseblock4_denselayer8_norm1) + 736,
@@ -9293,13 +9637,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer7.norm2 + features.denseblock4.denselayer7.relu2 +
+       features.denseblock4.denselayer7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer7_relu2),
+        A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2),
+        S(S_features_denseblock4_denselayer7_norm2) + 128,
+        P(P_features_denseblock4_denselayer7_norm2_weight),
+        P(P_features_denseblock4_denselayer7_norm2_bias), n,
+        &g_features_denseblock4_denselayer7_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu2),
         G(P_features_denseblock4_denselayer7_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer7_conv2),
+        T(TB_features_denseblock4_denselayer7_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 34496,
-        A(X_features_denseblock4_denselayer7_relu2),
+        A(RX_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), n,
         &g_features_denseblock4_denselayer7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_conv2] =
@@ -9310,18 +9662,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer7_conv1),
         G(P_features_denseblock4_denselayer7_norm2_weight),
         G(P_features_denseblock4_denselayer7_norm2_bias),
-        A(D_features_denseblock4_denselayer7_relu2), A(X_features_denseblock4_denselayer7_relu2),
+        A(D_features_denseblock4_denselayer7_relu2), A(RX_features_denseblock4_denselayer7_relu2),
         A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2),
         S(S_features_denseblock4_denselayer7_norm2) + 128,
         P(P_features_denseblock4_denselayer7_norm2_weight), n,
         &g_features_denseblock4_denselayer7_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer7_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1 +
+       features.denseblock4.denselayer7.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer7_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer7_norm1),
+        S(S_features_denseblock4_denselayer7_norm1) + 704,
+        P(P_features_denseblock4_denselayer7_norm1_weight),
+        P(P_features_denseblock4_denselayer7_norm1_bias), n,
+        &g_features_denseblock4_denselayer7_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu1),
         G(P_features_denseblock4_denselayer7_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer7_conv1), A(X_features_denseblock4_denselayer7_relu1),
+        A(D_features_denseblock4_denselayer7_conv1), A(RX_features_denseblock4_denselayer7_relu1),
         P(P_features_denseblock4_denselayer7_conv1_weight), n,
         &g_features_denseblock4_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_conv1] =
@@ -9332,7 +9693,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer7_norm1_weight),
         G(P_features_denseblock4_denselayer7_norm1_bias),
-        A(D_features_denseblock4_denselayer7_relu1), A(X_features_denseblock4_denselayer7_relu1),
+        A(D_features_denseblock4_denselayer7_relu1), A(RX_features_denseblock4_denselayer7_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer7_norm1),
         S(S_features_denseblock4_denselayer7_norm1) + 704,
@@ -9345,13 +9706,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer6.norm2 + features.denseblock4.denselayer6.relu2 +
+       features.denseblock4.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer6_relu2),
+        A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2),
+        S(S_features_denseblock4_denselayer6_norm2) + 128,
+        P(P_features_denseblock4_denselayer6_norm2_weight),
+        P(P_features_denseblock4_denselayer6_norm2_bias), n,
+        &g_features_denseblock4_denselayer6_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu2),
         G(P_features_denseblock4_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer6_conv2),
+        T(TB_features_denseblock4_denselayer6_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 32928,
-        A(X_features_denseblock4_denselayer6_relu2),
+        A(RX_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), n,
         &g_features_denseblock4_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_conv2] =
@@ -9362,18 +9731,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer6_conv1),
         G(P_features_denseblock4_denselayer6_norm2_weight),
         G(P_features_denseblock4_denselayer6_norm2_bias),
-        A(D_features_denseblock4_denselayer6_relu2), A(X_features_denseblock4_denselayer6_relu2),
+        A(D_features_denseblock4_denselayer6_relu2), A(RX_features_denseblock4_denselayer6_relu2),
         A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2),
         S(S_features_denseblock4_denselayer6_norm2) + 128,
         P(P_features_denseblock4_denselayer6_norm2_weight), n,
         &g_features_denseblock4_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer6_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1 +
+       features.denseblock4.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer6_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer6_norm1),
+        S(S_features_denseblock4_denselayer6_norm1) + 672,
+        P(P_features_denseblock4_denselayer6_norm1_weight),
+        P(P_features_denseblock4_denselayer6_norm1_bias), n,
+        &g_features_denseblock4_denselayer6_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu1),
         G(P_features_denseblock4_denselayer6_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer6_conv1), A(X_features_denseblock4_denselayer6_relu1),
+        A(D_features_denseblock4_denselayer6_conv1), A(RX_features_denseblock4_denselayer6_relu1),
         P(P_features_denseblock4_denselayer6_conv1_weight), n,
         &g_features_denseblock4_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_conv1] =
@@ -9384,7 +9762,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer6_norm1_weight),
         G(P_features_denseblock4_denselayer6_norm1_bias),
-        A(D_features_denseblock4_denselayer6_relu1), A(X_features_denseblock4_denselayer6_relu1),
+        A(D_features_denseblock4_denselayer6_relu1), A(RX_features_denseblock4_denselayer6_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer6_norm1),
         S(S_features_denseblock4_denselayer6_norm1) + 672,
@@ -9397,13 +9775,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer5.norm2 + features.denseblock4.denselayer5.relu2 +
+       features.denseblock4.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer5_relu2),
+        A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2),
+        S(S_features_denseblock4_denselayer5_norm2) + 128,
+        P(P_features_denseblock4_denselayer5_norm2_weight),
+        P(P_features_denseblock4_denselayer5_norm2_bias), n,
+        &g_features_denseblock4_denselayer5_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu2),
         G(P_features_denseblock4_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer5_conv2),
+        T(TB_features_denseblock4_denselayer5_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 31360,
-        A(X_features_denseblock4_denselayer5_relu2),
+        A(RX_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), n,
         &g_features_denseblock4_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_conv2] =
@@ -9414,18 +9800,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer5_conv1),
         G(P_features_denseblock4_denselayer5_norm2_weight),
         G(P_features_denseblock4_denselayer5_norm2_bias),
-        A(D_features_denseblock4_denselayer5_relu2), A(X_features_denseblock4_denselayer5_relu2),
+        A(D_features_denseblock4_denselayer5_relu2), A(RX_features_denseblock4_denselayer5_relu2),
         A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2),
         S(S_features_denseblock4_denselayer5_norm2) + 128,
         P(P_features_denseblock4_denselayer5_norm2_weight), n,
         &g_features_denseblock4_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer5_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1 +
+       features.denseblock4.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer5_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer5_norm1),
+        S(S_features_denseblock4_denselayer5_norm1) + 640,
+        P(P_features_denseblock4_denselayer5_norm1_weight),
+        P(P_features_denseblock4_denselayer5_norm1_bias), n,
+        &g_features_denseblock4_denselayer5_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu1),
         G(P_features_denseblock4_denselayer5_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer5_conv1), A(X_features_denseblock4_denselayer5_relu1),
+        A(D_features_denseblock4_denselayer5_conv1), A(RX_features_denseblock4_denselayer5_relu1),
         P(P_features_denseblock4_denselayer5_conv1_weight), n,
         &g_features_denseblock4_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_conv1] =
@@ -9436,7 +9831,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer5_norm1_weight),
         G(P_features_denseblock4_denselayer5_norm1_bias),
-        A(D_features_denseblock4_denselayer5_relu1), A(X_features_denseblock4_denselayer5_relu1),
+        A(D_features_denseblock4_denselayer5_relu1), A(RX_features_denseblock4_denselayer5_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer5_norm1),
         S(S_features_denseblock4_denselayer5_norm1) + 640,
@@ -9449,13 +9844,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer4.norm2 + features.denseblock4.denselayer4.relu2 +
+       features.denseblock4.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer4_relu2),
+        A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2),
+        S(S_features_denseblock4_denselayer4_norm2) + 128,
+        P(P_features_denseblock4_denselayer4_norm2_weight),
+        P(P_features_denseblock4_denselayer4_norm2_bias), n,
+        &g_features_denseblock4_denselayer4_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu2),
         G(P_features_denseblock4_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer4_conv2),
+        T(TB_features_denseblock4_denselayer4_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 29792,
-        A(X_features_denseblock4_denselayer4_relu2),
+        A(RX_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), n,
         &g_features_denseblock4_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_conv2] =
@@ -9466,18 +9869,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer4_conv1),
         G(P_features_denseblock4_denselayer4_norm2_weight),
         G(P_features_denseblock4_denselayer4_norm2_bias),
-        A(D_features_denseblock4_denselayer4_relu2), A(X_features_denseblock4_denselayer4_relu2),
+        A(D_features_denseblock4_denselayer4_relu2), A(RX_features_denseblock4_denselayer4_relu2),
         A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2),
         S(S_features_denseblock4_denselayer4_norm2) + 128,
         P(P_features_denseblock4_denselayer4_norm2_weight), n,
         &g_features_denseblock4_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer4_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1 +
+       features.denseblock4.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer4_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer4_norm1),
+        S(S_features_denseblock4_denselayer4_norm1) + 608,
+        P(P_features_denseblock4_denselayer4_norm1_weight),
+        P(P_features_denseblock4_denselayer4_norm1_bias), n,
+        &g_features_denseblock4_denselayer4_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu1),
         G(P_features_denseblock4_denselayer4_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer4_conv1), A(X_features_denseblock4_denselayer4_relu1),
+        A(D_features_denseblock4_denselayer4_conv1), A(RX_features_denseblock4_denselayer4_relu1),
         P(P_features_denseblock4_denselayer4_conv1_weight), n,
         &g_features_denseblock4_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_conv1] =
@@ -9488,7 +9900,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer4_norm1_weight),
         G(P_features_denseblock4_denselayer4_norm1_bias),
-        A(D_features_denseblock4_denselayer4_relu1), A(X_features_denseblock4_denselayer4_relu1),
+        A(D_features_denseblock4_denselayer4_relu1), A(RX_features_denseblock4_denselayer4_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer4_norm1),
         S(S_features_denseblock4_denselayer4_norm1) + 608,
@@ -9501,13 +9913,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer3.norm2 + features.denseblock4.denselayer3.relu2 +
+       features.denseblock4.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer3_relu2),
+        A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2),
+        S(S_features_denseblock4_denselayer3_norm2) + 128,
+        P(P_features_denseblock4_denselayer3_norm2_weight),
+        P(P_features_denseblock4_denselayer3_norm2_bias), n,
+        &g_features_denseblock4_denselayer3_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu2),
         G(P_features_denseblock4_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer3_conv2),
+        T(TB_features_denseblock4_denselayer3_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 28224,
-        A(X_features_denseblock4_denselayer3_relu2),
+        A(RX_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), n,
         &g_features_denseblock4_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_conv2] =
@@ -9518,18 +9938,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer3_conv1),
         G(P_features_denseblock4_denselayer3_norm2_weight),
         G(P_features_denseblock4_denselayer3_norm2_bias),
-        A(D_features_denseblock4_denselayer3_relu2), A(X_features_denseblock4_denselayer3_relu2),
+        A(D_features_denseblock4_denselayer3_relu2), A(RX_features_denseblock4_denselayer3_relu2),
         A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2),
         S(S_features_denseblock4_denselayer3_norm2) + 128,
         P(P_features_denseblock4_denselayer3_norm2_weight), n,
         &g_features_denseblock4_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer3_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1 +
+       features.denseblock4.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer3_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer3_norm1),
+        S(S_features_denseblock4_denselayer3_norm1) + 576,
+        P(P_features_denseblock4_denselayer3_norm1_weight),
+        P(P_features_denseblock4_denselayer3_norm1_bias), n,
+        &g_features_denseblock4_denselayer3_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu1),
         G(P_features_denseblock4_denselayer3_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer3_conv1), A(X_features_denseblock4_denselayer3_relu1),
+        A(D_features_denseblock4_denselayer3_conv1), A(RX_features_denseblock4_denselayer3_relu1),
         P(P_features_denseblock4_denselayer3_conv1_weight), n,
         &g_features_denseblock4_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_conv1] =
@@ -9540,7 +9969,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer3_norm1_weight),
         G(P_features_denseblock4_denselayer3_norm1_bias),
-        A(D_features_denseblock4_denselayer3_relu1), A(X_features_denseblock4_denselayer3_relu1),
+        A(D_features_denseblock4_denselayer3_relu1), A(RX_features_denseblock4_denselayer3_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer3_norm1),
         S(S_features_denseblock4_denselayer3_norm1) + 576,
@@ -9553,13 +9982,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer2.norm2 + features.denseblock4.denselayer2.relu2 +
+       features.denseblock4.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer2_relu2),
+        A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2),
+        S(S_features_denseblock4_denselayer2_norm2) + 128,
+        P(P_features_denseblock4_denselayer2_norm2_weight),
+        P(P_features_denseblock4_denselayer2_norm2_bias), n,
+        &g_features_denseblock4_denselayer2_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu2),
         G(P_features_denseblock4_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer2_conv2),
+        T(TB_features_denseblock4_denselayer2_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 26656,
-        A(X_features_denseblock4_denselayer2_relu2),
+        A(RX_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), n,
         &g_features_denseblock4_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_conv2] =
@@ -9570,18 +10007,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer2_conv1),
         G(P_features_denseblock4_denselayer2_norm2_weight),
         G(P_features_denseblock4_denselayer2_norm2_bias),
-        A(D_features_denseblock4_denselayer2_relu2), A(X_features_denseblock4_denselayer2_relu2),
+        A(D_features_denseblock4_denselayer2_relu2), A(RX_features_denseblock4_denselayer2_relu2),
         A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2),
         S(S_features_denseblock4_denselayer2_norm2) + 128,
         P(P_features_denseblock4_denselayer2_norm2_weight), n,
         &g_features_denseblock4_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer2_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1 +
+       features.denseblock4.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer2_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer2_norm1),
+        S(S_features_denseblock4_denselayer2_norm1) + 544,
+        P(P_features_denseblock4_denselayer2_norm1_weight),
+        P(P_features_denseblock4_denselayer2_norm1_bias), n,
+        &g_features_denseblock4_denselayer2_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu1),
         G(P_features_denseblock4_denselayer2_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer2_conv1), A(X_features_denseblock4_denselayer2_relu1),
+        A(D_features_denseblock4_denselayer2_conv1), A(RX_features_denseblock4_denselayer2_relu1),
         P(P_features_denseblock4_denselayer2_conv1_weight), n,
         &g_features_denseblock4_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_conv1] =
@@ -9592,7 +10038,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer2_norm1_weight),
         G(P_features_denseblock4_denselayer2_norm1_bias),
-        A(D_features_denseblock4_denselayer2_relu1), A(X_features_denseblock4_denselayer2_relu1),
+        A(D_features_denseblock4_denselayer2_relu1), A(RX_features_denseblock4_denselayer2_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer2_norm1),
         S(S_features_denseblock4_denselayer2_norm1) + 544,
@@ -9605,13 +10051,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer1.norm2 + features.denseblock4.denselayer1.relu2 +
+       features.denseblock4.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer1_relu2),
+        A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2),
+        S(S_features_denseblock4_denselayer1_norm2) + 128,
+        P(P_features_denseblock4_denselayer1_norm2_weight),
+        P(P_features_denseblock4_denselayer1_norm2_bias), n,
+        &g_features_denseblock4_denselayer1_norm2);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu2),
         G(P_features_denseblock4_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer1_conv2),
+        T(TB_features_denseblock4_denselayer1_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 25088,
-        A(X_features_denseblock4_denselayer1_relu2),
+        A(RX_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), n,
         &g_features_denseblock4_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_conv2] =
@@ -9622,18 +10076,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer1_conv1),
         G(P_features_denseblock4_denselayer1_norm2_weight),
         G(P_features_denseblock4_denselayer1_norm2_bias),
-        A(D_features_denseblock4_denselayer1_relu2), A(X_features_denseblock4_denselayer1_relu2),
+        A(D_features_denseblock4_denselayer1_relu2), A(RX_features_denseblock4_denselayer1_relu2),
         A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2),
         S(S_features_denseblock4_denselayer1_norm2) + 128,
         P(P_features_denseblock4_denselayer1_norm2_weight), n,
         &g_features_denseblock4_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_norm2] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer1_conv1), n, 6272, 6272);
-    /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1 +
+       features.denseblock4.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer1_relu1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer1_norm1),
+        S(S_features_denseblock4_denselayer1_norm1) + 512,
+        P(P_features_denseblock4_denselayer1_norm1_weight),
+        P(P_features_denseblock4_denselayer1_norm1_bias), n,
+        &g_features_denseblock4_denselayer1_norm1);
     rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu1),
         G(P_features_denseblock4_denselayer1_conv1_weight), NULL, NULL,
-        A(D_features_denseblock4_denselayer1_conv1), A(X_features_denseblock4_denselayer1_relu1),
+        A(D_features_denseblock4_denselayer1_conv1), A(RX_features_denseblock4_denselayer1_relu1),
         P(P_features_denseblock4_denselayer1_conv1_weight), n,
         &g_features_denseblock4_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_conv1] =
@@ -9644,7 +10107,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer1_norm1_weight),
         G(P_features_denseblock4_denselayer1_norm1_bias),
-        A(D_features_denseblock4_denselayer1_relu1), A(X_features_denseblock4_denselayer1_relu1),
+        A(D_features_denseblock4_denselayer1_relu1), A(RX_features_denseblock4_denselayer1_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer1_norm1),
         S(S_features_denseblock4_denselayer1_norm1) + 512,
@@ -9658,10 +10121,15 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition3_conv),
         A(D_features_denseblock4_denselayer16_concat1), n, &g_features_transition3_pool, RT_SET);
-    /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+    /* features.transition3.norm + features.transition3.relu + features.transition3.conv: batchnorm
+       + relu + conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156, 157) */
+    rt_batchnorm_relu_recompute(A(RX_features_transition3_relu),
+        A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm),
+        S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight),
+        P(P_features_transition3_norm_bias), n, &g_features_transition3_norm);
     rt_conv2d_backward(A(D_features_transition3_relu), G(P_features_transition3_conv_weight), NULL,
-        NULL, A(D_features_transition3_conv), A(X_features_transition3_relu),
+        NULL, A(D_features_transition3_conv), A(RX_features_transition3_relu),
         P(P_features_transition3_conv_weight), n, &g_features_transition3_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition3_conv] =
         rt_sumsq_samples(A(D_features_transition3_relu), n, 200704, 200704);
@@ -9669,7 +10137,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias),
-        A(D_features_transition3_relu), A(X_features_transition3_relu),
+        A(D_features_transition3_relu), A(RX_features_transition3_relu),
         A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm),
         S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight), n,
         &g_features_transition3_norm, RT_SET);
@@ -9678,13 +10146,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer24.norm2 + features.denseblock3.denselayer24.relu2 +
+       features.denseblock3.denselayer24.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer24_relu2),
+        A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2),
+        S(S_features_denseblock3_denselayer24_norm2) + 128,
+        P(P_features_denseblock3_denselayer24_norm2_weight),
+        P(P_features_denseblock3_denselayer24_norm2_bias), n,
+        &g_features_denseblock3_denselayer24_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu2),
         G(P_features_denseblock3_denselayer24_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer24_conv2),
+        T(TB_features_denseblock3_denselayer24_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 194432,
-        A(X_features_denseblock3_denselayer24_relu2),
+        A(RX_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), n,
         &g_features_denseblock3_denselayer24_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_conv2] =
@@ -9695,18 +10171,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_conv1),
         G(P_features_denseblock3_denselayer24_norm2_weight),
         G(P_features_denseblock3_denselayer24_norm2_bias),
-        A(D_features_denseblock3_denselayer24_relu2), A(X_features_denseblock3_denselayer24_relu2),
+        A(D_features_denseblock3_denselayer24_relu2),
+        A(RX_features_denseblock3_denselayer24_relu2),
         A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2),
         S(S_features_denseblock3_denselayer24_norm2) + 128,
         P(P_features_denseblock3_denselayer24_norm2_weight), n,
         &g_features_denseblock3_denselayer24_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1 +
+       features.denseblock3.denselayer24.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer24_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer24_norm1),
+        S(S_features_denseblock3_denselayer24_norm1) + 992,
+        P(P_features_denseblock3_denselayer24_norm1_weight),
+        P(P_features_denseblock3_denselayer24_norm1_bias), n,
+        &g_features_denseblock3_denselayer24_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu1),
         G(P_features_denseblock3_denselayer24_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer24_conv1), A(X_features_denseblock3_denselayer24_relu1),
+        A(D_features_denseblock3_denselayer24_conv1),
+        A(RX_features_denseblock3_denselayer24_relu1),
         P(P_features_denseblock3_denselayer24_conv1_weight), n,
         &g_features_denseblock3_denselayer24_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_conv1] =
@@ -9717,7 +10204,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer24_norm1_weight),
         G(P_features_denseblock3_denselayer24_norm1_bias),
-        A(D_features_denseblock3_denselayer24_relu1), A(X_features_denseblock3_denselayer24_relu1),
+        A(D_features_denseblock3_denselayer24_relu1),
+        A(RX_features_denseblock3_denselayer24_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer24_norm1),
         S(S_features_denseblock3_denselayer24_norm1) + 992,
@@ -9730,13 +10218,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer23.norm2 + features.denseblock3.denselayer23.relu2 +
+       features.denseblock3.denselayer23.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer23_relu2),
+        A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2),
+        S(S_features_denseblock3_denselayer23_norm2) + 128,
+        P(P_features_denseblock3_denselayer23_norm2_weight),
+        P(P_features_denseblock3_denselayer23_norm2_bias), n,
+        &g_features_denseblock3_denselayer23_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu2),
         G(P_features_denseblock3_denselayer23_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer23_conv2),
+        T(TB_features_denseblock3_denselayer23_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 188160,
-        A(X_features_denseblock3_denselayer23_relu2),
+        A(RX_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), n,
         &g_features_denseblock3_denselayer23_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_conv2] =
@@ -9747,18 +10243,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer23_conv1),
         G(P_features_denseblock3_denselayer23_norm2_weight),
         G(P_features_denseblock3_denselayer23_norm2_bias),
-        A(D_features_denseblock3_denselayer23_relu2), A(X_features_denseblock3_denselayer23_relu2),
+        A(D_features_denseblock3_denselayer23_relu2),
+        A(RX_features_denseblock3_denselayer23_relu2),
         A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2),
         S(S_features_denseblock3_denselayer23_norm2) + 128,
         P(P_features_denseblock3_denselayer23_norm2_weight), n,
         &g_features_denseblock3_denselayer23_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer23_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1 +
+       features.denseblock3.denselayer23.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer23_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer23_norm1),
+        S(S_features_denseblock3_denselayer23_norm1) + 960,
+        P(P_features_denseblock3_denselayer23_norm1_weight),
+        P(P_features_denseblock3_denselayer23_norm1_bias), n,
+        &g_features_denseblock3_denselayer23_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu1),
         G(P_features_denseblock3_denselayer23_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer23_conv1), A(X_features_denseblock3_denselayer23_relu1),
+        A(D_features_denseblock3_denselayer23_conv1),
+        A(RX_features_denseblock3_denselayer23_relu1),
         P(P_features_denseblock3_denselayer23_conv1_weight), n,
         &g_features_denseblock3_denselayer23_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_conv1] =
@@ -9769,7 +10276,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer23_norm1_weight),
         G(P_features_denseblock3_denselayer23_norm1_bias),
-        A(D_features_denseblock3_denselayer23_relu1), A(X_features_denseblock3_denselayer23_relu1),
+        A(D_features_denseblock3_denselayer23_relu1),
+        A(RX_features_denseblock3_denselayer23_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer23_norm1),
         S(S_features_denseblock3_denselayer23_norm1) + 960,
@@ -9782,13 +10290,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer22.norm2 + features.denseblock3.denselayer22.relu2 +
+       features.denseblock3.denselayer22.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer22_relu2),
+        A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2),
+        S(S_features_denseblock3_denselayer22_norm2) + 128,
+        P(P_features_denseblock3_denselayer22_norm2_weight),
+        P(P_features_denseblock3_denselayer22_norm2_bias), n,
+        &g_features_denseblock3_denselayer22_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu2),
         G(P_features_denseblock3_denselayer22_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer22_conv2),
+        T(TB_features_denseblock3_denselayer22_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 181888,
-        A(X_features_denseblock3_denselayer22_relu2),
+        A(RX_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), n,
         &g_features_denseblock3_denselayer22_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_conv2] =
@@ -9799,18 +10315,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer22_conv1),
         G(P_features_denseblock3_denselayer22_norm2_weight),
         G(P_features_denseblock3_denselayer22_norm2_bias),
-        A(D_features_denseblock3_denselayer22_relu2), A(X_features_denseblock3_denselayer22_relu2),
+        A(D_features_denseblock3_denselayer22_relu2),
+        A(RX_features_denseblock3_denselayer22_relu2),
         A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2),
         S(S_features_denseblock3_denselayer22_norm2) + 128,
         P(P_features_denseblock3_denselayer22_norm2_weight), n,
         &g_features_denseblock3_denselayer22_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer22_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1 +
+       features.denseblock3.denselayer22.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer22_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer22_norm1),
+        S(S_features_denseblock3_denselayer22_norm1) + 928,
+        P(P_features_denseblock3_denselayer22_norm1_weight),
+        P(P_features_denseblock3_denselayer22_norm1_bias), n,
+        &g_features_denseblock3_denselayer22_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu1),
         G(P_features_denseblock3_denselayer22_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer22_conv1), A(X_features_denseblock3_denselayer22_relu1),
+        A(D_features_denseblock3_denselayer22_conv1),
+        A(RX_features_denseblock3_denselayer22_relu1),
         P(P_features_denseblock3_denselayer22_conv1_weight), n,
         &g_features_denseblock3_denselayer22_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_conv1] =
@@ -9821,7 +10348,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer22_norm1_weight),
         G(P_features_denseblock3_denselayer22_norm1_bias),
-        A(D_features_denseblock3_denselayer22_relu1), A(X_features_denseblock3_denselayer22_relu1),
+        A(D_features_denseblock3_denselayer22_relu1),
+        A(RX_features_denseblock3_denselayer22_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer22_norm1),
         S(S_features_denseblock3_denselayer22_norm1) + 928,
@@ -9834,13 +10362,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer21.norm2 + features.denseblock3.denselayer21.relu2 +
+       features.denseblock3.denselayer21.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer21_relu2),
+        A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2),
+        S(S_features_denseblock3_denselayer21_norm2) + 128,
+        P(P_features_denseblock3_denselayer21_norm2_weight),
+        P(P_features_denseblock3_denselayer21_norm2_bias), n,
+        &g_features_denseblock3_denselayer21_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu2),
         G(P_features_denseblock3_denselayer21_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer21_conv2),
+        T(TB_features_denseblock3_denselayer21_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 175616,
-        A(X_features_denseblock3_denselayer21_relu2),
+        A(RX_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), n,
         &g_features_denseblock3_denselayer21_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_conv2] =
@@ -9851,18 +10387,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer21_conv1),
         G(P_features_denseblock3_denselayer21_norm2_weight),
         G(P_features_denseblock3_denselayer21_norm2_bias),
-        A(D_features_denseblock3_denselayer21_relu2), A(X_features_denseblock3_denselayer21_relu2),
+        A(D_features_denseblock3_denselayer21_relu2),
+        A(RX_features_denseblock3_denselayer21_relu2),
         A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2),
         S(S_features_denseblock3_denselayer21_norm2) + 128,
         P(P_features_denseblock3_denselayer21_norm2_weight), n,
         &g_features_denseblock3_denselayer21_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer21_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1 +
+       features.denseblock3.denselayer21.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer21_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer21_norm1),
+        S(S_features_denseblock3_denselayer21_norm1) + 896,
+        P(P_features_denseblock3_denselayer21_norm1_weight),
+        P(P_features_denseblock3_denselayer21_norm1_bias), n,
+        &g_features_denseblock3_denselayer21_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu1),
         G(P_features_denseblock3_denselayer21_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer21_conv1), A(X_features_denseblock3_denselayer21_relu1),
+        A(D_features_denseblock3_denselayer21_conv1),
+        A(RX_features_denseblock3_denselayer21_relu1),
         P(P_features_denseblock3_denselayer21_conv1_weight), n,
         &g_features_denseblock3_denselayer21_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_conv1] =
@@ -9873,7 +10420,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer21_norm1_weight),
         G(P_features_denseblock3_denselayer21_norm1_bias),
-        A(D_features_denseblock3_denselayer21_relu1), A(X_features_denseblock3_denselayer21_relu1),
+        A(D_features_denseblock3_denselayer21_relu1),
+        A(RX_features_denseblock3_denselayer21_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer21_norm1),
         S(S_features_denseblock3_denselayer21_norm1) + 896,
@@ -9886,13 +10434,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer20.norm2 + features.denseblock3.denselayer20.relu2 +
+       features.denseblock3.denselayer20.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer20_relu2),
+        A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2),
+        S(S_features_denseblock3_denselayer20_norm2) + 128,
+        P(P_features_denseblock3_denselayer20_norm2_weight),
+        P(P_features_denseblock3_denselayer20_norm2_bias), n,
+        &g_features_denseblock3_denselayer20_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu2),
         G(P_features_denseblock3_denselayer20_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer20_conv2),
+        T(TB_features_denseblock3_denselayer20_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 169344,
-        A(X_features_denseblock3_denselayer20_relu2),
+        A(RX_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), n,
         &g_features_denseblock3_denselayer20_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_conv2] =
@@ -9903,18 +10459,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer20_conv1),
         G(P_features_denseblock3_denselayer20_norm2_weight),
         G(P_features_denseblock3_denselayer20_norm2_bias),
-        A(D_features_denseblock3_denselayer20_relu2), A(X_features_denseblock3_denselayer20_relu2),
+        A(D_features_denseblock3_denselayer20_relu2),
+        A(RX_features_denseblock3_denselayer20_relu2),
         A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2),
         S(S_features_denseblock3_denselayer20_norm2) + 128,
         P(P_features_denseblock3_denselayer20_norm2_weight), n,
         &g_features_denseblock3_denselayer20_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer20_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1 +
+       features.denseblock3.denselayer20.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer20_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer20_norm1),
+        S(S_features_denseblock3_denselayer20_norm1) + 864,
+        P(P_features_denseblock3_denselayer20_norm1_weight),
+        P(P_features_denseblock3_denselayer20_norm1_bias), n,
+        &g_features_denseblock3_denselayer20_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu1),
         G(P_features_denseblock3_denselayer20_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer20_conv1), A(X_features_denseblock3_denselayer20_relu1),
+        A(D_features_denseblock3_denselayer20_conv1),
+        A(RX_features_denseblock3_denselayer20_relu1),
         P(P_features_denseblock3_denselayer20_conv1_weight), n,
         &g_features_denseblock3_denselayer20_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_conv1] =
@@ -9925,7 +10492,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer20_norm1_weight),
         G(P_features_denseblock3_denselayer20_norm1_bias),
-        A(D_features_denseblock3_denselayer20_relu1), A(X_features_denseblock3_denselayer20_relu1),
+        A(D_features_denseblock3_denselayer20_relu1),
+        A(RX_features_denseblock3_denselayer20_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer20_norm1),
         S(S_features_denseblock3_denselayer20_norm1) + 864,
@@ -9938,13 +10506,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer19.norm2 + features.denseblock3.denselayer19.relu2 +
+       features.denseblock3.denselayer19.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer19_relu2),
+        A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2),
+        S(S_features_denseblock3_denselayer19_norm2) + 128,
+        P(P_features_denseblock3_denselayer19_norm2_weight),
+        P(P_features_denseblock3_denselayer19_norm2_bias), n,
+        &g_features_denseblock3_denselayer19_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu2),
         G(P_features_denseblock3_denselayer19_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer19_conv2),
+        T(TB_features_denseblock3_denselayer19_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 163072,
-        A(X_features_denseblock3_denselayer19_relu2),
+        A(RX_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), n,
         &g_features_denseblock3_denselayer19_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_conv2] =
@@ -9955,18 +10531,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer19_conv1),
         G(P_features_denseblock3_denselayer19_norm2_weight),
         G(P_features_denseblock3_denselayer19_norm2_bias),
-        A(D_features_denseblock3_denselayer19_relu2), A(X_features_denseblock3_denselayer19_relu2),
+        A(D_features_denseblock3_denselayer19_relu2),
+        A(RX_features_denseblock3_denselayer19_relu2),
         A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2),
         S(S_features_denseblock3_denselayer19_norm2) + 128,
         P(P_features_denseblock3_denselayer19_norm2_weight), n,
         &g_features_denseblock3_denselayer19_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer19_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1 +
+       features.denseblock3.denselayer19.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer19_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer19_norm1),
+        S(S_features_denseblock3_denselayer19_norm1) + 832,
+        P(P_features_denseblock3_denselayer19_norm1_weight),
+        P(P_features_denseblock3_denselayer19_norm1_bias), n,
+        &g_features_denseblock3_denselayer19_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu1),
         G(P_features_denseblock3_denselayer19_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer19_conv1), A(X_features_denseblock3_denselayer19_relu1),
+        A(D_features_denseblock3_denselayer19_conv1),
+        A(RX_features_denseblock3_denselayer19_relu1),
         P(P_features_denseblock3_denselayer19_conv1_weight), n,
         &g_features_denseblock3_denselayer19_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_conv1] =
@@ -9977,7 +10564,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer19_norm1_weight),
         G(P_features_denseblock3_denselayer19_norm1_bias),
-        A(D_features_denseblock3_denselayer19_relu1), A(X_features_denseblock3_denselayer19_relu1),
+        A(D_features_denseblock3_denselayer19_relu1),
+        A(RX_features_denseblock3_denselayer19_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer19_norm1),
         S(S_features_denseblock3_denselayer19_norm1) + 832,
@@ -9990,13 +10578,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer18.norm2 + features.denseblock3.denselayer18.relu2 +
+       features.denseblock3.denselayer18.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer18_relu2),
+        A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2),
+        S(S_features_denseblock3_denselayer18_norm2) + 128,
+        P(P_features_denseblock3_denselayer18_norm2_weight),
+        P(P_features_denseblock3_denselayer18_norm2_bias), n,
+        &g_features_denseblock3_denselayer18_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu2),
         G(P_features_denseblock3_denselayer18_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer18_conv2),
+        T(TB_features_denseblock3_denselayer18_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 156800,
-        A(X_features_denseblock3_denselayer18_relu2),
+        A(RX_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), n,
         &g_features_denseblock3_denselayer18_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_conv2] =
@@ -10007,18 +10603,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer18_conv1),
         G(P_features_denseblock3_denselayer18_norm2_weight),
         G(P_features_denseblock3_denselayer18_norm2_bias),
-        A(D_features_denseblock3_denselayer18_relu2), A(X_features_denseblock3_denselayer18_relu2),
+        A(D_features_denseblock3_denselayer18_relu2),
+        A(RX_features_denseblock3_denselayer18_relu2),
         A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2),
         S(S_features_denseblock3_denselayer18_norm2) + 128,
         P(P_features_denseblock3_denselayer18_norm2_weight), n,
         &g_features_denseblock3_denselayer18_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer18_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1 +
+       features.denseblock3.denselayer18.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer18_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer18_norm1),
+        S(S_features_denseblock3_denselayer18_norm1) + 800,
+        P(P_features_denseblock3_denselayer18_norm1_weight),
+        P(P_features_denseblock3_denselayer18_norm1_bias), n,
+        &g_features_denseblock3_denselayer18_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu1),
         G(P_features_denseblock3_denselayer18_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer18_conv1), A(X_features_denseblock3_denselayer18_relu1),
+        A(D_features_denseblock3_denselayer18_conv1),
+        A(RX_features_denseblock3_denselayer18_relu1),
         P(P_features_denseblock3_denselayer18_conv1_weight), n,
         &g_features_denseblock3_denselayer18_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_conv1] =
@@ -10029,7 +10636,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer18_norm1_weight),
         G(P_features_denseblock3_denselayer18_norm1_bias),
-        A(D_features_denseblock3_denselayer18_relu1), A(X_features_denseblock3_denselayer18_relu1),
+        A(D_features_denseblock3_denselayer18_relu1),
+        A(RX_features_denseblock3_denselayer18_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer18_norm1),
         S(S_features_denseblock3_denselayer18_norm1) + 800,
@@ -10042,13 +10650,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer17.norm2 + features.denseblock3.denselayer17.relu2 +
+       features.denseblock3.denselayer17.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer17_relu2),
+        A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2),
+        S(S_features_denseblock3_denselayer17_norm2) + 128,
+        P(P_features_denseblock3_denselayer17_norm2_weight),
+        P(P_features_denseblock3_denselayer17_norm2_bias), n,
+        &g_features_denseblock3_denselayer17_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu2),
         G(P_features_denseblock3_denselayer17_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer17_conv2),
+        T(TB_features_denseblock3_denselayer17_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 150528,
-        A(X_features_denseblock3_denselayer17_relu2),
+        A(RX_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), n,
         &g_features_denseblock3_denselayer17_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_conv2] =
@@ -10059,18 +10675,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer17_conv1),
         G(P_features_denseblock3_denselayer17_norm2_weight),
         G(P_features_denseblock3_denselayer17_norm2_bias),
-        A(D_features_denseblock3_denselayer17_relu2), A(X_features_denseblock3_denselayer17_relu2),
+        A(D_features_denseblock3_denselayer17_relu2),
+        A(RX_features_denseblock3_denselayer17_relu2),
         A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2),
         S(S_features_denseblock3_denselayer17_norm2) + 128,
         P(P_features_denseblock3_denselayer17_norm2_weight), n,
         &g_features_denseblock3_denselayer17_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer17_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1 +
+       features.denseblock3.denselayer17.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer17_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer17_norm1),
+        S(S_features_denseblock3_denselayer17_norm1) + 768,
+        P(P_features_denseblock3_denselayer17_norm1_weight),
+        P(P_features_denseblock3_denselayer17_norm1_bias), n,
+        &g_features_denseblock3_denselayer17_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu1),
         G(P_features_denseblock3_denselayer17_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer17_conv1), A(X_features_denseblock3_denselayer17_relu1),
+        A(D_features_denseblock3_denselayer17_conv1),
+        A(RX_features_denseblock3_denselayer17_relu1),
         P(P_features_denseblock3_denselayer17_conv1_weight), n,
         &g_features_denseblock3_denselayer17_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_conv1] =
@@ -10081,7 +10708,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer17_norm1_weight),
         G(P_features_denseblock3_denselayer17_norm1_bias),
-        A(D_features_denseblock3_denselayer17_relu1), A(X_features_denseblock3_denselayer17_relu1),
+        A(D_features_denseblock3_denselayer17_relu1),
+        A(RX_features_denseblock3_denselayer17_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer17_norm1),
         S(S_features_denseblock3_denselayer17_norm1) + 768,
@@ -10094,13 +10722,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer16.norm2 + features.denseblock3.denselayer16.relu2 +
+       features.denseblock3.denselayer16.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer16_relu2),
+        A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2),
+        S(S_features_denseblock3_denselayer16_norm2) + 128,
+        P(P_features_denseblock3_denselayer16_norm2_weight),
+        P(P_features_denseblock3_denselayer16_norm2_bias), n,
+        &g_features_denseblock3_denselayer16_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu2),
         G(P_features_denseblock3_denselayer16_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer16_conv2),
+        T(TB_features_denseblock3_denselayer16_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 144256,
-        A(X_features_denseblock3_denselayer16_relu2),
+        A(RX_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), n,
         &g_features_denseblock3_denselayer16_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_conv2] =
@@ -10111,18 +10747,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer16_conv1),
         G(P_features_denseblock3_denselayer16_norm2_weight),
         G(P_features_denseblock3_denselayer16_norm2_bias),
-        A(D_features_denseblock3_denselayer16_relu2), A(X_features_denseblock3_denselayer16_relu2),
+        A(D_features_denseblock3_denselayer16_relu2),
+        A(RX_features_denseblock3_denselayer16_relu2),
         A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2),
         S(S_features_denseblock3_denselayer16_norm2) + 128,
         P(P_features_denseblock3_denselayer16_norm2_weight), n,
         &g_features_denseblock3_denselayer16_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer16_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1 +
+       features.denseblock3.denselayer16.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer16_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer16_norm1),
+        S(S_features_denseblock3_denselayer16_norm1) + 736,
+        P(P_features_denseblock3_denselayer16_norm1_weight),
+        P(P_features_denseblock3_denselayer16_norm1_bias), n,
+        &g_features_denseblock3_denselayer16_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu1),
         G(P_features_denseblock3_denselayer16_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer16_conv1), A(X_features_denseblock3_denselayer16_relu1),
+        A(D_features_denseblock3_denselayer16_conv1),
+        A(RX_features_denseblock3_denselayer16_relu1),
         P(P_features_denseblock3_denselayer16_conv1_weight), n,
         &g_features_denseblock3_denselayer16_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_conv1] =
@@ -10133,7 +10780,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer16_norm1_weight),
         G(P_features_denseblock3_denselayer16_norm1_bias),
-        A(D_features_denseblock3_denselayer16_relu1), A(X_features_denseblock3_denselayer16_relu1),
+        A(D_features_denseblock3_denselayer16_relu1),
+        A(RX_features_denseblock3_denselayer16_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer16_norm1),
         S(S_features_denseblock3_denselayer16_norm1) + 736,
@@ -10146,13 +10794,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer15.norm2 + features.denseblock3.denselayer15.relu2 +
+       features.denseblock3.denselayer15.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer15_relu2),
+        A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2),
+        S(S_features_denseblock3_denselayer15_norm2) + 128,
+        P(P_features_denseblock3_denselayer15_norm2_weight),
+        P(P_features_denseblock3_denselayer15_norm2_bias), n,
+        &g_features_denseblock3_denselayer15_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu2),
         G(P_features_denseblock3_denselayer15_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer15_conv2),
+        T(TB_features_denseblock3_denselayer15_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 137984,
-        A(X_features_denseblock3_denselayer15_relu2),
+        A(RX_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), n,
         &g_features_denseblock3_denselayer15_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_conv2] =
@@ -10163,18 +10819,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer15_conv1),
         G(P_features_denseblock3_denselayer15_norm2_weight),
         G(P_features_denseblock3_denselayer15_norm2_bias),
-        A(D_features_denseblock3_denselayer15_relu2), A(X_features_denseblock3_denselayer15_relu2),
+        A(D_features_denseblock3_denselayer15_relu2),
+        A(RX_features_denseblock3_denselayer15_relu2),
         A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2),
         S(S_features_denseblock3_denselayer15_norm2) + 128,
         P(P_features_denseblock3_denselayer15_norm2_weight), n,
         &g_features_denseblock3_denselayer15_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer15_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1 +
+       features.denseblock3.denselayer15.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer15_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer15_norm1),
+        S(S_features_denseblock3_denselayer15_norm1) + 704,
+        P(P_features_denseblock3_denselayer15_norm1_weight),
+        P(P_features_denseblock3_denselayer15_norm1_bias), n,
+        &g_features_denseblock3_denselayer15_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu1),
         G(P_features_denseblock3_denselayer15_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer15_conv1), A(X_features_denseblock3_denselayer15_relu1),
+        A(D_features_denseblock3_denselayer15_conv1),
+        A(RX_features_denseblock3_denselayer15_relu1),
         P(P_features_denseblock3_denselayer15_conv1_weight), n,
         &g_features_denseblock3_denselayer15_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_conv1] =
@@ -10185,7 +10852,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer15_norm1_weight),
         G(P_features_denseblock3_denselayer15_norm1_bias),
-        A(D_features_denseblock3_denselayer15_relu1), A(X_features_denseblock3_denselayer15_relu1),
+        A(D_features_denseblock3_denselayer15_relu1),
+        A(RX_features_denseblock3_denselayer15_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer15_norm1),
         S(S_features_denseblock3_denselayer15_norm1) + 704,
@@ -10198,13 +10866,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer14.norm2 + features.denseblock3.denselayer14.relu2 +
+       features.denseblock3.denselayer14.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer14_relu2),
+        A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2),
+        S(S_features_denseblock3_denselayer14_norm2) + 128,
+        P(P_features_denseblock3_denselayer14_norm2_weight),
+        P(P_features_denseblock3_denselayer14_norm2_bias), n,
+        &g_features_denseblock3_denselayer14_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu2),
         G(P_features_denseblock3_denselayer14_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer14_conv2),
+        T(TB_features_denseblock3_denselayer14_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 131712,
-        A(X_features_denseblock3_denselayer14_relu2),
+        A(RX_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), n,
         &g_features_denseblock3_denselayer14_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_conv2] =
@@ -10215,18 +10891,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer14_conv1),
         G(P_features_denseblock3_denselayer14_norm2_weight),
         G(P_features_denseblock3_denselayer14_norm2_bias),
-        A(D_features_denseblock3_denselayer14_relu2), A(X_features_denseblock3_denselayer14_relu2),
+        A(D_features_denseblock3_denselayer14_relu2),
+        A(RX_features_denseblock3_denselayer14_relu2),
         A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2),
         S(S_features_denseblock3_denselayer14_norm2) + 128,
         P(P_features_denseblock3_denselayer14_norm2_weight), n,
         &g_features_denseblock3_denselayer14_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer14_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1 +
+       features.denseblock3.denselayer14.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer14_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer14_norm1),
+        S(S_features_denseblock3_denselayer14_norm1) + 672,
+        P(P_features_denseblock3_denselayer14_norm1_weight),
+        P(P_features_denseblock3_denselayer14_norm1_bias), n,
+        &g_features_denseblock3_denselayer14_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu1),
         G(P_features_denseblock3_denselayer14_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer14_conv1), A(X_features_denseblock3_denselayer14_relu1),
+        A(D_features_denseblock3_denselayer14_conv1),
+        A(RX_features_denseblock3_denselayer14_relu1),
         P(P_features_denseblock3_denselayer14_conv1_weight), n,
         &g_features_denseblock3_denselayer14_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_conv1] =
@@ -10237,7 +10924,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer14_norm1_weight),
         G(P_features_denseblock3_denselayer14_norm1_bias),
-        A(D_features_denseblock3_denselayer14_relu1), A(X_features_denseblock3_denselayer14_relu1),
+        A(D_features_denseblock3_denselayer14_relu1),
+        A(RX_features_denseblock3_denselayer14_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer14_norm1),
         S(S_features_denseblock3_denselayer14_norm1) + 672,
@@ -10250,13 +10938,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer13.norm2 + features.denseblock3.denselayer13.relu2 +
+       features.denseblock3.denselayer13.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer13_relu2),
+        A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2),
+        S(S_features_denseblock3_denselayer13_norm2) + 128,
+        P(P_features_denseblock3_denselayer13_norm2_weight),
+        P(P_features_denseblock3_denselayer13_norm2_bias), n,
+        &g_features_denseblock3_denselayer13_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu2),
         G(P_features_denseblock3_denselayer13_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer13_conv2),
+        T(TB_features_denseblock3_denselayer13_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 125440,
-        A(X_features_denseblock3_denselayer13_relu2),
+        A(RX_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), n,
         &g_features_denseblock3_denselayer13_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_conv2] =
@@ -10267,18 +10963,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer13_conv1),
         G(P_features_denseblock3_denselayer13_norm2_weight),
         G(P_features_denseblock3_denselayer13_norm2_bias),
-        A(D_features_denseblock3_denselayer13_relu2), A(X_features_denseblock3_denselayer13_relu2),
+        A(D_features_denseblock3_denselayer13_relu2),
+        A(RX_features_denseblock3_denselayer13_relu2),
         A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2),
         S(S_features_denseblock3_denselayer13_norm2) + 128,
         P(P_features_denseblock3_denselayer13_norm2_weight), n,
         &g_features_denseblock3_denselayer13_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer13_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1 +
+       features.denseblock3.denselayer13.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer13_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer13_norm1),
+        S(S_features_denseblock3_denselayer13_norm1) + 640,
+        P(P_features_denseblock3_denselayer13_norm1_weight),
+        P(P_features_denseblock3_denselayer13_norm1_bias), n,
+        &g_features_denseblock3_denselayer13_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu1),
         G(P_features_denseblock3_denselayer13_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer13_conv1), A(X_features_denseblock3_denselayer13_relu1),
+        A(D_features_denseblock3_denselayer13_conv1),
+        A(RX_features_denseblock3_denselayer13_relu1),
         P(P_features_denseblock3_denselayer13_conv1_weight), n,
         &g_features_denseblock3_denselayer13_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_conv1] =
@@ -10289,7 +10996,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer13_norm1_weight),
         G(P_features_denseblock3_denselayer13_norm1_bias),
-        A(D_features_denseblock3_denselayer13_relu1), A(X_features_denseblock3_denselayer13_relu1),
+        A(D_features_denseblock3_denselayer13_relu1),
+        A(RX_features_denseblock3_denselayer13_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer13_norm1),
         S(S_features_denseblock3_denselayer13_norm1) + 640,
@@ -10302,13 +11010,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer12.norm2 + features.denseblock3.denselayer12.relu2 +
+       features.denseblock3.denselayer12.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer12_relu2),
+        A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2),
+        S(S_features_denseblock3_denselayer12_norm2) + 128,
+        P(P_features_denseblock3_denselayer12_norm2_weight),
+        P(P_features_denseblock3_denselayer12_norm2_bias), n,
+        &g_features_denseblock3_denselayer12_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu2),
         G(P_features_denseblock3_denselayer12_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer12_conv2),
+        T(TB_features_denseblock3_denselayer12_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 119168,
-        A(X_features_denseblock3_denselayer12_relu2),
+        A(RX_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), n,
         &g_features_denseblock3_denselayer12_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_conv2] =
@@ -10319,18 +11035,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer12_conv1),
         G(P_features_denseblock3_denselayer12_norm2_weight),
         G(P_features_denseblock3_denselayer12_norm2_bias),
-        A(D_features_denseblock3_denselayer12_relu2), A(X_features_denseblock3_denselayer12_relu2),
+        A(D_features_denseblock3_denselayer12_relu2),
+        A(RX_features_denseblock3_denselayer12_relu2),
         A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2),
         S(S_features_denseblock3_denselayer12_norm2) + 128,
         P(P_features_denseblock3_denselayer12_norm2_weight), n,
         &g_features_denseblock3_denselayer12_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer12_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1 +
+       features.denseblock3.denselayer12.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer12_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer12_norm1),
+        S(S_features_denseblock3_denselayer12_norm1) + 608,
+        P(P_features_denseblock3_denselayer12_norm1_weight),
+        P(P_features_denseblock3_denselayer12_norm1_bias), n,
+        &g_features_denseblock3_denselayer12_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu1),
         G(P_features_denseblock3_denselayer12_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer12_conv1), A(X_features_denseblock3_denselayer12_relu1),
+        A(D_features_denseblock3_denselayer12_conv1),
+        A(RX_features_denseblock3_denselayer12_relu1),
         P(P_features_denseblock3_denselayer12_conv1_weight), n,
         &g_features_denseblock3_denselayer12_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_conv1] =
@@ -10341,7 +11068,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer12_norm1_weight),
         G(P_features_denseblock3_denselayer12_norm1_bias),
-        A(D_features_denseblock3_denselayer12_relu1), A(X_features_denseblock3_denselayer12_relu1),
+        A(D_features_denseblock3_denselayer12_relu1),
+        A(RX_features_denseblock3_denselayer12_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer12_norm1),
         S(S_features_denseblock3_denselayer12_norm1) + 608,
@@ -10354,13 +11082,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer11.norm2 + features.denseblock3.denselayer11.relu2 +
+       features.denseblock3.denselayer11.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer11_relu2),
+        A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2),
+        S(S_features_denseblock3_denselayer11_norm2) + 128,
+        P(P_features_denseblock3_denselayer11_norm2_weight),
+        P(P_features_denseblock3_denselayer11_norm2_bias), n,
+        &g_features_denseblock3_denselayer11_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu2),
         G(P_features_denseblock3_denselayer11_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer11_conv2),
+        T(TB_features_denseblock3_denselayer11_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 112896,
-        A(X_features_denseblock3_denselayer11_relu2),
+        A(RX_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), n,
         &g_features_denseblock3_denselayer11_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_conv2] =
@@ -10371,18 +11107,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer11_conv1),
         G(P_features_denseblock3_denselayer11_norm2_weight),
         G(P_features_denseblock3_denselayer11_norm2_bias),
-        A(D_features_denseblock3_denselayer11_relu2), A(X_features_denseblock3_denselayer11_relu2),
+        A(D_features_denseblock3_denselayer11_relu2),
+        A(RX_features_denseblock3_denselayer11_relu2),
         A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2),
         S(S_features_denseblock3_denselayer11_norm2) + 128,
         P(P_features_denseblock3_denselayer11_norm2_weight), n,
         &g_features_denseblock3_denselayer11_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer11_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1 +
+       features.denseblock3.denselayer11.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer11_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer11_norm1),
+        S(S_features_denseblock3_denselayer11_norm1) + 576,
+        P(P_features_denseblock3_denselayer11_norm1_weight),
+        P(P_features_denseblock3_denselayer11_norm1_bias), n,
+        &g_features_denseblock3_denselayer11_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu1),
         G(P_features_denseblock3_denselayer11_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer11_conv1), A(X_features_denseblock3_denselayer11_relu1),
+        A(D_features_denseblock3_denselayer11_conv1),
+        A(RX_features_denseblock3_denselayer11_relu1),
         P(P_features_denseblock3_denselayer11_conv1_weight), n,
         &g_features_denseblock3_denselayer11_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_conv1] =
@@ -10393,7 +11140,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer11_norm1_weight),
         G(P_features_denseblock3_denselayer11_norm1_bias),
-        A(D_features_denseblock3_denselayer11_relu1), A(X_features_denseblock3_denselayer11_relu1),
+        A(D_features_denseblock3_denselayer11_relu1),
+        A(RX_features_denseblock3_denselayer11_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer11_norm1),
         S(S_features_denseblock3_denselayer11_norm1) + 576,
@@ -10406,13 +11154,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer10.norm2 + features.denseblock3.denselayer10.relu2 +
+       features.denseblock3.denselayer10.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer10_relu2),
+        A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2),
+        S(S_features_denseblock3_denselayer10_norm2) + 128,
+        P(P_features_denseblock3_denselayer10_norm2_weight),
+        P(P_features_denseblock3_denselayer10_norm2_bias), n,
+        &g_features_denseblock3_denselayer10_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu2),
         G(P_features_denseblock3_denselayer10_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer10_conv2),
+        T(TB_features_denseblock3_denselayer10_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 106624,
-        A(X_features_denseblock3_denselayer10_relu2),
+        A(RX_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), n,
         &g_features_denseblock3_denselayer10_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_conv2] =
@@ -10423,18 +11179,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer10_conv1),
         G(P_features_denseblock3_denselayer10_norm2_weight),
         G(P_features_denseblock3_denselayer10_norm2_bias),
-        A(D_features_denseblock3_denselayer10_relu2), A(X_features_denseblock3_denselayer10_relu2),
+        A(D_features_denseblock3_denselayer10_relu2),
+        A(RX_features_denseblock3_denselayer10_relu2),
         A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2),
         S(S_features_denseblock3_denselayer10_norm2) + 128,
         P(P_features_denseblock3_denselayer10_norm2_weight), n,
         &g_features_denseblock3_denselayer10_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer10_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1 +
+       features.denseblock3.denselayer10.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer10_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer10_norm1),
+        S(S_features_denseblock3_denselayer10_norm1) + 544,
+        P(P_features_denseblock3_denselayer10_norm1_weight),
+        P(P_features_denseblock3_denselayer10_norm1_bias), n,
+        &g_features_denseblock3_denselayer10_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu1),
         G(P_features_denseblock3_denselayer10_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer10_conv1), A(X_features_denseblock3_denselayer10_relu1),
+        A(D_features_denseblock3_denselayer10_conv1),
+        A(RX_features_denseblock3_denselayer10_relu1),
         P(P_features_denseblock3_denselayer10_conv1_weight), n,
         &g_features_denseblock3_denselayer10_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_conv1] =
@@ -10445,7 +11212,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer10_norm1_weight),
         G(P_features_denseblock3_denselayer10_norm1_bias),
-        A(D_features_denseblock3_denselayer10_relu1), A(X_features_denseblock3_denselayer10_relu1),
+        A(D_features_denseblock3_denselayer10_relu1),
+        A(RX_features_denseblock3_denselayer10_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer10_norm1),
         S(S_features_denseblock3_denselayer10_norm1) + 544,
@@ -10458,13 +11226,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer9.norm2 + features.denseblock3.denselayer9.relu2 +
+       features.denseblock3.denselayer9.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer9_relu2),
+        A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2),
+        S(S_features_denseblock3_denselayer9_norm2) + 128,
+        P(P_features_denseblock3_denselayer9_norm2_weight),
+        P(P_features_denseblock3_denselayer9_norm2_bias), n,
+        &g_features_denseblock3_denselayer9_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu2),
         G(P_features_denseblock3_denselayer9_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer9_conv2),
+        T(TB_features_denseblock3_denselayer9_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 100352,
-        A(X_features_denseblock3_denselayer9_relu2),
+        A(RX_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), n,
         &g_features_denseblock3_denselayer9_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_conv2] =
@@ -10475,18 +11251,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer9_conv1),
         G(P_features_denseblock3_denselayer9_norm2_weight),
         G(P_features_denseblock3_denselayer9_norm2_bias),
-        A(D_features_denseblock3_denselayer9_relu2), A(X_features_denseblock3_denselayer9_relu2),
+        A(D_features_denseblock3_denselayer9_relu2), A(RX_features_denseblock3_denselayer9_relu2),
         A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2),
         S(S_features_denseblock3_denselayer9_norm2) + 128,
         P(P_features_denseblock3_denselayer9_norm2_weight), n,
         &g_features_denseblock3_denselayer9_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer9_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1 +
+       features.denseblock3.denselayer9.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer9_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer9_norm1),
+        S(S_features_denseblock3_denselayer9_norm1) + 512,
+        P(P_features_denseblock3_denselayer9_norm1_weight),
+        P(P_features_denseblock3_denselayer9_norm1_bias), n,
+        &g_features_denseblock3_denselayer9_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu1),
         G(P_features_denseblock3_denselayer9_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer9_conv1), A(X_features_denseblock3_denselayer9_relu1),
+        A(D_features_denseblock3_denselayer9_conv1), A(RX_features_denseblock3_denselayer9_relu1),
         P(P_features_denseblock3_denselayer9_conv1_weight), n,
         &g_features_denseblock3_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_conv1] =
@@ -10497,7 +11282,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer9_norm1_weight),
         G(P_features_denseblock3_denselayer9_norm1_bias),
-        A(D_features_denseblock3_denselayer9_relu1), A(X_features_denseblock3_denselayer9_relu1),
+        A(D_features_denseblock3_denselayer9_relu1), A(RX_features_denseblock3_denselayer9_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer9_norm1),
         S(S_features_denseblock3_denselayer9_norm1) + 512,
@@ -10510,13 +11295,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer8.norm2 + features.denseblock3.denselayer8.relu2 +
+       features.denseblock3.denselayer8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer8_relu2),
+        A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2),
+        S(S_features_denseblock3_denselayer8_norm2) + 128,
+        P(P_features_denseblock3_denselayer8_norm2_weight),
+        P(P_features_denseblock3_denselayer8_norm2_bias), n,
+        &g_features_denseblock3_denselayer8_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu2),
         G(P_features_denseblock3_denselayer8_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer8_conv2),
+        T(TB_features_denseblock3_denselayer8_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 94080,
-        A(X_features_denseblock3_denselayer8_relu2),
+        A(RX_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), n,
         &g_features_denseblock3_denselayer8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_conv2] =
@@ -10527,18 +11320,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer8_conv1),
         G(P_features_denseblock3_denselayer8_norm2_weight),
         G(P_features_denseblock3_denselayer8_norm2_bias),
-        A(D_features_denseblock3_denselayer8_relu2), A(X_features_denseblock3_denselayer8_relu2),
+        A(D_features_denseblock3_denselayer8_relu2), A(RX_features_denseblock3_denselayer8_relu2),
         A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2),
         S(S_features_denseblock3_denselayer8_norm2) + 128,
         P(P_features_denseblock3_denselayer8_norm2_weight), n,
         &g_features_denseblock3_denselayer8_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer8_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1 +
+       features.denseblock3.denselayer8.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer8_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer8_norm1),
+        S(S_features_denseblock3_denselayer8_norm1) + 480,
+        P(P_features_denseblock3_denselayer8_norm1_weight),
+        P(P_features_denseblock3_denselayer8_norm1_bias), n,
+        &g_features_denseblock3_denselayer8_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu1),
         G(P_features_denseblock3_denselayer8_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer8_conv1), A(X_features_denseblock3_denselayer8_relu1),
+        A(D_features_denseblock3_denselayer8_conv1), A(RX_features_denseblock3_denselayer8_relu1),
         P(P_features_denseblock3_denselayer8_conv1_weight), n,
         &g_features_denseblock3_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_conv1] =
@@ -10549,7 +11351,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer8_norm1_weight),
         G(P_features_denseblock3_denselayer8_norm1_bias),
-        A(D_features_denseblock3_denselayer8_relu1), A(X_features_denseblock3_denselayer8_relu1),
+        A(D_features_denseblock3_denselayer8_relu1), A(RX_features_denseblock3_denselayer8_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer8_norm1),
         S(S_features_denseblock3_denselayer8_norm1) + 480,
@@ -10562,13 +11364,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer7.norm2 + features.denseblock3.denselayer7.relu2 +
+       features.denseblock3.denselayer7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer7_relu2),
+        A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2),
+        S(S_features_denseblock3_denselayer7_norm2) + 128,
+        P(P_features_denseblock3_denselayer7_norm2_weight),
+        P(P_features_denseblock3_denselayer7_norm2_bias), n,
+        &g_features_denseblock3_denselayer7_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu2),
         G(P_features_denseblock3_denselayer7_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer7_conv2),
+        T(TB_features_denseblock3_denselayer7_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 87808,
-        A(X_features_denseblock3_denselayer7_relu2),
+        A(RX_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), n,
         &g_features_denseblock3_denselayer7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_conv2] =
@@ -10579,18 +11389,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer7_conv1),
         G(P_features_denseblock3_denselayer7_norm2_weight),
         G(P_features_denseblock3_denselayer7_norm2_bias),
-        A(D_features_denseblock3_denselayer7_relu2), A(X_features_denseblock3_denselayer7_relu2),
+        A(D_features_denseblock3_denselayer7_relu2), A(RX_features_denseblock3_denselayer7_relu2),
         A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2),
         S(S_features_denseblock3_denselayer7_norm2) + 128,
         P(P_features_denseblock3_denselayer7_norm2_weight), n,
         &g_features_denseblock3_denselayer7_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer7_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1 +
+       features.denseblock3.denselayer7.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer7_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer7_norm1),
+        S(S_features_denseblock3_denselayer7_norm1) + 448,
+        P(P_features_denseblock3_denselayer7_norm1_weight),
+        P(P_features_denseblock3_denselayer7_norm1_bias), n,
+        &g_features_denseblock3_denselayer7_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu1),
         G(P_features_denseblock3_denselayer7_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer7_conv1), A(X_features_denseblock3_denselayer7_relu1),
+        A(D_features_denseblock3_denselayer7_conv1), A(RX_features_denseblock3_denselayer7_relu1),
         P(P_features_denseblock3_denselayer7_conv1_weight), n,
         &g_features_denseblock3_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_conv1] =
@@ -10601,7 +11420,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer7_norm1_weight),
         G(P_features_denseblock3_denselayer7_norm1_bias),
-        A(D_features_denseblock3_denselayer7_relu1), A(X_features_denseblock3_denselayer7_relu1),
+        A(D_features_denseblock3_denselayer7_relu1), A(RX_features_denseblock3_denselayer7_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer7_norm1),
         S(S_features_denseblock3_denselayer7_norm1) + 448,
@@ -10614,13 +11433,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2 +
+       features.denseblock3.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu2),
+        A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2),
+        S(S_features_denseblock3_denselayer6_norm2) + 128,
+        P(P_features_denseblock3_denselayer6_norm2_weight),
+        P(P_features_denseblock3_denselayer6_norm2_bias), n,
+        &g_features_denseblock3_denselayer6_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer6_conv2),
+        T(TB_features_denseblock3_denselayer6_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 81536,
-        A(X_features_denseblock3_denselayer6_relu2),
+        A(RX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
         &g_features_denseblock3_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] =
@@ -10631,18 +11458,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_conv1),
         G(P_features_denseblock3_denselayer6_norm2_weight),
         G(P_features_denseblock3_denselayer6_norm2_bias),
-        A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2),
+        A(D_features_denseblock3_denselayer6_relu2), A(RX_features_denseblock3_denselayer6_relu2),
         A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2),
         S(S_features_denseblock3_denselayer6_norm2) + 128,
         P(P_features_denseblock3_denselayer6_norm2_weight), n,
         &g_features_denseblock3_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1 +
+       features.denseblock3.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer6_norm1),
+        S(S_features_denseblock3_denselayer6_norm1) + 416,
+        P(P_features_denseblock3_denselayer6_norm1_weight),
+        P(P_features_denseblock3_denselayer6_norm1_bias), n,
+        &g_features_denseblock3_denselayer6_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1),
         G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1),
+        A(D_features_denseblock3_denselayer6_conv1), A(RX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
@@ -10653,7 +11489,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer6_norm1_weight),
         G(P_features_denseblock3_denselayer6_norm1_bias),
-        A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1),
+        A(D_features_denseblock3_denselayer6_relu1), A(RX_features_denseblock3_denselayer6_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer6_norm1),
         S(S_features_denseblock3_denselayer6_norm1) + 416,
@@ -10666,13 +11502,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2 +
+       features.denseblock3.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu2),
+        A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2),
+        S(S_features_denseblock3_denselayer5_norm2) + 128,
+        P(P_features_denseblock3_denselayer5_norm2_weight),
+        P(P_features_denseblock3_denselayer5_norm2_bias), n,
+        &g_features_denseblock3_denselayer5_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer5_conv2),
+        T(TB_features_denseblock3_denselayer5_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 75264,
-        A(X_features_denseblock3_denselayer5_relu2),
+        A(RX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
         &g_features_denseblock3_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] =
@@ -10683,18 +11527,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_conv1),
         G(P_features_denseblock3_denselayer5_norm2_weight),
         G(P_features_denseblock3_denselayer5_norm2_bias),
-        A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2),
+        A(D_features_denseblock3_denselayer5_relu2), A(RX_features_denseblock3_denselayer5_relu2),
         A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2),
         S(S_features_denseblock3_denselayer5_norm2) + 128,
         P(P_features_denseblock3_denselayer5_norm2_weight), n,
         &g_features_denseblock3_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1 +
+       features.denseblock3.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer5_norm1),
+        S(S_features_denseblock3_denselayer5_norm1) + 384,
+        P(P_features_denseblock3_denselayer5_norm1_weight),
+        P(P_features_denseblock3_denselayer5_norm1_bias), n,
+        &g_features_denseblock3_denselayer5_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1),
         G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1),
+        A(D_features_denseblock3_denselayer5_conv1), A(RX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
@@ -10705,7 +11558,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer5_norm1_weight),
         G(P_features_denseblock3_denselayer5_norm1_bias),
-        A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1),
+        A(D_features_denseblock3_denselayer5_relu1), A(RX_features_denseblock3_denselayer5_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer5_norm1),
         S(S_features_denseblock3_denselayer5_norm1) + 384,
@@ -10718,13 +11571,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2 +
+       features.denseblock3.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu2),
+        A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2),
+        S(S_features_denseblock3_denselayer4_norm2) + 128,
+        P(P_features_denseblock3_denselayer4_norm2_weight),
+        P(P_features_denseblock3_denselayer4_norm2_bias), n,
+        &g_features_denseblock3_denselayer4_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer4_conv2),
+        T(TB_features_denseblock3_denselayer4_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 68992,
-        A(X_features_denseblock3_denselayer4_relu2),
+        A(RX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
         &g_features_denseblock3_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] =
@@ -10735,18 +11596,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_conv1),
         G(P_features_denseblock3_denselayer4_norm2_weight),
         G(P_features_denseblock3_denselayer4_norm2_bias),
-        A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2),
+        A(D_features_denseblock3_denselayer4_relu2), A(RX_features_denseblock3_denselayer4_relu2),
         A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2),
         S(S_features_denseblock3_denselayer4_norm2) + 128,
         P(P_features_denseblock3_denselayer4_norm2_weight), n,
         &g_features_denseblock3_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1 +
+       features.denseblock3.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer4_norm1),
+        S(S_features_denseblock3_denselayer4_norm1) + 352,
+        P(P_features_denseblock3_denselayer4_norm1_weight),
+        P(P_features_denseblock3_denselayer4_norm1_bias), n,
+        &g_features_denseblock3_denselayer4_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1),
         G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1),
+        A(D_features_denseblock3_denselayer4_conv1), A(RX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
@@ -10757,7 +11627,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer4_norm1_weight),
         G(P_features_denseblock3_denselayer4_norm1_bias),
-        A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1),
+        A(D_features_denseblock3_denselayer4_relu1), A(RX_features_denseblock3_denselayer4_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer4_norm1),
         S(S_features_denseblock3_denselayer4_norm1) + 352,
@@ -10770,13 +11640,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2 +
+       features.denseblock3.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu2),
+        A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2),
+        S(S_features_denseblock3_denselayer3_norm2) + 128,
+        P(P_features_denseblock3_denselayer3_norm2_weight),
+        P(P_features_denseblock3_denselayer3_norm2_bias), n,
+        &g_features_denseblock3_denselayer3_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer3_conv2),
+        T(TB_features_denseblock3_denselayer3_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 62720,
-        A(X_features_denseblock3_denselayer3_relu2),
+        A(RX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
         &g_features_denseblock3_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] =
@@ -10787,18 +11665,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_conv1),
         G(P_features_denseblock3_denselayer3_norm2_weight),
         G(P_features_denseblock3_denselayer3_norm2_bias),
-        A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2),
+        A(D_features_denseblock3_denselayer3_relu2), A(RX_features_denseblock3_denselayer3_relu2),
         A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2),
         S(S_features_denseblock3_denselayer3_norm2) + 128,
         P(P_features_denseblock3_denselayer3_norm2_weight), n,
         &g_features_denseblock3_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1 +
+       features.denseblock3.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer3_norm1),
+        S(S_features_denseblock3_denselayer3_norm1) + 320,
+        P(P_features_denseblock3_denselayer3_norm1_weight),
+        P(P_features_denseblock3_denselayer3_norm1_bias), n,
+        &g_features_denseblock3_denselayer3_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1),
         G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1),
+        A(D_features_denseblock3_denselayer3_conv1), A(RX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
@@ -10809,7 +11696,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer3_norm1_weight),
         G(P_features_denseblock3_denselayer3_norm1_bias),
-        A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1),
+        A(D_features_denseblock3_denselayer3_relu1), A(RX_features_denseblock3_denselayer3_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer3_norm1),
         S(S_features_denseblock3_denselayer3_norm1) + 320,
@@ -10822,13 +11709,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2 +
+       features.denseblock3.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu2),
+        A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2),
+        S(S_features_denseblock3_denselayer2_norm2) + 128,
+        P(P_features_denseblock3_denselayer2_norm2_weight),
+        P(P_features_denseblock3_denselayer2_norm2_bias), n,
+        &g_features_denseblock3_denselayer2_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer2_conv2),
+        T(TB_features_denseblock3_denselayer2_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 56448,
-        A(X_features_denseblock3_denselayer2_relu2),
+        A(RX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
         &g_features_denseblock3_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] =
@@ -10839,18 +11734,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_conv1),
         G(P_features_denseblock3_denselayer2_norm2_weight),
         G(P_features_denseblock3_denselayer2_norm2_bias),
-        A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2),
+        A(D_features_denseblock3_denselayer2_relu2), A(RX_features_denseblock3_denselayer2_relu2),
         A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2),
         S(S_features_denseblock3_denselayer2_norm2) + 128,
         P(P_features_denseblock3_denselayer2_norm2_weight), n,
         &g_features_denseblock3_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1 +
+       features.denseblock3.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer2_norm1),
+        S(S_features_denseblock3_denselayer2_norm1) + 288,
+        P(P_features_denseblock3_denselayer2_norm1_weight),
+        P(P_features_denseblock3_denselayer2_norm1_bias), n,
+        &g_features_denseblock3_denselayer2_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1),
         G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1),
+        A(D_features_denseblock3_denselayer2_conv1), A(RX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
@@ -10861,7 +11765,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer2_norm1_weight),
         G(P_features_denseblock3_denselayer2_norm1_bias),
-        A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1),
+        A(D_features_denseblock3_denselayer2_relu1), A(RX_features_denseblock3_denselayer2_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer2_norm1),
         S(S_features_denseblock3_denselayer2_norm1) + 288,
@@ -10874,13 +11778,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2 +
+       features.denseblock3.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu2),
+        A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2),
+        S(S_features_denseblock3_denselayer1_norm2) + 128,
+        P(P_features_denseblock3_denselayer1_norm2_weight),
+        P(P_features_denseblock3_denselayer1_norm2_bias), n,
+        &g_features_denseblock3_denselayer1_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer1_conv2),
+        T(TB_features_denseblock3_denselayer1_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 50176,
-        A(X_features_denseblock3_denselayer1_relu2),
+        A(RX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
         &g_features_denseblock3_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] =
@@ -10891,18 +11803,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_conv1),
         G(P_features_denseblock3_denselayer1_norm2_weight),
         G(P_features_denseblock3_denselayer1_norm2_bias),
-        A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2),
+        A(D_features_denseblock3_denselayer1_relu2), A(RX_features_denseblock3_denselayer1_relu2),
         A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2),
         S(S_features_denseblock3_denselayer1_norm2) + 128,
         P(P_features_denseblock3_denselayer1_norm2_weight), n,
         &g_features_denseblock3_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_conv1), n, 25088, 25088);
-    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1 +
+       features.denseblock3.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer1_norm1),
+        S(S_features_denseblock3_denselayer1_norm1) + 256,
+        P(P_features_denseblock3_denselayer1_norm1_weight),
+        P(P_features_denseblock3_denselayer1_norm1_bias), n,
+        &g_features_denseblock3_denselayer1_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1),
         G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1),
+        A(D_features_denseblock3_denselayer1_conv1), A(RX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
@@ -10913,7 +11834,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer1_norm1_weight),
         G(P_features_denseblock3_denselayer1_norm1_bias),
-        A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1),
+        A(D_features_denseblock3_denselayer1_relu1), A(RX_features_denseblock3_denselayer1_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer1_norm1),
         S(S_features_denseblock3_denselayer1_norm1) + 256,
@@ -10927,10 +11848,15 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition2_conv),
         A(D_features_denseblock3_denselayer24_concat1), n, &g_features_transition2_pool, RT_SET);
-    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+    /* features.transition2.norm + features.transition2.relu + features.transition2.conv: batchnorm
+       + relu + conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156, 157) */
+    rt_batchnorm_relu_recompute(A(RX_features_transition2_relu),
+        A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm),
+        S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight),
+        P(P_features_transition2_norm_bias), n, &g_features_transition2_norm);
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL,
-        NULL, A(D_features_transition2_conv), A(X_features_transition2_relu),
+        NULL, A(D_features_transition2_conv), A(RX_features_transition2_relu),
         P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 401408, 401408);
@@ -10938,7 +11864,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
-        A(D_features_transition2_relu), A(X_features_transition2_relu),
+        A(D_features_transition2_relu), A(RX_features_transition2_relu),
         A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm),
         S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight), n,
         &g_features_transition2_norm, RT_SET);
@@ -10947,13 +11873,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer12.norm2 + features.denseblock2.denselayer12.relu2 +
+       features.denseblock2.denselayer12.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer12_relu2),
+        A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2),
+        S(S_features_denseblock2_denselayer12_norm2) + 128,
+        P(P_features_denseblock2_denselayer12_norm2_weight),
+        P(P_features_denseblock2_denselayer12_norm2_bias), n,
+        &g_features_denseblock2_denselayer12_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu2),
         G(P_features_denseblock2_denselayer12_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer12_conv2),
+        T(TB_features_denseblock2_denselayer12_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 376320,
-        A(X_features_denseblock2_denselayer12_relu2),
+        A(RX_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), n,
         &g_features_denseblock2_denselayer12_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_conv2] =
@@ -10964,18 +11898,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_conv1),
         G(P_features_denseblock2_denselayer12_norm2_weight),
         G(P_features_denseblock2_denselayer12_norm2_bias),
-        A(D_features_denseblock2_denselayer12_relu2), A(X_features_denseblock2_denselayer12_relu2),
+        A(D_features_denseblock2_denselayer12_relu2),
+        A(RX_features_denseblock2_denselayer12_relu2),
         A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2),
         S(S_features_denseblock2_denselayer12_norm2) + 128,
         P(P_features_denseblock2_denselayer12_norm2_weight), n,
         &g_features_denseblock2_denselayer12_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1 +
+       features.denseblock2.denselayer12.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer12_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer12_norm1),
+        S(S_features_denseblock2_denselayer12_norm1) + 480,
+        P(P_features_denseblock2_denselayer12_norm1_weight),
+        P(P_features_denseblock2_denselayer12_norm1_bias), n,
+        &g_features_denseblock2_denselayer12_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu1),
         G(P_features_denseblock2_denselayer12_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer12_conv1), A(X_features_denseblock2_denselayer12_relu1),
+        A(D_features_denseblock2_denselayer12_conv1),
+        A(RX_features_denseblock2_denselayer12_relu1),
         P(P_features_denseblock2_denselayer12_conv1_weight), n,
         &g_features_denseblock2_denselayer12_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_conv1] =
@@ -10986,7 +11931,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer12_norm1_weight),
         G(P_features_denseblock2_denselayer12_norm1_bias),
-        A(D_features_denseblock2_denselayer12_relu1), A(X_features_denseblock2_denselayer12_relu1),
+        A(D_features_denseblock2_denselayer12_relu1),
+        A(RX_features_denseblock2_denselayer12_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer12_norm1),
         S(S_features_denseblock2_denselayer12_norm1) + 480,
@@ -10999,13 +11945,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer11.norm2 + features.denseblock2.denselayer11.relu2 +
+       features.denseblock2.denselayer11.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer11_relu2),
+        A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2),
+        S(S_features_denseblock2_denselayer11_norm2) + 128,
+        P(P_features_denseblock2_denselayer11_norm2_weight),
+        P(P_features_denseblock2_denselayer11_norm2_bias), n,
+        &g_features_denseblock2_denselayer11_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu2),
         G(P_features_denseblock2_denselayer11_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer11_conv2),
+        T(TB_features_denseblock2_denselayer11_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 351232,
-        A(X_features_denseblock2_denselayer11_relu2),
+        A(RX_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), n,
         &g_features_denseblock2_denselayer11_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_conv2] =
@@ -11016,18 +11970,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer11_conv1),
         G(P_features_denseblock2_denselayer11_norm2_weight),
         G(P_features_denseblock2_denselayer11_norm2_bias),
-        A(D_features_denseblock2_denselayer11_relu2), A(X_features_denseblock2_denselayer11_relu2),
+        A(D_features_denseblock2_denselayer11_relu2),
+        A(RX_features_denseblock2_denselayer11_relu2),
         A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2),
         S(S_features_denseblock2_denselayer11_norm2) + 128,
         P(P_features_denseblock2_denselayer11_norm2_weight), n,
         &g_features_denseblock2_denselayer11_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer11_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1 +
+       features.denseblock2.denselayer11.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer11_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer11_norm1),
+        S(S_features_denseblock2_denselayer11_norm1) + 448,
+        P(P_features_denseblock2_denselayer11_norm1_weight),
+        P(P_features_denseblock2_denselayer11_norm1_bias), n,
+        &g_features_denseblock2_denselayer11_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu1),
         G(P_features_denseblock2_denselayer11_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer11_conv1), A(X_features_denseblock2_denselayer11_relu1),
+        A(D_features_denseblock2_denselayer11_conv1),
+        A(RX_features_denseblock2_denselayer11_relu1),
         P(P_features_denseblock2_denselayer11_conv1_weight), n,
         &g_features_denseblock2_denselayer11_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_conv1] =
@@ -11038,7 +12003,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer11_norm1_weight),
         G(P_features_denseblock2_denselayer11_norm1_bias),
-        A(D_features_denseblock2_denselayer11_relu1), A(X_features_denseblock2_denselayer11_relu1),
+        A(D_features_denseblock2_denselayer11_relu1),
+        A(RX_features_denseblock2_denselayer11_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer11_norm1),
         S(S_features_denseblock2_denselayer11_norm1) + 448,
@@ -11051,13 +12017,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer10.norm2 + features.denseblock2.denselayer10.relu2 +
+       features.denseblock2.denselayer10.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer10_relu2),
+        A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2),
+        S(S_features_denseblock2_denselayer10_norm2) + 128,
+        P(P_features_denseblock2_denselayer10_norm2_weight),
+        P(P_features_denseblock2_denselayer10_norm2_bias), n,
+        &g_features_denseblock2_denselayer10_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu2),
         G(P_features_denseblock2_denselayer10_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer10_conv2),
+        T(TB_features_denseblock2_denselayer10_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 326144,
-        A(X_features_denseblock2_denselayer10_relu2),
+        A(RX_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), n,
         &g_features_denseblock2_denselayer10_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_conv2] =
@@ -11068,18 +12042,29 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer10_conv1),
         G(P_features_denseblock2_denselayer10_norm2_weight),
         G(P_features_denseblock2_denselayer10_norm2_bias),
-        A(D_features_denseblock2_denselayer10_relu2), A(X_features_denseblock2_denselayer10_relu2),
+        A(D_features_denseblock2_denselayer10_relu2),
+        A(RX_features_denseblock2_denselayer10_relu2),
         A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2),
         S(S_features_denseblock2_denselayer10_norm2) + 128,
         P(P_features_denseblock2_denselayer10_norm2_weight), n,
         &g_features_denseblock2_denselayer10_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer10_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1 +
+       features.denseblock2.denselayer10.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer10_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer10_norm1),
+        S(S_features_denseblock2_denselayer10_norm1) + 416,
+        P(P_features_denseblock2_denselayer10_norm1_weight),
+        P(P_features_denseblock2_denselayer10_norm1_bias), n,
+        &g_features_denseblock2_denselayer10_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu1),
         G(P_features_denseblock2_denselayer10_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer10_conv1), A(X_features_denseblock2_denselayer10_relu1),
+        A(D_features_denseblock2_denselayer10_conv1),
+        A(RX_features_denseblock2_denselayer10_relu1),
         P(P_features_denseblock2_denselayer10_conv1_weight), n,
         &g_features_denseblock2_denselayer10_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_conv1] =
@@ -11090,7 +12075,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer10_norm1_weight),
         G(P_features_denseblock2_denselayer10_norm1_bias),
-        A(D_features_denseblock2_denselayer10_relu1), A(X_features_denseblock2_denselayer10_relu1),
+        A(D_features_denseblock2_denselayer10_relu1),
+        A(RX_features_denseblock2_denselayer10_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer10_norm1),
         S(S_features_denseblock2_denselayer10_norm1) + 416,
@@ -11103,13 +12089,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer9.norm2 + features.denseblock2.denselayer9.relu2 +
+       features.denseblock2.denselayer9.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer9_relu2),
+        A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2),
+        S(S_features_denseblock2_denselayer9_norm2) + 128,
+        P(P_features_denseblock2_denselayer9_norm2_weight),
+        P(P_features_denseblock2_denselayer9_norm2_bias), n,
+        &g_features_denseblock2_denselayer9_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu2),
         G(P_features_denseblock2_denselayer9_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer9_conv2),
+        T(TB_features_denseblock2_denselayer9_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 301056,
-        A(X_features_denseblock2_denselayer9_relu2),
+        A(RX_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), n,
         &g_features_denseblock2_denselayer9_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_conv2] =
@@ -11120,18 +12114,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer9_conv1),
         G(P_features_denseblock2_denselayer9_norm2_weight),
         G(P_features_denseblock2_denselayer9_norm2_bias),
-        A(D_features_denseblock2_denselayer9_relu2), A(X_features_denseblock2_denselayer9_relu2),
+        A(D_features_denseblock2_denselayer9_relu2), A(RX_features_denseblock2_denselayer9_relu2),
         A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2),
         S(S_features_denseblock2_denselayer9_norm2) + 128,
         P(P_features_denseblock2_denselayer9_norm2_weight), n,
         &g_features_denseblock2_denselayer9_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer9_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1 +
+       features.denseblock2.denselayer9.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer9_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer9_norm1),
+        S(S_features_denseblock2_denselayer9_norm1) + 384,
+        P(P_features_denseblock2_denselayer9_norm1_weight),
+        P(P_features_denseblock2_denselayer9_norm1_bias), n,
+        &g_features_denseblock2_denselayer9_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu1),
         G(P_features_denseblock2_denselayer9_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer9_conv1), A(X_features_denseblock2_denselayer9_relu1),
+        A(D_features_denseblock2_denselayer9_conv1), A(RX_features_denseblock2_denselayer9_relu1),
         P(P_features_denseblock2_denselayer9_conv1_weight), n,
         &g_features_denseblock2_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_conv1] =
@@ -11142,7 +12145,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer9_norm1_weight),
         G(P_features_denseblock2_denselayer9_norm1_bias),
-        A(D_features_denseblock2_denselayer9_relu1), A(X_features_denseblock2_denselayer9_relu1),
+        A(D_features_denseblock2_denselayer9_relu1), A(RX_features_denseblock2_denselayer9_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer9_norm1),
         S(S_features_denseblock2_denselayer9_norm1) + 384,
@@ -11155,13 +12158,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer8.norm2 + features.denseblock2.denselayer8.relu2 +
+       features.denseblock2.denselayer8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer8_relu2),
+        A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2),
+        S(S_features_denseblock2_denselayer8_norm2) + 128,
+        P(P_features_denseblock2_denselayer8_norm2_weight),
+        P(P_features_denseblock2_denselayer8_norm2_bias), n,
+        &g_features_denseblock2_denselayer8_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu2),
         G(P_features_denseblock2_denselayer8_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer8_conv2),
+        T(TB_features_denseblock2_denselayer8_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 275968,
-        A(X_features_denseblock2_denselayer8_relu2),
+        A(RX_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), n,
         &g_features_denseblock2_denselayer8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_conv2] =
@@ -11172,18 +12183,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer8_conv1),
         G(P_features_denseblock2_denselayer8_norm2_weight),
         G(P_features_denseblock2_denselayer8_norm2_bias),
-        A(D_features_denseblock2_denselayer8_relu2), A(X_features_denseblock2_denselayer8_relu2),
+        A(D_features_denseblock2_denselayer8_relu2), A(RX_features_denseblock2_denselayer8_relu2),
         A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2),
         S(S_features_denseblock2_denselayer8_norm2) + 128,
         P(P_features_denseblock2_denselayer8_norm2_weight), n,
         &g_features_denseblock2_denselayer8_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer8_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1 +
+       features.denseblock2.denselayer8.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer8_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer8_norm1),
+        S(S_features_denseblock2_denselayer8_norm1) + 352,
+        P(P_features_denseblock2_denselayer8_norm1_weight),
+        P(P_features_denseblock2_denselayer8_norm1_bias), n,
+        &g_features_denseblock2_denselayer8_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu1),
         G(P_features_denseblock2_denselayer8_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer8_conv1), A(X_features_denseblock2_denselayer8_relu1),
+        A(D_features_denseblock2_denselayer8_conv1), A(RX_features_denseblock2_denselayer8_relu1),
         P(P_features_denseblock2_denselayer8_conv1_weight), n,
         &g_features_denseblock2_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_conv1] =
@@ -11194,7 +12214,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer8_norm1_weight),
         G(P_features_denseblock2_denselayer8_norm1_bias),
-        A(D_features_denseblock2_denselayer8_relu1), A(X_features_denseblock2_denselayer8_relu1),
+        A(D_features_denseblock2_denselayer8_relu1), A(RX_features_denseblock2_denselayer8_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer8_norm1),
         S(S_features_denseblock2_denselayer8_norm1) + 352,
@@ -11207,13 +12227,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer7.norm2 + features.denseblock2.denselayer7.relu2 +
+       features.denseblock2.denselayer7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer7_relu2),
+        A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2),
+        S(S_features_denseblock2_denselayer7_norm2) + 128,
+        P(P_features_denseblock2_denselayer7_norm2_weight),
+        P(P_features_denseblock2_denselayer7_norm2_bias), n,
+        &g_features_denseblock2_denselayer7_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu2),
         G(P_features_denseblock2_denselayer7_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer7_conv2),
+        T(TB_features_denseblock2_denselayer7_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 250880,
-        A(X_features_denseblock2_denselayer7_relu2),
+        A(RX_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), n,
         &g_features_denseblock2_denselayer7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_conv2] =
@@ -11224,18 +12252,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer7_conv1),
         G(P_features_denseblock2_denselayer7_norm2_weight),
         G(P_features_denseblock2_denselayer7_norm2_bias),
-        A(D_features_denseblock2_denselayer7_relu2), A(X_features_denseblock2_denselayer7_relu2),
+        A(D_features_denseblock2_denselayer7_relu2), A(RX_features_denseblock2_denselayer7_relu2),
         A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2),
         S(S_features_denseblock2_denselayer7_norm2) + 128,
         P(P_features_denseblock2_denselayer7_norm2_weight), n,
         &g_features_denseblock2_denselayer7_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer7_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1 +
+       features.denseblock2.denselayer7.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer7_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer7_norm1),
+        S(S_features_denseblock2_denselayer7_norm1) + 320,
+        P(P_features_denseblock2_denselayer7_norm1_weight),
+        P(P_features_denseblock2_denselayer7_norm1_bias), n,
+        &g_features_denseblock2_denselayer7_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu1),
         G(P_features_denseblock2_denselayer7_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer7_conv1), A(X_features_denseblock2_denselayer7_relu1),
+        A(D_features_denseblock2_denselayer7_conv1), A(RX_features_denseblock2_denselayer7_relu1),
         P(P_features_denseblock2_denselayer7_conv1_weight), n,
         &g_features_denseblock2_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_conv1] =
@@ -11246,7 +12283,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer7_norm1_weight),
         G(P_features_denseblock2_denselayer7_norm1_bias),
-        A(D_features_denseblock2_denselayer7_relu1), A(X_features_denseblock2_denselayer7_relu1),
+        A(D_features_denseblock2_denselayer7_relu1), A(RX_features_denseblock2_denselayer7_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer7_norm1),
         S(S_features_denseblock2_denselayer7_norm1) + 320,
@@ -11259,13 +12296,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2 +
+       features.denseblock2.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu2),
+        A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
+        S(S_features_denseblock2_denselayer6_norm2) + 128,
+        P(P_features_denseblock2_denselayer6_norm2_weight),
+        P(P_features_denseblock2_denselayer6_norm2_bias), n,
+        &g_features_denseblock2_denselayer6_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer6_conv2),
+        T(TB_features_denseblock2_denselayer6_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 225792,
-        A(X_features_denseblock2_denselayer6_relu2),
+        A(RX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
         &g_features_denseblock2_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] =
@@ -11276,18 +12321,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_conv1),
         G(P_features_denseblock2_denselayer6_norm2_weight),
         G(P_features_denseblock2_denselayer6_norm2_bias),
-        A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2),
+        A(D_features_denseblock2_denselayer6_relu2), A(RX_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
         S(S_features_denseblock2_denselayer6_norm2) + 128,
         P(P_features_denseblock2_denselayer6_norm2_weight), n,
         &g_features_denseblock2_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1 +
+       features.denseblock2.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer6_norm1),
+        S(S_features_denseblock2_denselayer6_norm1) + 288,
+        P(P_features_denseblock2_denselayer6_norm1_weight),
+        P(P_features_denseblock2_denselayer6_norm1_bias), n,
+        &g_features_denseblock2_denselayer6_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1),
         G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1),
+        A(D_features_denseblock2_denselayer6_conv1), A(RX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] =
@@ -11298,7 +12352,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer6_norm1_weight),
         G(P_features_denseblock2_denselayer6_norm1_bias),
-        A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1),
+        A(D_features_denseblock2_denselayer6_relu1), A(RX_features_denseblock2_denselayer6_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer6_norm1),
         S(S_features_denseblock2_denselayer6_norm1) + 288,
@@ -11311,13 +12365,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2 +
+       features.denseblock2.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu2),
+        A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
+        S(S_features_denseblock2_denselayer5_norm2) + 128,
+        P(P_features_denseblock2_denselayer5_norm2_weight),
+        P(P_features_denseblock2_denselayer5_norm2_bias), n,
+        &g_features_denseblock2_denselayer5_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer5_conv2),
+        T(TB_features_denseblock2_denselayer5_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 200704,
-        A(X_features_denseblock2_denselayer5_relu2),
+        A(RX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
         &g_features_denseblock2_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] =
@@ -11328,18 +12390,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_conv1),
         G(P_features_denseblock2_denselayer5_norm2_weight),
         G(P_features_denseblock2_denselayer5_norm2_bias),
-        A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2),
+        A(D_features_denseblock2_denselayer5_relu2), A(RX_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
         S(S_features_denseblock2_denselayer5_norm2) + 128,
         P(P_features_denseblock2_denselayer5_norm2_weight), n,
         &g_features_denseblock2_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1 +
+       features.denseblock2.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer5_norm1),
+        S(S_features_denseblock2_denselayer5_norm1) + 256,
+        P(P_features_denseblock2_denselayer5_norm1_weight),
+        P(P_features_denseblock2_denselayer5_norm1_bias), n,
+        &g_features_denseblock2_denselayer5_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1),
         G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1),
+        A(D_features_denseblock2_denselayer5_conv1), A(RX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] =
@@ -11350,7 +12421,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer5_norm1_weight),
         G(P_features_denseblock2_denselayer5_norm1_bias),
-        A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1),
+        A(D_features_denseblock2_denselayer5_relu1), A(RX_features_denseblock2_denselayer5_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer5_norm1),
         S(S_features_denseblock2_denselayer5_norm1) + 256,
@@ -11363,13 +12434,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2 +
+       features.denseblock2.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu2),
+        A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
+        S(S_features_denseblock2_denselayer4_norm2) + 128,
+        P(P_features_denseblock2_denselayer4_norm2_weight),
+        P(P_features_denseblock2_denselayer4_norm2_bias), n,
+        &g_features_denseblock2_denselayer4_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer4_conv2),
+        T(TB_features_denseblock2_denselayer4_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 175616,
-        A(X_features_denseblock2_denselayer4_relu2),
+        A(RX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
         &g_features_denseblock2_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] =
@@ -11380,18 +12459,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_conv1),
         G(P_features_denseblock2_denselayer4_norm2_weight),
         G(P_features_denseblock2_denselayer4_norm2_bias),
-        A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2),
+        A(D_features_denseblock2_denselayer4_relu2), A(RX_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
         S(S_features_denseblock2_denselayer4_norm2) + 128,
         P(P_features_denseblock2_denselayer4_norm2_weight), n,
         &g_features_denseblock2_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1 +
+       features.denseblock2.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer4_norm1),
+        S(S_features_denseblock2_denselayer4_norm1) + 224,
+        P(P_features_denseblock2_denselayer4_norm1_weight),
+        P(P_features_denseblock2_denselayer4_norm1_bias), n,
+        &g_features_denseblock2_denselayer4_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1),
         G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1),
+        A(D_features_denseblock2_denselayer4_conv1), A(RX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] =
@@ -11402,7 +12490,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer4_norm1_weight),
         G(P_features_denseblock2_denselayer4_norm1_bias),
-        A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1),
+        A(D_features_denseblock2_denselayer4_relu1), A(RX_features_denseblock2_denselayer4_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer4_norm1),
         S(S_features_denseblock2_denselayer4_norm1) + 224,
@@ -11415,13 +12503,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2 +
+       features.denseblock2.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu2),
+        A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
+        S(S_features_denseblock2_denselayer3_norm2) + 128,
+        P(P_features_denseblock2_denselayer3_norm2_weight),
+        P(P_features_denseblock2_denselayer3_norm2_bias), n,
+        &g_features_denseblock2_denselayer3_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer3_conv2),
+        T(TB_features_denseblock2_denselayer3_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 150528,
-        A(X_features_denseblock2_denselayer3_relu2),
+        A(RX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
         &g_features_denseblock2_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] =
@@ -11432,18 +12528,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_conv1),
         G(P_features_denseblock2_denselayer3_norm2_weight),
         G(P_features_denseblock2_denselayer3_norm2_bias),
-        A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2),
+        A(D_features_denseblock2_denselayer3_relu2), A(RX_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
         S(S_features_denseblock2_denselayer3_norm2) + 128,
         P(P_features_denseblock2_denselayer3_norm2_weight), n,
         &g_features_denseblock2_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1 +
+       features.denseblock2.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer3_norm1),
+        S(S_features_denseblock2_denselayer3_norm1) + 192,
+        P(P_features_denseblock2_denselayer3_norm1_weight),
+        P(P_features_denseblock2_denselayer3_norm1_bias), n,
+        &g_features_denseblock2_denselayer3_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1),
         G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1),
+        A(D_features_denseblock2_denselayer3_conv1), A(RX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] =
@@ -11454,7 +12559,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer3_norm1_weight),
         G(P_features_denseblock2_denselayer3_norm1_bias),
-        A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1),
+        A(D_features_denseblock2_denselayer3_relu1), A(RX_features_denseblock2_denselayer3_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer3_norm1),
         S(S_features_denseblock2_denselayer3_norm1) + 192,
@@ -11467,13 +12572,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2 +
+       features.denseblock2.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu2),
+        A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
+        S(S_features_denseblock2_denselayer2_norm2) + 128,
+        P(P_features_denseblock2_denselayer2_norm2_weight),
+        P(P_features_denseblock2_denselayer2_norm2_bias), n,
+        &g_features_denseblock2_denselayer2_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer2_conv2),
+        T(TB_features_denseblock2_denselayer2_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 125440,
-        A(X_features_denseblock2_denselayer2_relu2),
+        A(RX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
         &g_features_denseblock2_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] =
@@ -11484,18 +12597,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_conv1),
         G(P_features_denseblock2_denselayer2_norm2_weight),
         G(P_features_denseblock2_denselayer2_norm2_bias),
-        A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2),
+        A(D_features_denseblock2_denselayer2_relu2), A(RX_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
         S(S_features_denseblock2_denselayer2_norm2) + 128,
         P(P_features_denseblock2_denselayer2_norm2_weight), n,
         &g_features_denseblock2_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1 +
+       features.denseblock2.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer2_norm1),
+        S(S_features_denseblock2_denselayer2_norm1) + 160,
+        P(P_features_denseblock2_denselayer2_norm1_weight),
+        P(P_features_denseblock2_denselayer2_norm1_bias), n,
+        &g_features_denseblock2_denselayer2_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1),
         G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1),
+        A(D_features_denseblock2_denselayer2_conv1), A(RX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] =
@@ -11506,7 +12628,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer2_norm1_weight),
         G(P_features_denseblock2_denselayer2_norm1_bias),
-        A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1),
+        A(D_features_denseblock2_denselayer2_relu1), A(RX_features_denseblock2_denselayer2_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer2_norm1),
         S(S_features_denseblock2_denselayer2_norm1) + 160,
@@ -11519,13 +12641,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2 +
+       features.denseblock2.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu2),
+        A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
+        S(S_features_denseblock2_denselayer1_norm2) + 128,
+        P(P_features_denseblock2_denselayer1_norm2_weight),
+        P(P_features_denseblock2_denselayer1_norm2_bias), n,
+        &g_features_denseblock2_denselayer1_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer1_conv2),
+        T(TB_features_denseblock2_denselayer1_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 100352,
-        A(X_features_denseblock2_denselayer1_relu2),
+        A(RX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
         &g_features_denseblock2_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] =
@@ -11536,18 +12666,27 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_conv1),
         G(P_features_denseblock2_denselayer1_norm2_weight),
         G(P_features_denseblock2_denselayer1_norm2_bias),
-        A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2),
+        A(D_features_denseblock2_denselayer1_relu2), A(RX_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
         S(S_features_denseblock2_denselayer1_norm2) + 128,
         P(P_features_denseblock2_denselayer1_norm2_weight), n,
         &g_features_denseblock2_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_conv1), n, 100352, 100352);
-    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1 +
+       features.denseblock2.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer1_norm1),
+        S(S_features_denseblock2_denselayer1_norm1) + 128,
+        P(P_features_denseblock2_denselayer1_norm1_weight),
+        P(P_features_denseblock2_denselayer1_norm1_bias), n,
+        &g_features_denseblock2_denselayer1_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1),
         G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1),
+        A(D_features_denseblock2_denselayer1_conv1), A(RX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] =
@@ -11558,7 +12697,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer1_norm1_weight),
         G(P_features_denseblock2_denselayer1_norm1_bias),
-        A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1),
+        A(D_features_denseblock2_denselayer1_relu1), A(RX_features_denseblock2_denselayer1_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer1_norm1),
         S(S_features_denseblock2_denselayer1_norm1) + 128,
@@ -11572,10 +12711,15 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition1_conv),
         A(D_features_denseblock2_denselayer12_concat1), n, &g_features_transition1_pool, RT_SET);
-    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+    /* features.transition1.norm + features.transition1.relu + features.transition1.conv: batchnorm
+       + relu + conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156, 157) */
+    rt_batchnorm_relu_recompute(A(RX_features_transition1_relu),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
+        S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight),
+        P(P_features_transition1_norm_bias), n, &g_features_transition1_norm);
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL,
-        NULL, A(D_features_transition1_conv), A(X_features_transition1_relu),
+        NULL, A(D_features_transition1_conv), A(RX_features_transition1_relu),
         P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 802816, 802816);
@@ -11583,7 +12727,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
-        A(D_features_transition1_relu), A(X_features_transition1_relu),
+        A(D_features_transition1_relu), A(RX_features_transition1_relu),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
         S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight), n,
         &g_features_transition1_norm, RT_SET);
@@ -11592,13 +12736,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2 +
+       features.denseblock1.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu2),
+        A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
+        S(S_features_denseblock1_denselayer6_norm2) + 128,
+        P(P_features_denseblock1_denselayer6_norm2_weight),
+        P(P_features_denseblock1_denselayer6_norm2_bias), n,
+        &g_features_denseblock1_denselayer6_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer6_conv2),
+        T(TB_features_denseblock1_denselayer6_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 702464,
-        A(X_features_denseblock1_denselayer6_relu2),
+        A(RX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
         &g_features_denseblock1_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] =
@@ -11609,18 +12761,26 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_conv1),
         G(P_features_denseblock1_denselayer6_norm2_weight),
         G(P_features_denseblock1_denselayer6_norm2_bias),
-        A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2),
+        A(D_features_denseblock1_denselayer6_relu2), A(RX_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
         S(S_features_denseblock1_denselayer6_norm2) + 128,
         P(P_features_denseblock1_denselayer6_norm2_weight), n,
         &g_features_denseblock1_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_conv1), n, 401408, 401408);
-    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1 +
+       features.denseblock1.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
+        S(S_features_denseblock1_denselayer6_norm1) + 224,
+        P(P_features_denseblock1_denselayer6_norm1_weight),
+        P(P_features_denseblock1_denselayer6_norm1_bias), n,
+        &g_features_denseblock1_denselayer6_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1),
         G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1),
+        A(D_features_denseblock1_denselayer6_conv1), A(RX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] =
@@ -11631,7 +12791,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer6_norm1_weight),
         G(P_features_denseblock1_denselayer6_norm1_bias),
-        A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1),
+        A(D_features_denseblock1_denselayer6_relu1), A(RX_features_denseblock1_denselayer6_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
         S(S_features_denseblock1_denselayer6_norm1) + 224,
         P(P_features_denseblock1_denselayer6_norm1_weight), n,
@@ -11643,13 +12803,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2 +
+       features.denseblock1.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu2),
+        A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
+        S(S_features_denseblock1_denselayer5_norm2) + 128,
+        P(P_features_denseblock1_denselayer5_norm2_weight),
+        P(P_features_denseblock1_denselayer5_norm2_bias), n,
+        &g_features_denseblock1_denselayer5_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer5_conv2),
+        T(TB_features_denseblock1_denselayer5_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 602112,
-        A(X_features_denseblock1_denselayer5_relu2),
+        A(RX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
         &g_features_denseblock1_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] =
@@ -11660,18 +12828,26 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_conv1),
         G(P_features_denseblock1_denselayer5_norm2_weight),
         G(P_features_denseblock1_denselayer5_norm2_bias),
-        A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2),
+        A(D_features_denseblock1_denselayer5_relu2), A(RX_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
         S(S_features_denseblock1_denselayer5_norm2) + 128,
         P(P_features_denseblock1_denselayer5_norm2_weight), n,
         &g_features_denseblock1_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_conv1), n, 401408, 401408);
-    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1 +
+       features.denseblock1.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
+        S(S_features_denseblock1_denselayer5_norm1) + 192,
+        P(P_features_denseblock1_denselayer5_norm1_weight),
+        P(P_features_denseblock1_denselayer5_norm1_bias), n,
+        &g_features_denseblock1_denselayer5_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1),
         G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1),
+        A(D_features_denseblock1_denselayer5_conv1), A(RX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] =
@@ -11682,7 +12858,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer5_norm1_weight),
         G(P_features_denseblock1_denselayer5_norm1_bias),
-        A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1),
+        A(D_features_denseblock1_denselayer5_relu1), A(RX_features_denseblock1_denselayer5_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
         S(S_features_denseblock1_denselayer5_norm1) + 192,
         P(P_features_denseblock1_denselayer5_norm1_weight), n,
@@ -11694,13 +12870,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2 +
+       features.denseblock1.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu2),
+        A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
+        S(S_features_denseblock1_denselayer4_norm2) + 128,
+        P(P_features_denseblock1_denselayer4_norm2_weight),
+        P(P_features_denseblock1_denselayer4_norm2_bias), n,
+        &g_features_denseblock1_denselayer4_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer4_conv2),
+        T(TB_features_denseblock1_denselayer4_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 501760,
-        A(X_features_denseblock1_denselayer4_relu2),
+        A(RX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
         &g_features_denseblock1_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] =
@@ -11711,18 +12895,26 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_conv1),
         G(P_features_denseblock1_denselayer4_norm2_weight),
         G(P_features_denseblock1_denselayer4_norm2_bias),
-        A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2),
+        A(D_features_denseblock1_denselayer4_relu2), A(RX_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
         S(S_features_denseblock1_denselayer4_norm2) + 128,
         P(P_features_denseblock1_denselayer4_norm2_weight), n,
         &g_features_denseblock1_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_conv1), n, 401408, 401408);
-    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1 +
+       features.denseblock1.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
+        S(S_features_denseblock1_denselayer4_norm1) + 160,
+        P(P_features_denseblock1_denselayer4_norm1_weight),
+        P(P_features_denseblock1_denselayer4_norm1_bias), n,
+        &g_features_denseblock1_denselayer4_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1),
         G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1),
+        A(D_features_denseblock1_denselayer4_conv1), A(RX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] =
@@ -11733,7 +12925,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer4_norm1_weight),
         G(P_features_denseblock1_denselayer4_norm1_bias),
-        A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1),
+        A(D_features_denseblock1_denselayer4_relu1), A(RX_features_denseblock1_denselayer4_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
         S(S_features_denseblock1_denselayer4_norm1) + 160,
         P(P_features_denseblock1_denselayer4_norm1_weight), n,
@@ -11745,13 +12937,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2 +
+       features.denseblock1.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu2),
+        A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
+        S(S_features_denseblock1_denselayer3_norm2) + 128,
+        P(P_features_denseblock1_denselayer3_norm2_weight),
+        P(P_features_denseblock1_denselayer3_norm2_bias), n,
+        &g_features_denseblock1_denselayer3_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer3_conv2),
+        T(TB_features_denseblock1_denselayer3_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 401408,
-        A(X_features_denseblock1_denselayer3_relu2),
+        A(RX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
         &g_features_denseblock1_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] =
@@ -11762,18 +12962,26 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_conv1),
         G(P_features_denseblock1_denselayer3_norm2_weight),
         G(P_features_denseblock1_denselayer3_norm2_bias),
-        A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2),
+        A(D_features_denseblock1_denselayer3_relu2), A(RX_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
         S(S_features_denseblock1_denselayer3_norm2) + 128,
         P(P_features_denseblock1_denselayer3_norm2_weight), n,
         &g_features_denseblock1_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_conv1), n, 401408, 401408);
-    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1 +
+       features.denseblock1.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
+        S(S_features_denseblock1_denselayer3_norm1) + 128,
+        P(P_features_denseblock1_denselayer3_norm1_weight),
+        P(P_features_denseblock1_denselayer3_norm1_bias), n,
+        &g_features_denseblock1_denselayer3_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1),
         G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1),
+        A(D_features_denseblock1_denselayer3_conv1), A(RX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] =
@@ -11784,7 +12992,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer3_norm1_weight),
         G(P_features_denseblock1_denselayer3_norm1_bias),
-        A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1),
+        A(D_features_denseblock1_denselayer3_relu1), A(RX_features_denseblock1_denselayer3_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
         S(S_features_denseblock1_denselayer3_norm1) + 128,
         P(P_features_denseblock1_denselayer3_norm1_weight), n,
@@ -11796,13 +13004,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2 +
+       features.denseblock1.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu2),
+        A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
+        S(S_features_denseblock1_denselayer2_norm2) + 128,
+        P(P_features_denseblock1_denselayer2_norm2_weight),
+        P(P_features_denseblock1_denselayer2_norm2_bias), n,
+        &g_features_denseblock1_denselayer2_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer2_conv2),
+        T(TB_features_denseblock1_denselayer2_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 301056,
-        A(X_features_denseblock1_denselayer2_relu2),
+        A(RX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
         &g_features_denseblock1_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] =
@@ -11813,18 +13029,26 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_conv1),
         G(P_features_denseblock1_denselayer2_norm2_weight),
         G(P_features_denseblock1_denselayer2_norm2_bias),
-        A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2),
+        A(D_features_denseblock1_denselayer2_relu2), A(RX_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
         S(S_features_denseblock1_denselayer2_norm2) + 128,
         P(P_features_denseblock1_denselayer2_norm2_weight), n,
         &g_features_denseblock1_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_conv1), n, 401408, 401408);
-    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1 +
+       features.denseblock1.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
+        S(S_features_denseblock1_denselayer2_norm1) + 96,
+        P(P_features_denseblock1_denselayer2_norm1_weight),
+        P(P_features_denseblock1_denselayer2_norm1_bias), n,
+        &g_features_denseblock1_denselayer2_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1),
         G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1),
+        A(D_features_denseblock1_denselayer2_conv1), A(RX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] =
@@ -11835,7 +13059,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer2_norm1_weight),
         G(P_features_denseblock1_denselayer2_norm1_bias),
-        A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1),
+        A(D_features_denseblock1_denselayer2_relu1), A(RX_features_denseblock1_denselayer2_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
         S(S_features_denseblock1_denselayer2_norm1) + 96,
         P(P_features_denseblock1_denselayer2_norm1_weight), n,
@@ -11847,13 +13071,21 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2 +
+       features.denseblock1.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu2),
+        A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
+        S(S_features_denseblock1_denselayer1_norm2) + 128,
+        P(P_features_denseblock1_denselayer1_norm2_weight),
+        P(P_features_denseblock1_denselayer1_norm2_bias), n,
+        &g_features_denseblock1_denselayer1_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer1_conv2),
+        T(TB_features_denseblock1_denselayer1_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 200704,
-        A(X_features_denseblock1_denselayer1_relu2),
+        A(RX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
         &g_features_denseblock1_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] =
@@ -11864,18 +13096,26 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_conv1),
         G(P_features_denseblock1_denselayer1_norm2_weight),
         G(P_features_denseblock1_denselayer1_norm2_bias),
-        A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2),
+        A(D_features_denseblock1_denselayer1_relu2), A(RX_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
         S(S_features_denseblock1_denselayer1_norm2) + 128,
         P(P_features_denseblock1_denselayer1_norm2_weight), n,
         &g_features_denseblock1_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_conv1), n, 401408, 401408);
-    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1 +
+       features.denseblock1.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
+        S(S_features_denseblock1_denselayer1_norm1) + 64,
+        P(P_features_denseblock1_denselayer1_norm1_weight),
+        P(P_features_denseblock1_denselayer1_norm1_bias), n,
+        &g_features_denseblock1_denselayer1_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1),
         G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1),
+        A(D_features_denseblock1_denselayer1_conv1), A(RX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] =
@@ -11886,7 +13126,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer1_norm1_weight),
         G(P_features_denseblock1_denselayer1_norm1_bias),
-        A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1),
+        A(D_features_denseblock1_denselayer1_relu1), A(RX_features_denseblock1_denselayer1_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
         S(S_features_denseblock1_denselayer1_norm1) + 64,
         P(P_features_denseblock1_denselayer1_norm1_weight), n,
@@ -11895,21 +13135,24 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 200704, 802816);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 200704, 802816);
-    /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
-       (specs/densenet_imagenet.lua:25) */
+    /* features.norm0 + features.relu0 + features.pool0: batchnorm + relu + maxpool 3x3 stride 2
+       pad 1, [64,112,112] -> [64,56,56]  (specs/densenet_imagenet.lua:24, 25) */
+    rt_batchnorm_relu_recompute(A(RX_features_relu0), A(X_features_conv0), S(S_features_norm0),
+        S(S_features_norm0) + 64, P(P_features_norm0_weight), P(P_features_norm0_bias), n,
+        &g_features_norm0);
     rt_maxpool_backward(A(D_features_relu0), A(D_features_denseblock1_denselayer6_concat1),
-        A(X_features_relu0), n, &g_features_pool0, RT_SET);
+        A(RX_features_relu0), n, &g_features_pool0, RT_SET);
     /* features.norm0 + features.relu0: batchnorm + relu, [64,112,112] -> [64,112,112]
        (specs/densenet_imagenet.lua:24) */
     rt_batchnorm_relu_backward(A(D_features_conv0), G(P_features_norm0_weight),
-        G(P_features_norm0_bias), A(D_features_relu0), A(X_features_relu0), A(X_features_conv0),
+        G(P_features_norm0_bias), A(D_features_relu0), A(RX_features_relu0), A(X_features_conv0),
         S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_weight), n,
         &g_features_norm0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_norm0] = rt_sumsq_samples(A(D_features_conv0), n, 802816,
         802816);
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/densenet_imagenet.lua:23) */
-    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0),
+    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, T(TB_features_conv0),
         A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 150528, 150528);
 }
@@ -14221,7 +15464,9 @@ const RtModel densenet121_model = {
     .num_layers = 300, .layers = layers,
     .infer_arena_per_sample = DENSENET121_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = DENSENET121_INFER_ARENA_FIXED,
+    .infer_arena_scratch = DENSENET121_INFER_ARENA_SCRATCH,
     .arena_per_sample = DENSENET121_ARENA_PER_SAMPLE, .arena_fixed = DENSENET121_ARENA_FIXED,
+    .arena_scratch = DENSENET121_ARENA_SCRATCH,
     .flops_per_sample = 5702168064.0,
     .init = densenet121_init, .forward = densenet121_forward, .infer = densenet121_infer, .loss =
         densenet121_loss,

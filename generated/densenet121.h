@@ -11,18 +11,23 @@
 
 #define DENSENET121_NUM_PARAMS ((size_t)8062504)  /* floats: trainable, then buffers */
 #define DENSENET121_NUM_TRAINABLE ((size_t)7978856)  /* floats in grads and optimizer state */
-#define DENSENET121_ARENA_PER_SAMPLE ((size_t)22345456)  /* arena floats per sample */
+#define DENSENET121_ARENA_PER_SAMPLE ((size_t)7727104)  /* arena floats per sample */
 #define DENSENET121_ARENA_FIXED ((size_t)83648)  /* arena floats for any batch size */
+#define DENSENET121_ARENA_SCRATCH ((size_t)3612672) \
+    /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET121_ARENA_BYTES(n) (sizeof(float) * (DENSENET121_ARENA_PER_SAMPLE * (size_t)(n) + \
-    DENSENET121_ARENA_FIXED))
-#define DENSENET121_INFER_ARENA_PER_SAMPLE ((size_t)5519360) \
+    DENSENET121_ARENA_FIXED + DENSENET121_ARENA_SCRATCH * rt_scratch_slices(n)))
+#define DENSENET121_INFER_ARENA_PER_SAMPLE ((size_t)1906688) \
     /* inference arena floats per sample */
 #define DENSENET121_INFER_ARENA_FIXED ((size_t)0) \
     /* inference arena floats for any batch size */
+#define DENSENET121_INFER_ARENA_SCRATCH ((size_t)3612672) \
+    /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define DENSENET121_INFER_ARENA_BYTES(n) (sizeof(float) * (DENSENET121_INFER_ARENA_PER_SAMPLE * \
-    (size_t)(n) + DENSENET121_INFER_ARENA_FIXED))
+    (size_t)(n) + DENSENET121_INFER_ARENA_FIXED + DENSENET121_INFER_ARENA_SCRATCH * \
+    rt_scratch_slices(n)))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void densenet121_init(float *params, uint64_t seed);

@@ -397,175 +397,176 @@ enum {
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
-    T_features_conv0 = 0,  /* 7056 floats */
-    TB_features_conv0 = 0,  /* 7056 floats */
-    X_features_denseblock1_denselayer1_relu1 = 82320,  /* [24,28,28] */
-    D_features_denseblock1_denselayer1_relu1 = 101136,  /* [24,28,28] */
-    X_features_denseblock1_denselayer1_conv1 = 101136,  /* [48,28,28] */
-    D_features_denseblock1_denselayer1_conv1 = 214032,  /* [48,28,28] */
-    X_features_denseblock1_denselayer1_relu2 = 138768,  /* [48,28,28] */
-    D_features_denseblock1_denselayer1_relu2 = 176400,  /* [48,28,28] */
-    T_features_denseblock1_denselayer1_conv2 = 176400,  /* 338688 floats */
-    TB_features_denseblock1_denselayer1_conv2 = 214032,  /* 338688 floats */
-    X_features_denseblock1_denselayer2_relu1 = 176400,  /* [36,28,28] */
-    D_features_denseblock1_denselayer2_relu1 = 204624,  /* [36,28,28] */
-    X_features_denseblock1_denselayer2_conv1 = 204624,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_conv1 = 317520,  /* [48,28,28] */
-    X_features_denseblock1_denselayer2_relu2 = 242256,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_relu2 = 279888,  /* [48,28,28] */
-    T_features_denseblock1_denselayer2_conv2 = 279888,  /* 338688 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 317520,  /* 338688 floats */
-    X_features_denseblock1_denselayer3_relu1 = 279888,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_relu1 = 317520,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_conv1 = 317520,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_conv1 = 430416,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_relu2 = 355152,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_relu2 = 392784,  /* [48,28,28] */
-    T_features_denseblock1_denselayer3_conv2 = 392784,  /* 338688 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 430416,  /* 338688 floats */
-    X_features_denseblock1_denselayer4_relu1 = 392784,  /* [60,28,28] */
-    D_features_denseblock1_denselayer4_relu1 = 439824,  /* [60,28,28] */
-    X_features_denseblock1_denselayer4_conv1 = 439824,  /* [48,28,28] */
-    D_features_denseblock1_denselayer4_conv1 = 552720,  /* [48,28,28] */
-    X_features_denseblock1_denselayer4_relu2 = 477456,  /* [48,28,28] */
-    D_features_denseblock1_denselayer4_relu2 = 515088,  /* [48,28,28] */
-    T_features_denseblock1_denselayer4_conv2 = 515088,  /* 338688 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 552720,  /* 338688 floats */
-    X_features_denseblock1_denselayer5_relu1 = 515088,  /* [72,28,28] */
-    D_features_denseblock1_denselayer5_relu1 = 571536,  /* [72,28,28] */
-    X_features_denseblock1_denselayer5_conv1 = 571536,  /* [48,28,28] */
-    D_features_denseblock1_denselayer5_conv1 = 684432,  /* [48,28,28] */
-    X_features_denseblock1_denselayer5_relu2 = 609168,  /* [48,28,28] */
-    D_features_denseblock1_denselayer5_relu2 = 646800,  /* [48,28,28] */
-    T_features_denseblock1_denselayer5_conv2 = 646800,  /* 338688 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 1051344,  /* 338688 floats */
-    X_features_denseblock1_denselayer6_relu1 = 646800,  /* [84,28,28] */
-    D_features_denseblock1_denselayer6_relu1 = 712656,  /* [84,28,28] */
-    X_features_denseblock1_denselayer6_conv1 = 712656,  /* [48,28,28] */
-    D_features_denseblock1_denselayer6_conv1 = 825552,  /* [48,28,28] */
-    X_features_denseblock1_denselayer6_relu2 = 750288,  /* [48,28,28] */
-    D_features_denseblock1_denselayer6_relu2 = 787920,  /* [48,28,28] */
-    T_features_denseblock1_denselayer6_conv2 = 787920,  /* 338688 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 1051344,  /* 338688 floats */
-    X_features_denseblock1_denselayer6_concat1 = 7056,  /* [96,28,28] */
-    D_features_denseblock1_denselayer6_concat1 = 976080,  /* [96,28,28] */
-    X_features_transition1_relu = 787920,  /* [96,28,28] */
-    D_features_transition1_relu = 900816,  /* [96,28,28] */
-    X_features_transition1_conv = 863184,  /* [48,28,28] */
-    D_features_transition1_conv = 863184,  /* [48,28,28] */
-    X_features_denseblock2_denselayer1_relu1 = 863184,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_relu1 = 872592,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_conv1 = 872592,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_conv1 = 924336,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_relu2 = 882000,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_relu2 = 891408,  /* [48,14,14] */
-    T_features_denseblock2_denselayer1_conv2 = 924336,  /* 84672 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 924336,  /* 84672 floats */
-    X_features_denseblock2_denselayer2_relu1 = 924336,  /* [60,14,14] */
-    D_features_denseblock2_denselayer2_relu1 = 936096,  /* [60,14,14] */
-    X_features_denseblock2_denselayer2_conv1 = 891408,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_conv1 = 954912,  /* [48,14,14] */
-    X_features_denseblock2_denselayer2_relu2 = 936096,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_relu2 = 945504,  /* [48,14,14] */
-    T_features_denseblock2_denselayer2_conv2 = 945504,  /* 84672 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 954912,  /* 84672 floats */
-    X_features_denseblock2_denselayer3_relu1 = 945504,  /* [72,14,14] */
-    D_features_denseblock2_denselayer3_relu1 = 959616,  /* [72,14,14] */
-    X_features_denseblock2_denselayer3_conv1 = 959616,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_conv1 = 987840,  /* [48,14,14] */
-    X_features_denseblock2_denselayer3_relu2 = 969024,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_relu2 = 978432,  /* [48,14,14] */
-    T_features_denseblock2_denselayer3_conv2 = 978432,  /* 84672 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 987840,  /* 84672 floats */
-    X_features_denseblock2_denselayer4_relu1 = 978432,  /* [84,14,14] */
-    D_features_denseblock2_denselayer4_relu1 = 994896,  /* [84,14,14] */
-    X_features_denseblock2_denselayer4_conv1 = 994896,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_conv1 = 1023120,  /* [48,14,14] */
-    X_features_denseblock2_denselayer4_relu2 = 1004304,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_relu2 = 1013712,  /* [48,14,14] */
-    T_features_denseblock2_denselayer4_conv2 = 1013712,  /* 84672 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 1023120,  /* 84672 floats */
-    X_features_denseblock2_denselayer5_relu1 = 1013712,  /* [96,14,14] */
-    D_features_denseblock2_denselayer5_relu1 = 1032528,  /* [96,14,14] */
-    X_features_denseblock2_denselayer5_conv1 = 1032528,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_conv1 = 1060752,  /* [48,14,14] */
-    X_features_denseblock2_denselayer5_relu2 = 1041936,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_relu2 = 1051344,  /* [48,14,14] */
-    T_features_denseblock2_denselayer5_conv2 = 1051344,  /* 84672 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 1060752,  /* 84672 floats */
-    X_features_denseblock2_denselayer6_relu1 = 1051344,  /* [108,14,14] */
-    D_features_denseblock2_denselayer6_relu1 = 1072512,  /* [108,14,14] */
-    X_features_denseblock2_denselayer6_conv1 = 1072512,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_conv1 = 1100736,  /* [48,14,14] */
-    X_features_denseblock2_denselayer6_relu2 = 1081920,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_relu2 = 1091328,  /* [48,14,14] */
-    T_features_denseblock2_denselayer6_conv2 = 1091328,  /* 84672 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 1173648,  /* 84672 floats */
-    X_features_denseblock2_denselayer6_concat1 = 900816,  /* [120,14,14] */
-    D_features_denseblock2_denselayer6_concat1 = 1150128,  /* [120,14,14] */
-    X_features_transition2_relu = 1091328,  /* [120,14,14] */
-    D_features_transition2_relu = 1126608,  /* [120,14,14] */
-    X_features_transition2_conv = 1114848,  /* [60,14,14] */
-    D_features_transition2_conv = 1114848,  /* [60,14,14] */
-    X_features_denseblock3_denselayer1_relu1 = 1114848,  /* [60,7,7] */
-    D_features_denseblock3_denselayer1_relu1 = 1117788,  /* [60,7,7] */
-    X_features_denseblock3_denselayer1_conv1 = 1117788,  /* [48,7,7] */
-    D_features_denseblock3_denselayer1_conv1 = 1124844,  /* [48,7,7] */
-    X_features_denseblock3_denselayer1_relu2 = 1120140,  /* [48,7,7] */
-    D_features_denseblock3_denselayer1_relu2 = 1122492,  /* [48,7,7] */
-    T_features_denseblock3_denselayer1_conv2 = 1122492,  /* 21168 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 1124844,  /* 21168 floats */
-    X_features_denseblock3_denselayer2_relu1 = 1122492,  /* [72,7,7] */
-    D_features_denseblock3_denselayer2_relu1 = 1126020,  /* [72,7,7] */
-    X_features_denseblock3_denselayer2_conv1 = 1126020,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_conv1 = 1133076,  /* [48,7,7] */
-    X_features_denseblock3_denselayer2_relu2 = 1128372,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_relu2 = 1130724,  /* [48,7,7] */
-    T_features_denseblock3_denselayer2_conv2 = 1130724,  /* 21168 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 1133076,  /* 21168 floats */
-    X_features_denseblock3_denselayer3_relu1 = 1130724,  /* [84,7,7] */
-    D_features_denseblock3_denselayer3_relu1 = 1134840,  /* [84,7,7] */
-    X_features_denseblock3_denselayer3_conv1 = 1134840,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_conv1 = 1141896,  /* [48,7,7] */
-    X_features_denseblock3_denselayer3_relu2 = 1137192,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_relu2 = 1139544,  /* [48,7,7] */
-    T_features_denseblock3_denselayer3_conv2 = 1139544,  /* 21168 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 1141896,  /* 21168 floats */
-    X_features_denseblock3_denselayer4_relu1 = 1139544,  /* [96,7,7] */
-    D_features_denseblock3_denselayer4_relu1 = 1144248,  /* [96,7,7] */
-    X_features_denseblock3_denselayer4_conv1 = 1144248,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_conv1 = 1151304,  /* [48,7,7] */
-    X_features_denseblock3_denselayer4_relu2 = 1146600,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_relu2 = 1148952,  /* [48,7,7] */
-    T_features_denseblock3_denselayer4_conv2 = 1148952,  /* 21168 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 1151304,  /* 21168 floats */
-    X_features_denseblock3_denselayer5_relu1 = 1148952,  /* [108,7,7] */
-    D_features_denseblock3_denselayer5_relu1 = 1154244,  /* [108,7,7] */
-    X_features_denseblock3_denselayer5_conv1 = 1154244,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_conv1 = 1161300,  /* [48,7,7] */
-    X_features_denseblock3_denselayer5_relu2 = 1156596,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_relu2 = 1158948,  /* [48,7,7] */
-    T_features_denseblock3_denselayer5_conv2 = 1158948,  /* 21168 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 1161300,  /* 21168 floats */
-    X_features_denseblock3_denselayer6_relu1 = 1158948,  /* [120,7,7] */
-    D_features_denseblock3_denselayer6_relu1 = 1164828,  /* [120,7,7] */
-    X_features_denseblock3_denselayer6_conv1 = 1164828,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_conv1 = 1171884,  /* [48,7,7] */
-    X_features_denseblock3_denselayer6_relu2 = 1167180,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_relu2 = 1169532,  /* [48,7,7] */
-    T_features_denseblock3_denselayer6_conv2 = 1169532,  /* 21168 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 1188936,  /* 21168 floats */
-    X_features_denseblock3_denselayer6_concat1 = 0,  /* [132,7,7] */
-    D_features_denseblock3_denselayer6_concat1 = 1182468,  /* [132,7,7] */
-    X_relu = 1169532,  /* [132,7,7] */
-    D_relu = 1176000,  /* [132,7,7] */
-    X_avgpool = 6468,  /* [132] */
-    D_avgpool = 6620,  /* [132] */
-    X_classifier = 6600,  /* [10] */
-    D_classifier = 6610,  /* [10] */
+    X_features_denseblock1_denselayer1_relu1 = 75264,  /* [24,28,28] */
+    D_features_denseblock1_denselayer1_relu1 = 75264,  /* [24,28,28] */
+    X_features_denseblock1_denselayer1_conv1 = 94080,  /* [48,28,28] */
+    D_features_denseblock1_denselayer1_conv1 = 206976,  /* [48,28,28] */
+    X_features_denseblock1_denselayer1_relu2 = 131712,  /* [48,28,28] */
+    D_features_denseblock1_denselayer1_relu2 = 131712,  /* [48,28,28] */
+    X_features_denseblock1_denselayer2_relu1 = 131712,  /* [36,28,28] */
+    D_features_denseblock1_denselayer2_relu1 = 131712,  /* [36,28,28] */
+    X_features_denseblock1_denselayer2_conv1 = 159936,  /* [48,28,28] */
+    D_features_denseblock1_denselayer2_conv1 = 272832,  /* [48,28,28] */
+    X_features_denseblock1_denselayer2_relu2 = 197568,  /* [48,28,28] */
+    D_features_denseblock1_denselayer2_relu2 = 197568,  /* [48,28,28] */
+    X_features_denseblock1_denselayer3_relu1 = 197568,  /* [48,28,28] */
+    D_features_denseblock1_denselayer3_relu1 = 197568,  /* [48,28,28] */
+    X_features_denseblock1_denselayer3_conv1 = 235200,  /* [48,28,28] */
+    D_features_denseblock1_denselayer3_conv1 = 310464,  /* [48,28,28] */
+    X_features_denseblock1_denselayer3_relu2 = 197568,  /* [48,28,28] */
+    D_features_denseblock1_denselayer3_relu2 = 197568,  /* [48,28,28] */
+    X_features_denseblock1_denselayer4_relu1 = 272832,  /* [60,28,28] */
+    D_features_denseblock1_denselayer4_relu1 = 272832,  /* [60,28,28] */
+    X_features_denseblock1_denselayer4_conv1 = 197568,  /* [48,28,28] */
+    D_features_denseblock1_denselayer4_conv1 = 348096,  /* [48,28,28] */
+    X_features_denseblock1_denselayer4_relu2 = 272832,  /* [48,28,28] */
+    D_features_denseblock1_denselayer4_relu2 = 272832,  /* [48,28,28] */
+    X_features_denseblock1_denselayer5_relu1 = 272832,  /* [72,28,28] */
+    D_features_denseblock1_denselayer5_relu1 = 272832,  /* [72,28,28] */
+    X_features_denseblock1_denselayer5_conv1 = 329280,  /* [48,28,28] */
+    D_features_denseblock1_denselayer5_conv1 = 404544,  /* [48,28,28] */
+    X_features_denseblock1_denselayer5_relu2 = 272832,  /* [48,28,28] */
+    D_features_denseblock1_denselayer5_relu2 = 272832,  /* [48,28,28] */
+    X_features_denseblock1_denselayer6_relu1 = 366912,  /* [84,28,28] */
+    D_features_denseblock1_denselayer6_relu1 = 366912,  /* [84,28,28] */
+    X_features_denseblock1_denselayer6_conv1 = 272832,  /* [48,28,28] */
+    D_features_denseblock1_denselayer6_conv1 = 442176,  /* [48,28,28] */
+    X_features_denseblock1_denselayer6_relu2 = 366912,  /* [48,28,28] */
+    D_features_denseblock1_denselayer6_relu2 = 366912,  /* [48,28,28] */
+    X_features_denseblock1_denselayer6_concat1 = 0,  /* [96,28,28] */
+    D_features_denseblock1_denselayer6_concat1 = 555072,  /* [96,28,28] */
+    X_features_transition1_relu = 366912,  /* [96,28,28] */
+    D_features_transition1_relu = 404544,  /* [96,28,28] */
+    X_features_transition1_conv = 442176,  /* [48,28,28] */
+    D_features_transition1_conv = 366912,  /* [48,28,28] */
+    X_features_denseblock2_denselayer1_relu1 = 75264,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_relu1 = 75264,  /* [48,14,14] */
+    X_features_denseblock2_denselayer1_conv1 = 84672,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_conv1 = 319872,  /* [48,14,14] */
+    X_features_denseblock2_denselayer1_relu2 = 75264,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_relu2 = 75264,  /* [48,14,14] */
+    X_features_denseblock2_denselayer2_relu1 = 310464,  /* [60,14,14] */
+    D_features_denseblock2_denselayer2_relu1 = 310464,  /* [60,14,14] */
+    X_features_denseblock2_denselayer2_conv1 = 75264,  /* [48,14,14] */
+    D_features_denseblock2_denselayer2_conv1 = 366912,  /* [48,14,14] */
+    X_features_denseblock2_denselayer2_relu2 = 310464,  /* [48,14,14] */
+    D_features_denseblock2_denselayer2_relu2 = 310464,  /* [48,14,14] */
+    X_features_denseblock2_denselayer3_relu1 = 310464,  /* [72,14,14] */
+    D_features_denseblock2_denselayer3_relu1 = 310464,  /* [72,14,14] */
+    X_features_denseblock2_denselayer3_conv1 = 366912,  /* [48,14,14] */
+    D_features_denseblock2_denselayer3_conv1 = 376320,  /* [48,14,14] */
+    X_features_denseblock2_denselayer3_relu2 = 310464,  /* [48,14,14] */
+    D_features_denseblock2_denselayer3_relu2 = 310464,  /* [48,14,14] */
+    X_features_denseblock2_denselayer4_relu1 = 310464,  /* [84,14,14] */
+    D_features_denseblock2_denselayer4_relu1 = 310464,  /* [84,14,14] */
+    X_features_denseblock2_denselayer4_conv1 = 376320,  /* [48,14,14] */
+    D_features_denseblock2_denselayer4_conv1 = 385728,  /* [48,14,14] */
+    X_features_denseblock2_denselayer4_relu2 = 310464,  /* [48,14,14] */
+    D_features_denseblock2_denselayer4_relu2 = 310464,  /* [48,14,14] */
+    X_features_denseblock2_denselayer5_relu1 = 310464,  /* [96,14,14] */
+    D_features_denseblock2_denselayer5_relu1 = 310464,  /* [96,14,14] */
+    X_features_denseblock2_denselayer5_conv1 = 385728,  /* [48,14,14] */
+    D_features_denseblock2_denselayer5_conv1 = 395136,  /* [48,14,14] */
+    X_features_denseblock2_denselayer5_relu2 = 310464,  /* [48,14,14] */
+    D_features_denseblock2_denselayer5_relu2 = 310464,  /* [48,14,14] */
+    X_features_denseblock2_denselayer6_relu1 = 395136,  /* [108,14,14] */
+    D_features_denseblock2_denselayer6_relu1 = 413952,  /* [108,14,14] */
+    X_features_denseblock2_denselayer6_conv1 = 310464,  /* [48,14,14] */
+    D_features_denseblock2_denselayer6_conv1 = 404544,  /* [48,14,14] */
+    X_features_denseblock2_denselayer6_relu2 = 319872,  /* [48,14,14] */
+    D_features_denseblock2_denselayer6_relu2 = 319872,  /* [48,14,14] */
+    X_features_denseblock2_denselayer6_concat1 = 131712,  /* [120,14,14] */
+    D_features_denseblock2_denselayer6_concat1 = 453936,  /* [120,14,14] */
+    X_features_transition2_relu = 395136,  /* [120,14,14] */
+    D_features_transition2_relu = 406896,  /* [120,14,14] */
+    X_features_transition2_conv = 418656,  /* [60,14,14] */
+    D_features_transition2_conv = 395136,  /* [60,14,14] */
+    X_features_denseblock3_denselayer1_relu1 = 155232,  /* [60,7,7] */
+    D_features_denseblock3_denselayer1_relu1 = 155232,  /* [60,7,7] */
+    X_features_denseblock3_denselayer1_conv1 = 326340,  /* [48,7,7] */
+    D_features_denseblock3_denselayer1_conv1 = 395136,  /* [48,7,7] */
+    X_features_denseblock3_denselayer1_relu2 = 155232,  /* [48,7,7] */
+    D_features_denseblock3_denselayer1_relu2 = 155232,  /* [48,7,7] */
+    X_features_denseblock3_denselayer2_relu1 = 155232,  /* [72,7,7] */
+    D_features_denseblock3_denselayer2_relu1 = 155232,  /* [72,7,7] */
+    X_features_denseblock3_denselayer2_conv1 = 395136,  /* [48,7,7] */
+    D_features_denseblock3_denselayer2_conv1 = 397488,  /* [48,7,7] */
+    X_features_denseblock3_denselayer2_relu2 = 155232,  /* [48,7,7] */
+    D_features_denseblock3_denselayer2_relu2 = 155232,  /* [48,7,7] */
+    X_features_denseblock3_denselayer3_relu1 = 155232,  /* [84,7,7] */
+    D_features_denseblock3_denselayer3_relu1 = 155232,  /* [84,7,7] */
+    X_features_denseblock3_denselayer3_conv1 = 397488,  /* [48,7,7] */
+    D_features_denseblock3_denselayer3_conv1 = 399840,  /* [48,7,7] */
+    X_features_denseblock3_denselayer3_relu2 = 155232,  /* [48,7,7] */
+    D_features_denseblock3_denselayer3_relu2 = 155232,  /* [48,7,7] */
+    X_features_denseblock3_denselayer4_relu1 = 155232,  /* [96,7,7] */
+    D_features_denseblock3_denselayer4_relu1 = 155232,  /* [96,7,7] */
+    X_features_denseblock3_denselayer4_conv1 = 399840,  /* [48,7,7] */
+    D_features_denseblock3_denselayer4_conv1 = 402192,  /* [48,7,7] */
+    X_features_denseblock3_denselayer4_relu2 = 155232,  /* [48,7,7] */
+    D_features_denseblock3_denselayer4_relu2 = 155232,  /* [48,7,7] */
+    X_features_denseblock3_denselayer5_relu1 = 402192,  /* [108,7,7] */
+    D_features_denseblock3_denselayer5_relu1 = 415128,  /* [108,7,7] */
+    X_features_denseblock3_denselayer5_conv1 = 155232,  /* [48,7,7] */
+    D_features_denseblock3_denselayer5_conv1 = 404544,  /* [48,7,7] */
+    X_features_denseblock3_denselayer5_relu2 = 157584,  /* [48,7,7] */
+    D_features_denseblock3_denselayer5_relu2 = 157584,  /* [48,7,7] */
+    X_features_denseblock3_denselayer6_relu1 = 402192,  /* [120,7,7] */
+    D_features_denseblock3_denselayer6_relu1 = 402192,  /* [120,7,7] */
+    X_features_denseblock3_denselayer6_conv1 = 157584,  /* [48,7,7] */
+    D_features_denseblock3_denselayer6_conv1 = 415128,  /* [48,7,7] */
+    X_features_denseblock3_denselayer6_relu2 = 402192,  /* [48,7,7] */
+    D_features_denseblock3_denselayer6_relu2 = 402192,  /* [48,7,7] */
+    X_features_denseblock3_denselayer6_concat1 = 319872,  /* [132,7,7] */
+    D_features_denseblock3_denselayer6_concat1 = 408660,  /* [132,7,7] */
+    X_relu = 402192,  /* [132,7,7] */
+    D_relu = 402192,  /* [132,7,7] */
+    X_avgpool = 328692,  /* [132] */
+    D_avgpool = 328844,  /* [132] */
+    X_classifier = 328824,  /* [10] */
+    D_classifier = 328834,  /* [10] */
+    RX_features_denseblock1_denselayer1_relu1 = 94080,  /* [24,28,28] */
+    RX_features_denseblock1_denselayer1_relu2 = 169344,  /* [48,28,28] */
+    RX_features_denseblock1_denselayer2_relu1 = 159936,  /* [36,28,28] */
+    RX_features_denseblock1_denselayer2_relu2 = 235200,  /* [48,28,28] */
+    RX_features_denseblock1_denselayer3_relu1 = 235200,  /* [48,28,28] */
+    RX_features_denseblock1_denselayer3_relu2 = 272832,  /* [48,28,28] */
+    RX_features_denseblock1_denselayer4_relu1 = 385728,  /* [60,28,28] */
+    RX_features_denseblock1_denselayer4_relu2 = 310464,  /* [48,28,28] */
+    RX_features_denseblock1_denselayer5_relu1 = 329280,  /* [72,28,28] */
+    RX_features_denseblock1_denselayer5_relu2 = 366912,  /* [48,28,28] */
+    RX_features_denseblock1_denselayer6_relu1 = 479808,  /* [84,28,28] */
+    RX_features_denseblock1_denselayer6_relu2 = 404544,  /* [48,28,28] */
+    RX_features_transition1_relu = 479808,  /* [96,28,28] */
+    RX_features_denseblock2_denselayer1_relu1 = 84672,  /* [48,14,14] */
+    RX_features_denseblock2_denselayer1_relu2 = 310464,  /* [48,14,14] */
+    RX_features_denseblock2_denselayer2_relu1 = 376320,  /* [60,14,14] */
+    RX_features_denseblock2_denselayer2_relu2 = 319872,  /* [48,14,14] */
+    RX_features_denseblock2_denselayer3_relu1 = 385728,  /* [72,14,14] */
+    RX_features_denseblock2_denselayer3_relu2 = 319872,  /* [48,14,14] */
+    RX_features_denseblock2_denselayer4_relu1 = 395136,  /* [84,14,14] */
+    RX_features_denseblock2_denselayer4_relu2 = 319872,  /* [48,14,14] */
+    RX_features_denseblock2_denselayer5_relu1 = 404544,  /* [96,14,14] */
+    RX_features_denseblock2_denselayer5_relu2 = 319872,  /* [48,14,14] */
+    RX_features_denseblock2_denselayer6_relu1 = 477456,  /* [108,14,14] */
+    RX_features_denseblock2_denselayer6_relu2 = 395136,  /* [48,14,14] */
+    RX_features_transition2_relu = 430416,  /* [120,14,14] */
+    RX_features_denseblock3_denselayer1_relu1 = 326340,  /* [60,7,7] */
+    RX_features_denseblock3_denselayer1_relu2 = 157584,  /* [48,7,7] */
+    RX_features_denseblock3_denselayer2_relu1 = 399840,  /* [72,7,7] */
+    RX_features_denseblock3_denselayer2_relu2 = 157584,  /* [48,7,7] */
+    RX_features_denseblock3_denselayer3_relu1 = 402192,  /* [84,7,7] */
+    RX_features_denseblock3_denselayer3_relu2 = 157584,  /* [48,7,7] */
+    RX_features_denseblock3_denselayer4_relu1 = 415128,  /* [96,7,7] */
+    RX_features_denseblock3_denselayer4_relu2 = 157584,  /* [48,7,7] */
+    RX_features_denseblock3_denselayer5_relu1 = 420420,  /* [108,7,7] */
+    RX_features_denseblock3_denselayer5_relu2 = 402192,  /* [48,7,7] */
+    RX_features_denseblock3_denselayer6_relu1 = 417480,  /* [120,7,7] */
+    RX_features_denseblock3_denselayer6_relu2 = 404544,  /* [48,7,7] */
+    RX_relu = 415128,  /* [132,7,7] */
 };
 
-/* Scratch independent of the batch size, after the per-sample region. */
+/* Statistics independent of the batch size, after the per-sample region. */
 enum {
     S_features_denseblock1_denselayer1_norm1 = 0,  /* 48 floats */
     S_features_denseblock1_denselayer1_norm2 = 48,  /* 96 floats */
@@ -608,92 +609,139 @@ enum {
     S_features_norm5 = 4824,  /* 264 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_features_conv0 = 0,  /* 7056 floats */
+    TB_features_conv0 = 0,  /* 7056 floats */
+    T_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_features_denseblock1_denselayer6_concat1 = 0,  /* [96,28,28] */
-    IT_features_conv0 = 75264,  /* 7056 floats */
     IX_features_denseblock1_denselayer1_relu1 = 75264,  /* [24,28,28] */
     IX_features_denseblock1_denselayer1_conv1 = 94080,  /* [48,28,28] */
     IX_features_denseblock1_denselayer1_relu2 = 131712,  /* [48,28,28] */
-    IT_features_denseblock1_denselayer1_conv2 = 169344,  /* 338688 floats */
     IX_features_denseblock1_denselayer2_relu1 = 75264,  /* [36,28,28] */
     IX_features_denseblock1_denselayer2_conv1 = 103488,  /* [48,28,28] */
     IX_features_denseblock1_denselayer2_relu2 = 141120,  /* [48,28,28] */
-    IT_features_denseblock1_denselayer2_conv2 = 178752,  /* 338688 floats */
     IX_features_denseblock1_denselayer3_relu1 = 75264,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_conv1 = 112896,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_relu2 = 75264,  /* [48,28,28] */
-    IT_features_denseblock1_denselayer3_conv2 = 112896,  /* 338688 floats */
     IX_features_denseblock1_denselayer4_relu1 = 75264,  /* [60,28,28] */
     IX_features_denseblock1_denselayer4_conv1 = 122304,  /* [48,28,28] */
     IX_features_denseblock1_denselayer4_relu2 = 75264,  /* [48,28,28] */
-    IT_features_denseblock1_denselayer4_conv2 = 112896,  /* 338688 floats */
     IX_features_denseblock1_denselayer5_relu1 = 75264,  /* [72,28,28] */
     IX_features_denseblock1_denselayer5_conv1 = 131712,  /* [48,28,28] */
     IX_features_denseblock1_denselayer5_relu2 = 75264,  /* [48,28,28] */
-    IT_features_denseblock1_denselayer5_conv2 = 112896,  /* 338688 floats */
     IX_features_denseblock1_denselayer6_relu1 = 75264,  /* [84,28,28] */
     IX_features_denseblock1_denselayer6_conv1 = 141120,  /* [48,28,28] */
     IX_features_denseblock1_denselayer6_relu2 = 75264,  /* [48,28,28] */
-    IT_features_denseblock1_denselayer6_conv2 = 112896,  /* 338688 floats */
     IX_features_transition1_relu = 75264,  /* [96,28,28] */
     IX_features_transition1_conv = 0,  /* [48,28,28] */
     IX_features_denseblock2_denselayer6_concat1 = 37632,  /* [120,14,14] */
     IX_features_denseblock2_denselayer1_relu1 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer1_conv1 = 9408,  /* [48,14,14] */
     IX_features_denseblock2_denselayer1_relu2 = 0,  /* [48,14,14] */
-    IT_features_denseblock2_denselayer1_conv2 = 61152,  /* 84672 floats */
     IX_features_denseblock2_denselayer2_relu1 = 0,  /* [60,14,14] */
     IX_features_denseblock2_denselayer2_conv1 = 11760,  /* [48,14,14] */
     IX_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
-    IT_features_denseblock2_denselayer2_conv2 = 61152,  /* 84672 floats */
     IX_features_denseblock2_denselayer3_relu1 = 0,  /* [72,14,14] */
     IX_features_denseblock2_denselayer3_conv1 = 14112,  /* [48,14,14] */
     IX_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
-    IT_features_denseblock2_denselayer3_conv2 = 61152,  /* 84672 floats */
     IX_features_denseblock2_denselayer4_relu1 = 0,  /* [84,14,14] */
     IX_features_denseblock2_denselayer4_conv1 = 16464,  /* [48,14,14] */
     IX_features_denseblock2_denselayer4_relu2 = 0,  /* [48,14,14] */
-    IT_features_denseblock2_denselayer4_conv2 = 61152,  /* 84672 floats */
     IX_features_denseblock2_denselayer5_relu1 = 0,  /* [96,14,14] */
     IX_features_denseblock2_denselayer5_conv1 = 18816,  /* [48,14,14] */
     IX_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
-    IT_features_denseblock2_denselayer5_conv2 = 61152,  /* 84672 floats */
     IX_features_denseblock2_denselayer6_relu1 = 0,  /* [108,14,14] */
     IX_features_denseblock2_denselayer6_conv1 = 21168,  /* [48,14,14] */
     IX_features_denseblock2_denselayer6_relu2 = 0,  /* [48,14,14] */
-    IT_features_denseblock2_denselayer6_conv2 = 61152,  /* 84672 floats */
     IX_features_transition2_relu = 0,  /* [120,14,14] */
     IX_features_transition2_conv = 23520,  /* [60,14,14] */
     IX_features_denseblock3_denselayer6_concat1 = 0,  /* [132,7,7] */
     IX_features_denseblock3_denselayer1_relu1 = 6468,  /* [60,7,7] */
     IX_features_denseblock3_denselayer1_conv1 = 9408,  /* [48,7,7] */
     IX_features_denseblock3_denselayer1_relu2 = 6468,  /* [48,7,7] */
-    IT_features_denseblock3_denselayer1_conv2 = 8820,  /* 21168 floats */
     IX_features_denseblock3_denselayer2_relu1 = 6468,  /* [72,7,7] */
     IX_features_denseblock3_denselayer2_conv1 = 9996,  /* [48,7,7] */
     IX_features_denseblock3_denselayer2_relu2 = 6468,  /* [48,7,7] */
-    IT_features_denseblock3_denselayer2_conv2 = 8820,  /* 21168 floats */
     IX_features_denseblock3_denselayer3_relu1 = 6468,  /* [84,7,7] */
     IX_features_denseblock3_denselayer3_conv1 = 10584,  /* [48,7,7] */
     IX_features_denseblock3_denselayer3_relu2 = 6468,  /* [48,7,7] */
-    IT_features_denseblock3_denselayer3_conv2 = 8820,  /* 21168 floats */
     IX_features_denseblock3_denselayer4_relu1 = 6468,  /* [96,7,7] */
     IX_features_denseblock3_denselayer4_conv1 = 11172,  /* [48,7,7] */
     IX_features_denseblock3_denselayer4_relu2 = 6468,  /* [48,7,7] */
-    IT_features_denseblock3_denselayer4_conv2 = 8820,  /* 21168 floats */
     IX_features_denseblock3_denselayer5_relu1 = 6468,  /* [108,7,7] */
     IX_features_denseblock3_denselayer5_conv1 = 11760,  /* [48,7,7] */
     IX_features_denseblock3_denselayer5_relu2 = 6468,  /* [48,7,7] */
-    IT_features_denseblock3_denselayer5_conv2 = 8820,  /* 21168 floats */
     IX_features_denseblock3_denselayer6_relu1 = 6468,  /* [120,7,7] */
     IX_features_denseblock3_denselayer6_conv1 = 12348,  /* [48,7,7] */
     IX_features_denseblock3_denselayer6_relu2 = 6468,  /* [48,7,7] */
-    IT_features_denseblock3_denselayer6_conv2 = 8820,  /* 21168 floats */
     IX_relu = 6468,  /* [132,7,7] */
     IX_avgpool = 0,  /* [132] */
     IX_classifier = 132,  /* [10] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_features_conv0 = 0,  /* 7056 floats */
+    IT_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -801,6 +849,10 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + DENSENET40_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + DENSENET40_ARENA_PER_SAMPLE * (size_t)n + DENSENET40_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
+#define IT(o) (arena + DENSENET40_INFER_ARENA_PER_SAMPLE * (size_t)n + \
+    DENSENET40_INFER_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28, 784, 75264};
@@ -1085,7 +1137,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1), A(T_features_conv0), x,
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1), T(T_features_conv0), x,
         P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
@@ -1138,7 +1190,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 18816,
-        A(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
+        T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
@@ -1195,7 +1247,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 28224,
-        A(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
+        T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
@@ -1252,7 +1304,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 37632,
-        A(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
+        T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
@@ -1309,7 +1361,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 47040,
-        A(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
+        T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
@@ -1366,7 +1418,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 56448,
-        A(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
+        T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
@@ -1423,7 +1475,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
-        A(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
+        T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
@@ -1504,7 +1556,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 9408,
-        A(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
+        T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
@@ -1561,7 +1613,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 11760,
-        A(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
+        T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
@@ -1618,7 +1670,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 14112,
-        A(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
+        T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
@@ -1675,7 +1727,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 16464,
-        A(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
+        T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
@@ -1732,7 +1784,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 18816,
-        A(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
+        T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
@@ -1789,7 +1841,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
-        A(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
+        T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
@@ -1870,7 +1922,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 2940,
-        A(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
+        T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
@@ -1927,7 +1979,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 3528,
-        A(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
+        T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
@@ -1984,7 +2036,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4116,
-        A(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
+        T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
@@ -2041,7 +2093,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4704,
-        A(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
+        T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
@@ -2098,7 +2150,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5292,
-        A(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
+        T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
@@ -2155,7 +2207,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
-        A(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
+        T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
@@ -2186,7 +2238,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IT_features_conv0), x,
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1), IT(IT_features_conv0), x,
         P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
@@ -2217,7 +2269,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 18816,
-        A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2),
+        IT(IT_features_denseblock1_denselayer1_conv2),
+        A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
@@ -2252,7 +2305,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 28224,
-        A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2),
+        IT(IT_features_denseblock1_denselayer2_conv2),
+        A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
@@ -2287,7 +2341,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 37632,
-        A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2),
+        IT(IT_features_denseblock1_denselayer3_conv2),
+        A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
@@ -2322,7 +2377,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 47040,
-        A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2),
+        IT(IT_features_denseblock1_denselayer4_conv2),
+        A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
@@ -2357,7 +2413,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 56448,
-        A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2),
+        IT(IT_features_denseblock1_denselayer5_conv2),
+        A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
@@ -2392,7 +2449,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
-        A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2),
+        IT(IT_features_denseblock1_denselayer6_conv2),
+        A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
@@ -2442,7 +2500,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 9408,
-        A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2),
+        IT(IT_features_denseblock2_denselayer1_conv2),
+        A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
@@ -2477,7 +2536,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 11760,
-        A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2),
+        IT(IT_features_denseblock2_denselayer2_conv2),
+        A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
@@ -2512,7 +2572,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 14112,
-        A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2),
+        IT(IT_features_denseblock2_denselayer3_conv2),
+        A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
@@ -2547,7 +2608,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 16464,
-        A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2),
+        IT(IT_features_denseblock2_denselayer4_conv2),
+        A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
@@ -2582,7 +2644,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 18816,
-        A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2),
+        IT(IT_features_denseblock2_denselayer5_conv2),
+        A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
@@ -2617,7 +2680,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
-        A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2),
+        IT(IT_features_denseblock2_denselayer6_conv2),
+        A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
@@ -2667,7 +2731,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 2940,
-        A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2),
+        IT(IT_features_denseblock3_denselayer1_conv2),
+        A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
@@ -2702,7 +2767,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 3528,
-        A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2),
+        IT(IT_features_denseblock3_denselayer2_conv2),
+        A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
@@ -2737,7 +2803,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4116,
-        A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2),
+        IT(IT_features_denseblock3_denselayer3_conv2),
+        A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
@@ -2772,7 +2839,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4704,
-        A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2),
+        IT(IT_features_denseblock3_denselayer4_conv2),
+        A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
@@ -2807,7 +2875,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5292,
-        A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2),
+        IT(IT_features_denseblock3_denselayer5_conv2),
+        A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
@@ -2842,7 +2911,8 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
-        A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2),
+        IT(IT_features_denseblock3_denselayer6_conv2),
+        A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
@@ -2878,8 +2948,11 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 132, 49, RT_SET);
     /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37,
        40) */
+    rt_batchnorm_relu_recompute(A(RX_relu), A(X_features_denseblock3_denselayer6_concat1),
+        S(S_features_norm5), S(S_features_norm5) + 132, P(P_features_norm5_weight),
+        P(P_features_norm5_bias), n, &g_features_norm5);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
-        G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_relu), A(X_relu),
+        G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_relu), A(RX_relu),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_norm5),
         S(S_features_norm5) + 132, P(P_features_norm5_weight), n, &g_features_norm5, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_norm5] =
@@ -2887,13 +2960,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2 +
+       features.denseblock3.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu2),
+        A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2),
+        S(S_features_denseblock3_denselayer6_norm2) + 48,
+        P(P_features_denseblock3_denselayer6_norm2_weight),
+        P(P_features_denseblock3_denselayer6_norm2_bias), n,
+        &g_features_denseblock3_denselayer6_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer6_conv2),
+        T(TB_features_denseblock3_denselayer6_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 5880,
-        A(X_features_denseblock3_denselayer6_relu2),
+        A(RX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
         &g_features_denseblock3_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] =
@@ -2904,18 +2985,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_conv1),
         G(P_features_denseblock3_denselayer6_norm2_weight),
         G(P_features_denseblock3_denselayer6_norm2_bias),
-        A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2),
+        A(D_features_denseblock3_denselayer6_relu2), A(RX_features_denseblock3_denselayer6_relu2),
         A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2),
         S(S_features_denseblock3_denselayer6_norm2) + 48,
         P(P_features_denseblock3_denselayer6_norm2_weight), n,
         &g_features_denseblock3_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_conv1), n, 2352, 2352);
-    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1 +
+       features.denseblock3.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer6_norm1),
+        S(S_features_denseblock3_denselayer6_norm1) + 120,
+        P(P_features_denseblock3_denselayer6_norm1_weight),
+        P(P_features_denseblock3_denselayer6_norm1_bias), n,
+        &g_features_denseblock3_denselayer6_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1),
         G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1),
+        A(D_features_denseblock3_denselayer6_conv1), A(RX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
@@ -2926,7 +3015,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer6_norm1_weight),
         G(P_features_denseblock3_denselayer6_norm1_bias),
-        A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1),
+        A(D_features_denseblock3_denselayer6_relu1), A(RX_features_denseblock3_denselayer6_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer6_norm1),
         S(S_features_denseblock3_denselayer6_norm1) + 120,
         P(P_features_denseblock3_denselayer6_norm1_weight), n,
@@ -2938,13 +3027,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2 +
+       features.denseblock3.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu2),
+        A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2),
+        S(S_features_denseblock3_denselayer5_norm2) + 48,
+        P(P_features_denseblock3_denselayer5_norm2_weight),
+        P(P_features_denseblock3_denselayer5_norm2_bias), n,
+        &g_features_denseblock3_denselayer5_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer5_conv2),
+        T(TB_features_denseblock3_denselayer5_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 5292,
-        A(X_features_denseblock3_denselayer5_relu2),
+        A(RX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
         &g_features_denseblock3_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] =
@@ -2955,18 +3052,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_conv1),
         G(P_features_denseblock3_denselayer5_norm2_weight),
         G(P_features_denseblock3_denselayer5_norm2_bias),
-        A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2),
+        A(D_features_denseblock3_denselayer5_relu2), A(RX_features_denseblock3_denselayer5_relu2),
         A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2),
         S(S_features_denseblock3_denselayer5_norm2) + 48,
         P(P_features_denseblock3_denselayer5_norm2_weight), n,
         &g_features_denseblock3_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_conv1), n, 2352, 2352);
-    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1 +
+       features.denseblock3.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer5_norm1),
+        S(S_features_denseblock3_denselayer5_norm1) + 108,
+        P(P_features_denseblock3_denselayer5_norm1_weight),
+        P(P_features_denseblock3_denselayer5_norm1_bias), n,
+        &g_features_denseblock3_denselayer5_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1),
         G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1),
+        A(D_features_denseblock3_denselayer5_conv1), A(RX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
@@ -2977,7 +3082,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer5_norm1_weight),
         G(P_features_denseblock3_denselayer5_norm1_bias),
-        A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1),
+        A(D_features_denseblock3_denselayer5_relu1), A(RX_features_denseblock3_denselayer5_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer5_norm1),
         S(S_features_denseblock3_denselayer5_norm1) + 108,
         P(P_features_denseblock3_denselayer5_norm1_weight), n,
@@ -2989,13 +3094,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2 +
+       features.denseblock3.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu2),
+        A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2),
+        S(S_features_denseblock3_denselayer4_norm2) + 48,
+        P(P_features_denseblock3_denselayer4_norm2_weight),
+        P(P_features_denseblock3_denselayer4_norm2_bias), n,
+        &g_features_denseblock3_denselayer4_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer4_conv2),
+        T(TB_features_denseblock3_denselayer4_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 4704,
-        A(X_features_denseblock3_denselayer4_relu2),
+        A(RX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
         &g_features_denseblock3_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] =
@@ -3006,18 +3119,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_conv1),
         G(P_features_denseblock3_denselayer4_norm2_weight),
         G(P_features_denseblock3_denselayer4_norm2_bias),
-        A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2),
+        A(D_features_denseblock3_denselayer4_relu2), A(RX_features_denseblock3_denselayer4_relu2),
         A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2),
         S(S_features_denseblock3_denselayer4_norm2) + 48,
         P(P_features_denseblock3_denselayer4_norm2_weight), n,
         &g_features_denseblock3_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_conv1), n, 2352, 2352);
-    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1 +
+       features.denseblock3.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer4_norm1),
+        S(S_features_denseblock3_denselayer4_norm1) + 96,
+        P(P_features_denseblock3_denselayer4_norm1_weight),
+        P(P_features_denseblock3_denselayer4_norm1_bias), n,
+        &g_features_denseblock3_denselayer4_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1),
         G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1),
+        A(D_features_denseblock3_denselayer4_conv1), A(RX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
@@ -3028,7 +3149,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer4_norm1_weight),
         G(P_features_denseblock3_denselayer4_norm1_bias),
-        A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1),
+        A(D_features_denseblock3_denselayer4_relu1), A(RX_features_denseblock3_denselayer4_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer4_norm1),
         S(S_features_denseblock3_denselayer4_norm1) + 96,
         P(P_features_denseblock3_denselayer4_norm1_weight), n,
@@ -3040,13 +3161,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2 +
+       features.denseblock3.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu2),
+        A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2),
+        S(S_features_denseblock3_denselayer3_norm2) + 48,
+        P(P_features_denseblock3_denselayer3_norm2_weight),
+        P(P_features_denseblock3_denselayer3_norm2_bias), n,
+        &g_features_denseblock3_denselayer3_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer3_conv2),
+        T(TB_features_denseblock3_denselayer3_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 4116,
-        A(X_features_denseblock3_denselayer3_relu2),
+        A(RX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
         &g_features_denseblock3_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] =
@@ -3057,18 +3186,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_conv1),
         G(P_features_denseblock3_denselayer3_norm2_weight),
         G(P_features_denseblock3_denselayer3_norm2_bias),
-        A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2),
+        A(D_features_denseblock3_denselayer3_relu2), A(RX_features_denseblock3_denselayer3_relu2),
         A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2),
         S(S_features_denseblock3_denselayer3_norm2) + 48,
         P(P_features_denseblock3_denselayer3_norm2_weight), n,
         &g_features_denseblock3_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_conv1), n, 2352, 2352);
-    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1 +
+       features.denseblock3.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer3_norm1),
+        S(S_features_denseblock3_denselayer3_norm1) + 84,
+        P(P_features_denseblock3_denselayer3_norm1_weight),
+        P(P_features_denseblock3_denselayer3_norm1_bias), n,
+        &g_features_denseblock3_denselayer3_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1),
         G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1),
+        A(D_features_denseblock3_denselayer3_conv1), A(RX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
@@ -3079,7 +3216,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer3_norm1_weight),
         G(P_features_denseblock3_denselayer3_norm1_bias),
-        A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1),
+        A(D_features_denseblock3_denselayer3_relu1), A(RX_features_denseblock3_denselayer3_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer3_norm1),
         S(S_features_denseblock3_denselayer3_norm1) + 84,
         P(P_features_denseblock3_denselayer3_norm1_weight), n,
@@ -3091,13 +3228,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2 +
+       features.denseblock3.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu2),
+        A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2),
+        S(S_features_denseblock3_denselayer2_norm2) + 48,
+        P(P_features_denseblock3_denselayer2_norm2_weight),
+        P(P_features_denseblock3_denselayer2_norm2_bias), n,
+        &g_features_denseblock3_denselayer2_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer2_conv2),
+        T(TB_features_denseblock3_denselayer2_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 3528,
-        A(X_features_denseblock3_denselayer2_relu2),
+        A(RX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
         &g_features_denseblock3_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] =
@@ -3108,18 +3253,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_conv1),
         G(P_features_denseblock3_denselayer2_norm2_weight),
         G(P_features_denseblock3_denselayer2_norm2_bias),
-        A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2),
+        A(D_features_denseblock3_denselayer2_relu2), A(RX_features_denseblock3_denselayer2_relu2),
         A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2),
         S(S_features_denseblock3_denselayer2_norm2) + 48,
         P(P_features_denseblock3_denselayer2_norm2_weight), n,
         &g_features_denseblock3_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_conv1), n, 2352, 2352);
-    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1 +
+       features.denseblock3.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer2_norm1),
+        S(S_features_denseblock3_denselayer2_norm1) + 72,
+        P(P_features_denseblock3_denselayer2_norm1_weight),
+        P(P_features_denseblock3_denselayer2_norm1_bias), n,
+        &g_features_denseblock3_denselayer2_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1),
         G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1),
+        A(D_features_denseblock3_denselayer2_conv1), A(RX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
@@ -3130,7 +3283,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer2_norm1_weight),
         G(P_features_denseblock3_denselayer2_norm1_bias),
-        A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1),
+        A(D_features_denseblock3_denselayer2_relu1), A(RX_features_denseblock3_denselayer2_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer2_norm1),
         S(S_features_denseblock3_denselayer2_norm1) + 72,
         P(P_features_denseblock3_denselayer2_norm1_weight), n,
@@ -3142,13 +3295,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2 +
+       features.denseblock3.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu2),
+        A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2),
+        S(S_features_denseblock3_denselayer1_norm2) + 48,
+        P(P_features_denseblock3_denselayer1_norm2_weight),
+        P(P_features_denseblock3_denselayer1_norm2_bias), n,
+        &g_features_denseblock3_denselayer1_norm2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer1_conv2),
+        T(TB_features_denseblock3_denselayer1_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 2940,
-        A(X_features_denseblock3_denselayer1_relu2),
+        A(RX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
         &g_features_denseblock3_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] =
@@ -3159,18 +3320,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_conv1),
         G(P_features_denseblock3_denselayer1_norm2_weight),
         G(P_features_denseblock3_denselayer1_norm2_bias),
-        A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2),
+        A(D_features_denseblock3_denselayer1_relu2), A(RX_features_denseblock3_denselayer1_relu2),
         A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2),
         S(S_features_denseblock3_denselayer1_norm2) + 48,
         P(P_features_denseblock3_denselayer1_norm2_weight), n,
         &g_features_denseblock3_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_conv1), n, 2352, 2352);
-    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1 +
+       features.denseblock3.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer1_norm1),
+        S(S_features_denseblock3_denselayer1_norm1) + 60,
+        P(P_features_denseblock3_denselayer1_norm1_weight),
+        P(P_features_denseblock3_denselayer1_norm1_bias), n,
+        &g_features_denseblock3_denselayer1_norm1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1),
         G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL,
-        A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1),
+        A(D_features_denseblock3_denselayer1_conv1), A(RX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
@@ -3181,7 +3350,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer1_norm1_weight),
         G(P_features_denseblock3_denselayer1_norm1_bias),
-        A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1),
+        A(D_features_denseblock3_denselayer1_relu1), A(RX_features_denseblock3_denselayer1_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer1_norm1),
         S(S_features_denseblock3_denselayer1_norm1) + 60,
         P(P_features_denseblock3_denselayer1_norm1_weight), n,
@@ -3194,10 +3363,15 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition2_conv),
         A(D_features_denseblock3_denselayer6_concat1), n, &g_features_transition2_pool, RT_SET);
-    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+    /* features.transition2.norm + features.transition2.relu + features.transition2.conv: batchnorm
+       + relu + conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156, 157) */
+    rt_batchnorm_relu_recompute(A(RX_features_transition2_relu),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm),
+        S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight),
+        P(P_features_transition2_norm_bias), n, &g_features_transition2_norm);
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL,
-        NULL, A(D_features_transition2_conv), A(X_features_transition2_relu),
+        NULL, A(D_features_transition2_conv), A(RX_features_transition2_relu),
         P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
@@ -3205,7 +3379,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
-        A(D_features_transition2_relu), A(X_features_transition2_relu),
+        A(D_features_transition2_relu), A(RX_features_transition2_relu),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm),
         S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight), n,
         &g_features_transition2_norm, RT_SET);
@@ -3214,13 +3388,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2 +
+       features.denseblock2.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu2),
+        A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
+        S(S_features_denseblock2_denselayer6_norm2) + 48,
+        P(P_features_denseblock2_denselayer6_norm2_weight),
+        P(P_features_denseblock2_denselayer6_norm2_bias), n,
+        &g_features_denseblock2_denselayer6_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer6_conv2),
+        T(TB_features_denseblock2_denselayer6_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 21168,
-        A(X_features_denseblock2_denselayer6_relu2),
+        A(RX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
         &g_features_denseblock2_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] =
@@ -3231,18 +3413,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_conv1),
         G(P_features_denseblock2_denselayer6_norm2_weight),
         G(P_features_denseblock2_denselayer6_norm2_bias),
-        A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2),
+        A(D_features_denseblock2_denselayer6_relu2), A(RX_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
         S(S_features_denseblock2_denselayer6_norm2) + 48,
         P(P_features_denseblock2_denselayer6_norm2_weight), n,
         &g_features_denseblock2_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_conv1), n, 9408, 9408);
-    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1 +
+       features.denseblock2.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer6_norm1),
+        S(S_features_denseblock2_denselayer6_norm1) + 108,
+        P(P_features_denseblock2_denselayer6_norm1_weight),
+        P(P_features_denseblock2_denselayer6_norm1_bias), n,
+        &g_features_denseblock2_denselayer6_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1),
         G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1),
+        A(D_features_denseblock2_denselayer6_conv1), A(RX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] =
@@ -3253,7 +3443,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer6_norm1_weight),
         G(P_features_denseblock2_denselayer6_norm1_bias),
-        A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1),
+        A(D_features_denseblock2_denselayer6_relu1), A(RX_features_denseblock2_denselayer6_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer6_norm1),
         S(S_features_denseblock2_denselayer6_norm1) + 108,
         P(P_features_denseblock2_denselayer6_norm1_weight), n,
@@ -3265,13 +3455,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2 +
+       features.denseblock2.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu2),
+        A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
+        S(S_features_denseblock2_denselayer5_norm2) + 48,
+        P(P_features_denseblock2_denselayer5_norm2_weight),
+        P(P_features_denseblock2_denselayer5_norm2_bias), n,
+        &g_features_denseblock2_denselayer5_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer5_conv2),
+        T(TB_features_denseblock2_denselayer5_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 18816,
-        A(X_features_denseblock2_denselayer5_relu2),
+        A(RX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
         &g_features_denseblock2_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] =
@@ -3282,18 +3480,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_conv1),
         G(P_features_denseblock2_denselayer5_norm2_weight),
         G(P_features_denseblock2_denselayer5_norm2_bias),
-        A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2),
+        A(D_features_denseblock2_denselayer5_relu2), A(RX_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
         S(S_features_denseblock2_denselayer5_norm2) + 48,
         P(P_features_denseblock2_denselayer5_norm2_weight), n,
         &g_features_denseblock2_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_conv1), n, 9408, 9408);
-    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1 +
+       features.denseblock2.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer5_norm1),
+        S(S_features_denseblock2_denselayer5_norm1) + 96,
+        P(P_features_denseblock2_denselayer5_norm1_weight),
+        P(P_features_denseblock2_denselayer5_norm1_bias), n,
+        &g_features_denseblock2_denselayer5_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1),
         G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1),
+        A(D_features_denseblock2_denselayer5_conv1), A(RX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] =
@@ -3304,7 +3510,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer5_norm1_weight),
         G(P_features_denseblock2_denselayer5_norm1_bias),
-        A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1),
+        A(D_features_denseblock2_denselayer5_relu1), A(RX_features_denseblock2_denselayer5_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer5_norm1),
         S(S_features_denseblock2_denselayer5_norm1) + 96,
         P(P_features_denseblock2_denselayer5_norm1_weight), n,
@@ -3316,13 +3522,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2 +
+       features.denseblock2.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu2),
+        A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
+        S(S_features_denseblock2_denselayer4_norm2) + 48,
+        P(P_features_denseblock2_denselayer4_norm2_weight),
+        P(P_features_denseblock2_denselayer4_norm2_bias), n,
+        &g_features_denseblock2_denselayer4_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer4_conv2),
+        T(TB_features_denseblock2_denselayer4_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 16464,
-        A(X_features_denseblock2_denselayer4_relu2),
+        A(RX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
         &g_features_denseblock2_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] =
@@ -3333,18 +3547,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_conv1),
         G(P_features_denseblock2_denselayer4_norm2_weight),
         G(P_features_denseblock2_denselayer4_norm2_bias),
-        A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2),
+        A(D_features_denseblock2_denselayer4_relu2), A(RX_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
         S(S_features_denseblock2_denselayer4_norm2) + 48,
         P(P_features_denseblock2_denselayer4_norm2_weight), n,
         &g_features_denseblock2_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_conv1), n, 9408, 9408);
-    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1 +
+       features.denseblock2.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer4_norm1),
+        S(S_features_denseblock2_denselayer4_norm1) + 84,
+        P(P_features_denseblock2_denselayer4_norm1_weight),
+        P(P_features_denseblock2_denselayer4_norm1_bias), n,
+        &g_features_denseblock2_denselayer4_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1),
         G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1),
+        A(D_features_denseblock2_denselayer4_conv1), A(RX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] =
@@ -3355,7 +3577,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer4_norm1_weight),
         G(P_features_denseblock2_denselayer4_norm1_bias),
-        A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1),
+        A(D_features_denseblock2_denselayer4_relu1), A(RX_features_denseblock2_denselayer4_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer4_norm1),
         S(S_features_denseblock2_denselayer4_norm1) + 84,
         P(P_features_denseblock2_denselayer4_norm1_weight), n,
@@ -3367,13 +3589,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2 +
+       features.denseblock2.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu2),
+        A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
+        S(S_features_denseblock2_denselayer3_norm2) + 48,
+        P(P_features_denseblock2_denselayer3_norm2_weight),
+        P(P_features_denseblock2_denselayer3_norm2_bias), n,
+        &g_features_denseblock2_denselayer3_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer3_conv2),
+        T(TB_features_denseblock2_denselayer3_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 14112,
-        A(X_features_denseblock2_denselayer3_relu2),
+        A(RX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
         &g_features_denseblock2_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] =
@@ -3384,18 +3614,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_conv1),
         G(P_features_denseblock2_denselayer3_norm2_weight),
         G(P_features_denseblock2_denselayer3_norm2_bias),
-        A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2),
+        A(D_features_denseblock2_denselayer3_relu2), A(RX_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
         S(S_features_denseblock2_denselayer3_norm2) + 48,
         P(P_features_denseblock2_denselayer3_norm2_weight), n,
         &g_features_denseblock2_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_conv1), n, 9408, 9408);
-    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1 +
+       features.denseblock2.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer3_norm1),
+        S(S_features_denseblock2_denselayer3_norm1) + 72,
+        P(P_features_denseblock2_denselayer3_norm1_weight),
+        P(P_features_denseblock2_denselayer3_norm1_bias), n,
+        &g_features_denseblock2_denselayer3_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1),
         G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1),
+        A(D_features_denseblock2_denselayer3_conv1), A(RX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] =
@@ -3406,7 +3644,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer3_norm1_weight),
         G(P_features_denseblock2_denselayer3_norm1_bias),
-        A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1),
+        A(D_features_denseblock2_denselayer3_relu1), A(RX_features_denseblock2_denselayer3_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer3_norm1),
         S(S_features_denseblock2_denselayer3_norm1) + 72,
         P(P_features_denseblock2_denselayer3_norm1_weight), n,
@@ -3418,13 +3656,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2 +
+       features.denseblock2.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu2),
+        A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
+        S(S_features_denseblock2_denselayer2_norm2) + 48,
+        P(P_features_denseblock2_denselayer2_norm2_weight),
+        P(P_features_denseblock2_denselayer2_norm2_bias), n,
+        &g_features_denseblock2_denselayer2_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer2_conv2),
+        T(TB_features_denseblock2_denselayer2_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 11760,
-        A(X_features_denseblock2_denselayer2_relu2),
+        A(RX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
         &g_features_denseblock2_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] =
@@ -3435,18 +3681,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_conv1),
         G(P_features_denseblock2_denselayer2_norm2_weight),
         G(P_features_denseblock2_denselayer2_norm2_bias),
-        A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2),
+        A(D_features_denseblock2_denselayer2_relu2), A(RX_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
         S(S_features_denseblock2_denselayer2_norm2) + 48,
         P(P_features_denseblock2_denselayer2_norm2_weight), n,
         &g_features_denseblock2_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_conv1), n, 9408, 9408);
-    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1 +
+       features.denseblock2.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer2_norm1),
+        S(S_features_denseblock2_denselayer2_norm1) + 60,
+        P(P_features_denseblock2_denselayer2_norm1_weight),
+        P(P_features_denseblock2_denselayer2_norm1_bias), n,
+        &g_features_denseblock2_denselayer2_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1),
         G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1),
+        A(D_features_denseblock2_denselayer2_conv1), A(RX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] =
@@ -3457,7 +3711,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer2_norm1_weight),
         G(P_features_denseblock2_denselayer2_norm1_bias),
-        A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1),
+        A(D_features_denseblock2_denselayer2_relu1), A(RX_features_denseblock2_denselayer2_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer2_norm1),
         S(S_features_denseblock2_denselayer2_norm1) + 60,
         P(P_features_denseblock2_denselayer2_norm1_weight), n,
@@ -3469,13 +3723,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2 +
+       features.denseblock2.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu2),
+        A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
+        S(S_features_denseblock2_denselayer1_norm2) + 48,
+        P(P_features_denseblock2_denselayer1_norm2_weight),
+        P(P_features_denseblock2_denselayer1_norm2_bias), n,
+        &g_features_denseblock2_denselayer1_norm2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer1_conv2),
+        T(TB_features_denseblock2_denselayer1_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 9408,
-        A(X_features_denseblock2_denselayer1_relu2),
+        A(RX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
         &g_features_denseblock2_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] =
@@ -3486,18 +3748,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_conv1),
         G(P_features_denseblock2_denselayer1_norm2_weight),
         G(P_features_denseblock2_denselayer1_norm2_bias),
-        A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2),
+        A(D_features_denseblock2_denselayer1_relu2), A(RX_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
         S(S_features_denseblock2_denselayer1_norm2) + 48,
         P(P_features_denseblock2_denselayer1_norm2_weight), n,
         &g_features_denseblock2_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_conv1), n, 9408, 9408);
-    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1 +
+       features.denseblock2.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer1_norm1),
+        S(S_features_denseblock2_denselayer1_norm1) + 48,
+        P(P_features_denseblock2_denselayer1_norm1_weight),
+        P(P_features_denseblock2_denselayer1_norm1_bias), n,
+        &g_features_denseblock2_denselayer1_norm1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1),
         G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL,
-        A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1),
+        A(D_features_denseblock2_denselayer1_conv1), A(RX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] =
@@ -3508,7 +3778,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer1_norm1_weight),
         G(P_features_denseblock2_denselayer1_norm1_bias),
-        A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1),
+        A(D_features_denseblock2_denselayer1_relu1), A(RX_features_denseblock2_denselayer1_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer1_norm1),
         S(S_features_denseblock2_denselayer1_norm1) + 48,
         P(P_features_denseblock2_denselayer1_norm1_weight), n,
@@ -3521,10 +3791,15 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition1_conv),
         A(D_features_denseblock2_denselayer6_concat1), n, &g_features_transition1_pool, RT_SET);
-    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+    /* features.transition1.norm + features.transition1.relu + features.transition1.conv: batchnorm
+       + relu + conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156, 157) */
+    rt_batchnorm_relu_recompute(A(RX_features_transition1_relu),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
+        S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight),
+        P(P_features_transition1_norm_bias), n, &g_features_transition1_norm);
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL,
-        NULL, A(D_features_transition1_conv), A(X_features_transition1_relu),
+        NULL, A(D_features_transition1_conv), A(RX_features_transition1_relu),
         P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
@@ -3532,7 +3807,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
-        A(D_features_transition1_relu), A(X_features_transition1_relu),
+        A(D_features_transition1_relu), A(RX_features_transition1_relu),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
         S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight), n,
         &g_features_transition1_norm, RT_SET);
@@ -3541,13 +3816,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2 +
+       features.denseblock1.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu2),
+        A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
+        S(S_features_denseblock1_denselayer6_norm2) + 48,
+        P(P_features_denseblock1_denselayer6_norm2_weight),
+        P(P_features_denseblock1_denselayer6_norm2_bias), n,
+        &g_features_denseblock1_denselayer6_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer6_conv2),
+        T(TB_features_denseblock1_denselayer6_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 65856,
-        A(X_features_denseblock1_denselayer6_relu2),
+        A(RX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
         &g_features_denseblock1_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] =
@@ -3558,18 +3841,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_conv1),
         G(P_features_denseblock1_denselayer6_norm2_weight),
         G(P_features_denseblock1_denselayer6_norm2_bias),
-        A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2),
+        A(D_features_denseblock1_denselayer6_relu2), A(RX_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
         S(S_features_denseblock1_denselayer6_norm2) + 48,
         P(P_features_denseblock1_denselayer6_norm2_weight), n,
         &g_features_denseblock1_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_conv1), n, 37632, 37632);
-    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1 +
+       features.denseblock1.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
+        S(S_features_denseblock1_denselayer6_norm1) + 84,
+        P(P_features_denseblock1_denselayer6_norm1_weight),
+        P(P_features_denseblock1_denselayer6_norm1_bias), n,
+        &g_features_denseblock1_denselayer6_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1),
         G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1),
+        A(D_features_denseblock1_denselayer6_conv1), A(RX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] =
@@ -3580,7 +3871,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer6_norm1_weight),
         G(P_features_denseblock1_denselayer6_norm1_bias),
-        A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1),
+        A(D_features_denseblock1_denselayer6_relu1), A(RX_features_denseblock1_denselayer6_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
         S(S_features_denseblock1_denselayer6_norm1) + 84,
         P(P_features_denseblock1_denselayer6_norm1_weight), n,
@@ -3592,13 +3883,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2 +
+       features.denseblock1.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu2),
+        A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
+        S(S_features_denseblock1_denselayer5_norm2) + 48,
+        P(P_features_denseblock1_denselayer5_norm2_weight),
+        P(P_features_denseblock1_denselayer5_norm2_bias), n,
+        &g_features_denseblock1_denselayer5_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer5_conv2),
+        T(TB_features_denseblock1_denselayer5_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 56448,
-        A(X_features_denseblock1_denselayer5_relu2),
+        A(RX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
         &g_features_denseblock1_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] =
@@ -3609,18 +3908,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_conv1),
         G(P_features_denseblock1_denselayer5_norm2_weight),
         G(P_features_denseblock1_denselayer5_norm2_bias),
-        A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2),
+        A(D_features_denseblock1_denselayer5_relu2), A(RX_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
         S(S_features_denseblock1_denselayer5_norm2) + 48,
         P(P_features_denseblock1_denselayer5_norm2_weight), n,
         &g_features_denseblock1_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_conv1), n, 37632, 37632);
-    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1 +
+       features.denseblock1.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
+        S(S_features_denseblock1_denselayer5_norm1) + 72,
+        P(P_features_denseblock1_denselayer5_norm1_weight),
+        P(P_features_denseblock1_denselayer5_norm1_bias), n,
+        &g_features_denseblock1_denselayer5_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1),
         G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1),
+        A(D_features_denseblock1_denselayer5_conv1), A(RX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] =
@@ -3631,7 +3938,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer5_norm1_weight),
         G(P_features_denseblock1_denselayer5_norm1_bias),
-        A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1),
+        A(D_features_denseblock1_denselayer5_relu1), A(RX_features_denseblock1_denselayer5_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
         S(S_features_denseblock1_denselayer5_norm1) + 72,
         P(P_features_denseblock1_denselayer5_norm1_weight), n,
@@ -3643,13 +3950,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2 +
+       features.denseblock1.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu2),
+        A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
+        S(S_features_denseblock1_denselayer4_norm2) + 48,
+        P(P_features_denseblock1_denselayer4_norm2_weight),
+        P(P_features_denseblock1_denselayer4_norm2_bias), n,
+        &g_features_denseblock1_denselayer4_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer4_conv2),
+        T(TB_features_denseblock1_denselayer4_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 47040,
-        A(X_features_denseblock1_denselayer4_relu2),
+        A(RX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
         &g_features_denseblock1_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] =
@@ -3660,18 +3975,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_conv1),
         G(P_features_denseblock1_denselayer4_norm2_weight),
         G(P_features_denseblock1_denselayer4_norm2_bias),
-        A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2),
+        A(D_features_denseblock1_denselayer4_relu2), A(RX_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
         S(S_features_denseblock1_denselayer4_norm2) + 48,
         P(P_features_denseblock1_denselayer4_norm2_weight), n,
         &g_features_denseblock1_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_conv1), n, 37632, 37632);
-    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1 +
+       features.denseblock1.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
+        S(S_features_denseblock1_denselayer4_norm1) + 60,
+        P(P_features_denseblock1_denselayer4_norm1_weight),
+        P(P_features_denseblock1_denselayer4_norm1_bias), n,
+        &g_features_denseblock1_denselayer4_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1),
         G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1),
+        A(D_features_denseblock1_denselayer4_conv1), A(RX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] =
@@ -3682,7 +4005,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer4_norm1_weight),
         G(P_features_denseblock1_denselayer4_norm1_bias),
-        A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1),
+        A(D_features_denseblock1_denselayer4_relu1), A(RX_features_denseblock1_denselayer4_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
         S(S_features_denseblock1_denselayer4_norm1) + 60,
         P(P_features_denseblock1_denselayer4_norm1_weight), n,
@@ -3694,13 +4017,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2 +
+       features.denseblock1.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu2),
+        A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
+        S(S_features_denseblock1_denselayer3_norm2) + 48,
+        P(P_features_denseblock1_denselayer3_norm2_weight),
+        P(P_features_denseblock1_denselayer3_norm2_bias), n,
+        &g_features_denseblock1_denselayer3_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer3_conv2),
+        T(TB_features_denseblock1_denselayer3_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 37632,
-        A(X_features_denseblock1_denselayer3_relu2),
+        A(RX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
         &g_features_denseblock1_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] =
@@ -3711,18 +4042,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_conv1),
         G(P_features_denseblock1_denselayer3_norm2_weight),
         G(P_features_denseblock1_denselayer3_norm2_bias),
-        A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2),
+        A(D_features_denseblock1_denselayer3_relu2), A(RX_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
         S(S_features_denseblock1_denselayer3_norm2) + 48,
         P(P_features_denseblock1_denselayer3_norm2_weight), n,
         &g_features_denseblock1_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_conv1), n, 37632, 37632);
-    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1 +
+       features.denseblock1.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
+        S(S_features_denseblock1_denselayer3_norm1) + 48,
+        P(P_features_denseblock1_denselayer3_norm1_weight),
+        P(P_features_denseblock1_denselayer3_norm1_bias), n,
+        &g_features_denseblock1_denselayer3_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1),
         G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1),
+        A(D_features_denseblock1_denselayer3_conv1), A(RX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] =
@@ -3733,7 +4072,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer3_norm1_weight),
         G(P_features_denseblock1_denselayer3_norm1_bias),
-        A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1),
+        A(D_features_denseblock1_denselayer3_relu1), A(RX_features_denseblock1_denselayer3_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
         S(S_features_denseblock1_denselayer3_norm1) + 48,
         P(P_features_denseblock1_denselayer3_norm1_weight), n,
@@ -3745,13 +4084,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2 +
+       features.denseblock1.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu2),
+        A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
+        S(S_features_denseblock1_denselayer2_norm2) + 48,
+        P(P_features_denseblock1_denselayer2_norm2_weight),
+        P(P_features_denseblock1_denselayer2_norm2_bias), n,
+        &g_features_denseblock1_denselayer2_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer2_conv2),
+        T(TB_features_denseblock1_denselayer2_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 28224,
-        A(X_features_denseblock1_denselayer2_relu2),
+        A(RX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
         &g_features_denseblock1_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] =
@@ -3762,18 +4109,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_conv1),
         G(P_features_denseblock1_denselayer2_norm2_weight),
         G(P_features_denseblock1_denselayer2_norm2_bias),
-        A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2),
+        A(D_features_denseblock1_denselayer2_relu2), A(RX_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
         S(S_features_denseblock1_denselayer2_norm2) + 48,
         P(P_features_denseblock1_denselayer2_norm2_weight), n,
         &g_features_denseblock1_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_conv1), n, 37632, 37632);
-    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1 +
+       features.denseblock1.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
+        S(S_features_denseblock1_denselayer2_norm1) + 36,
+        P(P_features_denseblock1_denselayer2_norm1_weight),
+        P(P_features_denseblock1_denselayer2_norm1_bias), n,
+        &g_features_denseblock1_denselayer2_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1),
         G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1),
+        A(D_features_denseblock1_denselayer2_conv1), A(RX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] =
@@ -3784,7 +4139,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer2_norm1_weight),
         G(P_features_denseblock1_denselayer2_norm1_bias),
-        A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1),
+        A(D_features_denseblock1_denselayer2_relu1), A(RX_features_denseblock1_denselayer2_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
         S(S_features_denseblock1_denselayer2_norm1) + 36,
         P(P_features_denseblock1_denselayer2_norm1_weight), n,
@@ -3796,13 +4151,21 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     /* in place: its inputs are slices of its channels, nothing to copy */
-    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2 +
+       features.denseblock1.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
+       bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu2),
+        A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
+        S(S_features_denseblock1_denselayer1_norm2) + 48,
+        P(P_features_denseblock1_denselayer1_norm2_weight),
+        P(P_features_denseblock1_denselayer1_norm2_bias), n,
+        &g_features_denseblock1_denselayer1_norm2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer1_conv2),
+        T(TB_features_denseblock1_denselayer1_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 18816,
-        A(X_features_denseblock1_denselayer1_relu2),
+        A(RX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
         &g_features_denseblock1_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] =
@@ -3813,18 +4176,26 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_conv1),
         G(P_features_denseblock1_denselayer1_norm2_weight),
         G(P_features_denseblock1_denselayer1_norm2_bias),
-        A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2),
+        A(D_features_denseblock1_denselayer1_relu2), A(RX_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
         S(S_features_denseblock1_denselayer1_norm2) + 48,
         P(P_features_denseblock1_denselayer1_norm2_weight), n,
         &g_features_denseblock1_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_conv1), n, 37632, 37632);
-    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1 +
+       features.denseblock1.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
+       bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:133) */
+    rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
+        S(S_features_denseblock1_denselayer1_norm1) + 24,
+        P(P_features_denseblock1_denselayer1_norm1_weight),
+        P(P_features_denseblock1_denselayer1_norm1_bias), n,
+        &g_features_denseblock1_denselayer1_norm1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1),
         G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL,
-        A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1),
+        A(D_features_denseblock1_denselayer1_conv1), A(RX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] =
@@ -3835,7 +4206,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer1_norm1_weight),
         G(P_features_denseblock1_denselayer1_norm1_bias),
-        A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1),
+        A(D_features_denseblock1_denselayer1_relu1), A(RX_features_denseblock1_denselayer1_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
         S(S_features_denseblock1_denselayer1_norm1) + 24,
         P(P_features_denseblock1_denselayer1_norm1_weight), n,
@@ -3846,7 +4217,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 18816, 75264);
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0),
+    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, T(TB_features_conv0),
         A(D_features_denseblock1_denselayer6_concat1), x, P(P_features_conv0_weight), n,
         &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 784, 784);
@@ -4553,7 +4924,9 @@ const RtModel densenet40_model = {
     .num_layers = 97, .layers = layers,
     .infer_arena_per_sample = DENSENET40_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = DENSENET40_INFER_ARENA_FIXED,
+    .infer_arena_scratch = DENSENET40_INFER_ARENA_SCRATCH,
     .arena_per_sample = DENSENET40_ARENA_PER_SAMPLE, .arena_fixed = DENSENET40_ARENA_FIXED,
+    .arena_scratch = DENSENET40_ARENA_SCRATCH,
     .flops_per_sample = 111729828.0,
     .init = densenet40_init, .forward = densenet40_forward, .infer = densenet40_infer, .loss =
         densenet40_loss,

@@ -12,17 +12,21 @@
 
 #define DENSENET40_NUM_PARAMS ((size_t)180778)  /* floats: trainable, then buffers */
 #define DENSENET40_NUM_TRAINABLE ((size_t)175690)  /* floats in grads and optimizer state */
-#define DENSENET40_ARENA_PER_SAMPLE ((size_t)1390032)  /* arena floats per sample */
+#define DENSENET40_ARENA_PER_SAMPLE ((size_t)630336)  /* arena floats per sample */
 #define DENSENET40_ARENA_FIXED ((size_t)5088)  /* arena floats for any batch size */
+#define DENSENET40_ARENA_SCRATCH ((size_t)338688)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET40_ARENA_BYTES(n) (sizeof(float) * (DENSENET40_ARENA_PER_SAMPLE * (size_t)(n) + \
-    DENSENET40_ARENA_FIXED))
-#define DENSENET40_INFER_ARENA_PER_SAMPLE ((size_t)517440) \
+    DENSENET40_ARENA_FIXED + DENSENET40_ARENA_SCRATCH * rt_scratch_slices(n)))
+#define DENSENET40_INFER_ARENA_PER_SAMPLE ((size_t)178752) \
     /* inference arena floats per sample */
 #define DENSENET40_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
+#define DENSENET40_INFER_ARENA_SCRATCH ((size_t)338688) \
+    /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define DENSENET40_INFER_ARENA_BYTES(n) (sizeof(float) * (DENSENET40_INFER_ARENA_PER_SAMPLE * \
-    (size_t)(n) + DENSENET40_INFER_ARENA_FIXED))
+    (size_t)(n) + DENSENET40_INFER_ARENA_FIXED + DENSENET40_INFER_ARENA_SCRATCH * \
+    rt_scratch_slices(n)))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void densenet40_init(float *params, uint64_t seed);

@@ -170,16 +170,12 @@ enum {
 enum {
     X_features_conv0 = 0,  /* [24,28,28] */
     D_features_conv0 = 0,  /* [24,28,28] */
-    T_features_conv0 = 18816,  /* 7056 floats */
-    TB_features_conv0 = 18816,  /* 7056 floats */
     X_features_denseblock1_denselayer1_relu1 = 18816,  /* [24,28,28] */
     D_features_denseblock1_denselayer1_relu1 = 75264,  /* [24,28,28] */
     X_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
     D_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
     X_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
     D_features_denseblock1_denselayer1_relu2 = 112896,  /* [48,28,28] */
-    T_features_denseblock1_denselayer1_conv2 = 112896,  /* 338688 floats */
-    TB_features_denseblock1_denselayer1_conv2 = 150528,  /* 338688 floats */
     X_features_denseblock1_denselayer1_concat1 = 37632,  /* [36,28,28] */
     D_features_denseblock1_denselayer1_concat1 = 37632,  /* [36,28,28] */
     X_features_denseblock1_denselayer2_relu1 = 112896,  /* [36,28,28] */
@@ -188,8 +184,6 @@ enum {
     D_features_denseblock1_denselayer2_conv1 = 141120,  /* [48,28,28] */
     X_features_denseblock1_denselayer2_relu2 = 178752,  /* [48,28,28] */
     D_features_denseblock1_denselayer2_relu2 = 216384,  /* [48,28,28] */
-    T_features_denseblock1_denselayer2_conv2 = 216384,  /* 338688 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 254016,  /* 338688 floats */
     X_features_denseblock1_denselayer2_concat1 = 141120,  /* [48,28,28] */
     D_features_denseblock1_denselayer2_concat1 = 141120,  /* [48,28,28] */
     X_features_denseblock1_denselayer3_relu1 = 37632,  /* [48,28,28] */
@@ -198,42 +192,34 @@ enum {
     D_features_denseblock1_denselayer3_conv1 = 291648,  /* [48,28,28] */
     X_features_denseblock1_denselayer3_relu2 = 254016,  /* [48,28,28] */
     D_features_denseblock1_denselayer3_relu2 = 216384,  /* [48,28,28] */
-    T_features_denseblock1_denselayer3_conv2 = 291648,  /* 338688 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 442176,  /* 338688 floats */
-    X_features_denseblock1_denselayer3_concat1 = 630336,  /* [60,28,28] */
-    D_features_denseblock1_denselayer3_concat1 = 395136,  /* [60,28,28] */
-    X_features_denseblock1_denselayer4_relu1 = 291648,  /* [60,28,28] */
-    D_features_denseblock1_denselayer4_relu1 = 442176,  /* [60,28,28] */
+    X_features_denseblock1_denselayer3_concat1 = 291648,  /* [60,28,28] */
+    D_features_denseblock1_denselayer3_concat1 = 291648,  /* [60,28,28] */
+    X_features_denseblock1_denselayer4_relu1 = 338688,  /* [60,28,28] */
+    D_features_denseblock1_denselayer4_relu1 = 423360,  /* [60,28,28] */
     X_features_denseblock1_denselayer4_conv1 = 141120,  /* [48,28,28] */
-    D_features_denseblock1_denselayer4_conv1 = 338688,  /* [48,28,28] */
+    D_features_denseblock1_denselayer4_conv1 = 385728,  /* [48,28,28] */
     X_features_denseblock1_denselayer4_relu2 = 216384,  /* [48,28,28] */
     D_features_denseblock1_denselayer4_relu2 = 141120,  /* [48,28,28] */
-    T_features_denseblock1_denselayer4_conv2 = 677376,  /* 338688 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 442176,  /* 338688 floats */
-    X_features_denseblock1_denselayer4_concat1 = 338688,  /* [72,28,28] */
-    D_features_denseblock1_denselayer4_concat1 = 338688,  /* [72,28,28] */
-    X_features_denseblock1_denselayer5_relu1 = 395136,  /* [72,28,28] */
-    D_features_denseblock1_denselayer5_relu1 = 526848,  /* [72,28,28] */
+    X_features_denseblock1_denselayer4_concat1 = 385728,  /* [72,28,28] */
+    D_features_denseblock1_denselayer4_concat1 = 385728,  /* [72,28,28] */
+    X_features_denseblock1_denselayer5_relu1 = 442176,  /* [72,28,28] */
+    D_features_denseblock1_denselayer5_relu1 = 536256,  /* [72,28,28] */
     X_features_denseblock1_denselayer5_conv1 = 141120,  /* [48,28,28] */
-    D_features_denseblock1_denselayer5_conv1 = 489216,  /* [48,28,28] */
-    X_features_denseblock1_denselayer5_relu2 = 451584,  /* [48,28,28] */
+    D_features_denseblock1_denselayer5_conv1 = 498624,  /* [48,28,28] */
+    X_features_denseblock1_denselayer5_relu2 = 291648,  /* [48,28,28] */
     D_features_denseblock1_denselayer5_relu2 = 141120,  /* [48,28,28] */
-    T_features_denseblock1_denselayer5_conv2 = 489216,  /* 338688 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 620928,  /* 338688 floats */
-    X_features_denseblock1_denselayer5_concat1 = 827904,  /* [84,28,28] */
-    D_features_denseblock1_denselayer5_concat1 = 555072,  /* [84,28,28] */
-    X_features_denseblock1_denselayer6_relu1 = 489216,  /* [84,28,28] */
-    D_features_denseblock1_denselayer6_relu1 = 658560,  /* [84,28,28] */
+    X_features_denseblock1_denselayer5_concat1 = 498624,  /* [84,28,28] */
+    D_features_denseblock1_denselayer5_concat1 = 498624,  /* [84,28,28] */
+    X_features_denseblock1_denselayer6_relu1 = 564480,  /* [84,28,28] */
+    D_features_denseblock1_denselayer6_relu1 = 667968,  /* [84,28,28] */
     X_features_denseblock1_denselayer6_conv1 = 141120,  /* [48,28,28] */
-    D_features_denseblock1_denselayer6_conv1 = 620928,  /* [48,28,28] */
-    X_features_denseblock1_denselayer6_relu2 = 338688,  /* [48,28,28] */
+    D_features_denseblock1_denselayer6_conv1 = 630336,  /* [48,28,28] */
+    X_features_denseblock1_denselayer6_relu2 = 385728,  /* [48,28,28] */
     D_features_denseblock1_denselayer6_relu2 = 141120,  /* [48,28,28] */
-    T_features_denseblock1_denselayer6_conv2 = 893760,  /* 338688 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 780864,  /* 338688 floats */
-    X_features_denseblock1_denselayer6_concat1 = 555072,  /* [96,28,28] */
-    D_features_denseblock1_denselayer6_concat1 = 705600,  /* [96,28,28] */
-    X_features_transition1_relu = 630336,  /* [96,28,28] */
-    D_features_transition1_relu = 555072,  /* [96,28,28] */
+    X_features_denseblock1_denselayer6_concat1 = 630336,  /* [96,28,28] */
+    D_features_denseblock1_denselayer6_concat1 = 780864,  /* [96,28,28] */
+    X_features_transition1_relu = 705600,  /* [96,28,28] */
+    D_features_transition1_relu = 630336,  /* [96,28,28] */
     X_features_transition1_conv = 141120,  /* [48,28,28] */
     D_features_transition1_conv = 141120,  /* [48,28,28] */
     X_features_transition1_pool = 0,  /* [48,14,14] */
@@ -244,64 +230,52 @@ enum {
     D_features_denseblock2_denselayer1_conv1 = 159936,  /* [48,14,14] */
     X_features_denseblock2_denselayer1_relu2 = 150528,  /* [48,14,14] */
     D_features_denseblock2_denselayer1_relu2 = 141120,  /* [48,14,14] */
-    T_features_denseblock2_denselayer1_conv2 = 705600,  /* 84672 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 705600,  /* 84672 floats */
     X_features_denseblock2_denselayer1_concat1 = 159936,  /* [60,14,14] */
     D_features_denseblock2_denselayer1_concat1 = 159936,  /* [60,14,14] */
-    X_features_denseblock2_denselayer2_relu1 = 376320,  /* [60,14,14] */
-    D_features_denseblock2_denselayer2_relu1 = 564480,  /* [60,14,14] */
+    X_features_denseblock2_denselayer2_relu1 = 423360,  /* [60,14,14] */
+    D_features_denseblock2_denselayer2_relu1 = 498624,  /* [60,14,14] */
     X_features_denseblock2_denselayer2_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_conv1 = 555072,  /* [48,14,14] */
+    D_features_denseblock2_denselayer2_conv1 = 329280,  /* [48,14,14] */
     X_features_denseblock2_denselayer2_relu2 = 141120,  /* [48,14,14] */
     D_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
-    T_features_denseblock2_denselayer2_conv2 = 705600,  /* 84672 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 705600,  /* 84672 floats */
-    X_features_denseblock2_denselayer2_concat1 = 555072,  /* [72,14,14] */
-    D_features_denseblock2_denselayer2_concat1 = 555072,  /* [72,14,14] */
+    X_features_denseblock2_denselayer2_concat1 = 498624,  /* [72,14,14] */
+    D_features_denseblock2_denselayer2_concat1 = 524496,  /* [72,14,14] */
     X_features_denseblock2_denselayer3_relu1 = 159936,  /* [72,14,14] */
-    D_features_denseblock2_denselayer3_relu1 = 588000,  /* [72,14,14] */
+    D_features_denseblock2_denselayer3_relu1 = 508032,  /* [72,14,14] */
     X_features_denseblock2_denselayer3_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_conv1 = 578592,  /* [48,14,14] */
-    X_features_denseblock2_denselayer3_relu2 = 569184,  /* [48,14,14] */
+    D_features_denseblock2_denselayer3_conv1 = 498624,  /* [48,14,14] */
+    X_features_denseblock2_denselayer3_relu2 = 329280,  /* [48,14,14] */
     D_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
-    T_features_denseblock2_denselayer3_conv2 = 705600,  /* 84672 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 705600,  /* 84672 floats */
-    X_features_denseblock2_denselayer3_concat1 = 578592,  /* [84,14,14] */
-    D_features_denseblock2_denselayer3_concat1 = 578592,  /* [84,14,14] */
-    X_features_denseblock2_denselayer4_relu1 = 595056,  /* [84,14,14] */
-    D_features_denseblock2_denselayer4_relu1 = 705600,  /* [84,14,14] */
+    X_features_denseblock2_denselayer3_concat1 = 512736,  /* [84,14,14] */
+    D_features_denseblock2_denselayer3_concat1 = 508032,  /* [84,14,14] */
+    X_features_denseblock2_denselayer4_relu1 = 529200,  /* [84,14,14] */
+    D_features_denseblock2_denselayer4_relu1 = 630336,  /* [84,14,14] */
     X_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_conv1 = 611520,  /* [48,14,14] */
-    X_features_denseblock2_denselayer4_relu2 = 555072,  /* [48,14,14] */
+    D_features_denseblock2_denselayer4_conv1 = 545664,  /* [48,14,14] */
+    X_features_denseblock2_denselayer4_relu2 = 498624,  /* [48,14,14] */
     D_features_denseblock2_denselayer4_relu2 = 0,  /* [48,14,14] */
-    T_features_denseblock2_denselayer4_conv2 = 705600,  /* 84672 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 705600,  /* 84672 floats */
-    X_features_denseblock2_denselayer4_concat1 = 611520,  /* [96,14,14] */
-    D_features_denseblock2_denselayer4_concat1 = 611520,  /* [96,14,14] */
-    X_features_denseblock2_denselayer5_relu1 = 705600,  /* [96,14,14] */
-    D_features_denseblock2_denselayer5_relu1 = 733824,  /* [96,14,14] */
+    X_features_denseblock2_denselayer4_concat1 = 545664,  /* [96,14,14] */
+    D_features_denseblock2_denselayer4_concat1 = 545664,  /* [96,14,14] */
+    X_features_denseblock2_denselayer5_relu1 = 508032,  /* [96,14,14] */
+    D_features_denseblock2_denselayer5_relu1 = 649152,  /* [96,14,14] */
     X_features_denseblock2_denselayer5_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_conv1 = 724416,  /* [48,14,14] */
-    X_features_denseblock2_denselayer5_relu2 = 578592,  /* [48,14,14] */
+    D_features_denseblock2_denselayer5_conv1 = 639744,  /* [48,14,14] */
+    X_features_denseblock2_denselayer5_relu2 = 630336,  /* [48,14,14] */
     D_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
-    T_features_denseblock2_denselayer5_conv2 = 724416,  /* 84672 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 790272,  /* 84672 floats */
-    X_features_denseblock2_denselayer5_concat1 = 809088,  /* [108,14,14] */
-    D_features_denseblock2_denselayer5_concat1 = 769104,  /* [108,14,14] */
-    X_features_denseblock2_denselayer6_relu1 = 724416,  /* [108,14,14] */
-    D_features_denseblock2_denselayer6_relu1 = 745584,  /* [108,14,14] */
+    X_features_denseblock2_denselayer5_concat1 = 639744,  /* [108,14,14] */
+    D_features_denseblock2_denselayer5_concat1 = 639744,  /* [108,14,14] */
+    X_features_denseblock2_denselayer6_relu1 = 660912,  /* [108,14,14] */
+    D_features_denseblock2_denselayer6_relu1 = 682080,  /* [108,14,14] */
     X_features_denseblock2_denselayer6_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_conv1 = 620928,  /* [48,14,14] */
-    X_features_denseblock2_denselayer6_relu2 = 611520,  /* [48,14,14] */
+    D_features_denseblock2_denselayer6_conv1 = 555072,  /* [48,14,14] */
+    X_features_denseblock2_denselayer6_relu2 = 545664,  /* [48,14,14] */
     D_features_denseblock2_denselayer6_relu2 = 0,  /* [48,14,14] */
-    T_features_denseblock2_denselayer6_conv2 = 830256,  /* 84672 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 790272,  /* 84672 floats */
-    X_features_denseblock2_denselayer6_concat1 = 745584,  /* [120,14,14] */
-    D_features_denseblock2_denselayer6_concat1 = 745584,  /* [120,14,14] */
-    X_features_transition2_relu = 769104,  /* [120,14,14] */
-    D_features_transition2_relu = 792624,  /* [120,14,14] */
-    X_features_transition2_conv = 745584,  /* [60,14,14] */
-    D_features_transition2_conv = 745584,  /* [60,14,14] */
+    X_features_denseblock2_denselayer6_concat1 = 682080,  /* [120,14,14] */
+    D_features_denseblock2_denselayer6_concat1 = 804384,  /* [120,14,14] */
+    X_features_transition2_relu = 780864,  /* [120,14,14] */
+    D_features_transition2_relu = 682080,  /* [120,14,14] */
+    X_features_transition2_conv = 639744,  /* [60,14,14] */
+    D_features_transition2_conv = 639744,  /* [60,14,14] */
     X_features_transition2_pool = 0,  /* [60,7,7] */
     D_features_transition2_pool = 0,  /* [60,7,7] */
     X_features_denseblock3_denselayer1_relu1 = 2940,  /* [60,7,7] */
@@ -310,103 +284,127 @@ enum {
     D_features_denseblock3_denselayer1_conv1 = 5880,  /* [48,7,7] */
     X_features_denseblock3_denselayer1_relu2 = 174048,  /* [48,7,7] */
     D_features_denseblock3_denselayer1_relu2 = 176400,  /* [48,7,7] */
-    T_features_denseblock3_denselayer1_conv2 = 745584,  /* 21168 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 745584,  /* 21168 floats */
     X_features_denseblock3_denselayer1_concat1 = 5880,  /* [72,7,7] */
     D_features_denseblock3_denselayer1_concat1 = 5880,  /* [72,7,7] */
-    X_features_denseblock3_denselayer2_relu1 = 388080,  /* [72,7,7] */
-    D_features_denseblock3_denselayer2_relu1 = 564480,  /* [72,7,7] */
+    X_features_denseblock3_denselayer2_relu1 = 435120,  /* [72,7,7] */
+    D_features_denseblock3_denselayer2_relu1 = 555072,  /* [72,7,7] */
     X_features_denseblock3_denselayer2_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_conv1 = 391608,  /* [48,7,7] */
+    D_features_denseblock3_denselayer2_conv1 = 438648,  /* [48,7,7] */
     X_features_denseblock3_denselayer2_relu2 = 176400,  /* [48,7,7] */
     D_features_denseblock3_denselayer2_relu2 = 0,  /* [48,7,7] */
-    T_features_denseblock3_denselayer2_conv2 = 745584,  /* 21168 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 745584,  /* 21168 floats */
-    X_features_denseblock3_denselayer2_concat1 = 564480,  /* [84,7,7] */
-    D_features_denseblock3_denselayer2_concat1 = 564480,  /* [84,7,7] */
-    X_features_denseblock3_denselayer3_relu1 = 588000,  /* [84,7,7] */
-    D_features_denseblock3_denselayer3_relu1 = 620928,  /* [84,7,7] */
+    X_features_denseblock3_denselayer2_concat1 = 555072,  /* [84,7,7] */
+    D_features_denseblock3_denselayer2_concat1 = 555072,  /* [84,7,7] */
+    X_features_denseblock3_denselayer3_relu1 = 559188,  /* [84,7,7] */
+    D_features_denseblock3_denselayer3_relu1 = 639744,  /* [84,7,7] */
     X_features_denseblock3_denselayer3_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_conv1 = 391608,  /* [48,7,7] */
+    D_features_denseblock3_denselayer3_conv1 = 438648,  /* [48,7,7] */
     X_features_denseblock3_denselayer3_relu2 = 5880,  /* [48,7,7] */
     D_features_denseblock3_denselayer3_relu2 = 0,  /* [48,7,7] */
-    T_features_denseblock3_denselayer3_conv2 = 745584,  /* 21168 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 745584,  /* 21168 floats */
-    X_features_denseblock3_denselayer3_concat1 = 620928,  /* [96,7,7] */
-    D_features_denseblock3_denselayer3_concat1 = 620928,  /* [96,7,7] */
-    X_features_denseblock3_denselayer4_relu1 = 564480,  /* [96,7,7] */
-    D_features_denseblock3_denselayer4_relu1 = 625632,  /* [96,7,7] */
+    X_features_denseblock3_denselayer3_concat1 = 639744,  /* [96,7,7] */
+    D_features_denseblock3_denselayer3_concat1 = 639744,  /* [96,7,7] */
+    X_features_denseblock3_denselayer4_relu1 = 644448,  /* [96,7,7] */
+    D_features_denseblock3_denselayer4_relu1 = 649152,  /* [96,7,7] */
     X_features_denseblock3_denselayer4_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_conv1 = 592116,  /* [48,7,7] */
-    X_features_denseblock3_denselayer4_relu2 = 391608,  /* [48,7,7] */
+    D_features_denseblock3_denselayer4_conv1 = 526848,  /* [48,7,7] */
+    X_features_denseblock3_denselayer4_relu2 = 438648,  /* [48,7,7] */
     D_features_denseblock3_denselayer4_relu2 = 0,  /* [48,7,7] */
-    T_features_denseblock3_denselayer4_conv2 = 745584,  /* 21168 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 792624,  /* 21168 floats */
-    X_features_denseblock3_denselayer4_concat1 = 792624,  /* [108,7,7] */
-    D_features_denseblock3_denselayer4_concat1 = 745584,  /* [108,7,7] */
-    X_features_denseblock3_denselayer5_relu1 = 620928,  /* [108,7,7] */
-    D_features_denseblock3_denselayer5_relu1 = 750876,  /* [108,7,7] */
+    X_features_denseblock3_denselayer4_concat1 = 649152,  /* [108,7,7] */
+    D_features_denseblock3_denselayer4_concat1 = 649152,  /* [108,7,7] */
+    X_features_denseblock3_denselayer5_relu1 = 654444,  /* [108,7,7] */
+    D_features_denseblock3_denselayer5_relu1 = 682080,  /* [108,7,7] */
     X_features_denseblock3_denselayer5_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_conv1 = 626220,  /* [48,7,7] */
-    X_features_denseblock3_denselayer5_relu2 = 592116,  /* [48,7,7] */
+    D_features_denseblock3_denselayer5_conv1 = 555072,  /* [48,7,7] */
+    X_features_denseblock3_denselayer5_relu2 = 526848,  /* [48,7,7] */
     D_features_denseblock3_denselayer5_relu2 = 0,  /* [48,7,7] */
-    T_features_denseblock3_denselayer5_conv2 = 745584,  /* 21168 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 792624,  /* 21168 floats */
-    X_features_denseblock3_denselayer5_concat1 = 797916,  /* [120,7,7] */
-    D_features_denseblock3_denselayer5_concat1 = 751464,  /* [120,7,7] */
-    X_features_denseblock3_denselayer6_relu1 = 745584,  /* [120,7,7] */
-    D_features_denseblock3_denselayer6_relu1 = 759696,  /* [120,7,7] */
+    X_features_denseblock3_denselayer5_concat1 = 682080,  /* [120,7,7] */
+    D_features_denseblock3_denselayer5_concat1 = 682080,  /* [120,7,7] */
+    X_features_denseblock3_denselayer6_relu1 = 687960,  /* [120,7,7] */
+    D_features_denseblock3_denselayer6_relu1 = 693840,  /* [120,7,7] */
     X_features_denseblock3_denselayer6_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_conv1 = 757344,  /* [48,7,7] */
-    X_features_denseblock3_denselayer6_relu2 = 626220,  /* [48,7,7] */
+    D_features_denseblock3_denselayer6_conv1 = 639744,  /* [48,7,7] */
+    X_features_denseblock3_denselayer6_relu2 = 555072,  /* [48,7,7] */
     D_features_denseblock3_denselayer6_relu2 = 0,  /* [48,7,7] */
-    T_features_denseblock3_denselayer6_conv2 = 803796,  /* 21168 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 799092,  /* 21168 floats */
-    X_features_denseblock3_denselayer6_concat1 = 751464,  /* [132,7,7] */
-    D_features_denseblock3_denselayer6_concat1 = 792624,  /* [132,7,7] */
-    X_relu = 757932,  /* [132,7,7] */
-    D_relu = 751464,  /* [132,7,7] */
+    X_features_denseblock3_denselayer6_concat1 = 693840,  /* [132,7,7] */
+    D_features_denseblock3_denselayer6_concat1 = 810852,  /* [132,7,7] */
+    X_relu = 804384,  /* [132,7,7] */
+    D_relu = 693840,  /* [132,7,7] */
     X_avgpool = 0,  /* [132] */
     D_avgpool = 152,  /* [132] */
     X_classifier = 132,  /* [10] */
     D_classifier = 142,  /* [10] */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_features_conv0 = 0,  /* 7056 floats */
+    TB_features_conv0 = 0,  /* 7056 floats */
+    T_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
+    T_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
+    T_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
+    T_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_features_conv0 = 0,  /* [24,28,28] */
-    IT_features_conv0 = 18816,  /* 7056 floats */
     IX_features_denseblock1_denselayer1_relu1 = 18816,  /* [24,28,28] */
     IX_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
     IX_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
     IX_features_denseblock1_denselayer1_concat1 = 18816,  /* [36,28,28] */
-    IT_features_denseblock1_denselayer1_conv2 = 112896,  /* 338688 floats */
     IX_features_denseblock1_denselayer2_relu1 = 47040,  /* [36,28,28] */
     IX_features_denseblock1_denselayer2_conv1 = 75264,  /* [48,28,28] */
     IX_features_denseblock1_denselayer2_relu2 = 112896,  /* [48,28,28] */
     IX_features_denseblock1_denselayer2_concat1 = 47040,  /* [48,28,28] */
-    IT_features_denseblock1_denselayer2_conv2 = 150528,  /* 338688 floats */
     IX_features_denseblock1_denselayer3_relu1 = 0,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_conv1 = 84672,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_relu2 = 0,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_concat1 = 84672,  /* [60,28,28] */
-    IT_features_denseblock1_denselayer3_conv2 = 131712,  /* 338688 floats */
     IX_features_denseblock1_denselayer4_relu1 = 0,  /* [60,28,28] */
     IX_features_denseblock1_denselayer4_conv1 = 47040,  /* [48,28,28] */
     IX_features_denseblock1_denselayer4_relu2 = 0,  /* [48,28,28] */
     IX_features_denseblock1_denselayer4_concat1 = 131712,  /* [72,28,28] */
-    IT_features_denseblock1_denselayer4_conv2 = 188160,  /* 338688 floats */
     IX_features_denseblock1_denselayer5_relu1 = 0,  /* [72,28,28] */
     IX_features_denseblock1_denselayer5_conv1 = 56448,  /* [48,28,28] */
     IX_features_denseblock1_denselayer5_relu2 = 0,  /* [48,28,28] */
     IX_features_denseblock1_denselayer5_concat1 = 37632,  /* [84,28,28] */
-    IT_features_denseblock1_denselayer5_conv2 = 188160,  /* 338688 floats */
     IX_features_denseblock1_denselayer6_relu1 = 103488,  /* [84,28,28] */
     IX_features_denseblock1_denselayer6_conv1 = 0,  /* [48,28,28] */
     IX_features_denseblock1_denselayer6_relu2 = 103488,  /* [48,28,28] */
     IX_features_denseblock1_denselayer6_concat1 = 141120,  /* [96,28,28] */
-    IT_features_denseblock1_denselayer6_conv2 = 216384,  /* 338688 floats */
     IX_features_transition1_relu = 0,  /* [96,28,28] */
     IX_features_transition1_conv = 75264,  /* [48,28,28] */
     IX_features_transition1_pool = 0,  /* [48,14,14] */
@@ -414,32 +412,26 @@ enum {
     IX_features_denseblock2_denselayer1_conv1 = 18816,  /* [48,14,14] */
     IX_features_denseblock2_denselayer1_relu2 = 9408,  /* [48,14,14] */
     IX_features_denseblock2_denselayer1_concat1 = 18816,  /* [60,14,14] */
-    IT_features_denseblock2_denselayer1_conv2 = 30576,  /* 84672 floats */
     IX_features_denseblock2_denselayer2_relu1 = 0,  /* [60,14,14] */
     IX_features_denseblock2_denselayer2_conv1 = 30576,  /* [48,14,14] */
     IX_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer2_concat1 = 30576,  /* [72,14,14] */
-    IT_features_denseblock2_denselayer2_conv2 = 44688,  /* 84672 floats */
     IX_features_denseblock2_denselayer3_relu1 = 0,  /* [72,14,14] */
     IX_features_denseblock2_denselayer3_conv1 = 14112,  /* [48,14,14] */
     IX_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer3_concat1 = 9408,  /* [84,14,14] */
-    IT_features_denseblock2_denselayer3_conv2 = 44688,  /* 84672 floats */
     IX_features_denseblock2_denselayer4_relu1 = 25872,  /* [84,14,14] */
     IX_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer4_relu2 = 25872,  /* [48,14,14] */
     IX_features_denseblock2_denselayer4_concat1 = 35280,  /* [96,14,14] */
-    IT_features_denseblock2_denselayer4_conv2 = 54096,  /* 84672 floats */
     IX_features_denseblock2_denselayer5_relu1 = 0,  /* [96,14,14] */
     IX_features_denseblock2_denselayer5_conv1 = 18816,  /* [48,14,14] */
     IX_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer5_concat1 = 9408,  /* [108,14,14] */
-    IT_features_denseblock2_denselayer5_conv2 = 54096,  /* 84672 floats */
     IX_features_denseblock2_denselayer6_relu1 = 30576,  /* [108,14,14] */
     IX_features_denseblock2_denselayer6_conv1 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer6_relu2 = 30576,  /* [48,14,14] */
     IX_features_denseblock2_denselayer6_concat1 = 39984,  /* [120,14,14] */
-    IT_features_denseblock2_denselayer6_conv2 = 63504,  /* 84672 floats */
     IX_features_transition2_relu = 0,  /* [120,14,14] */
     IX_features_transition2_conv = 23520,  /* [60,14,14] */
     IX_features_transition2_pool = 0,  /* [60,7,7] */
@@ -447,35 +439,52 @@ enum {
     IX_features_denseblock3_denselayer1_conv1 = 5880,  /* [48,7,7] */
     IX_features_denseblock3_denselayer1_relu2 = 2940,  /* [48,7,7] */
     IX_features_denseblock3_denselayer1_concat1 = 5292,  /* [72,7,7] */
-    IT_features_denseblock3_denselayer1_conv2 = 8820,  /* 21168 floats */
     IX_features_denseblock3_denselayer2_relu1 = 0,  /* [72,7,7] */
     IX_features_denseblock3_denselayer2_conv1 = 8820,  /* [48,7,7] */
     IX_features_denseblock3_denselayer2_relu2 = 0,  /* [48,7,7] */
     IX_features_denseblock3_denselayer2_concat1 = 8820,  /* [84,7,7] */
-    IT_features_denseblock3_denselayer2_conv2 = 12936,  /* 21168 floats */
     IX_features_denseblock3_denselayer3_relu1 = 0,  /* [84,7,7] */
     IX_features_denseblock3_denselayer3_conv1 = 4116,  /* [48,7,7] */
     IX_features_denseblock3_denselayer3_relu2 = 0,  /* [48,7,7] */
     IX_features_denseblock3_denselayer3_concat1 = 2352,  /* [96,7,7] */
-    IT_features_denseblock3_denselayer3_conv2 = 12936,  /* 21168 floats */
     IX_features_denseblock3_denselayer4_relu1 = 7056,  /* [96,7,7] */
     IX_features_denseblock3_denselayer4_conv1 = 0,  /* [48,7,7] */
     IX_features_denseblock3_denselayer4_relu2 = 7056,  /* [48,7,7] */
     IX_features_denseblock3_denselayer4_concat1 = 9408,  /* [108,7,7] */
-    IT_features_denseblock3_denselayer4_conv2 = 14700,  /* 21168 floats */
     IX_features_denseblock3_denselayer5_relu1 = 0,  /* [108,7,7] */
     IX_features_denseblock3_denselayer5_conv1 = 5292,  /* [48,7,7] */
     IX_features_denseblock3_denselayer5_relu2 = 0,  /* [48,7,7] */
     IX_features_denseblock3_denselayer5_concat1 = 2352,  /* [120,7,7] */
-    IT_features_denseblock3_denselayer5_conv2 = 14700,  /* 21168 floats */
     IX_features_denseblock3_denselayer6_relu1 = 8232,  /* [120,7,7] */
     IX_features_denseblock3_denselayer6_conv1 = 0,  /* [48,7,7] */
     IX_features_denseblock3_denselayer6_relu2 = 8232,  /* [48,7,7] */
     IX_features_denseblock3_denselayer6_concat1 = 10584,  /* [132,7,7] */
-    IT_features_denseblock3_denselayer6_conv2 = 17052,  /* 21168 floats */
     IX_relu = 0,  /* [132,7,7] */
     IX_avgpool = 6468,  /* [132] */
     IX_classifier = 0,  /* [10] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_features_conv0 = 0,  /* 7056 floats */
+    IT_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
+    IT_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
+    IT_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
+    IT_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -543,6 +552,10 @@ enum {
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
+#define T(o) (arena + DENSENET40_NONORM_ARENA_PER_SAMPLE * (size_t)n + \
+    DENSENET40_NONORM_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
+#define IT(o) (arena + DENSENET40_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)n + \
+    DENSENET40_NONORM_INFER_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28, 784, 18816};
@@ -712,7 +725,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_forward(A(X_features_conv0), A(T_features_conv0), x, P(P_features_conv0_weight),
+    rt_conv2d_forward(A(X_features_conv0), T(T_features_conv0), x, P(P_features_conv0_weight),
         P(P_features_conv0_bias), n, &g_features_conv0);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
@@ -732,7 +745,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_concat1) + 18816,
-        A(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
+        T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight),
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
         &g_features_denseblock1_denselayer1_conv2);
@@ -758,7 +771,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_concat1) + 28224,
-        A(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
+        T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight),
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
         &g_features_denseblock1_denselayer2_conv2);
@@ -784,7 +797,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_concat1) + 37632,
-        A(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
+        T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight),
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
         &g_features_denseblock1_denselayer3_conv2);
@@ -810,7 +823,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_concat1) + 47040,
-        A(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
+        T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight),
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
         &g_features_denseblock1_denselayer4_conv2);
@@ -836,7 +849,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_concat1) + 56448,
-        A(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
+        T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight),
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
         &g_features_denseblock1_denselayer5_conv2);
@@ -862,7 +875,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
-        A(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
+        T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight),
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
         &g_features_denseblock1_denselayer6_conv2);
@@ -901,7 +914,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_concat1) + 9408,
-        A(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
+        T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight),
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
         &g_features_denseblock2_denselayer1_conv2);
@@ -927,7 +940,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_concat1) + 11760,
-        A(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
+        T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight),
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
         &g_features_denseblock2_denselayer2_conv2);
@@ -953,7 +966,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_concat1) + 14112,
-        A(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
+        T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight),
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
         &g_features_denseblock2_denselayer3_conv2);
@@ -979,7 +992,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_concat1) + 16464,
-        A(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
+        T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight),
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
         &g_features_denseblock2_denselayer4_conv2);
@@ -1005,7 +1018,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_concat1) + 18816,
-        A(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
+        T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight),
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
         &g_features_denseblock2_denselayer5_conv2);
@@ -1031,7 +1044,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
-        A(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
+        T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight),
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
         &g_features_denseblock2_denselayer6_conv2);
@@ -1070,7 +1083,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_concat1) + 2940,
-        A(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
+        T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight),
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
         &g_features_denseblock3_denselayer1_conv2);
@@ -1096,7 +1109,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_concat1) + 3528,
-        A(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
+        T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight),
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
         &g_features_denseblock3_denselayer2_conv2);
@@ -1122,7 +1135,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_concat1) + 4116,
-        A(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
+        T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight),
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
         &g_features_denseblock3_denselayer3_conv2);
@@ -1148,7 +1161,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_concat1) + 4704,
-        A(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
+        T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight),
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
         &g_features_denseblock3_denselayer4_conv2);
@@ -1174,7 +1187,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_concat1) + 5292,
-        A(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
+        T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight),
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
         &g_features_denseblock3_denselayer5_conv2);
@@ -1200,7 +1213,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
-        A(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
+        T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight),
         P(P_features_denseblock3_denselayer6_conv2_bias), n,
         &g_features_denseblock3_denselayer6_conv2);
@@ -1223,7 +1236,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_forward(A(IX_features_conv0), A(IT_features_conv0), x, P(P_features_conv0_weight),
+    rt_conv2d_forward(A(IX_features_conv0), IT(IT_features_conv0), x, P(P_features_conv0_weight),
         P(P_features_conv0_bias), n, &g_features_conv0);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
@@ -1243,7 +1256,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_concat1) + 18816,
-        A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2),
+        IT(IT_features_denseblock1_denselayer1_conv2),
+        A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight),
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
         &g_features_denseblock1_denselayer1_conv2);
@@ -1269,7 +1283,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_concat1) + 28224,
-        A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2),
+        IT(IT_features_denseblock1_denselayer2_conv2),
+        A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight),
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
         &g_features_denseblock1_denselayer2_conv2);
@@ -1295,7 +1310,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_concat1) + 37632,
-        A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2),
+        IT(IT_features_denseblock1_denselayer3_conv2),
+        A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight),
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
         &g_features_denseblock1_denselayer3_conv2);
@@ -1321,7 +1337,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_concat1) + 47040,
-        A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2),
+        IT(IT_features_denseblock1_denselayer4_conv2),
+        A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight),
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
         &g_features_denseblock1_denselayer4_conv2);
@@ -1347,7 +1364,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_concat1) + 56448,
-        A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2),
+        IT(IT_features_denseblock1_denselayer5_conv2),
+        A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight),
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
         &g_features_denseblock1_denselayer5_conv2);
@@ -1373,7 +1391,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
-        A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2),
+        IT(IT_features_denseblock1_denselayer6_conv2),
+        A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight),
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
         &g_features_denseblock1_denselayer6_conv2);
@@ -1412,7 +1431,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_concat1) + 9408,
-        A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2),
+        IT(IT_features_denseblock2_denselayer1_conv2),
+        A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight),
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
         &g_features_denseblock2_denselayer1_conv2);
@@ -1438,7 +1458,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_concat1) + 11760,
-        A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2),
+        IT(IT_features_denseblock2_denselayer2_conv2),
+        A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight),
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
         &g_features_denseblock2_denselayer2_conv2);
@@ -1464,7 +1485,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_concat1) + 14112,
-        A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2),
+        IT(IT_features_denseblock2_denselayer3_conv2),
+        A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight),
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
         &g_features_denseblock2_denselayer3_conv2);
@@ -1490,7 +1512,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_concat1) + 16464,
-        A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2),
+        IT(IT_features_denseblock2_denselayer4_conv2),
+        A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight),
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
         &g_features_denseblock2_denselayer4_conv2);
@@ -1516,7 +1539,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_concat1) + 18816,
-        A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2),
+        IT(IT_features_denseblock2_denselayer5_conv2),
+        A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight),
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
         &g_features_denseblock2_denselayer5_conv2);
@@ -1542,7 +1566,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
-        A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2),
+        IT(IT_features_denseblock2_denselayer6_conv2),
+        A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight),
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
         &g_features_denseblock2_denselayer6_conv2);
@@ -1581,7 +1606,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_concat1) + 2940,
-        A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2),
+        IT(IT_features_denseblock3_denselayer1_conv2),
+        A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight),
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
         &g_features_denseblock3_denselayer1_conv2);
@@ -1607,7 +1633,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_concat1) + 3528,
-        A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2),
+        IT(IT_features_denseblock3_denselayer2_conv2),
+        A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight),
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
         &g_features_denseblock3_denselayer2_conv2);
@@ -1633,7 +1660,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_concat1) + 4116,
-        A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2),
+        IT(IT_features_denseblock3_denselayer3_conv2),
+        A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight),
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
         &g_features_denseblock3_denselayer3_conv2);
@@ -1659,7 +1687,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_concat1) + 4704,
-        A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2),
+        IT(IT_features_denseblock3_denselayer4_conv2),
+        A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight),
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
         &g_features_denseblock3_denselayer4_conv2);
@@ -1685,7 +1714,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_concat1) + 5292,
-        A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2),
+        IT(IT_features_denseblock3_denselayer5_conv2),
+        A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight),
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
         &g_features_denseblock3_denselayer5_conv2);
@@ -1711,7 +1741,8 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
-        A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2),
+        IT(IT_features_denseblock3_denselayer6_conv2),
+        A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight),
         P(P_features_denseblock3_denselayer6_conv2_bias), n,
         &g_features_denseblock3_denselayer6_conv2);
@@ -1755,7 +1786,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight),
         G(P_features_denseblock3_denselayer6_conv2_bias),
-        A(TB_features_denseblock3_denselayer6_conv2),
+        T(TB_features_denseblock3_denselayer6_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 5880,
         A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
@@ -1793,7 +1824,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight),
         G(P_features_denseblock3_denselayer5_conv2_bias),
-        A(TB_features_denseblock3_denselayer5_conv2),
+        T(TB_features_denseblock3_denselayer5_conv2),
         A(D_features_denseblock3_denselayer5_concat1) + 5292,
         A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
@@ -1831,7 +1862,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight),
         G(P_features_denseblock3_denselayer4_conv2_bias),
-        A(TB_features_denseblock3_denselayer4_conv2),
+        T(TB_features_denseblock3_denselayer4_conv2),
         A(D_features_denseblock3_denselayer4_concat1) + 4704,
         A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
@@ -1869,7 +1900,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight),
         G(P_features_denseblock3_denselayer3_conv2_bias),
-        A(TB_features_denseblock3_denselayer3_conv2),
+        T(TB_features_denseblock3_denselayer3_conv2),
         A(D_features_denseblock3_denselayer3_concat1) + 4116,
         A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
@@ -1907,7 +1938,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight),
         G(P_features_denseblock3_denselayer2_conv2_bias),
-        A(TB_features_denseblock3_denselayer2_conv2),
+        T(TB_features_denseblock3_denselayer2_conv2),
         A(D_features_denseblock3_denselayer2_concat1) + 3528,
         A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
@@ -1945,7 +1976,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight),
         G(P_features_denseblock3_denselayer1_conv2_bias),
-        A(TB_features_denseblock3_denselayer1_conv2),
+        T(TB_features_denseblock3_denselayer1_conv2),
         A(D_features_denseblock3_denselayer1_concat1) + 2940,
         A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
@@ -1998,7 +2029,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight),
         G(P_features_denseblock2_denselayer6_conv2_bias),
-        A(TB_features_denseblock2_denselayer6_conv2),
+        T(TB_features_denseblock2_denselayer6_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 21168,
         A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
@@ -2036,7 +2067,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight),
         G(P_features_denseblock2_denselayer5_conv2_bias),
-        A(TB_features_denseblock2_denselayer5_conv2),
+        T(TB_features_denseblock2_denselayer5_conv2),
         A(D_features_denseblock2_denselayer5_concat1) + 18816,
         A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
@@ -2074,7 +2105,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight),
         G(P_features_denseblock2_denselayer4_conv2_bias),
-        A(TB_features_denseblock2_denselayer4_conv2),
+        T(TB_features_denseblock2_denselayer4_conv2),
         A(D_features_denseblock2_denselayer4_concat1) + 16464,
         A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
@@ -2112,7 +2143,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight),
         G(P_features_denseblock2_denselayer3_conv2_bias),
-        A(TB_features_denseblock2_denselayer3_conv2),
+        T(TB_features_denseblock2_denselayer3_conv2),
         A(D_features_denseblock2_denselayer3_concat1) + 14112,
         A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
@@ -2150,7 +2181,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight),
         G(P_features_denseblock2_denselayer2_conv2_bias),
-        A(TB_features_denseblock2_denselayer2_conv2),
+        T(TB_features_denseblock2_denselayer2_conv2),
         A(D_features_denseblock2_denselayer2_concat1) + 11760,
         A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
@@ -2188,7 +2219,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight),
         G(P_features_denseblock2_denselayer1_conv2_bias),
-        A(TB_features_denseblock2_denselayer1_conv2),
+        T(TB_features_denseblock2_denselayer1_conv2),
         A(D_features_denseblock2_denselayer1_concat1) + 9408,
         A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
@@ -2241,7 +2272,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight),
         G(P_features_denseblock1_denselayer6_conv2_bias),
-        A(TB_features_denseblock1_denselayer6_conv2),
+        T(TB_features_denseblock1_denselayer6_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 65856,
         A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
@@ -2279,7 +2310,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight),
         G(P_features_denseblock1_denselayer5_conv2_bias),
-        A(TB_features_denseblock1_denselayer5_conv2),
+        T(TB_features_denseblock1_denselayer5_conv2),
         A(D_features_denseblock1_denselayer5_concat1) + 56448,
         A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
@@ -2317,7 +2348,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight),
         G(P_features_denseblock1_denselayer4_conv2_bias),
-        A(TB_features_denseblock1_denselayer4_conv2),
+        T(TB_features_denseblock1_denselayer4_conv2),
         A(D_features_denseblock1_denselayer4_concat1) + 47040,
         A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
@@ -2355,7 +2386,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight),
         G(P_features_denseblock1_denselayer3_conv2_bias),
-        A(TB_features_denseblock1_denselayer3_conv2),
+        T(TB_features_denseblock1_denselayer3_conv2),
         A(D_features_denseblock1_denselayer3_concat1) + 37632,
         A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
@@ -2393,7 +2424,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight),
         G(P_features_denseblock1_denselayer2_conv2_bias),
-        A(TB_features_denseblock1_denselayer2_conv2),
+        T(TB_features_denseblock1_denselayer2_conv2),
         A(D_features_denseblock1_denselayer2_concat1) + 28224,
         A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
@@ -2431,7 +2462,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight),
         G(P_features_denseblock1_denselayer1_conv2_bias),
-        A(TB_features_denseblock1_denselayer1_conv2),
+        T(TB_features_denseblock1_denselayer1_conv2),
         A(D_features_denseblock1_denselayer1_concat1) + 18816,
         A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
@@ -2462,7 +2493,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     rt_conv2d_backward(dx, G(P_features_conv0_weight), G(P_features_conv0_bias),
-        A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n,
+        T(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n,
         &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 784, 784);
 }
@@ -2786,8 +2817,10 @@ const RtModel densenet40_nonorm_model = {
     .num_layers = 58, .layers = layers,
     .infer_arena_per_sample = DENSENET40_NONORM_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = DENSENET40_NONORM_INFER_ARENA_FIXED,
+    .infer_arena_scratch = DENSENET40_NONORM_INFER_ARENA_SCRATCH,
     .arena_per_sample = DENSENET40_NONORM_ARENA_PER_SAMPLE, .arena_fixed =
         DENSENET40_NONORM_ARENA_FIXED,
+    .arena_scratch = DENSENET40_NONORM_ARENA_SCRATCH,
     .flops_per_sample = 110956020.0,
     .init = densenet40_nonorm_init, .forward = densenet40_nonorm_forward, .infer =
         densenet40_nonorm_infer, .loss = densenet40_nonorm_loss,

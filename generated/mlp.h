@@ -13,14 +13,17 @@
 #define MLP_NUM_TRAINABLE ((size_t)101770)  /* floats in grads and optimizer state */
 #define MLP_ARENA_PER_SAMPLE ((size_t)384)  /* arena floats per sample */
 #define MLP_ARENA_FIXED ((size_t)0)  /* arena floats for any batch size */
+#define MLP_ARENA_SCRATCH ((size_t)0)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
-#define MLP_ARENA_BYTES(n) (sizeof(float) * (MLP_ARENA_PER_SAMPLE * (size_t)(n) + \
-    MLP_ARENA_FIXED))
+#define MLP_ARENA_BYTES(n) (sizeof(float) * (MLP_ARENA_PER_SAMPLE * (size_t)(n) + MLP_ARENA_FIXED \
+    + MLP_ARENA_SCRATCH * rt_scratch_slices(n)))
 #define MLP_INFER_ARENA_PER_SAMPLE ((size_t)256)  /* inference arena floats per sample */
 #define MLP_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
+#define MLP_INFER_ARENA_SCRATCH ((size_t)0) \
+    /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define MLP_INFER_ARENA_BYTES(n) (sizeof(float) * (MLP_INFER_ARENA_PER_SAMPLE * (size_t)(n) + \
-    MLP_INFER_ARENA_FIXED))
+    MLP_INFER_ARENA_FIXED + MLP_INFER_ARENA_SCRATCH * rt_scratch_slices(n)))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void mlp_init(float *params, uint64_t seed);

@@ -111,126 +111,107 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [16,28,28] */
-    D_conv1 = 37632,  /* [16,28,28] */
-    T_conv1 = 12544,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
+    D_conv1 = 12544,  /* [16,28,28] */
     X_relu = 12544,  /* [16,28,28] */
     D_relu = 25088,  /* [16,28,28] */
     X_layer1_0_conv1 = 25088,  /* [16,28,28] */
-    D_layer1_0_conv1 = 62720,  /* [16,28,28] */
-    T_layer1_0_conv1 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv1 = 75264,  /* 112896 floats */
-    X_layer1_0_relu1 = 37632,  /* [16,28,28] */
-    D_layer1_0_relu1 = 50176,  /* [16,28,28] */
-    X_layer1_0_conv2 = 50176,  /* [16,28,28] */
-    D_layer1_0_conv2 = 87808,  /* [16,28,28] */
-    T_layer1_0_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_0_conv2 = 100352,  /* 112896 floats */
-    X_layer1_0_relu2 = 62720,  /* [16,28,28] */
-    D_layer1_0_relu2 = 75264,  /* [16,28,28] */
-    X_layer1_1_conv1 = 75264,  /* [16,28,28] */
-    D_layer1_1_conv1 = 112896,  /* [16,28,28] */
-    T_layer1_1_conv1 = 87808,  /* 112896 floats */
-    TB_layer1_1_conv1 = 125440,  /* 112896 floats */
-    X_layer1_1_relu1 = 87808,  /* [16,28,28] */
-    D_layer1_1_relu1 = 100352,  /* [16,28,28] */
-    X_layer1_1_conv2 = 100352,  /* [16,28,28] */
-    D_layer1_1_conv2 = 137984,  /* [16,28,28] */
-    T_layer1_1_conv2 = 112896,  /* 112896 floats */
-    TB_layer1_1_conv2 = 150528,  /* 112896 floats */
-    X_layer1_1_relu2 = 112896,  /* [16,28,28] */
-    D_layer1_1_relu2 = 125440,  /* [16,28,28] */
-    X_layer1_2_conv1 = 125440,  /* [16,28,28] */
-    D_layer1_2_conv1 = 163072,  /* [16,28,28] */
-    T_layer1_2_conv1 = 137984,  /* 112896 floats */
-    TB_layer1_2_conv1 = 175616,  /* 112896 floats */
-    X_layer1_2_relu1 = 137984,  /* [16,28,28] */
-    D_layer1_2_relu1 = 150528,  /* [16,28,28] */
-    X_layer1_2_conv2 = 150528,  /* [16,28,28] */
-    D_layer1_2_conv2 = 188160,  /* [16,28,28] */
-    T_layer1_2_conv2 = 163072,  /* 112896 floats */
-    TB_layer1_2_conv2 = 200704,  /* 112896 floats */
-    X_layer1_2_relu2 = 163072,  /* [16,28,28] */
-    D_layer1_2_relu2 = 175616,  /* [16,28,28] */
-    X_layer2_0_conv1 = 175616,  /* [32,14,14] */
-    D_layer2_0_conv1 = 194432,  /* [32,14,14] */
-    T_layer2_0_conv1 = 181888,  /* 28224 floats */
-    TB_layer2_0_conv1 = 200704,  /* 28224 floats */
-    X_layer2_0_relu1 = 181888,  /* [32,14,14] */
-    D_layer2_0_relu1 = 188160,  /* [32,14,14] */
-    X_layer2_0_conv2 = 188160,  /* [32,14,14] */
-    D_layer2_0_conv2 = 206976,  /* [32,14,14] */
-    T_layer2_0_conv2 = 194432,  /* 56448 floats */
-    TB_layer2_0_conv2 = 213248,  /* 56448 floats */
-    X_layer2_0_relu2 = 194432,  /* [32,14,14] */
-    D_layer2_0_relu2 = 200704,  /* [32,14,14] */
-    X_layer2_1_conv1 = 200704,  /* [32,14,14] */
-    D_layer2_1_conv1 = 219520,  /* [32,14,14] */
-    T_layer2_1_conv1 = 206976,  /* 56448 floats */
-    TB_layer2_1_conv1 = 225792,  /* 56448 floats */
-    X_layer2_1_relu1 = 206976,  /* [32,14,14] */
-    D_layer2_1_relu1 = 213248,  /* [32,14,14] */
-    X_layer2_1_conv2 = 213248,  /* [32,14,14] */
-    D_layer2_1_conv2 = 232064,  /* [32,14,14] */
-    T_layer2_1_conv2 = 219520,  /* 56448 floats */
-    TB_layer2_1_conv2 = 238336,  /* 56448 floats */
-    X_layer2_1_relu2 = 219520,  /* [32,14,14] */
-    D_layer2_1_relu2 = 225792,  /* [32,14,14] */
-    X_layer2_2_conv1 = 225792,  /* [32,14,14] */
-    D_layer2_2_conv1 = 244608,  /* [32,14,14] */
-    T_layer2_2_conv1 = 232064,  /* 56448 floats */
-    TB_layer2_2_conv1 = 250880,  /* 56448 floats */
-    X_layer2_2_relu1 = 232064,  /* [32,14,14] */
-    D_layer2_2_relu1 = 238336,  /* [32,14,14] */
-    X_layer2_2_conv2 = 238336,  /* [32,14,14] */
-    D_layer2_2_conv2 = 257152,  /* [32,14,14] */
-    T_layer2_2_conv2 = 244608,  /* 56448 floats */
-    TB_layer2_2_conv2 = 263424,  /* 56448 floats */
-    X_layer2_2_relu2 = 244608,  /* [32,14,14] */
-    D_layer2_2_relu2 = 250880,  /* [32,14,14] */
-    X_layer3_0_conv1 = 250880,  /* [64,7,7] */
-    D_layer3_0_conv1 = 260288,  /* [64,7,7] */
-    T_layer3_0_conv1 = 254016,  /* 14112 floats */
-    TB_layer3_0_conv1 = 263424,  /* 14112 floats */
-    X_layer3_0_relu1 = 254016,  /* [64,7,7] */
-    D_layer3_0_relu1 = 257152,  /* [64,7,7] */
-    X_layer3_0_conv2 = 257152,  /* [64,7,7] */
-    D_layer3_0_conv2 = 266560,  /* [64,7,7] */
-    T_layer3_0_conv2 = 260288,  /* 28224 floats */
-    TB_layer3_0_conv2 = 269696,  /* 28224 floats */
-    X_layer3_0_relu2 = 260288,  /* [64,7,7] */
-    D_layer3_0_relu2 = 263424,  /* [64,7,7] */
-    X_layer3_1_conv1 = 263424,  /* [64,7,7] */
-    D_layer3_1_conv1 = 272832,  /* [64,7,7] */
-    T_layer3_1_conv1 = 266560,  /* 28224 floats */
-    TB_layer3_1_conv1 = 275968,  /* 28224 floats */
-    X_layer3_1_relu1 = 266560,  /* [64,7,7] */
-    D_layer3_1_relu1 = 269696,  /* [64,7,7] */
-    X_layer3_1_conv2 = 269696,  /* [64,7,7] */
-    D_layer3_1_conv2 = 279104,  /* [64,7,7] */
-    T_layer3_1_conv2 = 272832,  /* 28224 floats */
-    TB_layer3_1_conv2 = 282240,  /* 28224 floats */
-    X_layer3_1_relu2 = 272832,  /* [64,7,7] */
-    D_layer3_1_relu2 = 275968,  /* [64,7,7] */
-    X_layer3_2_conv1 = 275968,  /* [64,7,7] */
-    D_layer3_2_conv1 = 285376,  /* [64,7,7] */
-    T_layer3_2_conv1 = 279104,  /* 28224 floats */
-    TB_layer3_2_conv1 = 288512,  /* 28224 floats */
-    X_layer3_2_relu1 = 279104,  /* [64,7,7] */
-    D_layer3_2_relu1 = 282240,  /* [64,7,7] */
-    X_layer3_2_conv2 = 282240,  /* [64,7,7] */
-    D_layer3_2_conv2 = 291796,  /* [64,7,7] */
-    T_layer3_2_conv2 = 285376,  /* 28224 floats */
-    TB_layer3_2_conv2 = 294932,  /* 28224 floats */
-    X_layer3_2_relu2 = 285376,  /* [64,7,7] */
-    D_layer3_2_relu2 = 288660,  /* [64,7,7] */
-    X_avgpool = 288512,  /* [64] */
-    D_avgpool = 288596,  /* [64] */
-    X_fc = 288576,  /* [10] */
-    D_fc = 288586,  /* [10] */
+    D_layer1_0_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_0_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_0_relu1 = 37632,  /* [16,28,28] */
+    X_layer1_0_conv2 = 37632,  /* [16,28,28] */
+    D_layer1_0_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_0_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_0_relu2 = 50176,  /* [16,28,28] */
+    X_layer1_1_conv1 = 50176,  /* [16,28,28] */
+    D_layer1_1_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_1_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_1_relu1 = 62720,  /* [16,28,28] */
+    X_layer1_1_conv2 = 62720,  /* [16,28,28] */
+    D_layer1_1_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_1_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_1_relu2 = 75264,  /* [16,28,28] */
+    X_layer1_2_conv1 = 75264,  /* [16,28,28] */
+    D_layer1_2_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_2_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_2_relu1 = 87808,  /* [16,28,28] */
+    X_layer1_2_conv2 = 87808,  /* [16,28,28] */
+    D_layer1_2_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_2_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_2_relu2 = 100352,  /* [16,28,28] */
+    X_layer2_0_conv1 = 100352,  /* [32,14,14] */
+    D_layer2_0_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_0_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_0_relu1 = 18816,  /* [32,14,14] */
+    X_layer2_0_conv2 = 18816,  /* [32,14,14] */
+    D_layer2_0_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_0_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_0_relu2 = 106624,  /* [32,14,14] */
+    X_layer2_1_conv1 = 106624,  /* [32,14,14] */
+    D_layer2_1_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_1_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_1_relu1 = 112896,  /* [32,14,14] */
+    X_layer2_1_conv2 = 112896,  /* [32,14,14] */
+    D_layer2_1_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_1_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_1_relu2 = 119168,  /* [32,14,14] */
+    X_layer2_2_conv1 = 119168,  /* [32,14,14] */
+    D_layer2_2_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_2_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_2_relu1 = 125440,  /* [32,14,14] */
+    X_layer2_2_conv2 = 125440,  /* [32,14,14] */
+    D_layer2_2_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_2_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_2_relu2 = 131712,  /* [32,14,14] */
+    X_layer3_0_conv1 = 131712,  /* [64,7,7] */
+    D_layer3_0_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_0_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_0_relu1 = 15680,  /* [64,7,7] */
+    X_layer3_0_conv2 = 15680,  /* [64,7,7] */
+    D_layer3_0_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_0_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_0_relu2 = 134848,  /* [64,7,7] */
+    X_layer3_1_conv1 = 134848,  /* [64,7,7] */
+    D_layer3_1_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_1_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_1_relu1 = 137984,  /* [64,7,7] */
+    X_layer3_1_conv2 = 137984,  /* [64,7,7] */
+    D_layer3_1_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_1_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_1_relu2 = 141120,  /* [64,7,7] */
+    X_layer3_2_conv1 = 141120,  /* [64,7,7] */
+    D_layer3_2_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_2_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_2_relu1 = 144256,  /* [64,7,7] */
+    X_layer3_2_conv2 = 144256,  /* [64,7,7] */
+    D_layer3_2_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_2_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_2_relu2 = 147392,  /* [64,7,7] */
+    X_avgpool = 147392,  /* [64] */
+    D_avgpool = 12564,  /* [64] */
+    X_fc = 12544,  /* [10] */
+    D_fc = 12554,  /* [10] */
+    RX_relu = 37632,  /* [16,28,28] */
+    RX_layer1_0_relu1 = 50176,  /* [16,28,28] */
+    RX_layer1_0_relu2 = 62720,  /* [16,28,28] */
+    RX_layer1_1_relu1 = 75264,  /* [16,28,28] */
+    RX_layer1_1_relu2 = 87808,  /* [16,28,28] */
+    RX_layer1_2_relu1 = 100352,  /* [16,28,28] */
+    RX_layer1_2_relu2 = 112896,  /* [16,28,28] */
+    RX_layer2_0_relu1 = 106624,  /* [32,14,14] */
+    RX_layer2_0_relu2 = 112896,  /* [32,14,14] */
+    RX_layer2_1_relu1 = 119168,  /* [32,14,14] */
+    RX_layer2_1_relu2 = 125440,  /* [32,14,14] */
+    RX_layer2_2_relu1 = 131712,  /* [32,14,14] */
+    RX_layer2_2_relu2 = 137984,  /* [32,14,14] */
+    RX_layer3_0_relu1 = 134848,  /* [64,7,7] */
+    RX_layer3_0_relu2 = 137984,  /* [64,7,7] */
+    RX_layer3_1_relu1 = 141120,  /* [64,7,7] */
+    RX_layer3_1_relu2 = 144256,  /* [64,7,7] */
+    RX_layer3_2_relu1 = 147392,  /* [64,7,7] */
+    RX_layer3_2_relu2 = 150528,  /* [64,7,7] */
 };
 
-/* Scratch independent of the batch size, after the per-sample region. */
+/* Statistics independent of the batch size, after the per-sample region. */
 enum {
     S_bn1 = 0,  /* 32 floats */
     S_layer1_0_bn1 = 32,  /* 32 floats */
@@ -253,68 +234,115 @@ enum {
     S_layer3_2_bn2 = 1248,  /* 128 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_conv1 = 0,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
+    T_layer1_0_conv1 = 0,  /* 112896 floats */
+    TB_layer1_0_conv1 = 0,  /* 112896 floats */
+    T_layer1_0_conv2 = 0,  /* 112896 floats */
+    TB_layer1_0_conv2 = 0,  /* 112896 floats */
+    T_layer1_1_conv1 = 0,  /* 112896 floats */
+    TB_layer1_1_conv1 = 0,  /* 112896 floats */
+    T_layer1_1_conv2 = 0,  /* 112896 floats */
+    TB_layer1_1_conv2 = 0,  /* 112896 floats */
+    T_layer1_2_conv1 = 0,  /* 112896 floats */
+    TB_layer1_2_conv1 = 0,  /* 112896 floats */
+    T_layer1_2_conv2 = 0,  /* 112896 floats */
+    TB_layer1_2_conv2 = 0,  /* 112896 floats */
+    T_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv2 = 0,  /* 56448 floats */
+    TB_layer2_0_conv2 = 0,  /* 56448 floats */
+    T_layer2_1_conv1 = 0,  /* 56448 floats */
+    TB_layer2_1_conv1 = 0,  /* 56448 floats */
+    T_layer2_1_conv2 = 0,  /* 56448 floats */
+    TB_layer2_1_conv2 = 0,  /* 56448 floats */
+    T_layer2_2_conv1 = 0,  /* 56448 floats */
+    TB_layer2_2_conv1 = 0,  /* 56448 floats */
+    T_layer2_2_conv2 = 0,  /* 56448 floats */
+    TB_layer2_2_conv2 = 0,  /* 56448 floats */
+    T_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv2 = 0,  /* 28224 floats */
+    TB_layer3_0_conv2 = 0,  /* 28224 floats */
+    T_layer3_1_conv1 = 0,  /* 28224 floats */
+    TB_layer3_1_conv1 = 0,  /* 28224 floats */
+    T_layer3_1_conv2 = 0,  /* 28224 floats */
+    TB_layer3_1_conv2 = 0,  /* 28224 floats */
+    T_layer3_2_conv1 = 0,  /* 28224 floats */
+    TB_layer3_2_conv1 = 0,  /* 28224 floats */
+    T_layer3_2_conv2 = 0,  /* 28224 floats */
+    TB_layer3_2_conv2 = 0,  /* 28224 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_conv1 = 0,  /* [16,28,28] */
-    IT_conv1 = 12544,  /* 7056 floats */
     IX_relu = 12544,  /* [16,28,28] */
     IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
     IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv2 = 25088,  /* 112896 floats */
     IX_layer1_0_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_1_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv1 = 25088,  /* 112896 floats */
     IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_1_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv2 = 25088,  /* 112896 floats */
     IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_2_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
     IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_2_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv2 = 25088,  /* 112896 floats */
     IX_layer1_2_relu2 = 12544,  /* [16,28,28] */
     IX_layer2_0_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv1 = 25088,  /* 28224 floats */
     IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_0_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv2 = 12544,  /* 56448 floats */
     IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
     IX_layer2_1_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv2 = 12544,  /* 56448 floats */
     IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_2_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv1 = 12544,  /* 56448 floats */
     IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_2_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv2 = 12544,  /* 56448 floats */
     IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
     IX_layer3_0_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv1 = 12544,  /* 14112 floats */
     IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_0_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv2 = 6272,  /* 28224 floats */
     IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
     IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv2 = 6272,  /* 28224 floats */
     IX_layer3_1_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_2_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv1 = 6272,  /* 28224 floats */
     IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_2_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv2 = 6272,  /* 28224 floats */
     IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
     IX_avgpool = 0,  /* [64] */
     IX_fc = 64,  /* [10] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_conv1 = 0,  /* 7056 floats */
+    IT_layer1_0_conv1 = 0,  /* 112896 floats */
+    IT_layer1_0_conv2 = 0,  /* 112896 floats */
+    IT_layer1_1_conv1 = 0,  /* 112896 floats */
+    IT_layer1_1_conv2 = 0,  /* 112896 floats */
+    IT_layer1_2_conv1 = 0,  /* 112896 floats */
+    IT_layer1_2_conv2 = 0,  /* 112896 floats */
+    IT_layer2_0_conv1 = 0,  /* 28224 floats */
+    IT_layer2_0_conv2 = 0,  /* 56448 floats */
+    IT_layer2_1_conv1 = 0,  /* 56448 floats */
+    IT_layer2_1_conv2 = 0,  /* 56448 floats */
+    IT_layer2_2_conv1 = 0,  /* 56448 floats */
+    IT_layer2_2_conv2 = 0,  /* 56448 floats */
+    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer3_0_conv2 = 0,  /* 28224 floats */
+    IT_layer3_1_conv1 = 0,  /* 28224 floats */
+    IT_layer3_1_conv2 = 0,  /* 28224 floats */
+    IT_layer3_2_conv1 = 0,  /* 28224 floats */
+    IT_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -364,6 +392,10 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + PLAIN20_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + PLAIN20_ARENA_PER_SAMPLE * (size_t)n + PLAIN20_ARENA_FIXED + (size_t)(o) * \
+    rt_scratch_slices(n))
+#define IT(o) (arena + PLAIN20_INFER_ARENA_PER_SAMPLE * (size_t)n + PLAIN20_INFER_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -471,7 +503,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
@@ -482,7 +514,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
+    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -497,7 +529,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -512,7 +544,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
+    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -527,7 +559,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -542,7 +574,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
+    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -557,7 +589,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -572,7 +604,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -587,7 +619,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -602,7 +634,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
+    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -617,7 +649,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -632,7 +664,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
+    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -647,7 +679,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -662,7 +694,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -677,7 +709,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -692,7 +724,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
+    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -707,7 +739,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -722,7 +754,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
+    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -737,7 +769,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -761,13 +793,13 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
+    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -776,7 +808,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -785,7 +817,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -794,7 +826,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -803,7 +835,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -812,7 +844,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -821,7 +853,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -830,7 +862,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -839,7 +871,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -848,7 +880,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -857,7 +889,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -866,7 +898,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -875,7 +907,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -884,7 +916,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -893,7 +925,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -902,7 +934,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -911,7 +943,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -920,7 +952,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -950,278 +982,352 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
+        S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
+        &g_layer3_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
-        G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2),
+        G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(RX_layer3_2_relu2), A(X_layer3_2_conv2),
         S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
         3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
-        A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
-        RT_SET);
+    /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
+        S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
+        &g_layer3_2_bn1);
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+        A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
+        &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
-        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
+        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
         S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
         3136);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1),
-        A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
-        RT_SET);
+    /* layer3.1.bn2 + layer3.1.relu2 + layer3.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
+        S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
+        &g_layer3_1_bn2);
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
+        A(D_layer3_2_conv1), A(RX_layer3_1_relu2), P(P_layer3_2_conv1_weight), n,
+        &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
-        G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2),
+        G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(RX_layer3_1_relu2), A(X_layer3_1_conv2),
         S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
         3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
-        A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
-        RT_SET);
+    /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
+        S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+        &g_layer3_1_bn1);
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
+        &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
-        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
+        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
         3136);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
-        A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
-        RT_SET);
+    /* layer3.0.bn2 + layer3.0.relu2 + layer3.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
+        S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
+        &g_layer3_0_bn2);
+    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
+        A(D_layer3_1_conv1), A(RX_layer3_0_relu2), P(P_layer3_1_conv1_weight), n,
+        &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
-        G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2),
+        G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(RX_layer3_0_relu2), A(X_layer3_0_conv2),
         S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
         3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
-        A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
-        RT_SET);
+    /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
+        S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+        &g_layer3_0_bn1);
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
+        &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
-        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
+        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
         3136);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
-        A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
-        RT_SET);
+    /* layer2.2.bn2 + layer2.2.relu2 + layer3.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
+       no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
+        S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
+        &g_layer2_2_bn2);
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
+        A(D_layer3_0_conv1), A(RX_layer2_2_relu2), P(P_layer3_0_conv1_weight), n,
+        &g_layer3_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
-        G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2),
+        G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(RX_layer2_2_relu2), A(X_layer2_2_conv2),
         S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
         6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
-        A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
-        RT_SET);
+    /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
+        S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
+        &g_layer2_2_bn1);
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+        A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
+        &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
-        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
+        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
         S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
         6272);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1),
-        A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
-        RT_SET);
+    /* layer2.1.bn2 + layer2.1.relu2 + layer2.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
+        S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
+        &g_layer2_1_bn2);
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
+        A(D_layer2_2_conv1), A(RX_layer2_1_relu2), P(P_layer2_2_conv1_weight), n,
+        &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
-        G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2),
+        G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(RX_layer2_1_relu2), A(X_layer2_1_conv2),
         S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
         6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
-        A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
-        RT_SET);
+    /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
+        S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+        &g_layer2_1_bn1);
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
+        &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
-        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
+        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
         6272);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
-        A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
-        RT_SET);
+    /* layer2.0.bn2 + layer2.0.relu2 + layer2.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
+        S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
+        &g_layer2_0_bn2);
+    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
+        A(D_layer2_1_conv1), A(RX_layer2_0_relu2), P(P_layer2_1_conv1_weight), n,
+        &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
-        G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2),
+        G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(RX_layer2_0_relu2), A(X_layer2_0_conv2),
         S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
         6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
-        A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
-        RT_SET);
+    /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
+        S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+        &g_layer2_0_bn1);
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
+        &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
-        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
+        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
         6272);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
-        A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
-        RT_SET);
+    /* layer1.2.bn2 + layer1.2.relu2 + layer2.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
+       no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
+        S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
+        &g_layer1_2_bn2);
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
+        A(D_layer2_0_conv1), A(RX_layer1_2_relu2), P(P_layer2_0_conv1_weight), n,
+        &g_layer2_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
-        G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2),
+        G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(RX_layer1_2_relu2), A(X_layer1_2_conv2),
         S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
         12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
-        A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
-        RT_SET);
+    /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
+        S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
+        &g_layer1_2_bn1);
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+        A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
+        &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
-        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
+        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
         S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
         12544);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1),
-        A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
-        RT_SET);
+    /* layer1.1.bn2 + layer1.1.relu2 + layer1.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
+        S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
+        &g_layer1_1_bn2);
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
+        A(D_layer1_2_conv1), A(RX_layer1_1_relu2), P(P_layer1_2_conv1_weight), n,
+        &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
-        G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2),
+        G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(RX_layer1_1_relu2), A(X_layer1_1_conv2),
         S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
         12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
-        A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
-        RT_SET);
+    /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
+        S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+        &g_layer1_1_bn1);
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
+        &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
-        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
+        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
         12544);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
-        A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
-        RT_SET);
+    /* layer1.0.bn2 + layer1.0.relu2 + layer1.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
+        S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
+        &g_layer1_0_bn2);
+    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
+        A(D_layer1_1_conv1), A(RX_layer1_0_relu2), P(P_layer1_1_conv1_weight), n,
+        &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
-        G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2),
+        G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(RX_layer1_0_relu2), A(X_layer1_0_conv2),
         S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
         12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
-        A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
-        RT_SET);
+    /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
+        S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+        &g_layer1_0_bn1);
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
+        &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
-        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
+        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
         12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
-        A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
+    /* bn1 + relu + layer1.0.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
+       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:72)
+       */
+    rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
+        P(P_bn1_bias), n, &g_bn1);
+    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+        A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
-    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu),
+    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(RX_relu),
         A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
@@ -1466,7 +1572,9 @@ const RtModel plain20_model = {
     .num_layers = 39, .layers = layers,
     .infer_arena_per_sample = PLAIN20_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = PLAIN20_INFER_ARENA_FIXED,
+    .infer_arena_scratch = PLAIN20_INFER_ARENA_SCRATCH,
     .arena_per_sample = PLAIN20_ARENA_PER_SAMPLE, .arena_fixed = PLAIN20_ARENA_FIXED,
+    .arena_scratch = PLAIN20_ARENA_SCRATCH,
     .flops_per_sample = 61931072.0,
     .init = plain20_init, .forward = plain20_forward, .infer = plain20_infer, .loss = plain20_loss,
     .backward = plain20_backward, .zero_grad = plain20_zero_grad,

@@ -11,16 +11,20 @@
 
 #define PLAIN20_NUM_PARAMS ((size_t)270810)  /* floats: trainable, then buffers */
 #define PLAIN20_NUM_TRAINABLE ((size_t)269434)  /* floats in grads and optimizer state */
-#define PLAIN20_ARENA_PER_SAMPLE ((size_t)323156)  /* arena floats per sample */
+#define PLAIN20_ARENA_PER_SAMPLE ((size_t)153664)  /* arena floats per sample */
 #define PLAIN20_ARENA_FIXED ((size_t)1376)  /* arena floats for any batch size */
+#define PLAIN20_ARENA_SCRATCH ((size_t)112896)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define PLAIN20_ARENA_BYTES(n) (sizeof(float) * (PLAIN20_ARENA_PER_SAMPLE * (size_t)(n) + \
-    PLAIN20_ARENA_FIXED))
-#define PLAIN20_INFER_ARENA_PER_SAMPLE ((size_t)137984)  /* inference arena floats per sample */
+    PLAIN20_ARENA_FIXED + PLAIN20_ARENA_SCRATCH * rt_scratch_slices(n)))
+#define PLAIN20_INFER_ARENA_PER_SAMPLE ((size_t)25088)  /* inference arena floats per sample */
 #define PLAIN20_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
+#define PLAIN20_INFER_ARENA_SCRATCH ((size_t)112896) \
+    /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define PLAIN20_INFER_ARENA_BYTES(n) (sizeof(float) * (PLAIN20_INFER_ARENA_PER_SAMPLE * \
-    (size_t)(n) + PLAIN20_INFER_ARENA_FIXED))
+    (size_t)(n) + PLAIN20_INFER_ARENA_FIXED + PLAIN20_INFER_ARENA_SCRATCH * \
+    rt_scratch_slices(n)))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void plain20_init(float *params, uint64_t seed);

@@ -56,116 +56,78 @@ enum {
 enum {
     X_conv1 = 0,  /* [16,28,28] */
     D_conv1 = 0,  /* [16,28,28] */
-    T_conv1 = 12544,  /* 7056 floats */
-    TB_conv1 = 12544,  /* 7056 floats */
     X_relu = 12544,  /* [16,28,28] */
     D_relu = 25088,  /* [16,28,28] */
     X_layer1_0_conv1 = 0,  /* [16,28,28] */
     D_layer1_0_conv1 = 0,  /* [16,28,28] */
-    T_layer1_0_conv1 = 25088,  /* 112896 floats */
-    TB_layer1_0_conv1 = 37632,  /* 112896 floats */
     X_layer1_0_relu1 = 25088,  /* [16,28,28] */
     D_layer1_0_relu1 = 37632,  /* [16,28,28] */
     X_layer1_0_conv2 = 0,  /* [16,28,28] */
     D_layer1_0_conv2 = 0,  /* [16,28,28] */
-    T_layer1_0_conv2 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv2 = 50176,  /* 112896 floats */
     X_layer1_0_relu2 = 37632,  /* [16,28,28] */
     D_layer1_0_relu2 = 50176,  /* [16,28,28] */
     X_layer1_1_conv1 = 0,  /* [16,28,28] */
     D_layer1_1_conv1 = 0,  /* [16,28,28] */
-    T_layer1_1_conv1 = 50176,  /* 112896 floats */
-    TB_layer1_1_conv1 = 62720,  /* 112896 floats */
     X_layer1_1_relu1 = 50176,  /* [16,28,28] */
     D_layer1_1_relu1 = 62720,  /* [16,28,28] */
     X_layer1_1_conv2 = 0,  /* [16,28,28] */
     D_layer1_1_conv2 = 0,  /* [16,28,28] */
-    T_layer1_1_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_1_conv2 = 75264,  /* 112896 floats */
     X_layer1_1_relu2 = 62720,  /* [16,28,28] */
     D_layer1_1_relu2 = 75264,  /* [16,28,28] */
     X_layer1_2_conv1 = 0,  /* [16,28,28] */
     D_layer1_2_conv1 = 0,  /* [16,28,28] */
-    T_layer1_2_conv1 = 75264,  /* 112896 floats */
-    TB_layer1_2_conv1 = 87808,  /* 112896 floats */
     X_layer1_2_relu1 = 75264,  /* [16,28,28] */
     D_layer1_2_relu1 = 87808,  /* [16,28,28] */
     X_layer1_2_conv2 = 0,  /* [16,28,28] */
     D_layer1_2_conv2 = 0,  /* [16,28,28] */
-    T_layer1_2_conv2 = 87808,  /* 112896 floats */
-    TB_layer1_2_conv2 = 100352,  /* 112896 floats */
     X_layer1_2_relu2 = 87808,  /* [16,28,28] */
     D_layer1_2_relu2 = 100352,  /* [16,28,28] */
     X_layer2_0_conv1 = 0,  /* [32,14,14] */
     D_layer2_0_conv1 = 0,  /* [32,14,14] */
-    T_layer2_0_conv1 = 100352,  /* 28224 floats */
-    TB_layer2_0_conv1 = 112896,  /* 28224 floats */
     X_layer2_0_relu1 = 6272,  /* [32,14,14] */
     D_layer2_0_relu1 = 100352,  /* [32,14,14] */
     X_layer2_0_conv2 = 0,  /* [32,14,14] */
     D_layer2_0_conv2 = 0,  /* [32,14,14] */
-    T_layer2_0_conv2 = 100352,  /* 56448 floats */
-    TB_layer2_0_conv2 = 106624,  /* 56448 floats */
     X_layer2_0_relu2 = 100352,  /* [32,14,14] */
     D_layer2_0_relu2 = 106624,  /* [32,14,14] */
     X_layer2_1_conv1 = 0,  /* [32,14,14] */
     D_layer2_1_conv1 = 0,  /* [32,14,14] */
-    T_layer2_1_conv1 = 106624,  /* 56448 floats */
-    TB_layer2_1_conv1 = 112896,  /* 56448 floats */
     X_layer2_1_relu1 = 106624,  /* [32,14,14] */
     D_layer2_1_relu1 = 112896,  /* [32,14,14] */
     X_layer2_1_conv2 = 0,  /* [32,14,14] */
     D_layer2_1_conv2 = 0,  /* [32,14,14] */
-    T_layer2_1_conv2 = 112896,  /* 56448 floats */
-    TB_layer2_1_conv2 = 119168,  /* 56448 floats */
     X_layer2_1_relu2 = 112896,  /* [32,14,14] */
     D_layer2_1_relu2 = 119168,  /* [32,14,14] */
     X_layer2_2_conv1 = 0,  /* [32,14,14] */
     D_layer2_2_conv1 = 0,  /* [32,14,14] */
-    T_layer2_2_conv1 = 119168,  /* 56448 floats */
-    TB_layer2_2_conv1 = 125440,  /* 56448 floats */
     X_layer2_2_relu1 = 119168,  /* [32,14,14] */
     D_layer2_2_relu1 = 125440,  /* [32,14,14] */
     X_layer2_2_conv2 = 0,  /* [32,14,14] */
     D_layer2_2_conv2 = 0,  /* [32,14,14] */
-    T_layer2_2_conv2 = 125440,  /* 56448 floats */
-    TB_layer2_2_conv2 = 131712,  /* 56448 floats */
     X_layer2_2_relu2 = 125440,  /* [32,14,14] */
     D_layer2_2_relu2 = 131712,  /* [32,14,14] */
     X_layer3_0_conv1 = 0,  /* [64,7,7] */
     D_layer3_0_conv1 = 0,  /* [64,7,7] */
-    T_layer3_0_conv1 = 131712,  /* 14112 floats */
-    TB_layer3_0_conv1 = 137984,  /* 14112 floats */
     X_layer3_0_relu1 = 3136,  /* [64,7,7] */
     D_layer3_0_relu1 = 131712,  /* [64,7,7] */
     X_layer3_0_conv2 = 0,  /* [64,7,7] */
     D_layer3_0_conv2 = 0,  /* [64,7,7] */
-    T_layer3_0_conv2 = 131712,  /* 28224 floats */
-    TB_layer3_0_conv2 = 134848,  /* 28224 floats */
     X_layer3_0_relu2 = 131712,  /* [64,7,7] */
     D_layer3_0_relu2 = 134848,  /* [64,7,7] */
     X_layer3_1_conv1 = 0,  /* [64,7,7] */
     D_layer3_1_conv1 = 0,  /* [64,7,7] */
-    T_layer3_1_conv1 = 134848,  /* 28224 floats */
-    TB_layer3_1_conv1 = 137984,  /* 28224 floats */
     X_layer3_1_relu1 = 134848,  /* [64,7,7] */
     D_layer3_1_relu1 = 137984,  /* [64,7,7] */
     X_layer3_1_conv2 = 0,  /* [64,7,7] */
     D_layer3_1_conv2 = 0,  /* [64,7,7] */
-    T_layer3_1_conv2 = 137984,  /* 28224 floats */
-    TB_layer3_1_conv2 = 141120,  /* 28224 floats */
     X_layer3_1_relu2 = 137984,  /* [64,7,7] */
     D_layer3_1_relu2 = 141120,  /* [64,7,7] */
     X_layer3_2_conv1 = 0,  /* [64,7,7] */
     D_layer3_2_conv1 = 0,  /* [64,7,7] */
-    T_layer3_2_conv1 = 141120,  /* 28224 floats */
-    TB_layer3_2_conv1 = 144256,  /* 28224 floats */
     X_layer3_2_relu1 = 141120,  /* [64,7,7] */
     D_layer3_2_relu1 = 144256,  /* [64,7,7] */
     X_layer3_2_conv2 = 0,  /* [64,7,7] */
     D_layer3_2_conv2 = 0,  /* [64,7,7] */
-    T_layer3_2_conv2 = 144256,  /* 28224 floats */
-    TB_layer3_2_conv2 = 147392,  /* 28224 floats */
     X_layer3_2_relu2 = 144256,  /* [64,7,7] */
     D_layer3_2_relu2 = 147392,  /* [64,7,7] */
     X_avgpool = 0,  /* [64] */
@@ -174,68 +136,115 @@ enum {
     D_fc = 74,  /* [10] */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_conv1 = 0,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
+    T_layer1_0_conv1 = 0,  /* 112896 floats */
+    TB_layer1_0_conv1 = 0,  /* 112896 floats */
+    T_layer1_0_conv2 = 0,  /* 112896 floats */
+    TB_layer1_0_conv2 = 0,  /* 112896 floats */
+    T_layer1_1_conv1 = 0,  /* 112896 floats */
+    TB_layer1_1_conv1 = 0,  /* 112896 floats */
+    T_layer1_1_conv2 = 0,  /* 112896 floats */
+    TB_layer1_1_conv2 = 0,  /* 112896 floats */
+    T_layer1_2_conv1 = 0,  /* 112896 floats */
+    TB_layer1_2_conv1 = 0,  /* 112896 floats */
+    T_layer1_2_conv2 = 0,  /* 112896 floats */
+    TB_layer1_2_conv2 = 0,  /* 112896 floats */
+    T_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv2 = 0,  /* 56448 floats */
+    TB_layer2_0_conv2 = 0,  /* 56448 floats */
+    T_layer2_1_conv1 = 0,  /* 56448 floats */
+    TB_layer2_1_conv1 = 0,  /* 56448 floats */
+    T_layer2_1_conv2 = 0,  /* 56448 floats */
+    TB_layer2_1_conv2 = 0,  /* 56448 floats */
+    T_layer2_2_conv1 = 0,  /* 56448 floats */
+    TB_layer2_2_conv1 = 0,  /* 56448 floats */
+    T_layer2_2_conv2 = 0,  /* 56448 floats */
+    TB_layer2_2_conv2 = 0,  /* 56448 floats */
+    T_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv2 = 0,  /* 28224 floats */
+    TB_layer3_0_conv2 = 0,  /* 28224 floats */
+    T_layer3_1_conv1 = 0,  /* 28224 floats */
+    TB_layer3_1_conv1 = 0,  /* 28224 floats */
+    T_layer3_1_conv2 = 0,  /* 28224 floats */
+    TB_layer3_1_conv2 = 0,  /* 28224 floats */
+    T_layer3_2_conv1 = 0,  /* 28224 floats */
+    TB_layer3_2_conv1 = 0,  /* 28224 floats */
+    T_layer3_2_conv2 = 0,  /* 28224 floats */
+    TB_layer3_2_conv2 = 0,  /* 28224 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_conv1 = 0,  /* [16,28,28] */
-    IT_conv1 = 12544,  /* 7056 floats */
     IX_relu = 12544,  /* [16,28,28] */
     IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
     IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv2 = 25088,  /* 112896 floats */
     IX_layer1_0_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_1_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv1 = 25088,  /* 112896 floats */
     IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_1_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv2 = 25088,  /* 112896 floats */
     IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_2_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
     IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_2_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv2 = 25088,  /* 112896 floats */
     IX_layer1_2_relu2 = 12544,  /* [16,28,28] */
     IX_layer2_0_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv1 = 25088,  /* 28224 floats */
     IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_0_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv2 = 12544,  /* 56448 floats */
     IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
     IX_layer2_1_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv2 = 12544,  /* 56448 floats */
     IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_2_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv1 = 12544,  /* 56448 floats */
     IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_2_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv2 = 12544,  /* 56448 floats */
     IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
     IX_layer3_0_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv1 = 12544,  /* 14112 floats */
     IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_0_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv2 = 6272,  /* 28224 floats */
     IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
     IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv2 = 6272,  /* 28224 floats */
     IX_layer3_1_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_2_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv1 = 6272,  /* 28224 floats */
     IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_2_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv2 = 6272,  /* 28224 floats */
     IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
     IX_avgpool = 0,  /* [64] */
     IX_fc = 64,  /* [10] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_conv1 = 0,  /* 7056 floats */
+    IT_layer1_0_conv1 = 0,  /* 112896 floats */
+    IT_layer1_0_conv2 = 0,  /* 112896 floats */
+    IT_layer1_1_conv1 = 0,  /* 112896 floats */
+    IT_layer1_1_conv2 = 0,  /* 112896 floats */
+    IT_layer1_2_conv1 = 0,  /* 112896 floats */
+    IT_layer1_2_conv2 = 0,  /* 112896 floats */
+    IT_layer2_0_conv1 = 0,  /* 28224 floats */
+    IT_layer2_0_conv2 = 0,  /* 56448 floats */
+    IT_layer2_1_conv1 = 0,  /* 56448 floats */
+    IT_layer2_1_conv2 = 0,  /* 56448 floats */
+    IT_layer2_2_conv1 = 0,  /* 56448 floats */
+    IT_layer2_2_conv2 = 0,  /* 56448 floats */
+    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer3_0_conv2 = 0,  /* 28224 floats */
+    IT_layer3_1_conv1 = 0,  /* 28224 floats */
+    IT_layer3_1_conv2 = 0,  /* 28224 floats */
+    IT_layer3_2_conv1 = 0,  /* 28224 floats */
+    IT_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -265,6 +274,10 @@ enum {
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
+#define T(o) (arena + PLAIN20_NONORM_ARENA_PER_SAMPLE * (size_t)n + PLAIN20_NONORM_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
+#define IT(o) (arena + PLAIN20_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)n + \
+    PLAIN20_NONORM_INFER_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -317,131 +330,131 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     (void)training;  /* no batchnorm: both modes compute the same */
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
+    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
+    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
+    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_conv2), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
+    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
+    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_conv2), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
+    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
+    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
@@ -457,132 +470,132 @@ const float *plain20_nonorm_infer(const float *params, float *arena, const float
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n,
+    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n,
         &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
+    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
@@ -615,7 +628,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
-        A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        T(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
         n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
@@ -626,7 +639,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
-        A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
         n, &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
@@ -637,7 +650,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
-        A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
         n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
@@ -648,7 +661,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
-        A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
         n, &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
@@ -659,7 +672,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
-        A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
         n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
@@ -670,7 +683,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
-        A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight),
+        T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight),
         n, &g_layer3_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
@@ -681,7 +694,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
-        A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        T(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
         n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
@@ -692,7 +705,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
-        A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
         n, &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
@@ -703,7 +716,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
-        A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
         n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
@@ -714,7 +727,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
-        A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
         n, &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
@@ -725,7 +738,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
-        A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
         n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
@@ -736,7 +749,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
-        A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight),
+        T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight),
         n, &g_layer2_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
@@ -747,7 +760,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
-        A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        T(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
         n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
@@ -758,7 +771,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
-        A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
         n, &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
@@ -769,7 +782,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
-        A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
         n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
@@ -780,7 +793,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
-        A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
         n, &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
@@ -791,7 +804,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
-        A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
         n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
@@ -802,13 +815,13 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
-        A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
+        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
         &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_conv1), A(D_relu), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(TB_conv1), A(D_conv1), x,
+    rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
@@ -923,7 +936,9 @@ const RtModel plain20_nonorm_model = {
     .num_layers = 20, .layers = layers,
     .infer_arena_per_sample = PLAIN20_NONORM_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = PLAIN20_NONORM_INFER_ARENA_FIXED,
+    .infer_arena_scratch = PLAIN20_NONORM_INFER_ARENA_SCRATCH,
     .arena_per_sample = PLAIN20_NONORM_ARENA_PER_SAMPLE, .arena_fixed = PLAIN20_NONORM_ARENA_FIXED,
+    .arena_scratch = PLAIN20_NONORM_ARENA_SCRATCH,
     .flops_per_sample = 61786816.0,
     .init = plain20_nonorm_init, .forward = plain20_nonorm_forward, .infer = plain20_nonorm_infer,
         .loss = plain20_nonorm_loss,

@@ -12,18 +12,24 @@
 
 #define PLAIN20_NONORM_NUM_PARAMS ((size_t)268746)  /* floats: trainable, then buffers */
 #define PLAIN20_NONORM_NUM_TRAINABLE ((size_t)268746)  /* floats in grads and optimizer state */
-#define PLAIN20_NONORM_ARENA_PER_SAMPLE ((size_t)213248)  /* arena floats per sample */
+#define PLAIN20_NONORM_ARENA_PER_SAMPLE ((size_t)150528)  /* arena floats per sample */
 #define PLAIN20_NONORM_ARENA_FIXED ((size_t)0)  /* arena floats for any batch size */
+#define PLAIN20_NONORM_ARENA_SCRATCH ((size_t)112896) \
+    /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define PLAIN20_NONORM_ARENA_BYTES(n) (sizeof(float) * (PLAIN20_NONORM_ARENA_PER_SAMPLE * \
-    (size_t)(n) + PLAIN20_NONORM_ARENA_FIXED))
-#define PLAIN20_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)137984) \
+    (size_t)(n) + PLAIN20_NONORM_ARENA_FIXED + PLAIN20_NONORM_ARENA_SCRATCH * \
+    rt_scratch_slices(n)))
+#define PLAIN20_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)25088) \
     /* inference arena floats per sample */
 #define PLAIN20_NONORM_INFER_ARENA_FIXED ((size_t)0) \
     /* inference arena floats for any batch size */
+#define PLAIN20_NONORM_INFER_ARENA_SCRATCH ((size_t)112896) \
+    /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define PLAIN20_NONORM_INFER_ARENA_BYTES(n) (sizeof(float) * \
-    (PLAIN20_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN20_NONORM_INFER_ARENA_FIXED))
+    (PLAIN20_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN20_NONORM_INFER_ARENA_FIXED + \
+    PLAIN20_NONORM_INFER_ARENA_SCRATCH * rt_scratch_slices(n)))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void plain20_nonorm_init(float *params, uint64_t seed);

@@ -291,342 +291,287 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [16,28,28] */
-    D_conv1 = 37632,  /* [16,28,28] */
-    T_conv1 = 12544,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
+    D_conv1 = 12544,  /* [16,28,28] */
     X_relu = 12544,  /* [16,28,28] */
     D_relu = 25088,  /* [16,28,28] */
     X_layer1_0_conv1 = 25088,  /* [16,28,28] */
-    D_layer1_0_conv1 = 62720,  /* [16,28,28] */
-    T_layer1_0_conv1 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv1 = 75264,  /* 112896 floats */
-    X_layer1_0_relu1 = 37632,  /* [16,28,28] */
-    D_layer1_0_relu1 = 50176,  /* [16,28,28] */
-    X_layer1_0_conv2 = 50176,  /* [16,28,28] */
-    D_layer1_0_conv2 = 87808,  /* [16,28,28] */
-    T_layer1_0_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_0_conv2 = 100352,  /* 112896 floats */
-    X_layer1_0_relu2 = 62720,  /* [16,28,28] */
-    D_layer1_0_relu2 = 75264,  /* [16,28,28] */
-    X_layer1_1_conv1 = 75264,  /* [16,28,28] */
-    D_layer1_1_conv1 = 112896,  /* [16,28,28] */
-    T_layer1_1_conv1 = 87808,  /* 112896 floats */
-    TB_layer1_1_conv1 = 125440,  /* 112896 floats */
-    X_layer1_1_relu1 = 87808,  /* [16,28,28] */
-    D_layer1_1_relu1 = 100352,  /* [16,28,28] */
-    X_layer1_1_conv2 = 100352,  /* [16,28,28] */
-    D_layer1_1_conv2 = 137984,  /* [16,28,28] */
-    T_layer1_1_conv2 = 112896,  /* 112896 floats */
-    TB_layer1_1_conv2 = 150528,  /* 112896 floats */
-    X_layer1_1_relu2 = 112896,  /* [16,28,28] */
-    D_layer1_1_relu2 = 125440,  /* [16,28,28] */
-    X_layer1_2_conv1 = 125440,  /* [16,28,28] */
-    D_layer1_2_conv1 = 163072,  /* [16,28,28] */
-    T_layer1_2_conv1 = 137984,  /* 112896 floats */
-    TB_layer1_2_conv1 = 175616,  /* 112896 floats */
-    X_layer1_2_relu1 = 137984,  /* [16,28,28] */
-    D_layer1_2_relu1 = 150528,  /* [16,28,28] */
-    X_layer1_2_conv2 = 150528,  /* [16,28,28] */
-    D_layer1_2_conv2 = 188160,  /* [16,28,28] */
-    T_layer1_2_conv2 = 163072,  /* 112896 floats */
-    TB_layer1_2_conv2 = 200704,  /* 112896 floats */
-    X_layer1_2_relu2 = 163072,  /* [16,28,28] */
-    D_layer1_2_relu2 = 175616,  /* [16,28,28] */
-    X_layer1_3_conv1 = 175616,  /* [16,28,28] */
-    D_layer1_3_conv1 = 213248,  /* [16,28,28] */
-    T_layer1_3_conv1 = 188160,  /* 112896 floats */
-    TB_layer1_3_conv1 = 225792,  /* 112896 floats */
-    X_layer1_3_relu1 = 188160,  /* [16,28,28] */
-    D_layer1_3_relu1 = 200704,  /* [16,28,28] */
-    X_layer1_3_conv2 = 200704,  /* [16,28,28] */
-    D_layer1_3_conv2 = 238336,  /* [16,28,28] */
-    T_layer1_3_conv2 = 213248,  /* 112896 floats */
-    TB_layer1_3_conv2 = 250880,  /* 112896 floats */
-    X_layer1_3_relu2 = 213248,  /* [16,28,28] */
-    D_layer1_3_relu2 = 225792,  /* [16,28,28] */
-    X_layer1_4_conv1 = 225792,  /* [16,28,28] */
-    D_layer1_4_conv1 = 263424,  /* [16,28,28] */
-    T_layer1_4_conv1 = 238336,  /* 112896 floats */
-    TB_layer1_4_conv1 = 275968,  /* 112896 floats */
-    X_layer1_4_relu1 = 238336,  /* [16,28,28] */
-    D_layer1_4_relu1 = 250880,  /* [16,28,28] */
-    X_layer1_4_conv2 = 250880,  /* [16,28,28] */
-    D_layer1_4_conv2 = 288512,  /* [16,28,28] */
-    T_layer1_4_conv2 = 263424,  /* 112896 floats */
-    TB_layer1_4_conv2 = 301056,  /* 112896 floats */
-    X_layer1_4_relu2 = 263424,  /* [16,28,28] */
-    D_layer1_4_relu2 = 275968,  /* [16,28,28] */
-    X_layer1_5_conv1 = 275968,  /* [16,28,28] */
-    D_layer1_5_conv1 = 313600,  /* [16,28,28] */
-    T_layer1_5_conv1 = 288512,  /* 112896 floats */
-    TB_layer1_5_conv1 = 326144,  /* 112896 floats */
-    X_layer1_5_relu1 = 288512,  /* [16,28,28] */
-    D_layer1_5_relu1 = 301056,  /* [16,28,28] */
-    X_layer1_5_conv2 = 301056,  /* [16,28,28] */
-    D_layer1_5_conv2 = 338688,  /* [16,28,28] */
-    T_layer1_5_conv2 = 313600,  /* 112896 floats */
-    TB_layer1_5_conv2 = 351232,  /* 112896 floats */
-    X_layer1_5_relu2 = 313600,  /* [16,28,28] */
-    D_layer1_5_relu2 = 326144,  /* [16,28,28] */
-    X_layer1_6_conv1 = 326144,  /* [16,28,28] */
-    D_layer1_6_conv1 = 363776,  /* [16,28,28] */
-    T_layer1_6_conv1 = 338688,  /* 112896 floats */
-    TB_layer1_6_conv1 = 376320,  /* 112896 floats */
-    X_layer1_6_relu1 = 338688,  /* [16,28,28] */
-    D_layer1_6_relu1 = 351232,  /* [16,28,28] */
-    X_layer1_6_conv2 = 351232,  /* [16,28,28] */
-    D_layer1_6_conv2 = 388864,  /* [16,28,28] */
-    T_layer1_6_conv2 = 363776,  /* 112896 floats */
-    TB_layer1_6_conv2 = 401408,  /* 112896 floats */
-    X_layer1_6_relu2 = 363776,  /* [16,28,28] */
-    D_layer1_6_relu2 = 376320,  /* [16,28,28] */
-    X_layer1_7_conv1 = 376320,  /* [16,28,28] */
-    D_layer1_7_conv1 = 413952,  /* [16,28,28] */
-    T_layer1_7_conv1 = 388864,  /* 112896 floats */
-    TB_layer1_7_conv1 = 426496,  /* 112896 floats */
-    X_layer1_7_relu1 = 388864,  /* [16,28,28] */
-    D_layer1_7_relu1 = 401408,  /* [16,28,28] */
-    X_layer1_7_conv2 = 401408,  /* [16,28,28] */
-    D_layer1_7_conv2 = 439040,  /* [16,28,28] */
-    T_layer1_7_conv2 = 413952,  /* 112896 floats */
-    TB_layer1_7_conv2 = 451584,  /* 112896 floats */
-    X_layer1_7_relu2 = 413952,  /* [16,28,28] */
-    D_layer1_7_relu2 = 426496,  /* [16,28,28] */
-    X_layer1_8_conv1 = 426496,  /* [16,28,28] */
-    D_layer1_8_conv1 = 464128,  /* [16,28,28] */
-    T_layer1_8_conv1 = 439040,  /* 112896 floats */
-    TB_layer1_8_conv1 = 476672,  /* 112896 floats */
-    X_layer1_8_relu1 = 439040,  /* [16,28,28] */
-    D_layer1_8_relu1 = 451584,  /* [16,28,28] */
-    X_layer1_8_conv2 = 451584,  /* [16,28,28] */
-    D_layer1_8_conv2 = 489216,  /* [16,28,28] */
-    T_layer1_8_conv2 = 464128,  /* 112896 floats */
-    TB_layer1_8_conv2 = 501760,  /* 112896 floats */
-    X_layer1_8_relu2 = 464128,  /* [16,28,28] */
-    D_layer1_8_relu2 = 476672,  /* [16,28,28] */
-    X_layer2_0_conv1 = 476672,  /* [32,14,14] */
-    D_layer2_0_conv1 = 495488,  /* [32,14,14] */
-    T_layer2_0_conv1 = 482944,  /* 28224 floats */
-    TB_layer2_0_conv1 = 501760,  /* 28224 floats */
-    X_layer2_0_relu1 = 482944,  /* [32,14,14] */
-    D_layer2_0_relu1 = 489216,  /* [32,14,14] */
-    X_layer2_0_conv2 = 489216,  /* [32,14,14] */
-    D_layer2_0_conv2 = 508032,  /* [32,14,14] */
-    T_layer2_0_conv2 = 495488,  /* 56448 floats */
-    TB_layer2_0_conv2 = 514304,  /* 56448 floats */
-    X_layer2_0_relu2 = 495488,  /* [32,14,14] */
-    D_layer2_0_relu2 = 501760,  /* [32,14,14] */
-    X_layer2_1_conv1 = 501760,  /* [32,14,14] */
-    D_layer2_1_conv1 = 520576,  /* [32,14,14] */
-    T_layer2_1_conv1 = 508032,  /* 56448 floats */
-    TB_layer2_1_conv1 = 526848,  /* 56448 floats */
-    X_layer2_1_relu1 = 508032,  /* [32,14,14] */
-    D_layer2_1_relu1 = 514304,  /* [32,14,14] */
-    X_layer2_1_conv2 = 514304,  /* [32,14,14] */
-    D_layer2_1_conv2 = 533120,  /* [32,14,14] */
-    T_layer2_1_conv2 = 520576,  /* 56448 floats */
-    TB_layer2_1_conv2 = 539392,  /* 56448 floats */
-    X_layer2_1_relu2 = 520576,  /* [32,14,14] */
-    D_layer2_1_relu2 = 526848,  /* [32,14,14] */
-    X_layer2_2_conv1 = 526848,  /* [32,14,14] */
-    D_layer2_2_conv1 = 545664,  /* [32,14,14] */
-    T_layer2_2_conv1 = 533120,  /* 56448 floats */
-    TB_layer2_2_conv1 = 551936,  /* 56448 floats */
-    X_layer2_2_relu1 = 533120,  /* [32,14,14] */
-    D_layer2_2_relu1 = 539392,  /* [32,14,14] */
-    X_layer2_2_conv2 = 539392,  /* [32,14,14] */
-    D_layer2_2_conv2 = 558208,  /* [32,14,14] */
-    T_layer2_2_conv2 = 545664,  /* 56448 floats */
-    TB_layer2_2_conv2 = 564480,  /* 56448 floats */
-    X_layer2_2_relu2 = 545664,  /* [32,14,14] */
-    D_layer2_2_relu2 = 551936,  /* [32,14,14] */
-    X_layer2_3_conv1 = 551936,  /* [32,14,14] */
-    D_layer2_3_conv1 = 570752,  /* [32,14,14] */
-    T_layer2_3_conv1 = 558208,  /* 56448 floats */
-    TB_layer2_3_conv1 = 577024,  /* 56448 floats */
-    X_layer2_3_relu1 = 558208,  /* [32,14,14] */
-    D_layer2_3_relu1 = 564480,  /* [32,14,14] */
-    X_layer2_3_conv2 = 564480,  /* [32,14,14] */
-    D_layer2_3_conv2 = 583296,  /* [32,14,14] */
-    T_layer2_3_conv2 = 570752,  /* 56448 floats */
-    TB_layer2_3_conv2 = 589568,  /* 56448 floats */
-    X_layer2_3_relu2 = 570752,  /* [32,14,14] */
-    D_layer2_3_relu2 = 577024,  /* [32,14,14] */
-    X_layer2_4_conv1 = 577024,  /* [32,14,14] */
-    D_layer2_4_conv1 = 595840,  /* [32,14,14] */
-    T_layer2_4_conv1 = 583296,  /* 56448 floats */
-    TB_layer2_4_conv1 = 602112,  /* 56448 floats */
-    X_layer2_4_relu1 = 583296,  /* [32,14,14] */
-    D_layer2_4_relu1 = 589568,  /* [32,14,14] */
-    X_layer2_4_conv2 = 589568,  /* [32,14,14] */
-    D_layer2_4_conv2 = 608384,  /* [32,14,14] */
-    T_layer2_4_conv2 = 595840,  /* 56448 floats */
-    TB_layer2_4_conv2 = 614656,  /* 56448 floats */
-    X_layer2_4_relu2 = 595840,  /* [32,14,14] */
-    D_layer2_4_relu2 = 602112,  /* [32,14,14] */
-    X_layer2_5_conv1 = 602112,  /* [32,14,14] */
-    D_layer2_5_conv1 = 620928,  /* [32,14,14] */
-    T_layer2_5_conv1 = 608384,  /* 56448 floats */
-    TB_layer2_5_conv1 = 627200,  /* 56448 floats */
-    X_layer2_5_relu1 = 608384,  /* [32,14,14] */
-    D_layer2_5_relu1 = 614656,  /* [32,14,14] */
-    X_layer2_5_conv2 = 614656,  /* [32,14,14] */
-    D_layer2_5_conv2 = 633472,  /* [32,14,14] */
-    T_layer2_5_conv2 = 620928,  /* 56448 floats */
-    TB_layer2_5_conv2 = 639744,  /* 56448 floats */
-    X_layer2_5_relu2 = 620928,  /* [32,14,14] */
-    D_layer2_5_relu2 = 627200,  /* [32,14,14] */
-    X_layer2_6_conv1 = 627200,  /* [32,14,14] */
-    D_layer2_6_conv1 = 646016,  /* [32,14,14] */
-    T_layer2_6_conv1 = 633472,  /* 56448 floats */
-    TB_layer2_6_conv1 = 652288,  /* 56448 floats */
-    X_layer2_6_relu1 = 633472,  /* [32,14,14] */
-    D_layer2_6_relu1 = 639744,  /* [32,14,14] */
-    X_layer2_6_conv2 = 639744,  /* [32,14,14] */
-    D_layer2_6_conv2 = 658560,  /* [32,14,14] */
-    T_layer2_6_conv2 = 646016,  /* 56448 floats */
-    TB_layer2_6_conv2 = 664832,  /* 56448 floats */
-    X_layer2_6_relu2 = 646016,  /* [32,14,14] */
-    D_layer2_6_relu2 = 652288,  /* [32,14,14] */
-    X_layer2_7_conv1 = 652288,  /* [32,14,14] */
-    D_layer2_7_conv1 = 671104,  /* [32,14,14] */
-    T_layer2_7_conv1 = 658560,  /* 56448 floats */
-    TB_layer2_7_conv1 = 677376,  /* 56448 floats */
-    X_layer2_7_relu1 = 658560,  /* [32,14,14] */
-    D_layer2_7_relu1 = 664832,  /* [32,14,14] */
-    X_layer2_7_conv2 = 664832,  /* [32,14,14] */
-    D_layer2_7_conv2 = 683648,  /* [32,14,14] */
-    T_layer2_7_conv2 = 671104,  /* 56448 floats */
-    TB_layer2_7_conv2 = 689920,  /* 56448 floats */
-    X_layer2_7_relu2 = 671104,  /* [32,14,14] */
-    D_layer2_7_relu2 = 677376,  /* [32,14,14] */
-    X_layer2_8_conv1 = 677376,  /* [32,14,14] */
-    D_layer2_8_conv1 = 696192,  /* [32,14,14] */
-    T_layer2_8_conv1 = 683648,  /* 56448 floats */
-    TB_layer2_8_conv1 = 702464,  /* 56448 floats */
-    X_layer2_8_relu1 = 683648,  /* [32,14,14] */
-    D_layer2_8_relu1 = 689920,  /* [32,14,14] */
-    X_layer2_8_conv2 = 689920,  /* [32,14,14] */
-    D_layer2_8_conv2 = 708736,  /* [32,14,14] */
-    T_layer2_8_conv2 = 696192,  /* 56448 floats */
-    TB_layer2_8_conv2 = 715008,  /* 56448 floats */
-    X_layer2_8_relu2 = 696192,  /* [32,14,14] */
-    D_layer2_8_relu2 = 702464,  /* [32,14,14] */
-    X_layer3_0_conv1 = 702464,  /* [64,7,7] */
-    D_layer3_0_conv1 = 711872,  /* [64,7,7] */
-    T_layer3_0_conv1 = 705600,  /* 14112 floats */
-    TB_layer3_0_conv1 = 715008,  /* 14112 floats */
-    X_layer3_0_relu1 = 705600,  /* [64,7,7] */
-    D_layer3_0_relu1 = 708736,  /* [64,7,7] */
-    X_layer3_0_conv2 = 708736,  /* [64,7,7] */
-    D_layer3_0_conv2 = 718144,  /* [64,7,7] */
-    T_layer3_0_conv2 = 711872,  /* 28224 floats */
-    TB_layer3_0_conv2 = 721280,  /* 28224 floats */
-    X_layer3_0_relu2 = 711872,  /* [64,7,7] */
-    D_layer3_0_relu2 = 715008,  /* [64,7,7] */
-    X_layer3_1_conv1 = 715008,  /* [64,7,7] */
-    D_layer3_1_conv1 = 724416,  /* [64,7,7] */
-    T_layer3_1_conv1 = 718144,  /* 28224 floats */
-    TB_layer3_1_conv1 = 727552,  /* 28224 floats */
-    X_layer3_1_relu1 = 718144,  /* [64,7,7] */
-    D_layer3_1_relu1 = 721280,  /* [64,7,7] */
-    X_layer3_1_conv2 = 721280,  /* [64,7,7] */
-    D_layer3_1_conv2 = 730688,  /* [64,7,7] */
-    T_layer3_1_conv2 = 724416,  /* 28224 floats */
-    TB_layer3_1_conv2 = 733824,  /* 28224 floats */
-    X_layer3_1_relu2 = 724416,  /* [64,7,7] */
-    D_layer3_1_relu2 = 727552,  /* [64,7,7] */
-    X_layer3_2_conv1 = 727552,  /* [64,7,7] */
-    D_layer3_2_conv1 = 736960,  /* [64,7,7] */
-    T_layer3_2_conv1 = 730688,  /* 28224 floats */
-    TB_layer3_2_conv1 = 740096,  /* 28224 floats */
-    X_layer3_2_relu1 = 730688,  /* [64,7,7] */
-    D_layer3_2_relu1 = 733824,  /* [64,7,7] */
-    X_layer3_2_conv2 = 733824,  /* [64,7,7] */
-    D_layer3_2_conv2 = 743232,  /* [64,7,7] */
-    T_layer3_2_conv2 = 736960,  /* 28224 floats */
-    TB_layer3_2_conv2 = 746368,  /* 28224 floats */
-    X_layer3_2_relu2 = 736960,  /* [64,7,7] */
-    D_layer3_2_relu2 = 740096,  /* [64,7,7] */
-    X_layer3_3_conv1 = 740096,  /* [64,7,7] */
-    D_layer3_3_conv1 = 749504,  /* [64,7,7] */
-    T_layer3_3_conv1 = 743232,  /* 28224 floats */
-    TB_layer3_3_conv1 = 752640,  /* 28224 floats */
-    X_layer3_3_relu1 = 743232,  /* [64,7,7] */
-    D_layer3_3_relu1 = 746368,  /* [64,7,7] */
-    X_layer3_3_conv2 = 746368,  /* [64,7,7] */
-    D_layer3_3_conv2 = 755776,  /* [64,7,7] */
-    T_layer3_3_conv2 = 749504,  /* 28224 floats */
-    TB_layer3_3_conv2 = 758912,  /* 28224 floats */
-    X_layer3_3_relu2 = 749504,  /* [64,7,7] */
-    D_layer3_3_relu2 = 752640,  /* [64,7,7] */
-    X_layer3_4_conv1 = 752640,  /* [64,7,7] */
-    D_layer3_4_conv1 = 762048,  /* [64,7,7] */
-    T_layer3_4_conv1 = 755776,  /* 28224 floats */
-    TB_layer3_4_conv1 = 765184,  /* 28224 floats */
-    X_layer3_4_relu1 = 755776,  /* [64,7,7] */
-    D_layer3_4_relu1 = 758912,  /* [64,7,7] */
-    X_layer3_4_conv2 = 758912,  /* [64,7,7] */
-    D_layer3_4_conv2 = 768320,  /* [64,7,7] */
-    T_layer3_4_conv2 = 762048,  /* 28224 floats */
-    TB_layer3_4_conv2 = 771456,  /* 28224 floats */
-    X_layer3_4_relu2 = 762048,  /* [64,7,7] */
-    D_layer3_4_relu2 = 765184,  /* [64,7,7] */
-    X_layer3_5_conv1 = 765184,  /* [64,7,7] */
-    D_layer3_5_conv1 = 774592,  /* [64,7,7] */
-    T_layer3_5_conv1 = 768320,  /* 28224 floats */
-    TB_layer3_5_conv1 = 777728,  /* 28224 floats */
-    X_layer3_5_relu1 = 768320,  /* [64,7,7] */
-    D_layer3_5_relu1 = 771456,  /* [64,7,7] */
-    X_layer3_5_conv2 = 771456,  /* [64,7,7] */
-    D_layer3_5_conv2 = 780864,  /* [64,7,7] */
-    T_layer3_5_conv2 = 774592,  /* 28224 floats */
-    TB_layer3_5_conv2 = 784000,  /* 28224 floats */
-    X_layer3_5_relu2 = 774592,  /* [64,7,7] */
-    D_layer3_5_relu2 = 777728,  /* [64,7,7] */
-    X_layer3_6_conv1 = 777728,  /* [64,7,7] */
-    D_layer3_6_conv1 = 787136,  /* [64,7,7] */
-    T_layer3_6_conv1 = 780864,  /* 28224 floats */
-    TB_layer3_6_conv1 = 790272,  /* 28224 floats */
-    X_layer3_6_relu1 = 780864,  /* [64,7,7] */
-    D_layer3_6_relu1 = 784000,  /* [64,7,7] */
-    X_layer3_6_conv2 = 784000,  /* [64,7,7] */
-    D_layer3_6_conv2 = 793408,  /* [64,7,7] */
-    T_layer3_6_conv2 = 787136,  /* 28224 floats */
-    TB_layer3_6_conv2 = 796544,  /* 28224 floats */
-    X_layer3_6_relu2 = 787136,  /* [64,7,7] */
-    D_layer3_6_relu2 = 790272,  /* [64,7,7] */
-    X_layer3_7_conv1 = 790272,  /* [64,7,7] */
-    D_layer3_7_conv1 = 799680,  /* [64,7,7] */
-    T_layer3_7_conv1 = 793408,  /* 28224 floats */
-    TB_layer3_7_conv1 = 802816,  /* 28224 floats */
-    X_layer3_7_relu1 = 793408,  /* [64,7,7] */
-    D_layer3_7_relu1 = 796544,  /* [64,7,7] */
-    X_layer3_7_conv2 = 796544,  /* [64,7,7] */
-    D_layer3_7_conv2 = 805952,  /* [64,7,7] */
-    T_layer3_7_conv2 = 799680,  /* 28224 floats */
-    TB_layer3_7_conv2 = 809088,  /* 28224 floats */
-    X_layer3_7_relu2 = 799680,  /* [64,7,7] */
-    D_layer3_7_relu2 = 802816,  /* [64,7,7] */
-    X_layer3_8_conv1 = 802816,  /* [64,7,7] */
-    D_layer3_8_conv1 = 812224,  /* [64,7,7] */
-    T_layer3_8_conv1 = 805952,  /* 28224 floats */
-    TB_layer3_8_conv1 = 815360,  /* 28224 floats */
-    X_layer3_8_relu1 = 805952,  /* [64,7,7] */
-    D_layer3_8_relu1 = 809088,  /* [64,7,7] */
-    X_layer3_8_conv2 = 809088,  /* [64,7,7] */
-    D_layer3_8_conv2 = 818644,  /* [64,7,7] */
-    T_layer3_8_conv2 = 812224,  /* 28224 floats */
-    TB_layer3_8_conv2 = 821780,  /* 28224 floats */
-    X_layer3_8_relu2 = 812224,  /* [64,7,7] */
-    D_layer3_8_relu2 = 815508,  /* [64,7,7] */
-    X_avgpool = 815360,  /* [64] */
-    D_avgpool = 815444,  /* [64] */
-    X_fc = 815424,  /* [10] */
-    D_fc = 815434,  /* [10] */
+    D_layer1_0_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_0_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_0_relu1 = 37632,  /* [16,28,28] */
+    X_layer1_0_conv2 = 37632,  /* [16,28,28] */
+    D_layer1_0_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_0_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_0_relu2 = 50176,  /* [16,28,28] */
+    X_layer1_1_conv1 = 50176,  /* [16,28,28] */
+    D_layer1_1_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_1_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_1_relu1 = 62720,  /* [16,28,28] */
+    X_layer1_1_conv2 = 62720,  /* [16,28,28] */
+    D_layer1_1_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_1_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_1_relu2 = 75264,  /* [16,28,28] */
+    X_layer1_2_conv1 = 75264,  /* [16,28,28] */
+    D_layer1_2_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_2_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_2_relu1 = 87808,  /* [16,28,28] */
+    X_layer1_2_conv2 = 87808,  /* [16,28,28] */
+    D_layer1_2_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_2_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_2_relu2 = 100352,  /* [16,28,28] */
+    X_layer1_3_conv1 = 100352,  /* [16,28,28] */
+    D_layer1_3_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_3_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_3_relu1 = 112896,  /* [16,28,28] */
+    X_layer1_3_conv2 = 112896,  /* [16,28,28] */
+    D_layer1_3_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_3_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_3_relu2 = 125440,  /* [16,28,28] */
+    X_layer1_4_conv1 = 125440,  /* [16,28,28] */
+    D_layer1_4_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_4_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_4_relu1 = 137984,  /* [16,28,28] */
+    X_layer1_4_conv2 = 137984,  /* [16,28,28] */
+    D_layer1_4_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_4_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_4_relu2 = 150528,  /* [16,28,28] */
+    X_layer1_5_conv1 = 150528,  /* [16,28,28] */
+    D_layer1_5_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_5_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_5_relu1 = 163072,  /* [16,28,28] */
+    X_layer1_5_conv2 = 163072,  /* [16,28,28] */
+    D_layer1_5_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_5_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_5_relu2 = 175616,  /* [16,28,28] */
+    X_layer1_6_conv1 = 175616,  /* [16,28,28] */
+    D_layer1_6_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_6_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_6_relu1 = 188160,  /* [16,28,28] */
+    X_layer1_6_conv2 = 188160,  /* [16,28,28] */
+    D_layer1_6_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_6_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_6_relu2 = 200704,  /* [16,28,28] */
+    X_layer1_7_conv1 = 200704,  /* [16,28,28] */
+    D_layer1_7_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_7_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_7_relu1 = 213248,  /* [16,28,28] */
+    X_layer1_7_conv2 = 213248,  /* [16,28,28] */
+    D_layer1_7_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_7_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_7_relu2 = 225792,  /* [16,28,28] */
+    X_layer1_8_conv1 = 225792,  /* [16,28,28] */
+    D_layer1_8_conv1 = 12544,  /* [16,28,28] */
+    X_layer1_8_relu1 = 12544,  /* [16,28,28] */
+    D_layer1_8_relu1 = 238336,  /* [16,28,28] */
+    X_layer1_8_conv2 = 238336,  /* [16,28,28] */
+    D_layer1_8_conv2 = 12544,  /* [16,28,28] */
+    X_layer1_8_relu2 = 12544,  /* [16,28,28] */
+    D_layer1_8_relu2 = 250880,  /* [16,28,28] */
+    X_layer2_0_conv1 = 250880,  /* [32,14,14] */
+    D_layer2_0_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_0_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_0_relu1 = 18816,  /* [32,14,14] */
+    X_layer2_0_conv2 = 18816,  /* [32,14,14] */
+    D_layer2_0_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_0_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_0_relu2 = 257152,  /* [32,14,14] */
+    X_layer2_1_conv1 = 257152,  /* [32,14,14] */
+    D_layer2_1_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_1_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_1_relu1 = 263424,  /* [32,14,14] */
+    X_layer2_1_conv2 = 263424,  /* [32,14,14] */
+    D_layer2_1_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_1_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_1_relu2 = 269696,  /* [32,14,14] */
+    X_layer2_2_conv1 = 269696,  /* [32,14,14] */
+    D_layer2_2_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_2_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_2_relu1 = 275968,  /* [32,14,14] */
+    X_layer2_2_conv2 = 275968,  /* [32,14,14] */
+    D_layer2_2_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_2_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_2_relu2 = 282240,  /* [32,14,14] */
+    X_layer2_3_conv1 = 282240,  /* [32,14,14] */
+    D_layer2_3_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_3_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_3_relu1 = 288512,  /* [32,14,14] */
+    X_layer2_3_conv2 = 288512,  /* [32,14,14] */
+    D_layer2_3_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_3_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_3_relu2 = 294784,  /* [32,14,14] */
+    X_layer2_4_conv1 = 294784,  /* [32,14,14] */
+    D_layer2_4_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_4_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_4_relu1 = 301056,  /* [32,14,14] */
+    X_layer2_4_conv2 = 301056,  /* [32,14,14] */
+    D_layer2_4_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_4_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_4_relu2 = 307328,  /* [32,14,14] */
+    X_layer2_5_conv1 = 307328,  /* [32,14,14] */
+    D_layer2_5_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_5_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_5_relu1 = 313600,  /* [32,14,14] */
+    X_layer2_5_conv2 = 313600,  /* [32,14,14] */
+    D_layer2_5_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_5_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_5_relu2 = 319872,  /* [32,14,14] */
+    X_layer2_6_conv1 = 319872,  /* [32,14,14] */
+    D_layer2_6_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_6_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_6_relu1 = 326144,  /* [32,14,14] */
+    X_layer2_6_conv2 = 326144,  /* [32,14,14] */
+    D_layer2_6_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_6_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_6_relu2 = 332416,  /* [32,14,14] */
+    X_layer2_7_conv1 = 332416,  /* [32,14,14] */
+    D_layer2_7_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_7_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_7_relu1 = 338688,  /* [32,14,14] */
+    X_layer2_7_conv2 = 338688,  /* [32,14,14] */
+    D_layer2_7_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_7_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_7_relu2 = 344960,  /* [32,14,14] */
+    X_layer2_8_conv1 = 344960,  /* [32,14,14] */
+    D_layer2_8_conv1 = 12544,  /* [32,14,14] */
+    X_layer2_8_relu1 = 12544,  /* [32,14,14] */
+    D_layer2_8_relu1 = 351232,  /* [32,14,14] */
+    X_layer2_8_conv2 = 351232,  /* [32,14,14] */
+    D_layer2_8_conv2 = 12544,  /* [32,14,14] */
+    X_layer2_8_relu2 = 12544,  /* [32,14,14] */
+    D_layer2_8_relu2 = 357504,  /* [32,14,14] */
+    X_layer3_0_conv1 = 357504,  /* [64,7,7] */
+    D_layer3_0_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_0_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_0_relu1 = 15680,  /* [64,7,7] */
+    X_layer3_0_conv2 = 15680,  /* [64,7,7] */
+    D_layer3_0_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_0_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_0_relu2 = 360640,  /* [64,7,7] */
+    X_layer3_1_conv1 = 360640,  /* [64,7,7] */
+    D_layer3_1_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_1_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_1_relu1 = 363776,  /* [64,7,7] */
+    X_layer3_1_conv2 = 363776,  /* [64,7,7] */
+    D_layer3_1_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_1_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_1_relu2 = 366912,  /* [64,7,7] */
+    X_layer3_2_conv1 = 366912,  /* [64,7,7] */
+    D_layer3_2_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_2_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_2_relu1 = 370048,  /* [64,7,7] */
+    X_layer3_2_conv2 = 370048,  /* [64,7,7] */
+    D_layer3_2_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_2_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_2_relu2 = 373184,  /* [64,7,7] */
+    X_layer3_3_conv1 = 373184,  /* [64,7,7] */
+    D_layer3_3_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_3_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_3_relu1 = 376320,  /* [64,7,7] */
+    X_layer3_3_conv2 = 376320,  /* [64,7,7] */
+    D_layer3_3_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_3_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_3_relu2 = 379456,  /* [64,7,7] */
+    X_layer3_4_conv1 = 379456,  /* [64,7,7] */
+    D_layer3_4_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_4_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_4_relu1 = 382592,  /* [64,7,7] */
+    X_layer3_4_conv2 = 382592,  /* [64,7,7] */
+    D_layer3_4_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_4_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_4_relu2 = 385728,  /* [64,7,7] */
+    X_layer3_5_conv1 = 385728,  /* [64,7,7] */
+    D_layer3_5_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_5_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_5_relu1 = 388864,  /* [64,7,7] */
+    X_layer3_5_conv2 = 388864,  /* [64,7,7] */
+    D_layer3_5_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_5_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_5_relu2 = 392000,  /* [64,7,7] */
+    X_layer3_6_conv1 = 392000,  /* [64,7,7] */
+    D_layer3_6_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_6_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_6_relu1 = 395136,  /* [64,7,7] */
+    X_layer3_6_conv2 = 395136,  /* [64,7,7] */
+    D_layer3_6_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_6_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_6_relu2 = 398272,  /* [64,7,7] */
+    X_layer3_7_conv1 = 398272,  /* [64,7,7] */
+    D_layer3_7_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_7_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_7_relu1 = 401408,  /* [64,7,7] */
+    X_layer3_7_conv2 = 401408,  /* [64,7,7] */
+    D_layer3_7_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_7_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_7_relu2 = 404544,  /* [64,7,7] */
+    X_layer3_8_conv1 = 404544,  /* [64,7,7] */
+    D_layer3_8_conv1 = 12544,  /* [64,7,7] */
+    X_layer3_8_relu1 = 12544,  /* [64,7,7] */
+    D_layer3_8_relu1 = 407680,  /* [64,7,7] */
+    X_layer3_8_conv2 = 407680,  /* [64,7,7] */
+    D_layer3_8_conv2 = 12544,  /* [64,7,7] */
+    X_layer3_8_relu2 = 12544,  /* [64,7,7] */
+    D_layer3_8_relu2 = 410816,  /* [64,7,7] */
+    X_avgpool = 410816,  /* [64] */
+    D_avgpool = 12564,  /* [64] */
+    X_fc = 12544,  /* [10] */
+    D_fc = 12554,  /* [10] */
+    RX_relu = 37632,  /* [16,28,28] */
+    RX_layer1_0_relu1 = 50176,  /* [16,28,28] */
+    RX_layer1_0_relu2 = 62720,  /* [16,28,28] */
+    RX_layer1_1_relu1 = 75264,  /* [16,28,28] */
+    RX_layer1_1_relu2 = 87808,  /* [16,28,28] */
+    RX_layer1_2_relu1 = 100352,  /* [16,28,28] */
+    RX_layer1_2_relu2 = 112896,  /* [16,28,28] */
+    RX_layer1_3_relu1 = 125440,  /* [16,28,28] */
+    RX_layer1_3_relu2 = 137984,  /* [16,28,28] */
+    RX_layer1_4_relu1 = 150528,  /* [16,28,28] */
+    RX_layer1_4_relu2 = 163072,  /* [16,28,28] */
+    RX_layer1_5_relu1 = 175616,  /* [16,28,28] */
+    RX_layer1_5_relu2 = 188160,  /* [16,28,28] */
+    RX_layer1_6_relu1 = 200704,  /* [16,28,28] */
+    RX_layer1_6_relu2 = 213248,  /* [16,28,28] */
+    RX_layer1_7_relu1 = 225792,  /* [16,28,28] */
+    RX_layer1_7_relu2 = 238336,  /* [16,28,28] */
+    RX_layer1_8_relu1 = 250880,  /* [16,28,28] */
+    RX_layer1_8_relu2 = 263424,  /* [16,28,28] */
+    RX_layer2_0_relu1 = 257152,  /* [32,14,14] */
+    RX_layer2_0_relu2 = 263424,  /* [32,14,14] */
+    RX_layer2_1_relu1 = 269696,  /* [32,14,14] */
+    RX_layer2_1_relu2 = 275968,  /* [32,14,14] */
+    RX_layer2_2_relu1 = 282240,  /* [32,14,14] */
+    RX_layer2_2_relu2 = 288512,  /* [32,14,14] */
+    RX_layer2_3_relu1 = 294784,  /* [32,14,14] */
+    RX_layer2_3_relu2 = 301056,  /* [32,14,14] */
+    RX_layer2_4_relu1 = 307328,  /* [32,14,14] */
+    RX_layer2_4_relu2 = 313600,  /* [32,14,14] */
+    RX_layer2_5_relu1 = 319872,  /* [32,14,14] */
+    RX_layer2_5_relu2 = 326144,  /* [32,14,14] */
+    RX_layer2_6_relu1 = 332416,  /* [32,14,14] */
+    RX_layer2_6_relu2 = 338688,  /* [32,14,14] */
+    RX_layer2_7_relu1 = 344960,  /* [32,14,14] */
+    RX_layer2_7_relu2 = 351232,  /* [32,14,14] */
+    RX_layer2_8_relu1 = 357504,  /* [32,14,14] */
+    RX_layer2_8_relu2 = 363776,  /* [32,14,14] */
+    RX_layer3_0_relu1 = 360640,  /* [64,7,7] */
+    RX_layer3_0_relu2 = 363776,  /* [64,7,7] */
+    RX_layer3_1_relu1 = 366912,  /* [64,7,7] */
+    RX_layer3_1_relu2 = 370048,  /* [64,7,7] */
+    RX_layer3_2_relu1 = 373184,  /* [64,7,7] */
+    RX_layer3_2_relu2 = 376320,  /* [64,7,7] */
+    RX_layer3_3_relu1 = 379456,  /* [64,7,7] */
+    RX_layer3_3_relu2 = 382592,  /* [64,7,7] */
+    RX_layer3_4_relu1 = 385728,  /* [64,7,7] */
+    RX_layer3_4_relu2 = 388864,  /* [64,7,7] */
+    RX_layer3_5_relu1 = 392000,  /* [64,7,7] */
+    RX_layer3_5_relu2 = 395136,  /* [64,7,7] */
+    RX_layer3_6_relu1 = 398272,  /* [64,7,7] */
+    RX_layer3_6_relu2 = 401408,  /* [64,7,7] */
+    RX_layer3_7_relu1 = 404544,  /* [64,7,7] */
+    RX_layer3_7_relu2 = 407680,  /* [64,7,7] */
+    RX_layer3_8_relu1 = 410816,  /* [64,7,7] */
+    RX_layer3_8_relu2 = 413952,  /* [64,7,7] */
 };
 
-/* Scratch independent of the batch size, after the per-sample region. */
+/* Statistics independent of the batch size, after the per-sample region. */
 enum {
     S_bn1 = 0,  /* 32 floats */
     S_layer1_0_bn1 = 32,  /* 32 floats */
@@ -685,176 +630,295 @@ enum {
     S_layer3_8_bn2 = 3936,  /* 128 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_conv1 = 0,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
+    T_layer1_0_conv1 = 0,  /* 112896 floats */
+    TB_layer1_0_conv1 = 0,  /* 112896 floats */
+    T_layer1_0_conv2 = 0,  /* 112896 floats */
+    TB_layer1_0_conv2 = 0,  /* 112896 floats */
+    T_layer1_1_conv1 = 0,  /* 112896 floats */
+    TB_layer1_1_conv1 = 0,  /* 112896 floats */
+    T_layer1_1_conv2 = 0,  /* 112896 floats */
+    TB_layer1_1_conv2 = 0,  /* 112896 floats */
+    T_layer1_2_conv1 = 0,  /* 112896 floats */
+    TB_layer1_2_conv1 = 0,  /* 112896 floats */
+    T_layer1_2_conv2 = 0,  /* 112896 floats */
+    TB_layer1_2_conv2 = 0,  /* 112896 floats */
+    T_layer1_3_conv1 = 0,  /* 112896 floats */
+    TB_layer1_3_conv1 = 0,  /* 112896 floats */
+    T_layer1_3_conv2 = 0,  /* 112896 floats */
+    TB_layer1_3_conv2 = 0,  /* 112896 floats */
+    T_layer1_4_conv1 = 0,  /* 112896 floats */
+    TB_layer1_4_conv1 = 0,  /* 112896 floats */
+    T_layer1_4_conv2 = 0,  /* 112896 floats */
+    TB_layer1_4_conv2 = 0,  /* 112896 floats */
+    T_layer1_5_conv1 = 0,  /* 112896 floats */
+    TB_layer1_5_conv1 = 0,  /* 112896 floats */
+    T_layer1_5_conv2 = 0,  /* 112896 floats */
+    TB_layer1_5_conv2 = 0,  /* 112896 floats */
+    T_layer1_6_conv1 = 0,  /* 112896 floats */
+    TB_layer1_6_conv1 = 0,  /* 112896 floats */
+    T_layer1_6_conv2 = 0,  /* 112896 floats */
+    TB_layer1_6_conv2 = 0,  /* 112896 floats */
+    T_layer1_7_conv1 = 0,  /* 112896 floats */
+    TB_layer1_7_conv1 = 0,  /* 112896 floats */
+    T_layer1_7_conv2 = 0,  /* 112896 floats */
+    TB_layer1_7_conv2 = 0,  /* 112896 floats */
+    T_layer1_8_conv1 = 0,  /* 112896 floats */
+    TB_layer1_8_conv1 = 0,  /* 112896 floats */
+    T_layer1_8_conv2 = 0,  /* 112896 floats */
+    TB_layer1_8_conv2 = 0,  /* 112896 floats */
+    T_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv2 = 0,  /* 56448 floats */
+    TB_layer2_0_conv2 = 0,  /* 56448 floats */
+    T_layer2_1_conv1 = 0,  /* 56448 floats */
+    TB_layer2_1_conv1 = 0,  /* 56448 floats */
+    T_layer2_1_conv2 = 0,  /* 56448 floats */
+    TB_layer2_1_conv2 = 0,  /* 56448 floats */
+    T_layer2_2_conv1 = 0,  /* 56448 floats */
+    TB_layer2_2_conv1 = 0,  /* 56448 floats */
+    T_layer2_2_conv2 = 0,  /* 56448 floats */
+    TB_layer2_2_conv2 = 0,  /* 56448 floats */
+    T_layer2_3_conv1 = 0,  /* 56448 floats */
+    TB_layer2_3_conv1 = 0,  /* 56448 floats */
+    T_layer2_3_conv2 = 0,  /* 56448 floats */
+    TB_layer2_3_conv2 = 0,  /* 56448 floats */
+    T_layer2_4_conv1 = 0,  /* 56448 floats */
+    TB_layer2_4_conv1 = 0,  /* 56448 floats */
+    T_layer2_4_conv2 = 0,  /* 56448 floats */
+    TB_layer2_4_conv2 = 0,  /* 56448 floats */
+    T_layer2_5_conv1 = 0,  /* 56448 floats */
+    TB_layer2_5_conv1 = 0,  /* 56448 floats */
+    T_layer2_5_conv2 = 0,  /* 56448 floats */
+    TB_layer2_5_conv2 = 0,  /* 56448 floats */
+    T_layer2_6_conv1 = 0,  /* 56448 floats */
+    TB_layer2_6_conv1 = 0,  /* 56448 floats */
+    T_layer2_6_conv2 = 0,  /* 56448 floats */
+    TB_layer2_6_conv2 = 0,  /* 56448 floats */
+    T_layer2_7_conv1 = 0,  /* 56448 floats */
+    TB_layer2_7_conv1 = 0,  /* 56448 floats */
+    T_layer2_7_conv2 = 0,  /* 56448 floats */
+    TB_layer2_7_conv2 = 0,  /* 56448 floats */
+    T_layer2_8_conv1 = 0,  /* 56448 floats */
+    TB_layer2_8_conv1 = 0,  /* 56448 floats */
+    T_layer2_8_conv2 = 0,  /* 56448 floats */
+    TB_layer2_8_conv2 = 0,  /* 56448 floats */
+    T_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv2 = 0,  /* 28224 floats */
+    TB_layer3_0_conv2 = 0,  /* 28224 floats */
+    T_layer3_1_conv1 = 0,  /* 28224 floats */
+    TB_layer3_1_conv1 = 0,  /* 28224 floats */
+    T_layer3_1_conv2 = 0,  /* 28224 floats */
+    TB_layer3_1_conv2 = 0,  /* 28224 floats */
+    T_layer3_2_conv1 = 0,  /* 28224 floats */
+    TB_layer3_2_conv1 = 0,  /* 28224 floats */
+    T_layer3_2_conv2 = 0,  /* 28224 floats */
+    TB_layer3_2_conv2 = 0,  /* 28224 floats */
+    T_layer3_3_conv1 = 0,  /* 28224 floats */
+    TB_layer3_3_conv1 = 0,  /* 28224 floats */
+    T_layer3_3_conv2 = 0,  /* 28224 floats */
+    TB_layer3_3_conv2 = 0,  /* 28224 floats */
+    T_layer3_4_conv1 = 0,  /* 28224 floats */
+    TB_layer3_4_conv1 = 0,  /* 28224 floats */
+    T_layer3_4_conv2 = 0,  /* 28224 floats */
+    TB_layer3_4_conv2 = 0,  /* 28224 floats */
+    T_layer3_5_conv1 = 0,  /* 28224 floats */
+    TB_layer3_5_conv1 = 0,  /* 28224 floats */
+    T_layer3_5_conv2 = 0,  /* 28224 floats */
+    TB_layer3_5_conv2 = 0,  /* 28224 floats */
+    T_layer3_6_conv1 = 0,  /* 28224 floats */
+    TB_layer3_6_conv1 = 0,  /* 28224 floats */
+    T_layer3_6_conv2 = 0,  /* 28224 floats */
+    TB_layer3_6_conv2 = 0,  /* 28224 floats */
+    T_layer3_7_conv1 = 0,  /* 28224 floats */
+    TB_layer3_7_conv1 = 0,  /* 28224 floats */
+    T_layer3_7_conv2 = 0,  /* 28224 floats */
+    TB_layer3_7_conv2 = 0,  /* 28224 floats */
+    T_layer3_8_conv1 = 0,  /* 28224 floats */
+    TB_layer3_8_conv1 = 0,  /* 28224 floats */
+    T_layer3_8_conv2 = 0,  /* 28224 floats */
+    TB_layer3_8_conv2 = 0,  /* 28224 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_conv1 = 0,  /* [16,28,28] */
-    IT_conv1 = 12544,  /* 7056 floats */
     IX_relu = 12544,  /* [16,28,28] */
     IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
     IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv2 = 25088,  /* 112896 floats */
     IX_layer1_0_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_1_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv1 = 25088,  /* 112896 floats */
     IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_1_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv2 = 25088,  /* 112896 floats */
     IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_2_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
     IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_2_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv2 = 25088,  /* 112896 floats */
     IX_layer1_2_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_3_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_3_conv1 = 25088,  /* 112896 floats */
     IX_layer1_3_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_3_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_3_conv2 = 25088,  /* 112896 floats */
     IX_layer1_3_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_4_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_4_conv1 = 25088,  /* 112896 floats */
     IX_layer1_4_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_4_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_4_conv2 = 25088,  /* 112896 floats */
     IX_layer1_4_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_5_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_5_conv1 = 25088,  /* 112896 floats */
     IX_layer1_5_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_5_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_5_conv2 = 25088,  /* 112896 floats */
     IX_layer1_5_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_6_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_6_conv1 = 25088,  /* 112896 floats */
     IX_layer1_6_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_6_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_6_conv2 = 25088,  /* 112896 floats */
     IX_layer1_6_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_7_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_7_conv1 = 25088,  /* 112896 floats */
     IX_layer1_7_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_7_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_7_conv2 = 25088,  /* 112896 floats */
     IX_layer1_7_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_8_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_8_conv1 = 25088,  /* 112896 floats */
     IX_layer1_8_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_8_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_8_conv2 = 25088,  /* 112896 floats */
     IX_layer1_8_relu2 = 12544,  /* [16,28,28] */
     IX_layer2_0_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv1 = 25088,  /* 28224 floats */
     IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_0_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv2 = 12544,  /* 56448 floats */
     IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
     IX_layer2_1_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv2 = 12544,  /* 56448 floats */
     IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_2_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv1 = 12544,  /* 56448 floats */
     IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_2_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv2 = 12544,  /* 56448 floats */
     IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_3_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_3_conv1 = 12544,  /* 56448 floats */
     IX_layer2_3_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_3_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_3_conv2 = 12544,  /* 56448 floats */
     IX_layer2_3_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_4_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_4_conv1 = 12544,  /* 56448 floats */
     IX_layer2_4_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_4_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_4_conv2 = 12544,  /* 56448 floats */
     IX_layer2_4_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_5_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_5_conv1 = 12544,  /* 56448 floats */
     IX_layer2_5_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_5_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_5_conv2 = 12544,  /* 56448 floats */
     IX_layer2_5_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_6_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_6_conv1 = 12544,  /* 56448 floats */
     IX_layer2_6_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_6_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_6_conv2 = 12544,  /* 56448 floats */
     IX_layer2_6_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_7_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_7_conv1 = 12544,  /* 56448 floats */
     IX_layer2_7_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_7_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_7_conv2 = 12544,  /* 56448 floats */
     IX_layer2_7_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_8_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_8_conv1 = 12544,  /* 56448 floats */
     IX_layer2_8_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_8_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_8_conv2 = 12544,  /* 56448 floats */
     IX_layer2_8_relu2 = 6272,  /* [32,14,14] */
     IX_layer3_0_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv1 = 12544,  /* 14112 floats */
     IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_0_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv2 = 6272,  /* 28224 floats */
     IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
     IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv2 = 6272,  /* 28224 floats */
     IX_layer3_1_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_2_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv1 = 6272,  /* 28224 floats */
     IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_2_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv2 = 6272,  /* 28224 floats */
     IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_3_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_3_conv1 = 6272,  /* 28224 floats */
     IX_layer3_3_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_3_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_3_conv2 = 6272,  /* 28224 floats */
     IX_layer3_3_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_4_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_4_conv1 = 6272,  /* 28224 floats */
     IX_layer3_4_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_4_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_4_conv2 = 6272,  /* 28224 floats */
     IX_layer3_4_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_5_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_5_conv1 = 6272,  /* 28224 floats */
     IX_layer3_5_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_5_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_5_conv2 = 6272,  /* 28224 floats */
     IX_layer3_5_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_6_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_6_conv1 = 6272,  /* 28224 floats */
     IX_layer3_6_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_6_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_6_conv2 = 6272,  /* 28224 floats */
     IX_layer3_6_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_7_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_7_conv1 = 6272,  /* 28224 floats */
     IX_layer3_7_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_7_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_7_conv2 = 6272,  /* 28224 floats */
     IX_layer3_7_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_8_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_8_conv1 = 6272,  /* 28224 floats */
     IX_layer3_8_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_8_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_8_conv2 = 6272,  /* 28224 floats */
     IX_layer3_8_relu2 = 3136,  /* [64,7,7] */
     IX_avgpool = 0,  /* [64] */
     IX_fc = 64,  /* [10] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_conv1 = 0,  /* 7056 floats */
+    IT_layer1_0_conv1 = 0,  /* 112896 floats */
+    IT_layer1_0_conv2 = 0,  /* 112896 floats */
+    IT_layer1_1_conv1 = 0,  /* 112896 floats */
+    IT_layer1_1_conv2 = 0,  /* 112896 floats */
+    IT_layer1_2_conv1 = 0,  /* 112896 floats */
+    IT_layer1_2_conv2 = 0,  /* 112896 floats */
+    IT_layer1_3_conv1 = 0,  /* 112896 floats */
+    IT_layer1_3_conv2 = 0,  /* 112896 floats */
+    IT_layer1_4_conv1 = 0,  /* 112896 floats */
+    IT_layer1_4_conv2 = 0,  /* 112896 floats */
+    IT_layer1_5_conv1 = 0,  /* 112896 floats */
+    IT_layer1_5_conv2 = 0,  /* 112896 floats */
+    IT_layer1_6_conv1 = 0,  /* 112896 floats */
+    IT_layer1_6_conv2 = 0,  /* 112896 floats */
+    IT_layer1_7_conv1 = 0,  /* 112896 floats */
+    IT_layer1_7_conv2 = 0,  /* 112896 floats */
+    IT_layer1_8_conv1 = 0,  /* 112896 floats */
+    IT_layer1_8_conv2 = 0,  /* 112896 floats */
+    IT_layer2_0_conv1 = 0,  /* 28224 floats */
+    IT_layer2_0_conv2 = 0,  /* 56448 floats */
+    IT_layer2_1_conv1 = 0,  /* 56448 floats */
+    IT_layer2_1_conv2 = 0,  /* 56448 floats */
+    IT_layer2_2_conv1 = 0,  /* 56448 floats */
+    IT_layer2_2_conv2 = 0,  /* 56448 floats */
+    IT_layer2_3_conv1 = 0,  /* 56448 floats */
+    IT_layer2_3_conv2 = 0,  /* 56448 floats */
+    IT_layer2_4_conv1 = 0,  /* 56448 floats */
+    IT_layer2_4_conv2 = 0,  /* 56448 floats */
+    IT_layer2_5_conv1 = 0,  /* 56448 floats */
+    IT_layer2_5_conv2 = 0,  /* 56448 floats */
+    IT_layer2_6_conv1 = 0,  /* 56448 floats */
+    IT_layer2_6_conv2 = 0,  /* 56448 floats */
+    IT_layer2_7_conv1 = 0,  /* 56448 floats */
+    IT_layer2_7_conv2 = 0,  /* 56448 floats */
+    IT_layer2_8_conv1 = 0,  /* 56448 floats */
+    IT_layer2_8_conv2 = 0,  /* 56448 floats */
+    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer3_0_conv2 = 0,  /* 28224 floats */
+    IT_layer3_1_conv1 = 0,  /* 28224 floats */
+    IT_layer3_1_conv2 = 0,  /* 28224 floats */
+    IT_layer3_2_conv1 = 0,  /* 28224 floats */
+    IT_layer3_2_conv2 = 0,  /* 28224 floats */
+    IT_layer3_3_conv1 = 0,  /* 28224 floats */
+    IT_layer3_3_conv2 = 0,  /* 28224 floats */
+    IT_layer3_4_conv1 = 0,  /* 28224 floats */
+    IT_layer3_4_conv2 = 0,  /* 28224 floats */
+    IT_layer3_5_conv1 = 0,  /* 28224 floats */
+    IT_layer3_5_conv2 = 0,  /* 28224 floats */
+    IT_layer3_6_conv1 = 0,  /* 28224 floats */
+    IT_layer3_6_conv2 = 0,  /* 28224 floats */
+    IT_layer3_7_conv1 = 0,  /* 28224 floats */
+    IT_layer3_7_conv2 = 0,  /* 28224 floats */
+    IT_layer3_8_conv1 = 0,  /* 28224 floats */
+    IT_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -976,6 +1040,10 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + PLAIN56_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + PLAIN56_ARENA_PER_SAMPLE * (size_t)n + PLAIN56_ARENA_FIXED + (size_t)(o) * \
+    rt_scratch_slices(n))
+#define IT(o) (arena + PLAIN56_INFER_ARENA_PER_SAMPLE * (size_t)n + PLAIN56_INFER_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -1263,7 +1331,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
@@ -1274,7 +1342,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
+    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1289,7 +1357,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1304,7 +1372,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
+    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1319,7 +1387,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1334,7 +1402,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
+    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1349,7 +1417,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1364,7 +1432,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_3_conv1), A(T_layer1_3_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1379,7 +1447,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_3_conv2), A(T_layer1_3_conv2), A(X_layer1_3_relu1),
+    rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1394,7 +1462,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2, 1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_4_conv1), A(T_layer1_4_conv1), A(X_layer1_3_relu2),
+    rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1409,7 +1477,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_4_conv2), A(T_layer1_4_conv2), A(X_layer1_4_relu1),
+    rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1424,7 +1492,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2, 1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_5_conv1), A(T_layer1_5_conv1), A(X_layer1_4_relu2),
+    rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1439,7 +1507,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_5_conv2), A(T_layer1_5_conv2), A(X_layer1_5_relu1),
+    rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1454,7 +1522,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2, 1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_6_conv1), A(T_layer1_6_conv1), A(X_layer1_5_relu2),
+    rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1469,7 +1537,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_6_conv2), A(T_layer1_6_conv2), A(X_layer1_6_relu1),
+    rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1484,7 +1552,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2, 1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_7_conv1), A(T_layer1_7_conv1), A(X_layer1_6_relu2),
+    rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1499,7 +1567,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_7_conv2), A(T_layer1_7_conv2), A(X_layer1_7_relu1),
+    rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1514,7 +1582,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2, 1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_8_conv1), A(T_layer1_8_conv1), A(X_layer1_7_relu2),
+    rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1529,7 +1597,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_8_conv2), A(T_layer1_8_conv2), A(X_layer1_8_relu1),
+    rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1544,7 +1612,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_8_relu2),
+    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1559,7 +1627,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1574,7 +1642,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
+    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1589,7 +1657,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1604,7 +1672,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
+    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1619,7 +1687,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1634,7 +1702,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_3_conv1), A(T_layer2_3_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1649,7 +1717,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1),
+    rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1664,7 +1732,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_4_conv1), A(T_layer2_4_conv1), A(X_layer2_3_relu2),
+    rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1679,7 +1747,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_4_conv2), A(T_layer2_4_conv2), A(X_layer2_4_relu1),
+    rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1694,7 +1762,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2, 1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_5_conv1), A(T_layer2_5_conv1), A(X_layer2_4_relu2),
+    rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1709,7 +1777,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_5_conv2), A(T_layer2_5_conv2), A(X_layer2_5_relu1),
+    rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1724,7 +1792,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2, 1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_6_conv1), A(T_layer2_6_conv1), A(X_layer2_5_relu2),
+    rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1739,7 +1807,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_6_conv2), A(T_layer2_6_conv2), A(X_layer2_6_relu1),
+    rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1754,7 +1822,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2, 1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_7_conv1), A(T_layer2_7_conv1), A(X_layer2_6_relu2),
+    rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1769,7 +1837,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_7_conv2), A(T_layer2_7_conv2), A(X_layer2_7_relu1),
+    rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1784,7 +1852,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2, 1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_8_conv1), A(T_layer2_8_conv1), A(X_layer2_7_relu2),
+    rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1799,7 +1867,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_8_conv2), A(T_layer2_8_conv2), A(X_layer2_8_relu1),
+    rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -1814,7 +1882,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_8_relu2),
+    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -1829,7 +1897,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -1844,7 +1912,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
+    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -1859,7 +1927,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -1874,7 +1942,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
+    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -1889,7 +1957,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -1904,7 +1972,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_3_conv1), A(T_layer3_3_conv1), A(X_layer3_2_relu2),
+    rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -1919,7 +1987,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1),
+    rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -1934,7 +2002,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_4_conv1), A(T_layer3_4_conv1), A(X_layer3_3_relu2),
+    rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -1949,7 +2017,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1),
+    rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -1964,7 +2032,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_5_conv1), A(T_layer3_5_conv1), A(X_layer3_4_relu2),
+    rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -1979,7 +2047,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1),
+    rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -1994,7 +2062,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_6_conv1), A(T_layer3_6_conv1), A(X_layer3_5_relu2),
+    rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2009,7 +2077,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_6_conv2), A(T_layer3_6_conv2), A(X_layer3_6_relu1),
+    rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2024,7 +2092,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2, 1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_7_conv1), A(T_layer3_7_conv1), A(X_layer3_6_relu2),
+    rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2039,7 +2107,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_7_conv2), A(T_layer3_7_conv2), A(X_layer3_7_relu1),
+    rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2054,7 +2122,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2, 1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_8_conv1), A(T_layer3_8_conv1), A(X_layer3_7_relu2),
+    rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2069,7 +2137,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_8_conv2), A(T_layer3_8_conv2), A(X_layer3_8_relu1),
+    rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2093,13 +2161,13 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
+    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2108,7 +2176,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2117,7 +2185,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2126,7 +2194,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2135,7 +2203,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2144,7 +2212,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2153,7 +2221,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_3_conv1), A(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2162,7 +2230,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_3_conv2), A(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
+    rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2171,7 +2239,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2, 1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_4_conv1), A(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
+    rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2180,7 +2248,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_4_conv2), A(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
+    rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2189,7 +2257,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2, 1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_5_conv1), A(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
+    rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2198,7 +2266,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_5_conv2), A(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
+    rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2207,7 +2275,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2, 1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_6_conv1), A(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
+    rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2216,7 +2284,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_6_conv2), A(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
+    rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2225,7 +2293,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2, 1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_7_conv1), A(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
+    rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2234,7 +2302,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_7_conv2), A(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
+    rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2243,7 +2311,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2, 1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_8_conv1), A(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
+    rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2252,7 +2320,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_8_conv2), A(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
+    rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2261,7 +2329,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
+    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2270,7 +2338,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2279,7 +2347,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2288,7 +2356,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2297,7 +2365,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2306,7 +2374,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2315,7 +2383,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_3_conv1), A(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2324,7 +2392,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2333,7 +2401,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_4_conv1), A(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
+    rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2342,7 +2410,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_4_conv2), A(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
+    rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2351,7 +2419,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2, 1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_5_conv1), A(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
+    rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2360,7 +2428,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_5_conv2), A(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
+    rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2369,7 +2437,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2, 1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_6_conv1), A(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
+    rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2378,7 +2446,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_6_conv2), A(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
+    rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2387,7 +2455,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2, 1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_7_conv1), A(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
+    rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2396,7 +2464,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_7_conv2), A(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
+    rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2405,7 +2473,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2, 1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_8_conv1), A(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
+    rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2414,7 +2482,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_8_conv2), A(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
+    rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
@@ -2423,7 +2491,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
+    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2432,7 +2500,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2441,7 +2509,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2450,7 +2518,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2459,7 +2527,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2468,7 +2536,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2477,7 +2545,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_3_conv1), A(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
+    rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2486,7 +2554,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2495,7 +2563,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_4_conv1), A(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
+    rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2504,7 +2572,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2513,7 +2581,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_5_conv1), A(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
+    rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2522,7 +2590,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2531,7 +2599,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_6_conv1), A(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
+    rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2540,7 +2608,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_6_conv2), A(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
+    rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2549,7 +2617,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2, 1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_7_conv1), A(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
+    rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2558,7 +2626,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_7_conv2), A(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
+    rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2567,7 +2635,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2, 1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_8_conv1), A(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
+    rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2576,7 +2644,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_8_conv2), A(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
+    rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
@@ -2606,818 +2674,1036 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_8_relu2), A(X_layer3_8_conv2), S(S_layer3_8_bn2),
+        S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), n,
+        &g_layer3_8_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight),
-        G(P_layer3_8_bn2_bias), A(D_layer3_8_relu2), A(X_layer3_8_relu2), A(X_layer3_8_conv2),
+        G(P_layer3_8_bn2_bias), A(D_layer3_8_relu2), A(RX_layer3_8_relu2), A(X_layer3_8_conv2),
         S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, &g_layer3_8_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq_samples(A(D_layer3_8_conv2), n, 3136,
         3136);
-    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2),
-        A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2,
-        RT_SET);
+    /* layer3.8.bn1 + layer3.8.relu1 + layer3.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_8_relu1), A(X_layer3_8_conv1), S(S_layer3_8_bn1),
+        S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
+        &g_layer3_8_bn1);
+    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, T(TB_layer3_8_conv2),
+        A(D_layer3_8_conv2), A(RX_layer3_8_relu1), P(P_layer3_8_conv2_weight), n,
+        &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight),
-        G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(X_layer3_8_relu1), A(X_layer3_8_conv1),
+        G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(RX_layer3_8_relu1), A(X_layer3_8_conv1),
         S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, &g_layer3_8_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq_samples(A(D_layer3_8_conv1), n, 3136,
         3136);
-    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1),
-        A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1,
-        RT_SET);
+    /* layer3.7.bn2 + layer3.7.relu2 + layer3.8.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_7_relu2), A(X_layer3_7_conv2), S(S_layer3_7_bn2),
+        S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n,
+        &g_layer3_7_bn2);
+    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, T(TB_layer3_8_conv1),
+        A(D_layer3_8_conv1), A(RX_layer3_7_relu2), P(P_layer3_8_conv1_weight), n,
+        &g_layer3_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_7_relu2), n, 3136,
         3136);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight),
-        G(P_layer3_7_bn2_bias), A(D_layer3_7_relu2), A(X_layer3_7_relu2), A(X_layer3_7_conv2),
+        G(P_layer3_7_bn2_bias), A(D_layer3_7_relu2), A(RX_layer3_7_relu2), A(X_layer3_7_conv2),
         S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, &g_layer3_7_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq_samples(A(D_layer3_7_conv2), n, 3136,
         3136);
-    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2),
-        A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2,
-        RT_SET);
+    /* layer3.7.bn1 + layer3.7.relu1 + layer3.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_7_relu1), A(X_layer3_7_conv1), S(S_layer3_7_bn1),
+        S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
+        &g_layer3_7_bn1);
+    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, T(TB_layer3_7_conv2),
+        A(D_layer3_7_conv2), A(RX_layer3_7_relu1), P(P_layer3_7_conv2_weight), n,
+        &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight),
-        G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(X_layer3_7_relu1), A(X_layer3_7_conv1),
+        G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(RX_layer3_7_relu1), A(X_layer3_7_conv1),
         S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, &g_layer3_7_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq_samples(A(D_layer3_7_conv1), n, 3136,
         3136);
-    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1),
-        A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1,
-        RT_SET);
+    /* layer3.6.bn2 + layer3.6.relu2 + layer3.7.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_6_relu2), A(X_layer3_6_conv2), S(S_layer3_6_bn2),
+        S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n,
+        &g_layer3_6_bn2);
+    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, T(TB_layer3_7_conv1),
+        A(D_layer3_7_conv1), A(RX_layer3_6_relu2), P(P_layer3_7_conv1_weight), n,
+        &g_layer3_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_6_relu2), n, 3136,
         3136);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight),
-        G(P_layer3_6_bn2_bias), A(D_layer3_6_relu2), A(X_layer3_6_relu2), A(X_layer3_6_conv2),
+        G(P_layer3_6_bn2_bias), A(D_layer3_6_relu2), A(RX_layer3_6_relu2), A(X_layer3_6_conv2),
         S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, &g_layer3_6_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq_samples(A(D_layer3_6_conv2), n, 3136,
         3136);
-    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2),
-        A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2,
-        RT_SET);
+    /* layer3.6.bn1 + layer3.6.relu1 + layer3.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_6_relu1), A(X_layer3_6_conv1), S(S_layer3_6_bn1),
+        S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
+        &g_layer3_6_bn1);
+    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, T(TB_layer3_6_conv2),
+        A(D_layer3_6_conv2), A(RX_layer3_6_relu1), P(P_layer3_6_conv2_weight), n,
+        &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight),
-        G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(X_layer3_6_relu1), A(X_layer3_6_conv1),
+        G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(RX_layer3_6_relu1), A(X_layer3_6_conv1),
         S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, &g_layer3_6_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq_samples(A(D_layer3_6_conv1), n, 3136,
         3136);
-    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1),
-        A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1,
-        RT_SET);
+    /* layer3.5.bn2 + layer3.5.relu2 + layer3.6.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_5_relu2), A(X_layer3_5_conv2), S(S_layer3_5_bn2),
+        S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
+        &g_layer3_5_bn2);
+    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, T(TB_layer3_6_conv1),
+        A(D_layer3_6_conv1), A(RX_layer3_5_relu2), P(P_layer3_6_conv1_weight), n,
+        &g_layer3_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 3136,
         3136);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight),
-        G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(X_layer3_5_relu2), A(X_layer3_5_conv2),
+        G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(RX_layer3_5_relu2), A(X_layer3_5_conv2),
         S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, &g_layer3_5_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq_samples(A(D_layer3_5_conv2), n, 3136,
         3136);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2),
-        A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2,
-        RT_SET);
+    /* layer3.5.bn1 + layer3.5.relu1 + layer3.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
+        S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
+        &g_layer3_5_bn1);
+    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, T(TB_layer3_5_conv2),
+        A(D_layer3_5_conv2), A(RX_layer3_5_relu1), P(P_layer3_5_conv2_weight), n,
+        &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
-        G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(X_layer3_5_relu1), A(X_layer3_5_conv1),
+        G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(RX_layer3_5_relu1), A(X_layer3_5_conv1),
         S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, &g_layer3_5_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq_samples(A(D_layer3_5_conv1), n, 3136,
         3136);
-    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1),
-        A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
-        RT_SET);
+    /* layer3.4.bn2 + layer3.4.relu2 + layer3.5.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_4_relu2), A(X_layer3_4_conv2), S(S_layer3_4_bn2),
+        S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
+        &g_layer3_4_bn2);
+    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, T(TB_layer3_5_conv1),
+        A(D_layer3_5_conv1), A(RX_layer3_4_relu2), P(P_layer3_5_conv1_weight), n,
+        &g_layer3_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 3136,
         3136);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight),
-        G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(X_layer3_4_relu2), A(X_layer3_4_conv2),
+        G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(RX_layer3_4_relu2), A(X_layer3_4_conv2),
         S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, &g_layer3_4_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq_samples(A(D_layer3_4_conv2), n, 3136,
         3136);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2),
-        A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2,
-        RT_SET);
+    /* layer3.4.bn1 + layer3.4.relu1 + layer3.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
+        S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
+        &g_layer3_4_bn1);
+    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, T(TB_layer3_4_conv2),
+        A(D_layer3_4_conv2), A(RX_layer3_4_relu1), P(P_layer3_4_conv2_weight), n,
+        &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
-        G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(X_layer3_4_relu1), A(X_layer3_4_conv1),
+        G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(RX_layer3_4_relu1), A(X_layer3_4_conv1),
         S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, &g_layer3_4_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq_samples(A(D_layer3_4_conv1), n, 3136,
         3136);
-    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1),
-        A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
-        RT_SET);
+    /* layer3.3.bn2 + layer3.3.relu2 + layer3.4.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_3_relu2), A(X_layer3_3_conv2), S(S_layer3_3_bn2),
+        S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
+        &g_layer3_3_bn2);
+    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, T(TB_layer3_4_conv1),
+        A(D_layer3_4_conv1), A(RX_layer3_3_relu2), P(P_layer3_4_conv1_weight), n,
+        &g_layer3_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 3136,
         3136);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight),
-        G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(X_layer3_3_relu2), A(X_layer3_3_conv2),
+        G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(RX_layer3_3_relu2), A(X_layer3_3_conv2),
         S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, &g_layer3_3_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq_samples(A(D_layer3_3_conv2), n, 3136,
         3136);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2),
-        A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2,
-        RT_SET);
+    /* layer3.3.bn1 + layer3.3.relu1 + layer3.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
+        S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
+        &g_layer3_3_bn1);
+    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, T(TB_layer3_3_conv2),
+        A(D_layer3_3_conv2), A(RX_layer3_3_relu1), P(P_layer3_3_conv2_weight), n,
+        &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
-        G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(X_layer3_3_relu1), A(X_layer3_3_conv1),
+        G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(RX_layer3_3_relu1), A(X_layer3_3_conv1),
         S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, &g_layer3_3_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq_samples(A(D_layer3_3_conv1), n, 3136,
         3136);
-    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1),
-        A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
-        RT_SET);
+    /* layer3.2.bn2 + layer3.2.relu2 + layer3.3.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
+        S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
+        &g_layer3_2_bn2);
+    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, T(TB_layer3_3_conv1),
+        A(D_layer3_3_conv1), A(RX_layer3_2_relu2), P(P_layer3_3_conv1_weight), n,
+        &g_layer3_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 3136,
         3136);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
-        G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2),
+        G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(RX_layer3_2_relu2), A(X_layer3_2_conv2),
         S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
         3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
-        A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
-        RT_SET);
+    /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
+        S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
+        &g_layer3_2_bn1);
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+        A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
+        &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
-        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
+        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
         S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
         3136);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1),
-        A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
-        RT_SET);
+    /* layer3.1.bn2 + layer3.1.relu2 + layer3.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
+        S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
+        &g_layer3_1_bn2);
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
+        A(D_layer3_2_conv1), A(RX_layer3_1_relu2), P(P_layer3_2_conv1_weight), n,
+        &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
-        G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2),
+        G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(RX_layer3_1_relu2), A(X_layer3_1_conv2),
         S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
         3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
-        A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
-        RT_SET);
+    /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
+        S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+        &g_layer3_1_bn1);
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
+        &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
-        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
+        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
         3136);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
-        A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
-        RT_SET);
+    /* layer3.0.bn2 + layer3.0.relu2 + layer3.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
+       72) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
+        S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
+        &g_layer3_0_bn2);
+    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
+        A(D_layer3_1_conv1), A(RX_layer3_0_relu2), P(P_layer3_1_conv1_weight), n,
+        &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
-        G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2),
+        G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(RX_layer3_0_relu2), A(X_layer3_0_conv2),
         S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
         3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
-        A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
-        RT_SET);
+    /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
+        S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+        &g_layer3_0_bn1);
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
+        &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
-        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
+        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
         3136);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
-        A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
-        RT_SET);
+    /* layer2.8.bn2 + layer2.8.relu2 + layer3.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
+       no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_8_relu2), A(X_layer2_8_conv2), S(S_layer2_8_bn2),
+        S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), n,
+        &g_layer2_8_bn2);
+    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
+        A(D_layer3_0_conv1), A(RX_layer2_8_relu2), P(P_layer3_0_conv1_weight), n,
+        &g_layer3_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_8_relu2), n, 6272,
         6272);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight),
-        G(P_layer2_8_bn2_bias), A(D_layer2_8_relu2), A(X_layer2_8_relu2), A(X_layer2_8_conv2),
+        G(P_layer2_8_bn2_bias), A(D_layer2_8_relu2), A(RX_layer2_8_relu2), A(X_layer2_8_conv2),
         S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, &g_layer2_8_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq_samples(A(D_layer2_8_conv2), n, 6272,
         6272);
-    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2),
-        A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2,
-        RT_SET);
+    /* layer2.8.bn1 + layer2.8.relu1 + layer2.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_8_relu1), A(X_layer2_8_conv1), S(S_layer2_8_bn1),
+        S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
+        &g_layer2_8_bn1);
+    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, T(TB_layer2_8_conv2),
+        A(D_layer2_8_conv2), A(RX_layer2_8_relu1), P(P_layer2_8_conv2_weight), n,
+        &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight),
-        G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(X_layer2_8_relu1), A(X_layer2_8_conv1),
+        G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(RX_layer2_8_relu1), A(X_layer2_8_conv1),
         S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, &g_layer2_8_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq_samples(A(D_layer2_8_conv1), n, 6272,
         6272);
-    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1),
-        A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1,
-        RT_SET);
+    /* layer2.7.bn2 + layer2.7.relu2 + layer2.8.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_7_relu2), A(X_layer2_7_conv2), S(S_layer2_7_bn2),
+        S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n,
+        &g_layer2_7_bn2);
+    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, T(TB_layer2_8_conv1),
+        A(D_layer2_8_conv1), A(RX_layer2_7_relu2), P(P_layer2_8_conv1_weight), n,
+        &g_layer2_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_7_relu2), n, 6272,
         6272);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight),
-        G(P_layer2_7_bn2_bias), A(D_layer2_7_relu2), A(X_layer2_7_relu2), A(X_layer2_7_conv2),
+        G(P_layer2_7_bn2_bias), A(D_layer2_7_relu2), A(RX_layer2_7_relu2), A(X_layer2_7_conv2),
         S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, &g_layer2_7_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq_samples(A(D_layer2_7_conv2), n, 6272,
         6272);
-    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2),
-        A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2,
-        RT_SET);
+    /* layer2.7.bn1 + layer2.7.relu1 + layer2.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_7_relu1), A(X_layer2_7_conv1), S(S_layer2_7_bn1),
+        S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
+        &g_layer2_7_bn1);
+    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, T(TB_layer2_7_conv2),
+        A(D_layer2_7_conv2), A(RX_layer2_7_relu1), P(P_layer2_7_conv2_weight), n,
+        &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight),
-        G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(X_layer2_7_relu1), A(X_layer2_7_conv1),
+        G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(RX_layer2_7_relu1), A(X_layer2_7_conv1),
         S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, &g_layer2_7_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq_samples(A(D_layer2_7_conv1), n, 6272,
         6272);
-    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1),
-        A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1,
-        RT_SET);
+    /* layer2.6.bn2 + layer2.6.relu2 + layer2.7.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_6_relu2), A(X_layer2_6_conv2), S(S_layer2_6_bn2),
+        S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n,
+        &g_layer2_6_bn2);
+    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, T(TB_layer2_7_conv1),
+        A(D_layer2_7_conv1), A(RX_layer2_6_relu2), P(P_layer2_7_conv1_weight), n,
+        &g_layer2_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_6_relu2), n, 6272,
         6272);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight),
-        G(P_layer2_6_bn2_bias), A(D_layer2_6_relu2), A(X_layer2_6_relu2), A(X_layer2_6_conv2),
+        G(P_layer2_6_bn2_bias), A(D_layer2_6_relu2), A(RX_layer2_6_relu2), A(X_layer2_6_conv2),
         S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, &g_layer2_6_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq_samples(A(D_layer2_6_conv2), n, 6272,
         6272);
-    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2),
-        A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2,
-        RT_SET);
+    /* layer2.6.bn1 + layer2.6.relu1 + layer2.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_6_relu1), A(X_layer2_6_conv1), S(S_layer2_6_bn1),
+        S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
+        &g_layer2_6_bn1);
+    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, T(TB_layer2_6_conv2),
+        A(D_layer2_6_conv2), A(RX_layer2_6_relu1), P(P_layer2_6_conv2_weight), n,
+        &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight),
-        G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(X_layer2_6_relu1), A(X_layer2_6_conv1),
+        G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(RX_layer2_6_relu1), A(X_layer2_6_conv1),
         S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, &g_layer2_6_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq_samples(A(D_layer2_6_conv1), n, 6272,
         6272);
-    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1),
-        A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1,
-        RT_SET);
+    /* layer2.5.bn2 + layer2.5.relu2 + layer2.6.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_5_relu2), A(X_layer2_5_conv2), S(S_layer2_5_bn2),
+        S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n,
+        &g_layer2_5_bn2);
+    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, T(TB_layer2_6_conv1),
+        A(D_layer2_6_conv1), A(RX_layer2_5_relu2), P(P_layer2_6_conv1_weight), n,
+        &g_layer2_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_5_relu2), n, 6272,
         6272);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight),
-        G(P_layer2_5_bn2_bias), A(D_layer2_5_relu2), A(X_layer2_5_relu2), A(X_layer2_5_conv2),
+        G(P_layer2_5_bn2_bias), A(D_layer2_5_relu2), A(RX_layer2_5_relu2), A(X_layer2_5_conv2),
         S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, &g_layer2_5_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq_samples(A(D_layer2_5_conv2), n, 6272,
         6272);
-    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2),
-        A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2,
-        RT_SET);
+    /* layer2.5.bn1 + layer2.5.relu1 + layer2.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_5_relu1), A(X_layer2_5_conv1), S(S_layer2_5_bn1),
+        S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
+        &g_layer2_5_bn1);
+    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, T(TB_layer2_5_conv2),
+        A(D_layer2_5_conv2), A(RX_layer2_5_relu1), P(P_layer2_5_conv2_weight), n,
+        &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight),
-        G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(X_layer2_5_relu1), A(X_layer2_5_conv1),
+        G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(RX_layer2_5_relu1), A(X_layer2_5_conv1),
         S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, &g_layer2_5_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq_samples(A(D_layer2_5_conv1), n, 6272,
         6272);
-    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1),
-        A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1,
-        RT_SET);
+    /* layer2.4.bn2 + layer2.4.relu2 + layer2.5.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_4_relu2), A(X_layer2_4_conv2), S(S_layer2_4_bn2),
+        S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n,
+        &g_layer2_4_bn2);
+    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, T(TB_layer2_5_conv1),
+        A(D_layer2_5_conv1), A(RX_layer2_4_relu2), P(P_layer2_5_conv1_weight), n,
+        &g_layer2_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_4_relu2), n, 6272,
         6272);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight),
-        G(P_layer2_4_bn2_bias), A(D_layer2_4_relu2), A(X_layer2_4_relu2), A(X_layer2_4_conv2),
+        G(P_layer2_4_bn2_bias), A(D_layer2_4_relu2), A(RX_layer2_4_relu2), A(X_layer2_4_conv2),
         S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, &g_layer2_4_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq_samples(A(D_layer2_4_conv2), n, 6272,
         6272);
-    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2),
-        A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2,
-        RT_SET);
+    /* layer2.4.bn1 + layer2.4.relu1 + layer2.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_4_relu1), A(X_layer2_4_conv1), S(S_layer2_4_bn1),
+        S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
+        &g_layer2_4_bn1);
+    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, T(TB_layer2_4_conv2),
+        A(D_layer2_4_conv2), A(RX_layer2_4_relu1), P(P_layer2_4_conv2_weight), n,
+        &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight),
-        G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(X_layer2_4_relu1), A(X_layer2_4_conv1),
+        G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(RX_layer2_4_relu1), A(X_layer2_4_conv1),
         S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, &g_layer2_4_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq_samples(A(D_layer2_4_conv1), n, 6272,
         6272);
-    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1),
-        A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1,
-        RT_SET);
+    /* layer2.3.bn2 + layer2.3.relu2 + layer2.4.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_3_relu2), A(X_layer2_3_conv2), S(S_layer2_3_bn2),
+        S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
+        &g_layer2_3_bn2);
+    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, T(TB_layer2_4_conv1),
+        A(D_layer2_4_conv1), A(RX_layer2_3_relu2), P(P_layer2_4_conv1_weight), n,
+        &g_layer2_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 6272,
         6272);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight),
-        G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(X_layer2_3_relu2), A(X_layer2_3_conv2),
+        G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(RX_layer2_3_relu2), A(X_layer2_3_conv2),
         S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, &g_layer2_3_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq_samples(A(D_layer2_3_conv2), n, 6272,
         6272);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2),
-        A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2,
-        RT_SET);
+    /* layer2.3.bn1 + layer2.3.relu1 + layer2.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
+        S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
+        &g_layer2_3_bn1);
+    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, T(TB_layer2_3_conv2),
+        A(D_layer2_3_conv2), A(RX_layer2_3_relu1), P(P_layer2_3_conv2_weight), n,
+        &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
-        G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(X_layer2_3_relu1), A(X_layer2_3_conv1),
+        G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(RX_layer2_3_relu1), A(X_layer2_3_conv1),
         S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, &g_layer2_3_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq_samples(A(D_layer2_3_conv1), n, 6272,
         6272);
-    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1),
-        A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
-        RT_SET);
+    /* layer2.2.bn2 + layer2.2.relu2 + layer2.3.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
+        S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
+        &g_layer2_2_bn2);
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, T(TB_layer2_3_conv1),
+        A(D_layer2_3_conv1), A(RX_layer2_2_relu2), P(P_layer2_3_conv1_weight), n,
+        &g_layer2_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
-        G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2),
+        G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(RX_layer2_2_relu2), A(X_layer2_2_conv2),
         S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
         6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
-        A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
-        RT_SET);
+    /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
+        S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
+        &g_layer2_2_bn1);
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+        A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
+        &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
-        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
+        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
         S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
         6272);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1),
-        A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
-        RT_SET);
+    /* layer2.1.bn2 + layer2.1.relu2 + layer2.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
+        S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
+        &g_layer2_1_bn2);
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
+        A(D_layer2_2_conv1), A(RX_layer2_1_relu2), P(P_layer2_2_conv1_weight), n,
+        &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
-        G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2),
+        G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(RX_layer2_1_relu2), A(X_layer2_1_conv2),
         S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
         6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
-        A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
-        RT_SET);
+    /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
+        S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+        &g_layer2_1_bn1);
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
+        &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
-        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
+        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
         6272);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
-        A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
-        RT_SET);
+    /* layer2.0.bn2 + layer2.0.relu2 + layer2.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
+        S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
+        &g_layer2_0_bn2);
+    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
+        A(D_layer2_1_conv1), A(RX_layer2_0_relu2), P(P_layer2_1_conv1_weight), n,
+        &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
-        G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2),
+        G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(RX_layer2_0_relu2), A(X_layer2_0_conv2),
         S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
         6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
-        A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
-        RT_SET);
+    /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
+        S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+        &g_layer2_0_bn1);
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
+        &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
-        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
+        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
         6272);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
-        A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
-        RT_SET);
+    /* layer1.8.bn2 + layer1.8.relu2 + layer2.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
+       no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_8_relu2), A(X_layer1_8_conv2), S(S_layer1_8_bn2),
+        S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), n,
+        &g_layer1_8_bn2);
+    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
+        A(D_layer2_0_conv1), A(RX_layer1_8_relu2), P(P_layer2_0_conv1_weight), n,
+        &g_layer2_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_8_relu2), n, 12544,
         12544);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight),
-        G(P_layer1_8_bn2_bias), A(D_layer1_8_relu2), A(X_layer1_8_relu2), A(X_layer1_8_conv2),
+        G(P_layer1_8_bn2_bias), A(D_layer1_8_relu2), A(RX_layer1_8_relu2), A(X_layer1_8_conv2),
         S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, &g_layer1_8_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq_samples(A(D_layer1_8_conv2), n, 12544,
         12544);
-    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2),
-        A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2,
-        RT_SET);
+    /* layer1.8.bn1 + layer1.8.relu1 + layer1.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_8_relu1), A(X_layer1_8_conv1), S(S_layer1_8_bn1),
+        S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
+        &g_layer1_8_bn1);
+    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, T(TB_layer1_8_conv2),
+        A(D_layer1_8_conv2), A(RX_layer1_8_relu1), P(P_layer1_8_conv2_weight), n,
+        &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight),
-        G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(X_layer1_8_relu1), A(X_layer1_8_conv1),
+        G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(RX_layer1_8_relu1), A(X_layer1_8_conv1),
         S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, &g_layer1_8_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq_samples(A(D_layer1_8_conv1), n, 12544,
         12544);
-    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1),
-        A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1,
-        RT_SET);
+    /* layer1.7.bn2 + layer1.7.relu2 + layer1.8.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_7_relu2), A(X_layer1_7_conv2), S(S_layer1_7_bn2),
+        S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n,
+        &g_layer1_7_bn2);
+    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, T(TB_layer1_8_conv1),
+        A(D_layer1_8_conv1), A(RX_layer1_7_relu2), P(P_layer1_8_conv1_weight), n,
+        &g_layer1_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_7_relu2), n, 12544,
         12544);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight),
-        G(P_layer1_7_bn2_bias), A(D_layer1_7_relu2), A(X_layer1_7_relu2), A(X_layer1_7_conv2),
+        G(P_layer1_7_bn2_bias), A(D_layer1_7_relu2), A(RX_layer1_7_relu2), A(X_layer1_7_conv2),
         S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, &g_layer1_7_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq_samples(A(D_layer1_7_conv2), n, 12544,
         12544);
-    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2),
-        A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2,
-        RT_SET);
+    /* layer1.7.bn1 + layer1.7.relu1 + layer1.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_7_relu1), A(X_layer1_7_conv1), S(S_layer1_7_bn1),
+        S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
+        &g_layer1_7_bn1);
+    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, T(TB_layer1_7_conv2),
+        A(D_layer1_7_conv2), A(RX_layer1_7_relu1), P(P_layer1_7_conv2_weight), n,
+        &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight),
-        G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(X_layer1_7_relu1), A(X_layer1_7_conv1),
+        G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(RX_layer1_7_relu1), A(X_layer1_7_conv1),
         S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, &g_layer1_7_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq_samples(A(D_layer1_7_conv1), n, 12544,
         12544);
-    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1),
-        A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1,
-        RT_SET);
+    /* layer1.6.bn2 + layer1.6.relu2 + layer1.7.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_6_relu2), A(X_layer1_6_conv2), S(S_layer1_6_bn2),
+        S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n,
+        &g_layer1_6_bn2);
+    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, T(TB_layer1_7_conv1),
+        A(D_layer1_7_conv1), A(RX_layer1_6_relu2), P(P_layer1_7_conv1_weight), n,
+        &g_layer1_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_6_relu2), n, 12544,
         12544);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight),
-        G(P_layer1_6_bn2_bias), A(D_layer1_6_relu2), A(X_layer1_6_relu2), A(X_layer1_6_conv2),
+        G(P_layer1_6_bn2_bias), A(D_layer1_6_relu2), A(RX_layer1_6_relu2), A(X_layer1_6_conv2),
         S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, &g_layer1_6_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq_samples(A(D_layer1_6_conv2), n, 12544,
         12544);
-    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2),
-        A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2,
-        RT_SET);
+    /* layer1.6.bn1 + layer1.6.relu1 + layer1.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_6_relu1), A(X_layer1_6_conv1), S(S_layer1_6_bn1),
+        S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
+        &g_layer1_6_bn1);
+    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, T(TB_layer1_6_conv2),
+        A(D_layer1_6_conv2), A(RX_layer1_6_relu1), P(P_layer1_6_conv2_weight), n,
+        &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight),
-        G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(X_layer1_6_relu1), A(X_layer1_6_conv1),
+        G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(RX_layer1_6_relu1), A(X_layer1_6_conv1),
         S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, &g_layer1_6_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq_samples(A(D_layer1_6_conv1), n, 12544,
         12544);
-    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1),
-        A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1,
-        RT_SET);
+    /* layer1.5.bn2 + layer1.5.relu2 + layer1.6.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_5_relu2), A(X_layer1_5_conv2), S(S_layer1_5_bn2),
+        S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n,
+        &g_layer1_5_bn2);
+    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, T(TB_layer1_6_conv1),
+        A(D_layer1_6_conv1), A(RX_layer1_5_relu2), P(P_layer1_6_conv1_weight), n,
+        &g_layer1_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_5_relu2), n, 12544,
         12544);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight),
-        G(P_layer1_5_bn2_bias), A(D_layer1_5_relu2), A(X_layer1_5_relu2), A(X_layer1_5_conv2),
+        G(P_layer1_5_bn2_bias), A(D_layer1_5_relu2), A(RX_layer1_5_relu2), A(X_layer1_5_conv2),
         S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, &g_layer1_5_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq_samples(A(D_layer1_5_conv2), n, 12544,
         12544);
-    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2),
-        A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2,
-        RT_SET);
+    /* layer1.5.bn1 + layer1.5.relu1 + layer1.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_5_relu1), A(X_layer1_5_conv1), S(S_layer1_5_bn1),
+        S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
+        &g_layer1_5_bn1);
+    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, T(TB_layer1_5_conv2),
+        A(D_layer1_5_conv2), A(RX_layer1_5_relu1), P(P_layer1_5_conv2_weight), n,
+        &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight),
-        G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(X_layer1_5_relu1), A(X_layer1_5_conv1),
+        G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(RX_layer1_5_relu1), A(X_layer1_5_conv1),
         S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, &g_layer1_5_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq_samples(A(D_layer1_5_conv1), n, 12544,
         12544);
-    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1),
-        A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1,
-        RT_SET);
+    /* layer1.4.bn2 + layer1.4.relu2 + layer1.5.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_4_relu2), A(X_layer1_4_conv2), S(S_layer1_4_bn2),
+        S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n,
+        &g_layer1_4_bn2);
+    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, T(TB_layer1_5_conv1),
+        A(D_layer1_5_conv1), A(RX_layer1_4_relu2), P(P_layer1_5_conv1_weight), n,
+        &g_layer1_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_4_relu2), n, 12544,
         12544);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight),
-        G(P_layer1_4_bn2_bias), A(D_layer1_4_relu2), A(X_layer1_4_relu2), A(X_layer1_4_conv2),
+        G(P_layer1_4_bn2_bias), A(D_layer1_4_relu2), A(RX_layer1_4_relu2), A(X_layer1_4_conv2),
         S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, &g_layer1_4_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq_samples(A(D_layer1_4_conv2), n, 12544,
         12544);
-    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2),
-        A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2,
-        RT_SET);
+    /* layer1.4.bn1 + layer1.4.relu1 + layer1.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_4_relu1), A(X_layer1_4_conv1), S(S_layer1_4_bn1),
+        S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
+        &g_layer1_4_bn1);
+    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, T(TB_layer1_4_conv2),
+        A(D_layer1_4_conv2), A(RX_layer1_4_relu1), P(P_layer1_4_conv2_weight), n,
+        &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight),
-        G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(X_layer1_4_relu1), A(X_layer1_4_conv1),
+        G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(RX_layer1_4_relu1), A(X_layer1_4_conv1),
         S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, &g_layer1_4_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq_samples(A(D_layer1_4_conv1), n, 12544,
         12544);
-    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1),
-        A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1,
-        RT_SET);
+    /* layer1.3.bn2 + layer1.3.relu2 + layer1.4.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_3_relu2), A(X_layer1_3_conv2), S(S_layer1_3_bn2),
+        S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n,
+        &g_layer1_3_bn2);
+    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, T(TB_layer1_4_conv1),
+        A(D_layer1_4_conv1), A(RX_layer1_3_relu2), P(P_layer1_4_conv1_weight), n,
+        &g_layer1_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_3_relu2), n, 12544,
         12544);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight),
-        G(P_layer1_3_bn2_bias), A(D_layer1_3_relu2), A(X_layer1_3_relu2), A(X_layer1_3_conv2),
+        G(P_layer1_3_bn2_bias), A(D_layer1_3_relu2), A(RX_layer1_3_relu2), A(X_layer1_3_conv2),
         S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, &g_layer1_3_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq_samples(A(D_layer1_3_conv2), n, 12544,
         12544);
-    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2),
-        A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2,
-        RT_SET);
+    /* layer1.3.bn1 + layer1.3.relu1 + layer1.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_3_relu1), A(X_layer1_3_conv1), S(S_layer1_3_bn1),
+        S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
+        &g_layer1_3_bn1);
+    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, T(TB_layer1_3_conv2),
+        A(D_layer1_3_conv2), A(RX_layer1_3_relu1), P(P_layer1_3_conv2_weight), n,
+        &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight),
-        G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(X_layer1_3_relu1), A(X_layer1_3_conv1),
+        G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(RX_layer1_3_relu1), A(X_layer1_3_conv1),
         S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, &g_layer1_3_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq_samples(A(D_layer1_3_conv1), n, 12544,
         12544);
-    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1),
-        A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1,
-        RT_SET);
+    /* layer1.2.bn2 + layer1.2.relu2 + layer1.3.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
+        S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
+        &g_layer1_2_bn2);
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, T(TB_layer1_3_conv1),
+        A(D_layer1_3_conv1), A(RX_layer1_2_relu2), P(P_layer1_3_conv1_weight), n,
+        &g_layer1_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
-        G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2),
+        G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(RX_layer1_2_relu2), A(X_layer1_2_conv2),
         S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
         12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
-        A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
-        RT_SET);
+    /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
+        S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
+        &g_layer1_2_bn1);
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+        A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
+        &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
-        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
+        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
         S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
         12544);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1),
-        A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
-        RT_SET);
+    /* layer1.1.bn2 + layer1.1.relu2 + layer1.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
+        S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
+        &g_layer1_1_bn2);
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
+        A(D_layer1_2_conv1), A(RX_layer1_1_relu2), P(P_layer1_2_conv1_weight), n,
+        &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
-        G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2),
+        G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(RX_layer1_1_relu2), A(X_layer1_1_conv2),
         S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
         12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
-        A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
-        RT_SET);
+    /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
+        S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+        &g_layer1_1_bn1);
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
+        &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
-        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
+        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
         12544);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
-        A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
-        RT_SET);
+    /* layer1.0.bn2 + layer1.0.relu2 + layer1.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
+       75, 72) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
+        S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
+        &g_layer1_0_bn2);
+    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
+        A(D_layer1_1_conv1), A(RX_layer1_0_relu2), P(P_layer1_1_conv1_weight), n,
+        &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
-        G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2),
+        G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(RX_layer1_0_relu2), A(X_layer1_0_conv2),
         S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
         12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
-        A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
-        RT_SET);
+    /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
+        S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+        &g_layer1_0_bn1);
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
+        &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
-        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
+        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
         12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
-        A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
+    /* bn1 + relu + layer1.0.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
+       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:72)
+       */
+    rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
+        P(P_bn1_bias), n, &g_bn1);
+    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+        A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
-    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu),
+    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(RX_relu),
         A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
@@ -4058,7 +4344,9 @@ const RtModel plain56_model = {
     .num_layers = 111, .layers = layers,
     .infer_arena_per_sample = PLAIN56_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = PLAIN56_INFER_ARENA_FIXED,
+    .infer_arena_scratch = PLAIN56_INFER_ARENA_SCRATCH,
     .arena_per_sample = PLAIN56_ARENA_PER_SAMPLE, .arena_fixed = PLAIN56_ARENA_FIXED,
+    .arena_scratch = PLAIN56_ARENA_SCRATCH,
     .flops_per_sample = 192514112.0,
     .init = plain56_init, .forward = plain56_forward, .infer = plain56_infer, .loss = plain56_loss,
     .backward = plain56_backward, .zero_grad = plain56_zero_grad,

@@ -116,134 +116,103 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [64,112,112] */
-    D_conv1 = 2408448,  /* [64,112,112] */
-    T_conv1 = 802816,  /* 1843968 floats */
-    TB_conv1 = 0,  /* 1843968 floats */
+    D_conv1 = 802816,  /* [64,112,112] */
     X_relu = 802816,  /* [64,112,112] */
     D_relu = 1605632,  /* [64,112,112] */
     X_maxpool = 1605632,  /* [64,56,56] */
-    X_layer1_0_conv1 = 1806336,  /* [64,56,56] */
-    D_layer1_0_conv1 = 2408448,  /* [64,56,56] */
-    T_layer1_0_conv1 = 2007040,  /* 1806336 floats */
-    TB_layer1_0_conv1 = 2809856,  /* 1806336 floats */
-    X_layer1_0_relu1 = 2007040,  /* [64,56,56] */
-    D_layer1_0_relu1 = 2207744,  /* [64,56,56] */
-    X_layer1_0_conv2 = 2207744,  /* [64,56,56] */
-    D_layer1_0_conv2 = 2408448,  /* [64,56,56] */
-    T_layer1_0_conv2 = 2408448,  /* 1806336 floats */
-    TB_layer1_0_conv2 = 2809856,  /* 1806336 floats */
-    D_layer1_0_add1 = 2609152,  /* [64,56,56] */
-    X_layer1_0_relu2 = 2408448,  /* [64,56,56] */
-    X_layer1_1_conv1 = 2609152,  /* [64,56,56] */
-    D_layer1_1_conv1 = 3211264,  /* [64,56,56] */
-    T_layer1_1_conv1 = 2809856,  /* 1806336 floats */
-    TB_layer1_1_conv1 = 3612672,  /* 1806336 floats */
-    X_layer1_1_relu1 = 2809856,  /* [64,56,56] */
-    D_layer1_1_relu1 = 3010560,  /* [64,56,56] */
-    X_layer1_1_conv2 = 3010560,  /* [64,56,56] */
-    D_layer1_1_conv2 = 3211264,  /* [64,56,56] */
-    T_layer1_1_conv2 = 3211264,  /* 1806336 floats */
-    TB_layer1_1_conv2 = 3612672,  /* 1806336 floats */
-    D_layer1_1_add1 = 3411968,  /* [64,56,56] */
-    X_layer1_1_relu2 = 3211264,  /* [64,56,56] */
-    D_layer1_1_relu2 = 4014080,  /* [64,56,56] */
-    X_layer2_0_conv1 = 3411968,  /* [128,28,28] */
-    D_layer2_0_conv1 = 3713024,  /* [128,28,28] */
-    T_layer2_0_conv1 = 3512320,  /* 451584 floats */
-    TB_layer2_0_conv1 = 4214784,  /* 451584 floats */
-    X_layer2_0_relu1 = 3512320,  /* [128,28,28] */
-    D_layer2_0_relu1 = 3612672,  /* [128,28,28] */
-    X_layer2_0_conv2 = 3612672,  /* [128,28,28] */
-    D_layer2_0_conv2 = 3713024,  /* [128,28,28] */
-    T_layer2_0_conv2 = 3713024,  /* 903168 floats */
-    TB_layer2_0_conv2 = 4214784,  /* 903168 floats */
-    X_layer2_0_downsample_0 = 3713024,  /* [128,28,28] */
-    D_layer2_0_downsample_0 = 3913728,  /* [128,28,28] */
-    T_layer2_0_downsample_0 = 3813376,  /* 50176 floats */
-    TB_layer2_0_downsample_0 = 3713024,  /* 50176 floats */
-    X_layer2_0_downsample_1 = 3813376,  /* [128,28,28] */
-    D_layer2_0_add1 = 3813376,  /* [128,28,28] */
-    X_layer2_0_relu2 = 3913728,  /* [128,28,28] */
-    X_layer2_1_conv1 = 3813376,  /* [128,28,28] */
-    D_layer2_1_conv1 = 4214784,  /* [128,28,28] */
-    T_layer2_1_conv1 = 4014080,  /* 903168 floats */
-    TB_layer2_1_conv1 = 4415488,  /* 903168 floats */
-    X_layer2_1_relu1 = 4014080,  /* [128,28,28] */
-    D_layer2_1_relu1 = 4114432,  /* [128,28,28] */
-    X_layer2_1_conv2 = 4114432,  /* [128,28,28] */
-    D_layer2_1_conv2 = 4214784,  /* [128,28,28] */
-    T_layer2_1_conv2 = 4214784,  /* 903168 floats */
-    TB_layer2_1_conv2 = 4415488,  /* 903168 floats */
-    D_layer2_1_add1 = 4315136,  /* [128,28,28] */
-    X_layer2_1_relu2 = 4214784,  /* [128,28,28] */
-    D_layer2_1_relu2 = 4616192,  /* [128,28,28] */
-    X_layer3_0_conv1 = 4315136,  /* [256,14,14] */
-    D_layer3_0_conv1 = 4465664,  /* [256,14,14] */
-    T_layer3_0_conv1 = 4365312,  /* 225792 floats */
-    TB_layer3_0_conv1 = 4716544,  /* 225792 floats */
-    X_layer3_0_relu1 = 4365312,  /* [256,14,14] */
-    D_layer3_0_relu1 = 4415488,  /* [256,14,14] */
-    X_layer3_0_conv2 = 4415488,  /* [256,14,14] */
-    D_layer3_0_conv2 = 4465664,  /* [256,14,14] */
-    T_layer3_0_conv2 = 4465664,  /* 451584 floats */
-    TB_layer3_0_conv2 = 4716544,  /* 451584 floats */
-    X_layer3_0_downsample_0 = 4465664,  /* [256,14,14] */
-    D_layer3_0_downsample_0 = 4566016,  /* [256,14,14] */
-    T_layer3_0_downsample_0 = 4515840,  /* 25088 floats */
-    TB_layer3_0_downsample_0 = 4465664,  /* 25088 floats */
-    X_layer3_0_downsample_1 = 4515840,  /* [256,14,14] */
-    D_layer3_0_add1 = 4515840,  /* [256,14,14] */
-    X_layer3_0_relu2 = 4566016,  /* [256,14,14] */
-    X_layer3_1_conv1 = 4515840,  /* [256,14,14] */
-    D_layer3_1_conv1 = 4716544,  /* [256,14,14] */
-    T_layer3_1_conv1 = 4616192,  /* 451584 floats */
-    TB_layer3_1_conv1 = 4816896,  /* 451584 floats */
-    X_layer3_1_relu1 = 4616192,  /* [256,14,14] */
-    D_layer3_1_relu1 = 4666368,  /* [256,14,14] */
-    X_layer3_1_conv2 = 4666368,  /* [256,14,14] */
-    D_layer3_1_conv2 = 4716544,  /* [256,14,14] */
-    T_layer3_1_conv2 = 4716544,  /* 451584 floats */
-    TB_layer3_1_conv2 = 4816896,  /* 451584 floats */
-    D_layer3_1_add1 = 4766720,  /* [256,14,14] */
-    X_layer3_1_relu2 = 4716544,  /* [256,14,14] */
-    D_layer3_1_relu2 = 4917248,  /* [256,14,14] */
-    X_layer4_0_conv1 = 4766720,  /* [512,7,7] */
-    D_layer4_0_conv1 = 4841984,  /* [512,7,7] */
-    T_layer4_0_conv1 = 4791808,  /* 112896 floats */
-    TB_layer4_0_conv1 = 4967424,  /* 112896 floats */
-    X_layer4_0_relu1 = 4791808,  /* [512,7,7] */
-    D_layer4_0_relu1 = 4816896,  /* [512,7,7] */
-    X_layer4_0_conv2 = 4816896,  /* [512,7,7] */
-    D_layer4_0_conv2 = 4841984,  /* [512,7,7] */
-    T_layer4_0_conv2 = 4841984,  /* 225792 floats */
-    TB_layer4_0_conv2 = 4967424,  /* 225792 floats */
-    X_layer4_0_downsample_0 = 4841984,  /* [512,7,7] */
-    D_layer4_0_downsample_0 = 4892160,  /* [512,7,7] */
-    T_layer4_0_downsample_0 = 4867072,  /* 12544 floats */
-    TB_layer4_0_downsample_0 = 4841984,  /* 12544 floats */
-    X_layer4_0_downsample_1 = 4867072,  /* [512,7,7] */
-    D_layer4_0_add1 = 4867072,  /* [512,7,7] */
-    X_layer4_0_relu2 = 4892160,  /* [512,7,7] */
-    X_layer4_1_conv1 = 4867072,  /* [512,7,7] */
-    D_layer4_1_conv1 = 4967424,  /* [512,7,7] */
-    T_layer4_1_conv1 = 4917248,  /* 225792 floats */
-    TB_layer4_1_conv1 = 5043712,  /* 225792 floats */
-    X_layer4_1_relu1 = 4917248,  /* [512,7,7] */
-    D_layer4_1_relu1 = 4942336,  /* [512,7,7] */
-    X_layer4_1_conv2 = 4942336,  /* [512,7,7] */
-    D_layer4_1_conv2 = 4967424,  /* [512,7,7] */
-    T_layer4_1_conv2 = 4967424,  /* 225792 floats */
-    TB_layer4_1_conv2 = 5043712,  /* 225792 floats */
-    D_layer4_1_add1 = 5018624,  /* [512,7,7] */
-    X_layer4_1_relu2 = 4967424,  /* [512,7,7] */
-    D_layer4_1_relu2 = 4993536,  /* [512,7,7] */
-    X_avgpool = 4992512,  /* [512] */
-    D_avgpool = 4993024,  /* [512] */
-    X_fc = 4993024,  /* [1000] */
-    D_fc = 4994024,  /* [1000] */
+    X_layer1_0_conv1 = 802816,  /* [64,56,56] */
+    D_layer1_0_conv1 = 1003520,  /* [64,56,56] */
+    X_layer1_0_relu1 = 1003520,  /* [64,56,56] */
+    D_layer1_0_relu1 = 1204224,  /* [64,56,56] */
+    X_layer1_0_conv2 = 1204224,  /* [64,56,56] */
+    D_layer1_0_conv2 = 1003520,  /* [64,56,56] */
+    D_layer1_0_add1 = 1404928,  /* [64,56,56] */
+    X_layer1_0_relu2 = 1003520,  /* [64,56,56] */
+    X_layer1_1_conv1 = 1404928,  /* [64,56,56] */
+    D_layer1_1_conv1 = 1806336,  /* [64,56,56] */
+    X_layer1_1_relu1 = 1806336,  /* [64,56,56] */
+    D_layer1_1_relu1 = 2007040,  /* [64,56,56] */
+    X_layer1_1_conv2 = 2007040,  /* [64,56,56] */
+    D_layer1_1_conv2 = 1806336,  /* [64,56,56] */
+    D_layer1_1_add1 = 2207744,  /* [64,56,56] */
+    X_layer1_1_relu2 = 1806336,  /* [64,56,56] */
+    D_layer1_1_relu2 = 2709504,  /* [64,56,56] */
+    X_layer2_0_conv1 = 2207744,  /* [128,28,28] */
+    D_layer2_0_conv1 = 2308096,  /* [128,28,28] */
+    X_layer2_0_relu1 = 2308096,  /* [128,28,28] */
+    D_layer2_0_relu1 = 2408448,  /* [128,28,28] */
+    X_layer2_0_conv2 = 2408448,  /* [128,28,28] */
+    D_layer2_0_conv2 = 2308096,  /* [128,28,28] */
+    X_layer2_0_downsample_0 = 2308096,  /* [128,28,28] */
+    D_layer2_0_downsample_0 = 2609152,  /* [128,28,28] */
+    X_layer2_0_downsample_1 = 2508800,  /* [128,28,28] */
+    D_layer2_0_add1 = 2508800,  /* [128,28,28] */
+    X_layer2_0_relu2 = 2609152,  /* [128,28,28] */
+    X_layer2_1_conv1 = 2508800,  /* [128,28,28] */
+    D_layer2_1_conv1 = 2709504,  /* [128,28,28] */
+    X_layer2_1_relu1 = 2709504,  /* [128,28,28] */
+    D_layer2_1_relu1 = 2809856,  /* [128,28,28] */
+    X_layer2_1_conv2 = 2809856,  /* [128,28,28] */
+    D_layer2_1_conv2 = 2709504,  /* [128,28,28] */
+    D_layer2_1_add1 = 2910208,  /* [128,28,28] */
+    X_layer2_1_relu2 = 2709504,  /* [128,28,28] */
+    D_layer2_1_relu2 = 3161088,  /* [128,28,28] */
+    X_layer3_0_conv1 = 2910208,  /* [256,14,14] */
+    D_layer3_0_conv1 = 2960384,  /* [256,14,14] */
+    X_layer3_0_relu1 = 2960384,  /* [256,14,14] */
+    D_layer3_0_relu1 = 3010560,  /* [256,14,14] */
+    X_layer3_0_conv2 = 3010560,  /* [256,14,14] */
+    D_layer3_0_conv2 = 2960384,  /* [256,14,14] */
+    X_layer3_0_downsample_0 = 2960384,  /* [256,14,14] */
+    D_layer3_0_downsample_0 = 3110912,  /* [256,14,14] */
+    X_layer3_0_downsample_1 = 3060736,  /* [256,14,14] */
+    D_layer3_0_add1 = 3060736,  /* [256,14,14] */
+    X_layer3_0_relu2 = 3110912,  /* [256,14,14] */
+    X_layer3_1_conv1 = 3060736,  /* [256,14,14] */
+    D_layer3_1_conv1 = 3161088,  /* [256,14,14] */
+    X_layer3_1_relu1 = 3161088,  /* [256,14,14] */
+    D_layer3_1_relu1 = 3211264,  /* [256,14,14] */
+    X_layer3_1_conv2 = 3211264,  /* [256,14,14] */
+    D_layer3_1_conv2 = 3161088,  /* [256,14,14] */
+    D_layer3_1_add1 = 3261440,  /* [256,14,14] */
+    X_layer3_1_relu2 = 3161088,  /* [256,14,14] */
+    D_layer3_1_relu2 = 3386880,  /* [256,14,14] */
+    X_layer4_0_conv1 = 3261440,  /* [512,7,7] */
+    D_layer4_0_conv1 = 3286528,  /* [512,7,7] */
+    X_layer4_0_relu1 = 3286528,  /* [512,7,7] */
+    D_layer4_0_relu1 = 3311616,  /* [512,7,7] */
+    X_layer4_0_conv2 = 3311616,  /* [512,7,7] */
+    D_layer4_0_conv2 = 3286528,  /* [512,7,7] */
+    X_layer4_0_downsample_0 = 3286528,  /* [512,7,7] */
+    D_layer4_0_downsample_0 = 3361792,  /* [512,7,7] */
+    X_layer4_0_downsample_1 = 3336704,  /* [512,7,7] */
+    D_layer4_0_add1 = 3336704,  /* [512,7,7] */
+    X_layer4_0_relu2 = 3361792,  /* [512,7,7] */
+    X_layer4_1_conv1 = 3336704,  /* [512,7,7] */
+    D_layer4_1_conv1 = 3386880,  /* [512,7,7] */
+    X_layer4_1_relu1 = 3386880,  /* [512,7,7] */
+    D_layer4_1_relu1 = 3411968,  /* [512,7,7] */
+    X_layer4_1_conv2 = 3411968,  /* [512,7,7] */
+    D_layer4_1_conv2 = 3386880,  /* [512,7,7] */
+    D_layer4_1_add1 = 3463168,  /* [512,7,7] */
+    X_layer4_1_relu2 = 3386880,  /* [512,7,7] */
+    D_layer4_1_relu2 = 3438080,  /* [512,7,7] */
+    X_avgpool = 3437056,  /* [512] */
+    D_avgpool = 3437568,  /* [512] */
+    X_fc = 3437568,  /* [1000] */
+    D_fc = 3438568,  /* [1000] */
+    RX_relu = 2408448,  /* [64,112,112] */
+    RX_layer1_0_relu1 = 1806336,  /* [64,56,56] */
+    RX_layer1_1_relu1 = 2408448,  /* [64,56,56] */
+    RX_layer2_0_relu1 = 2508800,  /* [128,28,28] */
+    RX_layer2_1_relu1 = 3010560,  /* [128,28,28] */
+    RX_layer3_0_relu1 = 3060736,  /* [256,14,14] */
+    RX_layer3_1_relu1 = 3311616,  /* [256,14,14] */
+    RX_layer4_0_relu1 = 3336704,  /* [512,7,7] */
+    RX_layer4_1_relu1 = 3437056,  /* [512,7,7] */
 };
 
-/* Scratch independent of the batch size, after the per-sample region. */
+/* Statistics independent of the batch size, after the per-sample region. */
 enum {
     S_bn1 = 0,  /* 128 floats */
     S_layer1_0_bn1 = 128,  /* 128 floats */
@@ -267,72 +236,121 @@ enum {
     S_layer4_1_bn2 = 8576,  /* 1024 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_conv1 = 0,  /* 1843968 floats */
+    TB_conv1 = 0,  /* 1843968 floats */
+    T_layer1_0_conv1 = 0,  /* 1806336 floats */
+    TB_layer1_0_conv1 = 0,  /* 1806336 floats */
+    T_layer1_0_conv2 = 0,  /* 1806336 floats */
+    TB_layer1_0_conv2 = 0,  /* 1806336 floats */
+    T_layer1_1_conv1 = 0,  /* 1806336 floats */
+    TB_layer1_1_conv1 = 0,  /* 1806336 floats */
+    T_layer1_1_conv2 = 0,  /* 1806336 floats */
+    TB_layer1_1_conv2 = 0,  /* 1806336 floats */
+    T_layer2_0_conv1 = 0,  /* 451584 floats */
+    TB_layer2_0_conv1 = 0,  /* 451584 floats */
+    T_layer2_0_conv2 = 0,  /* 903168 floats */
+    TB_layer2_0_conv2 = 0,  /* 903168 floats */
+    T_layer2_0_downsample_0 = 0,  /* 50176 floats */
+    TB_layer2_0_downsample_0 = 0,  /* 50176 floats */
+    T_layer2_1_conv1 = 0,  /* 903168 floats */
+    TB_layer2_1_conv1 = 0,  /* 903168 floats */
+    T_layer2_1_conv2 = 0,  /* 903168 floats */
+    TB_layer2_1_conv2 = 0,  /* 903168 floats */
+    T_layer3_0_conv1 = 0,  /* 225792 floats */
+    TB_layer3_0_conv1 = 0,  /* 225792 floats */
+    T_layer3_0_conv2 = 0,  /* 451584 floats */
+    TB_layer3_0_conv2 = 0,  /* 451584 floats */
+    T_layer3_0_downsample_0 = 0,  /* 25088 floats */
+    TB_layer3_0_downsample_0 = 0,  /* 25088 floats */
+    T_layer3_1_conv1 = 0,  /* 451584 floats */
+    TB_layer3_1_conv1 = 0,  /* 451584 floats */
+    T_layer3_1_conv2 = 0,  /* 451584 floats */
+    TB_layer3_1_conv2 = 0,  /* 451584 floats */
+    T_layer4_0_conv1 = 0,  /* 112896 floats */
+    TB_layer4_0_conv1 = 0,  /* 112896 floats */
+    T_layer4_0_conv2 = 0,  /* 225792 floats */
+    TB_layer4_0_conv2 = 0,  /* 225792 floats */
+    T_layer4_0_downsample_0 = 0,  /* 12544 floats */
+    TB_layer4_0_downsample_0 = 0,  /* 12544 floats */
+    T_layer4_1_conv1 = 0,  /* 225792 floats */
+    TB_layer4_1_conv1 = 0,  /* 225792 floats */
+    T_layer4_1_conv2 = 0,  /* 225792 floats */
+    TB_layer4_1_conv2 = 0,  /* 225792 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_conv1 = 0,  /* [64,112,112] */
-    IT_conv1 = 802816,  /* 1843968 floats */
     IX_relu = 802816,  /* [64,112,112] */
     IX_maxpool = 0,  /* [64,56,56] */
     IX_layer1_0_conv1 = 200704,  /* [64,56,56] */
-    IT_layer1_0_conv1 = 401408,  /* 1806336 floats */
     IX_layer1_0_relu1 = 401408,  /* [64,56,56] */
     IX_layer1_0_conv2 = 200704,  /* [64,56,56] */
-    IT_layer1_0_conv2 = 602112,  /* 1806336 floats */
     IX_layer1_0_relu2 = 401408,  /* [64,56,56] */
     IX_layer1_1_conv1 = 0,  /* [64,56,56] */
-    IT_layer1_1_conv1 = 602112,  /* 1806336 floats */
     IX_layer1_1_relu1 = 200704,  /* [64,56,56] */
     IX_layer1_1_conv2 = 0,  /* [64,56,56] */
-    IT_layer1_1_conv2 = 602112,  /* 1806336 floats */
     IX_layer1_1_relu2 = 200704,  /* [64,56,56] */
     IX_layer2_0_conv1 = 0,  /* [128,28,28] */
-    IT_layer2_0_conv1 = 401408,  /* 451584 floats */
     IX_layer2_0_relu1 = 100352,  /* [128,28,28] */
     IX_layer2_0_conv2 = 0,  /* [128,28,28] */
-    IT_layer2_0_conv2 = 401408,  /* 903168 floats */
     IX_layer2_0_downsample_0 = 100352,  /* [128,28,28] */
-    IT_layer2_0_downsample_0 = 401408,  /* 50176 floats */
     IX_layer2_0_downsample_1 = 200704,  /* [128,28,28] */
     IX_layer2_0_relu2 = 100352,  /* [128,28,28] */
     IX_layer2_1_conv1 = 0,  /* [128,28,28] */
-    IT_layer2_1_conv1 = 200704,  /* 903168 floats */
     IX_layer2_1_relu1 = 200704,  /* [128,28,28] */
     IX_layer2_1_conv2 = 0,  /* [128,28,28] */
-    IT_layer2_1_conv2 = 301056,  /* 903168 floats */
     IX_layer2_1_relu2 = 200704,  /* [128,28,28] */
     IX_layer3_0_conv1 = 0,  /* [256,14,14] */
-    IT_layer3_0_conv1 = 301056,  /* 225792 floats */
     IX_layer3_0_relu1 = 50176,  /* [256,14,14] */
     IX_layer3_0_conv2 = 0,  /* [256,14,14] */
-    IT_layer3_0_conv2 = 301056,  /* 451584 floats */
     IX_layer3_0_downsample_0 = 50176,  /* [256,14,14] */
-    IT_layer3_0_downsample_0 = 100352,  /* 25088 floats */
     IX_layer3_0_downsample_1 = 100352,  /* [256,14,14] */
     IX_layer3_0_relu2 = 50176,  /* [256,14,14] */
     IX_layer3_1_conv1 = 0,  /* [256,14,14] */
-    IT_layer3_1_conv1 = 100352,  /* 451584 floats */
     IX_layer3_1_relu1 = 100352,  /* [256,14,14] */
     IX_layer3_1_conv2 = 0,  /* [256,14,14] */
-    IT_layer3_1_conv2 = 150528,  /* 451584 floats */
     IX_layer3_1_relu2 = 100352,  /* [256,14,14] */
     IX_layer4_0_conv1 = 0,  /* [512,7,7] */
-    IT_layer4_0_conv1 = 150528,  /* 112896 floats */
     IX_layer4_0_relu1 = 25088,  /* [512,7,7] */
     IX_layer4_0_conv2 = 0,  /* [512,7,7] */
-    IT_layer4_0_conv2 = 150528,  /* 225792 floats */
     IX_layer4_0_downsample_0 = 25088,  /* [512,7,7] */
-    IT_layer4_0_downsample_0 = 50176,  /* 12544 floats */
     IX_layer4_0_downsample_1 = 50176,  /* [512,7,7] */
     IX_layer4_0_relu2 = 25088,  /* [512,7,7] */
     IX_layer4_1_conv1 = 0,  /* [512,7,7] */
-    IT_layer4_1_conv1 = 50176,  /* 225792 floats */
     IX_layer4_1_relu1 = 50176,  /* [512,7,7] */
     IX_layer4_1_conv2 = 0,  /* [512,7,7] */
-    IT_layer4_1_conv2 = 75264,  /* 225792 floats */
     IX_layer4_1_relu2 = 50176,  /* [512,7,7] */
     IX_avgpool = 0,  /* [512] */
     IX_fc = 512,  /* [1000] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_conv1 = 0,  /* 1843968 floats */
+    IT_layer1_0_conv1 = 0,  /* 1806336 floats */
+    IT_layer1_0_conv2 = 0,  /* 1806336 floats */
+    IT_layer1_1_conv1 = 0,  /* 1806336 floats */
+    IT_layer1_1_conv2 = 0,  /* 1806336 floats */
+    IT_layer2_0_conv1 = 0,  /* 451584 floats */
+    IT_layer2_0_conv2 = 0,  /* 903168 floats */
+    IT_layer2_0_downsample_0 = 0,  /* 50176 floats */
+    IT_layer2_1_conv1 = 0,  /* 903168 floats */
+    IT_layer2_1_conv2 = 0,  /* 903168 floats */
+    IT_layer3_0_conv1 = 0,  /* 225792 floats */
+    IT_layer3_0_conv2 = 0,  /* 451584 floats */
+    IT_layer3_0_downsample_0 = 0,  /* 25088 floats */
+    IT_layer3_1_conv1 = 0,  /* 451584 floats */
+    IT_layer3_1_conv2 = 0,  /* 451584 floats */
+    IT_layer4_0_conv1 = 0,  /* 112896 floats */
+    IT_layer4_0_conv2 = 0,  /* 225792 floats */
+    IT_layer4_0_downsample_0 = 0,  /* 12544 floats */
+    IT_layer4_1_conv1 = 0,  /* 225792 floats */
+    IT_layer4_1_conv2 = 0,  /* 225792 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -404,6 +422,10 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + RESNET18_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + RESNET18_ARENA_PER_SAMPLE * (size_t)n + RESNET18_ARENA_FIXED + (size_t)(o) \
+    * rt_scratch_slices(n))
+#define IT(o) (arena + RESNET18_INFER_ARENA_PER_SAMPLE * (size_t)n + RESNET18_INFER_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_conv1 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112, 150528, 802816};
@@ -519,7 +541,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
     if (training)
@@ -534,7 +556,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_maxpool),
+    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_maxpool),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -549,7 +571,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -566,7 +588,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
+    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -581,7 +603,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -599,7 +621,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_1_relu2),
+    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_1_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -614,11 +636,11 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_1_relu2),
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_1_relu2),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:74) */
@@ -649,7 +671,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
+    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -664,7 +686,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... ->
        [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -682,7 +704,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_1_relu2),
+    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_1_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -697,11 +719,11 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_1_relu2),
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_1_relu2),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:74) */
@@ -732,7 +754,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
+    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -747,7 +769,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... ->
        [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -765,7 +787,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer4_0_conv1), A(T_layer4_0_conv1), A(X_layer3_1_relu2),
+    rt_conv2d_forward(A(X_layer4_0_conv1), T(T_layer4_0_conv1), A(X_layer3_1_relu2),
         P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -780,11 +802,11 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1),
+    rt_conv2d_forward(A(X_layer4_0_conv2), T(T_layer4_0_conv2), A(X_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer4_0_downsample_0), A(T_layer4_0_downsample_0), A(X_layer3_1_relu2),
+    rt_conv2d_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0), A(X_layer3_1_relu2),
         P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:74) */
@@ -815,7 +837,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer4_1_conv1), A(T_layer4_1_conv1), A(X_layer4_0_relu2),
+    rt_conv2d_forward(A(X_layer4_1_conv1), T(T_layer4_1_conv1), A(X_layer4_0_relu2),
         P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -830,7 +852,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1),
+    rt_conv2d_forward(A(X_layer4_1_conv2), T(T_layer4_1_conv2), A(X_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... ->
        [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -857,7 +879,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
@@ -867,7 +889,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_maxpool),
+    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_maxpool),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -876,7 +898,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -888,7 +910,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -897,7 +919,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -910,7 +932,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_1_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -919,11 +941,11 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, n,
         &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
@@ -943,7 +965,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -952,7 +974,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... ->
        [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -965,7 +987,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_1_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -974,11 +996,11 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, n,
         &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
@@ -998,7 +1020,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -1007,7 +1029,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... ->
        [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1020,7 +1042,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer4_0_conv1), A(IT_layer4_0_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_forward(A(IX_layer4_0_conv1), IT(IT_layer4_0_conv1), A(IX_layer3_1_relu2),
         P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -1029,11 +1051,11 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer4_0_conv2), A(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
+    rt_conv2d_forward(A(IX_layer4_0_conv2), IT(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer4_0_downsample_0), A(IT_layer4_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer4_0_downsample_0), IT(IT_layer4_0_downsample_0),
         A(IX_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, n,
         &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
@@ -1053,7 +1075,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer4_1_conv1), A(IT_layer4_1_conv1), A(IX_layer4_0_relu2),
+    rt_conv2d_forward(A(IX_layer4_1_conv1), IT(IT_layer4_1_conv1), A(IX_layer4_0_relu2),
         P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
@@ -1062,7 +1084,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer4_1_conv2), A(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
+    rt_conv2d_forward(A(IX_layer4_1_conv2), IT(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... ->
        [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1107,24 +1129,28 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer4_1_bn2_weight), n, &g_layer4_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq_samples(A(D_layer4_1_conv2), n, 25088,
         25088);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2),
-        A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2,
-        RT_SET);
+    /* layer4.1.bn1 + layer4.1.relu1 + layer4.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:72, 73) */
+    rt_batchnorm_relu_recompute(A(RX_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1),
+        S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
+        &g_layer4_1_bn1);
+    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, T(TB_layer4_1_conv2),
+        A(D_layer4_1_conv2), A(RX_layer4_1_relu1), P(P_layer4_1_conv2_weight), n,
+        &g_layer4_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
         25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight),
-        G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(X_layer4_1_relu1), A(X_layer4_1_conv1),
+        G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(RX_layer4_1_relu1), A(X_layer4_1_conv1),
         S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, &g_layer4_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq_samples(A(D_layer4_1_conv1), n, 25088,
         25088);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, A(TB_layer4_1_conv1),
+    rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, T(TB_layer4_1_conv1),
         A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 25088,
@@ -1144,7 +1170,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL,
-        A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2),
+        T(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2),
         P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq_samples(A(D_layer4_0_add1), n, 25088,
         25088);
@@ -1155,24 +1181,28 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer4_0_bn2_weight), n, &g_layer4_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq_samples(A(D_layer4_0_conv2), n, 25088,
         25088);
-    /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2),
-        A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2,
-        RT_SET);
+    /* layer4.0.bn1 + layer4.0.relu1 + layer4.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:72, 73) */
+    rt_batchnorm_relu_recompute(A(RX_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1),
+        S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
+        &g_layer4_0_bn1);
+    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, T(TB_layer4_0_conv2),
+        A(D_layer4_0_conv2), A(RX_layer4_0_relu1), P(P_layer4_0_conv2_weight), n,
+        &g_layer4_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq_samples(A(D_layer4_0_relu1), n, 25088,
         25088);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight),
-        G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(X_layer4_0_relu1), A(X_layer4_0_conv1),
+        G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(RX_layer4_0_relu1), A(X_layer4_0_conv1),
         S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, &g_layer4_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq_samples(A(D_layer4_0_conv1), n, 25088,
         25088);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, A(TB_layer4_0_conv1),
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, T(TB_layer4_0_conv1),
         A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 50176,
@@ -1192,24 +1222,28 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 50176,
         50176);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
-        A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
-        RT_SET);
+    /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:72, 73) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
+        S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+        &g_layer3_1_bn1);
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
+        &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
         50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
-        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
+        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 50176,
         50176);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 50176,
@@ -1229,7 +1263,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL,
-        A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2),
+        T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 50176,
         50176);
@@ -1240,24 +1274,28 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 50176,
         50176);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
-        A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
-        RT_SET);
+    /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:72, 73) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
+        S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+        &g_layer3_0_bn1);
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
+        &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 50176,
         50176);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
-        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
+        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 50176,
         50176);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 100352,
@@ -1277,24 +1315,28 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 100352,
         100352);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
-        A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
-        RT_SET);
+    /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:72, 73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
+        S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+        &g_layer2_1_bn1);
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
+        &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
         100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
-        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
+        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 100352,
         100352);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 100352,
@@ -1314,7 +1356,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL,
-        A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2),
+        T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 100352,
         100352);
@@ -1325,24 +1367,28 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 100352,
         100352);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
-        A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
-        RT_SET);
+    /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:72, 73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
+        S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+        &g_layer2_0_bn1);
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
+        &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 100352,
         100352);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
-        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
+        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 100352,
         100352);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 200704,
@@ -1362,24 +1408,28 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 200704,
         200704);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
-        A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
-        RT_SET);
+    /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:72, 73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
+        S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+        &g_layer1_1_bn1);
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
+        &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
         200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
-        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
+        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 200704,
         200704);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 200704,
@@ -1397,39 +1447,45 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 200704,
         200704);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
-        A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
-        RT_SET);
+    /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:72, 73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
+        S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+        &g_layer1_0_bn1);
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
+        &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
         200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
-        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
+        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 200704,
         200704);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
+    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
         A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 200704,
         200704);
-    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
-       (specs/resnet_imagenet.lua:31) */
-    rt_maxpool_backward(A(D_relu), A(D_layer1_0_add1), A(X_relu), n, &g_maxpool, RT_SET);
+    /* bn1 + relu + maxpool: batchnorm + relu + maxpool 3x3 stride 2 pad 1, [64,112,112] ->
+       [64,56,56]  (specs/resnet_imagenet.lua:30, 31) */
+    rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight),
+        P(P_bn1_bias), n, &g_bn1);
+    rt_maxpool_backward(A(D_relu), A(D_layer1_0_add1), A(RX_relu), n, &g_maxpool, RT_SET);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
-    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu),
+    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(RX_relu),
         A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 802816, 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 150528, 150528);
 }
@@ -1709,7 +1765,9 @@ const RtModel resnet18_model = {
     .num_skips = 8, .skips = skips,
     .infer_arena_per_sample = RESNET18_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET18_INFER_ARENA_FIXED,
+    .infer_arena_scratch = RESNET18_INFER_ARENA_SCRATCH,
     .arena_per_sample = RESNET18_ARENA_PER_SAMPLE, .arena_fixed = RESNET18_ARENA_FIXED,
+    .arena_scratch = RESNET18_ARENA_SCRATCH,
     .flops_per_sample = 3635497984.0,
     .init = resnet18_init, .forward = resnet18_forward, .infer = resnet18_infer, .loss =
         resnet18_loss,

@@ -11,17 +11,21 @@
 
 #define RESNET18_NUM_PARAMS ((size_t)11699112)  /* floats: trainable, then buffers */
 #define RESNET18_NUM_TRAINABLE ((size_t)11689512)  /* floats in grads and optimizer state */
-#define RESNET18_ARENA_PER_SAMPLE ((size_t)5419008)  /* arena floats per sample */
+#define RESNET18_ARENA_PER_SAMPLE ((size_t)3488256)  /* arena floats per sample */
 #define RESNET18_ARENA_FIXED ((size_t)9600)  /* arena floats for any batch size */
+#define RESNET18_ARENA_SCRATCH ((size_t)1843968)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET18_ARENA_BYTES(n) (sizeof(float) * (RESNET18_ARENA_PER_SAMPLE * (size_t)(n) + \
-    RESNET18_ARENA_FIXED))
-#define RESNET18_INFER_ARENA_PER_SAMPLE ((size_t)2646784) \
+    RESNET18_ARENA_FIXED + RESNET18_ARENA_SCRATCH * rt_scratch_slices(n)))
+#define RESNET18_INFER_ARENA_PER_SAMPLE ((size_t)1605632) \
     /* inference arena floats per sample */
 #define RESNET18_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
+#define RESNET18_INFER_ARENA_SCRATCH ((size_t)1843968) \
+    /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET18_INFER_ARENA_BYTES(n) (sizeof(float) * (RESNET18_INFER_ARENA_PER_SAMPLE * \
-    (size_t)(n) + RESNET18_INFER_ARENA_FIXED))
+    (size_t)(n) + RESNET18_INFER_ARENA_FIXED + RESNET18_INFER_ARENA_SCRATCH * \
+    rt_scratch_slices(n)))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void resnet18_init(float *params, uint64_t seed);

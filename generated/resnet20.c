@@ -121,138 +121,106 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [16,28,28] */
-    D_conv1 = 25088,  /* [16,28,28] */
-    T_conv1 = 12544,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
+    D_conv1 = 37632,  /* [16,28,28] */
     X_relu = 12544,  /* [16,28,28] */
     X_layer1_0_conv1 = 25088,  /* [16,28,28] */
-    D_layer1_0_conv1 = 62720,  /* [16,28,28] */
-    T_layer1_0_conv1 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv1 = 87808,  /* 112896 floats */
+    D_layer1_0_conv1 = 37632,  /* [16,28,28] */
     X_layer1_0_relu1 = 37632,  /* [16,28,28] */
     D_layer1_0_relu1 = 50176,  /* [16,28,28] */
     X_layer1_0_conv2 = 50176,  /* [16,28,28] */
-    D_layer1_0_conv2 = 62720,  /* [16,28,28] */
-    T_layer1_0_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_0_conv2 = 87808,  /* 112896 floats */
-    D_layer1_0_add1 = 75264,  /* [16,28,28] */
-    X_layer1_0_relu2 = 62720,  /* [16,28,28] */
-    X_layer1_1_conv1 = 75264,  /* [16,28,28] */
-    D_layer1_1_conv1 = 112896,  /* [16,28,28] */
-    T_layer1_1_conv1 = 87808,  /* 112896 floats */
-    TB_layer1_1_conv1 = 137984,  /* 112896 floats */
-    X_layer1_1_relu1 = 87808,  /* [16,28,28] */
-    D_layer1_1_relu1 = 100352,  /* [16,28,28] */
-    X_layer1_1_conv2 = 100352,  /* [16,28,28] */
-    D_layer1_1_conv2 = 112896,  /* [16,28,28] */
-    T_layer1_1_conv2 = 112896,  /* 112896 floats */
-    TB_layer1_1_conv2 = 137984,  /* 112896 floats */
-    D_layer1_1_add1 = 125440,  /* [16,28,28] */
-    X_layer1_1_relu2 = 112896,  /* [16,28,28] */
-    X_layer1_2_conv1 = 125440,  /* [16,28,28] */
-    D_layer1_2_conv1 = 163072,  /* [16,28,28] */
-    T_layer1_2_conv1 = 137984,  /* 112896 floats */
-    TB_layer1_2_conv1 = 188160,  /* 112896 floats */
-    X_layer1_2_relu1 = 137984,  /* [16,28,28] */
-    D_layer1_2_relu1 = 150528,  /* [16,28,28] */
-    X_layer1_2_conv2 = 150528,  /* [16,28,28] */
-    D_layer1_2_conv2 = 163072,  /* [16,28,28] */
-    T_layer1_2_conv2 = 163072,  /* 112896 floats */
-    TB_layer1_2_conv2 = 188160,  /* 112896 floats */
-    D_layer1_2_add1 = 175616,  /* [16,28,28] */
-    X_layer1_2_relu2 = 163072,  /* [16,28,28] */
-    D_layer1_2_relu2 = 213248,  /* [16,28,28] */
-    X_layer2_0_conv1 = 175616,  /* [32,14,14] */
-    D_layer2_0_conv1 = 194432,  /* [32,14,14] */
-    T_layer2_0_conv1 = 181888,  /* 28224 floats */
-    TB_layer2_0_conv1 = 225792,  /* 28224 floats */
-    X_layer2_0_relu1 = 181888,  /* [32,14,14] */
-    D_layer2_0_relu1 = 188160,  /* [32,14,14] */
-    X_layer2_0_conv2 = 188160,  /* [32,14,14] */
-    D_layer2_0_conv2 = 194432,  /* [32,14,14] */
-    T_layer2_0_conv2 = 194432,  /* 56448 floats */
-    TB_layer2_0_conv2 = 225792,  /* 56448 floats */
-    X_layer2_0_downsample_0 = 194432,  /* [32,14,14] */
-    D_layer2_0_downsample_0 = 206976,  /* [32,14,14] */
-    T_layer2_0_downsample_0 = 200704,  /* 3136 floats */
-    TB_layer2_0_downsample_0 = 194432,  /* 3136 floats */
-    X_layer2_0_downsample_1 = 200704,  /* [32,14,14] */
-    D_layer2_0_add1 = 200704,  /* [32,14,14] */
-    X_layer2_0_relu2 = 206976,  /* [32,14,14] */
-    X_layer2_1_conv1 = 200704,  /* [32,14,14] */
-    D_layer2_1_conv1 = 225792,  /* [32,14,14] */
-    T_layer2_1_conv1 = 213248,  /* 56448 floats */
-    TB_layer2_1_conv1 = 238336,  /* 56448 floats */
-    X_layer2_1_relu1 = 213248,  /* [32,14,14] */
-    D_layer2_1_relu1 = 219520,  /* [32,14,14] */
-    X_layer2_1_conv2 = 219520,  /* [32,14,14] */
-    D_layer2_1_conv2 = 225792,  /* [32,14,14] */
-    T_layer2_1_conv2 = 225792,  /* 56448 floats */
-    TB_layer2_1_conv2 = 238336,  /* 56448 floats */
-    D_layer2_1_add1 = 232064,  /* [32,14,14] */
-    X_layer2_1_relu2 = 225792,  /* [32,14,14] */
-    X_layer2_2_conv1 = 232064,  /* [32,14,14] */
-    D_layer2_2_conv1 = 250880,  /* [32,14,14] */
-    T_layer2_2_conv1 = 238336,  /* 56448 floats */
-    TB_layer2_2_conv1 = 263424,  /* 56448 floats */
-    X_layer2_2_relu1 = 238336,  /* [32,14,14] */
-    D_layer2_2_relu1 = 244608,  /* [32,14,14] */
-    X_layer2_2_conv2 = 244608,  /* [32,14,14] */
-    D_layer2_2_conv2 = 250880,  /* [32,14,14] */
-    T_layer2_2_conv2 = 250880,  /* 56448 floats */
-    TB_layer2_2_conv2 = 263424,  /* 56448 floats */
-    D_layer2_2_add1 = 257152,  /* [32,14,14] */
-    X_layer2_2_relu2 = 250880,  /* [32,14,14] */
-    D_layer2_2_relu2 = 275968,  /* [32,14,14] */
-    X_layer3_0_conv1 = 257152,  /* [64,7,7] */
-    D_layer3_0_conv1 = 266560,  /* [64,7,7] */
-    T_layer3_0_conv1 = 260288,  /* 14112 floats */
-    TB_layer3_0_conv1 = 282240,  /* 14112 floats */
-    X_layer3_0_relu1 = 260288,  /* [64,7,7] */
-    D_layer3_0_relu1 = 263424,  /* [64,7,7] */
-    X_layer3_0_conv2 = 263424,  /* [64,7,7] */
-    D_layer3_0_conv2 = 266560,  /* [64,7,7] */
-    T_layer3_0_conv2 = 266560,  /* 28224 floats */
-    TB_layer3_0_conv2 = 282240,  /* 28224 floats */
-    X_layer3_0_downsample_0 = 266560,  /* [64,7,7] */
-    D_layer3_0_downsample_0 = 272832,  /* [64,7,7] */
-    T_layer3_0_downsample_0 = 269696,  /* 1568 floats */
-    TB_layer3_0_downsample_0 = 266560,  /* 1568 floats */
-    X_layer3_0_downsample_1 = 269696,  /* [64,7,7] */
-    D_layer3_0_add1 = 269696,  /* [64,7,7] */
-    X_layer3_0_relu2 = 272832,  /* [64,7,7] */
-    X_layer3_1_conv1 = 269696,  /* [64,7,7] */
-    D_layer3_1_conv1 = 282240,  /* [64,7,7] */
-    T_layer3_1_conv1 = 275968,  /* 28224 floats */
-    TB_layer3_1_conv1 = 288512,  /* 28224 floats */
-    X_layer3_1_relu1 = 275968,  /* [64,7,7] */
-    D_layer3_1_relu1 = 279104,  /* [64,7,7] */
-    X_layer3_1_conv2 = 279104,  /* [64,7,7] */
-    D_layer3_1_conv2 = 282240,  /* [64,7,7] */
-    T_layer3_1_conv2 = 282240,  /* 28224 floats */
-    TB_layer3_1_conv2 = 288512,  /* 28224 floats */
-    D_layer3_1_add1 = 285376,  /* [64,7,7] */
-    X_layer3_1_relu2 = 282240,  /* [64,7,7] */
-    X_layer3_2_conv1 = 285376,  /* [64,7,7] */
-    D_layer3_2_conv1 = 294784,  /* [64,7,7] */
-    T_layer3_2_conv1 = 288512,  /* 28224 floats */
-    TB_layer3_2_conv1 = 304340,  /* 28224 floats */
-    X_layer3_2_relu1 = 288512,  /* [64,7,7] */
-    D_layer3_2_relu1 = 291648,  /* [64,7,7] */
-    X_layer3_2_conv2 = 291648,  /* [64,7,7] */
-    D_layer3_2_conv2 = 294784,  /* [64,7,7] */
-    T_layer3_2_conv2 = 294784,  /* 28224 floats */
-    TB_layer3_2_conv2 = 304340,  /* 28224 floats */
-    D_layer3_2_add1 = 301204,  /* [64,7,7] */
-    X_layer3_2_relu2 = 294784,  /* [64,7,7] */
-    D_layer3_2_relu2 = 298068,  /* [64,7,7] */
-    X_avgpool = 297920,  /* [64] */
-    D_avgpool = 298004,  /* [64] */
-    X_fc = 297984,  /* [10] */
-    D_fc = 297994,  /* [10] */
+    D_layer1_0_conv2 = 37632,  /* [16,28,28] */
+    D_layer1_0_add1 = 12544,  /* [16,28,28] */
+    X_layer1_0_relu2 = 37632,  /* [16,28,28] */
+    X_layer1_1_conv1 = 12544,  /* [16,28,28] */
+    D_layer1_1_conv1 = 62720,  /* [16,28,28] */
+    X_layer1_1_relu1 = 62720,  /* [16,28,28] */
+    D_layer1_1_relu1 = 75264,  /* [16,28,28] */
+    X_layer1_1_conv2 = 75264,  /* [16,28,28] */
+    D_layer1_1_conv2 = 62720,  /* [16,28,28] */
+    D_layer1_1_add1 = 87808,  /* [16,28,28] */
+    X_layer1_1_relu2 = 62720,  /* [16,28,28] */
+    X_layer1_2_conv1 = 87808,  /* [16,28,28] */
+    D_layer1_2_conv1 = 100352,  /* [16,28,28] */
+    X_layer1_2_relu1 = 100352,  /* [16,28,28] */
+    D_layer1_2_relu1 = 112896,  /* [16,28,28] */
+    X_layer1_2_conv2 = 112896,  /* [16,28,28] */
+    D_layer1_2_conv2 = 100352,  /* [16,28,28] */
+    D_layer1_2_add1 = 125440,  /* [16,28,28] */
+    X_layer1_2_relu2 = 100352,  /* [16,28,28] */
+    D_layer1_2_relu2 = 156800,  /* [16,28,28] */
+    X_layer2_0_conv1 = 125440,  /* [32,14,14] */
+    D_layer2_0_conv1 = 131712,  /* [32,14,14] */
+    X_layer2_0_relu1 = 131712,  /* [32,14,14] */
+    D_layer2_0_relu1 = 137984,  /* [32,14,14] */
+    X_layer2_0_conv2 = 137984,  /* [32,14,14] */
+    D_layer2_0_conv2 = 131712,  /* [32,14,14] */
+    X_layer2_0_downsample_0 = 131712,  /* [32,14,14] */
+    D_layer2_0_downsample_0 = 150528,  /* [32,14,14] */
+    X_layer2_0_downsample_1 = 144256,  /* [32,14,14] */
+    D_layer2_0_add1 = 144256,  /* [32,14,14] */
+    X_layer2_0_relu2 = 150528,  /* [32,14,14] */
+    X_layer2_1_conv1 = 144256,  /* [32,14,14] */
+    D_layer2_1_conv1 = 156800,  /* [32,14,14] */
+    X_layer2_1_relu1 = 156800,  /* [32,14,14] */
+    D_layer2_1_relu1 = 163072,  /* [32,14,14] */
+    X_layer2_1_conv2 = 163072,  /* [32,14,14] */
+    D_layer2_1_conv2 = 156800,  /* [32,14,14] */
+    D_layer2_1_add1 = 169344,  /* [32,14,14] */
+    X_layer2_1_relu2 = 156800,  /* [32,14,14] */
+    X_layer2_2_conv1 = 169344,  /* [32,14,14] */
+    D_layer2_2_conv1 = 175616,  /* [32,14,14] */
+    X_layer2_2_relu1 = 175616,  /* [32,14,14] */
+    D_layer2_2_relu1 = 181888,  /* [32,14,14] */
+    X_layer2_2_conv2 = 181888,  /* [32,14,14] */
+    D_layer2_2_conv2 = 175616,  /* [32,14,14] */
+    D_layer2_2_add1 = 188160,  /* [32,14,14] */
+    X_layer2_2_relu2 = 175616,  /* [32,14,14] */
+    D_layer2_2_relu2 = 203840,  /* [32,14,14] */
+    X_layer3_0_conv1 = 188160,  /* [64,7,7] */
+    D_layer3_0_conv1 = 191296,  /* [64,7,7] */
+    X_layer3_0_relu1 = 191296,  /* [64,7,7] */
+    D_layer3_0_relu1 = 194432,  /* [64,7,7] */
+    X_layer3_0_conv2 = 194432,  /* [64,7,7] */
+    D_layer3_0_conv2 = 191296,  /* [64,7,7] */
+    X_layer3_0_downsample_0 = 191296,  /* [64,7,7] */
+    D_layer3_0_downsample_0 = 200704,  /* [64,7,7] */
+    X_layer3_0_downsample_1 = 197568,  /* [64,7,7] */
+    D_layer3_0_add1 = 197568,  /* [64,7,7] */
+    X_layer3_0_relu2 = 200704,  /* [64,7,7] */
+    X_layer3_1_conv1 = 197568,  /* [64,7,7] */
+    D_layer3_1_conv1 = 203840,  /* [64,7,7] */
+    X_layer3_1_relu1 = 203840,  /* [64,7,7] */
+    D_layer3_1_relu1 = 206976,  /* [64,7,7] */
+    X_layer3_1_conv2 = 206976,  /* [64,7,7] */
+    D_layer3_1_conv2 = 203840,  /* [64,7,7] */
+    D_layer3_1_add1 = 210112,  /* [64,7,7] */
+    X_layer3_1_relu2 = 203840,  /* [64,7,7] */
+    X_layer3_2_conv1 = 210112,  /* [64,7,7] */
+    D_layer3_2_conv1 = 213248,  /* [64,7,7] */
+    X_layer3_2_relu1 = 213248,  /* [64,7,7] */
+    D_layer3_2_relu1 = 216384,  /* [64,7,7] */
+    X_layer3_2_conv2 = 216384,  /* [64,7,7] */
+    D_layer3_2_conv2 = 213248,  /* [64,7,7] */
+    D_layer3_2_add1 = 222804,  /* [64,7,7] */
+    X_layer3_2_relu2 = 213248,  /* [64,7,7] */
+    D_layer3_2_relu2 = 219668,  /* [64,7,7] */
+    X_avgpool = 219520,  /* [64] */
+    D_avgpool = 219604,  /* [64] */
+    X_fc = 219584,  /* [10] */
+    D_fc = 219594,  /* [10] */
+    RX_relu = 25088,  /* [16,28,28] */
+    RX_layer1_0_relu1 = 62720,  /* [16,28,28] */
+    RX_layer1_1_relu1 = 100352,  /* [16,28,28] */
+    RX_layer1_2_relu1 = 137984,  /* [16,28,28] */
+    RX_layer2_0_relu1 = 144256,  /* [32,14,14] */
+    RX_layer2_1_relu1 = 175616,  /* [32,14,14] */
+    RX_layer2_2_relu1 = 194432,  /* [32,14,14] */
+    RX_layer3_0_relu1 = 197568,  /* [64,7,7] */
+    RX_layer3_1_relu1 = 213248,  /* [64,7,7] */
+    RX_layer3_2_relu1 = 219520,  /* [64,7,7] */
 };
 
-/* Scratch independent of the batch size, after the per-sample region. */
+/* Statistics independent of the batch size, after the per-sample region. */
 enum {
     S_bn1 = 0,  /* 32 floats */
     S_layer1_0_bn1 = 32,  /* 32 floats */
@@ -277,74 +245,125 @@ enum {
     S_layer3_2_bn2 = 1440,  /* 128 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_conv1 = 0,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
+    T_layer1_0_conv1 = 0,  /* 112896 floats */
+    TB_layer1_0_conv1 = 0,  /* 112896 floats */
+    T_layer1_0_conv2 = 0,  /* 112896 floats */
+    TB_layer1_0_conv2 = 0,  /* 112896 floats */
+    T_layer1_1_conv1 = 0,  /* 112896 floats */
+    TB_layer1_1_conv1 = 0,  /* 112896 floats */
+    T_layer1_1_conv2 = 0,  /* 112896 floats */
+    TB_layer1_1_conv2 = 0,  /* 112896 floats */
+    T_layer1_2_conv1 = 0,  /* 112896 floats */
+    TB_layer1_2_conv1 = 0,  /* 112896 floats */
+    T_layer1_2_conv2 = 0,  /* 112896 floats */
+    TB_layer1_2_conv2 = 0,  /* 112896 floats */
+    T_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv2 = 0,  /* 56448 floats */
+    TB_layer2_0_conv2 = 0,  /* 56448 floats */
+    T_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    T_layer2_1_conv1 = 0,  /* 56448 floats */
+    TB_layer2_1_conv1 = 0,  /* 56448 floats */
+    T_layer2_1_conv2 = 0,  /* 56448 floats */
+    TB_layer2_1_conv2 = 0,  /* 56448 floats */
+    T_layer2_2_conv1 = 0,  /* 56448 floats */
+    TB_layer2_2_conv1 = 0,  /* 56448 floats */
+    T_layer2_2_conv2 = 0,  /* 56448 floats */
+    TB_layer2_2_conv2 = 0,  /* 56448 floats */
+    T_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv2 = 0,  /* 28224 floats */
+    TB_layer3_0_conv2 = 0,  /* 28224 floats */
+    T_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    T_layer3_1_conv1 = 0,  /* 28224 floats */
+    TB_layer3_1_conv1 = 0,  /* 28224 floats */
+    T_layer3_1_conv2 = 0,  /* 28224 floats */
+    TB_layer3_1_conv2 = 0,  /* 28224 floats */
+    T_layer3_2_conv1 = 0,  /* 28224 floats */
+    TB_layer3_2_conv1 = 0,  /* 28224 floats */
+    T_layer3_2_conv2 = 0,  /* 28224 floats */
+    TB_layer3_2_conv2 = 0,  /* 28224 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_conv1 = 0,  /* [16,28,28] */
-    IT_conv1 = 12544,  /* 7056 floats */
     IX_relu = 12544,  /* [16,28,28] */
     IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
     IX_layer1_0_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv2 = 37632,  /* 112896 floats */
     IX_layer1_0_relu2 = 25088,  /* [16,28,28] */
     IX_layer1_1_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv1 = 37632,  /* 112896 floats */
     IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_1_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv2 = 37632,  /* 112896 floats */
     IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_2_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
     IX_layer1_2_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_2_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv2 = 37632,  /* 112896 floats */
     IX_layer1_2_relu2 = 25088,  /* [16,28,28] */
     IX_layer2_0_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv1 = 37632,  /* 28224 floats */
     IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_0_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv2 = 37632,  /* 56448 floats */
     IX_layer2_0_downsample_0 = 6272,  /* [32,14,14] */
-    IT_layer2_0_downsample_0 = 12544,  /* 3136 floats */
     IX_layer2_0_downsample_1 = 12544,  /* [32,14,14] */
     IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
     IX_layer2_1_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv2 = 18816,  /* 56448 floats */
     IX_layer2_1_relu2 = 12544,  /* [32,14,14] */
     IX_layer2_2_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv1 = 18816,  /* 56448 floats */
     IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_2_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv2 = 18816,  /* 56448 floats */
     IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
     IX_layer3_0_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv1 = 12544,  /* 14112 floats */
     IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_0_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv2 = 12544,  /* 28224 floats */
     IX_layer3_0_downsample_0 = 3136,  /* [64,7,7] */
-    IT_layer3_0_downsample_0 = 12544,  /* 1568 floats */
     IX_layer3_0_downsample_1 = 6272,  /* [64,7,7] */
     IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
     IX_layer3_1_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv2 = 9408,  /* 28224 floats */
     IX_layer3_1_relu2 = 6272,  /* [64,7,7] */
     IX_layer3_2_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv1 = 9408,  /* 28224 floats */
     IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_2_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv2 = 9408,  /* 28224 floats */
     IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
     IX_avgpool = 0,  /* [64] */
     IX_fc = 64,  /* [10] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_conv1 = 0,  /* 7056 floats */
+    IT_layer1_0_conv1 = 0,  /* 112896 floats */
+    IT_layer1_0_conv2 = 0,  /* 112896 floats */
+    IT_layer1_1_conv1 = 0,  /* 112896 floats */
+    IT_layer1_1_conv2 = 0,  /* 112896 floats */
+    IT_layer1_2_conv1 = 0,  /* 112896 floats */
+    IT_layer1_2_conv2 = 0,  /* 112896 floats */
+    IT_layer2_0_conv1 = 0,  /* 28224 floats */
+    IT_layer2_0_conv2 = 0,  /* 56448 floats */
+    IT_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    IT_layer2_1_conv1 = 0,  /* 56448 floats */
+    IT_layer2_1_conv2 = 0,  /* 56448 floats */
+    IT_layer2_2_conv1 = 0,  /* 56448 floats */
+    IT_layer2_2_conv2 = 0,  /* 56448 floats */
+    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer3_0_conv2 = 0,  /* 28224 floats */
+    IT_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    IT_layer3_1_conv1 = 0,  /* 28224 floats */
+    IT_layer3_1_conv2 = 0,  /* 28224 floats */
+    IT_layer3_2_conv1 = 0,  /* 28224 floats */
+    IT_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -420,6 +439,10 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + RESNET20_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + RESNET20_ARENA_PER_SAMPLE * (size_t)n + RESNET20_ARENA_FIXED + (size_t)(o) \
+    * rt_scratch_slices(n))
+#define IT(o) (arena + RESNET20_INFER_ARENA_PER_SAMPLE * (size_t)n + RESNET20_INFER_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -536,7 +559,7 @@ void resnet20_init(float *params, uint64_t seed) {
 const float *resnet20_forward(float *params, float *arena, const float *x, int n, int training,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
@@ -547,7 +570,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
+    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -562,7 +585,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -579,7 +602,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
+    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -594,7 +617,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -612,7 +635,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
+    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -627,7 +650,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -645,7 +668,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -660,11 +683,11 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_2_relu2),
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu2),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -695,7 +718,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
+    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -710,7 +733,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -728,7 +751,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
+    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -743,7 +766,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -761,7 +784,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -776,11 +799,11 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_2_relu2),
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_2_relu2),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -811,7 +834,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
+    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -826,7 +849,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -844,7 +867,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
+    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -859,7 +882,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -885,13 +908,13 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
 const float *resnet20_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
+    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -900,7 +923,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -912,7 +935,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -921,7 +944,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -934,7 +957,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -943,7 +966,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -956,7 +979,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -965,11 +988,11 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), NULL, n,
         &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -989,7 +1012,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -998,7 +1021,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1011,7 +1034,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1020,7 +1043,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1033,7 +1056,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -1042,11 +1065,11 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), NULL, n,
         &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1066,7 +1089,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -1075,7 +1098,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1088,7 +1111,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -1097,7 +1120,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1142,24 +1165,28 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
         3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
-        A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
-        RT_SET);
+    /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
+        S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
+        &g_layer3_2_bn1);
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+        A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
+        &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
-        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
+        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
         S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
         3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1),
+    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
         A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
@@ -1177,24 +1204,28 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
         3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
-        A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
-        RT_SET);
+    /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
+        S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+        &g_layer3_1_bn1);
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
+        &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
-        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
+        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
         3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
@@ -1214,7 +1245,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), NULL,
-        A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_2_relu2),
+        T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_2_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
         3136);
@@ -1225,24 +1256,28 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
         3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
-        A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
-        RT_SET);
+    /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
+        S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+        &g_layer3_0_bn1);
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
+        &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
-        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
+        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
         3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
@@ -1262,24 +1297,28 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
         6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
-        A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
-        RT_SET);
+    /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
+        S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
+        &g_layer2_2_bn1);
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+        A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
+        &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
-        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
+        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
         S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
         6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1),
+    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
         A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
@@ -1297,24 +1336,28 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
         6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
-        A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
-        RT_SET);
+    /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
+        S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+        &g_layer2_1_bn1);
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
+        &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
-        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
+        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
         6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
@@ -1334,7 +1377,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), NULL,
-        A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu2),
+        T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
         6272);
@@ -1345,24 +1388,28 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
         6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
-        A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
-        RT_SET);
+    /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
+        S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+        &g_layer2_0_bn1);
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
+        &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
-        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
+        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
         6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
@@ -1382,24 +1429,28 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
         12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
-        A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
-        RT_SET);
+    /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
+        S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
+        &g_layer1_2_bn1);
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+        A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
+        &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
-        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
+        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
         S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
         12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1),
+    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
         A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
@@ -1417,24 +1468,28 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
         12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
-        A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
-        RT_SET);
+    /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
+        S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+        &g_layer1_1_bn1);
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
+        &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
-        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
+        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
         12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
@@ -1452,33 +1507,40 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
         12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
-        A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
-        RT_SET);
+    /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
+        S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+        &g_layer1_0_bn1);
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
+        &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
-        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
+        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
         12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
-        A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+    /* bn1 + relu + layer1.0.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
+       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:72)
+       */
+    rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
+        P(P_bn1_bias), n, &g_bn1);
+    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+        A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_layer1_0_add1),
-        A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
+        A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
@@ -1770,7 +1832,9 @@ const RtModel resnet20_model = {
     .num_skips = 9, .skips = skips,
     .infer_arena_per_sample = RESNET20_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET20_INFER_ARENA_FIXED,
+    .infer_arena_scratch = RESNET20_INFER_ARENA_SCRATCH,
     .arena_per_sample = RESNET20_ARENA_PER_SAMPLE, .arena_fixed = RESNET20_ARENA_FIXED,
+    .arena_scratch = RESNET20_ARENA_SCRATCH,
     .flops_per_sample = 62407744.0,
     .init = resnet20_init, .forward = resnet20_forward, .infer = resnet20_infer, .loss =
         resnet20_loss,

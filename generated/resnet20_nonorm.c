@@ -60,122 +60,80 @@ enum {
 enum {
     X_conv1 = 0,  /* [16,28,28] */
     D_conv1 = 0,  /* [16,28,28] */
-    T_conv1 = 12544,  /* 7056 floats */
-    TB_conv1 = 12544,  /* 7056 floats */
     X_relu = 12544,  /* [16,28,28] */
     X_layer1_0_conv1 = 0,  /* [16,28,28] */
     D_layer1_0_conv1 = 50176,  /* [16,28,28] */
-    T_layer1_0_conv1 = 25088,  /* 112896 floats */
-    TB_layer1_0_conv1 = 62720,  /* 112896 floats */
     X_layer1_0_relu1 = 25088,  /* [16,28,28] */
     D_layer1_0_relu1 = 0,  /* [16,28,28] */
     X_layer1_0_conv2 = 0,  /* [16,28,28] */
-    T_layer1_0_conv2 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv2 = 50176,  /* 112896 floats */
     X_layer1_0_add1 = 37632,  /* [16,28,28] */
     D_layer1_0_add1 = 37632,  /* [16,28,28] */
     X_layer1_0_relu2 = 0,  /* [16,28,28] */
     X_layer1_1_conv1 = 37632,  /* [16,28,28] */
     D_layer1_1_conv1 = 75264,  /* [16,28,28] */
-    T_layer1_1_conv1 = 50176,  /* 112896 floats */
-    TB_layer1_1_conv1 = 87808,  /* 112896 floats */
     X_layer1_1_relu1 = 50176,  /* [16,28,28] */
     D_layer1_1_relu1 = 37632,  /* [16,28,28] */
     X_layer1_1_conv2 = 37632,  /* [16,28,28] */
-    T_layer1_1_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_1_conv2 = 75264,  /* 112896 floats */
     X_layer1_1_add1 = 62720,  /* [16,28,28] */
     D_layer1_1_add1 = 62720,  /* [16,28,28] */
     X_layer1_1_relu2 = 37632,  /* [16,28,28] */
     X_layer1_2_conv1 = 62720,  /* [16,28,28] */
     D_layer1_2_conv1 = 100352,  /* [16,28,28] */
-    T_layer1_2_conv1 = 75264,  /* 112896 floats */
-    TB_layer1_2_conv1 = 112896,  /* 112896 floats */
     X_layer1_2_relu1 = 75264,  /* [16,28,28] */
     D_layer1_2_relu1 = 62720,  /* [16,28,28] */
     X_layer1_2_conv2 = 62720,  /* [16,28,28] */
-    T_layer1_2_conv2 = 87808,  /* 112896 floats */
-    TB_layer1_2_conv2 = 100352,  /* 112896 floats */
     X_layer1_2_add1 = 87808,  /* [16,28,28] */
     D_layer1_2_add1 = 87808,  /* [16,28,28] */
     X_layer1_2_relu2 = 62720,  /* [16,28,28] */
     D_layer1_2_relu2 = 106624,  /* [16,28,28] */
     X_layer2_0_conv1 = 87808,  /* [32,14,14] */
     D_layer2_0_conv1 = 100352,  /* [32,14,14] */
-    T_layer2_0_conv1 = 94080,  /* 28224 floats */
-    TB_layer2_0_conv1 = 119168,  /* 28224 floats */
     X_layer2_0_relu1 = 94080,  /* [32,14,14] */
     D_layer2_0_relu1 = 87808,  /* [32,14,14] */
     X_layer2_0_conv2 = 87808,  /* [32,14,14] */
-    T_layer2_0_conv2 = 100352,  /* 56448 floats */
-    TB_layer2_0_conv2 = 119168,  /* 56448 floats */
     X_layer2_0_downsample_0 = 100352,  /* [32,14,14] */
-    T_layer2_0_downsample_0 = 106624,  /* 3136 floats */
-    TB_layer2_0_downsample_0 = 87808,  /* 3136 floats */
     X_layer2_0_add1 = 106624,  /* [32,14,14] */
     D_layer2_0_add1 = 100352,  /* [32,14,14] */
     X_layer2_0_relu2 = 87808,  /* [32,14,14] */
     X_layer2_1_conv1 = 100352,  /* [32,14,14] */
     D_layer2_1_conv1 = 119168,  /* [32,14,14] */
-    T_layer2_1_conv1 = 106624,  /* 56448 floats */
-    TB_layer2_1_conv1 = 125440,  /* 56448 floats */
     X_layer2_1_relu1 = 106624,  /* [32,14,14] */
     D_layer2_1_relu1 = 100352,  /* [32,14,14] */
     X_layer2_1_conv2 = 100352,  /* [32,14,14] */
-    T_layer2_1_conv2 = 112896,  /* 56448 floats */
-    TB_layer2_1_conv2 = 119168,  /* 56448 floats */
     X_layer2_1_add1 = 112896,  /* [32,14,14] */
     D_layer2_1_add1 = 112896,  /* [32,14,14] */
     X_layer2_1_relu2 = 100352,  /* [32,14,14] */
     X_layer2_2_conv1 = 112896,  /* [32,14,14] */
     D_layer2_2_conv1 = 131712,  /* [32,14,14] */
-    T_layer2_2_conv1 = 119168,  /* 56448 floats */
-    TB_layer2_2_conv1 = 137984,  /* 56448 floats */
     X_layer2_2_relu1 = 119168,  /* [32,14,14] */
     D_layer2_2_relu1 = 112896,  /* [32,14,14] */
     X_layer2_2_conv2 = 112896,  /* [32,14,14] */
-    T_layer2_2_conv2 = 125440,  /* 56448 floats */
-    TB_layer2_2_conv2 = 131712,  /* 56448 floats */
     X_layer2_2_add1 = 125440,  /* [32,14,14] */
     D_layer2_2_add1 = 125440,  /* [32,14,14] */
     X_layer2_2_relu2 = 112896,  /* [32,14,14] */
     D_layer2_2_relu2 = 134848,  /* [32,14,14] */
     X_layer3_0_conv1 = 125440,  /* [64,7,7] */
     D_layer3_0_conv1 = 131712,  /* [64,7,7] */
-    T_layer3_0_conv1 = 128576,  /* 14112 floats */
-    TB_layer3_0_conv1 = 141120,  /* 14112 floats */
     X_layer3_0_relu1 = 128576,  /* [64,7,7] */
     D_layer3_0_relu1 = 125440,  /* [64,7,7] */
     X_layer3_0_conv2 = 125440,  /* [64,7,7] */
-    T_layer3_0_conv2 = 131712,  /* 28224 floats */
-    TB_layer3_0_conv2 = 141120,  /* 28224 floats */
     X_layer3_0_downsample_0 = 131712,  /* [64,7,7] */
-    T_layer3_0_downsample_0 = 134848,  /* 1568 floats */
-    TB_layer3_0_downsample_0 = 125440,  /* 1568 floats */
     X_layer3_0_add1 = 134848,  /* [64,7,7] */
     D_layer3_0_add1 = 131712,  /* [64,7,7] */
     X_layer3_0_relu2 = 125440,  /* [64,7,7] */
     X_layer3_1_conv1 = 131712,  /* [64,7,7] */
     D_layer3_1_conv1 = 141120,  /* [64,7,7] */
-    T_layer3_1_conv1 = 134848,  /* 28224 floats */
-    TB_layer3_1_conv1 = 144256,  /* 28224 floats */
     X_layer3_1_relu1 = 134848,  /* [64,7,7] */
     D_layer3_1_relu1 = 131712,  /* [64,7,7] */
     X_layer3_1_conv2 = 131712,  /* [64,7,7] */
-    T_layer3_1_conv2 = 137984,  /* 28224 floats */
-    TB_layer3_1_conv2 = 141120,  /* 28224 floats */
     X_layer3_1_add1 = 137984,  /* [64,7,7] */
     D_layer3_1_add1 = 137984,  /* [64,7,7] */
     X_layer3_1_relu2 = 131712,  /* [64,7,7] */
     X_layer3_2_conv1 = 137984,  /* [64,7,7] */
     D_layer3_2_conv1 = 144256,  /* [64,7,7] */
-    T_layer3_2_conv1 = 141120,  /* 28224 floats */
-    TB_layer3_2_conv1 = 150676,  /* 28224 floats */
     X_layer3_2_relu1 = 141120,  /* [64,7,7] */
     D_layer3_2_relu1 = 137984,  /* [64,7,7] */
     X_layer3_2_conv2 = 137984,  /* [64,7,7] */
-    T_layer3_2_conv2 = 144256,  /* 28224 floats */
-    TB_layer3_2_conv2 = 150676,  /* 28224 floats */
     X_layer3_2_add1 = 144256,  /* [64,7,7] */
     D_layer3_2_add1 = 147540,  /* [64,7,7] */
     X_layer3_2_relu2 = 137984,  /* [64,7,7] */
@@ -186,81 +144,132 @@ enum {
     D_fc = 144330,  /* [10] */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_conv1 = 0,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
+    T_layer1_0_conv1 = 0,  /* 112896 floats */
+    TB_layer1_0_conv1 = 0,  /* 112896 floats */
+    T_layer1_0_conv2 = 0,  /* 112896 floats */
+    TB_layer1_0_conv2 = 0,  /* 112896 floats */
+    T_layer1_1_conv1 = 0,  /* 112896 floats */
+    TB_layer1_1_conv1 = 0,  /* 112896 floats */
+    T_layer1_1_conv2 = 0,  /* 112896 floats */
+    TB_layer1_1_conv2 = 0,  /* 112896 floats */
+    T_layer1_2_conv1 = 0,  /* 112896 floats */
+    TB_layer1_2_conv1 = 0,  /* 112896 floats */
+    T_layer1_2_conv2 = 0,  /* 112896 floats */
+    TB_layer1_2_conv2 = 0,  /* 112896 floats */
+    T_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv2 = 0,  /* 56448 floats */
+    TB_layer2_0_conv2 = 0,  /* 56448 floats */
+    T_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    T_layer2_1_conv1 = 0,  /* 56448 floats */
+    TB_layer2_1_conv1 = 0,  /* 56448 floats */
+    T_layer2_1_conv2 = 0,  /* 56448 floats */
+    TB_layer2_1_conv2 = 0,  /* 56448 floats */
+    T_layer2_2_conv1 = 0,  /* 56448 floats */
+    TB_layer2_2_conv1 = 0,  /* 56448 floats */
+    T_layer2_2_conv2 = 0,  /* 56448 floats */
+    TB_layer2_2_conv2 = 0,  /* 56448 floats */
+    T_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv2 = 0,  /* 28224 floats */
+    TB_layer3_0_conv2 = 0,  /* 28224 floats */
+    T_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    T_layer3_1_conv1 = 0,  /* 28224 floats */
+    TB_layer3_1_conv1 = 0,  /* 28224 floats */
+    T_layer3_1_conv2 = 0,  /* 28224 floats */
+    TB_layer3_1_conv2 = 0,  /* 28224 floats */
+    T_layer3_2_conv1 = 0,  /* 28224 floats */
+    TB_layer3_2_conv1 = 0,  /* 28224 floats */
+    T_layer3_2_conv2 = 0,  /* 28224 floats */
+    TB_layer3_2_conv2 = 0,  /* 28224 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_conv1 = 0,  /* [16,28,28] */
-    IT_conv1 = 12544,  /* 7056 floats */
     IX_relu = 12544,  /* [16,28,28] */
     IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
     IX_layer1_0_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv2 = 37632,  /* 112896 floats */
     IX_layer1_0_add1 = 25088,  /* [16,28,28] */
     IX_layer1_0_relu2 = 0,  /* [16,28,28] */
     IX_layer1_1_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_1_conv1 = 25088,  /* 112896 floats */
     IX_layer1_1_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_1_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_1_conv2 = 37632,  /* 112896 floats */
     IX_layer1_1_add1 = 25088,  /* [16,28,28] */
     IX_layer1_1_relu2 = 0,  /* [16,28,28] */
     IX_layer1_2_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
     IX_layer1_2_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_2_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_2_conv2 = 37632,  /* 112896 floats */
     IX_layer1_2_add1 = 25088,  /* [16,28,28] */
     IX_layer1_2_relu2 = 0,  /* [16,28,28] */
     IX_layer2_0_conv1 = 12544,  /* [32,14,14] */
-    IT_layer2_0_conv1 = 18816,  /* 28224 floats */
     IX_layer2_0_relu1 = 18816,  /* [32,14,14] */
     IX_layer2_0_conv2 = 12544,  /* [32,14,14] */
-    IT_layer2_0_conv2 = 25088,  /* 56448 floats */
     IX_layer2_0_downsample_0 = 18816,  /* [32,14,14] */
-    IT_layer2_0_downsample_0 = 25088,  /* 3136 floats */
     IX_layer2_0_add1 = 0,  /* [32,14,14] */
     IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
     IX_layer2_1_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv2 = 18816,  /* 56448 floats */
     IX_layer2_1_add1 = 12544,  /* [32,14,14] */
     IX_layer2_1_relu2 = 0,  /* [32,14,14] */
     IX_layer2_2_conv1 = 6272,  /* [32,14,14] */
-    IT_layer2_2_conv1 = 12544,  /* 56448 floats */
     IX_layer2_2_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_2_conv2 = 6272,  /* [32,14,14] */
-    IT_layer2_2_conv2 = 18816,  /* 56448 floats */
     IX_layer2_2_add1 = 12544,  /* [32,14,14] */
     IX_layer2_2_relu2 = 0,  /* [32,14,14] */
     IX_layer3_0_conv1 = 6272,  /* [64,7,7] */
-    IT_layer3_0_conv1 = 9408,  /* 14112 floats */
     IX_layer3_0_relu1 = 9408,  /* [64,7,7] */
     IX_layer3_0_conv2 = 6272,  /* [64,7,7] */
-    IT_layer3_0_conv2 = 12544,  /* 28224 floats */
     IX_layer3_0_downsample_0 = 9408,  /* [64,7,7] */
-    IT_layer3_0_downsample_0 = 12544,  /* 1568 floats */
     IX_layer3_0_add1 = 0,  /* [64,7,7] */
     IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
     IX_layer3_1_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv2 = 9408,  /* 28224 floats */
     IX_layer3_1_add1 = 6272,  /* [64,7,7] */
     IX_layer3_1_relu2 = 0,  /* [64,7,7] */
     IX_layer3_2_conv1 = 3136,  /* [64,7,7] */
-    IT_layer3_2_conv1 = 6272,  /* 28224 floats */
     IX_layer3_2_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_2_conv2 = 3136,  /* [64,7,7] */
-    IT_layer3_2_conv2 = 9408,  /* 28224 floats */
     IX_layer3_2_add1 = 6272,  /* [64,7,7] */
     IX_layer3_2_relu2 = 0,  /* [64,7,7] */
     IX_avgpool = 3136,  /* [64] */
     IX_fc = 0,  /* [10] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_conv1 = 0,  /* 7056 floats */
+    IT_layer1_0_conv1 = 0,  /* 112896 floats */
+    IT_layer1_0_conv2 = 0,  /* 112896 floats */
+    IT_layer1_1_conv1 = 0,  /* 112896 floats */
+    IT_layer1_1_conv2 = 0,  /* 112896 floats */
+    IT_layer1_2_conv1 = 0,  /* 112896 floats */
+    IT_layer1_2_conv2 = 0,  /* 112896 floats */
+    IT_layer2_0_conv1 = 0,  /* 28224 floats */
+    IT_layer2_0_conv2 = 0,  /* 56448 floats */
+    IT_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    IT_layer2_1_conv1 = 0,  /* 56448 floats */
+    IT_layer2_1_conv2 = 0,  /* 56448 floats */
+    IT_layer2_2_conv1 = 0,  /* 56448 floats */
+    IT_layer2_2_conv2 = 0,  /* 56448 floats */
+    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer3_0_conv2 = 0,  /* 28224 floats */
+    IT_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    IT_layer3_1_conv1 = 0,  /* 28224 floats */
+    IT_layer3_1_conv2 = 0,  /* 28224 floats */
+    IT_layer3_2_conv1 = 0,  /* 28224 floats */
+    IT_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -314,6 +323,10 @@ enum {
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
+#define T(o) (arena + RESNET20_NONORM_ARENA_PER_SAMPLE * (size_t)n + RESNET20_NONORM_ARENA_FIXED \
+    + (size_t)(o) * rt_scratch_slices(n))
+#define IT(o) (arena + RESNET20_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)n + \
+    RESNET20_NONORM_INFER_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -369,19 +382,19 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     const unsigned char *drop) {
     (void)training;  /* no batchnorm: both modes compute the same */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
+    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -394,14 +407,14 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
+    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -415,14 +428,14 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
+    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -436,18 +449,18 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_2_relu2),
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu2),
         P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
         &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
@@ -462,14 +475,14 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
+    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -483,14 +496,14 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
+    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -504,18 +517,18 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_2_relu2),
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_2_relu2),
         P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
         &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
@@ -530,14 +543,14 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
+    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -551,14 +564,14 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
+    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -580,20 +593,20 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
 const float *resnet20_nonorm_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n,
+    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n,
         &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
+    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -606,14 +619,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -627,14 +640,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -648,18 +661,18 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias),
         n, &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
@@ -674,14 +687,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -695,14 +708,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -716,18 +729,18 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias),
         n, &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
@@ -742,14 +755,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -763,14 +776,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -812,7 +825,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
-        A(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
         n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
@@ -823,7 +836,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
-        A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
         n, &g_layer3_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
@@ -836,7 +849,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
-        A(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
         n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
@@ -847,7 +860,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
-        A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
         n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
@@ -858,7 +871,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight),
-        G(P_layer3_0_downsample_0_bias), A(TB_layer3_0_downsample_0), A(D_layer3_0_add1),
+        G(P_layer3_0_downsample_0_bias), T(TB_layer3_0_downsample_0), A(D_layer3_0_add1),
         A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
@@ -866,7 +879,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
-        A(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
         n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
@@ -877,7 +890,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
-        A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight),
+        T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight),
         n, &g_layer3_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
@@ -892,7 +905,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
-        A(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
         n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
@@ -903,7 +916,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
-        A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
         n, &g_layer2_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
@@ -916,7 +929,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
-        A(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
         n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
@@ -927,7 +940,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
-        A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
         n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
@@ -938,7 +951,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight),
-        G(P_layer2_0_downsample_0_bias), A(TB_layer2_0_downsample_0), A(D_layer2_0_add1),
+        G(P_layer2_0_downsample_0_bias), T(TB_layer2_0_downsample_0), A(D_layer2_0_add1),
         A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
@@ -946,7 +959,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
-        A(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
         n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
@@ -957,7 +970,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
-        A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight),
+        T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight),
         n, &g_layer2_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
@@ -972,7 +985,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
-        A(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
         n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
@@ -983,7 +996,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
-        A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
         n, &g_layer1_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
@@ -996,7 +1009,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
-        A(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
         n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
@@ -1007,7 +1020,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
-        A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
         n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
@@ -1020,7 +1033,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
-        A(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
         n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
@@ -1031,14 +1044,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
-        A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
+        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
         &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(TB_conv1), A(D_conv1), x,
+    rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
@@ -1186,8 +1199,10 @@ const RtModel resnet20_nonorm_model = {
     .num_skips = 9, .skips = skips,
     .infer_arena_per_sample = RESNET20_NONORM_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET20_NONORM_INFER_ARENA_FIXED,
+    .infer_arena_scratch = RESNET20_NONORM_INFER_ARENA_SCRATCH,
     .arena_per_sample = RESNET20_NONORM_ARENA_PER_SAMPLE, .arena_fixed =
         RESNET20_NONORM_ARENA_FIXED,
+    .arena_scratch = RESNET20_NONORM_ARENA_SCRATCH,
     .flops_per_sample = 62254080.0,
     .init = resnet20_nonorm_init, .forward = resnet20_nonorm_forward, .infer =
         resnet20_nonorm_infer, .loss = resnet20_nonorm_loss,

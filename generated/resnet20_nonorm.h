@@ -12,18 +12,24 @@
 
 #define RESNET20_NONORM_NUM_PARAMS ((size_t)271402)  /* floats: trainable, then buffers */
 #define RESNET20_NONORM_NUM_TRAINABLE ((size_t)271402)  /* floats in grads and optimizer state */
-#define RESNET20_NONORM_ARENA_PER_SAMPLE ((size_t)225792)  /* arena floats per sample */
+#define RESNET20_NONORM_ARENA_PER_SAMPLE ((size_t)150676)  /* arena floats per sample */
 #define RESNET20_NONORM_ARENA_FIXED ((size_t)0)  /* arena floats for any batch size */
+#define RESNET20_NONORM_ARENA_SCRATCH ((size_t)112896) \
+    /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET20_NONORM_ARENA_BYTES(n) (sizeof(float) * (RESNET20_NONORM_ARENA_PER_SAMPLE * \
-    (size_t)(n) + RESNET20_NONORM_ARENA_FIXED))
-#define RESNET20_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)150528) \
+    (size_t)(n) + RESNET20_NONORM_ARENA_FIXED + RESNET20_NONORM_ARENA_SCRATCH * \
+    rt_scratch_slices(n)))
+#define RESNET20_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)37632) \
     /* inference arena floats per sample */
 #define RESNET20_NONORM_INFER_ARENA_FIXED ((size_t)0) \
     /* inference arena floats for any batch size */
+#define RESNET20_NONORM_INFER_ARENA_SCRATCH ((size_t)112896) \
+    /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET20_NONORM_INFER_ARENA_BYTES(n) (sizeof(float) * \
-    (RESNET20_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)(n) + RESNET20_NONORM_INFER_ARENA_FIXED))
+    (RESNET20_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)(n) + RESNET20_NONORM_INFER_ARENA_FIXED + \
+    RESNET20_NONORM_INFER_ARENA_SCRATCH * rt_scratch_slices(n)))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void resnet20_nonorm_init(float *params, uint64_t seed);

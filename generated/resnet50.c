@@ -283,266 +283,259 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [64,112,112] */
-    D_conv1 = 2408448,  /* [64,112,112] */
-    T_conv1 = 802816,  /* 1843968 floats */
-    TB_conv1 = 0,  /* 1843968 floats */
+    D_conv1 = 2809856,  /* [64,112,112] */
     X_relu = 802816,  /* [64,112,112] */
-    D_relu = 1605632,  /* [64,112,112] */
+    D_relu = 1204224,  /* [64,112,112] */
     X_maxpool = 1605632,  /* [64,56,56] */
-    D_maxpool = 3411968,  /* [64,56,56] */
-    X_layer1_0_conv1 = 1806336,  /* [64,56,56] */
-    D_layer1_0_conv1 = 2408448,  /* [64,56,56] */
-    X_layer1_0_relu1 = 2007040,  /* [64,56,56] */
-    D_layer1_0_relu1 = 2207744,  /* [64,56,56] */
-    X_layer1_0_conv2 = 2207744,  /* [64,56,56] */
-    D_layer1_0_conv2 = 2809856,  /* [64,56,56] */
-    T_layer1_0_conv2 = 2408448,  /* 1806336 floats */
-    TB_layer1_0_conv2 = 3612672,  /* 1806336 floats */
-    X_layer1_0_relu2 = 2408448,  /* [64,56,56] */
-    D_layer1_0_relu2 = 2609152,  /* [64,56,56] */
-    X_layer1_0_conv3 = 2609152,  /* [256,56,56] */
-    D_layer1_0_conv3 = 5017600,  /* [256,56,56] */
-    X_layer1_0_downsample_0 = 3411968,  /* [256,56,56] */
-    D_layer1_0_downsample_0 = 5017600,  /* [256,56,56] */
-    X_layer1_0_downsample_1 = 4214784,  /* [256,56,56] */
-    D_layer1_0_add1 = 4214784,  /* [256,56,56] */
-    X_layer1_0_relu3 = 5017600,  /* [256,56,56] */
-    X_layer1_1_conv1 = 4214784,  /* [64,56,56] */
-    D_layer1_1_conv1 = 4816896,  /* [64,56,56] */
-    X_layer1_1_relu1 = 4415488,  /* [64,56,56] */
-    D_layer1_1_relu1 = 4616192,  /* [64,56,56] */
-    X_layer1_1_conv2 = 4616192,  /* [64,56,56] */
-    D_layer1_1_conv2 = 6021120,  /* [64,56,56] */
-    T_layer1_1_conv2 = 5820416,  /* 1806336 floats */
-    TB_layer1_1_conv2 = 8228864,  /* 1806336 floats */
-    X_layer1_1_relu2 = 4816896,  /* [64,56,56] */
-    D_layer1_1_relu2 = 5820416,  /* [64,56,56] */
-    X_layer1_1_conv3 = 5820416,  /* [256,56,56] */
-    D_layer1_1_conv3 = 6623232,  /* [256,56,56] */
-    D_layer1_1_add1 = 7426048,  /* [256,56,56] */
-    X_layer1_1_relu3 = 6623232,  /* [256,56,56] */
-    X_layer1_2_conv1 = 7426048,  /* [64,56,56] */
-    D_layer1_2_conv1 = 8028160,  /* [64,56,56] */
-    X_layer1_2_relu1 = 7626752,  /* [64,56,56] */
-    D_layer1_2_relu1 = 7827456,  /* [64,56,56] */
-    X_layer1_2_conv2 = 7827456,  /* [64,56,56] */
-    D_layer1_2_conv2 = 8429568,  /* [64,56,56] */
-    T_layer1_2_conv2 = 8028160,  /* 1806336 floats */
-    TB_layer1_2_conv2 = 10637312,  /* 1806336 floats */
-    X_layer1_2_relu2 = 8028160,  /* [64,56,56] */
-    D_layer1_2_relu2 = 8228864,  /* [64,56,56] */
-    X_layer1_2_conv3 = 8228864,  /* [256,56,56] */
-    D_layer1_2_conv3 = 9031680,  /* [256,56,56] */
-    D_layer1_2_add1 = 9834496,  /* [256,56,56] */
-    X_layer1_2_relu3 = 9031680,  /* [256,56,56] */
-    D_layer1_2_relu3 = 12443648,  /* [256,56,56] */
-    X_layer2_0_conv1 = 9834496,  /* [128,56,56] */
-    D_layer2_0_conv1 = 10637312,  /* [128,56,56] */
-    X_layer2_0_relu1 = 10235904,  /* [128,56,56] */
-    D_layer2_0_relu1 = 11038720,  /* [128,56,56] */
-    X_layer2_0_conv2 = 10637312,  /* [128,28,28] */
-    D_layer2_0_conv2 = 10938368,  /* [128,28,28] */
-    T_layer2_0_conv2 = 10737664,  /* 903168 floats */
-    TB_layer2_0_conv2 = 11440128,  /* 903168 floats */
-    X_layer2_0_relu2 = 10737664,  /* [128,28,28] */
-    D_layer2_0_relu2 = 10838016,  /* [128,28,28] */
-    X_layer2_0_conv3 = 10838016,  /* [512,28,28] */
-    D_layer2_0_conv3 = 11239424,  /* [512,28,28] */
-    X_layer2_0_downsample_0 = 11239424,  /* [512,28,28] */
-    D_layer2_0_downsample_0 = 12042240,  /* [512,28,28] */
-    T_layer2_0_downsample_0 = 11640832,  /* 200704 floats */
-    TB_layer2_0_downsample_0 = 11239424,  /* 200704 floats */
-    X_layer2_0_downsample_1 = 11640832,  /* [512,28,28] */
-    D_layer2_0_add1 = 11640832,  /* [512,28,28] */
-    X_layer2_0_relu3 = 12042240,  /* [512,28,28] */
-    X_layer2_1_conv1 = 11640832,  /* [128,28,28] */
-    D_layer2_1_conv1 = 11941888,  /* [128,28,28] */
-    X_layer2_1_relu1 = 11741184,  /* [128,28,28] */
-    D_layer2_1_relu1 = 11841536,  /* [128,28,28] */
-    X_layer2_1_conv2 = 11841536,  /* [128,28,28] */
-    D_layer2_1_conv2 = 12544000,  /* [128,28,28] */
-    T_layer2_1_conv2 = 12443648,  /* 903168 floats */
-    TB_layer2_1_conv2 = 13647872,  /* 903168 floats */
-    X_layer2_1_relu2 = 11941888,  /* [128,28,28] */
-    D_layer2_1_relu2 = 12443648,  /* [128,28,28] */
-    X_layer2_1_conv3 = 12443648,  /* [512,28,28] */
-    D_layer2_1_conv3 = 12845056,  /* [512,28,28] */
-    D_layer2_1_add1 = 13246464,  /* [512,28,28] */
-    X_layer2_1_relu3 = 12845056,  /* [512,28,28] */
-    X_layer2_2_conv1 = 13246464,  /* [128,28,28] */
-    D_layer2_2_conv1 = 13547520,  /* [128,28,28] */
-    X_layer2_2_relu1 = 13346816,  /* [128,28,28] */
-    D_layer2_2_relu1 = 13447168,  /* [128,28,28] */
-    X_layer2_2_conv2 = 13447168,  /* [128,28,28] */
-    D_layer2_2_conv2 = 13748224,  /* [128,28,28] */
-    T_layer2_2_conv2 = 13547520,  /* 903168 floats */
-    TB_layer2_2_conv2 = 14852096,  /* 903168 floats */
-    X_layer2_2_relu2 = 13547520,  /* [128,28,28] */
-    D_layer2_2_relu2 = 13647872,  /* [128,28,28] */
-    X_layer2_2_conv3 = 13647872,  /* [512,28,28] */
-    D_layer2_2_conv3 = 14049280,  /* [512,28,28] */
-    D_layer2_2_add1 = 14450688,  /* [512,28,28] */
-    X_layer2_2_relu3 = 14049280,  /* [512,28,28] */
-    X_layer2_3_conv1 = 14450688,  /* [128,28,28] */
-    D_layer2_3_conv1 = 14751744,  /* [128,28,28] */
-    X_layer2_3_relu1 = 14551040,  /* [128,28,28] */
-    D_layer2_3_relu1 = 14651392,  /* [128,28,28] */
-    X_layer2_3_conv2 = 14651392,  /* [128,28,28] */
-    D_layer2_3_conv2 = 14952448,  /* [128,28,28] */
-    T_layer2_3_conv2 = 14751744,  /* 903168 floats */
-    TB_layer2_3_conv2 = 16056320,  /* 903168 floats */
-    X_layer2_3_relu2 = 14751744,  /* [128,28,28] */
-    D_layer2_3_relu2 = 14852096,  /* [128,28,28] */
-    X_layer2_3_conv3 = 14852096,  /* [512,28,28] */
-    D_layer2_3_conv3 = 15253504,  /* [512,28,28] */
-    D_layer2_3_add1 = 15654912,  /* [512,28,28] */
-    X_layer2_3_relu3 = 15253504,  /* [512,28,28] */
-    D_layer2_3_relu3 = 16959488,  /* [512,28,28] */
-    X_layer3_0_conv1 = 15654912,  /* [256,28,28] */
-    D_layer3_0_conv1 = 16056320,  /* [256,28,28] */
-    X_layer3_0_relu1 = 15855616,  /* [256,28,28] */
-    D_layer3_0_relu1 = 16257024,  /* [256,28,28] */
-    X_layer3_0_conv2 = 16056320,  /* [256,14,14] */
-    D_layer3_0_conv2 = 16206848,  /* [256,14,14] */
-    T_layer3_0_conv2 = 16106496,  /* 451584 floats */
-    TB_layer3_0_conv2 = 16457728,  /* 451584 floats */
-    X_layer3_0_relu2 = 16106496,  /* [256,14,14] */
-    D_layer3_0_relu2 = 16156672,  /* [256,14,14] */
-    X_layer3_0_conv3 = 16156672,  /* [1024,14,14] */
-    D_layer3_0_conv3 = 16357376,  /* [1024,14,14] */
-    X_layer3_0_downsample_0 = 16357376,  /* [1024,14,14] */
-    D_layer3_0_downsample_0 = 16758784,  /* [1024,14,14] */
-    T_layer3_0_downsample_0 = 16558080,  /* 100352 floats */
-    TB_layer3_0_downsample_0 = 16357376,  /* 100352 floats */
-    X_layer3_0_downsample_1 = 16558080,  /* [1024,14,14] */
-    D_layer3_0_add1 = 16558080,  /* [1024,14,14] */
-    X_layer3_0_relu3 = 16758784,  /* [1024,14,14] */
-    X_layer3_1_conv1 = 16558080,  /* [256,14,14] */
-    D_layer3_1_conv1 = 16708608,  /* [256,14,14] */
-    X_layer3_1_relu1 = 16608256,  /* [256,14,14] */
-    D_layer3_1_relu1 = 16658432,  /* [256,14,14] */
-    X_layer3_1_conv2 = 16658432,  /* [256,14,14] */
-    D_layer3_1_conv2 = 17009664,  /* [256,14,14] */
-    T_layer3_1_conv2 = 16959488,  /* 451584 floats */
-    TB_layer3_1_conv2 = 17561600,  /* 451584 floats */
-    X_layer3_1_relu2 = 16708608,  /* [256,14,14] */
-    D_layer3_1_relu2 = 16959488,  /* [256,14,14] */
-    X_layer3_1_conv3 = 16959488,  /* [1024,14,14] */
-    D_layer3_1_conv3 = 17160192,  /* [1024,14,14] */
-    D_layer3_1_add1 = 17360896,  /* [1024,14,14] */
-    X_layer3_1_relu3 = 17160192,  /* [1024,14,14] */
-    X_layer3_2_conv1 = 17360896,  /* [256,14,14] */
-    D_layer3_2_conv1 = 17511424,  /* [256,14,14] */
-    X_layer3_2_relu1 = 17411072,  /* [256,14,14] */
-    D_layer3_2_relu1 = 17461248,  /* [256,14,14] */
-    X_layer3_2_conv2 = 17461248,  /* [256,14,14] */
-    D_layer3_2_conv2 = 17611776,  /* [256,14,14] */
-    T_layer3_2_conv2 = 17511424,  /* 451584 floats */
-    TB_layer3_2_conv2 = 18163712,  /* 451584 floats */
-    X_layer3_2_relu2 = 17511424,  /* [256,14,14] */
-    D_layer3_2_relu2 = 17561600,  /* [256,14,14] */
-    X_layer3_2_conv3 = 17561600,  /* [1024,14,14] */
-    D_layer3_2_conv3 = 17762304,  /* [1024,14,14] */
-    D_layer3_2_add1 = 17963008,  /* [1024,14,14] */
-    X_layer3_2_relu3 = 17762304,  /* [1024,14,14] */
-    X_layer3_3_conv1 = 17963008,  /* [256,14,14] */
-    D_layer3_3_conv1 = 18113536,  /* [256,14,14] */
-    X_layer3_3_relu1 = 18013184,  /* [256,14,14] */
-    D_layer3_3_relu1 = 18063360,  /* [256,14,14] */
-    X_layer3_3_conv2 = 18063360,  /* [256,14,14] */
-    D_layer3_3_conv2 = 18213888,  /* [256,14,14] */
-    T_layer3_3_conv2 = 18113536,  /* 451584 floats */
-    TB_layer3_3_conv2 = 18765824,  /* 451584 floats */
-    X_layer3_3_relu2 = 18113536,  /* [256,14,14] */
-    D_layer3_3_relu2 = 18163712,  /* [256,14,14] */
-    X_layer3_3_conv3 = 18163712,  /* [1024,14,14] */
-    D_layer3_3_conv3 = 18364416,  /* [1024,14,14] */
-    D_layer3_3_add1 = 18565120,  /* [1024,14,14] */
-    X_layer3_3_relu3 = 18364416,  /* [1024,14,14] */
-    X_layer3_4_conv1 = 18565120,  /* [256,14,14] */
-    D_layer3_4_conv1 = 18715648,  /* [256,14,14] */
-    X_layer3_4_relu1 = 18615296,  /* [256,14,14] */
-    D_layer3_4_relu1 = 18665472,  /* [256,14,14] */
-    X_layer3_4_conv2 = 18665472,  /* [256,14,14] */
-    D_layer3_4_conv2 = 18816000,  /* [256,14,14] */
-    T_layer3_4_conv2 = 18715648,  /* 451584 floats */
-    TB_layer3_4_conv2 = 19367936,  /* 451584 floats */
-    X_layer3_4_relu2 = 18715648,  /* [256,14,14] */
-    D_layer3_4_relu2 = 18765824,  /* [256,14,14] */
-    X_layer3_4_conv3 = 18765824,  /* [1024,14,14] */
-    D_layer3_4_conv3 = 18966528,  /* [1024,14,14] */
-    D_layer3_4_add1 = 19167232,  /* [1024,14,14] */
-    X_layer3_4_relu3 = 18966528,  /* [1024,14,14] */
-    X_layer3_5_conv1 = 19167232,  /* [256,14,14] */
-    D_layer3_5_conv1 = 19317760,  /* [256,14,14] */
-    X_layer3_5_relu1 = 19217408,  /* [256,14,14] */
-    D_layer3_5_relu1 = 19267584,  /* [256,14,14] */
-    X_layer3_5_conv2 = 19267584,  /* [256,14,14] */
-    D_layer3_5_conv2 = 19418112,  /* [256,14,14] */
-    T_layer3_5_conv2 = 19317760,  /* 451584 floats */
-    TB_layer3_5_conv2 = 19970048,  /* 451584 floats */
-    X_layer3_5_relu2 = 19317760,  /* [256,14,14] */
-    D_layer3_5_relu2 = 19367936,  /* [256,14,14] */
-    X_layer3_5_conv3 = 19367936,  /* [1024,14,14] */
-    D_layer3_5_conv3 = 19568640,  /* [1024,14,14] */
-    D_layer3_5_add1 = 19769344,  /* [1024,14,14] */
-    X_layer3_5_relu3 = 19568640,  /* [1024,14,14] */
-    D_layer3_5_relu3 = 20421632,  /* [1024,14,14] */
-    X_layer4_0_conv1 = 19769344,  /* [512,14,14] */
-    D_layer4_0_conv1 = 19970048,  /* [512,14,14] */
-    X_layer4_0_relu1 = 19869696,  /* [512,14,14] */
-    D_layer4_0_relu1 = 20070400,  /* [512,14,14] */
-    X_layer4_0_conv2 = 19970048,  /* [512,7,7] */
-    D_layer4_0_conv2 = 20045312,  /* [512,7,7] */
-    T_layer4_0_conv2 = 19995136,  /* 225792 floats */
-    TB_layer4_0_conv2 = 20170752,  /* 225792 floats */
-    X_layer4_0_relu2 = 19995136,  /* [512,7,7] */
-    D_layer4_0_relu2 = 20020224,  /* [512,7,7] */
-    X_layer4_0_conv3 = 20020224,  /* [2048,7,7] */
-    D_layer4_0_conv3 = 20120576,  /* [2048,7,7] */
-    X_layer4_0_downsample_0 = 20120576,  /* [2048,7,7] */
-    D_layer4_0_downsample_0 = 20321280,  /* [2048,7,7] */
-    T_layer4_0_downsample_0 = 20220928,  /* 50176 floats */
-    TB_layer4_0_downsample_0 = 20120576,  /* 50176 floats */
-    X_layer4_0_downsample_1 = 20220928,  /* [2048,7,7] */
-    D_layer4_0_add1 = 20220928,  /* [2048,7,7] */
-    X_layer4_0_relu3 = 20321280,  /* [2048,7,7] */
-    X_layer4_1_conv1 = 20220928,  /* [512,7,7] */
-    D_layer4_1_conv1 = 20296192,  /* [512,7,7] */
-    X_layer4_1_relu1 = 20246016,  /* [512,7,7] */
-    D_layer4_1_relu1 = 20271104,  /* [512,7,7] */
-    X_layer4_1_conv2 = 20271104,  /* [512,7,7] */
-    D_layer4_1_conv2 = 20446720,  /* [512,7,7] */
-    T_layer4_1_conv2 = 20421632,  /* 225792 floats */
-    TB_layer4_1_conv2 = 20722688,  /* 225792 floats */
-    X_layer4_1_relu2 = 20296192,  /* [512,7,7] */
-    D_layer4_1_relu2 = 20421632,  /* [512,7,7] */
-    X_layer4_1_conv3 = 20421632,  /* [2048,7,7] */
-    D_layer4_1_conv3 = 20521984,  /* [2048,7,7] */
-    D_layer4_1_add1 = 20622336,  /* [2048,7,7] */
-    X_layer4_1_relu3 = 20521984,  /* [2048,7,7] */
-    X_layer4_2_conv1 = 20622336,  /* [512,7,7] */
-    D_layer4_2_conv1 = 20697600,  /* [512,7,7] */
-    X_layer4_2_relu1 = 20647424,  /* [512,7,7] */
-    D_layer4_2_relu1 = 20672512,  /* [512,7,7] */
-    X_layer4_2_conv2 = 20672512,  /* [512,7,7] */
-    D_layer4_2_conv2 = 20747776,  /* [512,7,7] */
-    T_layer4_2_conv2 = 20697600,  /* 225792 floats */
-    TB_layer4_2_conv2 = 20772864,  /* 225792 floats */
-    X_layer4_2_relu2 = 20697600,  /* [512,7,7] */
-    D_layer4_2_relu2 = 20722688,  /* [512,7,7] */
-    X_layer4_2_conv3 = 20722688,  /* [2048,7,7] */
-    D_layer4_2_conv3 = 20823040,  /* [2048,7,7] */
-    D_layer4_2_add1 = 21029840,  /* [2048,7,7] */
-    X_layer4_2_relu3 = 20823040,  /* [2048,7,7] */
-    D_layer4_2_relu3 = 20929488,  /* [2048,7,7] */
-    X_avgpool = 20923392,  /* [2048] */
-    D_avgpool = 20927440,  /* [2048] */
-    X_fc = 20925440,  /* [1000] */
-    D_fc = 20926440,  /* [1000] */
+    D_maxpool = 1003520,  /* [64,56,56] */
+    X_layer1_0_conv1 = 802816,  /* [64,56,56] */
+    D_layer1_0_conv1 = 1806336,  /* [64,56,56] */
+    X_layer1_0_relu1 = 1003520,  /* [64,56,56] */
+    D_layer1_0_relu1 = 1204224,  /* [64,56,56] */
+    X_layer1_0_conv2 = 1204224,  /* [64,56,56] */
+    D_layer1_0_conv2 = 2007040,  /* [64,56,56] */
+    X_layer1_0_relu2 = 1003520,  /* [64,56,56] */
+    D_layer1_0_relu2 = 1404928,  /* [64,56,56] */
+    X_layer1_0_conv3 = 1806336,  /* [256,56,56] */
+    D_layer1_0_conv3 = 2609152,  /* [256,56,56] */
+    X_layer1_0_downsample_0 = 2609152,  /* [256,56,56] */
+    D_layer1_0_downsample_0 = 4214784,  /* [256,56,56] */
+    X_layer1_0_downsample_1 = 3411968,  /* [256,56,56] */
+    D_layer1_0_add1 = 3411968,  /* [256,56,56] */
+    X_layer1_0_relu3 = 4214784,  /* [256,56,56] */
+    X_layer1_1_conv1 = 1003520,  /* [64,56,56] */
+    D_layer1_1_conv1 = 3612672,  /* [64,56,56] */
+    X_layer1_1_relu1 = 1404928,  /* [64,56,56] */
+    D_layer1_1_relu1 = 1404928,  /* [64,56,56] */
+    X_layer1_1_conv2 = 3411968,  /* [64,56,56] */
+    D_layer1_1_conv2 = 3813376,  /* [64,56,56] */
+    X_layer1_1_relu2 = 1404928,  /* [64,56,56] */
+    D_layer1_1_relu2 = 1404928,  /* [64,56,56] */
+    X_layer1_1_conv3 = 5017600,  /* [256,56,56] */
+    D_layer1_1_conv3 = 5820416,  /* [256,56,56] */
+    D_layer1_1_add1 = 6623232,  /* [256,56,56] */
+    X_layer1_1_relu3 = 5820416,  /* [256,56,56] */
+    X_layer1_2_conv1 = 1404928,  /* [64,56,56] */
+    D_layer1_2_conv1 = 4014080,  /* [64,56,56] */
+    X_layer1_2_relu1 = 3612672,  /* [64,56,56] */
+    D_layer1_2_relu1 = 3612672,  /* [64,56,56] */
+    X_layer1_2_conv2 = 3813376,  /* [64,56,56] */
+    D_layer1_2_conv2 = 6623232,  /* [64,56,56] */
+    X_layer1_2_relu2 = 3612672,  /* [64,56,56] */
+    D_layer1_2_relu2 = 3612672,  /* [64,56,56] */
+    X_layer1_2_conv3 = 6623232,  /* [256,56,56] */
+    D_layer1_2_conv3 = 7426048,  /* [256,56,56] */
+    D_layer1_2_add1 = 8228864,  /* [256,56,56] */
+    X_layer1_2_relu3 = 7426048,  /* [256,56,56] */
+    D_layer1_2_relu3 = 10235904,  /* [256,56,56] */
+    X_layer2_0_conv1 = 8228864,  /* [128,56,56] */
+    D_layer2_0_conv1 = 9433088,  /* [128,56,56] */
+    X_layer2_0_relu1 = 8630272,  /* [128,56,56] */
+    D_layer2_0_relu1 = 8630272,  /* [128,56,56] */
+    X_layer2_0_conv2 = 3612672,  /* [128,28,28] */
+    D_layer2_0_conv2 = 4114432,  /* [128,28,28] */
+    X_layer2_0_relu2 = 3713024,  /* [128,28,28] */
+    D_layer2_0_relu2 = 3713024,  /* [128,28,28] */
+    X_layer2_0_conv3 = 8630272,  /* [512,28,28] */
+    D_layer2_0_conv3 = 9031680,  /* [512,28,28] */
+    X_layer2_0_downsample_0 = 9031680,  /* [512,28,28] */
+    D_layer2_0_downsample_0 = 9834496,  /* [512,28,28] */
+    X_layer2_0_downsample_1 = 9433088,  /* [512,28,28] */
+    D_layer2_0_add1 = 9433088,  /* [512,28,28] */
+    X_layer2_0_relu3 = 9834496,  /* [512,28,28] */
+    X_layer2_1_conv1 = 3713024,  /* [128,28,28] */
+    D_layer2_1_conv1 = 9433088,  /* [128,28,28] */
+    X_layer2_1_relu1 = 4014080,  /* [128,28,28] */
+    D_layer2_1_relu1 = 4014080,  /* [128,28,28] */
+    X_layer2_1_conv2 = 4114432,  /* [128,28,28] */
+    D_layer2_1_conv2 = 9533440,  /* [128,28,28] */
+    X_layer2_1_relu2 = 4014080,  /* [128,28,28] */
+    D_layer2_1_relu2 = 4014080,  /* [128,28,28] */
+    X_layer2_1_conv3 = 9433088,  /* [512,28,28] */
+    D_layer2_1_conv3 = 10235904,  /* [512,28,28] */
+    D_layer2_1_add1 = 10637312,  /* [512,28,28] */
+    X_layer2_1_relu3 = 10235904,  /* [512,28,28] */
+    X_layer2_2_conv1 = 4014080,  /* [128,28,28] */
+    D_layer2_2_conv1 = 10838016,  /* [128,28,28] */
+    X_layer2_2_relu1 = 10637312,  /* [128,28,28] */
+    D_layer2_2_relu1 = 10637312,  /* [128,28,28] */
+    X_layer2_2_conv2 = 10737664,  /* [128,28,28] */
+    D_layer2_2_conv2 = 10938368,  /* [128,28,28] */
+    X_layer2_2_relu2 = 10637312,  /* [128,28,28] */
+    D_layer2_2_relu2 = 10637312,  /* [128,28,28] */
+    X_layer2_2_conv3 = 10838016,  /* [512,28,28] */
+    D_layer2_2_conv3 = 11239424,  /* [512,28,28] */
+    D_layer2_2_add1 = 11640832,  /* [512,28,28] */
+    X_layer2_2_relu3 = 11239424,  /* [512,28,28] */
+    X_layer2_3_conv1 = 10637312,  /* [128,28,28] */
+    D_layer2_3_conv1 = 11841536,  /* [128,28,28] */
+    X_layer2_3_relu1 = 11640832,  /* [128,28,28] */
+    D_layer2_3_relu1 = 11640832,  /* [128,28,28] */
+    X_layer2_3_conv2 = 11741184,  /* [128,28,28] */
+    D_layer2_3_conv2 = 11941888,  /* [128,28,28] */
+    X_layer2_3_relu2 = 11640832,  /* [128,28,28] */
+    D_layer2_3_relu2 = 11640832,  /* [128,28,28] */
+    X_layer2_3_conv3 = 11841536,  /* [512,28,28] */
+    D_layer2_3_conv3 = 12242944,  /* [512,28,28] */
+    D_layer2_3_add1 = 12644352,  /* [512,28,28] */
+    X_layer2_3_relu3 = 12242944,  /* [512,28,28] */
+    D_layer2_3_relu3 = 13647872,  /* [512,28,28] */
+    X_layer3_0_conv1 = 12644352,  /* [256,28,28] */
+    D_layer3_0_conv1 = 13346816,  /* [256,28,28] */
+    X_layer3_0_relu1 = 12845056,  /* [256,28,28] */
+    D_layer3_0_relu1 = 12945408,  /* [256,28,28] */
+    X_layer3_0_conv2 = 11640832,  /* [256,14,14] */
+    D_layer3_0_conv2 = 12895232,  /* [256,14,14] */
+    X_layer3_0_relu2 = 11691008,  /* [256,14,14] */
+    D_layer3_0_relu2 = 11691008,  /* [256,14,14] */
+    X_layer3_0_conv3 = 12845056,  /* [1024,14,14] */
+    D_layer3_0_conv3 = 13045760,  /* [1024,14,14] */
+    X_layer3_0_downsample_0 = 13045760,  /* [1024,14,14] */
+    D_layer3_0_downsample_0 = 13447168,  /* [1024,14,14] */
+    X_layer3_0_downsample_1 = 13246464,  /* [1024,14,14] */
+    D_layer3_0_add1 = 13246464,  /* [1024,14,14] */
+    X_layer3_0_relu3 = 13447168,  /* [1024,14,14] */
+    X_layer3_1_conv1 = 11691008,  /* [256,14,14] */
+    D_layer3_1_conv1 = 13346816,  /* [256,14,14] */
+    X_layer3_1_relu1 = 13246464,  /* [256,14,14] */
+    D_layer3_1_relu1 = 13246464,  /* [256,14,14] */
+    X_layer3_1_conv2 = 13296640,  /* [256,14,14] */
+    D_layer3_1_conv2 = 13396992,  /* [256,14,14] */
+    X_layer3_1_relu2 = 13246464,  /* [256,14,14] */
+    D_layer3_1_relu2 = 13246464,  /* [256,14,14] */
+    X_layer3_1_conv3 = 13647872,  /* [1024,14,14] */
+    D_layer3_1_conv3 = 13848576,  /* [1024,14,14] */
+    D_layer3_1_add1 = 14049280,  /* [1024,14,14] */
+    X_layer3_1_relu3 = 13848576,  /* [1024,14,14] */
+    X_layer3_2_conv1 = 13246464,  /* [256,14,14] */
+    D_layer3_2_conv1 = 14049280,  /* [256,14,14] */
+    X_layer3_2_relu1 = 13346816,  /* [256,14,14] */
+    D_layer3_2_relu1 = 13346816,  /* [256,14,14] */
+    X_layer3_2_conv2 = 13396992,  /* [256,14,14] */
+    D_layer3_2_conv2 = 14099456,  /* [256,14,14] */
+    X_layer3_2_relu2 = 13346816,  /* [256,14,14] */
+    D_layer3_2_relu2 = 13346816,  /* [256,14,14] */
+    X_layer3_2_conv3 = 14049280,  /* [1024,14,14] */
+    D_layer3_2_conv3 = 14249984,  /* [1024,14,14] */
+    D_layer3_2_add1 = 14450688,  /* [1024,14,14] */
+    X_layer3_2_relu3 = 14249984,  /* [1024,14,14] */
+    X_layer3_3_conv1 = 13346816,  /* [256,14,14] */
+    D_layer3_3_conv1 = 14551040,  /* [256,14,14] */
+    X_layer3_3_relu1 = 14450688,  /* [256,14,14] */
+    D_layer3_3_relu1 = 14450688,  /* [256,14,14] */
+    X_layer3_3_conv2 = 14500864,  /* [256,14,14] */
+    D_layer3_3_conv2 = 14601216,  /* [256,14,14] */
+    X_layer3_3_relu2 = 14450688,  /* [256,14,14] */
+    D_layer3_3_relu2 = 14450688,  /* [256,14,14] */
+    X_layer3_3_conv3 = 14551040,  /* [1024,14,14] */
+    D_layer3_3_conv3 = 14751744,  /* [1024,14,14] */
+    D_layer3_3_add1 = 14952448,  /* [1024,14,14] */
+    X_layer3_3_relu3 = 14751744,  /* [1024,14,14] */
+    X_layer3_4_conv1 = 14450688,  /* [256,14,14] */
+    D_layer3_4_conv1 = 15052800,  /* [256,14,14] */
+    X_layer3_4_relu1 = 14952448,  /* [256,14,14] */
+    D_layer3_4_relu1 = 14952448,  /* [256,14,14] */
+    X_layer3_4_conv2 = 15002624,  /* [256,14,14] */
+    D_layer3_4_conv2 = 15102976,  /* [256,14,14] */
+    X_layer3_4_relu2 = 14952448,  /* [256,14,14] */
+    D_layer3_4_relu2 = 14952448,  /* [256,14,14] */
+    X_layer3_4_conv3 = 15052800,  /* [1024,14,14] */
+    D_layer3_4_conv3 = 15253504,  /* [1024,14,14] */
+    D_layer3_4_add1 = 15454208,  /* [1024,14,14] */
+    X_layer3_4_relu3 = 15253504,  /* [1024,14,14] */
+    X_layer3_5_conv1 = 14952448,  /* [256,14,14] */
+    D_layer3_5_conv1 = 15554560,  /* [256,14,14] */
+    X_layer3_5_relu1 = 15454208,  /* [256,14,14] */
+    D_layer3_5_relu1 = 15454208,  /* [256,14,14] */
+    X_layer3_5_conv2 = 15504384,  /* [256,14,14] */
+    D_layer3_5_conv2 = 15604736,  /* [256,14,14] */
+    X_layer3_5_relu2 = 15454208,  /* [256,14,14] */
+    D_layer3_5_relu2 = 15454208,  /* [256,14,14] */
+    X_layer3_5_conv3 = 15554560,  /* [1024,14,14] */
+    D_layer3_5_conv3 = 15755264,  /* [1024,14,14] */
+    D_layer3_5_add1 = 15955968,  /* [1024,14,14] */
+    X_layer3_5_relu3 = 15755264,  /* [1024,14,14] */
+    D_layer3_5_relu3 = 16457728,  /* [1024,14,14] */
+    X_layer4_0_conv1 = 15955968,  /* [512,14,14] */
+    D_layer4_0_conv1 = 16307200,  /* [512,14,14] */
+    X_layer4_0_relu1 = 16056320,  /* [512,14,14] */
+    D_layer4_0_relu1 = 16106496,  /* [512,14,14] */
+    X_layer4_0_conv2 = 15454208,  /* [512,7,7] */
+    D_layer4_0_conv2 = 16081408,  /* [512,7,7] */
+    X_layer4_0_relu2 = 15479296,  /* [512,7,7] */
+    D_layer4_0_relu2 = 15479296,  /* [512,7,7] */
+    X_layer4_0_conv3 = 16056320,  /* [2048,7,7] */
+    D_layer4_0_conv3 = 16156672,  /* [2048,7,7] */
+    X_layer4_0_downsample_0 = 16156672,  /* [2048,7,7] */
+    D_layer4_0_downsample_0 = 16357376,  /* [2048,7,7] */
+    X_layer4_0_downsample_1 = 16257024,  /* [2048,7,7] */
+    D_layer4_0_add1 = 16257024,  /* [2048,7,7] */
+    X_layer4_0_relu3 = 16357376,  /* [2048,7,7] */
+    X_layer4_1_conv1 = 15479296,  /* [512,7,7] */
+    D_layer4_1_conv1 = 16307200,  /* [512,7,7] */
+    X_layer4_1_relu1 = 16257024,  /* [512,7,7] */
+    D_layer4_1_relu1 = 16257024,  /* [512,7,7] */
+    X_layer4_1_conv2 = 16282112,  /* [512,7,7] */
+    D_layer4_1_conv2 = 16332288,  /* [512,7,7] */
+    X_layer4_1_relu2 = 16257024,  /* [512,7,7] */
+    D_layer4_1_relu2 = 16257024,  /* [512,7,7] */
+    X_layer4_1_conv3 = 16457728,  /* [2048,7,7] */
+    D_layer4_1_conv3 = 16558080,  /* [2048,7,7] */
+    D_layer4_1_add1 = 16658432,  /* [2048,7,7] */
+    X_layer4_1_relu3 = 16558080,  /* [2048,7,7] */
+    X_layer4_2_conv1 = 16257024,  /* [512,7,7] */
+    D_layer4_2_conv1 = 16658432,  /* [512,7,7] */
+    X_layer4_2_relu1 = 16307200,  /* [512,7,7] */
+    D_layer4_2_relu1 = 16307200,  /* [512,7,7] */
+    X_layer4_2_conv2 = 16332288,  /* [512,7,7] */
+    D_layer4_2_conv2 = 16683520,  /* [512,7,7] */
+    X_layer4_2_relu2 = 16307200,  /* [512,7,7] */
+    D_layer4_2_relu2 = 16307200,  /* [512,7,7] */
+    X_layer4_2_conv3 = 16658432,  /* [2048,7,7] */
+    D_layer4_2_conv3 = 16758784,  /* [2048,7,7] */
+    D_layer4_2_add1 = 16959488,  /* [2048,7,7] */
+    X_layer4_2_relu3 = 16758784,  /* [2048,7,7] */
+    D_layer4_2_relu3 = 16859136,  /* [2048,7,7] */
+    X_avgpool = 16307200,  /* [2048] */
+    D_avgpool = 16311248,  /* [2048] */
+    X_fc = 16309248,  /* [1000] */
+    D_fc = 16310248,  /* [1000] */
+    RX_relu = 2007040,  /* [64,112,112] */
+    RX_layer1_0_relu1 = 1404928,  /* [64,56,56] */
+    RX_layer1_0_relu2 = 1806336,  /* [64,56,56] */
+    RX_layer1_1_relu1 = 3411968,  /* [64,56,56] */
+    RX_layer1_1_relu2 = 3612672,  /* [64,56,56] */
+    RX_layer1_2_relu1 = 3813376,  /* [64,56,56] */
+    RX_layer1_2_relu2 = 4014080,  /* [64,56,56] */
+    RX_layer2_0_relu1 = 9031680,  /* [128,56,56] */
+    RX_layer2_0_relu2 = 4014080,  /* [128,28,28] */
+    RX_layer2_1_relu1 = 4114432,  /* [128,28,28] */
+    RX_layer2_1_relu2 = 9433088,  /* [128,28,28] */
+    RX_layer2_2_relu1 = 10737664,  /* [128,28,28] */
+    RX_layer2_2_relu2 = 10838016,  /* [128,28,28] */
+    RX_layer2_3_relu1 = 11741184,  /* [128,28,28] */
+    RX_layer2_3_relu2 = 11841536,  /* [128,28,28] */
+    RX_layer3_0_relu1 = 13146112,  /* [256,28,28] */
+    RX_layer3_0_relu2 = 12845056,  /* [256,14,14] */
+    RX_layer3_1_relu1 = 13296640,  /* [256,14,14] */
+    RX_layer3_1_relu2 = 13346816,  /* [256,14,14] */
+    RX_layer3_2_relu1 = 13396992,  /* [256,14,14] */
+    RX_layer3_2_relu2 = 14049280,  /* [256,14,14] */
+    RX_layer3_3_relu1 = 14500864,  /* [256,14,14] */
+    RX_layer3_3_relu2 = 14551040,  /* [256,14,14] */
+    RX_layer3_4_relu1 = 15002624,  /* [256,14,14] */
+    RX_layer3_4_relu2 = 15052800,  /* [256,14,14] */
+    RX_layer3_5_relu1 = 15504384,  /* [256,14,14] */
+    RX_layer3_5_relu2 = 15554560,  /* [256,14,14] */
+    RX_layer4_0_relu1 = 16206848,  /* [512,14,14] */
+    RX_layer4_0_relu2 = 16056320,  /* [512,7,7] */
+    RX_layer4_1_relu1 = 16282112,  /* [512,7,7] */
+    RX_layer4_1_relu2 = 16307200,  /* [512,7,7] */
+    RX_layer4_2_relu1 = 16332288,  /* [512,7,7] */
+    RX_layer4_2_relu2 = 16658432,  /* [512,7,7] */
 };
 
-/* Scratch independent of the batch size, after the per-sample region. */
+/* Statistics independent of the batch size, after the per-sample region. */
 enum {
     S_bn1 = 0,  /* 128 floats */
     S_layer1_0_bn1 = 128,  /* 128 floats */
@@ -599,17 +592,60 @@ enum {
     S_layer4_2_bn3 = 49024,  /* 4096 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_conv1 = 0,  /* 1843968 floats */
+    TB_conv1 = 0,  /* 1843968 floats */
+    T_layer1_0_conv2 = 0,  /* 1806336 floats */
+    TB_layer1_0_conv2 = 0,  /* 1806336 floats */
+    T_layer1_1_conv2 = 0,  /* 1806336 floats */
+    TB_layer1_1_conv2 = 0,  /* 1806336 floats */
+    T_layer1_2_conv2 = 0,  /* 1806336 floats */
+    TB_layer1_2_conv2 = 0,  /* 1806336 floats */
+    T_layer2_0_conv2 = 0,  /* 903168 floats */
+    TB_layer2_0_conv2 = 0,  /* 903168 floats */
+    T_layer2_0_downsample_0 = 0,  /* 200704 floats */
+    TB_layer2_0_downsample_0 = 0,  /* 200704 floats */
+    T_layer2_1_conv2 = 0,  /* 903168 floats */
+    TB_layer2_1_conv2 = 0,  /* 903168 floats */
+    T_layer2_2_conv2 = 0,  /* 903168 floats */
+    TB_layer2_2_conv2 = 0,  /* 903168 floats */
+    T_layer2_3_conv2 = 0,  /* 903168 floats */
+    TB_layer2_3_conv2 = 0,  /* 903168 floats */
+    T_layer3_0_conv2 = 0,  /* 451584 floats */
+    TB_layer3_0_conv2 = 0,  /* 451584 floats */
+    T_layer3_0_downsample_0 = 0,  /* 100352 floats */
+    TB_layer3_0_downsample_0 = 0,  /* 100352 floats */
+    T_layer3_1_conv2 = 0,  /* 451584 floats */
+    TB_layer3_1_conv2 = 0,  /* 451584 floats */
+    T_layer3_2_conv2 = 0,  /* 451584 floats */
+    TB_layer3_2_conv2 = 0,  /* 451584 floats */
+    T_layer3_3_conv2 = 0,  /* 451584 floats */
+    TB_layer3_3_conv2 = 0,  /* 451584 floats */
+    T_layer3_4_conv2 = 0,  /* 451584 floats */
+    TB_layer3_4_conv2 = 0,  /* 451584 floats */
+    T_layer3_5_conv2 = 0,  /* 451584 floats */
+    TB_layer3_5_conv2 = 0,  /* 451584 floats */
+    T_layer4_0_conv2 = 0,  /* 225792 floats */
+    TB_layer4_0_conv2 = 0,  /* 225792 floats */
+    T_layer4_0_downsample_0 = 0,  /* 50176 floats */
+    TB_layer4_0_downsample_0 = 0,  /* 50176 floats */
+    T_layer4_1_conv2 = 0,  /* 225792 floats */
+    TB_layer4_1_conv2 = 0,  /* 225792 floats */
+    T_layer4_2_conv2 = 0,  /* 225792 floats */
+    TB_layer4_2_conv2 = 0,  /* 225792 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_conv1 = 0,  /* [64,112,112] */
-    IT_conv1 = 802816,  /* 1843968 floats */
     IX_relu = 802816,  /* [64,112,112] */
     IX_maxpool = 0,  /* [64,56,56] */
     IX_layer1_0_conv1 = 200704,  /* [64,56,56] */
     IX_layer1_0_relu1 = 401408,  /* [64,56,56] */
     IX_layer1_0_conv2 = 200704,  /* [64,56,56] */
-    IT_layer1_0_conv2 = 602112,  /* 1806336 floats */
     IX_layer1_0_relu2 = 401408,  /* [64,56,56] */
     IX_layer1_0_conv3 = 602112,  /* [256,56,56] */
     IX_layer1_0_downsample_0 = 1404928,  /* [256,56,56] */
@@ -618,119 +654,125 @@ enum {
     IX_layer1_1_conv1 = 0,  /* [64,56,56] */
     IX_layer1_1_relu1 = 200704,  /* [64,56,56] */
     IX_layer1_1_conv2 = 0,  /* [64,56,56] */
-    IT_layer1_1_conv2 = 2207744,  /* 1806336 floats */
     IX_layer1_1_relu2 = 200704,  /* [64,56,56] */
     IX_layer1_1_conv3 = 401408,  /* [256,56,56] */
     IX_layer1_1_relu3 = 2207744,  /* [256,56,56] */
     IX_layer1_2_conv1 = 0,  /* [64,56,56] */
     IX_layer1_2_relu1 = 200704,  /* [64,56,56] */
     IX_layer1_2_conv2 = 0,  /* [64,56,56] */
-    IT_layer1_2_conv2 = 401408,  /* 1806336 floats */
     IX_layer1_2_relu2 = 200704,  /* [64,56,56] */
     IX_layer1_2_conv3 = 401408,  /* [256,56,56] */
     IX_layer1_2_relu3 = 1204224,  /* [256,56,56] */
     IX_layer2_0_conv1 = 0,  /* [128,56,56] */
     IX_layer2_0_relu1 = 401408,  /* [128,56,56] */
     IX_layer2_0_conv2 = 0,  /* [128,28,28] */
-    IT_layer2_0_conv2 = 2007040,  /* 903168 floats */
     IX_layer2_0_relu2 = 100352,  /* [128,28,28] */
     IX_layer2_0_conv3 = 200704,  /* [512,28,28] */
     IX_layer2_0_downsample_0 = 602112,  /* [512,28,28] */
-    IT_layer2_0_downsample_0 = 0,  /* 200704 floats */
     IX_layer2_0_downsample_1 = 1003520,  /* [512,28,28] */
     IX_layer2_0_relu3 = 602112,  /* [512,28,28] */
     IX_layer2_1_conv1 = 0,  /* [128,28,28] */
     IX_layer2_1_relu1 = 100352,  /* [128,28,28] */
     IX_layer2_1_conv2 = 0,  /* [128,28,28] */
-    IT_layer2_1_conv2 = 1003520,  /* 903168 floats */
     IX_layer2_1_relu2 = 100352,  /* [128,28,28] */
     IX_layer2_1_conv3 = 200704,  /* [512,28,28] */
     IX_layer2_1_relu3 = 1003520,  /* [512,28,28] */
     IX_layer2_2_conv1 = 0,  /* [128,28,28] */
     IX_layer2_2_relu1 = 100352,  /* [128,28,28] */
     IX_layer2_2_conv2 = 0,  /* [128,28,28] */
-    IT_layer2_2_conv2 = 1404928,  /* 903168 floats */
     IX_layer2_2_relu2 = 100352,  /* [128,28,28] */
     IX_layer2_2_conv3 = 200704,  /* [512,28,28] */
     IX_layer2_2_relu3 = 602112,  /* [512,28,28] */
     IX_layer2_3_conv1 = 0,  /* [128,28,28] */
     IX_layer2_3_relu1 = 100352,  /* [128,28,28] */
     IX_layer2_3_conv2 = 0,  /* [128,28,28] */
-    IT_layer2_3_conv2 = 1003520,  /* 903168 floats */
     IX_layer2_3_relu2 = 100352,  /* [128,28,28] */
     IX_layer2_3_conv3 = 200704,  /* [512,28,28] */
     IX_layer2_3_relu3 = 1003520,  /* [512,28,28] */
     IX_layer3_0_conv1 = 0,  /* [256,28,28] */
     IX_layer3_0_relu1 = 200704,  /* [256,28,28] */
     IX_layer3_0_conv2 = 0,  /* [256,14,14] */
-    IT_layer3_0_conv2 = 401408,  /* 451584 floats */
     IX_layer3_0_relu2 = 50176,  /* [256,14,14] */
     IX_layer3_0_conv3 = 100352,  /* [1024,14,14] */
     IX_layer3_0_downsample_0 = 301056,  /* [1024,14,14] */
-    IT_layer3_0_downsample_0 = 0,  /* 100352 floats */
     IX_layer3_0_downsample_1 = 501760,  /* [1024,14,14] */
     IX_layer3_0_relu3 = 301056,  /* [1024,14,14] */
     IX_layer3_1_conv1 = 0,  /* [256,14,14] */
     IX_layer3_1_relu1 = 50176,  /* [256,14,14] */
     IX_layer3_1_conv2 = 0,  /* [256,14,14] */
-    IT_layer3_1_conv2 = 501760,  /* 451584 floats */
     IX_layer3_1_relu2 = 50176,  /* [256,14,14] */
     IX_layer3_1_conv3 = 100352,  /* [1024,14,14] */
     IX_layer3_1_relu3 = 501760,  /* [1024,14,14] */
     IX_layer3_2_conv1 = 0,  /* [256,14,14] */
     IX_layer3_2_relu1 = 50176,  /* [256,14,14] */
     IX_layer3_2_conv2 = 0,  /* [256,14,14] */
-    IT_layer3_2_conv2 = 702464,  /* 451584 floats */
     IX_layer3_2_relu2 = 50176,  /* [256,14,14] */
     IX_layer3_2_conv3 = 100352,  /* [1024,14,14] */
     IX_layer3_2_relu3 = 301056,  /* [1024,14,14] */
     IX_layer3_3_conv1 = 0,  /* [256,14,14] */
     IX_layer3_3_relu1 = 50176,  /* [256,14,14] */
     IX_layer3_3_conv2 = 0,  /* [256,14,14] */
-    IT_layer3_3_conv2 = 501760,  /* 451584 floats */
     IX_layer3_3_relu2 = 50176,  /* [256,14,14] */
     IX_layer3_3_conv3 = 100352,  /* [1024,14,14] */
     IX_layer3_3_relu3 = 501760,  /* [1024,14,14] */
     IX_layer3_4_conv1 = 0,  /* [256,14,14] */
     IX_layer3_4_relu1 = 50176,  /* [256,14,14] */
     IX_layer3_4_conv2 = 0,  /* [256,14,14] */
-    IT_layer3_4_conv2 = 702464,  /* 451584 floats */
     IX_layer3_4_relu2 = 50176,  /* [256,14,14] */
     IX_layer3_4_conv3 = 100352,  /* [1024,14,14] */
     IX_layer3_4_relu3 = 301056,  /* [1024,14,14] */
     IX_layer3_5_conv1 = 0,  /* [256,14,14] */
     IX_layer3_5_relu1 = 50176,  /* [256,14,14] */
     IX_layer3_5_conv2 = 0,  /* [256,14,14] */
-    IT_layer3_5_conv2 = 501760,  /* 451584 floats */
     IX_layer3_5_relu2 = 50176,  /* [256,14,14] */
     IX_layer3_5_conv3 = 100352,  /* [1024,14,14] */
     IX_layer3_5_relu3 = 501760,  /* [1024,14,14] */
     IX_layer4_0_conv1 = 0,  /* [512,14,14] */
     IX_layer4_0_relu1 = 100352,  /* [512,14,14] */
     IX_layer4_0_conv2 = 0,  /* [512,7,7] */
-    IT_layer4_0_conv2 = 200704,  /* 225792 floats */
     IX_layer4_0_relu2 = 25088,  /* [512,7,7] */
     IX_layer4_0_conv3 = 50176,  /* [2048,7,7] */
     IX_layer4_0_downsample_0 = 150528,  /* [2048,7,7] */
-    IT_layer4_0_downsample_0 = 0,  /* 50176 floats */
     IX_layer4_0_downsample_1 = 250880,  /* [2048,7,7] */
     IX_layer4_0_relu3 = 150528,  /* [2048,7,7] */
     IX_layer4_1_conv1 = 0,  /* [512,7,7] */
     IX_layer4_1_relu1 = 25088,  /* [512,7,7] */
     IX_layer4_1_conv2 = 0,  /* [512,7,7] */
-    IT_layer4_1_conv2 = 250880,  /* 225792 floats */
     IX_layer4_1_relu2 = 25088,  /* [512,7,7] */
     IX_layer4_1_conv3 = 50176,  /* [2048,7,7] */
     IX_layer4_1_relu3 = 250880,  /* [2048,7,7] */
     IX_layer4_2_conv1 = 0,  /* [512,7,7] */
     IX_layer4_2_relu1 = 25088,  /* [512,7,7] */
     IX_layer4_2_conv2 = 0,  /* [512,7,7] */
-    IT_layer4_2_conv2 = 351232,  /* 225792 floats */
     IX_layer4_2_relu2 = 25088,  /* [512,7,7] */
     IX_layer4_2_conv3 = 50176,  /* [2048,7,7] */
     IX_layer4_2_relu3 = 150528,  /* [2048,7,7] */
     IX_avgpool = 0,  /* [2048] */
     IX_fc = 2048,  /* [1000] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_conv1 = 0,  /* 1843968 floats */
+    IT_layer1_0_conv2 = 0,  /* 1806336 floats */
+    IT_layer1_1_conv2 = 0,  /* 1806336 floats */
+    IT_layer1_2_conv2 = 0,  /* 1806336 floats */
+    IT_layer2_0_conv2 = 0,  /* 903168 floats */
+    IT_layer2_0_downsample_0 = 0,  /* 200704 floats */
+    IT_layer2_1_conv2 = 0,  /* 903168 floats */
+    IT_layer2_2_conv2 = 0,  /* 903168 floats */
+    IT_layer2_3_conv2 = 0,  /* 903168 floats */
+    IT_layer3_0_conv2 = 0,  /* 451584 floats */
+    IT_layer3_0_downsample_0 = 0,  /* 100352 floats */
+    IT_layer3_1_conv2 = 0,  /* 451584 floats */
+    IT_layer3_2_conv2 = 0,  /* 451584 floats */
+    IT_layer3_3_conv2 = 0,  /* 451584 floats */
+    IT_layer3_4_conv2 = 0,  /* 451584 floats */
+    IT_layer3_5_conv2 = 0,  /* 451584 floats */
+    IT_layer4_0_conv2 = 0,  /* 225792 floats */
+    IT_layer4_0_downsample_0 = 0,  /* 50176 floats */
+    IT_layer4_1_conv2 = 0,  /* 225792 floats */
+    IT_layer4_2_conv2 = 0,  /* 225792 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -884,6 +926,10 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + RESNET50_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + RESNET50_ARENA_PER_SAMPLE * (size_t)n + RESNET50_ARENA_FIXED + (size_t)(o) \
+    * rt_scratch_slices(n))
+#define IT(o) (arena + RESNET50_INFER_ARENA_PER_SAMPLE * (size_t)n + RESNET50_INFER_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_conv1 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112, 150528, 802816};
@@ -1166,7 +1212,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
     if (training)
@@ -1196,7 +1242,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1261,7 +1307,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1309,7 +1355,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1357,7 +1403,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1376,7 +1422,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         NULL, n, &g_layer2_0_conv3);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_2_relu3),
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu3),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:90) */
@@ -1422,7 +1468,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1470,7 +1516,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1518,7 +1564,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1),
+    rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1566,7 +1612,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1585,7 +1631,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         NULL, n, &g_layer3_0_conv3);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_3_relu3),
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_3_relu3),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
@@ -1631,7 +1677,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1679,7 +1725,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1727,7 +1773,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1),
+    rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1775,7 +1821,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1),
+    rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1823,7 +1869,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1),
+    rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1871,7 +1917,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1),
+    rt_conv2d_forward(A(X_layer4_0_conv2), T(T_layer4_0_conv2), A(X_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1890,7 +1936,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         NULL, n, &g_layer4_0_conv3);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
-    rt_conv2d_forward(A(X_layer4_0_downsample_0), A(T_layer4_0_downsample_0), A(X_layer3_5_relu3),
+    rt_conv2d_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0), A(X_layer3_5_relu3),
         P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:90) */
@@ -1936,7 +1982,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1),
+    rt_conv2d_forward(A(X_layer4_1_conv2), T(T_layer4_1_conv2), A(X_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -1984,7 +2030,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_2_bn1_running_var), n, &g_layer4_2_bn1, 1e-05f);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(X_layer4_2_conv2), A(T_layer4_2_conv2), A(X_layer4_2_relu1),
+    rt_conv2d_forward(A(X_layer4_2_conv2), T(T_layer4_2_conv2), A(X_layer4_2_relu1),
         P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2026,7 +2072,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
@@ -2045,7 +2091,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2086,7 +2132,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2117,7 +2163,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2148,7 +2194,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2161,7 +2207,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         NULL, n, &g_layer2_0_conv3);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n,
         &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
@@ -2190,7 +2236,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2221,7 +2267,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2252,7 +2298,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2283,7 +2329,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2296,7 +2342,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         NULL, n, &g_layer3_0_conv3);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n,
         &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
@@ -2325,7 +2371,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2356,7 +2402,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2387,7 +2433,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2418,7 +2464,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2449,7 +2495,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2480,7 +2526,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer4_0_conv2), A(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
+    rt_conv2d_forward(A(IX_layer4_0_conv2), IT(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2493,7 +2539,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         NULL, n, &g_layer4_0_conv3);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
-    rt_conv2d_forward(A(IX_layer4_0_downsample_0), A(IT_layer4_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer4_0_downsample_0), IT(IT_layer4_0_downsample_0),
         A(IX_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n,
         &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
@@ -2522,7 +2568,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer4_1_conv2), A(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
+    rt_conv2d_forward(A(IX_layer4_1_conv2), IT(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2553,7 +2599,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_2_bn1_running_var), n, &g_layer4_2_bn1, 1e-05f);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_forward(A(IX_layer4_2_conv2), A(IT_layer4_2_conv2), A(IX_layer4_2_relu1),
+    rt_conv2d_forward(A(IX_layer4_2_conv2), IT(IT_layer4_2_conv2), A(IX_layer4_2_relu1),
         P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
@@ -2607,32 +2653,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer4_2_bn3_weight), n, &g_layer4_2_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn3] = rt_sumsq_samples(A(D_layer4_2_conv3), n, 100352,
         100352);
-    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer4.2.bn2 + layer4.2.relu2 + layer4.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer4_2_relu2), A(X_layer4_2_conv2), S(S_layer4_2_bn2),
+        S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n,
+        &g_layer4_2_bn2);
     rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL,
-        A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3,
-        RT_SET);
+        A(D_layer4_2_conv3), A(RX_layer4_2_relu2), P(P_layer4_2_conv3_weight), n,
+        &g_layer4_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq_samples(A(D_layer4_2_relu2), n, 25088,
         25088);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight),
-        G(P_layer4_2_bn2_bias), A(D_layer4_2_relu2), A(X_layer4_2_relu2), A(X_layer4_2_conv2),
+        G(P_layer4_2_bn2_bias), A(D_layer4_2_relu2), A(RX_layer4_2_relu2), A(X_layer4_2_conv2),
         S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, &g_layer4_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn2] = rt_sumsq_samples(A(D_layer4_2_conv2), n, 25088,
         25088);
-    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, A(TB_layer4_2_conv2),
-        A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2,
-        RT_SET);
+    /* layer4.2.bn1 + layer4.2.relu1 + layer4.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer4_2_relu1), A(X_layer4_2_conv1), S(S_layer4_2_bn1),
+        S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n,
+        &g_layer4_2_bn1);
+    rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, T(TB_layer4_2_conv2),
+        A(D_layer4_2_conv2), A(RX_layer4_2_relu1), P(P_layer4_2_conv2_weight), n,
+        &g_layer4_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq_samples(A(D_layer4_2_relu1), n, 25088,
         25088);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight),
-        G(P_layer4_2_bn1_bias), A(D_layer4_2_relu1), A(X_layer4_2_relu1), A(X_layer4_2_conv1),
+        G(P_layer4_2_bn1_bias), A(D_layer4_2_relu1), A(RX_layer4_2_relu1), A(X_layer4_2_conv1),
         S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, &g_layer4_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn1] = rt_sumsq_samples(A(D_layer4_2_conv1), n, 25088,
@@ -2657,32 +2711,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer4_1_bn3_weight), n, &g_layer4_1_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn3] = rt_sumsq_samples(A(D_layer4_1_conv3), n, 100352,
         100352);
-    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer4.1.bn2 + layer4.1.relu2 + layer4.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer4_1_relu2), A(X_layer4_1_conv2), S(S_layer4_1_bn2),
+        S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n,
+        &g_layer4_1_bn2);
     rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL,
-        A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3,
-        RT_SET);
+        A(D_layer4_1_conv3), A(RX_layer4_1_relu2), P(P_layer4_1_conv3_weight), n,
+        &g_layer4_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq_samples(A(D_layer4_1_relu2), n, 25088,
         25088);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight),
-        G(P_layer4_1_bn2_bias), A(D_layer4_1_relu2), A(X_layer4_1_relu2), A(X_layer4_1_conv2),
+        G(P_layer4_1_bn2_bias), A(D_layer4_1_relu2), A(RX_layer4_1_relu2), A(X_layer4_1_conv2),
         S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, &g_layer4_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq_samples(A(D_layer4_1_conv2), n, 25088,
         25088);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2),
-        A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2,
-        RT_SET);
+    /* layer4.1.bn1 + layer4.1.relu1 + layer4.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1),
+        S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
+        &g_layer4_1_bn1);
+    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, T(TB_layer4_1_conv2),
+        A(D_layer4_1_conv2), A(RX_layer4_1_relu1), P(P_layer4_1_conv2_weight), n,
+        &g_layer4_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
         25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight),
-        G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(X_layer4_1_relu1), A(X_layer4_1_conv1),
+        G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(RX_layer4_1_relu1), A(X_layer4_1_conv1),
         S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, &g_layer4_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq_samples(A(D_layer4_1_conv1), n, 25088,
@@ -2709,7 +2771,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL,
-        A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3),
+        T(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3),
         P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq_samples(A(D_layer4_0_add1), n, 100352,
         100352);
@@ -2720,32 +2782,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer4_0_bn3_weight), n, &g_layer4_0_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn3] = rt_sumsq_samples(A(D_layer4_0_conv3), n, 100352,
         100352);
-    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer4.0.bn2 + layer4.0.relu2 + layer4.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer4_0_relu2), A(X_layer4_0_conv2), S(S_layer4_0_bn2),
+        S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n,
+        &g_layer4_0_bn2);
     rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL,
-        A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3,
-        RT_SET);
+        A(D_layer4_0_conv3), A(RX_layer4_0_relu2), P(P_layer4_0_conv3_weight), n,
+        &g_layer4_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq_samples(A(D_layer4_0_relu2), n, 25088,
         25088);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight),
-        G(P_layer4_0_bn2_bias), A(D_layer4_0_relu2), A(X_layer4_0_relu2), A(X_layer4_0_conv2),
+        G(P_layer4_0_bn2_bias), A(D_layer4_0_relu2), A(RX_layer4_0_relu2), A(X_layer4_0_conv2),
         S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, &g_layer4_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq_samples(A(D_layer4_0_conv2), n, 25088,
         25088);
-    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2),
-        A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2,
-        RT_SET);
+    /* layer4.0.bn1 + layer4.0.relu1 + layer4.0.conv2: batchnorm + relu + conv2d 3x3 stride 2 pad 1
+       no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1),
+        S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
+        &g_layer4_0_bn1);
+    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, T(TB_layer4_0_conv2),
+        A(D_layer4_0_conv2), A(RX_layer4_0_relu1), P(P_layer4_0_conv2_weight), n,
+        &g_layer4_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq_samples(A(D_layer4_0_relu1), n, 100352,
         100352);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight),
-        G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(X_layer4_0_relu1), A(X_layer4_0_conv1),
+        G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(RX_layer4_0_relu1), A(X_layer4_0_conv1),
         S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, &g_layer4_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq_samples(A(D_layer4_0_conv1), n, 100352,
@@ -2772,32 +2842,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_5_bn3_weight), n, &g_layer3_5_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn3] = rt_sumsq_samples(A(D_layer3_5_conv3), n, 200704,
         200704);
-    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer3.5.bn2 + layer3.5.relu2 + layer3.5.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_5_relu2), A(X_layer3_5_conv2), S(S_layer3_5_bn2),
+        S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
+        &g_layer3_5_bn2);
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL,
-        A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3,
-        RT_SET);
+        A(D_layer3_5_conv3), A(RX_layer3_5_relu2), P(P_layer3_5_conv3_weight), n,
+        &g_layer3_5_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 50176,
         50176);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight),
-        G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(X_layer3_5_relu2), A(X_layer3_5_conv2),
+        G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(RX_layer3_5_relu2), A(X_layer3_5_conv2),
         S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, &g_layer3_5_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq_samples(A(D_layer3_5_conv2), n, 50176,
         50176);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2),
-        A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2,
-        RT_SET);
+    /* layer3.5.bn1 + layer3.5.relu1 + layer3.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
+        S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
+        &g_layer3_5_bn1);
+    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, T(TB_layer3_5_conv2),
+        A(D_layer3_5_conv2), A(RX_layer3_5_relu1), P(P_layer3_5_conv2_weight), n,
+        &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 50176,
         50176);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
-        G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(X_layer3_5_relu1), A(X_layer3_5_conv1),
+        G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(RX_layer3_5_relu1), A(X_layer3_5_conv1),
         S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, &g_layer3_5_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq_samples(A(D_layer3_5_conv1), n, 50176,
@@ -2822,32 +2900,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_4_bn3_weight), n, &g_layer3_4_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn3] = rt_sumsq_samples(A(D_layer3_4_conv3), n, 200704,
         200704);
-    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer3.4.bn2 + layer3.4.relu2 + layer3.4.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_4_relu2), A(X_layer3_4_conv2), S(S_layer3_4_bn2),
+        S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
+        &g_layer3_4_bn2);
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL,
-        A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3,
-        RT_SET);
+        A(D_layer3_4_conv3), A(RX_layer3_4_relu2), P(P_layer3_4_conv3_weight), n,
+        &g_layer3_4_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 50176,
         50176);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight),
-        G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(X_layer3_4_relu2), A(X_layer3_4_conv2),
+        G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(RX_layer3_4_relu2), A(X_layer3_4_conv2),
         S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, &g_layer3_4_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq_samples(A(D_layer3_4_conv2), n, 50176,
         50176);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2),
-        A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2,
-        RT_SET);
+    /* layer3.4.bn1 + layer3.4.relu1 + layer3.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
+        S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
+        &g_layer3_4_bn1);
+    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, T(TB_layer3_4_conv2),
+        A(D_layer3_4_conv2), A(RX_layer3_4_relu1), P(P_layer3_4_conv2_weight), n,
+        &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 50176,
         50176);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
-        G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(X_layer3_4_relu1), A(X_layer3_4_conv1),
+        G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(RX_layer3_4_relu1), A(X_layer3_4_conv1),
         S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, &g_layer3_4_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq_samples(A(D_layer3_4_conv1), n, 50176,
@@ -2872,32 +2958,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_3_bn3_weight), n, &g_layer3_3_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn3] = rt_sumsq_samples(A(D_layer3_3_conv3), n, 200704,
         200704);
-    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer3.3.bn2 + layer3.3.relu2 + layer3.3.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_3_relu2), A(X_layer3_3_conv2), S(S_layer3_3_bn2),
+        S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
+        &g_layer3_3_bn2);
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL,
-        A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3,
-        RT_SET);
+        A(D_layer3_3_conv3), A(RX_layer3_3_relu2), P(P_layer3_3_conv3_weight), n,
+        &g_layer3_3_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 50176,
         50176);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight),
-        G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(X_layer3_3_relu2), A(X_layer3_3_conv2),
+        G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(RX_layer3_3_relu2), A(X_layer3_3_conv2),
         S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, &g_layer3_3_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq_samples(A(D_layer3_3_conv2), n, 50176,
         50176);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2),
-        A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2,
-        RT_SET);
+    /* layer3.3.bn1 + layer3.3.relu1 + layer3.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
+        S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
+        &g_layer3_3_bn1);
+    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, T(TB_layer3_3_conv2),
+        A(D_layer3_3_conv2), A(RX_layer3_3_relu1), P(P_layer3_3_conv2_weight), n,
+        &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 50176,
         50176);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
-        G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(X_layer3_3_relu1), A(X_layer3_3_conv1),
+        G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(RX_layer3_3_relu1), A(X_layer3_3_conv1),
         S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, &g_layer3_3_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq_samples(A(D_layer3_3_conv1), n, 50176,
@@ -2922,32 +3016,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_2_bn3_weight), n, &g_layer3_2_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn3] = rt_sumsq_samples(A(D_layer3_2_conv3), n, 200704,
         200704);
-    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer3.2.bn2 + layer3.2.relu2 + layer3.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
+        S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
+        &g_layer3_2_bn2);
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL,
-        A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3,
-        RT_SET);
+        A(D_layer3_2_conv3), A(RX_layer3_2_relu2), P(P_layer3_2_conv3_weight), n,
+        &g_layer3_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 50176,
         50176);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
-        G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2),
+        G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(RX_layer3_2_relu2), A(X_layer3_2_conv2),
         S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 50176,
         50176);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
-        A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
-        RT_SET);
+    /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
+        S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
+        &g_layer3_2_bn1);
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+        A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
+        &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 50176,
         50176);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
-        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
+        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
         S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 50176,
@@ -2972,32 +3074,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_1_bn3_weight), n, &g_layer3_1_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn3] = rt_sumsq_samples(A(D_layer3_1_conv3), n, 200704,
         200704);
-    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer3.1.bn2 + layer3.1.relu2 + layer3.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
+        S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
+        &g_layer3_1_bn2);
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL,
-        A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3,
-        RT_SET);
+        A(D_layer3_1_conv3), A(RX_layer3_1_relu2), P(P_layer3_1_conv3_weight), n,
+        &g_layer3_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 50176,
         50176);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
-        G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2),
+        G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(RX_layer3_1_relu2), A(X_layer3_1_conv2),
         S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 50176,
         50176);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
-        A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
-        RT_SET);
+    /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
+        S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+        &g_layer3_1_bn1);
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
+        &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
         50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
-        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
+        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 50176,
@@ -3024,7 +3134,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL,
-        A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3),
+        T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 200704,
         200704);
@@ -3035,32 +3145,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_0_bn3_weight), n, &g_layer3_0_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn3] = rt_sumsq_samples(A(D_layer3_0_conv3), n, 200704,
         200704);
-    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer3.0.bn2 + layer3.0.relu2 + layer3.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
+        S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
+        &g_layer3_0_bn2);
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL,
-        A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3,
-        RT_SET);
+        A(D_layer3_0_conv3), A(RX_layer3_0_relu2), P(P_layer3_0_conv3_weight), n,
+        &g_layer3_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 50176,
         50176);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
-        G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2),
+        G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(RX_layer3_0_relu2), A(X_layer3_0_conv2),
         S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 50176,
         50176);
-    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
-        A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
-        RT_SET);
+    /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 2 pad 1
+       no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
+        S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+        &g_layer3_0_bn1);
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
+        &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 200704,
         200704);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
-        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
+        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 200704,
@@ -3087,32 +3205,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_3_bn3_weight), n, &g_layer2_3_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn3] = rt_sumsq_samples(A(D_layer2_3_conv3), n, 401408,
         401408);
-    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer2.3.bn2 + layer2.3.relu2 + layer2.3.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_3_relu2), A(X_layer2_3_conv2), S(S_layer2_3_bn2),
+        S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
+        &g_layer2_3_bn2);
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL,
-        A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3,
-        RT_SET);
+        A(D_layer2_3_conv3), A(RX_layer2_3_relu2), P(P_layer2_3_conv3_weight), n,
+        &g_layer2_3_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 100352,
         100352);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight),
-        G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(X_layer2_3_relu2), A(X_layer2_3_conv2),
+        G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(RX_layer2_3_relu2), A(X_layer2_3_conv2),
         S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, &g_layer2_3_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq_samples(A(D_layer2_3_conv2), n, 100352,
         100352);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2),
-        A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2,
-        RT_SET);
+    /* layer2.3.bn1 + layer2.3.relu1 + layer2.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
+        S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
+        &g_layer2_3_bn1);
+    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, T(TB_layer2_3_conv2),
+        A(D_layer2_3_conv2), A(RX_layer2_3_relu1), P(P_layer2_3_conv2_weight), n,
+        &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 100352,
         100352);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
-        G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(X_layer2_3_relu1), A(X_layer2_3_conv1),
+        G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(RX_layer2_3_relu1), A(X_layer2_3_conv1),
         S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, &g_layer2_3_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq_samples(A(D_layer2_3_conv1), n, 100352,
@@ -3137,32 +3263,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_2_bn3_weight), n, &g_layer2_2_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn3] = rt_sumsq_samples(A(D_layer2_2_conv3), n, 401408,
         401408);
-    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer2.2.bn2 + layer2.2.relu2 + layer2.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
+        S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
+        &g_layer2_2_bn2);
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL,
-        A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3,
-        RT_SET);
+        A(D_layer2_2_conv3), A(RX_layer2_2_relu2), P(P_layer2_2_conv3_weight), n,
+        &g_layer2_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 100352,
         100352);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
-        G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2),
+        G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(RX_layer2_2_relu2), A(X_layer2_2_conv2),
         S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 100352,
         100352);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
-        A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
-        RT_SET);
+    /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
+        S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
+        &g_layer2_2_bn1);
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+        A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
+        &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 100352,
         100352);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
-        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
+        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
         S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 100352,
@@ -3187,32 +3321,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_1_bn3_weight), n, &g_layer2_1_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn3] = rt_sumsq_samples(A(D_layer2_1_conv3), n, 401408,
         401408);
-    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer2.1.bn2 + layer2.1.relu2 + layer2.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
+        S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
+        &g_layer2_1_bn2);
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL,
-        A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3,
-        RT_SET);
+        A(D_layer2_1_conv3), A(RX_layer2_1_relu2), P(P_layer2_1_conv3_weight), n,
+        &g_layer2_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 100352,
         100352);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
-        G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2),
+        G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(RX_layer2_1_relu2), A(X_layer2_1_conv2),
         S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 100352,
         100352);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
-        A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
-        RT_SET);
+    /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
+        S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+        &g_layer2_1_bn1);
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
+        &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
         100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
-        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
+        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 100352,
@@ -3239,7 +3381,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL,
-        A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3),
+        T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 401408,
         401408);
@@ -3250,32 +3392,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_0_bn3_weight), n, &g_layer2_0_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn3] = rt_sumsq_samples(A(D_layer2_0_conv3), n, 401408,
         401408);
-    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer2.0.bn2 + layer2.0.relu2 + layer2.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
+        S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
+        &g_layer2_0_bn2);
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL,
-        A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3,
-        RT_SET);
+        A(D_layer2_0_conv3), A(RX_layer2_0_relu2), P(P_layer2_0_conv3_weight), n,
+        &g_layer2_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 100352,
         100352);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
-        G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2),
+        G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(RX_layer2_0_relu2), A(X_layer2_0_conv2),
         S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 100352,
         100352);
-    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
-        A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
-        RT_SET);
+    /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 2 pad 1
+       no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
+        S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+        &g_layer2_0_bn1);
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
+        &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 401408,
         401408);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
-        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
+        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 401408,
@@ -3302,32 +3452,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_2_bn3_weight), n, &g_layer1_2_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn3] = rt_sumsq_samples(A(D_layer1_2_conv3), n, 802816,
         802816);
-    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer1.2.bn2 + layer1.2.relu2 + layer1.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
+        S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
+        &g_layer1_2_bn2);
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL,
-        A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3,
-        RT_SET);
+        A(D_layer1_2_conv3), A(RX_layer1_2_relu2), P(P_layer1_2_conv3_weight), n,
+        &g_layer1_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 200704,
         200704);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
-        G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2),
+        G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(RX_layer1_2_relu2), A(X_layer1_2_conv2),
         S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 200704,
         200704);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
-        A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
-        RT_SET);
+    /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
+        S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
+        &g_layer1_2_bn1);
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+        A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
+        &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 200704,
         200704);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
-        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
+        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
         S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 200704,
@@ -3352,32 +3510,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_1_bn3_weight), n, &g_layer1_1_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn3] = rt_sumsq_samples(A(D_layer1_1_conv3), n, 802816,
         802816);
-    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer1.1.bn2 + layer1.1.relu2 + layer1.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
+        S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
+        &g_layer1_1_bn2);
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL,
-        A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3,
-        RT_SET);
+        A(D_layer1_1_conv3), A(RX_layer1_1_relu2), P(P_layer1_1_conv3_weight), n,
+        &g_layer1_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 200704,
         200704);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
-        G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2),
+        G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(RX_layer1_1_relu2), A(X_layer1_1_conv2),
         S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 200704,
         200704);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
-        A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
-        RT_SET);
+    /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
+        S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+        &g_layer1_1_bn1);
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
+        &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
         200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
-        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
+        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 200704,
@@ -3415,32 +3581,40 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_0_bn3_weight), n, &g_layer1_0_bn3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn3] = rt_sumsq_samples(A(D_layer1_0_conv3), n, 802816,
         802816);
-    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    /* layer1.0.bn2 + layer1.0.relu2 + layer1.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
+       no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:88, 89) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
+        S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
+        &g_layer1_0_bn2);
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL,
-        A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3,
-        RT_SET);
+        A(D_layer1_0_conv3), A(RX_layer1_0_relu2), P(P_layer1_0_conv3_weight), n,
+        &g_layer1_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 200704,
         200704);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
-        G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2),
+        G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(RX_layer1_0_relu2), A(X_layer1_0_conv2),
         S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 200704,
         200704);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
-        A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
-        RT_SET);
+    /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:87, 88) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
+        S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+        &g_layer1_0_bn1);
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
+        &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
         200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
-        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
+        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 200704,
@@ -3453,17 +3627,19 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_0] = rt_sumsq_samples(A(D_maxpool), n, 200704,
         200704);
-    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
-       (specs/resnet_imagenet.lua:31) */
-    rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool, RT_SET);
+    /* bn1 + relu + maxpool: batchnorm + relu + maxpool 3x3 stride 2 pad 1, [64,112,112] ->
+       [64,56,56]  (specs/resnet_imagenet.lua:30, 31) */
+    rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight),
+        P(P_bn1_bias), n, &g_bn1);
+    rt_maxpool_backward(A(D_relu), A(D_maxpool), A(RX_relu), n, &g_maxpool, RT_SET);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
-    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu),
+    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(RX_relu),
         A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 802816, 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 150528, 150528);
 }
@@ -4123,7 +4299,9 @@ const RtModel resnet50_model = {
     .num_skips = 16, .skips = skips,
     .infer_arena_per_sample = RESNET50_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET50_INFER_ARENA_FIXED,
+    .infer_arena_scratch = RESNET50_INFER_ARENA_SCRATCH,
     .arena_per_sample = RESNET50_ARENA_PER_SAMPLE, .arena_fixed = RESNET50_ARENA_FIXED,
+    .arena_scratch = RESNET50_ARENA_SCRATCH,
     .flops_per_sample = 8206418944.0,
     .init = resnet50_init, .forward = resnet50_forward, .infer = resnet50_infer, .loss =
         resnet50_loss,

@@ -11,17 +11,21 @@
 
 #define RESNET50_NUM_PARAMS ((size_t)25610152)  /* floats: trainable, then buffers */
 #define RESNET50_NUM_TRAINABLE ((size_t)25557032)  /* floats in grads and optimizer state */
-#define RESNET50_ARENA_PER_SAMPLE ((size_t)21130192)  /* arena floats per sample */
+#define RESNET50_ARENA_PER_SAMPLE ((size_t)17059840)  /* arena floats per sample */
 #define RESNET50_ARENA_FIXED ((size_t)53120)  /* arena floats for any batch size */
+#define RESNET50_ARENA_SCRATCH ((size_t)1843968)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET50_ARENA_BYTES(n) (sizeof(float) * (RESNET50_ARENA_PER_SAMPLE * (size_t)(n) + \
-    RESNET50_ARENA_FIXED))
-#define RESNET50_INFER_ARENA_PER_SAMPLE ((size_t)4014080) \
+    RESNET50_ARENA_FIXED + RESNET50_ARENA_SCRATCH * rt_scratch_slices(n)))
+#define RESNET50_INFER_ARENA_PER_SAMPLE ((size_t)3010560) \
     /* inference arena floats per sample */
 #define RESNET50_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
+#define RESNET50_INFER_ARENA_SCRATCH ((size_t)1843968) \
+    /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET50_INFER_ARENA_BYTES(n) (sizeof(float) * (RESNET50_INFER_ARENA_PER_SAMPLE * \
-    (size_t)(n) + RESNET50_INFER_ARENA_FIXED))
+    (size_t)(n) + RESNET50_INFER_ARENA_FIXED + RESNET50_INFER_ARENA_SCRATCH * \
+    rt_scratch_slices(n)))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void resnet50_init(float *params, uint64_t seed);

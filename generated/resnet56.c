@@ -301,354 +301,268 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [16,28,28] */
-    D_conv1 = 25088,  /* [16,28,28] */
-    T_conv1 = 12544,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
+    D_conv1 = 37632,  /* [16,28,28] */
     X_relu = 12544,  /* [16,28,28] */
     X_layer1_0_conv1 = 25088,  /* [16,28,28] */
-    D_layer1_0_conv1 = 62720,  /* [16,28,28] */
-    T_layer1_0_conv1 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv1 = 87808,  /* 112896 floats */
+    D_layer1_0_conv1 = 37632,  /* [16,28,28] */
     X_layer1_0_relu1 = 37632,  /* [16,28,28] */
     D_layer1_0_relu1 = 50176,  /* [16,28,28] */
     X_layer1_0_conv2 = 50176,  /* [16,28,28] */
-    D_layer1_0_conv2 = 62720,  /* [16,28,28] */
-    T_layer1_0_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_0_conv2 = 87808,  /* 112896 floats */
-    D_layer1_0_add1 = 75264,  /* [16,28,28] */
-    X_layer1_0_relu2 = 62720,  /* [16,28,28] */
-    X_layer1_1_conv1 = 75264,  /* [16,28,28] */
-    D_layer1_1_conv1 = 112896,  /* [16,28,28] */
-    T_layer1_1_conv1 = 87808,  /* 112896 floats */
-    TB_layer1_1_conv1 = 137984,  /* 112896 floats */
-    X_layer1_1_relu1 = 87808,  /* [16,28,28] */
-    D_layer1_1_relu1 = 100352,  /* [16,28,28] */
-    X_layer1_1_conv2 = 100352,  /* [16,28,28] */
-    D_layer1_1_conv2 = 112896,  /* [16,28,28] */
-    T_layer1_1_conv2 = 112896,  /* 112896 floats */
-    TB_layer1_1_conv2 = 137984,  /* 112896 floats */
-    D_layer1_1_add1 = 125440,  /* [16,28,28] */
-    X_layer1_1_relu2 = 112896,  /* [16,28,28] */
-    X_layer1_2_conv1 = 125440,  /* [16,28,28] */
-    D_layer1_2_conv1 = 163072,  /* [16,28,28] */
-    T_layer1_2_conv1 = 137984,  /* 112896 floats */
-    TB_layer1_2_conv1 = 188160,  /* 112896 floats */
-    X_layer1_2_relu1 = 137984,  /* [16,28,28] */
-    D_layer1_2_relu1 = 150528,  /* [16,28,28] */
-    X_layer1_2_conv2 = 150528,  /* [16,28,28] */
-    D_layer1_2_conv2 = 163072,  /* [16,28,28] */
-    T_layer1_2_conv2 = 163072,  /* 112896 floats */
-    TB_layer1_2_conv2 = 188160,  /* 112896 floats */
-    D_layer1_2_add1 = 175616,  /* [16,28,28] */
-    X_layer1_2_relu2 = 163072,  /* [16,28,28] */
-    X_layer1_3_conv1 = 175616,  /* [16,28,28] */
-    D_layer1_3_conv1 = 213248,  /* [16,28,28] */
-    T_layer1_3_conv1 = 188160,  /* 112896 floats */
-    TB_layer1_3_conv1 = 238336,  /* 112896 floats */
-    X_layer1_3_relu1 = 188160,  /* [16,28,28] */
-    D_layer1_3_relu1 = 200704,  /* [16,28,28] */
-    X_layer1_3_conv2 = 200704,  /* [16,28,28] */
-    D_layer1_3_conv2 = 213248,  /* [16,28,28] */
-    T_layer1_3_conv2 = 213248,  /* 112896 floats */
-    TB_layer1_3_conv2 = 238336,  /* 112896 floats */
-    D_layer1_3_add1 = 225792,  /* [16,28,28] */
-    X_layer1_3_relu2 = 213248,  /* [16,28,28] */
-    X_layer1_4_conv1 = 225792,  /* [16,28,28] */
-    D_layer1_4_conv1 = 263424,  /* [16,28,28] */
-    T_layer1_4_conv1 = 238336,  /* 112896 floats */
-    TB_layer1_4_conv1 = 288512,  /* 112896 floats */
-    X_layer1_4_relu1 = 238336,  /* [16,28,28] */
-    D_layer1_4_relu1 = 250880,  /* [16,28,28] */
-    X_layer1_4_conv2 = 250880,  /* [16,28,28] */
-    D_layer1_4_conv2 = 263424,  /* [16,28,28] */
-    T_layer1_4_conv2 = 263424,  /* 112896 floats */
-    TB_layer1_4_conv2 = 288512,  /* 112896 floats */
-    D_layer1_4_add1 = 275968,  /* [16,28,28] */
-    X_layer1_4_relu2 = 263424,  /* [16,28,28] */
-    X_layer1_5_conv1 = 275968,  /* [16,28,28] */
-    D_layer1_5_conv1 = 313600,  /* [16,28,28] */
-    T_layer1_5_conv1 = 288512,  /* 112896 floats */
-    TB_layer1_5_conv1 = 338688,  /* 112896 floats */
-    X_layer1_5_relu1 = 288512,  /* [16,28,28] */
-    D_layer1_5_relu1 = 301056,  /* [16,28,28] */
-    X_layer1_5_conv2 = 301056,  /* [16,28,28] */
-    D_layer1_5_conv2 = 313600,  /* [16,28,28] */
-    T_layer1_5_conv2 = 313600,  /* 112896 floats */
-    TB_layer1_5_conv2 = 338688,  /* 112896 floats */
-    D_layer1_5_add1 = 326144,  /* [16,28,28] */
-    X_layer1_5_relu2 = 313600,  /* [16,28,28] */
-    X_layer1_6_conv1 = 326144,  /* [16,28,28] */
-    D_layer1_6_conv1 = 363776,  /* [16,28,28] */
-    T_layer1_6_conv1 = 338688,  /* 112896 floats */
-    TB_layer1_6_conv1 = 388864,  /* 112896 floats */
-    X_layer1_6_relu1 = 338688,  /* [16,28,28] */
-    D_layer1_6_relu1 = 351232,  /* [16,28,28] */
-    X_layer1_6_conv2 = 351232,  /* [16,28,28] */
-    D_layer1_6_conv2 = 363776,  /* [16,28,28] */
-    T_layer1_6_conv2 = 363776,  /* 112896 floats */
-    TB_layer1_6_conv2 = 388864,  /* 112896 floats */
-    D_layer1_6_add1 = 376320,  /* [16,28,28] */
-    X_layer1_6_relu2 = 363776,  /* [16,28,28] */
-    X_layer1_7_conv1 = 376320,  /* [16,28,28] */
-    D_layer1_7_conv1 = 413952,  /* [16,28,28] */
-    T_layer1_7_conv1 = 388864,  /* 112896 floats */
-    TB_layer1_7_conv1 = 439040,  /* 112896 floats */
-    X_layer1_7_relu1 = 388864,  /* [16,28,28] */
-    D_layer1_7_relu1 = 401408,  /* [16,28,28] */
-    X_layer1_7_conv2 = 401408,  /* [16,28,28] */
-    D_layer1_7_conv2 = 413952,  /* [16,28,28] */
-    T_layer1_7_conv2 = 413952,  /* 112896 floats */
-    TB_layer1_7_conv2 = 439040,  /* 112896 floats */
-    D_layer1_7_add1 = 426496,  /* [16,28,28] */
-    X_layer1_7_relu2 = 413952,  /* [16,28,28] */
-    X_layer1_8_conv1 = 426496,  /* [16,28,28] */
-    D_layer1_8_conv1 = 464128,  /* [16,28,28] */
-    T_layer1_8_conv1 = 439040,  /* 112896 floats */
-    TB_layer1_8_conv1 = 489216,  /* 112896 floats */
-    X_layer1_8_relu1 = 439040,  /* [16,28,28] */
-    D_layer1_8_relu1 = 451584,  /* [16,28,28] */
-    X_layer1_8_conv2 = 451584,  /* [16,28,28] */
-    D_layer1_8_conv2 = 464128,  /* [16,28,28] */
-    T_layer1_8_conv2 = 464128,  /* 112896 floats */
-    TB_layer1_8_conv2 = 489216,  /* 112896 floats */
-    D_layer1_8_add1 = 476672,  /* [16,28,28] */
-    X_layer1_8_relu2 = 464128,  /* [16,28,28] */
-    D_layer1_8_relu2 = 514304,  /* [16,28,28] */
-    X_layer2_0_conv1 = 476672,  /* [32,14,14] */
-    D_layer2_0_conv1 = 495488,  /* [32,14,14] */
-    T_layer2_0_conv1 = 482944,  /* 28224 floats */
-    TB_layer2_0_conv1 = 526848,  /* 28224 floats */
-    X_layer2_0_relu1 = 482944,  /* [32,14,14] */
-    D_layer2_0_relu1 = 489216,  /* [32,14,14] */
-    X_layer2_0_conv2 = 489216,  /* [32,14,14] */
-    D_layer2_0_conv2 = 495488,  /* [32,14,14] */
-    T_layer2_0_conv2 = 495488,  /* 56448 floats */
-    TB_layer2_0_conv2 = 526848,  /* 56448 floats */
-    X_layer2_0_downsample_0 = 495488,  /* [32,14,14] */
-    D_layer2_0_downsample_0 = 508032,  /* [32,14,14] */
-    T_layer2_0_downsample_0 = 501760,  /* 3136 floats */
-    TB_layer2_0_downsample_0 = 495488,  /* 3136 floats */
-    X_layer2_0_downsample_1 = 501760,  /* [32,14,14] */
-    D_layer2_0_add1 = 501760,  /* [32,14,14] */
-    X_layer2_0_relu2 = 508032,  /* [32,14,14] */
-    X_layer2_1_conv1 = 501760,  /* [32,14,14] */
-    D_layer2_1_conv1 = 526848,  /* [32,14,14] */
-    T_layer2_1_conv1 = 514304,  /* 56448 floats */
-    TB_layer2_1_conv1 = 539392,  /* 56448 floats */
-    X_layer2_1_relu1 = 514304,  /* [32,14,14] */
-    D_layer2_1_relu1 = 520576,  /* [32,14,14] */
-    X_layer2_1_conv2 = 520576,  /* [32,14,14] */
-    D_layer2_1_conv2 = 526848,  /* [32,14,14] */
-    T_layer2_1_conv2 = 526848,  /* 56448 floats */
-    TB_layer2_1_conv2 = 539392,  /* 56448 floats */
-    D_layer2_1_add1 = 533120,  /* [32,14,14] */
-    X_layer2_1_relu2 = 526848,  /* [32,14,14] */
-    X_layer2_2_conv1 = 533120,  /* [32,14,14] */
-    D_layer2_2_conv1 = 551936,  /* [32,14,14] */
-    T_layer2_2_conv1 = 539392,  /* 56448 floats */
-    TB_layer2_2_conv1 = 564480,  /* 56448 floats */
-    X_layer2_2_relu1 = 539392,  /* [32,14,14] */
-    D_layer2_2_relu1 = 545664,  /* [32,14,14] */
-    X_layer2_2_conv2 = 545664,  /* [32,14,14] */
-    D_layer2_2_conv2 = 551936,  /* [32,14,14] */
-    T_layer2_2_conv2 = 551936,  /* 56448 floats */
-    TB_layer2_2_conv2 = 564480,  /* 56448 floats */
-    D_layer2_2_add1 = 558208,  /* [32,14,14] */
-    X_layer2_2_relu2 = 551936,  /* [32,14,14] */
-    X_layer2_3_conv1 = 558208,  /* [32,14,14] */
-    D_layer2_3_conv1 = 577024,  /* [32,14,14] */
-    T_layer2_3_conv1 = 564480,  /* 56448 floats */
-    TB_layer2_3_conv1 = 589568,  /* 56448 floats */
-    X_layer2_3_relu1 = 564480,  /* [32,14,14] */
-    D_layer2_3_relu1 = 570752,  /* [32,14,14] */
-    X_layer2_3_conv2 = 570752,  /* [32,14,14] */
-    D_layer2_3_conv2 = 577024,  /* [32,14,14] */
-    T_layer2_3_conv2 = 577024,  /* 56448 floats */
-    TB_layer2_3_conv2 = 589568,  /* 56448 floats */
-    D_layer2_3_add1 = 583296,  /* [32,14,14] */
-    X_layer2_3_relu2 = 577024,  /* [32,14,14] */
-    X_layer2_4_conv1 = 583296,  /* [32,14,14] */
-    D_layer2_4_conv1 = 602112,  /* [32,14,14] */
-    T_layer2_4_conv1 = 589568,  /* 56448 floats */
-    TB_layer2_4_conv1 = 614656,  /* 56448 floats */
-    X_layer2_4_relu1 = 589568,  /* [32,14,14] */
-    D_layer2_4_relu1 = 595840,  /* [32,14,14] */
-    X_layer2_4_conv2 = 595840,  /* [32,14,14] */
-    D_layer2_4_conv2 = 602112,  /* [32,14,14] */
-    T_layer2_4_conv2 = 602112,  /* 56448 floats */
-    TB_layer2_4_conv2 = 614656,  /* 56448 floats */
-    D_layer2_4_add1 = 608384,  /* [32,14,14] */
-    X_layer2_4_relu2 = 602112,  /* [32,14,14] */
-    X_layer2_5_conv1 = 608384,  /* [32,14,14] */
-    D_layer2_5_conv1 = 627200,  /* [32,14,14] */
-    T_layer2_5_conv1 = 614656,  /* 56448 floats */
-    TB_layer2_5_conv1 = 639744,  /* 56448 floats */
-    X_layer2_5_relu1 = 614656,  /* [32,14,14] */
-    D_layer2_5_relu1 = 620928,  /* [32,14,14] */
-    X_layer2_5_conv2 = 620928,  /* [32,14,14] */
-    D_layer2_5_conv2 = 627200,  /* [32,14,14] */
-    T_layer2_5_conv2 = 627200,  /* 56448 floats */
-    TB_layer2_5_conv2 = 639744,  /* 56448 floats */
-    D_layer2_5_add1 = 633472,  /* [32,14,14] */
-    X_layer2_5_relu2 = 627200,  /* [32,14,14] */
-    X_layer2_6_conv1 = 633472,  /* [32,14,14] */
-    D_layer2_6_conv1 = 652288,  /* [32,14,14] */
-    T_layer2_6_conv1 = 639744,  /* 56448 floats */
-    TB_layer2_6_conv1 = 664832,  /* 56448 floats */
-    X_layer2_6_relu1 = 639744,  /* [32,14,14] */
-    D_layer2_6_relu1 = 646016,  /* [32,14,14] */
-    X_layer2_6_conv2 = 646016,  /* [32,14,14] */
-    D_layer2_6_conv2 = 652288,  /* [32,14,14] */
-    T_layer2_6_conv2 = 652288,  /* 56448 floats */
-    TB_layer2_6_conv2 = 664832,  /* 56448 floats */
-    D_layer2_6_add1 = 658560,  /* [32,14,14] */
-    X_layer2_6_relu2 = 652288,  /* [32,14,14] */
-    X_layer2_7_conv1 = 658560,  /* [32,14,14] */
-    D_layer2_7_conv1 = 677376,  /* [32,14,14] */
-    T_layer2_7_conv1 = 664832,  /* 56448 floats */
-    TB_layer2_7_conv1 = 689920,  /* 56448 floats */
-    X_layer2_7_relu1 = 664832,  /* [32,14,14] */
-    D_layer2_7_relu1 = 671104,  /* [32,14,14] */
-    X_layer2_7_conv2 = 671104,  /* [32,14,14] */
-    D_layer2_7_conv2 = 677376,  /* [32,14,14] */
-    T_layer2_7_conv2 = 677376,  /* 56448 floats */
-    TB_layer2_7_conv2 = 689920,  /* 56448 floats */
-    D_layer2_7_add1 = 683648,  /* [32,14,14] */
-    X_layer2_7_relu2 = 677376,  /* [32,14,14] */
-    X_layer2_8_conv1 = 683648,  /* [32,14,14] */
-    D_layer2_8_conv1 = 702464,  /* [32,14,14] */
-    T_layer2_8_conv1 = 689920,  /* 56448 floats */
-    TB_layer2_8_conv1 = 715008,  /* 56448 floats */
-    X_layer2_8_relu1 = 689920,  /* [32,14,14] */
-    D_layer2_8_relu1 = 696192,  /* [32,14,14] */
-    X_layer2_8_conv2 = 696192,  /* [32,14,14] */
-    D_layer2_8_conv2 = 702464,  /* [32,14,14] */
-    T_layer2_8_conv2 = 702464,  /* 56448 floats */
-    TB_layer2_8_conv2 = 715008,  /* 56448 floats */
-    D_layer2_8_add1 = 708736,  /* [32,14,14] */
-    X_layer2_8_relu2 = 702464,  /* [32,14,14] */
-    D_layer2_8_relu2 = 727552,  /* [32,14,14] */
-    X_layer3_0_conv1 = 708736,  /* [64,7,7] */
-    D_layer3_0_conv1 = 718144,  /* [64,7,7] */
-    T_layer3_0_conv1 = 711872,  /* 14112 floats */
-    TB_layer3_0_conv1 = 733824,  /* 14112 floats */
-    X_layer3_0_relu1 = 711872,  /* [64,7,7] */
-    D_layer3_0_relu1 = 715008,  /* [64,7,7] */
-    X_layer3_0_conv2 = 715008,  /* [64,7,7] */
-    D_layer3_0_conv2 = 718144,  /* [64,7,7] */
-    T_layer3_0_conv2 = 718144,  /* 28224 floats */
-    TB_layer3_0_conv2 = 733824,  /* 28224 floats */
-    X_layer3_0_downsample_0 = 718144,  /* [64,7,7] */
-    D_layer3_0_downsample_0 = 724416,  /* [64,7,7] */
-    T_layer3_0_downsample_0 = 721280,  /* 1568 floats */
-    TB_layer3_0_downsample_0 = 718144,  /* 1568 floats */
-    X_layer3_0_downsample_1 = 721280,  /* [64,7,7] */
-    D_layer3_0_add1 = 721280,  /* [64,7,7] */
-    X_layer3_0_relu2 = 724416,  /* [64,7,7] */
-    X_layer3_1_conv1 = 721280,  /* [64,7,7] */
-    D_layer3_1_conv1 = 733824,  /* [64,7,7] */
-    T_layer3_1_conv1 = 727552,  /* 28224 floats */
-    TB_layer3_1_conv1 = 740096,  /* 28224 floats */
-    X_layer3_1_relu1 = 727552,  /* [64,7,7] */
-    D_layer3_1_relu1 = 730688,  /* [64,7,7] */
-    X_layer3_1_conv2 = 730688,  /* [64,7,7] */
-    D_layer3_1_conv2 = 733824,  /* [64,7,7] */
-    T_layer3_1_conv2 = 733824,  /* 28224 floats */
-    TB_layer3_1_conv2 = 740096,  /* 28224 floats */
-    D_layer3_1_add1 = 736960,  /* [64,7,7] */
-    X_layer3_1_relu2 = 733824,  /* [64,7,7] */
-    X_layer3_2_conv1 = 736960,  /* [64,7,7] */
-    D_layer3_2_conv1 = 746368,  /* [64,7,7] */
-    T_layer3_2_conv1 = 740096,  /* 28224 floats */
-    TB_layer3_2_conv1 = 752640,  /* 28224 floats */
-    X_layer3_2_relu1 = 740096,  /* [64,7,7] */
-    D_layer3_2_relu1 = 743232,  /* [64,7,7] */
-    X_layer3_2_conv2 = 743232,  /* [64,7,7] */
-    D_layer3_2_conv2 = 746368,  /* [64,7,7] */
-    T_layer3_2_conv2 = 746368,  /* 28224 floats */
-    TB_layer3_2_conv2 = 752640,  /* 28224 floats */
-    D_layer3_2_add1 = 749504,  /* [64,7,7] */
-    X_layer3_2_relu2 = 746368,  /* [64,7,7] */
-    X_layer3_3_conv1 = 749504,  /* [64,7,7] */
-    D_layer3_3_conv1 = 758912,  /* [64,7,7] */
-    T_layer3_3_conv1 = 752640,  /* 28224 floats */
-    TB_layer3_3_conv1 = 765184,  /* 28224 floats */
-    X_layer3_3_relu1 = 752640,  /* [64,7,7] */
-    D_layer3_3_relu1 = 755776,  /* [64,7,7] */
-    X_layer3_3_conv2 = 755776,  /* [64,7,7] */
-    D_layer3_3_conv2 = 758912,  /* [64,7,7] */
-    T_layer3_3_conv2 = 758912,  /* 28224 floats */
-    TB_layer3_3_conv2 = 765184,  /* 28224 floats */
-    D_layer3_3_add1 = 762048,  /* [64,7,7] */
-    X_layer3_3_relu2 = 758912,  /* [64,7,7] */
-    X_layer3_4_conv1 = 762048,  /* [64,7,7] */
-    D_layer3_4_conv1 = 771456,  /* [64,7,7] */
-    T_layer3_4_conv1 = 765184,  /* 28224 floats */
-    TB_layer3_4_conv1 = 777728,  /* 28224 floats */
-    X_layer3_4_relu1 = 765184,  /* [64,7,7] */
-    D_layer3_4_relu1 = 768320,  /* [64,7,7] */
-    X_layer3_4_conv2 = 768320,  /* [64,7,7] */
-    D_layer3_4_conv2 = 771456,  /* [64,7,7] */
-    T_layer3_4_conv2 = 771456,  /* 28224 floats */
-    TB_layer3_4_conv2 = 777728,  /* 28224 floats */
-    D_layer3_4_add1 = 774592,  /* [64,7,7] */
-    X_layer3_4_relu2 = 771456,  /* [64,7,7] */
-    X_layer3_5_conv1 = 774592,  /* [64,7,7] */
-    D_layer3_5_conv1 = 784000,  /* [64,7,7] */
-    T_layer3_5_conv1 = 777728,  /* 28224 floats */
-    TB_layer3_5_conv1 = 790272,  /* 28224 floats */
-    X_layer3_5_relu1 = 777728,  /* [64,7,7] */
-    D_layer3_5_relu1 = 780864,  /* [64,7,7] */
-    X_layer3_5_conv2 = 780864,  /* [64,7,7] */
-    D_layer3_5_conv2 = 784000,  /* [64,7,7] */
-    T_layer3_5_conv2 = 784000,  /* 28224 floats */
-    TB_layer3_5_conv2 = 790272,  /* 28224 floats */
-    D_layer3_5_add1 = 787136,  /* [64,7,7] */
-    X_layer3_5_relu2 = 784000,  /* [64,7,7] */
-    X_layer3_6_conv1 = 787136,  /* [64,7,7] */
-    D_layer3_6_conv1 = 796544,  /* [64,7,7] */
-    T_layer3_6_conv1 = 790272,  /* 28224 floats */
-    TB_layer3_6_conv1 = 802816,  /* 28224 floats */
-    X_layer3_6_relu1 = 790272,  /* [64,7,7] */
-    D_layer3_6_relu1 = 793408,  /* [64,7,7] */
-    X_layer3_6_conv2 = 793408,  /* [64,7,7] */
-    D_layer3_6_conv2 = 796544,  /* [64,7,7] */
-    T_layer3_6_conv2 = 796544,  /* 28224 floats */
-    TB_layer3_6_conv2 = 802816,  /* 28224 floats */
-    D_layer3_6_add1 = 799680,  /* [64,7,7] */
-    X_layer3_6_relu2 = 796544,  /* [64,7,7] */
-    X_layer3_7_conv1 = 799680,  /* [64,7,7] */
-    D_layer3_7_conv1 = 809088,  /* [64,7,7] */
-    T_layer3_7_conv1 = 802816,  /* 28224 floats */
-    TB_layer3_7_conv1 = 815360,  /* 28224 floats */
-    X_layer3_7_relu1 = 802816,  /* [64,7,7] */
-    D_layer3_7_relu1 = 805952,  /* [64,7,7] */
-    X_layer3_7_conv2 = 805952,  /* [64,7,7] */
-    D_layer3_7_conv2 = 809088,  /* [64,7,7] */
-    T_layer3_7_conv2 = 809088,  /* 28224 floats */
-    TB_layer3_7_conv2 = 815360,  /* 28224 floats */
-    D_layer3_7_add1 = 812224,  /* [64,7,7] */
-    X_layer3_7_relu2 = 809088,  /* [64,7,7] */
-    X_layer3_8_conv1 = 812224,  /* [64,7,7] */
-    D_layer3_8_conv1 = 821632,  /* [64,7,7] */
-    T_layer3_8_conv1 = 815360,  /* 28224 floats */
-    TB_layer3_8_conv1 = 831188,  /* 28224 floats */
-    X_layer3_8_relu1 = 815360,  /* [64,7,7] */
-    D_layer3_8_relu1 = 818496,  /* [64,7,7] */
-    X_layer3_8_conv2 = 818496,  /* [64,7,7] */
-    D_layer3_8_conv2 = 821632,  /* [64,7,7] */
-    T_layer3_8_conv2 = 821632,  /* 28224 floats */
-    TB_layer3_8_conv2 = 831188,  /* 28224 floats */
-    D_layer3_8_add1 = 828052,  /* [64,7,7] */
-    X_layer3_8_relu2 = 821632,  /* [64,7,7] */
-    D_layer3_8_relu2 = 824916,  /* [64,7,7] */
-    X_avgpool = 824768,  /* [64] */
-    D_avgpool = 824852,  /* [64] */
-    X_fc = 824832,  /* [10] */
-    D_fc = 824842,  /* [10] */
+    D_layer1_0_conv2 = 37632,  /* [16,28,28] */
+    D_layer1_0_add1 = 12544,  /* [16,28,28] */
+    X_layer1_0_relu2 = 37632,  /* [16,28,28] */
+    X_layer1_1_conv1 = 12544,  /* [16,28,28] */
+    D_layer1_1_conv1 = 62720,  /* [16,28,28] */
+    X_layer1_1_relu1 = 62720,  /* [16,28,28] */
+    D_layer1_1_relu1 = 75264,  /* [16,28,28] */
+    X_layer1_1_conv2 = 75264,  /* [16,28,28] */
+    D_layer1_1_conv2 = 62720,  /* [16,28,28] */
+    D_layer1_1_add1 = 87808,  /* [16,28,28] */
+    X_layer1_1_relu2 = 62720,  /* [16,28,28] */
+    X_layer1_2_conv1 = 87808,  /* [16,28,28] */
+    D_layer1_2_conv1 = 100352,  /* [16,28,28] */
+    X_layer1_2_relu1 = 100352,  /* [16,28,28] */
+    D_layer1_2_relu1 = 112896,  /* [16,28,28] */
+    X_layer1_2_conv2 = 112896,  /* [16,28,28] */
+    D_layer1_2_conv2 = 100352,  /* [16,28,28] */
+    D_layer1_2_add1 = 125440,  /* [16,28,28] */
+    X_layer1_2_relu2 = 100352,  /* [16,28,28] */
+    X_layer1_3_conv1 = 125440,  /* [16,28,28] */
+    D_layer1_3_conv1 = 137984,  /* [16,28,28] */
+    X_layer1_3_relu1 = 137984,  /* [16,28,28] */
+    D_layer1_3_relu1 = 150528,  /* [16,28,28] */
+    X_layer1_3_conv2 = 150528,  /* [16,28,28] */
+    D_layer1_3_conv2 = 137984,  /* [16,28,28] */
+    D_layer1_3_add1 = 163072,  /* [16,28,28] */
+    X_layer1_3_relu2 = 137984,  /* [16,28,28] */
+    X_layer1_4_conv1 = 163072,  /* [16,28,28] */
+    D_layer1_4_conv1 = 175616,  /* [16,28,28] */
+    X_layer1_4_relu1 = 175616,  /* [16,28,28] */
+    D_layer1_4_relu1 = 188160,  /* [16,28,28] */
+    X_layer1_4_conv2 = 188160,  /* [16,28,28] */
+    D_layer1_4_conv2 = 175616,  /* [16,28,28] */
+    D_layer1_4_add1 = 200704,  /* [16,28,28] */
+    X_layer1_4_relu2 = 175616,  /* [16,28,28] */
+    X_layer1_5_conv1 = 200704,  /* [16,28,28] */
+    D_layer1_5_conv1 = 213248,  /* [16,28,28] */
+    X_layer1_5_relu1 = 213248,  /* [16,28,28] */
+    D_layer1_5_relu1 = 225792,  /* [16,28,28] */
+    X_layer1_5_conv2 = 225792,  /* [16,28,28] */
+    D_layer1_5_conv2 = 213248,  /* [16,28,28] */
+    D_layer1_5_add1 = 238336,  /* [16,28,28] */
+    X_layer1_5_relu2 = 213248,  /* [16,28,28] */
+    X_layer1_6_conv1 = 238336,  /* [16,28,28] */
+    D_layer1_6_conv1 = 250880,  /* [16,28,28] */
+    X_layer1_6_relu1 = 250880,  /* [16,28,28] */
+    D_layer1_6_relu1 = 263424,  /* [16,28,28] */
+    X_layer1_6_conv2 = 263424,  /* [16,28,28] */
+    D_layer1_6_conv2 = 250880,  /* [16,28,28] */
+    D_layer1_6_add1 = 275968,  /* [16,28,28] */
+    X_layer1_6_relu2 = 250880,  /* [16,28,28] */
+    X_layer1_7_conv1 = 275968,  /* [16,28,28] */
+    D_layer1_7_conv1 = 288512,  /* [16,28,28] */
+    X_layer1_7_relu1 = 288512,  /* [16,28,28] */
+    D_layer1_7_relu1 = 301056,  /* [16,28,28] */
+    X_layer1_7_conv2 = 301056,  /* [16,28,28] */
+    D_layer1_7_conv2 = 288512,  /* [16,28,28] */
+    D_layer1_7_add1 = 313600,  /* [16,28,28] */
+    X_layer1_7_relu2 = 288512,  /* [16,28,28] */
+    X_layer1_8_conv1 = 313600,  /* [16,28,28] */
+    D_layer1_8_conv1 = 326144,  /* [16,28,28] */
+    X_layer1_8_relu1 = 326144,  /* [16,28,28] */
+    D_layer1_8_relu1 = 338688,  /* [16,28,28] */
+    X_layer1_8_conv2 = 338688,  /* [16,28,28] */
+    D_layer1_8_conv2 = 326144,  /* [16,28,28] */
+    D_layer1_8_add1 = 351232,  /* [16,28,28] */
+    X_layer1_8_relu2 = 326144,  /* [16,28,28] */
+    D_layer1_8_relu2 = 382592,  /* [16,28,28] */
+    X_layer2_0_conv1 = 351232,  /* [32,14,14] */
+    D_layer2_0_conv1 = 357504,  /* [32,14,14] */
+    X_layer2_0_relu1 = 357504,  /* [32,14,14] */
+    D_layer2_0_relu1 = 363776,  /* [32,14,14] */
+    X_layer2_0_conv2 = 363776,  /* [32,14,14] */
+    D_layer2_0_conv2 = 357504,  /* [32,14,14] */
+    X_layer2_0_downsample_0 = 357504,  /* [32,14,14] */
+    D_layer2_0_downsample_0 = 376320,  /* [32,14,14] */
+    X_layer2_0_downsample_1 = 370048,  /* [32,14,14] */
+    D_layer2_0_add1 = 370048,  /* [32,14,14] */
+    X_layer2_0_relu2 = 376320,  /* [32,14,14] */
+    X_layer2_1_conv1 = 370048,  /* [32,14,14] */
+    D_layer2_1_conv1 = 382592,  /* [32,14,14] */
+    X_layer2_1_relu1 = 382592,  /* [32,14,14] */
+    D_layer2_1_relu1 = 388864,  /* [32,14,14] */
+    X_layer2_1_conv2 = 388864,  /* [32,14,14] */
+    D_layer2_1_conv2 = 382592,  /* [32,14,14] */
+    D_layer2_1_add1 = 395136,  /* [32,14,14] */
+    X_layer2_1_relu2 = 382592,  /* [32,14,14] */
+    X_layer2_2_conv1 = 395136,  /* [32,14,14] */
+    D_layer2_2_conv1 = 401408,  /* [32,14,14] */
+    X_layer2_2_relu1 = 401408,  /* [32,14,14] */
+    D_layer2_2_relu1 = 407680,  /* [32,14,14] */
+    X_layer2_2_conv2 = 407680,  /* [32,14,14] */
+    D_layer2_2_conv2 = 401408,  /* [32,14,14] */
+    D_layer2_2_add1 = 413952,  /* [32,14,14] */
+    X_layer2_2_relu2 = 401408,  /* [32,14,14] */
+    X_layer2_3_conv1 = 413952,  /* [32,14,14] */
+    D_layer2_3_conv1 = 420224,  /* [32,14,14] */
+    X_layer2_3_relu1 = 420224,  /* [32,14,14] */
+    D_layer2_3_relu1 = 426496,  /* [32,14,14] */
+    X_layer2_3_conv2 = 426496,  /* [32,14,14] */
+    D_layer2_3_conv2 = 420224,  /* [32,14,14] */
+    D_layer2_3_add1 = 432768,  /* [32,14,14] */
+    X_layer2_3_relu2 = 420224,  /* [32,14,14] */
+    X_layer2_4_conv1 = 432768,  /* [32,14,14] */
+    D_layer2_4_conv1 = 439040,  /* [32,14,14] */
+    X_layer2_4_relu1 = 439040,  /* [32,14,14] */
+    D_layer2_4_relu1 = 445312,  /* [32,14,14] */
+    X_layer2_4_conv2 = 445312,  /* [32,14,14] */
+    D_layer2_4_conv2 = 439040,  /* [32,14,14] */
+    D_layer2_4_add1 = 451584,  /* [32,14,14] */
+    X_layer2_4_relu2 = 439040,  /* [32,14,14] */
+    X_layer2_5_conv1 = 451584,  /* [32,14,14] */
+    D_layer2_5_conv1 = 457856,  /* [32,14,14] */
+    X_layer2_5_relu1 = 457856,  /* [32,14,14] */
+    D_layer2_5_relu1 = 464128,  /* [32,14,14] */
+    X_layer2_5_conv2 = 464128,  /* [32,14,14] */
+    D_layer2_5_conv2 = 457856,  /* [32,14,14] */
+    D_layer2_5_add1 = 470400,  /* [32,14,14] */
+    X_layer2_5_relu2 = 457856,  /* [32,14,14] */
+    X_layer2_6_conv1 = 470400,  /* [32,14,14] */
+    D_layer2_6_conv1 = 476672,  /* [32,14,14] */
+    X_layer2_6_relu1 = 476672,  /* [32,14,14] */
+    D_layer2_6_relu1 = 482944,  /* [32,14,14] */
+    X_layer2_6_conv2 = 482944,  /* [32,14,14] */
+    D_layer2_6_conv2 = 476672,  /* [32,14,14] */
+    D_layer2_6_add1 = 489216,  /* [32,14,14] */
+    X_layer2_6_relu2 = 476672,  /* [32,14,14] */
+    X_layer2_7_conv1 = 489216,  /* [32,14,14] */
+    D_layer2_7_conv1 = 495488,  /* [32,14,14] */
+    X_layer2_7_relu1 = 495488,  /* [32,14,14] */
+    D_layer2_7_relu1 = 501760,  /* [32,14,14] */
+    X_layer2_7_conv2 = 501760,  /* [32,14,14] */
+    D_layer2_7_conv2 = 495488,  /* [32,14,14] */
+    D_layer2_7_add1 = 508032,  /* [32,14,14] */
+    X_layer2_7_relu2 = 495488,  /* [32,14,14] */
+    X_layer2_8_conv1 = 508032,  /* [32,14,14] */
+    D_layer2_8_conv1 = 514304,  /* [32,14,14] */
+    X_layer2_8_relu1 = 514304,  /* [32,14,14] */
+    D_layer2_8_relu1 = 520576,  /* [32,14,14] */
+    X_layer2_8_conv2 = 520576,  /* [32,14,14] */
+    D_layer2_8_conv2 = 514304,  /* [32,14,14] */
+    D_layer2_8_add1 = 526848,  /* [32,14,14] */
+    X_layer2_8_relu2 = 514304,  /* [32,14,14] */
+    D_layer2_8_relu2 = 542528,  /* [32,14,14] */
+    X_layer3_0_conv1 = 526848,  /* [64,7,7] */
+    D_layer3_0_conv1 = 529984,  /* [64,7,7] */
+    X_layer3_0_relu1 = 529984,  /* [64,7,7] */
+    D_layer3_0_relu1 = 533120,  /* [64,7,7] */
+    X_layer3_0_conv2 = 533120,  /* [64,7,7] */
+    D_layer3_0_conv2 = 529984,  /* [64,7,7] */
+    X_layer3_0_downsample_0 = 529984,  /* [64,7,7] */
+    D_layer3_0_downsample_0 = 539392,  /* [64,7,7] */
+    X_layer3_0_downsample_1 = 536256,  /* [64,7,7] */
+    D_layer3_0_add1 = 536256,  /* [64,7,7] */
+    X_layer3_0_relu2 = 539392,  /* [64,7,7] */
+    X_layer3_1_conv1 = 536256,  /* [64,7,7] */
+    D_layer3_1_conv1 = 542528,  /* [64,7,7] */
+    X_layer3_1_relu1 = 542528,  /* [64,7,7] */
+    D_layer3_1_relu1 = 545664,  /* [64,7,7] */
+    X_layer3_1_conv2 = 545664,  /* [64,7,7] */
+    D_layer3_1_conv2 = 542528,  /* [64,7,7] */
+    D_layer3_1_add1 = 548800,  /* [64,7,7] */
+    X_layer3_1_relu2 = 542528,  /* [64,7,7] */
+    X_layer3_2_conv1 = 548800,  /* [64,7,7] */
+    D_layer3_2_conv1 = 551936,  /* [64,7,7] */
+    X_layer3_2_relu1 = 551936,  /* [64,7,7] */
+    D_layer3_2_relu1 = 555072,  /* [64,7,7] */
+    X_layer3_2_conv2 = 555072,  /* [64,7,7] */
+    D_layer3_2_conv2 = 551936,  /* [64,7,7] */
+    D_layer3_2_add1 = 558208,  /* [64,7,7] */
+    X_layer3_2_relu2 = 551936,  /* [64,7,7] */
+    X_layer3_3_conv1 = 558208,  /* [64,7,7] */
+    D_layer3_3_conv1 = 561344,  /* [64,7,7] */
+    X_layer3_3_relu1 = 561344,  /* [64,7,7] */
+    D_layer3_3_relu1 = 564480,  /* [64,7,7] */
+    X_layer3_3_conv2 = 564480,  /* [64,7,7] */
+    D_layer3_3_conv2 = 561344,  /* [64,7,7] */
+    D_layer3_3_add1 = 567616,  /* [64,7,7] */
+    X_layer3_3_relu2 = 561344,  /* [64,7,7] */
+    X_layer3_4_conv1 = 567616,  /* [64,7,7] */
+    D_layer3_4_conv1 = 570752,  /* [64,7,7] */
+    X_layer3_4_relu1 = 570752,  /* [64,7,7] */
+    D_layer3_4_relu1 = 573888,  /* [64,7,7] */
+    X_layer3_4_conv2 = 573888,  /* [64,7,7] */
+    D_layer3_4_conv2 = 570752,  /* [64,7,7] */
+    D_layer3_4_add1 = 577024,  /* [64,7,7] */
+    X_layer3_4_relu2 = 570752,  /* [64,7,7] */
+    X_layer3_5_conv1 = 577024,  /* [64,7,7] */
+    D_layer3_5_conv1 = 580160,  /* [64,7,7] */
+    X_layer3_5_relu1 = 580160,  /* [64,7,7] */
+    D_layer3_5_relu1 = 583296,  /* [64,7,7] */
+    X_layer3_5_conv2 = 583296,  /* [64,7,7] */
+    D_layer3_5_conv2 = 580160,  /* [64,7,7] */
+    D_layer3_5_add1 = 586432,  /* [64,7,7] */
+    X_layer3_5_relu2 = 580160,  /* [64,7,7] */
+    X_layer3_6_conv1 = 586432,  /* [64,7,7] */
+    D_layer3_6_conv1 = 589568,  /* [64,7,7] */
+    X_layer3_6_relu1 = 589568,  /* [64,7,7] */
+    D_layer3_6_relu1 = 592704,  /* [64,7,7] */
+    X_layer3_6_conv2 = 592704,  /* [64,7,7] */
+    D_layer3_6_conv2 = 589568,  /* [64,7,7] */
+    D_layer3_6_add1 = 595840,  /* [64,7,7] */
+    X_layer3_6_relu2 = 589568,  /* [64,7,7] */
+    X_layer3_7_conv1 = 595840,  /* [64,7,7] */
+    D_layer3_7_conv1 = 598976,  /* [64,7,7] */
+    X_layer3_7_relu1 = 598976,  /* [64,7,7] */
+    D_layer3_7_relu1 = 602112,  /* [64,7,7] */
+    X_layer3_7_conv2 = 602112,  /* [64,7,7] */
+    D_layer3_7_conv2 = 598976,  /* [64,7,7] */
+    D_layer3_7_add1 = 605248,  /* [64,7,7] */
+    X_layer3_7_relu2 = 598976,  /* [64,7,7] */
+    X_layer3_8_conv1 = 605248,  /* [64,7,7] */
+    D_layer3_8_conv1 = 608384,  /* [64,7,7] */
+    X_layer3_8_relu1 = 608384,  /* [64,7,7] */
+    D_layer3_8_relu1 = 611520,  /* [64,7,7] */
+    X_layer3_8_conv2 = 611520,  /* [64,7,7] */
+    D_layer3_8_conv2 = 608384,  /* [64,7,7] */
+    D_layer3_8_add1 = 617940,  /* [64,7,7] */
+    X_layer3_8_relu2 = 608384,  /* [64,7,7] */
+    D_layer3_8_relu2 = 614804,  /* [64,7,7] */
+    X_avgpool = 614656,  /* [64] */
+    D_avgpool = 614740,  /* [64] */
+    X_fc = 614720,  /* [10] */
+    D_fc = 614730,  /* [10] */
+    RX_relu = 25088,  /* [16,28,28] */
+    RX_layer1_0_relu1 = 62720,  /* [16,28,28] */
+    RX_layer1_1_relu1 = 100352,  /* [16,28,28] */
+    RX_layer1_2_relu1 = 137984,  /* [16,28,28] */
+    RX_layer1_3_relu1 = 175616,  /* [16,28,28] */
+    RX_layer1_4_relu1 = 213248,  /* [16,28,28] */
+    RX_layer1_5_relu1 = 250880,  /* [16,28,28] */
+    RX_layer1_6_relu1 = 288512,  /* [16,28,28] */
+    RX_layer1_7_relu1 = 326144,  /* [16,28,28] */
+    RX_layer1_8_relu1 = 363776,  /* [16,28,28] */
+    RX_layer2_0_relu1 = 370048,  /* [32,14,14] */
+    RX_layer2_1_relu1 = 401408,  /* [32,14,14] */
+    RX_layer2_2_relu1 = 420224,  /* [32,14,14] */
+    RX_layer2_3_relu1 = 439040,  /* [32,14,14] */
+    RX_layer2_4_relu1 = 457856,  /* [32,14,14] */
+    RX_layer2_5_relu1 = 476672,  /* [32,14,14] */
+    RX_layer2_6_relu1 = 495488,  /* [32,14,14] */
+    RX_layer2_7_relu1 = 514304,  /* [32,14,14] */
+    RX_layer2_8_relu1 = 533120,  /* [32,14,14] */
+    RX_layer3_0_relu1 = 536256,  /* [64,7,7] */
+    RX_layer3_1_relu1 = 551936,  /* [64,7,7] */
+    RX_layer3_2_relu1 = 561344,  /* [64,7,7] */
+    RX_layer3_3_relu1 = 570752,  /* [64,7,7] */
+    RX_layer3_4_relu1 = 580160,  /* [64,7,7] */
+    RX_layer3_5_relu1 = 589568,  /* [64,7,7] */
+    RX_layer3_6_relu1 = 598976,  /* [64,7,7] */
+    RX_layer3_7_relu1 = 608384,  /* [64,7,7] */
+    RX_layer3_8_relu1 = 614656,  /* [64,7,7] */
 };
 
-/* Scratch independent of the batch size, after the per-sample region. */
+/* Statistics independent of the batch size, after the per-sample region. */
 enum {
     S_bn1 = 0,  /* 32 floats */
     S_layer1_0_bn1 = 32,  /* 32 floats */
@@ -709,182 +623,305 @@ enum {
     S_layer3_8_bn2 = 4128,  /* 128 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_conv1 = 0,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
+    T_layer1_0_conv1 = 0,  /* 112896 floats */
+    TB_layer1_0_conv1 = 0,  /* 112896 floats */
+    T_layer1_0_conv2 = 0,  /* 112896 floats */
+    TB_layer1_0_conv2 = 0,  /* 112896 floats */
+    T_layer1_1_conv1 = 0,  /* 112896 floats */
+    TB_layer1_1_conv1 = 0,  /* 112896 floats */
+    T_layer1_1_conv2 = 0,  /* 112896 floats */
+    TB_layer1_1_conv2 = 0,  /* 112896 floats */
+    T_layer1_2_conv1 = 0,  /* 112896 floats */
+    TB_layer1_2_conv1 = 0,  /* 112896 floats */
+    T_layer1_2_conv2 = 0,  /* 112896 floats */
+    TB_layer1_2_conv2 = 0,  /* 112896 floats */
+    T_layer1_3_conv1 = 0,  /* 112896 floats */
+    TB_layer1_3_conv1 = 0,  /* 112896 floats */
+    T_layer1_3_conv2 = 0,  /* 112896 floats */
+    TB_layer1_3_conv2 = 0,  /* 112896 floats */
+    T_layer1_4_conv1 = 0,  /* 112896 floats */
+    TB_layer1_4_conv1 = 0,  /* 112896 floats */
+    T_layer1_4_conv2 = 0,  /* 112896 floats */
+    TB_layer1_4_conv2 = 0,  /* 112896 floats */
+    T_layer1_5_conv1 = 0,  /* 112896 floats */
+    TB_layer1_5_conv1 = 0,  /* 112896 floats */
+    T_layer1_5_conv2 = 0,  /* 112896 floats */
+    TB_layer1_5_conv2 = 0,  /* 112896 floats */
+    T_layer1_6_conv1 = 0,  /* 112896 floats */
+    TB_layer1_6_conv1 = 0,  /* 112896 floats */
+    T_layer1_6_conv2 = 0,  /* 112896 floats */
+    TB_layer1_6_conv2 = 0,  /* 112896 floats */
+    T_layer1_7_conv1 = 0,  /* 112896 floats */
+    TB_layer1_7_conv1 = 0,  /* 112896 floats */
+    T_layer1_7_conv2 = 0,  /* 112896 floats */
+    TB_layer1_7_conv2 = 0,  /* 112896 floats */
+    T_layer1_8_conv1 = 0,  /* 112896 floats */
+    TB_layer1_8_conv1 = 0,  /* 112896 floats */
+    T_layer1_8_conv2 = 0,  /* 112896 floats */
+    TB_layer1_8_conv2 = 0,  /* 112896 floats */
+    T_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv2 = 0,  /* 56448 floats */
+    TB_layer2_0_conv2 = 0,  /* 56448 floats */
+    T_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    T_layer2_1_conv1 = 0,  /* 56448 floats */
+    TB_layer2_1_conv1 = 0,  /* 56448 floats */
+    T_layer2_1_conv2 = 0,  /* 56448 floats */
+    TB_layer2_1_conv2 = 0,  /* 56448 floats */
+    T_layer2_2_conv1 = 0,  /* 56448 floats */
+    TB_layer2_2_conv1 = 0,  /* 56448 floats */
+    T_layer2_2_conv2 = 0,  /* 56448 floats */
+    TB_layer2_2_conv2 = 0,  /* 56448 floats */
+    T_layer2_3_conv1 = 0,  /* 56448 floats */
+    TB_layer2_3_conv1 = 0,  /* 56448 floats */
+    T_layer2_3_conv2 = 0,  /* 56448 floats */
+    TB_layer2_3_conv2 = 0,  /* 56448 floats */
+    T_layer2_4_conv1 = 0,  /* 56448 floats */
+    TB_layer2_4_conv1 = 0,  /* 56448 floats */
+    T_layer2_4_conv2 = 0,  /* 56448 floats */
+    TB_layer2_4_conv2 = 0,  /* 56448 floats */
+    T_layer2_5_conv1 = 0,  /* 56448 floats */
+    TB_layer2_5_conv1 = 0,  /* 56448 floats */
+    T_layer2_5_conv2 = 0,  /* 56448 floats */
+    TB_layer2_5_conv2 = 0,  /* 56448 floats */
+    T_layer2_6_conv1 = 0,  /* 56448 floats */
+    TB_layer2_6_conv1 = 0,  /* 56448 floats */
+    T_layer2_6_conv2 = 0,  /* 56448 floats */
+    TB_layer2_6_conv2 = 0,  /* 56448 floats */
+    T_layer2_7_conv1 = 0,  /* 56448 floats */
+    TB_layer2_7_conv1 = 0,  /* 56448 floats */
+    T_layer2_7_conv2 = 0,  /* 56448 floats */
+    TB_layer2_7_conv2 = 0,  /* 56448 floats */
+    T_layer2_8_conv1 = 0,  /* 56448 floats */
+    TB_layer2_8_conv1 = 0,  /* 56448 floats */
+    T_layer2_8_conv2 = 0,  /* 56448 floats */
+    TB_layer2_8_conv2 = 0,  /* 56448 floats */
+    T_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv2 = 0,  /* 28224 floats */
+    TB_layer3_0_conv2 = 0,  /* 28224 floats */
+    T_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    T_layer3_1_conv1 = 0,  /* 28224 floats */
+    TB_layer3_1_conv1 = 0,  /* 28224 floats */
+    T_layer3_1_conv2 = 0,  /* 28224 floats */
+    TB_layer3_1_conv2 = 0,  /* 28224 floats */
+    T_layer3_2_conv1 = 0,  /* 28224 floats */
+    TB_layer3_2_conv1 = 0,  /* 28224 floats */
+    T_layer3_2_conv2 = 0,  /* 28224 floats */
+    TB_layer3_2_conv2 = 0,  /* 28224 floats */
+    T_layer3_3_conv1 = 0,  /* 28224 floats */
+    TB_layer3_3_conv1 = 0,  /* 28224 floats */
+    T_layer3_3_conv2 = 0,  /* 28224 floats */
+    TB_layer3_3_conv2 = 0,  /* 28224 floats */
+    T_layer3_4_conv1 = 0,  /* 28224 floats */
+    TB_layer3_4_conv1 = 0,  /* 28224 floats */
+    T_layer3_4_conv2 = 0,  /* 28224 floats */
+    TB_layer3_4_conv2 = 0,  /* 28224 floats */
+    T_layer3_5_conv1 = 0,  /* 28224 floats */
+    TB_layer3_5_conv1 = 0,  /* 28224 floats */
+    T_layer3_5_conv2 = 0,  /* 28224 floats */
+    TB_layer3_5_conv2 = 0,  /* 28224 floats */
+    T_layer3_6_conv1 = 0,  /* 28224 floats */
+    TB_layer3_6_conv1 = 0,  /* 28224 floats */
+    T_layer3_6_conv2 = 0,  /* 28224 floats */
+    TB_layer3_6_conv2 = 0,  /* 28224 floats */
+    T_layer3_7_conv1 = 0,  /* 28224 floats */
+    TB_layer3_7_conv1 = 0,  /* 28224 floats */
+    T_layer3_7_conv2 = 0,  /* 28224 floats */
+    TB_layer3_7_conv2 = 0,  /* 28224 floats */
+    T_layer3_8_conv1 = 0,  /* 28224 floats */
+    TB_layer3_8_conv1 = 0,  /* 28224 floats */
+    T_layer3_8_conv2 = 0,  /* 28224 floats */
+    TB_layer3_8_conv2 = 0,  /* 28224 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_conv1 = 0,  /* [16,28,28] */
-    IT_conv1 = 12544,  /* 7056 floats */
     IX_relu = 12544,  /* [16,28,28] */
     IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
     IX_layer1_0_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv2 = 37632,  /* 112896 floats */
     IX_layer1_0_relu2 = 25088,  /* [16,28,28] */
     IX_layer1_1_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv1 = 37632,  /* 112896 floats */
     IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_1_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_1_conv2 = 37632,  /* 112896 floats */
     IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_2_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
     IX_layer1_2_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_2_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_2_conv2 = 37632,  /* 112896 floats */
     IX_layer1_2_relu2 = 25088,  /* [16,28,28] */
     IX_layer1_3_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_3_conv1 = 37632,  /* 112896 floats */
     IX_layer1_3_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_3_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_3_conv2 = 37632,  /* 112896 floats */
     IX_layer1_3_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_4_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_4_conv1 = 25088,  /* 112896 floats */
     IX_layer1_4_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_4_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_4_conv2 = 37632,  /* 112896 floats */
     IX_layer1_4_relu2 = 25088,  /* [16,28,28] */
     IX_layer1_5_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_5_conv1 = 37632,  /* 112896 floats */
     IX_layer1_5_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_5_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_5_conv2 = 37632,  /* 112896 floats */
     IX_layer1_5_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_6_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_6_conv1 = 25088,  /* 112896 floats */
     IX_layer1_6_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_6_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_6_conv2 = 37632,  /* 112896 floats */
     IX_layer1_6_relu2 = 25088,  /* [16,28,28] */
     IX_layer1_7_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_7_conv1 = 37632,  /* 112896 floats */
     IX_layer1_7_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_7_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_7_conv2 = 37632,  /* 112896 floats */
     IX_layer1_7_relu2 = 12544,  /* [16,28,28] */
     IX_layer1_8_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_8_conv1 = 25088,  /* 112896 floats */
     IX_layer1_8_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_8_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_8_conv2 = 37632,  /* 112896 floats */
     IX_layer1_8_relu2 = 25088,  /* [16,28,28] */
     IX_layer2_0_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv1 = 37632,  /* 28224 floats */
     IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_0_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_0_conv2 = 37632,  /* 56448 floats */
     IX_layer2_0_downsample_0 = 6272,  /* [32,14,14] */
-    IT_layer2_0_downsample_0 = 12544,  /* 3136 floats */
     IX_layer2_0_downsample_1 = 12544,  /* [32,14,14] */
     IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
     IX_layer2_1_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv2 = 18816,  /* 56448 floats */
     IX_layer2_1_relu2 = 12544,  /* [32,14,14] */
     IX_layer2_2_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv1 = 18816,  /* 56448 floats */
     IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_2_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_2_conv2 = 18816,  /* 56448 floats */
     IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_3_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_3_conv1 = 12544,  /* 56448 floats */
     IX_layer2_3_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_3_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_3_conv2 = 18816,  /* 56448 floats */
     IX_layer2_3_relu2 = 12544,  /* [32,14,14] */
     IX_layer2_4_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_4_conv1 = 18816,  /* 56448 floats */
     IX_layer2_4_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_4_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_4_conv2 = 18816,  /* 56448 floats */
     IX_layer2_4_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_5_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_5_conv1 = 12544,  /* 56448 floats */
     IX_layer2_5_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_5_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_5_conv2 = 18816,  /* 56448 floats */
     IX_layer2_5_relu2 = 12544,  /* [32,14,14] */
     IX_layer2_6_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_6_conv1 = 18816,  /* 56448 floats */
     IX_layer2_6_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_6_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_6_conv2 = 18816,  /* 56448 floats */
     IX_layer2_6_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_7_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_7_conv1 = 12544,  /* 56448 floats */
     IX_layer2_7_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_7_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_7_conv2 = 18816,  /* 56448 floats */
     IX_layer2_7_relu2 = 12544,  /* [32,14,14] */
     IX_layer2_8_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_8_conv1 = 18816,  /* 56448 floats */
     IX_layer2_8_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_8_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_8_conv2 = 18816,  /* 56448 floats */
     IX_layer2_8_relu2 = 6272,  /* [32,14,14] */
     IX_layer3_0_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv1 = 12544,  /* 14112 floats */
     IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_0_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_0_conv2 = 12544,  /* 28224 floats */
     IX_layer3_0_downsample_0 = 3136,  /* [64,7,7] */
-    IT_layer3_0_downsample_0 = 12544,  /* 1568 floats */
     IX_layer3_0_downsample_1 = 6272,  /* [64,7,7] */
     IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
     IX_layer3_1_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv2 = 9408,  /* 28224 floats */
     IX_layer3_1_relu2 = 6272,  /* [64,7,7] */
     IX_layer3_2_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv1 = 9408,  /* 28224 floats */
     IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_2_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_2_conv2 = 9408,  /* 28224 floats */
     IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_3_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_3_conv1 = 6272,  /* 28224 floats */
     IX_layer3_3_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_3_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_3_conv2 = 9408,  /* 28224 floats */
     IX_layer3_3_relu2 = 6272,  /* [64,7,7] */
     IX_layer3_4_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_4_conv1 = 9408,  /* 28224 floats */
     IX_layer3_4_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_4_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_4_conv2 = 9408,  /* 28224 floats */
     IX_layer3_4_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_5_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_5_conv1 = 6272,  /* 28224 floats */
     IX_layer3_5_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_5_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_5_conv2 = 9408,  /* 28224 floats */
     IX_layer3_5_relu2 = 6272,  /* [64,7,7] */
     IX_layer3_6_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_6_conv1 = 9408,  /* 28224 floats */
     IX_layer3_6_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_6_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_6_conv2 = 9408,  /* 28224 floats */
     IX_layer3_6_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_7_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_7_conv1 = 6272,  /* 28224 floats */
     IX_layer3_7_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_7_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_7_conv2 = 9408,  /* 28224 floats */
     IX_layer3_7_relu2 = 6272,  /* [64,7,7] */
     IX_layer3_8_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_8_conv1 = 9408,  /* 28224 floats */
     IX_layer3_8_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_8_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_8_conv2 = 9408,  /* 28224 floats */
     IX_layer3_8_relu2 = 3136,  /* [64,7,7] */
     IX_avgpool = 0,  /* [64] */
     IX_fc = 64,  /* [10] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_conv1 = 0,  /* 7056 floats */
+    IT_layer1_0_conv1 = 0,  /* 112896 floats */
+    IT_layer1_0_conv2 = 0,  /* 112896 floats */
+    IT_layer1_1_conv1 = 0,  /* 112896 floats */
+    IT_layer1_1_conv2 = 0,  /* 112896 floats */
+    IT_layer1_2_conv1 = 0,  /* 112896 floats */
+    IT_layer1_2_conv2 = 0,  /* 112896 floats */
+    IT_layer1_3_conv1 = 0,  /* 112896 floats */
+    IT_layer1_3_conv2 = 0,  /* 112896 floats */
+    IT_layer1_4_conv1 = 0,  /* 112896 floats */
+    IT_layer1_4_conv2 = 0,  /* 112896 floats */
+    IT_layer1_5_conv1 = 0,  /* 112896 floats */
+    IT_layer1_5_conv2 = 0,  /* 112896 floats */
+    IT_layer1_6_conv1 = 0,  /* 112896 floats */
+    IT_layer1_6_conv2 = 0,  /* 112896 floats */
+    IT_layer1_7_conv1 = 0,  /* 112896 floats */
+    IT_layer1_7_conv2 = 0,  /* 112896 floats */
+    IT_layer1_8_conv1 = 0,  /* 112896 floats */
+    IT_layer1_8_conv2 = 0,  /* 112896 floats */
+    IT_layer2_0_conv1 = 0,  /* 28224 floats */
+    IT_layer2_0_conv2 = 0,  /* 56448 floats */
+    IT_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    IT_layer2_1_conv1 = 0,  /* 56448 floats */
+    IT_layer2_1_conv2 = 0,  /* 56448 floats */
+    IT_layer2_2_conv1 = 0,  /* 56448 floats */
+    IT_layer2_2_conv2 = 0,  /* 56448 floats */
+    IT_layer2_3_conv1 = 0,  /* 56448 floats */
+    IT_layer2_3_conv2 = 0,  /* 56448 floats */
+    IT_layer2_4_conv1 = 0,  /* 56448 floats */
+    IT_layer2_4_conv2 = 0,  /* 56448 floats */
+    IT_layer2_5_conv1 = 0,  /* 56448 floats */
+    IT_layer2_5_conv2 = 0,  /* 56448 floats */
+    IT_layer2_6_conv1 = 0,  /* 56448 floats */
+    IT_layer2_6_conv2 = 0,  /* 56448 floats */
+    IT_layer2_7_conv1 = 0,  /* 56448 floats */
+    IT_layer2_7_conv2 = 0,  /* 56448 floats */
+    IT_layer2_8_conv1 = 0,  /* 56448 floats */
+    IT_layer2_8_conv2 = 0,  /* 56448 floats */
+    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer3_0_conv2 = 0,  /* 28224 floats */
+    IT_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    IT_layer3_1_conv1 = 0,  /* 28224 floats */
+    IT_layer3_1_conv2 = 0,  /* 28224 floats */
+    IT_layer3_2_conv1 = 0,  /* 28224 floats */
+    IT_layer3_2_conv2 = 0,  /* 28224 floats */
+    IT_layer3_3_conv1 = 0,  /* 28224 floats */
+    IT_layer3_3_conv2 = 0,  /* 28224 floats */
+    IT_layer3_4_conv1 = 0,  /* 28224 floats */
+    IT_layer3_4_conv2 = 0,  /* 28224 floats */
+    IT_layer3_5_conv1 = 0,  /* 28224 floats */
+    IT_layer3_5_conv2 = 0,  /* 28224 floats */
+    IT_layer3_6_conv1 = 0,  /* 28224 floats */
+    IT_layer3_6_conv2 = 0,  /* 28224 floats */
+    IT_layer3_7_conv1 = 0,  /* 28224 floats */
+    IT_layer3_7_conv2 = 0,  /* 28224 floats */
+    IT_layer3_8_conv1 = 0,  /* 28224 floats */
+    IT_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -1068,6 +1105,10 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + RESNET56_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + RESNET56_ARENA_PER_SAMPLE * (size_t)n + RESNET56_ARENA_FIXED + (size_t)(o) \
+    * rt_scratch_slices(n))
+#define IT(o) (arena + RESNET56_INFER_ARENA_PER_SAMPLE * (size_t)n + RESNET56_INFER_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -1364,7 +1405,7 @@ void resnet56_init(float *params, uint64_t seed) {
 const float *resnet56_forward(float *params, float *arena, const float *x, int n, int training,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
@@ -1375,7 +1416,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
+    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1390,7 +1431,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1407,7 +1448,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
+    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1422,7 +1463,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1440,7 +1481,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
+    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1455,7 +1496,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1473,7 +1514,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_3_conv1), A(T_layer1_3_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1488,7 +1529,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_3_conv2), A(T_layer1_3_conv2), A(X_layer1_3_relu1),
+    rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1506,7 +1547,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_4_conv1), A(T_layer1_4_conv1), A(X_layer1_3_relu2),
+    rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1521,7 +1562,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_4_conv2), A(T_layer1_4_conv2), A(X_layer1_4_relu1),
+    rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1539,7 +1580,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_5_conv1), A(T_layer1_5_conv1), A(X_layer1_4_relu2),
+    rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1554,7 +1595,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_5_conv2), A(T_layer1_5_conv2), A(X_layer1_5_relu1),
+    rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1572,7 +1613,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_6_conv1), A(T_layer1_6_conv1), A(X_layer1_5_relu2),
+    rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1587,7 +1628,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_6_conv2), A(T_layer1_6_conv2), A(X_layer1_6_relu1),
+    rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1605,7 +1646,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_7_conv1), A(T_layer1_7_conv1), A(X_layer1_6_relu2),
+    rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1620,7 +1661,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_7_conv2), A(T_layer1_7_conv2), A(X_layer1_7_relu1),
+    rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1638,7 +1679,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_8_conv1), A(T_layer1_8_conv1), A(X_layer1_7_relu2),
+    rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1653,7 +1694,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_8_conv2), A(T_layer1_8_conv2), A(X_layer1_8_relu1),
+    rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1671,7 +1712,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_8_relu2),
+    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1686,11 +1727,11 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1721,7 +1762,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
+    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1736,7 +1777,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1754,7 +1795,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
+    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1769,7 +1810,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1787,7 +1828,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_3_conv1), A(T_layer2_3_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1802,7 +1843,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1),
+    rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1820,7 +1861,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_4_conv1), A(T_layer2_4_conv1), A(X_layer2_3_relu2),
+    rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1835,7 +1876,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_4_conv2), A(T_layer2_4_conv2), A(X_layer2_4_relu1),
+    rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1853,7 +1894,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_5_conv1), A(T_layer2_5_conv1), A(X_layer2_4_relu2),
+    rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1868,7 +1909,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_5_conv2), A(T_layer2_5_conv2), A(X_layer2_5_relu1),
+    rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1886,7 +1927,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_6_conv1), A(T_layer2_6_conv1), A(X_layer2_5_relu2),
+    rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1901,7 +1942,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_6_conv2), A(T_layer2_6_conv2), A(X_layer2_6_relu1),
+    rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1919,7 +1960,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_7_conv1), A(T_layer2_7_conv1), A(X_layer2_6_relu2),
+    rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1934,7 +1975,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_7_conv2), A(T_layer2_7_conv2), A(X_layer2_7_relu1),
+    rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1952,7 +1993,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_8_conv1), A(T_layer2_8_conv1), A(X_layer2_7_relu2),
+    rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -1967,7 +2008,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_8_conv2), A(T_layer2_8_conv2), A(X_layer2_8_relu1),
+    rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -1985,7 +2026,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_8_relu2),
+    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2000,11 +2041,11 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -2035,7 +2076,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
+    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2050,7 +2091,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2068,7 +2109,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
+    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2083,7 +2124,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2101,7 +2142,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_3_conv1), A(T_layer3_3_conv1), A(X_layer3_2_relu2),
+    rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2116,7 +2157,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1),
+    rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2134,7 +2175,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_4_conv1), A(T_layer3_4_conv1), A(X_layer3_3_relu2),
+    rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2149,7 +2190,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1),
+    rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2167,7 +2208,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_5_conv1), A(T_layer3_5_conv1), A(X_layer3_4_relu2),
+    rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2182,7 +2223,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1),
+    rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2200,7 +2241,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_6_conv1), A(T_layer3_6_conv1), A(X_layer3_5_relu2),
+    rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2215,7 +2256,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_6_conv2), A(T_layer3_6_conv2), A(X_layer3_6_relu1),
+    rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2233,7 +2274,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_7_conv1), A(T_layer3_7_conv1), A(X_layer3_6_relu2),
+    rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2248,7 +2289,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_7_conv2), A(T_layer3_7_conv2), A(X_layer3_7_relu1),
+    rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2266,7 +2307,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_8_conv1), A(T_layer3_8_conv1), A(X_layer3_7_relu2),
+    rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2281,7 +2322,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_8_conv2), A(T_layer3_8_conv2), A(X_layer3_8_relu1),
+    rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2307,13 +2348,13 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
 const float *resnet56_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
+    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2322,7 +2363,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2334,7 +2375,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2343,7 +2384,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2356,7 +2397,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2365,7 +2406,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2378,7 +2419,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_3_conv1), A(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2387,7 +2428,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_3_conv2), A(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
+    rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2400,7 +2441,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_4_conv1), A(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
+    rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2409,7 +2450,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_4_conv2), A(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
+    rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2422,7 +2463,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_5_conv1), A(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
+    rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2431,7 +2472,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_5_conv2), A(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
+    rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2444,7 +2485,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_6_conv1), A(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
+    rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2453,7 +2494,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_6_conv2), A(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
+    rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2466,7 +2507,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_7_conv1), A(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
+    rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2475,7 +2516,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_7_conv2), A(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
+    rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2488,7 +2529,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_8_conv1), A(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
+    rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2497,7 +2538,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_8_conv2), A(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
+    rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2510,7 +2551,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
+    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2519,11 +2560,11 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), NULL, n,
         &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2543,7 +2584,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2552,7 +2593,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2565,7 +2606,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2574,7 +2615,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2587,7 +2628,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_3_conv1), A(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2596,7 +2637,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2609,7 +2650,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_4_conv1), A(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
+    rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2618,7 +2659,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_4_conv2), A(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
+    rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2631,7 +2672,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_5_conv1), A(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
+    rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2640,7 +2681,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_5_conv2), A(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
+    rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2653,7 +2694,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_6_conv1), A(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
+    rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2662,7 +2703,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_6_conv2), A(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
+    rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2675,7 +2716,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_7_conv1), A(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
+    rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2684,7 +2725,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_7_conv2), A(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
+    rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2697,7 +2738,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_8_conv1), A(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
+    rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
@@ -2706,7 +2747,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_8_conv2), A(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
+    rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2719,7 +2760,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
+    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2728,11 +2769,11 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), NULL, n,
         &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2752,7 +2793,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2761,7 +2802,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2774,7 +2815,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2783,7 +2824,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2796,7 +2837,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_3_conv1), A(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
+    rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2805,7 +2846,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2818,7 +2859,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_4_conv1), A(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
+    rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2827,7 +2868,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2840,7 +2881,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_5_conv1), A(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
+    rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2849,7 +2890,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2862,7 +2903,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_6_conv1), A(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
+    rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2871,7 +2912,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_6_conv2), A(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
+    rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2884,7 +2925,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_7_conv1), A(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
+    rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2893,7 +2934,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_7_conv2), A(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
+    rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2906,7 +2947,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_8_conv1), A(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
+    rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
@@ -2915,7 +2956,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_8_conv2), A(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
+    rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
@@ -2960,24 +3001,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_8_bn2_weight), n, &g_layer3_8_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq_samples(A(D_layer3_8_conv2), n, 3136,
         3136);
-    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2),
-        A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2,
-        RT_SET);
+    /* layer3.8.bn1 + layer3.8.relu1 + layer3.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_8_relu1), A(X_layer3_8_conv1), S(S_layer3_8_bn1),
+        S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
+        &g_layer3_8_bn1);
+    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, T(TB_layer3_8_conv2),
+        A(D_layer3_8_conv2), A(RX_layer3_8_relu1), P(P_layer3_8_conv2_weight), n,
+        &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight),
-        G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(X_layer3_8_relu1), A(X_layer3_8_conv1),
+        G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(RX_layer3_8_relu1), A(X_layer3_8_conv1),
         S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, &g_layer3_8_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq_samples(A(D_layer3_8_conv1), n, 3136,
         3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1),
+    rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), NULL, T(TB_layer3_8_conv1),
         A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
@@ -2995,24 +3040,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_7_bn2_weight), n, &g_layer3_7_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq_samples(A(D_layer3_7_conv2), n, 3136,
         3136);
-    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2),
-        A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2,
-        RT_SET);
+    /* layer3.7.bn1 + layer3.7.relu1 + layer3.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_7_relu1), A(X_layer3_7_conv1), S(S_layer3_7_bn1),
+        S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
+        &g_layer3_7_bn1);
+    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, T(TB_layer3_7_conv2),
+        A(D_layer3_7_conv2), A(RX_layer3_7_relu1), P(P_layer3_7_conv2_weight), n,
+        &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight),
-        G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(X_layer3_7_relu1), A(X_layer3_7_conv1),
+        G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(RX_layer3_7_relu1), A(X_layer3_7_conv1),
         S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, &g_layer3_7_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq_samples(A(D_layer3_7_conv1), n, 3136,
         3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1),
+    rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), NULL, T(TB_layer3_7_conv1),
         A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
@@ -3030,24 +3079,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_6_bn2_weight), n, &g_layer3_6_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq_samples(A(D_layer3_6_conv2), n, 3136,
         3136);
-    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2),
-        A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2,
-        RT_SET);
+    /* layer3.6.bn1 + layer3.6.relu1 + layer3.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_6_relu1), A(X_layer3_6_conv1), S(S_layer3_6_bn1),
+        S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
+        &g_layer3_6_bn1);
+    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, T(TB_layer3_6_conv2),
+        A(D_layer3_6_conv2), A(RX_layer3_6_relu1), P(P_layer3_6_conv2_weight), n,
+        &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight),
-        G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(X_layer3_6_relu1), A(X_layer3_6_conv1),
+        G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(RX_layer3_6_relu1), A(X_layer3_6_conv1),
         S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, &g_layer3_6_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq_samples(A(D_layer3_6_conv1), n, 3136,
         3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1),
+    rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), NULL, T(TB_layer3_6_conv1),
         A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
@@ -3065,24 +3118,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_5_bn2_weight), n, &g_layer3_5_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq_samples(A(D_layer3_5_conv2), n, 3136,
         3136);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2),
-        A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2,
-        RT_SET);
+    /* layer3.5.bn1 + layer3.5.relu1 + layer3.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
+        S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
+        &g_layer3_5_bn1);
+    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, T(TB_layer3_5_conv2),
+        A(D_layer3_5_conv2), A(RX_layer3_5_relu1), P(P_layer3_5_conv2_weight), n,
+        &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
-        G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(X_layer3_5_relu1), A(X_layer3_5_conv1),
+        G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(RX_layer3_5_relu1), A(X_layer3_5_conv1),
         S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, &g_layer3_5_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq_samples(A(D_layer3_5_conv1), n, 3136,
         3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1),
+    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, T(TB_layer3_5_conv1),
         A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
@@ -3100,24 +3157,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_4_bn2_weight), n, &g_layer3_4_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq_samples(A(D_layer3_4_conv2), n, 3136,
         3136);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2),
-        A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2,
-        RT_SET);
+    /* layer3.4.bn1 + layer3.4.relu1 + layer3.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
+        S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
+        &g_layer3_4_bn1);
+    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, T(TB_layer3_4_conv2),
+        A(D_layer3_4_conv2), A(RX_layer3_4_relu1), P(P_layer3_4_conv2_weight), n,
+        &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
-        G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(X_layer3_4_relu1), A(X_layer3_4_conv1),
+        G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(RX_layer3_4_relu1), A(X_layer3_4_conv1),
         S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, &g_layer3_4_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq_samples(A(D_layer3_4_conv1), n, 3136,
         3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1),
+    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, T(TB_layer3_4_conv1),
         A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
@@ -3135,24 +3196,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_3_bn2_weight), n, &g_layer3_3_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq_samples(A(D_layer3_3_conv2), n, 3136,
         3136);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2),
-        A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2,
-        RT_SET);
+    /* layer3.3.bn1 + layer3.3.relu1 + layer3.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
+        S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
+        &g_layer3_3_bn1);
+    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, T(TB_layer3_3_conv2),
+        A(D_layer3_3_conv2), A(RX_layer3_3_relu1), P(P_layer3_3_conv2_weight), n,
+        &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
-        G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(X_layer3_3_relu1), A(X_layer3_3_conv1),
+        G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(RX_layer3_3_relu1), A(X_layer3_3_conv1),
         S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, &g_layer3_3_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq_samples(A(D_layer3_3_conv1), n, 3136,
         3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1),
+    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, T(TB_layer3_3_conv1),
         A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
@@ -3170,24 +3235,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
         3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
-        A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
-        RT_SET);
+    /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
+        S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
+        &g_layer3_2_bn1);
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+        A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
+        &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
-        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
+        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
         S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
         3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1),
+    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
         A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
@@ -3205,24 +3274,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
         3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
-        A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
-        RT_SET);
+    /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
+        S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+        &g_layer3_1_bn1);
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
+        &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
-        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
+        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
         3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
@@ -3242,7 +3315,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), NULL,
-        A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2),
+        T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
         3136);
@@ -3253,24 +3326,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
         3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
-        A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
-        RT_SET);
+    /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       */
+    rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
+        S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+        &g_layer3_0_bn1);
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
+        &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
-        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
+        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
         3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
+    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_8_relu2), n, 6272,
@@ -3290,24 +3367,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_8_bn2_weight), n, &g_layer2_8_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq_samples(A(D_layer2_8_conv2), n, 6272,
         6272);
-    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2),
-        A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2,
-        RT_SET);
+    /* layer2.8.bn1 + layer2.8.relu1 + layer2.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_8_relu1), A(X_layer2_8_conv1), S(S_layer2_8_bn1),
+        S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
+        &g_layer2_8_bn1);
+    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, T(TB_layer2_8_conv2),
+        A(D_layer2_8_conv2), A(RX_layer2_8_relu1), P(P_layer2_8_conv2_weight), n,
+        &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight),
-        G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(X_layer2_8_relu1), A(X_layer2_8_conv1),
+        G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(RX_layer2_8_relu1), A(X_layer2_8_conv1),
         S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, &g_layer2_8_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq_samples(A(D_layer2_8_conv1), n, 6272,
         6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1),
+    rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), NULL, T(TB_layer2_8_conv1),
         A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
@@ -3325,24 +3406,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_7_bn2_weight), n, &g_layer2_7_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq_samples(A(D_layer2_7_conv2), n, 6272,
         6272);
-    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2),
-        A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2,
-        RT_SET);
+    /* layer2.7.bn1 + layer2.7.relu1 + layer2.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_7_relu1), A(X_layer2_7_conv1), S(S_layer2_7_bn1),
+        S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
+        &g_layer2_7_bn1);
+    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, T(TB_layer2_7_conv2),
+        A(D_layer2_7_conv2), A(RX_layer2_7_relu1), P(P_layer2_7_conv2_weight), n,
+        &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight),
-        G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(X_layer2_7_relu1), A(X_layer2_7_conv1),
+        G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(RX_layer2_7_relu1), A(X_layer2_7_conv1),
         S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, &g_layer2_7_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq_samples(A(D_layer2_7_conv1), n, 6272,
         6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1),
+    rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), NULL, T(TB_layer2_7_conv1),
         A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
@@ -3360,24 +3445,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_6_bn2_weight), n, &g_layer2_6_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq_samples(A(D_layer2_6_conv2), n, 6272,
         6272);
-    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2),
-        A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2,
-        RT_SET);
+    /* layer2.6.bn1 + layer2.6.relu1 + layer2.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_6_relu1), A(X_layer2_6_conv1), S(S_layer2_6_bn1),
+        S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
+        &g_layer2_6_bn1);
+    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, T(TB_layer2_6_conv2),
+        A(D_layer2_6_conv2), A(RX_layer2_6_relu1), P(P_layer2_6_conv2_weight), n,
+        &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight),
-        G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(X_layer2_6_relu1), A(X_layer2_6_conv1),
+        G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(RX_layer2_6_relu1), A(X_layer2_6_conv1),
         S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, &g_layer2_6_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq_samples(A(D_layer2_6_conv1), n, 6272,
         6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1),
+    rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), NULL, T(TB_layer2_6_conv1),
         A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
@@ -3395,24 +3484,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_5_bn2_weight), n, &g_layer2_5_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq_samples(A(D_layer2_5_conv2), n, 6272,
         6272);
-    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2),
-        A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2,
-        RT_SET);
+    /* layer2.5.bn1 + layer2.5.relu1 + layer2.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_5_relu1), A(X_layer2_5_conv1), S(S_layer2_5_bn1),
+        S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
+        &g_layer2_5_bn1);
+    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, T(TB_layer2_5_conv2),
+        A(D_layer2_5_conv2), A(RX_layer2_5_relu1), P(P_layer2_5_conv2_weight), n,
+        &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight),
-        G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(X_layer2_5_relu1), A(X_layer2_5_conv1),
+        G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(RX_layer2_5_relu1), A(X_layer2_5_conv1),
         S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, &g_layer2_5_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq_samples(A(D_layer2_5_conv1), n, 6272,
         6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1),
+    rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), NULL, T(TB_layer2_5_conv1),
         A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
@@ -3430,24 +3523,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_4_bn2_weight), n, &g_layer2_4_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq_samples(A(D_layer2_4_conv2), n, 6272,
         6272);
-    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2),
-        A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2,
-        RT_SET);
+    /* layer2.4.bn1 + layer2.4.relu1 + layer2.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_4_relu1), A(X_layer2_4_conv1), S(S_layer2_4_bn1),
+        S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
+        &g_layer2_4_bn1);
+    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, T(TB_layer2_4_conv2),
+        A(D_layer2_4_conv2), A(RX_layer2_4_relu1), P(P_layer2_4_conv2_weight), n,
+        &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight),
-        G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(X_layer2_4_relu1), A(X_layer2_4_conv1),
+        G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(RX_layer2_4_relu1), A(X_layer2_4_conv1),
         S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, &g_layer2_4_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq_samples(A(D_layer2_4_conv1), n, 6272,
         6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1),
+    rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), NULL, T(TB_layer2_4_conv1),
         A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
@@ -3465,24 +3562,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_3_bn2_weight), n, &g_layer2_3_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq_samples(A(D_layer2_3_conv2), n, 6272,
         6272);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2),
-        A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2,
-        RT_SET);
+    /* layer2.3.bn1 + layer2.3.relu1 + layer2.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
+        S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
+        &g_layer2_3_bn1);
+    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, T(TB_layer2_3_conv2),
+        A(D_layer2_3_conv2), A(RX_layer2_3_relu1), P(P_layer2_3_conv2_weight), n,
+        &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
-        G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(X_layer2_3_relu1), A(X_layer2_3_conv1),
+        G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(RX_layer2_3_relu1), A(X_layer2_3_conv1),
         S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, &g_layer2_3_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq_samples(A(D_layer2_3_conv1), n, 6272,
         6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1),
+    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, T(TB_layer2_3_conv1),
         A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
@@ -3500,24 +3601,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
         6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
-        A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
-        RT_SET);
+    /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
+        S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
+        &g_layer2_2_bn1);
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+        A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
+        &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
-        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
+        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
         S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
         6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1),
+    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
         A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
@@ -3535,24 +3640,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
         6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
-        A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
-        RT_SET);
+    /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
+        S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+        &g_layer2_1_bn1);
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
+        &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
-        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
+        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
         6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
@@ -3572,7 +3681,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), NULL,
-        A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2),
+        T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
         6272);
@@ -3583,24 +3692,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
         6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
-        A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
-        RT_SET);
+    /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
+        S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+        &g_layer2_0_bn1);
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
+        &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
-        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
+        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
         6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
+    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_8_relu2), n, 12544,
@@ -3620,24 +3733,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_8_bn2_weight), n, &g_layer1_8_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq_samples(A(D_layer1_8_conv2), n, 12544,
         12544);
-    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2),
-        A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2,
-        RT_SET);
+    /* layer1.8.bn1 + layer1.8.relu1 + layer1.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_8_relu1), A(X_layer1_8_conv1), S(S_layer1_8_bn1),
+        S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
+        &g_layer1_8_bn1);
+    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, T(TB_layer1_8_conv2),
+        A(D_layer1_8_conv2), A(RX_layer1_8_relu1), P(P_layer1_8_conv2_weight), n,
+        &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight),
-        G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(X_layer1_8_relu1), A(X_layer1_8_conv1),
+        G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(RX_layer1_8_relu1), A(X_layer1_8_conv1),
         S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, &g_layer1_8_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq_samples(A(D_layer1_8_conv1), n, 12544,
         12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1),
+    rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), NULL, T(TB_layer1_8_conv1),
         A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
@@ -3655,24 +3772,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_7_bn2_weight), n, &g_layer1_7_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq_samples(A(D_layer1_7_conv2), n, 12544,
         12544);
-    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2),
-        A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2,
-        RT_SET);
+    /* layer1.7.bn1 + layer1.7.relu1 + layer1.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_7_relu1), A(X_layer1_7_conv1), S(S_layer1_7_bn1),
+        S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
+        &g_layer1_7_bn1);
+    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, T(TB_layer1_7_conv2),
+        A(D_layer1_7_conv2), A(RX_layer1_7_relu1), P(P_layer1_7_conv2_weight), n,
+        &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight),
-        G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(X_layer1_7_relu1), A(X_layer1_7_conv1),
+        G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(RX_layer1_7_relu1), A(X_layer1_7_conv1),
         S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, &g_layer1_7_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq_samples(A(D_layer1_7_conv1), n, 12544,
         12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1),
+    rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), NULL, T(TB_layer1_7_conv1),
         A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
@@ -3690,24 +3811,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_6_bn2_weight), n, &g_layer1_6_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq_samples(A(D_layer1_6_conv2), n, 12544,
         12544);
-    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2),
-        A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2,
-        RT_SET);
+    /* layer1.6.bn1 + layer1.6.relu1 + layer1.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_6_relu1), A(X_layer1_6_conv1), S(S_layer1_6_bn1),
+        S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
+        &g_layer1_6_bn1);
+    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, T(TB_layer1_6_conv2),
+        A(D_layer1_6_conv2), A(RX_layer1_6_relu1), P(P_layer1_6_conv2_weight), n,
+        &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight),
-        G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(X_layer1_6_relu1), A(X_layer1_6_conv1),
+        G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(RX_layer1_6_relu1), A(X_layer1_6_conv1),
         S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, &g_layer1_6_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq_samples(A(D_layer1_6_conv1), n, 12544,
         12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1),
+    rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), NULL, T(TB_layer1_6_conv1),
         A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
@@ -3725,24 +3850,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_5_bn2_weight), n, &g_layer1_5_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq_samples(A(D_layer1_5_conv2), n, 12544,
         12544);
-    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2),
-        A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2,
-        RT_SET);
+    /* layer1.5.bn1 + layer1.5.relu1 + layer1.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_5_relu1), A(X_layer1_5_conv1), S(S_layer1_5_bn1),
+        S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
+        &g_layer1_5_bn1);
+    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, T(TB_layer1_5_conv2),
+        A(D_layer1_5_conv2), A(RX_layer1_5_relu1), P(P_layer1_5_conv2_weight), n,
+        &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight),
-        G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(X_layer1_5_relu1), A(X_layer1_5_conv1),
+        G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(RX_layer1_5_relu1), A(X_layer1_5_conv1),
         S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, &g_layer1_5_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq_samples(A(D_layer1_5_conv1), n, 12544,
         12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1),
+    rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), NULL, T(TB_layer1_5_conv1),
         A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
@@ -3760,24 +3889,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_4_bn2_weight), n, &g_layer1_4_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq_samples(A(D_layer1_4_conv2), n, 12544,
         12544);
-    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2),
-        A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2,
-        RT_SET);
+    /* layer1.4.bn1 + layer1.4.relu1 + layer1.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_4_relu1), A(X_layer1_4_conv1), S(S_layer1_4_bn1),
+        S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
+        &g_layer1_4_bn1);
+    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, T(TB_layer1_4_conv2),
+        A(D_layer1_4_conv2), A(RX_layer1_4_relu1), P(P_layer1_4_conv2_weight), n,
+        &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight),
-        G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(X_layer1_4_relu1), A(X_layer1_4_conv1),
+        G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(RX_layer1_4_relu1), A(X_layer1_4_conv1),
         S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, &g_layer1_4_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq_samples(A(D_layer1_4_conv1), n, 12544,
         12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1),
+    rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), NULL, T(TB_layer1_4_conv1),
         A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
@@ -3795,24 +3928,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_3_bn2_weight), n, &g_layer1_3_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq_samples(A(D_layer1_3_conv2), n, 12544,
         12544);
-    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2),
-        A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2,
-        RT_SET);
+    /* layer1.3.bn1 + layer1.3.relu1 + layer1.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_3_relu1), A(X_layer1_3_conv1), S(S_layer1_3_bn1),
+        S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
+        &g_layer1_3_bn1);
+    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, T(TB_layer1_3_conv2),
+        A(D_layer1_3_conv2), A(RX_layer1_3_relu1), P(P_layer1_3_conv2_weight), n,
+        &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight),
-        G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(X_layer1_3_relu1), A(X_layer1_3_conv1),
+        G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(RX_layer1_3_relu1), A(X_layer1_3_conv1),
         S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, &g_layer1_3_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq_samples(A(D_layer1_3_conv1), n, 12544,
         12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1),
+    rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), NULL, T(TB_layer1_3_conv1),
         A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
@@ -3830,24 +3967,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
         12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
-        A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
-        RT_SET);
+    /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
+        S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
+        &g_layer1_2_bn1);
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+        A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
+        &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
-        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
+        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
         S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
         12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1),
+    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
         A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
@@ -3865,24 +4006,28 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
         12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
-        A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
-        RT_SET);
+    /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
+        S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+        &g_layer1_1_bn1);
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
+        &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
-        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
+        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
         12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
@@ -3900,33 +4045,40 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
         12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
-        A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
-        RT_SET);
+    /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
+       73) */
+    rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
+        S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+        &g_layer1_0_bn1);
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
+        &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
-        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
+        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
         12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
-        A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+    /* bn1 + relu + layer1.0.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
+       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:72)
+       */
+    rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
+        P(P_bn1_bias), n, &g_bn1);
+    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+        A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_layer1_0_add1),
-        A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
+        A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
@@ -4650,7 +4802,9 @@ const RtModel resnet56_model = {
     .num_skips = 27, .skips = skips,
     .infer_arena_per_sample = RESNET56_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET56_INFER_ARENA_FIXED,
+    .infer_arena_scratch = RESNET56_INFER_ARENA_SCRATCH,
     .arena_per_sample = RESNET56_ARENA_PER_SAMPLE, .arena_fixed = RESNET56_ARENA_FIXED,
+    .arena_scratch = RESNET56_ARENA_SCRATCH,
     .flops_per_sample = 193122496.0,
     .init = resnet56_init, .forward = resnet56_forward, .infer = resnet56_infer, .loss =
         resnet56_loss,

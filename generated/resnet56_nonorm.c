@@ -132,338 +132,224 @@ enum {
 enum {
     X_conv1 = 0,  /* [16,28,28] */
     D_conv1 = 0,  /* [16,28,28] */
-    T_conv1 = 12544,  /* 7056 floats */
-    TB_conv1 = 12544,  /* 7056 floats */
     X_relu = 12544,  /* [16,28,28] */
     X_layer1_0_conv1 = 0,  /* [16,28,28] */
     D_layer1_0_conv1 = 50176,  /* [16,28,28] */
-    T_layer1_0_conv1 = 25088,  /* 112896 floats */
-    TB_layer1_0_conv1 = 62720,  /* 112896 floats */
     X_layer1_0_relu1 = 25088,  /* [16,28,28] */
     D_layer1_0_relu1 = 0,  /* [16,28,28] */
     X_layer1_0_conv2 = 0,  /* [16,28,28] */
-    T_layer1_0_conv2 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv2 = 50176,  /* 112896 floats */
     X_layer1_0_add1 = 37632,  /* [16,28,28] */
     D_layer1_0_add1 = 37632,  /* [16,28,28] */
     X_layer1_0_relu2 = 0,  /* [16,28,28] */
     X_layer1_1_conv1 = 37632,  /* [16,28,28] */
     D_layer1_1_conv1 = 75264,  /* [16,28,28] */
-    T_layer1_1_conv1 = 50176,  /* 112896 floats */
-    TB_layer1_1_conv1 = 87808,  /* 112896 floats */
     X_layer1_1_relu1 = 50176,  /* [16,28,28] */
     D_layer1_1_relu1 = 37632,  /* [16,28,28] */
     X_layer1_1_conv2 = 37632,  /* [16,28,28] */
-    T_layer1_1_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_1_conv2 = 75264,  /* 112896 floats */
     X_layer1_1_add1 = 62720,  /* [16,28,28] */
     D_layer1_1_add1 = 62720,  /* [16,28,28] */
     X_layer1_1_relu2 = 37632,  /* [16,28,28] */
     X_layer1_2_conv1 = 62720,  /* [16,28,28] */
     D_layer1_2_conv1 = 100352,  /* [16,28,28] */
-    T_layer1_2_conv1 = 75264,  /* 112896 floats */
-    TB_layer1_2_conv1 = 112896,  /* 112896 floats */
     X_layer1_2_relu1 = 75264,  /* [16,28,28] */
     D_layer1_2_relu1 = 62720,  /* [16,28,28] */
     X_layer1_2_conv2 = 62720,  /* [16,28,28] */
-    T_layer1_2_conv2 = 87808,  /* 112896 floats */
-    TB_layer1_2_conv2 = 100352,  /* 112896 floats */
     X_layer1_2_add1 = 87808,  /* [16,28,28] */
     D_layer1_2_add1 = 87808,  /* [16,28,28] */
     X_layer1_2_relu2 = 62720,  /* [16,28,28] */
     X_layer1_3_conv1 = 87808,  /* [16,28,28] */
     D_layer1_3_conv1 = 125440,  /* [16,28,28] */
-    T_layer1_3_conv1 = 100352,  /* 112896 floats */
-    TB_layer1_3_conv1 = 137984,  /* 112896 floats */
     X_layer1_3_relu1 = 100352,  /* [16,28,28] */
     D_layer1_3_relu1 = 87808,  /* [16,28,28] */
     X_layer1_3_conv2 = 87808,  /* [16,28,28] */
-    T_layer1_3_conv2 = 112896,  /* 112896 floats */
-    TB_layer1_3_conv2 = 125440,  /* 112896 floats */
     X_layer1_3_add1 = 112896,  /* [16,28,28] */
     D_layer1_3_add1 = 112896,  /* [16,28,28] */
     X_layer1_3_relu2 = 87808,  /* [16,28,28] */
     X_layer1_4_conv1 = 112896,  /* [16,28,28] */
     D_layer1_4_conv1 = 150528,  /* [16,28,28] */
-    T_layer1_4_conv1 = 125440,  /* 112896 floats */
-    TB_layer1_4_conv1 = 163072,  /* 112896 floats */
     X_layer1_4_relu1 = 125440,  /* [16,28,28] */
     D_layer1_4_relu1 = 112896,  /* [16,28,28] */
     X_layer1_4_conv2 = 112896,  /* [16,28,28] */
-    T_layer1_4_conv2 = 137984,  /* 112896 floats */
-    TB_layer1_4_conv2 = 150528,  /* 112896 floats */
     X_layer1_4_add1 = 137984,  /* [16,28,28] */
     D_layer1_4_add1 = 137984,  /* [16,28,28] */
     X_layer1_4_relu2 = 112896,  /* [16,28,28] */
     X_layer1_5_conv1 = 137984,  /* [16,28,28] */
     D_layer1_5_conv1 = 175616,  /* [16,28,28] */
-    T_layer1_5_conv1 = 150528,  /* 112896 floats */
-    TB_layer1_5_conv1 = 188160,  /* 112896 floats */
     X_layer1_5_relu1 = 150528,  /* [16,28,28] */
     D_layer1_5_relu1 = 137984,  /* [16,28,28] */
     X_layer1_5_conv2 = 137984,  /* [16,28,28] */
-    T_layer1_5_conv2 = 163072,  /* 112896 floats */
-    TB_layer1_5_conv2 = 175616,  /* 112896 floats */
     X_layer1_5_add1 = 163072,  /* [16,28,28] */
     D_layer1_5_add1 = 163072,  /* [16,28,28] */
     X_layer1_5_relu2 = 137984,  /* [16,28,28] */
     X_layer1_6_conv1 = 163072,  /* [16,28,28] */
     D_layer1_6_conv1 = 200704,  /* [16,28,28] */
-    T_layer1_6_conv1 = 175616,  /* 112896 floats */
-    TB_layer1_6_conv1 = 213248,  /* 112896 floats */
     X_layer1_6_relu1 = 175616,  /* [16,28,28] */
     D_layer1_6_relu1 = 163072,  /* [16,28,28] */
     X_layer1_6_conv2 = 163072,  /* [16,28,28] */
-    T_layer1_6_conv2 = 188160,  /* 112896 floats */
-    TB_layer1_6_conv2 = 200704,  /* 112896 floats */
     X_layer1_6_add1 = 188160,  /* [16,28,28] */
     D_layer1_6_add1 = 188160,  /* [16,28,28] */
     X_layer1_6_relu2 = 163072,  /* [16,28,28] */
     X_layer1_7_conv1 = 188160,  /* [16,28,28] */
     D_layer1_7_conv1 = 225792,  /* [16,28,28] */
-    T_layer1_7_conv1 = 200704,  /* 112896 floats */
-    TB_layer1_7_conv1 = 238336,  /* 112896 floats */
     X_layer1_7_relu1 = 200704,  /* [16,28,28] */
     D_layer1_7_relu1 = 188160,  /* [16,28,28] */
     X_layer1_7_conv2 = 188160,  /* [16,28,28] */
-    T_layer1_7_conv2 = 213248,  /* 112896 floats */
-    TB_layer1_7_conv2 = 225792,  /* 112896 floats */
     X_layer1_7_add1 = 213248,  /* [16,28,28] */
     D_layer1_7_add1 = 213248,  /* [16,28,28] */
     X_layer1_7_relu2 = 188160,  /* [16,28,28] */
     X_layer1_8_conv1 = 213248,  /* [16,28,28] */
     D_layer1_8_conv1 = 250880,  /* [16,28,28] */
-    T_layer1_8_conv1 = 225792,  /* 112896 floats */
-    TB_layer1_8_conv1 = 263424,  /* 112896 floats */
     X_layer1_8_relu1 = 225792,  /* [16,28,28] */
     D_layer1_8_relu1 = 213248,  /* [16,28,28] */
     X_layer1_8_conv2 = 213248,  /* [16,28,28] */
-    T_layer1_8_conv2 = 238336,  /* 112896 floats */
-    TB_layer1_8_conv2 = 250880,  /* 112896 floats */
     X_layer1_8_add1 = 238336,  /* [16,28,28] */
     D_layer1_8_add1 = 238336,  /* [16,28,28] */
     X_layer1_8_relu2 = 213248,  /* [16,28,28] */
     D_layer1_8_relu2 = 257152,  /* [16,28,28] */
     X_layer2_0_conv1 = 238336,  /* [32,14,14] */
     D_layer2_0_conv1 = 250880,  /* [32,14,14] */
-    T_layer2_0_conv1 = 244608,  /* 28224 floats */
-    TB_layer2_0_conv1 = 269696,  /* 28224 floats */
     X_layer2_0_relu1 = 244608,  /* [32,14,14] */
     D_layer2_0_relu1 = 238336,  /* [32,14,14] */
     X_layer2_0_conv2 = 238336,  /* [32,14,14] */
-    T_layer2_0_conv2 = 250880,  /* 56448 floats */
-    TB_layer2_0_conv2 = 269696,  /* 56448 floats */
     X_layer2_0_downsample_0 = 250880,  /* [32,14,14] */
-    T_layer2_0_downsample_0 = 257152,  /* 3136 floats */
-    TB_layer2_0_downsample_0 = 238336,  /* 3136 floats */
     X_layer2_0_add1 = 257152,  /* [32,14,14] */
     D_layer2_0_add1 = 250880,  /* [32,14,14] */
     X_layer2_0_relu2 = 238336,  /* [32,14,14] */
     X_layer2_1_conv1 = 250880,  /* [32,14,14] */
     D_layer2_1_conv1 = 269696,  /* [32,14,14] */
-    T_layer2_1_conv1 = 257152,  /* 56448 floats */
-    TB_layer2_1_conv1 = 275968,  /* 56448 floats */
     X_layer2_1_relu1 = 257152,  /* [32,14,14] */
     D_layer2_1_relu1 = 250880,  /* [32,14,14] */
     X_layer2_1_conv2 = 250880,  /* [32,14,14] */
-    T_layer2_1_conv2 = 263424,  /* 56448 floats */
-    TB_layer2_1_conv2 = 269696,  /* 56448 floats */
     X_layer2_1_add1 = 263424,  /* [32,14,14] */
     D_layer2_1_add1 = 263424,  /* [32,14,14] */
     X_layer2_1_relu2 = 250880,  /* [32,14,14] */
     X_layer2_2_conv1 = 263424,  /* [32,14,14] */
     D_layer2_2_conv1 = 282240,  /* [32,14,14] */
-    T_layer2_2_conv1 = 269696,  /* 56448 floats */
-    TB_layer2_2_conv1 = 288512,  /* 56448 floats */
     X_layer2_2_relu1 = 269696,  /* [32,14,14] */
     D_layer2_2_relu1 = 263424,  /* [32,14,14] */
     X_layer2_2_conv2 = 263424,  /* [32,14,14] */
-    T_layer2_2_conv2 = 275968,  /* 56448 floats */
-    TB_layer2_2_conv2 = 282240,  /* 56448 floats */
     X_layer2_2_add1 = 275968,  /* [32,14,14] */
     D_layer2_2_add1 = 275968,  /* [32,14,14] */
     X_layer2_2_relu2 = 263424,  /* [32,14,14] */
     X_layer2_3_conv1 = 275968,  /* [32,14,14] */
     D_layer2_3_conv1 = 294784,  /* [32,14,14] */
-    T_layer2_3_conv1 = 282240,  /* 56448 floats */
-    TB_layer2_3_conv1 = 301056,  /* 56448 floats */
     X_layer2_3_relu1 = 282240,  /* [32,14,14] */
     D_layer2_3_relu1 = 275968,  /* [32,14,14] */
     X_layer2_3_conv2 = 275968,  /* [32,14,14] */
-    T_layer2_3_conv2 = 288512,  /* 56448 floats */
-    TB_layer2_3_conv2 = 294784,  /* 56448 floats */
     X_layer2_3_add1 = 288512,  /* [32,14,14] */
     D_layer2_3_add1 = 288512,  /* [32,14,14] */
     X_layer2_3_relu2 = 275968,  /* [32,14,14] */
     X_layer2_4_conv1 = 288512,  /* [32,14,14] */
     D_layer2_4_conv1 = 307328,  /* [32,14,14] */
-    T_layer2_4_conv1 = 294784,  /* 56448 floats */
-    TB_layer2_4_conv1 = 313600,  /* 56448 floats */
     X_layer2_4_relu1 = 294784,  /* [32,14,14] */
     D_layer2_4_relu1 = 288512,  /* [32,14,14] */
     X_layer2_4_conv2 = 288512,  /* [32,14,14] */
-    T_layer2_4_conv2 = 301056,  /* 56448 floats */
-    TB_layer2_4_conv2 = 307328,  /* 56448 floats */
     X_layer2_4_add1 = 301056,  /* [32,14,14] */
     D_layer2_4_add1 = 301056,  /* [32,14,14] */
     X_layer2_4_relu2 = 288512,  /* [32,14,14] */
     X_layer2_5_conv1 = 301056,  /* [32,14,14] */
     D_layer2_5_conv1 = 319872,  /* [32,14,14] */
-    T_layer2_5_conv1 = 307328,  /* 56448 floats */
-    TB_layer2_5_conv1 = 326144,  /* 56448 floats */
     X_layer2_5_relu1 = 307328,  /* [32,14,14] */
     D_layer2_5_relu1 = 301056,  /* [32,14,14] */
     X_layer2_5_conv2 = 301056,  /* [32,14,14] */
-    T_layer2_5_conv2 = 313600,  /* 56448 floats */
-    TB_layer2_5_conv2 = 319872,  /* 56448 floats */
     X_layer2_5_add1 = 313600,  /* [32,14,14] */
     D_layer2_5_add1 = 313600,  /* [32,14,14] */
     X_layer2_5_relu2 = 301056,  /* [32,14,14] */
     X_layer2_6_conv1 = 313600,  /* [32,14,14] */
     D_layer2_6_conv1 = 332416,  /* [32,14,14] */
-    T_layer2_6_conv1 = 319872,  /* 56448 floats */
-    TB_layer2_6_conv1 = 338688,  /* 56448 floats */
     X_layer2_6_relu1 = 319872,  /* [32,14,14] */
     D_layer2_6_relu1 = 313600,  /* [32,14,14] */
     X_layer2_6_conv2 = 313600,  /* [32,14,14] */
-    T_layer2_6_conv2 = 326144,  /* 56448 floats */
-    TB_layer2_6_conv2 = 332416,  /* 56448 floats */
     X_layer2_6_add1 = 326144,  /* [32,14,14] */
     D_layer2_6_add1 = 326144,  /* [32,14,14] */
     X_layer2_6_relu2 = 313600,  /* [32,14,14] */
     X_layer2_7_conv1 = 326144,  /* [32,14,14] */
     D_layer2_7_conv1 = 344960,  /* [32,14,14] */
-    T_layer2_7_conv1 = 332416,  /* 56448 floats */
-    TB_layer2_7_conv1 = 351232,  /* 56448 floats */
     X_layer2_7_relu1 = 332416,  /* [32,14,14] */
     D_layer2_7_relu1 = 326144,  /* [32,14,14] */
     X_layer2_7_conv2 = 326144,  /* [32,14,14] */
-    T_layer2_7_conv2 = 338688,  /* 56448 floats */
-    TB_layer2_7_conv2 = 344960,  /* 56448 floats */
     X_layer2_7_add1 = 338688,  /* [32,14,14] */
     D_layer2_7_add1 = 338688,  /* [32,14,14] */
     X_layer2_7_relu2 = 326144,  /* [32,14,14] */
     X_layer2_8_conv1 = 338688,  /* [32,14,14] */
     D_layer2_8_conv1 = 357504,  /* [32,14,14] */
-    T_layer2_8_conv1 = 344960,  /* 56448 floats */
-    TB_layer2_8_conv1 = 363776,  /* 56448 floats */
     X_layer2_8_relu1 = 344960,  /* [32,14,14] */
     D_layer2_8_relu1 = 338688,  /* [32,14,14] */
     X_layer2_8_conv2 = 338688,  /* [32,14,14] */
-    T_layer2_8_conv2 = 351232,  /* 56448 floats */
-    TB_layer2_8_conv2 = 357504,  /* 56448 floats */
     X_layer2_8_add1 = 351232,  /* [32,14,14] */
     D_layer2_8_add1 = 351232,  /* [32,14,14] */
     X_layer2_8_relu2 = 338688,  /* [32,14,14] */
     D_layer2_8_relu2 = 360640,  /* [32,14,14] */
     X_layer3_0_conv1 = 351232,  /* [64,7,7] */
     D_layer3_0_conv1 = 357504,  /* [64,7,7] */
-    T_layer3_0_conv1 = 354368,  /* 14112 floats */
-    TB_layer3_0_conv1 = 366912,  /* 14112 floats */
     X_layer3_0_relu1 = 354368,  /* [64,7,7] */
     D_layer3_0_relu1 = 351232,  /* [64,7,7] */
     X_layer3_0_conv2 = 351232,  /* [64,7,7] */
-    T_layer3_0_conv2 = 357504,  /* 28224 floats */
-    TB_layer3_0_conv2 = 366912,  /* 28224 floats */
     X_layer3_0_downsample_0 = 357504,  /* [64,7,7] */
-    T_layer3_0_downsample_0 = 360640,  /* 1568 floats */
-    TB_layer3_0_downsample_0 = 351232,  /* 1568 floats */
     X_layer3_0_add1 = 360640,  /* [64,7,7] */
     D_layer3_0_add1 = 357504,  /* [64,7,7] */
     X_layer3_0_relu2 = 351232,  /* [64,7,7] */
     X_layer3_1_conv1 = 357504,  /* [64,7,7] */
     D_layer3_1_conv1 = 366912,  /* [64,7,7] */
-    T_layer3_1_conv1 = 360640,  /* 28224 floats */
-    TB_layer3_1_conv1 = 370048,  /* 28224 floats */
     X_layer3_1_relu1 = 360640,  /* [64,7,7] */
     D_layer3_1_relu1 = 357504,  /* [64,7,7] */
     X_layer3_1_conv2 = 357504,  /* [64,7,7] */
-    T_layer3_1_conv2 = 363776,  /* 28224 floats */
-    TB_layer3_1_conv2 = 366912,  /* 28224 floats */
     X_layer3_1_add1 = 363776,  /* [64,7,7] */
     D_layer3_1_add1 = 363776,  /* [64,7,7] */
     X_layer3_1_relu2 = 357504,  /* [64,7,7] */
     X_layer3_2_conv1 = 363776,  /* [64,7,7] */
     D_layer3_2_conv1 = 373184,  /* [64,7,7] */
-    T_layer3_2_conv1 = 366912,  /* 28224 floats */
-    TB_layer3_2_conv1 = 376320,  /* 28224 floats */
     X_layer3_2_relu1 = 366912,  /* [64,7,7] */
     D_layer3_2_relu1 = 363776,  /* [64,7,7] */
     X_layer3_2_conv2 = 363776,  /* [64,7,7] */
-    T_layer3_2_conv2 = 370048,  /* 28224 floats */
-    TB_layer3_2_conv2 = 373184,  /* 28224 floats */
     X_layer3_2_add1 = 370048,  /* [64,7,7] */
     D_layer3_2_add1 = 370048,  /* [64,7,7] */
     X_layer3_2_relu2 = 363776,  /* [64,7,7] */
     X_layer3_3_conv1 = 370048,  /* [64,7,7] */
     D_layer3_3_conv1 = 379456,  /* [64,7,7] */
-    T_layer3_3_conv1 = 373184,  /* 28224 floats */
-    TB_layer3_3_conv1 = 382592,  /* 28224 floats */
     X_layer3_3_relu1 = 373184,  /* [64,7,7] */
     D_layer3_3_relu1 = 370048,  /* [64,7,7] */
     X_layer3_3_conv2 = 370048,  /* [64,7,7] */
-    T_layer3_3_conv2 = 376320,  /* 28224 floats */
-    TB_layer3_3_conv2 = 379456,  /* 28224 floats */
     X_layer3_3_add1 = 376320,  /* [64,7,7] */
     D_layer3_3_add1 = 376320,  /* [64,7,7] */
     X_layer3_3_relu2 = 370048,  /* [64,7,7] */
     X_layer3_4_conv1 = 376320,  /* [64,7,7] */
     D_layer3_4_conv1 = 385728,  /* [64,7,7] */
-    T_layer3_4_conv1 = 379456,  /* 28224 floats */
-    TB_layer3_4_conv1 = 388864,  /* 28224 floats */
     X_layer3_4_relu1 = 379456,  /* [64,7,7] */
     D_layer3_4_relu1 = 376320,  /* [64,7,7] */
     X_layer3_4_conv2 = 376320,  /* [64,7,7] */
-    T_layer3_4_conv2 = 382592,  /* 28224 floats */
-    TB_layer3_4_conv2 = 385728,  /* 28224 floats */
     X_layer3_4_add1 = 382592,  /* [64,7,7] */
     D_layer3_4_add1 = 382592,  /* [64,7,7] */
     X_layer3_4_relu2 = 376320,  /* [64,7,7] */
     X_layer3_5_conv1 = 382592,  /* [64,7,7] */
     D_layer3_5_conv1 = 392000,  /* [64,7,7] */
-    T_layer3_5_conv1 = 385728,  /* 28224 floats */
-    TB_layer3_5_conv1 = 395136,  /* 28224 floats */
     X_layer3_5_relu1 = 385728,  /* [64,7,7] */
     D_layer3_5_relu1 = 382592,  /* [64,7,7] */
     X_layer3_5_conv2 = 382592,  /* [64,7,7] */
-    T_layer3_5_conv2 = 388864,  /* 28224 floats */
-    TB_layer3_5_conv2 = 392000,  /* 28224 floats */
     X_layer3_5_add1 = 388864,  /* [64,7,7] */
     D_layer3_5_add1 = 388864,  /* [64,7,7] */
     X_layer3_5_relu2 = 382592,  /* [64,7,7] */
     X_layer3_6_conv1 = 388864,  /* [64,7,7] */
     D_layer3_6_conv1 = 398272,  /* [64,7,7] */
-    T_layer3_6_conv1 = 392000,  /* 28224 floats */
-    TB_layer3_6_conv1 = 401408,  /* 28224 floats */
     X_layer3_6_relu1 = 392000,  /* [64,7,7] */
     D_layer3_6_relu1 = 388864,  /* [64,7,7] */
     X_layer3_6_conv2 = 388864,  /* [64,7,7] */
-    T_layer3_6_conv2 = 395136,  /* 28224 floats */
-    TB_layer3_6_conv2 = 398272,  /* 28224 floats */
     X_layer3_6_add1 = 395136,  /* [64,7,7] */
     D_layer3_6_add1 = 395136,  /* [64,7,7] */
     X_layer3_6_relu2 = 388864,  /* [64,7,7] */
     X_layer3_7_conv1 = 395136,  /* [64,7,7] */
     D_layer3_7_conv1 = 404544,  /* [64,7,7] */
-    T_layer3_7_conv1 = 398272,  /* 28224 floats */
-    TB_layer3_7_conv1 = 407680,  /* 28224 floats */
     X_layer3_7_relu1 = 398272,  /* [64,7,7] */
     D_layer3_7_relu1 = 395136,  /* [64,7,7] */
     X_layer3_7_conv2 = 395136,  /* [64,7,7] */
-    T_layer3_7_conv2 = 401408,  /* 28224 floats */
-    TB_layer3_7_conv2 = 404544,  /* 28224 floats */
     X_layer3_7_add1 = 401408,  /* [64,7,7] */
     D_layer3_7_add1 = 401408,  /* [64,7,7] */
     X_layer3_7_relu2 = 395136,  /* [64,7,7] */
     X_layer3_8_conv1 = 401408,  /* [64,7,7] */
     D_layer3_8_conv1 = 407680,  /* [64,7,7] */
-    T_layer3_8_conv1 = 404544,  /* 28224 floats */
-    TB_layer3_8_conv1 = 414100,  /* 28224 floats */
     X_layer3_8_relu1 = 404544,  /* [64,7,7] */
     D_layer3_8_relu1 = 401408,  /* [64,7,7] */
     X_layer3_8_conv2 = 401408,  /* [64,7,7] */
-    T_layer3_8_conv2 = 407680,  /* 28224 floats */
-    TB_layer3_8_conv2 = 414100,  /* 28224 floats */
     X_layer3_8_add1 = 407680,  /* [64,7,7] */
     D_layer3_8_add1 = 410964,  /* [64,7,7] */
     X_layer3_8_relu2 = 401408,  /* [64,7,7] */
@@ -474,207 +360,330 @@ enum {
     D_fc = 407754,  /* [10] */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_conv1 = 0,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
+    T_layer1_0_conv1 = 0,  /* 112896 floats */
+    TB_layer1_0_conv1 = 0,  /* 112896 floats */
+    T_layer1_0_conv2 = 0,  /* 112896 floats */
+    TB_layer1_0_conv2 = 0,  /* 112896 floats */
+    T_layer1_1_conv1 = 0,  /* 112896 floats */
+    TB_layer1_1_conv1 = 0,  /* 112896 floats */
+    T_layer1_1_conv2 = 0,  /* 112896 floats */
+    TB_layer1_1_conv2 = 0,  /* 112896 floats */
+    T_layer1_2_conv1 = 0,  /* 112896 floats */
+    TB_layer1_2_conv1 = 0,  /* 112896 floats */
+    T_layer1_2_conv2 = 0,  /* 112896 floats */
+    TB_layer1_2_conv2 = 0,  /* 112896 floats */
+    T_layer1_3_conv1 = 0,  /* 112896 floats */
+    TB_layer1_3_conv1 = 0,  /* 112896 floats */
+    T_layer1_3_conv2 = 0,  /* 112896 floats */
+    TB_layer1_3_conv2 = 0,  /* 112896 floats */
+    T_layer1_4_conv1 = 0,  /* 112896 floats */
+    TB_layer1_4_conv1 = 0,  /* 112896 floats */
+    T_layer1_4_conv2 = 0,  /* 112896 floats */
+    TB_layer1_4_conv2 = 0,  /* 112896 floats */
+    T_layer1_5_conv1 = 0,  /* 112896 floats */
+    TB_layer1_5_conv1 = 0,  /* 112896 floats */
+    T_layer1_5_conv2 = 0,  /* 112896 floats */
+    TB_layer1_5_conv2 = 0,  /* 112896 floats */
+    T_layer1_6_conv1 = 0,  /* 112896 floats */
+    TB_layer1_6_conv1 = 0,  /* 112896 floats */
+    T_layer1_6_conv2 = 0,  /* 112896 floats */
+    TB_layer1_6_conv2 = 0,  /* 112896 floats */
+    T_layer1_7_conv1 = 0,  /* 112896 floats */
+    TB_layer1_7_conv1 = 0,  /* 112896 floats */
+    T_layer1_7_conv2 = 0,  /* 112896 floats */
+    TB_layer1_7_conv2 = 0,  /* 112896 floats */
+    T_layer1_8_conv1 = 0,  /* 112896 floats */
+    TB_layer1_8_conv1 = 0,  /* 112896 floats */
+    T_layer1_8_conv2 = 0,  /* 112896 floats */
+    TB_layer1_8_conv2 = 0,  /* 112896 floats */
+    T_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv2 = 0,  /* 56448 floats */
+    TB_layer2_0_conv2 = 0,  /* 56448 floats */
+    T_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    T_layer2_1_conv1 = 0,  /* 56448 floats */
+    TB_layer2_1_conv1 = 0,  /* 56448 floats */
+    T_layer2_1_conv2 = 0,  /* 56448 floats */
+    TB_layer2_1_conv2 = 0,  /* 56448 floats */
+    T_layer2_2_conv1 = 0,  /* 56448 floats */
+    TB_layer2_2_conv1 = 0,  /* 56448 floats */
+    T_layer2_2_conv2 = 0,  /* 56448 floats */
+    TB_layer2_2_conv2 = 0,  /* 56448 floats */
+    T_layer2_3_conv1 = 0,  /* 56448 floats */
+    TB_layer2_3_conv1 = 0,  /* 56448 floats */
+    T_layer2_3_conv2 = 0,  /* 56448 floats */
+    TB_layer2_3_conv2 = 0,  /* 56448 floats */
+    T_layer2_4_conv1 = 0,  /* 56448 floats */
+    TB_layer2_4_conv1 = 0,  /* 56448 floats */
+    T_layer2_4_conv2 = 0,  /* 56448 floats */
+    TB_layer2_4_conv2 = 0,  /* 56448 floats */
+    T_layer2_5_conv1 = 0,  /* 56448 floats */
+    TB_layer2_5_conv1 = 0,  /* 56448 floats */
+    T_layer2_5_conv2 = 0,  /* 56448 floats */
+    TB_layer2_5_conv2 = 0,  /* 56448 floats */
+    T_layer2_6_conv1 = 0,  /* 56448 floats */
+    TB_layer2_6_conv1 = 0,  /* 56448 floats */
+    T_layer2_6_conv2 = 0,  /* 56448 floats */
+    TB_layer2_6_conv2 = 0,  /* 56448 floats */
+    T_layer2_7_conv1 = 0,  /* 56448 floats */
+    TB_layer2_7_conv1 = 0,  /* 56448 floats */
+    T_layer2_7_conv2 = 0,  /* 56448 floats */
+    TB_layer2_7_conv2 = 0,  /* 56448 floats */
+    T_layer2_8_conv1 = 0,  /* 56448 floats */
+    TB_layer2_8_conv1 = 0,  /* 56448 floats */
+    T_layer2_8_conv2 = 0,  /* 56448 floats */
+    TB_layer2_8_conv2 = 0,  /* 56448 floats */
+    T_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv2 = 0,  /* 28224 floats */
+    TB_layer3_0_conv2 = 0,  /* 28224 floats */
+    T_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    T_layer3_1_conv1 = 0,  /* 28224 floats */
+    TB_layer3_1_conv1 = 0,  /* 28224 floats */
+    T_layer3_1_conv2 = 0,  /* 28224 floats */
+    TB_layer3_1_conv2 = 0,  /* 28224 floats */
+    T_layer3_2_conv1 = 0,  /* 28224 floats */
+    TB_layer3_2_conv1 = 0,  /* 28224 floats */
+    T_layer3_2_conv2 = 0,  /* 28224 floats */
+    TB_layer3_2_conv2 = 0,  /* 28224 floats */
+    T_layer3_3_conv1 = 0,  /* 28224 floats */
+    TB_layer3_3_conv1 = 0,  /* 28224 floats */
+    T_layer3_3_conv2 = 0,  /* 28224 floats */
+    TB_layer3_3_conv2 = 0,  /* 28224 floats */
+    T_layer3_4_conv1 = 0,  /* 28224 floats */
+    TB_layer3_4_conv1 = 0,  /* 28224 floats */
+    T_layer3_4_conv2 = 0,  /* 28224 floats */
+    TB_layer3_4_conv2 = 0,  /* 28224 floats */
+    T_layer3_5_conv1 = 0,  /* 28224 floats */
+    TB_layer3_5_conv1 = 0,  /* 28224 floats */
+    T_layer3_5_conv2 = 0,  /* 28224 floats */
+    TB_layer3_5_conv2 = 0,  /* 28224 floats */
+    T_layer3_6_conv1 = 0,  /* 28224 floats */
+    TB_layer3_6_conv1 = 0,  /* 28224 floats */
+    T_layer3_6_conv2 = 0,  /* 28224 floats */
+    TB_layer3_6_conv2 = 0,  /* 28224 floats */
+    T_layer3_7_conv1 = 0,  /* 28224 floats */
+    TB_layer3_7_conv1 = 0,  /* 28224 floats */
+    T_layer3_7_conv2 = 0,  /* 28224 floats */
+    TB_layer3_7_conv2 = 0,  /* 28224 floats */
+    T_layer3_8_conv1 = 0,  /* 28224 floats */
+    TB_layer3_8_conv1 = 0,  /* 28224 floats */
+    T_layer3_8_conv2 = 0,  /* 28224 floats */
+    TB_layer3_8_conv2 = 0,  /* 28224 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_conv1 = 0,  /* [16,28,28] */
-    IT_conv1 = 12544,  /* 7056 floats */
     IX_relu = 12544,  /* [16,28,28] */
     IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
     IX_layer1_0_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IT_layer1_0_conv2 = 37632,  /* 112896 floats */
     IX_layer1_0_add1 = 25088,  /* [16,28,28] */
     IX_layer1_0_relu2 = 0,  /* [16,28,28] */
     IX_layer1_1_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_1_conv1 = 25088,  /* 112896 floats */
     IX_layer1_1_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_1_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_1_conv2 = 37632,  /* 112896 floats */
     IX_layer1_1_add1 = 25088,  /* [16,28,28] */
     IX_layer1_1_relu2 = 0,  /* [16,28,28] */
     IX_layer1_2_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
     IX_layer1_2_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_2_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_2_conv2 = 37632,  /* 112896 floats */
     IX_layer1_2_add1 = 25088,  /* [16,28,28] */
     IX_layer1_2_relu2 = 0,  /* [16,28,28] */
     IX_layer1_3_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_3_conv1 = 25088,  /* 112896 floats */
     IX_layer1_3_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_3_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_3_conv2 = 37632,  /* 112896 floats */
     IX_layer1_3_add1 = 25088,  /* [16,28,28] */
     IX_layer1_3_relu2 = 0,  /* [16,28,28] */
     IX_layer1_4_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_4_conv1 = 25088,  /* 112896 floats */
     IX_layer1_4_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_4_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_4_conv2 = 37632,  /* 112896 floats */
     IX_layer1_4_add1 = 25088,  /* [16,28,28] */
     IX_layer1_4_relu2 = 0,  /* [16,28,28] */
     IX_layer1_5_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_5_conv1 = 25088,  /* 112896 floats */
     IX_layer1_5_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_5_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_5_conv2 = 37632,  /* 112896 floats */
     IX_layer1_5_add1 = 25088,  /* [16,28,28] */
     IX_layer1_5_relu2 = 0,  /* [16,28,28] */
     IX_layer1_6_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_6_conv1 = 25088,  /* 112896 floats */
     IX_layer1_6_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_6_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_6_conv2 = 37632,  /* 112896 floats */
     IX_layer1_6_add1 = 25088,  /* [16,28,28] */
     IX_layer1_6_relu2 = 0,  /* [16,28,28] */
     IX_layer1_7_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_7_conv1 = 25088,  /* 112896 floats */
     IX_layer1_7_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_7_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_7_conv2 = 37632,  /* 112896 floats */
     IX_layer1_7_add1 = 25088,  /* [16,28,28] */
     IX_layer1_7_relu2 = 0,  /* [16,28,28] */
     IX_layer1_8_conv1 = 12544,  /* [16,28,28] */
-    IT_layer1_8_conv1 = 25088,  /* 112896 floats */
     IX_layer1_8_relu1 = 25088,  /* [16,28,28] */
     IX_layer1_8_conv2 = 12544,  /* [16,28,28] */
-    IT_layer1_8_conv2 = 37632,  /* 112896 floats */
     IX_layer1_8_add1 = 25088,  /* [16,28,28] */
     IX_layer1_8_relu2 = 0,  /* [16,28,28] */
     IX_layer2_0_conv1 = 12544,  /* [32,14,14] */
-    IT_layer2_0_conv1 = 18816,  /* 28224 floats */
     IX_layer2_0_relu1 = 18816,  /* [32,14,14] */
     IX_layer2_0_conv2 = 12544,  /* [32,14,14] */
-    IT_layer2_0_conv2 = 25088,  /* 56448 floats */
     IX_layer2_0_downsample_0 = 18816,  /* [32,14,14] */
-    IT_layer2_0_downsample_0 = 25088,  /* 3136 floats */
     IX_layer2_0_add1 = 0,  /* [32,14,14] */
     IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
     IX_layer2_1_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IT_layer2_1_conv2 = 18816,  /* 56448 floats */
     IX_layer2_1_add1 = 12544,  /* [32,14,14] */
     IX_layer2_1_relu2 = 0,  /* [32,14,14] */
     IX_layer2_2_conv1 = 6272,  /* [32,14,14] */
-    IT_layer2_2_conv1 = 12544,  /* 56448 floats */
     IX_layer2_2_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_2_conv2 = 6272,  /* [32,14,14] */
-    IT_layer2_2_conv2 = 18816,  /* 56448 floats */
     IX_layer2_2_add1 = 12544,  /* [32,14,14] */
     IX_layer2_2_relu2 = 0,  /* [32,14,14] */
     IX_layer2_3_conv1 = 6272,  /* [32,14,14] */
-    IT_layer2_3_conv1 = 12544,  /* 56448 floats */
     IX_layer2_3_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_3_conv2 = 6272,  /* [32,14,14] */
-    IT_layer2_3_conv2 = 18816,  /* 56448 floats */
     IX_layer2_3_add1 = 12544,  /* [32,14,14] */
     IX_layer2_3_relu2 = 0,  /* [32,14,14] */
     IX_layer2_4_conv1 = 6272,  /* [32,14,14] */
-    IT_layer2_4_conv1 = 12544,  /* 56448 floats */
     IX_layer2_4_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_4_conv2 = 6272,  /* [32,14,14] */
-    IT_layer2_4_conv2 = 18816,  /* 56448 floats */
     IX_layer2_4_add1 = 12544,  /* [32,14,14] */
     IX_layer2_4_relu2 = 0,  /* [32,14,14] */
     IX_layer2_5_conv1 = 6272,  /* [32,14,14] */
-    IT_layer2_5_conv1 = 12544,  /* 56448 floats */
     IX_layer2_5_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_5_conv2 = 6272,  /* [32,14,14] */
-    IT_layer2_5_conv2 = 18816,  /* 56448 floats */
     IX_layer2_5_add1 = 12544,  /* [32,14,14] */
     IX_layer2_5_relu2 = 0,  /* [32,14,14] */
     IX_layer2_6_conv1 = 6272,  /* [32,14,14] */
-    IT_layer2_6_conv1 = 12544,  /* 56448 floats */
     IX_layer2_6_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_6_conv2 = 6272,  /* [32,14,14] */
-    IT_layer2_6_conv2 = 18816,  /* 56448 floats */
     IX_layer2_6_add1 = 12544,  /* [32,14,14] */
     IX_layer2_6_relu2 = 0,  /* [32,14,14] */
     IX_layer2_7_conv1 = 6272,  /* [32,14,14] */
-    IT_layer2_7_conv1 = 12544,  /* 56448 floats */
     IX_layer2_7_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_7_conv2 = 6272,  /* [32,14,14] */
-    IT_layer2_7_conv2 = 18816,  /* 56448 floats */
     IX_layer2_7_add1 = 12544,  /* [32,14,14] */
     IX_layer2_7_relu2 = 0,  /* [32,14,14] */
     IX_layer2_8_conv1 = 6272,  /* [32,14,14] */
-    IT_layer2_8_conv1 = 12544,  /* 56448 floats */
     IX_layer2_8_relu1 = 12544,  /* [32,14,14] */
     IX_layer2_8_conv2 = 6272,  /* [32,14,14] */
-    IT_layer2_8_conv2 = 18816,  /* 56448 floats */
     IX_layer2_8_add1 = 12544,  /* [32,14,14] */
     IX_layer2_8_relu2 = 0,  /* [32,14,14] */
     IX_layer3_0_conv1 = 6272,  /* [64,7,7] */
-    IT_layer3_0_conv1 = 9408,  /* 14112 floats */
     IX_layer3_0_relu1 = 9408,  /* [64,7,7] */
     IX_layer3_0_conv2 = 6272,  /* [64,7,7] */
-    IT_layer3_0_conv2 = 12544,  /* 28224 floats */
     IX_layer3_0_downsample_0 = 9408,  /* [64,7,7] */
-    IT_layer3_0_downsample_0 = 12544,  /* 1568 floats */
     IX_layer3_0_add1 = 0,  /* [64,7,7] */
     IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
     IX_layer3_1_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IT_layer3_1_conv2 = 9408,  /* 28224 floats */
     IX_layer3_1_add1 = 6272,  /* [64,7,7] */
     IX_layer3_1_relu2 = 0,  /* [64,7,7] */
     IX_layer3_2_conv1 = 3136,  /* [64,7,7] */
-    IT_layer3_2_conv1 = 6272,  /* 28224 floats */
     IX_layer3_2_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_2_conv2 = 3136,  /* [64,7,7] */
-    IT_layer3_2_conv2 = 9408,  /* 28224 floats */
     IX_layer3_2_add1 = 6272,  /* [64,7,7] */
     IX_layer3_2_relu2 = 0,  /* [64,7,7] */
     IX_layer3_3_conv1 = 3136,  /* [64,7,7] */
-    IT_layer3_3_conv1 = 6272,  /* 28224 floats */
     IX_layer3_3_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_3_conv2 = 3136,  /* [64,7,7] */
-    IT_layer3_3_conv2 = 9408,  /* 28224 floats */
     IX_layer3_3_add1 = 6272,  /* [64,7,7] */
     IX_layer3_3_relu2 = 0,  /* [64,7,7] */
     IX_layer3_4_conv1 = 3136,  /* [64,7,7] */
-    IT_layer3_4_conv1 = 6272,  /* 28224 floats */
     IX_layer3_4_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_4_conv2 = 3136,  /* [64,7,7] */
-    IT_layer3_4_conv2 = 9408,  /* 28224 floats */
     IX_layer3_4_add1 = 6272,  /* [64,7,7] */
     IX_layer3_4_relu2 = 0,  /* [64,7,7] */
     IX_layer3_5_conv1 = 3136,  /* [64,7,7] */
-    IT_layer3_5_conv1 = 6272,  /* 28224 floats */
     IX_layer3_5_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_5_conv2 = 3136,  /* [64,7,7] */
-    IT_layer3_5_conv2 = 9408,  /* 28224 floats */
     IX_layer3_5_add1 = 6272,  /* [64,7,7] */
     IX_layer3_5_relu2 = 0,  /* [64,7,7] */
     IX_layer3_6_conv1 = 3136,  /* [64,7,7] */
-    IT_layer3_6_conv1 = 6272,  /* 28224 floats */
     IX_layer3_6_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_6_conv2 = 3136,  /* [64,7,7] */
-    IT_layer3_6_conv2 = 9408,  /* 28224 floats */
     IX_layer3_6_add1 = 6272,  /* [64,7,7] */
     IX_layer3_6_relu2 = 0,  /* [64,7,7] */
     IX_layer3_7_conv1 = 3136,  /* [64,7,7] */
-    IT_layer3_7_conv1 = 6272,  /* 28224 floats */
     IX_layer3_7_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_7_conv2 = 3136,  /* [64,7,7] */
-    IT_layer3_7_conv2 = 9408,  /* 28224 floats */
     IX_layer3_7_add1 = 6272,  /* [64,7,7] */
     IX_layer3_7_relu2 = 0,  /* [64,7,7] */
     IX_layer3_8_conv1 = 3136,  /* [64,7,7] */
-    IT_layer3_8_conv1 = 6272,  /* 28224 floats */
     IX_layer3_8_relu1 = 6272,  /* [64,7,7] */
     IX_layer3_8_conv2 = 3136,  /* [64,7,7] */
-    IT_layer3_8_conv2 = 9408,  /* 28224 floats */
     IX_layer3_8_add1 = 6272,  /* [64,7,7] */
     IX_layer3_8_relu2 = 0,  /* [64,7,7] */
     IX_avgpool = 3136,  /* [64] */
     IX_fc = 0,  /* [10] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_conv1 = 0,  /* 7056 floats */
+    IT_layer1_0_conv1 = 0,  /* 112896 floats */
+    IT_layer1_0_conv2 = 0,  /* 112896 floats */
+    IT_layer1_1_conv1 = 0,  /* 112896 floats */
+    IT_layer1_1_conv2 = 0,  /* 112896 floats */
+    IT_layer1_2_conv1 = 0,  /* 112896 floats */
+    IT_layer1_2_conv2 = 0,  /* 112896 floats */
+    IT_layer1_3_conv1 = 0,  /* 112896 floats */
+    IT_layer1_3_conv2 = 0,  /* 112896 floats */
+    IT_layer1_4_conv1 = 0,  /* 112896 floats */
+    IT_layer1_4_conv2 = 0,  /* 112896 floats */
+    IT_layer1_5_conv1 = 0,  /* 112896 floats */
+    IT_layer1_5_conv2 = 0,  /* 112896 floats */
+    IT_layer1_6_conv1 = 0,  /* 112896 floats */
+    IT_layer1_6_conv2 = 0,  /* 112896 floats */
+    IT_layer1_7_conv1 = 0,  /* 112896 floats */
+    IT_layer1_7_conv2 = 0,  /* 112896 floats */
+    IT_layer1_8_conv1 = 0,  /* 112896 floats */
+    IT_layer1_8_conv2 = 0,  /* 112896 floats */
+    IT_layer2_0_conv1 = 0,  /* 28224 floats */
+    IT_layer2_0_conv2 = 0,  /* 56448 floats */
+    IT_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    IT_layer2_1_conv1 = 0,  /* 56448 floats */
+    IT_layer2_1_conv2 = 0,  /* 56448 floats */
+    IT_layer2_2_conv1 = 0,  /* 56448 floats */
+    IT_layer2_2_conv2 = 0,  /* 56448 floats */
+    IT_layer2_3_conv1 = 0,  /* 56448 floats */
+    IT_layer2_3_conv2 = 0,  /* 56448 floats */
+    IT_layer2_4_conv1 = 0,  /* 56448 floats */
+    IT_layer2_4_conv2 = 0,  /* 56448 floats */
+    IT_layer2_5_conv1 = 0,  /* 56448 floats */
+    IT_layer2_5_conv2 = 0,  /* 56448 floats */
+    IT_layer2_6_conv1 = 0,  /* 56448 floats */
+    IT_layer2_6_conv2 = 0,  /* 56448 floats */
+    IT_layer2_7_conv1 = 0,  /* 56448 floats */
+    IT_layer2_7_conv2 = 0,  /* 56448 floats */
+    IT_layer2_8_conv1 = 0,  /* 56448 floats */
+    IT_layer2_8_conv2 = 0,  /* 56448 floats */
+    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer3_0_conv2 = 0,  /* 28224 floats */
+    IT_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    IT_layer3_1_conv1 = 0,  /* 28224 floats */
+    IT_layer3_1_conv2 = 0,  /* 28224 floats */
+    IT_layer3_2_conv1 = 0,  /* 28224 floats */
+    IT_layer3_2_conv2 = 0,  /* 28224 floats */
+    IT_layer3_3_conv1 = 0,  /* 28224 floats */
+    IT_layer3_3_conv2 = 0,  /* 28224 floats */
+    IT_layer3_4_conv1 = 0,  /* 28224 floats */
+    IT_layer3_4_conv2 = 0,  /* 28224 floats */
+    IT_layer3_5_conv1 = 0,  /* 28224 floats */
+    IT_layer3_5_conv2 = 0,  /* 28224 floats */
+    IT_layer3_6_conv1 = 0,  /* 28224 floats */
+    IT_layer3_6_conv2 = 0,  /* 28224 floats */
+    IT_layer3_7_conv1 = 0,  /* 28224 floats */
+    IT_layer3_7_conv2 = 0,  /* 28224 floats */
+    IT_layer3_8_conv1 = 0,  /* 28224 floats */
+    IT_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -800,6 +809,10 @@ enum {
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
+#define T(o) (arena + RESNET56_NONORM_ARENA_PER_SAMPLE * (size_t)n + RESNET56_NONORM_ARENA_FIXED \
+    + (size_t)(o) * rt_scratch_slices(n))
+#define IT(o) (arena + RESNET56_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)n + \
+    RESNET56_NONORM_INFER_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -927,19 +940,19 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     const unsigned char *drop) {
     (void)training;  /* no batchnorm: both modes compute the same */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
+    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -952,14 +965,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
+    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -973,14 +986,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
+    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -994,14 +1007,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_add1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_3_conv1), A(T_layer1_3_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_3_relu1), A(X_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_3_conv2), A(T_layer1_3_conv2), A(X_layer1_3_relu1),
+    rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1015,14 +1028,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_3_relu2), A(X_layer1_3_add1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_4_conv1), A(T_layer1_4_conv1), A(X_layer1_3_relu2),
+    rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_4_relu1), A(X_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_4_conv2), A(T_layer1_4_conv2), A(X_layer1_4_relu1),
+    rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1036,14 +1049,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_4_relu2), A(X_layer1_4_add1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_5_conv1), A(T_layer1_5_conv1), A(X_layer1_4_relu2),
+    rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_5_relu1), A(X_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_5_conv2), A(T_layer1_5_conv2), A(X_layer1_5_relu1),
+    rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1057,14 +1070,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_5_relu2), A(X_layer1_5_add1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_6_conv1), A(T_layer1_6_conv1), A(X_layer1_5_relu2),
+    rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_6_relu1), A(X_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_6_conv2), A(T_layer1_6_conv2), A(X_layer1_6_relu1),
+    rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1078,14 +1091,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_6_relu2), A(X_layer1_6_add1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_7_conv1), A(T_layer1_7_conv1), A(X_layer1_6_relu2),
+    rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_7_relu1), A(X_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_7_conv2), A(T_layer1_7_conv2), A(X_layer1_7_relu1),
+    rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1099,14 +1112,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_7_relu2), A(X_layer1_7_add1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer1_8_conv1), A(T_layer1_8_conv1), A(X_layer1_7_relu2),
+    rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer1_8_relu1), A(X_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer1_8_conv2), A(T_layer1_8_conv2), A(X_layer1_8_relu1),
+    rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1120,18 +1133,18 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer1_8_relu2), A(X_layer1_8_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_8_relu2),
+    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
         P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
         &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
@@ -1146,14 +1159,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
+    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1167,14 +1180,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
+    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1188,14 +1201,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_add1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_3_conv1), A(T_layer2_3_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_3_relu1), A(X_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1),
+    rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1209,14 +1222,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_3_add1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_4_conv1), A(T_layer2_4_conv1), A(X_layer2_3_relu2),
+    rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_4_relu1), A(X_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_4_conv2), A(T_layer2_4_conv2), A(X_layer2_4_relu1),
+    rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1230,14 +1243,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_4_relu2), A(X_layer2_4_add1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_5_conv1), A(T_layer2_5_conv1), A(X_layer2_4_relu2),
+    rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_5_relu1), A(X_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_5_conv2), A(T_layer2_5_conv2), A(X_layer2_5_relu1),
+    rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1251,14 +1264,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_5_relu2), A(X_layer2_5_add1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_6_conv1), A(T_layer2_6_conv1), A(X_layer2_5_relu2),
+    rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_6_relu1), A(X_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_6_conv2), A(T_layer2_6_conv2), A(X_layer2_6_relu1),
+    rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1272,14 +1285,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_6_relu2), A(X_layer2_6_add1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_7_conv1), A(T_layer2_7_conv1), A(X_layer2_6_relu2),
+    rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_7_relu1), A(X_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_7_conv2), A(T_layer2_7_conv2), A(X_layer2_7_relu1),
+    rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1293,14 +1306,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_7_relu2), A(X_layer2_7_add1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer2_8_conv1), A(T_layer2_8_conv1), A(X_layer2_7_relu2),
+    rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer2_8_relu1), A(X_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer2_8_conv2), A(T_layer2_8_conv2), A(X_layer2_8_relu1),
+    rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1314,18 +1327,18 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer2_8_relu2), A(X_layer2_8_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_8_relu2),
+    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
         P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
         &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
@@ -1340,14 +1353,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
+    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1361,14 +1374,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
+    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1382,14 +1395,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_add1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_3_conv1), A(T_layer3_3_conv1), A(X_layer3_2_relu2),
+    rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_3_relu1), A(X_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1),
+    rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1403,14 +1416,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_3_add1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_4_conv1), A(T_layer3_4_conv1), A(X_layer3_3_relu2),
+    rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_4_relu1), A(X_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1),
+    rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1424,14 +1437,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_4_add1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_5_conv1), A(T_layer3_5_conv1), A(X_layer3_4_relu2),
+    rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_5_relu1), A(X_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1),
+    rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1445,14 +1458,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_5_add1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_6_conv1), A(T_layer3_6_conv1), A(X_layer3_5_relu2),
+    rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_6_relu1), A(X_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_6_conv2), A(T_layer3_6_conv2), A(X_layer3_6_relu1),
+    rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1466,14 +1479,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_6_relu2), A(X_layer3_6_add1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_7_conv1), A(T_layer3_7_conv1), A(X_layer3_6_relu2),
+    rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_7_relu1), A(X_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_7_conv2), A(T_layer3_7_conv2), A(X_layer3_7_relu1),
+    rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1487,14 +1500,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     rt_relu_forward(A(X_layer3_7_relu2), A(X_layer3_7_add1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(X_layer3_8_conv1), A(T_layer3_8_conv1), A(X_layer3_7_relu2),
+    rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(X_layer3_8_relu1), A(X_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(X_layer3_8_conv2), A(T_layer3_8_conv2), A(X_layer3_8_relu1),
+    rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1516,20 +1529,20 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
 const float *resnet56_nonorm_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n,
+    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n,
         &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
+    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1542,14 +1555,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1563,14 +1576,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1584,14 +1597,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_3_conv1), A(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_3_conv2), A(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
+    rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1605,14 +1618,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_3_add1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_4_conv1), A(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
+    rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_4_conv2), A(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
+    rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1626,14 +1639,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_4_add1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_5_conv1), A(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
+    rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_5_conv2), A(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
+    rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1647,14 +1660,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_5_add1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_6_conv1), A(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
+    rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_6_conv2), A(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
+    rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1668,14 +1681,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_6_add1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_7_conv1), A(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
+    rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_7_conv2), A(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
+    rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1689,14 +1702,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_7_add1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer1_8_conv1), A(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
+    rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer1_8_conv2), A(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
+    rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1710,18 +1723,18 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_8_relu2), A(IX_layer1_8_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
+    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias),
         n, &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
@@ -1736,14 +1749,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1757,14 +1770,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1778,14 +1791,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_3_conv1), A(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1799,14 +1812,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_add1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_4_conv1), A(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
+    rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_4_conv2), A(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
+    rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1820,14 +1833,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_4_add1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_5_conv1), A(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
+    rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_5_conv2), A(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
+    rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1841,14 +1854,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_5_add1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_6_conv1), A(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
+    rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_6_conv2), A(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
+    rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1862,14 +1875,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_6_add1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_7_conv1), A(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
+    rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_7_conv2), A(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
+    rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1883,14 +1896,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_7_add1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer2_8_conv1), A(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
+    rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer2_8_conv2), A(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
+    rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1904,18 +1917,18 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_8_relu2), A(IX_layer2_8_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
+    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0),
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias),
         n, &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
@@ -1930,14 +1943,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1951,14 +1964,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1972,14 +1985,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_add1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_3_conv1), A(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
+    rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -1993,14 +2006,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_add1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_4_conv1), A(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
+    rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -2014,14 +2027,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_add1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_5_conv1), A(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
+    rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -2035,14 +2048,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_add1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_6_conv1), A(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
+    rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_6_conv2), A(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
+    rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -2056,14 +2069,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_6_add1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_7_conv1), A(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
+    rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_7_conv2), A(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
+    rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -2077,14 +2090,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_7_add1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
-    rt_conv2d_forward(A(IX_layer3_8_conv1), A(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
+    rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_forward(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
-    rt_conv2d_forward(A(IX_layer3_8_conv2), A(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
+    rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
@@ -2126,7 +2139,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), G(P_layer3_8_conv2_bias),
-        A(TB_layer3_8_conv2), A(D_layer3_8_add1), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
+        T(TB_layer3_8_conv2), A(D_layer3_8_add1), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
         n, &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
@@ -2137,7 +2150,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), G(P_layer3_8_conv1_bias),
-        A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
+        T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
         n, &g_layer3_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
@@ -2150,7 +2163,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), G(P_layer3_7_conv2_bias),
-        A(TB_layer3_7_conv2), A(D_layer3_7_add1), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
+        T(TB_layer3_7_conv2), A(D_layer3_7_add1), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
         n, &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
@@ -2161,7 +2174,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), G(P_layer3_7_conv1_bias),
-        A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
+        T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
         n, &g_layer3_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
@@ -2174,7 +2187,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), G(P_layer3_6_conv2_bias),
-        A(TB_layer3_6_conv2), A(D_layer3_6_add1), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
+        T(TB_layer3_6_conv2), A(D_layer3_6_add1), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
         n, &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
@@ -2185,7 +2198,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), G(P_layer3_6_conv1_bias),
-        A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
+        T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
         n, &g_layer3_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
@@ -2198,7 +2211,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), G(P_layer3_5_conv2_bias),
-        A(TB_layer3_5_conv2), A(D_layer3_5_add1), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
+        T(TB_layer3_5_conv2), A(D_layer3_5_add1), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
         n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
@@ -2209,7 +2222,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), G(P_layer3_5_conv1_bias),
-        A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
+        T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
         n, &g_layer3_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
@@ -2222,7 +2235,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), G(P_layer3_4_conv2_bias),
-        A(TB_layer3_4_conv2), A(D_layer3_4_add1), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
+        T(TB_layer3_4_conv2), A(D_layer3_4_add1), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
         n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
@@ -2233,7 +2246,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), G(P_layer3_4_conv1_bias),
-        A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
+        T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
         n, &g_layer3_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
@@ -2246,7 +2259,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), G(P_layer3_3_conv2_bias),
-        A(TB_layer3_3_conv2), A(D_layer3_3_add1), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
+        T(TB_layer3_3_conv2), A(D_layer3_3_add1), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
         n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
@@ -2257,7 +2270,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), G(P_layer3_3_conv1_bias),
-        A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
+        T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
         n, &g_layer3_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
@@ -2270,7 +2283,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
-        A(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
         n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
@@ -2281,7 +2294,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
-        A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
         n, &g_layer3_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
@@ -2294,7 +2307,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
-        A(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
         n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
@@ -2305,7 +2318,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
-        A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
         n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
@@ -2316,7 +2329,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight),
-        G(P_layer3_0_downsample_0_bias), A(TB_layer3_0_downsample_0), A(D_layer3_0_add1),
+        G(P_layer3_0_downsample_0_bias), T(TB_layer3_0_downsample_0), A(D_layer3_0_add1),
         A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
@@ -2324,7 +2337,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
-        A(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
         n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
@@ -2335,7 +2348,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
-        A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight),
+        T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight),
         n, &g_layer3_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_8_relu2), n, 6272,
         6272);
@@ -2350,7 +2363,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), G(P_layer2_8_conv2_bias),
-        A(TB_layer2_8_conv2), A(D_layer2_8_add1), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
+        T(TB_layer2_8_conv2), A(D_layer2_8_add1), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
         n, &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
@@ -2361,7 +2374,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), G(P_layer2_8_conv1_bias),
-        A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
+        T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
         n, &g_layer2_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
@@ -2374,7 +2387,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), G(P_layer2_7_conv2_bias),
-        A(TB_layer2_7_conv2), A(D_layer2_7_add1), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
+        T(TB_layer2_7_conv2), A(D_layer2_7_add1), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
         n, &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
@@ -2385,7 +2398,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), G(P_layer2_7_conv1_bias),
-        A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
+        T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
         n, &g_layer2_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
@@ -2398,7 +2411,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), G(P_layer2_6_conv2_bias),
-        A(TB_layer2_6_conv2), A(D_layer2_6_add1), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
+        T(TB_layer2_6_conv2), A(D_layer2_6_add1), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
         n, &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
@@ -2409,7 +2422,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), G(P_layer2_6_conv1_bias),
-        A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
+        T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
         n, &g_layer2_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
@@ -2422,7 +2435,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), G(P_layer2_5_conv2_bias),
-        A(TB_layer2_5_conv2), A(D_layer2_5_add1), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
+        T(TB_layer2_5_conv2), A(D_layer2_5_add1), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
         n, &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
@@ -2433,7 +2446,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), G(P_layer2_5_conv1_bias),
-        A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
+        T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
         n, &g_layer2_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
@@ -2446,7 +2459,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), G(P_layer2_4_conv2_bias),
-        A(TB_layer2_4_conv2), A(D_layer2_4_add1), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
+        T(TB_layer2_4_conv2), A(D_layer2_4_add1), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
         n, &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
@@ -2457,7 +2470,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), G(P_layer2_4_conv1_bias),
-        A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
+        T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
         n, &g_layer2_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
@@ -2470,7 +2483,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), G(P_layer2_3_conv2_bias),
-        A(TB_layer2_3_conv2), A(D_layer2_3_add1), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
+        T(TB_layer2_3_conv2), A(D_layer2_3_add1), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
         n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
@@ -2481,7 +2494,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), G(P_layer2_3_conv1_bias),
-        A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
+        T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
         n, &g_layer2_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
@@ -2494,7 +2507,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
-        A(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
         n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
@@ -2505,7 +2518,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
-        A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
         n, &g_layer2_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
@@ -2518,7 +2531,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
-        A(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
         n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
@@ -2529,7 +2542,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
-        A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
         n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
@@ -2540,7 +2553,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight),
-        G(P_layer2_0_downsample_0_bias), A(TB_layer2_0_downsample_0), A(D_layer2_0_add1),
+        G(P_layer2_0_downsample_0_bias), T(TB_layer2_0_downsample_0), A(D_layer2_0_add1),
         A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
@@ -2548,7 +2561,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
-        A(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
         n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
@@ -2559,7 +2572,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
-        A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight),
+        T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight),
         n, &g_layer2_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_8_relu2), n, 12544,
         12544);
@@ -2574,7 +2587,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), G(P_layer1_8_conv2_bias),
-        A(TB_layer1_8_conv2), A(D_layer1_8_add1), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
+        T(TB_layer1_8_conv2), A(D_layer1_8_add1), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
         n, &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
@@ -2585,7 +2598,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), G(P_layer1_8_conv1_bias),
-        A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
+        T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
         n, &g_layer1_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
@@ -2598,7 +2611,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), G(P_layer1_7_conv2_bias),
-        A(TB_layer1_7_conv2), A(D_layer1_7_add1), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
+        T(TB_layer1_7_conv2), A(D_layer1_7_add1), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
         n, &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
@@ -2609,7 +2622,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), G(P_layer1_7_conv1_bias),
-        A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
+        T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
         n, &g_layer1_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
@@ -2622,7 +2635,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), G(P_layer1_6_conv2_bias),
-        A(TB_layer1_6_conv2), A(D_layer1_6_add1), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
+        T(TB_layer1_6_conv2), A(D_layer1_6_add1), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
         n, &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
@@ -2633,7 +2646,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), G(P_layer1_6_conv1_bias),
-        A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
+        T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
         n, &g_layer1_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
@@ -2646,7 +2659,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), G(P_layer1_5_conv2_bias),
-        A(TB_layer1_5_conv2), A(D_layer1_5_add1), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
+        T(TB_layer1_5_conv2), A(D_layer1_5_add1), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
         n, &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
@@ -2657,7 +2670,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), G(P_layer1_5_conv1_bias),
-        A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
+        T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
         n, &g_layer1_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
@@ -2670,7 +2683,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), G(P_layer1_4_conv2_bias),
-        A(TB_layer1_4_conv2), A(D_layer1_4_add1), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
+        T(TB_layer1_4_conv2), A(D_layer1_4_add1), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
         n, &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
@@ -2681,7 +2694,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), G(P_layer1_4_conv1_bias),
-        A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
+        T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
         n, &g_layer1_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
@@ -2694,7 +2707,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), G(P_layer1_3_conv2_bias),
-        A(TB_layer1_3_conv2), A(D_layer1_3_add1), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
+        T(TB_layer1_3_conv2), A(D_layer1_3_add1), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
         n, &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
@@ -2705,7 +2718,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), G(P_layer1_3_conv1_bias),
-        A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
+        T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
         n, &g_layer1_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
@@ -2718,7 +2731,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
-        A(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
         n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
@@ -2729,7 +2742,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
-        A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
         n, &g_layer1_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
@@ -2742,7 +2755,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
-        A(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
         n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
@@ -2753,7 +2766,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
-        A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
         n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
@@ -2766,7 +2779,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
-        A(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
         n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
@@ -2777,14 +2790,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
-        A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
+        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
         &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(TB_conv1), A(D_conv1), x,
+    rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
@@ -3112,8 +3125,10 @@ const RtModel resnet56_nonorm_model = {
     .num_skips = 27, .skips = skips,
     .infer_arena_per_sample = RESNET56_NONORM_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET56_NONORM_INFER_ARENA_FIXED,
+    .infer_arena_scratch = RESNET56_NONORM_INFER_ARENA_SCRATCH,
     .arena_per_sample = RESNET56_NONORM_ARENA_PER_SAMPLE, .arena_fixed =
         RESNET56_NONORM_ARENA_FIXED,
+    .arena_scratch = RESNET56_NONORM_ARENA_SCRATCH,
     .flops_per_sample = 192705408.0,
     .init = resnet56_nonorm_init, .forward = resnet56_nonorm_forward, .infer =
         resnet56_nonorm_infer, .loss = resnet56_nonorm_loss,

@@ -66,78 +66,66 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_enc1_conv1 = 0,  /* [16,28,28] */
-    D_enc1_conv1 = 37632,  /* [16,28,28] */
-    T_enc1_conv1 = 12544,  /* 7056 floats */
-    TB_enc1_conv1 = 0,  /* 7056 floats */
+    D_enc1_conv1 = 12544,  /* [16,28,28] */
     X_enc1_relu1 = 12544,  /* [16,28,28] */
     D_enc1_relu1 = 25088,  /* [16,28,28] */
     X_enc1_conv2 = 25088,  /* [16,28,28] */
-    D_enc1_conv2 = 75264,  /* [16,28,28] */
-    T_enc1_conv2 = 37632,  /* 112896 floats */
-    TB_enc1_conv2 = 87808,  /* 112896 floats */
-    X_maxpool1 = 75264,  /* [16,14,14] */
-    D_maxpool1 = 78400,  /* [16,14,14] */
-    X_enc2_conv1 = 78400,  /* [32,14,14] */
-    D_enc2_conv1 = 97216,  /* [32,14,14] */
-    T_enc2_conv1 = 84672,  /* 28224 floats */
-    TB_enc2_conv1 = 103488,  /* 28224 floats */
-    X_enc2_relu1 = 84672,  /* [32,14,14] */
-    D_enc2_relu1 = 90944,  /* [32,14,14] */
-    X_enc2_conv2 = 90944,  /* [32,14,14] */
-    D_enc2_conv2 = 116032,  /* [32,14,14] */
-    T_enc2_conv2 = 97216,  /* 56448 floats */
-    TB_enc2_conv2 = 192864,  /* 56448 floats */
-    X_maxpool2 = 116032,  /* [32,7,7] */
-    D_maxpool2 = 117600,  /* [32,7,7] */
-    X_mid_conv1 = 117600,  /* [64,7,7] */
-    D_mid_conv1 = 127008,  /* [64,7,7] */
-    T_mid_conv1 = 120736,  /* 14112 floats */
-    TB_mid_conv1 = 192864,  /* 14112 floats */
-    X_mid_relu1 = 120736,  /* [64,7,7] */
-    D_mid_relu1 = 123872,  /* [64,7,7] */
-    X_mid_conv2 = 123872,  /* [64,7,7] */
-    D_mid_conv2 = 152096,  /* [64,7,7] */
-    T_mid_conv2 = 127008,  /* 28224 floats */
-    TB_mid_conv2 = 192864,  /* 28224 floats */
-    X_mid_relu2 = 127008,  /* [64,7,7] */
-    D_mid_relu2 = 148960,  /* [64,7,7] */
-    X_up1 = 130144,  /* [64,14,14] */
-    D_up1 = 192864,  /* [64,14,14] */
-    X_concat1 = 97216,  /* [96,14,14] */
-    D_concat1 = 130144,  /* [96,14,14] */
-    X_dec2_conv1 = 130144,  /* [32,14,14] */
-    D_dec2_conv1 = 148960,  /* [32,14,14] */
-    T_dec2_conv1 = 136416,  /* 169344 floats */
-    TB_dec2_conv1 = 192864,  /* 169344 floats */
-    X_dec2_relu1 = 136416,  /* [32,14,14] */
-    D_dec2_relu1 = 142688,  /* [32,14,14] */
-    X_dec2_conv2 = 142688,  /* [32,14,14] */
-    D_dec2_conv2 = 192864,  /* [32,14,14] */
-    T_dec2_conv2 = 148960,  /* 56448 floats */
-    TB_dec2_conv2 = 199136,  /* 56448 floats */
-    X_dec2_relu2 = 148960,  /* [32,14,14] */
-    D_dec2_relu2 = 217952,  /* [32,14,14] */
-    X_up2 = 155232,  /* [32,28,28] */
-    D_up2 = 192864,  /* [32,28,28] */
+    D_enc1_conv2 = 12544,  /* [16,28,28] */
+    X_maxpool1 = 12544,  /* [16,14,14] */
+    D_maxpool1 = 15680,  /* [16,14,14] */
+    X_enc2_conv1 = 15680,  /* [32,14,14] */
+    D_enc2_conv1 = 75264,  /* [32,14,14] */
+    X_enc2_relu1 = 75264,  /* [32,14,14] */
+    D_enc2_relu1 = 81536,  /* [32,14,14] */
+    X_enc2_conv2 = 81536,  /* [32,14,14] */
+    D_enc2_conv2 = 75264,  /* [32,14,14] */
+    X_maxpool2 = 21952,  /* [32,7,7] */
+    D_maxpool2 = 23520,  /* [32,7,7] */
+    X_mid_conv1 = 75264,  /* [64,7,7] */
+    D_mid_conv1 = 128576,  /* [64,7,7] */
+    X_mid_relu1 = 78400,  /* [64,7,7] */
+    D_mid_relu1 = 78400,  /* [64,7,7] */
+    X_mid_conv2 = 106624,  /* [64,7,7] */
+    D_mid_conv2 = 128576,  /* [64,7,7] */
+    X_mid_relu2 = 78400,  /* [64,7,7] */
+    D_mid_relu2 = 78400,  /* [64,7,7] */
+    X_up1 = 109760,  /* [64,14,14] */
+    D_up1 = 128576,  /* [64,14,14] */
+    X_concat1 = 87808,  /* [96,14,14] */
+    D_concat1 = 109760,  /* [96,14,14] */
+    X_dec2_conv1 = 109760,  /* [32,14,14] */
+    D_dec2_conv1 = 128576,  /* [32,14,14] */
+    X_dec2_relu1 = 116032,  /* [32,14,14] */
+    D_dec2_relu1 = 116032,  /* [32,14,14] */
+    X_dec2_conv2 = 122304,  /* [32,14,14] */
+    D_dec2_conv2 = 128576,  /* [32,14,14] */
+    X_dec2_relu2 = 116032,  /* [32,14,14] */
+    D_dec2_relu2 = 116032,  /* [32,14,14] */
+    X_up2 = 128576,  /* [32,28,28] */
+    D_up2 = 128576,  /* [32,28,28] */
     X_concat2 = 37632,  /* [48,28,28] */
-    D_concat2 = 155232,  /* [48,28,28] */
-    X_dec1_conv1 = 155232,  /* [16,28,28] */
-    D_dec1_conv1 = 192864,  /* [16,28,28] */
-    T_dec1_conv1 = 167776,  /* 338688 floats */
-    TB_dec1_conv1 = 205408,  /* 338688 floats */
-    X_dec1_relu1 = 167776,  /* [16,28,28] */
-    D_dec1_relu1 = 180320,  /* [16,28,28] */
-    X_dec1_conv2 = 180320,  /* [16,28,28] */
-    D_dec1_conv2 = 205408,  /* [16,28,28] */
-    T_dec1_conv2 = 192864,  /* 112896 floats */
-    TB_dec1_conv2 = 217952,  /* 112896 floats */
-    X_dec1_relu2 = 192864,  /* [16,28,28] */
-    D_dec1_relu2 = 221088,  /* [16,28,28] */
-    X_head = 205408,  /* [10,28,28] */
-    D_head = 213248,  /* [10,28,28] */
+    D_concat2 = 153664,  /* [48,28,28] */
+    X_dec1_conv1 = 128576,  /* [16,28,28] */
+    D_dec1_conv1 = 141120,  /* [16,28,28] */
+    X_dec1_relu1 = 141120,  /* [16,28,28] */
+    D_dec1_relu1 = 153664,  /* [16,28,28] */
+    X_dec1_conv2 = 153664,  /* [16,28,28] */
+    D_dec1_conv2 = 141120,  /* [16,28,28] */
+    X_dec1_relu2 = 141120,  /* [16,28,28] */
+    D_dec1_relu2 = 166208,  /* [16,28,28] */
+    X_head = 166208,  /* [10,28,28] */
+    D_head = 141120,  /* [10,28,28] */
+    RX_enc1_relu1 = 37632,  /* [16,28,28] */
+    RX_enc2_relu1 = 87808,  /* [32,14,14] */
+    RX_mid_relu1 = 106624,  /* [64,7,7] */
+    RX_mid_relu2 = 131712,  /* [64,7,7] */
+    RX_dec2_relu1 = 122304,  /* [32,14,14] */
+    RX_dec2_relu2 = 134848,  /* [32,14,14] */
+    RX_dec1_relu1 = 166208,  /* [16,28,28] */
+    RX_dec1_relu2 = 178752,  /* [16,28,28] */
 };
 
-/* Scratch independent of the batch size, after the per-sample region. */
+/* Statistics independent of the batch size, after the per-sample region. */
 enum {
     S_enc1_bn1 = 0,  /* 32 floats */
     S_enc1_bn2 = 32,  /* 32 floats */
@@ -151,44 +139,73 @@ enum {
     S_dec1_bn2 = 608,  /* 32 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    T_enc1_conv1 = 0,  /* 7056 floats */
+    TB_enc1_conv1 = 0,  /* 7056 floats */
+    T_enc1_conv2 = 0,  /* 112896 floats */
+    TB_enc1_conv2 = 0,  /* 112896 floats */
+    T_enc2_conv1 = 0,  /* 28224 floats */
+    TB_enc2_conv1 = 0,  /* 28224 floats */
+    T_enc2_conv2 = 0,  /* 56448 floats */
+    TB_enc2_conv2 = 0,  /* 56448 floats */
+    T_mid_conv1 = 0,  /* 14112 floats */
+    TB_mid_conv1 = 0,  /* 14112 floats */
+    T_mid_conv2 = 0,  /* 28224 floats */
+    TB_mid_conv2 = 0,  /* 28224 floats */
+    T_dec2_conv1 = 0,  /* 169344 floats */
+    TB_dec2_conv1 = 0,  /* 169344 floats */
+    T_dec2_conv2 = 0,  /* 56448 floats */
+    TB_dec2_conv2 = 0,  /* 56448 floats */
+    T_dec1_conv1 = 0,  /* 338688 floats */
+    TB_dec1_conv1 = 0,  /* 338688 floats */
+    T_dec1_conv2 = 0,  /* 112896 floats */
+    TB_dec1_conv2 = 0,  /* 112896 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
     IX_enc1_conv1 = 0,  /* [16,28,28] */
-    IT_enc1_conv1 = 12544,  /* 7056 floats */
     IX_enc1_relu1 = 12544,  /* [16,28,28] */
     IX_enc1_conv2 = 0,  /* [16,28,28] */
-    IT_enc1_conv2 = 25088,  /* 112896 floats */
     IX_concat2 = 12544,  /* [48,28,28] */
     IX_maxpool1 = 0,  /* [16,14,14] */
     IX_enc2_conv1 = 3136,  /* [32,14,14] */
-    IT_enc2_conv1 = 50176,  /* 28224 floats */
     IX_enc2_relu1 = 50176,  /* [32,14,14] */
     IX_enc2_conv2 = 0,  /* [32,14,14] */
-    IT_enc2_conv2 = 56448,  /* 56448 floats */
     IX_concat1 = 50176,  /* [96,14,14] */
     IX_maxpool2 = 0,  /* [32,7,7] */
     IX_mid_conv1 = 1568,  /* [64,7,7] */
-    IT_mid_conv1 = 68992,  /* 14112 floats */
     IX_mid_relu1 = 4704,  /* [64,7,7] */
     IX_mid_conv2 = 0,  /* [64,7,7] */
-    IT_mid_conv2 = 68992,  /* 28224 floats */
     IX_mid_relu2 = 3136,  /* [64,7,7] */
     IX_up1 = 68992,  /* [64,14,14] */
     IX_dec2_conv1 = 0,  /* [32,14,14] */
-    IT_dec2_conv1 = 68992,  /* 169344 floats */
     IX_dec2_relu1 = 6272,  /* [32,14,14] */
     IX_dec2_conv2 = 0,  /* [32,14,14] */
-    IT_dec2_conv2 = 50176,  /* 56448 floats */
     IX_dec2_relu2 = 6272,  /* [32,14,14] */
     IX_up2 = 50176,  /* [32,28,28] */
     IX_dec1_conv1 = 0,  /* [16,28,28] */
-    IT_dec1_conv1 = 50176,  /* 338688 floats */
     IX_dec1_relu1 = 12544,  /* [16,28,28] */
     IX_dec1_conv2 = 0,  /* [16,28,28] */
-    IT_dec1_conv2 = 25088,  /* 112896 floats */
     IX_dec1_relu2 = 12544,  /* [16,28,28] */
     IX_head = 0,  /* [10,28,28] */
+};
+
+/* Its kernel scratch, per slice as above. */
+enum {
+    IT_enc1_conv1 = 0,  /* 7056 floats */
+    IT_enc1_conv2 = 0,  /* 112896 floats */
+    IT_enc2_conv1 = 0,  /* 28224 floats */
+    IT_enc2_conv2 = 0,  /* 56448 floats */
+    IT_mid_conv1 = 0,  /* 14112 floats */
+    IT_mid_conv2 = 0,  /* 28224 floats */
+    IT_dec2_conv1 = 0,  /* 169344 floats */
+    IT_dec2_conv2 = 0,  /* 56448 floats */
+    IT_dec1_conv1 = 0,  /* 338688 floats */
+    IT_dec1_conv2 = 0,  /* 112896 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -222,6 +239,10 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + UNET_TINY_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + UNET_TINY_ARENA_PER_SAMPLE * (size_t)n + UNET_TINY_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
+#define IT(o) (arena + UNET_TINY_INFER_ARENA_PER_SAMPLE * (size_t)n + UNET_TINY_INFER_ARENA_FIXED \
+    + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_enc1_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -288,7 +309,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     (void)drop;  /* no residual adds to switch off */
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_enc1_conv1), A(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n,
+    rt_conv2d_forward(A(X_enc1_conv1), T(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n,
         &g_enc1_conv1);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -302,7 +323,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_enc1_bn1_running_var), n, &g_enc1_bn1, 1e-05f);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_enc1_conv2), A(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight),
+    rt_conv2d_forward(A(X_enc1_conv2), T(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight),
         NULL, n, &g_enc1_conv2);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -318,7 +339,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_maxpool_forward(A(X_maxpool1), A(X_concat2) + 25088, n, &g_maxpool1);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_enc2_conv1), A(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight),
+    rt_conv2d_forward(A(X_enc2_conv1), T(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight),
         NULL, n, &g_enc2_conv1);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -332,7 +353,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_enc2_bn1_running_var), n, &g_enc2_bn1, 1e-05f);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_enc2_conv2), A(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight),
+    rt_conv2d_forward(A(X_enc2_conv2), T(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight),
         NULL, n, &g_enc2_conv2);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -348,7 +369,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_maxpool_forward(A(X_maxpool2), A(X_concat1) + 12544, n, &g_maxpool2);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
-    rt_conv2d_forward(A(X_mid_conv1), A(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL,
+    rt_conv2d_forward(A(X_mid_conv1), T(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL,
         n, &g_mid_conv1);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     if (training)
@@ -361,7 +382,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             1e-05f);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
-    rt_conv2d_forward(A(X_mid_conv2), A(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL,
+    rt_conv2d_forward(A(X_mid_conv2), T(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL,
         n, &g_mid_conv2);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     if (training)
@@ -378,7 +399,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_concat_forward(A(X_concat1), A(X_up1), n, 96, 0, 64, 196);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_dec2_conv1), A(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL,
+    rt_conv2d_forward(A(X_dec2_conv1), T(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL,
         n, &g_dec2_conv1);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -392,7 +413,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_dec2_bn1_running_var), n, &g_dec2_bn1, 1e-05f);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_dec2_conv2), A(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight),
+    rt_conv2d_forward(A(X_dec2_conv2), T(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight),
         NULL, n, &g_dec2_conv2);
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -410,7 +431,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_concat_forward(A(X_concat2), A(X_up2), n, 48, 0, 32, 784);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_dec1_conv1), A(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL,
+    rt_conv2d_forward(A(X_dec1_conv1), T(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL,
         n, &g_dec1_conv1);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -424,7 +445,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_dec1_bn1_running_var), n, &g_dec1_bn1, 1e-05f);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_dec1_conv2), A(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight),
+    rt_conv2d_forward(A(X_dec1_conv2), T(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight),
         NULL, n, &g_dec1_conv2);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -447,7 +468,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     (void)drop;  /* no residual adds to switch off */
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc1_conv1), A(IT_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n,
+    rt_conv2d_forward(A(IX_enc1_conv1), IT(IT_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n,
         &g_enc1_conv1);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -456,8 +477,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         1e-05f);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc1_conv2), A(IT_enc1_conv2), A(IX_enc1_relu1), P(P_enc1_conv2_weight),
-        NULL, n, &g_enc1_conv2);
+    rt_conv2d_forward(A(IX_enc1_conv2), IT(IT_enc1_conv2), A(IX_enc1_relu1),
+        P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_concat2) + 25088, A(IX_enc1_conv2), NULL,
@@ -467,7 +488,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_maxpool_forward(A(IX_maxpool1), A(IX_concat2) + 25088, n, &g_maxpool1);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc2_conv1), A(IT_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight),
+    rt_conv2d_forward(A(IX_enc2_conv1), IT(IT_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight),
         NULL, n, &g_enc2_conv1);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -476,8 +497,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         1e-05f);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc2_conv2), A(IT_enc2_conv2), A(IX_enc2_relu1), P(P_enc2_conv2_weight),
-        NULL, n, &g_enc2_conv2);
+    rt_conv2d_forward(A(IX_enc2_conv2), IT(IT_enc2_conv2), A(IX_enc2_relu1),
+        P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_concat1) + 12544, A(IX_enc2_conv2), NULL,
@@ -487,7 +508,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_maxpool_forward(A(IX_maxpool2), A(IX_concat1) + 12544, n, &g_maxpool2);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
-    rt_conv2d_forward(A(IX_mid_conv1), A(IT_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight),
+    rt_conv2d_forward(A(IX_mid_conv1), IT(IT_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight),
         NULL, n, &g_mid_conv1);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     rt_batchnorm_relu_forward_eval(A(IX_mid_relu1), A(IX_mid_conv1), NULL, P(P_mid_bn1_weight),
@@ -495,7 +516,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         1e-05f);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
-    rt_conv2d_forward(A(IX_mid_conv2), A(IT_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight),
+    rt_conv2d_forward(A(IX_mid_conv2), IT(IT_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight),
         NULL, n, &g_mid_conv2);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     rt_batchnorm_relu_forward_eval(A(IX_mid_relu2), A(IX_mid_conv2), NULL, P(P_mid_bn2_weight),
@@ -507,7 +528,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_concat_forward(A(IX_concat1), A(IX_up1), n, 96, 0, 64, 196);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec2_conv1), A(IT_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight),
+    rt_conv2d_forward(A(IX_dec2_conv1), IT(IT_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight),
         NULL, n, &g_dec2_conv1);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -516,8 +537,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         1e-05f);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec2_conv2), A(IT_dec2_conv2), A(IX_dec2_relu1), P(P_dec2_conv2_weight),
-        NULL, n, &g_dec2_conv2);
+    rt_conv2d_forward(A(IX_dec2_conv2), IT(IT_dec2_conv2), A(IX_dec2_relu1),
+        P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec2_relu2), A(IX_dec2_conv2), NULL, P(P_dec2_bn2_weight),
@@ -529,7 +550,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_concat_forward(A(IX_concat2), A(IX_up2), n, 48, 0, 32, 784);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec1_conv1), A(IT_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight),
+    rt_conv2d_forward(A(IX_dec1_conv1), IT(IT_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight),
         NULL, n, &g_dec1_conv1);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -538,8 +559,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         1e-05f);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec1_conv2), A(IT_dec1_conv2), A(IX_dec1_relu1), P(P_dec1_conv2_weight),
-        NULL, n, &g_dec1_conv2);
+    rt_conv2d_forward(A(IX_dec1_conv2), IT(IT_dec1_conv2), A(IX_dec1_relu1),
+        P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec1_relu2), A(IX_dec1_conv2), NULL, P(P_dec1_bn2_weight),
@@ -559,30 +580,35 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over head */
     rt_xent_backward(A(D_head), A(X_head), (const int32_t *)target, n, 10, 784, RT_SET);
-    /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
+    /* dec1.bn2 + dec1.relu2 + head: batchnorm + relu + conv2d 1x1 stride 1 pad 0, [16,28,28] ->
+       [10,28,28]  (specs/unet_tiny.lua:29, 30, 42) */
+    rt_batchnorm_relu_recompute(A(RX_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2),
+        S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, &g_dec1_bn2);
     rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head),
-        A(X_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
+        A(RX_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
     if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq_samples(A(D_dec1_relu2), n, 12544, 12544);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias),
-        A(D_dec1_relu2), A(X_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16,
+        A(D_dec1_relu2), A(RX_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16,
         P(P_dec1_bn2_weight), n, &g_dec1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn2] = rt_sumsq_samples(A(D_dec1_conv2), n, 12544, 12544);
-    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2),
-        A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
+    /* dec1.bn1 + dec1.relu1 + dec1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
+       [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30, 28) */
+    rt_batchnorm_relu_recompute(A(RX_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1),
+        S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, &g_dec1_bn1);
+    rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, T(TB_dec1_conv2),
+        A(D_dec1_conv2), A(RX_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq_samples(A(D_dec1_relu1), n, 12544, 12544);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias),
-        A(D_dec1_relu1), A(X_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16,
+        A(D_dec1_relu1), A(RX_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16,
         P(P_dec1_bn1_weight), n, &g_dec1_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn1] = rt_sumsq_samples(A(D_dec1_conv1), n, 12544, 12544);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1),
+    rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, T(TB_dec1_conv1),
         A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv1] = rt_sumsq_samples(A(D_concat2), n, 37632, 37632);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
@@ -592,24 +618,28 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_upsample_backward(A(D_dec2_relu2), A(D_up2), n, 32, 14, 14, 2, RT_SET);
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
+    rt_batchnorm_relu_recompute(A(RX_dec2_relu2), A(X_dec2_conv2), S(S_dec2_bn2),
+        S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, &g_dec2_bn2);
     rt_batchnorm_relu_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias),
-        A(D_dec2_relu2), A(X_dec2_relu2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32,
+        A(D_dec2_relu2), A(RX_dec2_relu2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32,
         P(P_dec2_bn2_weight), n, &g_dec2_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_bn2] = rt_sumsq_samples(A(D_dec2_conv2), n, 6272, 6272);
-    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2),
-        A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
+    /* dec2.bn1 + dec2.relu1 + dec2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
+       [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30, 28) */
+    rt_batchnorm_relu_recompute(A(RX_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1),
+        S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, &g_dec2_bn1);
+    rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, T(TB_dec2_conv2),
+        A(D_dec2_conv2), A(RX_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq_samples(A(D_dec2_relu1), n, 6272, 6272);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias),
-        A(D_dec2_relu1), A(X_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32,
+        A(D_dec2_relu1), A(RX_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32,
         P(P_dec2_bn1_weight), n, &g_dec2_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_bn1] = rt_sumsq_samples(A(D_dec2_conv1), n, 6272, 6272);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1),
+    rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, T(TB_dec2_conv1),
         A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv1] = rt_sumsq_samples(A(D_concat1), n, 18816, 18816);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
@@ -618,23 +648,27 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_backward(A(D_mid_relu2), A(D_up1), n, 64, 7, 7, 2, RT_SET);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_recompute(A(RX_mid_relu2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64,
+        P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, &g_mid_bn2);
     rt_batchnorm_relu_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias),
-        A(D_mid_relu2), A(X_mid_relu2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64,
+        A(D_mid_relu2), A(RX_mid_relu2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64,
         P(P_mid_bn2_weight), n, &g_mid_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_bn2] = rt_sumsq_samples(A(D_mid_conv2), n, 3136, 3136);
-    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
-       */
-    rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2),
-        A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
+    /* mid.bn1 + mid.relu1 + mid.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
+       [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30, 28) */
+    rt_batchnorm_relu_recompute(A(RX_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64,
+        P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, &g_mid_bn1);
+    rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, T(TB_mid_conv2),
+        A(D_mid_conv2), A(RX_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq_samples(A(D_mid_relu1), n, 3136, 3136);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     rt_batchnorm_relu_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias),
-        A(D_mid_relu1), A(X_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64,
+        A(D_mid_relu1), A(RX_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64,
         P(P_mid_bn1_weight), n, &g_mid_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_bn1] = rt_sumsq_samples(A(D_mid_conv1), n, 3136, 3136);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
-    rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1),
+    rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, T(TB_mid_conv1), A(D_mid_conv1),
         A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq_samples(A(D_maxpool2), n, 1568, 1568);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
@@ -646,20 +680,22 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
         A(D_concat1) + 12544, A(X_concat1) + 12544, A(X_enc2_conv2), S(S_enc2_bn2),
         S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, &g_enc2_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn2] = rt_sumsq_samples(A(D_enc2_conv2), n, 6272, 6272);
-    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2),
-        A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
+    /* enc2.bn1 + enc2.relu1 + enc2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
+       [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30, 28) */
+    rt_batchnorm_relu_recompute(A(RX_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1),
+        S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, &g_enc2_bn1);
+    rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, T(TB_enc2_conv2),
+        A(D_enc2_conv2), A(RX_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq_samples(A(D_enc2_relu1), n, 6272, 6272);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias),
-        A(D_enc2_relu1), A(X_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32,
+        A(D_enc2_relu1), A(RX_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32,
         P(P_enc2_bn1_weight), n, &g_enc2_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn1] = rt_sumsq_samples(A(D_enc2_conv1), n, 6272, 6272);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1),
+    rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, T(TB_enc2_conv1),
         A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq_samples(A(D_maxpool1), n, 3136, 3136);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
@@ -671,20 +707,22 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
         A(D_concat2) + 25088, A(X_concat2) + 25088, A(X_enc1_conv2), S(S_enc1_bn2),
         S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, &g_enc1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn2] = rt_sumsq_samples(A(D_enc1_conv2), n, 12544, 12544);
-    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2),
-        A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
+    /* enc1.bn1 + enc1.relu1 + enc1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
+       [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30, 28) */
+    rt_batchnorm_relu_recompute(A(RX_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1),
+        S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, &g_enc1_bn1);
+    rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, T(TB_enc1_conv2),
+        A(D_enc1_conv2), A(RX_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq_samples(A(D_enc1_relu1), n, 12544, 12544);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias),
-        A(D_enc1_relu1), A(X_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16,
+        A(D_enc1_relu1), A(RX_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16,
         P(P_enc1_bn1_weight), n, &g_enc1_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn1] = rt_sumsq_samples(A(D_enc1_conv1), n, 12544, 12544);
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x,
+    rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, T(TB_enc1_conv1), A(D_enc1_conv1), x,
         P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_enc1_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
@@ -821,7 +859,9 @@ const RtModel unet_tiny_model = {
     .num_layers = 23, .layers = layers,
     .infer_arena_per_sample = UNET_TINY_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = UNET_TINY_INFER_ARENA_FIXED,
+    .infer_arena_scratch = UNET_TINY_INFER_ARENA_SCRATCH,
     .arena_per_sample = UNET_TINY_ARENA_PER_SAMPLE, .arena_fixed = UNET_TINY_ARENA_FIXED,
+    .arena_scratch = UNET_TINY_ARENA_SCRATCH,
     .flops_per_sample = 44048256.0,
     .init = unet_tiny_init, .forward = unet_tiny_forward, .infer = unet_tiny_infer, .loss =
         unet_tiny_loss,

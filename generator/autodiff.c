@@ -50,15 +50,14 @@ static int node_buffer(KProgram *p, BufKind kind, const char *prefix, const IrNo
 
 /*
 ** Kernel scratch (im2col columns) is a buffer of its own for each forward
-** and each backward step, living for that step only: the plan places it in
-** whatever memory is free at that moment instead of a dedicated region.
-** It is sized per sample, so a kernel may unfold the whole batch at once.
+** and each backward step, living for that step only, in the scratch region:
+** one unfolding per slice, rt_scratch_slices(n) of them (rt_geom.h).
 */
 static void make_scratch(KProgram *p, const IrNode *n) {
     int64_t floats = op_table[n->op].col_floats ? op_table[n->op].col_floats(p->g, n) : 0;
     if (floats == 0) return;
-    p->scratch_fwd[n->id] = node_buffer(p, BUF_SCRATCH, "T", n, REGION_BATCH, floats);
-    p->scratch_bwd[n->id] = node_buffer(p, BUF_SCRATCH, "TB", n, REGION_BATCH, floats);
+    p->scratch_fwd[n->id] = node_buffer(p, BUF_SCRATCH, "T", n, REGION_SCRATCH, floats);
+    p->scratch_bwd[n->id] = node_buffer(p, BUF_SCRATCH, "TB", n, REGION_SCRATCH, floats);
 }
 
 /* Value and gradient buffers; views (flatten) share their source's. A

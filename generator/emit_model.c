@@ -122,6 +122,12 @@ static void emit_macros(Ctx *c) {
     emit_line(&c->e, "#define A(o) (arena + (size_t)(o) * (size_t)n)");
     if (c->plan->fixed > 0)
         emit_line(&c->e, "#define S(o) (arena + %s_ARENA_PER_SAMPLE * (size_t)n + (o))", c->upper);
+    if (c->plan->scratch > 0)
+        emit_line(&c->e, "#define T(o) (arena + %s_ARENA_PER_SAMPLE * (size_t)n + %s_ARENA_FIXED + "
+                  "(size_t)(o) * rt_scratch_slices(n))", c->upper, c->upper);
+    if (c->inf_plan->scratch > 0)
+        emit_line(&c->e, "#define IT(o) (arena + %s_INFER_ARENA_PER_SAMPLE * (size_t)n + "
+                  "%s_INFER_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))", c->upper, c->upper);
 }
 
 /* }==================================================================== */
@@ -262,8 +268,10 @@ static void emit_descriptor(Ctx *c, int ntensors, int nlayers) {
         emit_line(&c->e, ".num_skips = %d, .skips = skips,", c->g->num_skips);
     emit_line(&c->e, ".infer_arena_per_sample = %s_INFER_ARENA_PER_SAMPLE,", c->upper);
     emit_line(&c->e, ".infer_arena_fixed = %s_INFER_ARENA_FIXED,", c->upper);
+    emit_line(&c->e, ".infer_arena_scratch = %s_INFER_ARENA_SCRATCH,", c->upper);
     emit_line(&c->e, ".arena_per_sample = %s_ARENA_PER_SAMPLE, .arena_fixed = %s_ARENA_FIXED,",
               c->upper, c->upper);
+    emit_line(&c->e, ".arena_scratch = %s_ARENA_SCRATCH,", c->upper);
     emit_line(&c->e, ".flops_per_sample = %.1f,", c->flops);
     emit_line(&c->e, ".init = %s_init, .forward = %s_forward, .infer = %s_infer, .loss = %s_loss,",
               nm, nm, nm, nm);
@@ -324,10 +332,14 @@ static void emit_c(Ctx *c) {
                     "/* Activations (X_) and their gradients (D_): offsets in floats per sample,\n"
                     "** times the batch size. Buffers whose lifetimes do not overlap share memory. */");
     emit_arena_enum(c, c->p, REGION_FIXED,
-                    "/* Scratch independent of the batch size, after the per-sample region. */");
+                    "/* Statistics independent of the batch size, after the per-sample region. */");
+    emit_arena_enum(c, c->p, REGION_SCRATCH,
+                    "/* Kernel scratch (T_), last: offsets in floats per slice, times\n"
+                    "** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */");
     emit_arena_enum(c, c->inf, REGION_BATCH,
                     "/* The inference arena (infer): the evaluation-mode forward alone, each\n"
                     "** activation's memory free for the next as soon as its last reader ran. */");
+    emit_arena_enum(c, c->inf, REGION_SCRATCH, "/* Its kernel scratch, per slice as above. */");
     emit_index_enums(c);
     emit_macros(c);
     render_geometry(&c->e, c->p);
@@ -359,16 +371,21 @@ static void emit_h(Ctx *c, Emit *e) {
     emit_define(e, up, "NUM_TRAINABLE", (long long)c->g->num_trainable, "floats in grads and optimizer state");
     emit_define(e, up, "ARENA_PER_SAMPLE", (long long)c->plan->per_sample, "arena floats per sample");
     emit_define(e, up, "ARENA_FIXED", (long long)c->plan->fixed, "arena floats for any batch size");
+    emit_define(e, up, "ARENA_SCRATCH", (long long)c->plan->scratch,
+                "arena floats per slice of kernel scratch");
     emit_line(e, "/* Arena bytes the caller provides for a batch of n samples. */");
-    emit_line(e, "#define %s_ARENA_BYTES(n) (sizeof(float) * (%s_ARENA_PER_SAMPLE * (size_t)(n) + %s_ARENA_FIXED))",
-              up, up, up);
+    emit_line(e, "#define %s_ARENA_BYTES(n) (sizeof(float) * (%s_ARENA_PER_SAMPLE * (size_t)(n) + "
+              "%s_ARENA_FIXED + %s_ARENA_SCRATCH * rt_scratch_slices(n)))", up, up, up, up);
     emit_define(e, up, "INFER_ARENA_PER_SAMPLE", (long long)c->inf_plan->per_sample,
                 "inference arena floats per sample");
     emit_define(e, up, "INFER_ARENA_FIXED", (long long)c->inf_plan->fixed,
                 "inference arena floats for any batch size");
+    emit_define(e, up, "INFER_ARENA_SCRATCH", (long long)c->inf_plan->scratch,
+                "inference arena floats per slice of kernel scratch");
     emit_line(e, "/* Arena bytes infer needs for a batch of n samples. */");
     emit_line(e, "#define %s_INFER_ARENA_BYTES(n) (sizeof(float) * (%s_INFER_ARENA_PER_SAMPLE * "
-              "(size_t)(n) + %s_INFER_ARENA_FIXED))", up, up, up);
+              "(size_t)(n) + %s_INFER_ARENA_FIXED + %s_INFER_ARENA_SCRATCH * rt_scratch_slices(n)))",
+              up, up, up, up);
     emit_blank(e);
     emit_line(e, "/* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */");
     emit_line(e, "void %s_init(float *params, uint64_t seed);", nm);

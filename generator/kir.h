@@ -52,6 +52,7 @@ extern const KernelInfo kernel_table[K_COUNT];
 typedef enum {
     REGION_BATCH,      /* offset * n from the arena start */
     REGION_FIXED,      /* after the batch region, independent of n */
+    REGION_SCRATCH,    /* after that, offset * rt_scratch_slices(n): kernel scratch */
     REGION_EXTERNAL    /* the caller's x or dx */
 } Region;
 
@@ -159,6 +160,7 @@ typedef struct KProgram {
     int *scratch_fwd, *scratch_bwd;
     KList fwd, loss, bwd;
     int nsteps;
+    int infer;                   /* the inference program: its scratch is IT(), not T() */
     KGeom *geoms;
     int ngeoms;
 } KProgram;

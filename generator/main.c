@@ -26,8 +26,11 @@ static const char usage[] =
     "options (in any order):\n"
     "  -o OUT.c          output file; the header goes to OUT.h\n"
     "  -D key=value      set a value the spec reads with param(\"key\", default)\n"
-    "  -O0               no rewriting passes (write-first, add-alias, fusion, concat): the\n"
-    "                    plain lowering, which computes the same bits, for checking them\n"
+    "  -O0               no rewriting passes (write-first, add-alias, fusion, concat,\n"
+    "                    remat): the plain lowering, which computes the same bits, for\n"
+    "                    checking them\n"
+    "  --no-remat        keep batchnorm + relu outputs for backward instead of\n"
+    "                    recomputing them there: more memory, a little faster\n"
     "  -h, --help        show this help\n"
     "\n"
     "Nothing is written unless the whole spec compiles; errors name the spec\n"
@@ -35,7 +38,7 @@ static const char usage[] =
 
 typedef struct {
     const char *spec, *out;
-    int no_passes;
+    int no_passes, no_remat;
     Define defs[64];
     int ndefs;
 } Args;
@@ -62,6 +65,7 @@ static int parse_args(Args *a, int argc, char **argv) {
         const char *s = argv[i];
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) { fputs(usage, stdout); return 1; }
         if (!strcmp(s, "-O0")) { a->no_passes = 1; continue; }
+        if (!strcmp(s, "--no-remat")) { a->no_remat = 1; continue; }
         if (!strcmp(s, "-o") || !strcmp(s, "-D")) {
             if (i + 1 == argc) { fprintf(stderr, "skipc: error: %s needs an argument\n", s); return -1; }
             if (s[1] == 'o') a->out = argv[++i];
@@ -110,7 +114,8 @@ static int cmp_define(const void *a, const void *b) {
 }
 
 /* "-D a=1 -D b=2", sorted by key so the banner does not depend on the
-** order options were given in. */
+** order options were given in, then the pass options, which change the
+** code too. */
 static char *defines_text(Args *a) {
     Str s = {0};
     Define sorted[64];
@@ -119,6 +124,8 @@ static char *defines_text(Args *a) {
     str_add(&s, "");
     for (int i = 0; i < a->ndefs; i++)
         str_addf(&s, "%s-D %s=%s", i ? " " : "", sorted[i].key, sorted[i].value);
+    if (a->no_passes) str_addf(&s, "%s-O0", s.len ? " " : "");
+    else if (a->no_remat) str_addf(&s, "%s--no-remat", s.len ? " " : "");
     return s.buf;
 }
 
@@ -165,7 +172,7 @@ static int compile(Args *a, const char *name) {
         return -1;
     }
     autodiff(&prog, g);
-    if (!a->no_passes) passes_run(&prog);
+    if (!a->no_passes) passes_run(&prog, !a->no_remat);
     pass_inference(&inf, &prog);
     if (plan_build(&plan, &prog) == 0 && plan_build(&inf_plan, &inf) == 0) {
         info.name = name;

@@ -32,6 +32,7 @@ int pass_inference(KProgram *inf, const KProgram *train) {
     int *map = xmalloc((size_t)(train->nbufs ? train->nbufs : 1) * sizeof *map);
     int pending = OPEN_NONE;     /* a block opened by a dropped training call */
     kprog_init(inf, train->g);
+    inf->infer = 1;
     for (int i = 0; i < train->nbufs; i++) map[i] = -1;
     for (int i = 0; i < train->fwd.n; i++) {
         KCall c = train->fwd.v[i];

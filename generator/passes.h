@@ -24,11 +24,16 @@ int pass_fuse(KProgram *p);
 ** their gradients as slices of its gradient; returns the inputs so placed. */
 int pass_concat(KProgram *p);
 
+/* A fused batchnorm + relu of a concatenation recomputed in backward
+** instead of kept; returns the outputs no longer kept. */
+int pass_remat(KProgram *p);
+
 /* Builds inf, the evaluation-mode forward of train alone, with buffers of
 ** its own (IX_conv1); returns its call count. */
 int pass_inference(KProgram *inf, const KProgram *train);
 
-/* The training program's passes, in order. */
-void passes_run(KProgram *p);
+/* The training program's passes, in order; remat 0 leaves out pass_remat
+** (more memory, one elementwise pass less per batchnorm in backward). */
+void passes_run(KProgram *p, int remat);
 
 #endif

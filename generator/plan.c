@@ -34,11 +34,11 @@ static int overlaps(const Buffer *a, const Buffer *b) {
 ** buffer placed so far that is alive at the same time. Quadratic, but a
 ** thousand-layer network still plans in milliseconds.
 */
-static int64_t place_batch(KProgram *p) {
+static int64_t place_region(KProgram *p, Region r) {
     int *order = xmalloc((size_t)p->nbufs * sizeof *order), n = 0;
     int64_t top = 0;
     for (int i = 0; i < p->nbufs; i++)
-        if (p->bufs[i].region == REGION_BATCH && p->bufs[i].parent < 0 && p->bufs[i].death >= 0)
+        if (p->bufs[i].region == r && p->bufs[i].parent < 0 && p->bufs[i].death >= 0)
             order[n++] = i;
     for (int i = 1; i < n; i++)   /* insertion sort: stable, by birth then id */
         for (int j = i; j > 0 && p->bufs[order[j - 1]].birth > p->bufs[order[j]].birth; j--) {
@@ -83,8 +83,9 @@ int plan_build(Plan *plan, KProgram *p) {
     touch_list(p, &p->fwd);
     touch_list(p, &p->loss);
     touch_list(p, &p->bwd);
-    plan->per_sample = place_batch(p);
+    plan->per_sample = place_region(p, REGION_BATCH);
     plan->fixed = place_fixed(p);
+    plan->scratch = place_region(p, REGION_SCRATCH);
     for (int i = 0; i < p->nbufs; i++) {   /* a slice lives and lies where its root does */
         Buffer *b = &p->bufs[i];
         const Buffer *r = &p->bufs[kbuf_root(p, i, NULL)];
@@ -92,7 +93,8 @@ int plan_build(Plan *plan, KProgram *p) {
         b->death = r->death;
         b->offset = r->offset;
     }
-    if (plan->per_sample > IR_MAX_ELEMS || plan->fixed > IR_MAX_ELEMS) {
+    if (plan->per_sample > IR_MAX_ELEMS || plan->fixed > IR_MAX_ELEMS ||
+        plan->scratch > IR_MAX_ELEMS) {
         diag_error(p->g->model_loc, "model needs %lld floats of arena per sample, more than %d",
                    (long long)plan->per_sample, IR_MAX_ELEMS);
         return -1;

@@ -10,7 +10,8 @@
 #include "kir.h"
 
 typedef struct {
-    int64_t per_sample, fixed;   /* arena floats = per_sample * n + fixed */
+    /* arena floats = per_sample * n + fixed + scratch * rt_scratch_slices(n) */
+    int64_t per_sample, fixed, scratch;
 } Plan;
 
 /* Sets every buffer's birth, death and offset; -1 (with a diagnostic) if

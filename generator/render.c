@@ -18,6 +18,7 @@ const char *render_buffer(const KProgram *p, int buf, char *out, size_t cap) {
     switch (b->region) {
     case REGION_BATCH: snprintf(out, cap, "A(%s)", b->cname); break;
     case REGION_FIXED: snprintf(out, cap, "S(%s)", b->cname); break;
+    case REGION_SCRATCH: snprintf(out, cap, "%s(%s)", p->infer ? "IT" : "T", b->cname); break;
     default: snprintf(out, cap, "%s", b->cname); break;
     }
     if (off) snprintf(out + strlen(out), cap - strlen(out), " + %lld", (long long)off);

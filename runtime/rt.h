@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rt_geom.h"
+
 typedef enum { RT_SET, RT_ADD } RtStore;
 
 /* {====================================================================
@@ -60,9 +62,9 @@ typedef struct {
                              gradient) and the output; 0: dense, c*h*w and oc*oh*ow */
 } RtConv;
 
-/* Floats of im2col scratch per sample (0 when the convolution is a plain
-** 1x1/stride-1/pad-0 matrix product). The caller passes col with room for
-** n times this, so a kernel may unfold one sample or the whole batch. */
+/* Floats of im2col scratch per unfolded sample (0 when the convolution is
+** a plain 1x1/stride-1/pad-0 matrix product). The caller passes col with
+** room for rt_scratch_slices(n) times this (rt_geom.h). */
 size_t rt_conv2d_col_floats(const RtConv *g);
 
 /* inp is (n,c,h,w), w is (oc,c/groups,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
@@ -121,6 +123,12 @@ void rt_batchnorm_relu_forward_eval(float *out, const float *inp, const float *r
                                     const float *gamma, const float *beta,
                                     const float *run_mean, const float *run_var,
                                     int n, const RtNorm *g, float eps);
+/* out = relu(batchnorm(inp)) as the training forward computed it, from the
+** statistics it saved (mean, rstd): the same bits, for backward to
+** recompute an output instead of keeping it. */
+void rt_batchnorm_relu_recompute(float *out, const float *inp, const float *mean,
+                                 const float *rstd, const float *gamma, const float *beta,
+                                 int n, const RtNorm *g);
 void rt_batchnorm_relu_backward(float *dinp, float *dgamma, float *dbeta,
                                 const float *dout, const float *out, const float *inp,
                                 const float *mean, const float *rstd, const float *gamma,

@@ -170,7 +170,8 @@ static void col2im(float *dinp, const float *col, const RtConv *g) {
 ** Convolution
 ** ===================================================================== */
 
-/* Everything a parallel part needs; col is the caller's whole-batch scratch. */
+/* Everything a parallel part needs; col is the caller's scratch, one slice
+** per thread. */
 typedef struct {
     float *out, *dinp, *dw, *col;
     const float *inp, *dout, *w, *b;
@@ -226,10 +227,11 @@ static void forward_part(void *p, int t, int nt) {
     }
 }
 
-/* Threads for n samples: never more than samples (each needs a col slice). */
+/* Threads for n samples: each needs a col slice, so never more than
+** samples or than the slices col has room for. */
 static int sample_threads(int n) {
-    int nt = rt_get_threads();
-    return nt < n ? nt : (n > 0 ? n : 1);
+    int nt = rt_get_threads(), slices = (int)rt_scratch_slices(n);
+    return nt < slices ? nt : slices;
 }
 
 /* inp is (n,c,h,w), w is (oc,c/groups,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
@@ -289,7 +291,7 @@ static int transposed_input_grad(ConvJob *j, int nt) {
                  g->ys, g->xs};
     int kk = g->k * g->k;
     size_t wsz = (size_t)g->c * g->oc * kk, slice = rt_conv2d_col_floats(&gt);
-    size_t room = rt_conv2d_col_floats(g) * (size_t)j->n;
+    size_t room = rt_conv2d_col_floats(g) * rt_scratch_slices(j->n);
     if (room < wsz + slice) return 0;
     size_t fit = (room - wsz) / slice;
     if ((size_t)nt > fit) nt = (int)fit;
@@ -382,9 +384,9 @@ void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
                         int n, const RtConv *g, RtStore st) {
     int ohw = g->oh * g->ow, nt = rt_get_threads(), nc = dw_chunks(g);
     ConvJob j = {NULL, dinp, dw, col, inp, dout, w, NULL, n, g, NULL, {0}, st};
-    /* Chunk threads also need a col slice each: at most n of them. */
+    /* Chunk threads also need a col slice each: at most the slices col has. */
     int ntw = nt < nc ? nt : nc;
-    if (ntw > n) ntw = n > 0 ? n : 1;
+    if (ntw > (int)rt_scratch_slices(n)) ntw = (int)rt_scratch_slices(n);
     rt_par_run(weight_grad_part, &j, ntw);
     if (db)
         for (int s = 0; s < n; s++)

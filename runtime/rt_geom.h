@@ -14,6 +14,18 @@ static inline int rt_conv_is_pointwise(int k, int stride, int pad) {
     return k == 1 && stride == 1 && pad == 0;
 }
 
+/*
+** Convolutions unfold at most RT_SCRATCH_SLICES samples at once, one per
+** thread, so their scratch (im2col columns) has room for
+** rt_scratch_slices(n) unfoldings and does not grow with the batch; more
+** threads than that split other work, but no convolution further.
+*/
+#define RT_SCRATCH_SLICES 16
+
+static inline size_t rt_scratch_slices(int n) {
+    return n < 1 ? 1 : (n < RT_SCRATCH_SLICES ? (size_t)n : (size_t)RT_SCRATCH_SLICES);
+}
+
 /* Floats of im2col scratch per sample of a convolution with c input
 ** channels, a k x k kernel and an oh x ow output. */
 static inline size_t rt_conv_col_floats(int c, int k, int stride, int pad, int oh, int ow) {

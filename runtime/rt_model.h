@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rt_geom.h"
+
 typedef enum { RT_LOSS_CROSS_ENTROPY, RT_LOSS_MSE } RtLoss;
 
 /* What a parameter tensor is; decides its initialisation and whether the
@@ -67,8 +69,9 @@ typedef struct RtModel {
     const RtLayerInfo *layers;
     int num_skips;                          /* residual adds, 0 if none */
     const RtSkipInfo *skips;
-    size_t arena_per_sample, arena_fixed;   /* floats: per_sample * n + fixed */
-    size_t infer_arena_per_sample, infer_arena_fixed;   /* the same for infer */
+    /* Arena floats: per_sample * n + fixed + scratch * rt_scratch_slices(n) */
+    size_t arena_per_sample, arena_fixed, arena_scratch;
+    size_t infer_arena_per_sample, infer_arena_fixed, infer_arena_scratch;   /* for infer */
     double flops_per_sample;                /* forward multiply-adds times two */
 
     void (*init)(float *params, uint64_t seed);
@@ -103,10 +106,12 @@ typedef struct RtModel {
                        float weight_decay);
 } RtModel;
 
-#define RT_ARENA_FLOATS(model, n) \
-    ((model)->arena_per_sample * (size_t)(n) + (model)->arena_fixed)
-#define RT_INFER_ARENA_FLOATS(model, n) \
-    ((model)->infer_arena_per_sample * (size_t)(n) + (model)->infer_arena_fixed)
+#define RT_ARENA_FLOATS(model, n)                                         \
+    ((model)->arena_per_sample * (size_t)(n) + (model)->arena_fixed +     \
+     (model)->arena_scratch * rt_scratch_slices(n))
+#define RT_INFER_ARENA_FLOATS(model, n)                                   \
+    ((model)->infer_arena_per_sample * (size_t)(n) + (model)->infer_arena_fixed + \
+     (model)->infer_arena_scratch * rt_scratch_slices(n))
 /* An arena that serves both training (forward, backward) and infer. */
 #define RT_BOTH_ARENA_FLOATS(model, n)                                      \
     (RT_ARENA_FLOATS(model, n) > RT_INFER_ARENA_FLOATS(model, n)            \

@@ -132,6 +132,16 @@ static void affine_channel(const BnJob *j, int ch, float scale, float shift) {
     }
 }
 
+/*
+** The training normalisation of channel ch from the statistics as saved
+** (floats), so that rt_batchnorm_relu_recompute, which has only those,
+** gives the same bits.
+*/
+static void affine_saved(const BnJob *j, int ch, float mean, float rstd) {
+    double scale = (double)j->gamma[ch] * rstd;
+    affine_channel(j, ch, (float)scale, (float)(j->beta[ch] - (double)mean * scale));
+}
+
 static void train_part(void *p, int t, int nt) {
     const BnJob *j = p;
     int lo, hi;
@@ -146,9 +156,15 @@ static void train_part(void *p, int t, int nt) {
         double unbiased = m > 1.0 ? var * m / (m - 1.0) : var;
         j->run_mean[ch] = (float)((1.0 - j->momentum) * j->run_mean[ch] + j->momentum * mu);
         j->run_var[ch] = (float)((1.0 - j->momentum) * j->run_var[ch] + j->momentum * unbiased);
-        double scale = j->gamma[ch] * rs;
-        affine_channel(j, ch, (float)scale, (float)(j->beta[ch] - mu * scale));
+        affine_saved(j, ch, j->mean[ch], j->rstd[ch]);
     }
+}
+
+static void recompute_part(void *p, int t, int nt) {
+    const BnJob *j = p;
+    int lo, hi;
+    rt_par_range(&lo, &hi, j->c, t, nt);
+    for (int ch = lo; ch < hi; ch++) affine_saved(j, ch, j->cmean[ch], j->crstd[ch]);
 }
 
 /* The job's shape and strides from the geometry (0: dense). */
@@ -188,6 +204,15 @@ void rt_batchnorm_relu_forward_train(float *out, float *mean, float *rstd,
                .relu = 1, .momentum = momentum, .eps = eps};
     bn_shape(&j, n, g);
     bn_run(train_part, &j);
+}
+
+void rt_batchnorm_relu_recompute(float *out, const float *inp, const float *mean,
+                                 const float *rstd, const float *gamma, const float *beta,
+                                 int n, const RtNorm *g) {
+    BnJob j = {.out = out, .inp = inp, .gamma = gamma, .beta = beta, .cmean = mean,
+               .crstd = rstd, .relu = 1};
+    bn_shape(&j, n, g);
+    bn_run(recompute_part, &j);
 }
 
 static void eval_part(void *p, int t, int nt) {

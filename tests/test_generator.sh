@@ -51,6 +51,16 @@ if diff -r "$tmp/a" "$tmp/b" >/dev/null; then ok; else fail "two generations dif
 "$skipc" specs/mlp.lua -Dhidden=64 -o "$tmp/b/m1.c"
 if cmp -s "$tmp/a/m1.c" "$tmp/b/m1.c"; then ok; else fail "option order changes the output"; fi
 
+# Batchnorm + relu outputs are recomputed in backward unless --no-remat, which
+# the banner records; the recomputing model needs less arena.
+"$skipc" specs/resnet.lua -D depth=8 -o "$tmp/a/r8.c"
+"$skipc" specs/resnet.lua -D depth=8 --no-remat -o "$tmp/b/r8.c"
+per() { sed -n '/INFER/!s/.*_ARENA_PER_SAMPLE ((size_t)\([0-9]*\)).*/\1/p' "$1"; }
+if grep -q rt_batchnorm_relu_recompute "$tmp/a/r8.c" && ! grep -q recompute "$tmp/b/r8.c" &&
+    grep -q "resnet.lua -D depth=8 --no-remat; do not edit" "$tmp/b/r8.c" &&
+    [ "$(per "$tmp/a/r8.h")" -lt "$(per "$tmp/b/r8.h")" ]; then ok
+else fail "--no-remat"; fi
+
 # Every committed model compiles warning-free under gcc and clang.
 for f in generated/*.c; do
     for cc in gcc clang; do

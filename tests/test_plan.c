@@ -41,7 +41,9 @@ static int conflicts(const KProgram *p, const Plan *plan) {
         const Buffer *a = &p->bufs[i];
         if (a->region == REGION_EXTERNAL || a->death < 0 || a->parent >= 0) continue;
         assert_true(a->offset >= 0);
-        assert_true(a->offset + a->floats <= (a->region == REGION_BATCH ? plan->per_sample : plan->fixed));
+        assert_true(a->offset + a->floats <= (a->region == REGION_BATCH   ? plan->per_sample
+                                              : a->region == REGION_FIXED ? plan->fixed
+                                                                          : plan->scratch));
         for (int j = i + 1; j < p->nbufs; j++) {
             const Buffer *b = &p->bufs[j];
             if (b->region != a->region || b->death < 0 || b->parent >= 0) continue;
@@ -125,7 +127,7 @@ static void check_model(char *line) {
     assert_non_null(g);
     assert_int_equal(ir_analyze(g), 0);
     autodiff(&p, g);
-    passes_run(&p);
+    passes_run(&p, 1);
     assert_int_equal(plan_build(&plan, &p), 0);
     printf("  %-18s %5d buffers, %4d steps, %lld floats/sample\n", name, p.nbufs, p.nsteps,
            (long long)plan.per_sample);
