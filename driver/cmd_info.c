@@ -104,6 +104,58 @@ static void train_steps(const RtModel *m, Bench *b, int batch, int steps) {
     }
 }
 
+/*
+** --profile: steps timed block by block (rt_prof.c), forward and backward,
+** with the loss and the optimizer step timed around their calls. GFLOP/s
+** counts a block's backward as twice its forward FLOPs (input and weight
+** gradients), the usual estimate.
+*/
+static void profile_steps(const RtModel *m, Bench *b, int batch, int steps) {
+    int nb = m->num_blocks;
+    RtProf prof = {nb, calloc(2 * (size_t)nb, sizeof(double)), -1, -1, 0.0};
+    double loss = 0, optim = 0, conv = 0, total, t;
+    if (!prof.seconds) return;
+    rt_prof = &prof;
+    for (int s = 0; s < steps; s++) {
+        m->zero_grad(b->grads);
+        rt_prof_phase(0);
+        const float *out = m->forward(b->params, b->arena, b->x, batch, 1, NULL);
+        rt_prof_phase(-1);
+        t = drv_now();
+        m->loss(out, b->y, batch);
+        loss += drv_now() - t;
+        rt_prof_phase(1);
+        m->backward(b->params, b->grads, b->arena, b->x, b->y, NULL, batch, NULL);
+        rt_prof_phase(-1);
+        t = drv_now();
+        m->sgd_step(b->params, b->grads, b->mom, 0.01f, 0.9f, 5e-4f, 1);
+        optim += drv_now() - t;
+    }
+    rt_prof = NULL;
+    total = loss + optim;
+    for (int i = 0; i < 2 * nb; i++) total += prof.seconds[i];
+    int w = 5, wo = 3;
+    for (int i = 0; i < nb; i++) {
+        if ((int)strlen(m->blocks[i].name) > w) w = (int)strlen(m->blocks[i].name);
+        if ((int)strlen(m->blocks[i].ops) > wo) wo = (int)strlen(m->blocks[i].ops);
+    }
+    printf("%-*s  %-*s %8s %7s %8s %7s %6s\n", w, "block", wo, "ops", "fwd ms", "GFLOP/s",
+           "bwd ms", "GFLOP/s", "share");
+    for (int i = 0; i < nb; i++) {
+        double f = prof.seconds[i] / steps, bw = prof.seconds[nb + i] / steps;
+        double gf = m->blocks[i].flops * batch * 1e-9;
+        if (strstr(m->blocks[i].ops, "conv2d")) conv += f + bw;
+        printf("%-*s  %-*s %8.3f %7.1f %8.3f %7.1f %5.1f%%\n", w, m->blocks[i].name, wo,
+               m->blocks[i].ops, 1e3 * f, f > 0 ? gf / f : 0.0, 1e3 * bw,
+               bw > 0 ? 2 * gf / bw : 0.0, 100 * (f + bw) * steps / total);
+    }
+    printf("%-*s  %-*s %8.3f\n", w, "loss", wo, "", 1e3 * loss / steps);
+    printf("%-*s  %-*s %8.3f\n", w, "optimizer step", wo, "sgd", 1e3 * optim / steps);
+    printf("step %.2f ms: %.1f%% in convolution blocks, %.1f%% outside them\n",
+           1e3 * total / steps, 100 * conv * steps / total, 100 - 100 * conv * steps / total);
+    free(prof.seconds);
+}
+
 static void report(const char *what, double secs, int steps, int batch) {
     printf("%-10s %9.1f images/s  %8.2f ms/step  (%d steps of %d)\n", what,
            (double)steps * batch / secs, 1e3 * secs / steps, steps, batch);
@@ -116,15 +168,18 @@ static void infer_steps(const RtModel *m, Bench *b, int batch, int steps) {
 int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv) {
     int batch = 128, threads = 2, steps = 20;
     const char *mode = "both";
+    int profile = 0;
     char err[DRV_ERRLEN];
     CliOpt opts[] = {
         {"batch", CLI_INT, &batch, "N", "batch size", NULL},
         {"threads", CLI_INT, &threads, "N", "BLAS threads", NULL},
         {"steps", CLI_INT, &steps, "N", "timed steps (after 2 untimed ones)", NULL},
         {"mode", CLI_STR, &mode, "M", "train, infer or both", NULL},
+        {"profile", CLI_FLAG, &profile, NULL,
+         "time the training steps block by block (forward, backward, GFLOP/s)", NULL},
     };
     int rc = cli_parse(prog, "bench", "Training-step (forward, backward, SGD) and inference "
-                       "throughput on synthetic data.", opts, 4, argc, argv);
+                       "throughput on synthetic data.", opts, 5, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
     int train = !strcmp(mode, "train") || !strcmp(mode, "both");
     int infer = !strcmp(mode, "infer") || !strcmp(mode, "both");
@@ -132,6 +187,9 @@ int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv) {
         return cli_usage_error(prog, "bench", "--batch, --threads, --steps must be > 0", NULL);
     if (!train && !infer)
         return cli_usage_error(prog, "bench", "--mode must be train, infer or both", NULL);
+    if (profile && !train)
+        return cli_usage_error(prog, "bench", "--profile times training: --mode train or both",
+                               NULL);
     drv_set_threads(threads);
     Bench b;
     if (bench_setup(&b, m, batch, train, err, sizeof err)) {
@@ -145,6 +203,7 @@ int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv) {
         double t0 = drv_now();
         train_steps(m, &b, batch, steps);
         report("train", drv_now() - t0, steps, batch);
+        if (profile) profile_steps(m, &b, batch, steps);
     }
     if (infer) {
         infer_steps(m, &b, batch, 2);

@@ -2522,6 +2522,257 @@ enum {
     L_classifier,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_features_conv0,
+    C_features_norm0,
+    C_features_pool0,
+    C_features_denseblock1_denselayer1_norm1,
+    C_features_denseblock1_denselayer1_conv1,
+    C_features_denseblock1_denselayer1_norm2,
+    C_features_denseblock1_denselayer1_conv2,
+    C_features_denseblock1_denselayer2_norm1,
+    C_features_denseblock1_denselayer2_conv1,
+    C_features_denseblock1_denselayer2_norm2,
+    C_features_denseblock1_denselayer2_conv2,
+    C_features_denseblock1_denselayer3_norm1,
+    C_features_denseblock1_denselayer3_conv1,
+    C_features_denseblock1_denselayer3_norm2,
+    C_features_denseblock1_denselayer3_conv2,
+    C_features_denseblock1_denselayer4_norm1,
+    C_features_denseblock1_denselayer4_conv1,
+    C_features_denseblock1_denselayer4_norm2,
+    C_features_denseblock1_denselayer4_conv2,
+    C_features_denseblock1_denselayer5_norm1,
+    C_features_denseblock1_denselayer5_conv1,
+    C_features_denseblock1_denselayer5_norm2,
+    C_features_denseblock1_denselayer5_conv2,
+    C_features_denseblock1_denselayer6_norm1,
+    C_features_denseblock1_denselayer6_conv1,
+    C_features_denseblock1_denselayer6_norm2,
+    C_features_denseblock1_denselayer6_conv2,
+    C_features_transition1_norm,
+    C_features_transition1_conv,
+    C_features_transition1_pool,
+    C_features_denseblock2_denselayer1_norm1,
+    C_features_denseblock2_denselayer1_conv1,
+    C_features_denseblock2_denselayer1_norm2,
+    C_features_denseblock2_denselayer1_conv2,
+    C_features_denseblock2_denselayer2_norm1,
+    C_features_denseblock2_denselayer2_conv1,
+    C_features_denseblock2_denselayer2_norm2,
+    C_features_denseblock2_denselayer2_conv2,
+    C_features_denseblock2_denselayer3_norm1,
+    C_features_denseblock2_denselayer3_conv1,
+    C_features_denseblock2_denselayer3_norm2,
+    C_features_denseblock2_denselayer3_conv2,
+    C_features_denseblock2_denselayer4_norm1,
+    C_features_denseblock2_denselayer4_conv1,
+    C_features_denseblock2_denselayer4_norm2,
+    C_features_denseblock2_denselayer4_conv2,
+    C_features_denseblock2_denselayer5_norm1,
+    C_features_denseblock2_denselayer5_conv1,
+    C_features_denseblock2_denselayer5_norm2,
+    C_features_denseblock2_denselayer5_conv2,
+    C_features_denseblock2_denselayer6_norm1,
+    C_features_denseblock2_denselayer6_conv1,
+    C_features_denseblock2_denselayer6_norm2,
+    C_features_denseblock2_denselayer6_conv2,
+    C_features_denseblock2_denselayer7_norm1,
+    C_features_denseblock2_denselayer7_conv1,
+    C_features_denseblock2_denselayer7_norm2,
+    C_features_denseblock2_denselayer7_conv2,
+    C_features_denseblock2_denselayer8_norm1,
+    C_features_denseblock2_denselayer8_conv1,
+    C_features_denseblock2_denselayer8_norm2,
+    C_features_denseblock2_denselayer8_conv2,
+    C_features_denseblock2_denselayer9_norm1,
+    C_features_denseblock2_denselayer9_conv1,
+    C_features_denseblock2_denselayer9_norm2,
+    C_features_denseblock2_denselayer9_conv2,
+    C_features_denseblock2_denselayer10_norm1,
+    C_features_denseblock2_denselayer10_conv1,
+    C_features_denseblock2_denselayer10_norm2,
+    C_features_denseblock2_denselayer10_conv2,
+    C_features_denseblock2_denselayer11_norm1,
+    C_features_denseblock2_denselayer11_conv1,
+    C_features_denseblock2_denselayer11_norm2,
+    C_features_denseblock2_denselayer11_conv2,
+    C_features_denseblock2_denselayer12_norm1,
+    C_features_denseblock2_denselayer12_conv1,
+    C_features_denseblock2_denselayer12_norm2,
+    C_features_denseblock2_denselayer12_conv2,
+    C_features_transition2_norm,
+    C_features_transition2_conv,
+    C_features_transition2_pool,
+    C_features_denseblock3_denselayer1_norm1,
+    C_features_denseblock3_denselayer1_conv1,
+    C_features_denseblock3_denselayer1_norm2,
+    C_features_denseblock3_denselayer1_conv2,
+    C_features_denseblock3_denselayer2_norm1,
+    C_features_denseblock3_denselayer2_conv1,
+    C_features_denseblock3_denselayer2_norm2,
+    C_features_denseblock3_denselayer2_conv2,
+    C_features_denseblock3_denselayer3_norm1,
+    C_features_denseblock3_denselayer3_conv1,
+    C_features_denseblock3_denselayer3_norm2,
+    C_features_denseblock3_denselayer3_conv2,
+    C_features_denseblock3_denselayer4_norm1,
+    C_features_denseblock3_denselayer4_conv1,
+    C_features_denseblock3_denselayer4_norm2,
+    C_features_denseblock3_denselayer4_conv2,
+    C_features_denseblock3_denselayer5_norm1,
+    C_features_denseblock3_denselayer5_conv1,
+    C_features_denseblock3_denselayer5_norm2,
+    C_features_denseblock3_denselayer5_conv2,
+    C_features_denseblock3_denselayer6_norm1,
+    C_features_denseblock3_denselayer6_conv1,
+    C_features_denseblock3_denselayer6_norm2,
+    C_features_denseblock3_denselayer6_conv2,
+    C_features_denseblock3_denselayer7_norm1,
+    C_features_denseblock3_denselayer7_conv1,
+    C_features_denseblock3_denselayer7_norm2,
+    C_features_denseblock3_denselayer7_conv2,
+    C_features_denseblock3_denselayer8_norm1,
+    C_features_denseblock3_denselayer8_conv1,
+    C_features_denseblock3_denselayer8_norm2,
+    C_features_denseblock3_denselayer8_conv2,
+    C_features_denseblock3_denselayer9_norm1,
+    C_features_denseblock3_denselayer9_conv1,
+    C_features_denseblock3_denselayer9_norm2,
+    C_features_denseblock3_denselayer9_conv2,
+    C_features_denseblock3_denselayer10_norm1,
+    C_features_denseblock3_denselayer10_conv1,
+    C_features_denseblock3_denselayer10_norm2,
+    C_features_denseblock3_denselayer10_conv2,
+    C_features_denseblock3_denselayer11_norm1,
+    C_features_denseblock3_denselayer11_conv1,
+    C_features_denseblock3_denselayer11_norm2,
+    C_features_denseblock3_denselayer11_conv2,
+    C_features_denseblock3_denselayer12_norm1,
+    C_features_denseblock3_denselayer12_conv1,
+    C_features_denseblock3_denselayer12_norm2,
+    C_features_denseblock3_denselayer12_conv2,
+    C_features_denseblock3_denselayer13_norm1,
+    C_features_denseblock3_denselayer13_conv1,
+    C_features_denseblock3_denselayer13_norm2,
+    C_features_denseblock3_denselayer13_conv2,
+    C_features_denseblock3_denselayer14_norm1,
+    C_features_denseblock3_denselayer14_conv1,
+    C_features_denseblock3_denselayer14_norm2,
+    C_features_denseblock3_denselayer14_conv2,
+    C_features_denseblock3_denselayer15_norm1,
+    C_features_denseblock3_denselayer15_conv1,
+    C_features_denseblock3_denselayer15_norm2,
+    C_features_denseblock3_denselayer15_conv2,
+    C_features_denseblock3_denselayer16_norm1,
+    C_features_denseblock3_denselayer16_conv1,
+    C_features_denseblock3_denselayer16_norm2,
+    C_features_denseblock3_denselayer16_conv2,
+    C_features_denseblock3_denselayer17_norm1,
+    C_features_denseblock3_denselayer17_conv1,
+    C_features_denseblock3_denselayer17_norm2,
+    C_features_denseblock3_denselayer17_conv2,
+    C_features_denseblock3_denselayer18_norm1,
+    C_features_denseblock3_denselayer18_conv1,
+    C_features_denseblock3_denselayer18_norm2,
+    C_features_denseblock3_denselayer18_conv2,
+    C_features_denseblock3_denselayer19_norm1,
+    C_features_denseblock3_denselayer19_conv1,
+    C_features_denseblock3_denselayer19_norm2,
+    C_features_denseblock3_denselayer19_conv2,
+    C_features_denseblock3_denselayer20_norm1,
+    C_features_denseblock3_denselayer20_conv1,
+    C_features_denseblock3_denselayer20_norm2,
+    C_features_denseblock3_denselayer20_conv2,
+    C_features_denseblock3_denselayer21_norm1,
+    C_features_denseblock3_denselayer21_conv1,
+    C_features_denseblock3_denselayer21_norm2,
+    C_features_denseblock3_denselayer21_conv2,
+    C_features_denseblock3_denselayer22_norm1,
+    C_features_denseblock3_denselayer22_conv1,
+    C_features_denseblock3_denselayer22_norm2,
+    C_features_denseblock3_denselayer22_conv2,
+    C_features_denseblock3_denselayer23_norm1,
+    C_features_denseblock3_denselayer23_conv1,
+    C_features_denseblock3_denselayer23_norm2,
+    C_features_denseblock3_denselayer23_conv2,
+    C_features_denseblock3_denselayer24_norm1,
+    C_features_denseblock3_denselayer24_conv1,
+    C_features_denseblock3_denselayer24_norm2,
+    C_features_denseblock3_denselayer24_conv2,
+    C_features_transition3_norm,
+    C_features_transition3_conv,
+    C_features_transition3_pool,
+    C_features_denseblock4_denselayer1_norm1,
+    C_features_denseblock4_denselayer1_conv1,
+    C_features_denseblock4_denselayer1_norm2,
+    C_features_denseblock4_denselayer1_conv2,
+    C_features_denseblock4_denselayer2_norm1,
+    C_features_denseblock4_denselayer2_conv1,
+    C_features_denseblock4_denselayer2_norm2,
+    C_features_denseblock4_denselayer2_conv2,
+    C_features_denseblock4_denselayer3_norm1,
+    C_features_denseblock4_denselayer3_conv1,
+    C_features_denseblock4_denselayer3_norm2,
+    C_features_denseblock4_denselayer3_conv2,
+    C_features_denseblock4_denselayer4_norm1,
+    C_features_denseblock4_denselayer4_conv1,
+    C_features_denseblock4_denselayer4_norm2,
+    C_features_denseblock4_denselayer4_conv2,
+    C_features_denseblock4_denselayer5_norm1,
+    C_features_denseblock4_denselayer5_conv1,
+    C_features_denseblock4_denselayer5_norm2,
+    C_features_denseblock4_denselayer5_conv2,
+    C_features_denseblock4_denselayer6_norm1,
+    C_features_denseblock4_denselayer6_conv1,
+    C_features_denseblock4_denselayer6_norm2,
+    C_features_denseblock4_denselayer6_conv2,
+    C_features_denseblock4_denselayer7_norm1,
+    C_features_denseblock4_denselayer7_conv1,
+    C_features_denseblock4_denselayer7_norm2,
+    C_features_denseblock4_denselayer7_conv2,
+    C_features_denseblock4_denselayer8_norm1,
+    C_features_denseblock4_denselayer8_conv1,
+    C_features_denseblock4_denselayer8_norm2,
+    C_features_denseblock4_denselayer8_conv2,
+    C_features_denseblock4_denselayer9_norm1,
+    C_features_denseblock4_denselayer9_conv1,
+    C_features_denseblock4_denselayer9_norm2,
+    C_features_denseblock4_denselayer9_conv2,
+    C_features_denseblock4_denselayer10_norm1,
+    C_features_denseblock4_denselayer10_conv1,
+    C_features_denseblock4_denselayer10_norm2,
+    C_features_denseblock4_denselayer10_conv2,
+    C_features_denseblock4_denselayer11_norm1,
+    C_features_denseblock4_denselayer11_conv1,
+    C_features_denseblock4_denselayer11_norm2,
+    C_features_denseblock4_denselayer11_conv2,
+    C_features_denseblock4_denselayer12_norm1,
+    C_features_denseblock4_denselayer12_conv1,
+    C_features_denseblock4_denselayer12_norm2,
+    C_features_denseblock4_denselayer12_conv2,
+    C_features_denseblock4_denselayer13_norm1,
+    C_features_denseblock4_denselayer13_conv1,
+    C_features_denseblock4_denselayer13_norm2,
+    C_features_denseblock4_denselayer13_conv2,
+    C_features_denseblock4_denselayer14_norm1,
+    C_features_denseblock4_denselayer14_conv1,
+    C_features_denseblock4_denselayer14_norm2,
+    C_features_denseblock4_denselayer14_conv2,
+    C_features_denseblock4_denselayer15_norm1,
+    C_features_denseblock4_denselayer15_conv1,
+    C_features_denseblock4_denselayer15_norm2,
+    C_features_denseblock4_denselayer15_conv2,
+    C_features_denseblock4_denselayer16_norm1,
+    C_features_denseblock4_denselayer16_conv1,
+    C_features_denseblock4_denselayer16_norm2,
+    C_features_denseblock4_denselayer16_conv2,
+    C_features_norm5,
+    C_avgpool,
+    C_classifier,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -3388,10 +3639,12 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/densenet_imagenet.lua:23) */
+    RT_PROF(C_features_conv0);
     rt_conv2d_forward(A(X_features_conv0), T(T_features_conv0), x, P(P_features_conv0_weight),
         NULL, n, &g_features_conv0);
     /* features.norm0 + features.relu0: batchnorm + relu, [64,112,112] -> [64,112,112]
        (specs/densenet_imagenet.lua:24) */
+    RT_PROF(C_features_norm0);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_relu0), S(S_features_norm0),
             S(S_features_norm0) + 64, P(P_features_norm0_running_mean),
@@ -3403,11 +3656,13 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_norm0_running_var), n, &g_features_norm0, 1e-05f);
     /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/densenet_imagenet.lua:25) */
+    RT_PROF(C_features_pool0);
     rt_maxpool_forward(A(X_features_denseblock1_denselayer6_concat1), A(X_features_relu0), n,
         &g_features_pool0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu1),
             S(S_features_denseblock1_denselayer1_norm1),
@@ -3428,6 +3683,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
         A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
@@ -3435,6 +3691,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu2),
             S(S_features_denseblock1_denselayer1_norm2),
@@ -3455,6 +3712,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 200704,
         T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
@@ -3465,6 +3723,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu1),
             S(S_features_denseblock1_denselayer2_norm1),
@@ -3485,6 +3744,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
         A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
@@ -3492,6 +3752,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu2),
             S(S_features_denseblock1_denselayer2_norm2),
@@ -3512,6 +3773,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 301056,
         T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
@@ -3522,6 +3784,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu1),
             S(S_features_denseblock1_denselayer3_norm1),
@@ -3542,6 +3805,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
         A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
@@ -3549,6 +3813,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu2),
             S(S_features_denseblock1_denselayer3_norm2),
@@ -3569,6 +3834,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 401408,
         T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
@@ -3579,6 +3845,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu1),
             S(S_features_denseblock1_denselayer4_norm1),
@@ -3599,6 +3866,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
         A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
@@ -3606,6 +3874,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu2),
             S(S_features_denseblock1_denselayer4_norm2),
@@ -3626,6 +3895,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 501760,
         T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
@@ -3636,6 +3906,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu1),
             S(S_features_denseblock1_denselayer5_norm1),
@@ -3656,6 +3927,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
         A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
@@ -3663,6 +3935,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu2),
             S(S_features_denseblock1_denselayer5_norm2),
@@ -3683,6 +3956,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 602112,
         T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
@@ -3693,6 +3967,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu1),
             S(S_features_denseblock1_denselayer6_norm1),
@@ -3713,6 +3988,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
         A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
@@ -3720,6 +3996,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu2),
             S(S_features_denseblock1_denselayer6_norm2),
@@ -3740,6 +4017,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 702464,
         T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
@@ -3749,6 +4027,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
        [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition1_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition1_relu),
             S(S_features_transition1_norm), S(S_features_transition1_norm) + 256,
@@ -3765,15 +4044,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition1_norm_running_var), n, &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+    RT_PROF(C_features_transition1_conv);
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition1_pool);
     rt_avgpool_forward(A(X_features_denseblock2_denselayer12_concat1),
         A(X_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu1),
             S(S_features_denseblock2_denselayer1_norm1),
@@ -3794,6 +4076,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
         A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
@@ -3801,6 +4084,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu2),
             S(S_features_denseblock2_denselayer1_norm2),
@@ -3821,6 +4105,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 100352,
         T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
@@ -3831,6 +4116,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu1),
             S(S_features_denseblock2_denselayer2_norm1),
@@ -3851,6 +4137,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
         A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
@@ -3858,6 +4145,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu2),
             S(S_features_denseblock2_denselayer2_norm2),
@@ -3878,6 +4166,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 125440,
         T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
@@ -3888,6 +4177,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu1),
             S(S_features_denseblock2_denselayer3_norm1),
@@ -3908,6 +4198,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
         A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
@@ -3915,6 +4206,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu2),
             S(S_features_denseblock2_denselayer3_norm2),
@@ -3935,6 +4227,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 150528,
         T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
@@ -3945,6 +4238,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu1),
             S(S_features_denseblock2_denselayer4_norm1),
@@ -3965,6 +4259,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
         A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
@@ -3972,6 +4267,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu2),
             S(S_features_denseblock2_denselayer4_norm2),
@@ -3992,6 +4288,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 175616,
         T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
@@ -4002,6 +4299,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu1),
             S(S_features_denseblock2_denselayer5_norm1),
@@ -4022,6 +4320,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
         A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
@@ -4029,6 +4328,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu2),
             S(S_features_denseblock2_denselayer5_norm2),
@@ -4049,6 +4349,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 200704,
         T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
@@ -4059,6 +4360,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu1),
             S(S_features_denseblock2_denselayer6_norm1),
@@ -4079,6 +4381,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
         A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
@@ -4086,6 +4389,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu2),
             S(S_features_denseblock2_denselayer6_norm2),
@@ -4106,6 +4410,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 225792,
         T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
@@ -4116,6 +4421,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1: batchnorm +
        relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer7_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer7_relu1),
             S(S_features_denseblock2_denselayer7_norm1),
@@ -4136,6 +4442,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer7_norm1, 1e-05f);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer7_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer7_conv1), NULL,
         A(X_features_denseblock2_denselayer7_relu1),
         P(P_features_denseblock2_denselayer7_conv1_weight), NULL, n,
@@ -4143,6 +4450,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer7.norm2 + features.denseblock2.denselayer7.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer7_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer7_relu2),
             S(S_features_denseblock2_denselayer7_norm2),
@@ -4163,6 +4471,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer7_norm2, 1e-05f);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer7_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 250880,
         T(T_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
@@ -4173,6 +4482,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1: batchnorm +
        relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer8_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer8_relu1),
             S(S_features_denseblock2_denselayer8_norm1),
@@ -4193,6 +4503,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer8_norm1, 1e-05f);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer8_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer8_conv1), NULL,
         A(X_features_denseblock2_denselayer8_relu1),
         P(P_features_denseblock2_denselayer8_conv1_weight), NULL, n,
@@ -4200,6 +4511,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer8.norm2 + features.denseblock2.denselayer8.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer8_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer8_relu2),
             S(S_features_denseblock2_denselayer8_norm2),
@@ -4220,6 +4532,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer8_norm2, 1e-05f);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer8_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 275968,
         T(T_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
@@ -4230,6 +4543,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1: batchnorm +
        relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer9_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer9_relu1),
             S(S_features_denseblock2_denselayer9_norm1),
@@ -4250,6 +4564,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer9_norm1, 1e-05f);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer9_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer9_conv1), NULL,
         A(X_features_denseblock2_denselayer9_relu1),
         P(P_features_denseblock2_denselayer9_conv1_weight), NULL, n,
@@ -4257,6 +4572,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer9.norm2 + features.denseblock2.denselayer9.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer9_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer9_relu2),
             S(S_features_denseblock2_denselayer9_norm2),
@@ -4277,6 +4593,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer9_norm2, 1e-05f);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer9_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 301056,
         T(T_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
@@ -4287,6 +4604,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1: batchnorm
        + relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer10_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer10_relu1),
             S(S_features_denseblock2_denselayer10_norm1),
@@ -4307,6 +4625,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer10_norm1, 1e-05f);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer10_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer10_conv1), NULL,
         A(X_features_denseblock2_denselayer10_relu1),
         P(P_features_denseblock2_denselayer10_conv1_weight), NULL, n,
@@ -4314,6 +4633,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer10.norm2 + features.denseblock2.denselayer10.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer10_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer10_relu2),
             S(S_features_denseblock2_denselayer10_norm2),
@@ -4334,6 +4654,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer10_norm2, 1e-05f);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer10_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 326144,
         T(T_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
@@ -4344,6 +4665,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1: batchnorm
        + relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer11_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer11_relu1),
             S(S_features_denseblock2_denselayer11_norm1),
@@ -4364,6 +4686,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer11_norm1, 1e-05f);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer11_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer11_conv1), NULL,
         A(X_features_denseblock2_denselayer11_relu1),
         P(P_features_denseblock2_denselayer11_conv1_weight), NULL, n,
@@ -4371,6 +4694,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer11.norm2 + features.denseblock2.denselayer11.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer11_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer11_relu2),
             S(S_features_denseblock2_denselayer11_norm2),
@@ -4391,6 +4715,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer11_norm2, 1e-05f);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer11_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 351232,
         T(T_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
@@ -4401,6 +4726,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1: batchnorm
        + relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer12_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer12_relu1),
             S(S_features_denseblock2_denselayer12_norm1),
@@ -4421,6 +4747,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer12_norm1, 1e-05f);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer12_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_conv1), NULL,
         A(X_features_denseblock2_denselayer12_relu1),
         P(P_features_denseblock2_denselayer12_conv1_weight), NULL, n,
@@ -4428,6 +4755,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer12.norm2 + features.denseblock2.denselayer12.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer12_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer12_relu2),
             S(S_features_denseblock2_denselayer12_norm2),
@@ -4448,6 +4776,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock2_denselayer12_norm2, 1e-05f);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer12_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 376320,
         T(T_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
@@ -4457,6 +4786,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
        [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition2_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition2_relu),
             S(S_features_transition2_norm), S(S_features_transition2_norm) + 512,
@@ -4473,15 +4803,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition2_norm_running_var), n, &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+    RT_PROF(C_features_transition2_conv);
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition2_pool);
     rt_avgpool_forward(A(X_features_denseblock3_denselayer24_concat1),
         A(X_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer1_relu1),
             S(S_features_denseblock3_denselayer1_norm1),
@@ -4502,6 +4835,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
@@ -4509,6 +4843,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer1_relu2),
             S(S_features_denseblock3_denselayer1_norm2),
@@ -4529,6 +4864,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 50176,
         T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
@@ -4539,6 +4875,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer2_relu1),
             S(S_features_denseblock3_denselayer2_norm1),
@@ -4559,6 +4896,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
@@ -4566,6 +4904,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer2_relu2),
             S(S_features_denseblock3_denselayer2_norm2),
@@ -4586,6 +4925,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 56448,
         T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
@@ -4596,6 +4936,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer3_relu1),
             S(S_features_denseblock3_denselayer3_norm1),
@@ -4616,6 +4957,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
@@ -4623,6 +4965,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer3_relu2),
             S(S_features_denseblock3_denselayer3_norm2),
@@ -4643,6 +4986,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 62720,
         T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
@@ -4653,6 +4997,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer4_relu1),
             S(S_features_denseblock3_denselayer4_norm1),
@@ -4673,6 +5018,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
@@ -4680,6 +5026,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer4_relu2),
             S(S_features_denseblock3_denselayer4_norm2),
@@ -4700,6 +5047,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 68992,
         T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
@@ -4710,6 +5058,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer5_relu1),
             S(S_features_denseblock3_denselayer5_norm1),
@@ -4730,6 +5079,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
@@ -4737,6 +5087,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer5_relu2),
             S(S_features_denseblock3_denselayer5_norm2),
@@ -4757,6 +5108,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 75264,
         T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
@@ -4767,6 +5119,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer6_relu1),
             S(S_features_denseblock3_denselayer6_norm1),
@@ -4787,6 +5140,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
@@ -4794,6 +5148,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer6_relu2),
             S(S_features_denseblock3_denselayer6_norm2),
@@ -4814,6 +5169,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 81536,
         T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
@@ -4824,6 +5180,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1: batchnorm +
        relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer7_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer7_relu1),
             S(S_features_denseblock3_denselayer7_norm1),
@@ -4844,6 +5201,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer7_norm1, 1e-05f);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer7_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer7_conv1), NULL,
         A(X_features_denseblock3_denselayer7_relu1),
         P(P_features_denseblock3_denselayer7_conv1_weight), NULL, n,
@@ -4851,6 +5209,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer7.norm2 + features.denseblock3.denselayer7.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer7_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer7_relu2),
             S(S_features_denseblock3_denselayer7_norm2),
@@ -4871,6 +5230,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer7_norm2, 1e-05f);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer7_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 87808,
         T(T_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
@@ -4881,6 +5241,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1: batchnorm +
        relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer8_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer8_relu1),
             S(S_features_denseblock3_denselayer8_norm1),
@@ -4901,6 +5262,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer8_norm1, 1e-05f);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer8_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer8_conv1), NULL,
         A(X_features_denseblock3_denselayer8_relu1),
         P(P_features_denseblock3_denselayer8_conv1_weight), NULL, n,
@@ -4908,6 +5270,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer8.norm2 + features.denseblock3.denselayer8.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer8_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer8_relu2),
             S(S_features_denseblock3_denselayer8_norm2),
@@ -4928,6 +5291,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer8_norm2, 1e-05f);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer8_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 94080,
         T(T_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
@@ -4938,6 +5302,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1: batchnorm +
        relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer9_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer9_relu1),
             S(S_features_denseblock3_denselayer9_norm1),
@@ -4958,6 +5323,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer9_norm1, 1e-05f);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer9_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer9_conv1), NULL,
         A(X_features_denseblock3_denselayer9_relu1),
         P(P_features_denseblock3_denselayer9_conv1_weight), NULL, n,
@@ -4965,6 +5331,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer9.norm2 + features.denseblock3.denselayer9.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer9_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer9_relu2),
             S(S_features_denseblock3_denselayer9_norm2),
@@ -4985,6 +5352,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer9_norm2, 1e-05f);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer9_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 100352,
         T(T_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
@@ -4995,6 +5363,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1: batchnorm
        + relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer10_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer10_relu1),
             S(S_features_denseblock3_denselayer10_norm1),
@@ -5015,6 +5384,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer10_norm1, 1e-05f);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer10_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer10_conv1), NULL,
         A(X_features_denseblock3_denselayer10_relu1),
         P(P_features_denseblock3_denselayer10_conv1_weight), NULL, n,
@@ -5022,6 +5392,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer10.norm2 + features.denseblock3.denselayer10.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer10_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer10_relu2),
             S(S_features_denseblock3_denselayer10_norm2),
@@ -5042,6 +5413,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer10_norm2, 1e-05f);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer10_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 106624,
         T(T_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
@@ -5052,6 +5424,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1: batchnorm
        + relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer11_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer11_relu1),
             S(S_features_denseblock3_denselayer11_norm1),
@@ -5072,6 +5445,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer11_norm1, 1e-05f);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer11_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer11_conv1), NULL,
         A(X_features_denseblock3_denselayer11_relu1),
         P(P_features_denseblock3_denselayer11_conv1_weight), NULL, n,
@@ -5079,6 +5453,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer11.norm2 + features.denseblock3.denselayer11.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer11_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer11_relu2),
             S(S_features_denseblock3_denselayer11_norm2),
@@ -5099,6 +5474,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer11_norm2, 1e-05f);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer11_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 112896,
         T(T_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
@@ -5109,6 +5485,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1: batchnorm
        + relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer12_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer12_relu1),
             S(S_features_denseblock3_denselayer12_norm1),
@@ -5129,6 +5506,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer12_norm1, 1e-05f);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer12_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer12_conv1), NULL,
         A(X_features_denseblock3_denselayer12_relu1),
         P(P_features_denseblock3_denselayer12_conv1_weight), NULL, n,
@@ -5136,6 +5514,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer12.norm2 + features.denseblock3.denselayer12.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer12_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer12_relu2),
             S(S_features_denseblock3_denselayer12_norm2),
@@ -5156,6 +5535,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer12_norm2, 1e-05f);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer12_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 119168,
         T(T_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
@@ -5166,6 +5546,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1: batchnorm
        + relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer13_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer13_relu1),
             S(S_features_denseblock3_denselayer13_norm1),
@@ -5186,6 +5567,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer13_norm1, 1e-05f);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer13_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer13_conv1), NULL,
         A(X_features_denseblock3_denselayer13_relu1),
         P(P_features_denseblock3_denselayer13_conv1_weight), NULL, n,
@@ -5193,6 +5575,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer13.norm2 + features.denseblock3.denselayer13.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer13_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer13_relu2),
             S(S_features_denseblock3_denselayer13_norm2),
@@ -5213,6 +5596,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer13_norm2, 1e-05f);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer13_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 125440,
         T(T_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
@@ -5223,6 +5607,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1: batchnorm
        + relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer14_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer14_relu1),
             S(S_features_denseblock3_denselayer14_norm1),
@@ -5243,6 +5628,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer14_norm1, 1e-05f);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer14_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer14_conv1), NULL,
         A(X_features_denseblock3_denselayer14_relu1),
         P(P_features_denseblock3_denselayer14_conv1_weight), NULL, n,
@@ -5250,6 +5636,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer14.norm2 + features.denseblock3.denselayer14.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer14_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer14_relu2),
             S(S_features_denseblock3_denselayer14_norm2),
@@ -5270,6 +5657,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer14_norm2, 1e-05f);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer14_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 131712,
         T(T_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
@@ -5280,6 +5668,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1: batchnorm
        + relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer15_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer15_relu1),
             S(S_features_denseblock3_denselayer15_norm1),
@@ -5300,6 +5689,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer15_norm1, 1e-05f);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer15_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer15_conv1), NULL,
         A(X_features_denseblock3_denselayer15_relu1),
         P(P_features_denseblock3_denselayer15_conv1_weight), NULL, n,
@@ -5307,6 +5697,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer15.norm2 + features.denseblock3.denselayer15.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer15_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer15_relu2),
             S(S_features_denseblock3_denselayer15_norm2),
@@ -5327,6 +5718,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer15_norm2, 1e-05f);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer15_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 137984,
         T(T_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
@@ -5337,6 +5729,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1: batchnorm
        + relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer16_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer16_relu1),
             S(S_features_denseblock3_denselayer16_norm1),
@@ -5357,6 +5750,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer16_norm1, 1e-05f);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer16_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer16_conv1), NULL,
         A(X_features_denseblock3_denselayer16_relu1),
         P(P_features_denseblock3_denselayer16_conv1_weight), NULL, n,
@@ -5364,6 +5758,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer16.norm2 + features.denseblock3.denselayer16.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer16_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer16_relu2),
             S(S_features_denseblock3_denselayer16_norm2),
@@ -5384,6 +5779,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer16_norm2, 1e-05f);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer16_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 144256,
         T(T_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
@@ -5394,6 +5790,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1: batchnorm
        + relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer17_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer17_relu1),
             S(S_features_denseblock3_denselayer17_norm1),
@@ -5414,6 +5811,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer17_norm1, 1e-05f);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer17_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer17_conv1), NULL,
         A(X_features_denseblock3_denselayer17_relu1),
         P(P_features_denseblock3_denselayer17_conv1_weight), NULL, n,
@@ -5421,6 +5819,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer17.norm2 + features.denseblock3.denselayer17.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer17_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer17_relu2),
             S(S_features_denseblock3_denselayer17_norm2),
@@ -5441,6 +5840,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer17_norm2, 1e-05f);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer17_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 150528,
         T(T_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
@@ -5451,6 +5851,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1: batchnorm
        + relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer18_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer18_relu1),
             S(S_features_denseblock3_denselayer18_norm1),
@@ -5471,6 +5872,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer18_norm1, 1e-05f);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer18_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer18_conv1), NULL,
         A(X_features_denseblock3_denselayer18_relu1),
         P(P_features_denseblock3_denselayer18_conv1_weight), NULL, n,
@@ -5478,6 +5880,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer18.norm2 + features.denseblock3.denselayer18.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer18_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer18_relu2),
             S(S_features_denseblock3_denselayer18_norm2),
@@ -5498,6 +5901,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer18_norm2, 1e-05f);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer18_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 156800,
         T(T_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
@@ -5508,6 +5912,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1: batchnorm
        + relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer19_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer19_relu1),
             S(S_features_denseblock3_denselayer19_norm1),
@@ -5528,6 +5933,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer19_norm1, 1e-05f);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer19_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer19_conv1), NULL,
         A(X_features_denseblock3_denselayer19_relu1),
         P(P_features_denseblock3_denselayer19_conv1_weight), NULL, n,
@@ -5535,6 +5941,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer19.norm2 + features.denseblock3.denselayer19.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer19_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer19_relu2),
             S(S_features_denseblock3_denselayer19_norm2),
@@ -5555,6 +5962,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer19_norm2, 1e-05f);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer19_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 163072,
         T(T_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
@@ -5565,6 +5973,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1: batchnorm
        + relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer20_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer20_relu1),
             S(S_features_denseblock3_denselayer20_norm1),
@@ -5585,6 +5994,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer20_norm1, 1e-05f);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer20_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer20_conv1), NULL,
         A(X_features_denseblock3_denselayer20_relu1),
         P(P_features_denseblock3_denselayer20_conv1_weight), NULL, n,
@@ -5592,6 +6002,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer20.norm2 + features.denseblock3.denselayer20.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer20_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer20_relu2),
             S(S_features_denseblock3_denselayer20_norm2),
@@ -5612,6 +6023,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer20_norm2, 1e-05f);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer20_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 169344,
         T(T_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
@@ -5622,6 +6034,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1: batchnorm
        + relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer21_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer21_relu1),
             S(S_features_denseblock3_denselayer21_norm1),
@@ -5642,6 +6055,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer21_norm1, 1e-05f);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer21_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer21_conv1), NULL,
         A(X_features_denseblock3_denselayer21_relu1),
         P(P_features_denseblock3_denselayer21_conv1_weight), NULL, n,
@@ -5649,6 +6063,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer21.norm2 + features.denseblock3.denselayer21.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer21_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer21_relu2),
             S(S_features_denseblock3_denselayer21_norm2),
@@ -5669,6 +6084,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer21_norm2, 1e-05f);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer21_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 175616,
         T(T_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
@@ -5679,6 +6095,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1: batchnorm
        + relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer22_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer22_relu1),
             S(S_features_denseblock3_denselayer22_norm1),
@@ -5699,6 +6116,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer22_norm1, 1e-05f);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer22_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer22_conv1), NULL,
         A(X_features_denseblock3_denselayer22_relu1),
         P(P_features_denseblock3_denselayer22_conv1_weight), NULL, n,
@@ -5706,6 +6124,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer22.norm2 + features.denseblock3.denselayer22.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer22_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer22_relu2),
             S(S_features_denseblock3_denselayer22_norm2),
@@ -5726,6 +6145,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer22_norm2, 1e-05f);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer22_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 181888,
         T(T_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
@@ -5736,6 +6156,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1: batchnorm
        + relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer23_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer23_relu1),
             S(S_features_denseblock3_denselayer23_norm1),
@@ -5756,6 +6177,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer23_norm1, 1e-05f);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer23_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer23_conv1), NULL,
         A(X_features_denseblock3_denselayer23_relu1),
         P(P_features_denseblock3_denselayer23_conv1_weight), NULL, n,
@@ -5763,6 +6185,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer23.norm2 + features.denseblock3.denselayer23.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer23_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer23_relu2),
             S(S_features_denseblock3_denselayer23_norm2),
@@ -5783,6 +6206,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer23_norm2, 1e-05f);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer23_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 188160,
         T(T_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
@@ -5793,6 +6217,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1: batchnorm
        + relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer24_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer24_relu1),
             S(S_features_denseblock3_denselayer24_norm1),
@@ -5813,6 +6238,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer24_norm1, 1e-05f);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer24_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_conv1), NULL,
         A(X_features_denseblock3_denselayer24_relu1),
         P(P_features_denseblock3_denselayer24_conv1_weight), NULL, n,
@@ -5820,6 +6246,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer24.norm2 + features.denseblock3.denselayer24.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer24_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer24_relu2),
             S(S_features_denseblock3_denselayer24_norm2),
@@ -5840,6 +6267,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock3_denselayer24_norm2, 1e-05f);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer24_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 194432,
         T(T_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
@@ -5849,6 +6277,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
        [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition3_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition3_relu),
             S(S_features_transition3_norm), S(S_features_transition3_norm) + 1024,
@@ -5865,15 +6294,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition3_norm_running_var), n, &g_features_transition3_norm, 1e-05f);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+    RT_PROF(C_features_transition3_conv);
     rt_conv2d_forward(A(X_features_transition3_conv), NULL, A(X_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition3_pool);
     rt_avgpool_forward(A(X_features_denseblock4_denselayer16_concat1),
         A(X_features_transition3_conv), n, &g_features_transition3_pool);
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
        relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer1_relu1),
             S(S_features_denseblock4_denselayer1_norm1),
@@ -5894,6 +6326,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer1_norm1, 1e-05f);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer1_conv1), NULL,
         A(X_features_denseblock4_denselayer1_relu1),
         P(P_features_denseblock4_denselayer1_conv1_weight), NULL, n,
@@ -5901,6 +6334,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer1.norm2 + features.denseblock4.denselayer1.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer1_relu2),
             S(S_features_denseblock4_denselayer1_norm2),
@@ -5921,6 +6355,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer1_norm2, 1e-05f);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 25088,
         T(T_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
@@ -5931,6 +6366,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1: batchnorm +
        relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer2_relu1),
             S(S_features_denseblock4_denselayer2_norm1),
@@ -5951,6 +6387,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer2_norm1, 1e-05f);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer2_conv1), NULL,
         A(X_features_denseblock4_denselayer2_relu1),
         P(P_features_denseblock4_denselayer2_conv1_weight), NULL, n,
@@ -5958,6 +6395,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer2.norm2 + features.denseblock4.denselayer2.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer2_relu2),
             S(S_features_denseblock4_denselayer2_norm2),
@@ -5978,6 +6416,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer2_norm2, 1e-05f);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 26656,
         T(T_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
@@ -5988,6 +6427,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1: batchnorm +
        relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer3_relu1),
             S(S_features_denseblock4_denselayer3_norm1),
@@ -6008,6 +6448,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer3_norm1, 1e-05f);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer3_conv1), NULL,
         A(X_features_denseblock4_denselayer3_relu1),
         P(P_features_denseblock4_denselayer3_conv1_weight), NULL, n,
@@ -6015,6 +6456,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer3.norm2 + features.denseblock4.denselayer3.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer3_relu2),
             S(S_features_denseblock4_denselayer3_norm2),
@@ -6035,6 +6477,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer3_norm2, 1e-05f);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 28224,
         T(T_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
@@ -6045,6 +6488,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1: batchnorm +
        relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer4_relu1),
             S(S_features_denseblock4_denselayer4_norm1),
@@ -6065,6 +6509,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer4_norm1, 1e-05f);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer4_conv1), NULL,
         A(X_features_denseblock4_denselayer4_relu1),
         P(P_features_denseblock4_denselayer4_conv1_weight), NULL, n,
@@ -6072,6 +6517,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer4.norm2 + features.denseblock4.denselayer4.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer4_relu2),
             S(S_features_denseblock4_denselayer4_norm2),
@@ -6092,6 +6538,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer4_norm2, 1e-05f);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 29792,
         T(T_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
@@ -6102,6 +6549,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1: batchnorm +
        relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer5_relu1),
             S(S_features_denseblock4_denselayer5_norm1),
@@ -6122,6 +6570,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer5_norm1, 1e-05f);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer5_conv1), NULL,
         A(X_features_denseblock4_denselayer5_relu1),
         P(P_features_denseblock4_denselayer5_conv1_weight), NULL, n,
@@ -6129,6 +6578,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer5.norm2 + features.denseblock4.denselayer5.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer5_relu2),
             S(S_features_denseblock4_denselayer5_norm2),
@@ -6149,6 +6599,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer5_norm2, 1e-05f);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 31360,
         T(T_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
@@ -6159,6 +6610,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1: batchnorm +
        relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer6_relu1),
             S(S_features_denseblock4_denselayer6_norm1),
@@ -6179,6 +6631,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer6_norm1, 1e-05f);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer6_conv1), NULL,
         A(X_features_denseblock4_denselayer6_relu1),
         P(P_features_denseblock4_denselayer6_conv1_weight), NULL, n,
@@ -6186,6 +6639,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer6.norm2 + features.denseblock4.denselayer6.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer6_relu2),
             S(S_features_denseblock4_denselayer6_norm2),
@@ -6206,6 +6660,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer6_norm2, 1e-05f);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 32928,
         T(T_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
@@ -6216,6 +6671,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1: batchnorm +
        relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer7_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer7_relu1),
             S(S_features_denseblock4_denselayer7_norm1),
@@ -6236,6 +6692,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer7_norm1, 1e-05f);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer7_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer7_conv1), NULL,
         A(X_features_denseblock4_denselayer7_relu1),
         P(P_features_denseblock4_denselayer7_conv1_weight), NULL, n,
@@ -6243,6 +6700,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer7.norm2 + features.denseblock4.denselayer7.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer7_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer7_relu2),
             S(S_features_denseblock4_denselayer7_norm2),
@@ -6263,6 +6721,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer7_norm2, 1e-05f);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer7_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 34496,
         T(T_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
@@ -6273,6 +6732,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1: batchnorm +
        relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer8_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer8_relu1),
             S(S_features_denseblock4_denselayer8_norm1),
@@ -6293,6 +6753,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer8_norm1, 1e-05f);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer8_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer8_conv1), NULL,
         A(X_features_denseblock4_denselayer8_relu1),
         P(P_features_denseblock4_denselayer8_conv1_weight), NULL, n,
@@ -6300,6 +6761,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer8.norm2 + features.denseblock4.denselayer8.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer8_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer8_relu2),
             S(S_features_denseblock4_denselayer8_norm2),
@@ -6320,6 +6782,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer8_norm2, 1e-05f);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer8_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 36064,
         T(T_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
@@ -6330,6 +6793,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1: batchnorm +
        relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer9_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer9_relu1),
             S(S_features_denseblock4_denselayer9_norm1),
@@ -6350,6 +6814,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer9_norm1, 1e-05f);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer9_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer9_conv1), NULL,
         A(X_features_denseblock4_denselayer9_relu1),
         P(P_features_denseblock4_denselayer9_conv1_weight), NULL, n,
@@ -6357,6 +6822,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer9.norm2 + features.denseblock4.denselayer9.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer9_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer9_relu2),
             S(S_features_denseblock4_denselayer9_norm2),
@@ -6377,6 +6843,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer9_norm2, 1e-05f);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer9_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 37632,
         T(T_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
@@ -6387,6 +6854,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1: batchnorm
        + relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer10_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer10_relu1),
             S(S_features_denseblock4_denselayer10_norm1),
@@ -6407,6 +6875,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer10_norm1, 1e-05f);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer10_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer10_conv1), NULL,
         A(X_features_denseblock4_denselayer10_relu1),
         P(P_features_denseblock4_denselayer10_conv1_weight), NULL, n,
@@ -6414,6 +6883,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer10.norm2 + features.denseblock4.denselayer10.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer10_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer10_relu2),
             S(S_features_denseblock4_denselayer10_norm2),
@@ -6434,6 +6904,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer10_norm2, 1e-05f);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer10_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 39200,
         T(T_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
@@ -6444,6 +6915,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1: batchnorm
        + relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer11_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer11_relu1),
             S(S_features_denseblock4_denselayer11_norm1),
@@ -6464,6 +6936,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer11_norm1, 1e-05f);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer11_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer11_conv1), NULL,
         A(X_features_denseblock4_denselayer11_relu1),
         P(P_features_denseblock4_denselayer11_conv1_weight), NULL, n,
@@ -6471,6 +6944,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer11.norm2 + features.denseblock4.denselayer11.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer11_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer11_relu2),
             S(S_features_denseblock4_denselayer11_norm2),
@@ -6491,6 +6965,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer11_norm2, 1e-05f);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer11_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 40768,
         T(T_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
@@ -6501,6 +6976,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1: batchnorm
        + relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer12_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer12_relu1),
             S(S_features_denseblock4_denselayer12_norm1),
@@ -6521,6 +6997,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer12_norm1, 1e-05f);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer12_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer12_conv1), NULL,
         A(X_features_denseblock4_denselayer12_relu1),
         P(P_features_denseblock4_denselayer12_conv1_weight), NULL, n,
@@ -6528,6 +7005,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer12.norm2 + features.denseblock4.denselayer12.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer12_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer12_relu2),
             S(S_features_denseblock4_denselayer12_norm2),
@@ -6548,6 +7026,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer12_norm2, 1e-05f);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer12_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 42336,
         T(T_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
@@ -6558,6 +7037,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1: batchnorm
        + relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer13_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer13_relu1),
             S(S_features_denseblock4_denselayer13_norm1),
@@ -6578,6 +7058,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer13_norm1, 1e-05f);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer13_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer13_conv1), NULL,
         A(X_features_denseblock4_denselayer13_relu1),
         P(P_features_denseblock4_denselayer13_conv1_weight), NULL, n,
@@ -6585,6 +7066,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer13.norm2 + features.denseblock4.denselayer13.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer13_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer13_relu2),
             S(S_features_denseblock4_denselayer13_norm2),
@@ -6605,6 +7087,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer13_norm2, 1e-05f);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer13_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 43904,
         T(T_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
@@ -6615,6 +7098,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1: batchnorm
        + relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer14_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer14_relu1),
             S(S_features_denseblock4_denselayer14_norm1),
@@ -6635,6 +7119,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer14_norm1, 1e-05f);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer14_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer14_conv1), NULL,
         A(X_features_denseblock4_denselayer14_relu1),
         P(P_features_denseblock4_denselayer14_conv1_weight), NULL, n,
@@ -6642,6 +7127,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer14.norm2 + features.denseblock4.denselayer14.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer14_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer14_relu2),
             S(S_features_denseblock4_denselayer14_norm2),
@@ -6662,6 +7148,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer14_norm2, 1e-05f);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer14_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 45472,
         T(T_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
@@ -6672,6 +7159,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1: batchnorm
        + relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer15_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer15_relu1),
             S(S_features_denseblock4_denselayer15_norm1),
@@ -6692,6 +7180,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer15_norm1, 1e-05f);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer15_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer15_conv1), NULL,
         A(X_features_denseblock4_denselayer15_relu1),
         P(P_features_denseblock4_denselayer15_conv1_weight), NULL, n,
@@ -6699,6 +7188,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer15.norm2 + features.denseblock4.denselayer15.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer15_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer15_relu2),
             S(S_features_denseblock4_denselayer15_norm2),
@@ -6719,6 +7209,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer15_norm2, 1e-05f);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer15_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 47040,
         T(T_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
@@ -6729,6 +7220,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1: batchnorm
        + relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer16_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer16_relu1),
             S(S_features_denseblock4_denselayer16_norm1),
@@ -6749,6 +7241,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer16_norm1, 1e-05f);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer16_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_conv1), NULL,
         A(X_features_denseblock4_denselayer16_relu1),
         P(P_features_denseblock4_denselayer16_conv1_weight), NULL, n,
@@ -6756,6 +7249,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer16.norm2 + features.denseblock4.denselayer16.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer16_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer16_relu2),
             S(S_features_denseblock4_denselayer16_norm2),
@@ -6776,6 +7270,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             &g_features_denseblock4_denselayer16_norm2, 1e-05f);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer16_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 48608,
         T(T_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
@@ -6785,6 +7280,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [1024,7,7] -> [1024,7,7]
        (specs/densenet_imagenet.lua:33, 35) */
+    RT_PROF(C_features_norm5);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_features_norm5), S(S_features_norm5) + 1024,
             P(P_features_norm5_running_mean), P(P_features_norm5_running_var),
@@ -6796,8 +7292,10 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n,
             &g_features_norm5, 1e-05f);
     /* avgpool: global_avgpool, [1024,7,7] -> [1024]  (specs/densenet_imagenet.lua:35) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_forward(A(X_avgpool), A(X_relu), n, 1024, 49);
     /* classifier: linear, [1024] -> [1000]  (specs/densenet_imagenet.lua:36) */
+    RT_PROF(C_classifier);
     rt_linear_forward(A(X_classifier), A(X_avgpool), P(P_classifier_weight), P(P_classifier_bias),
         n, 1024, 1000);
     return A(X_classifier);
@@ -8973,16 +9471,20 @@ float densenet121_loss(const float *out, const void *target, int n) {
 void densenet121_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over classifier */
+    RT_PROF(C_classifier);
     rt_xent_backward(A(D_classifier), A(X_classifier), (const int32_t *)target, n, 1000, 1,
         RT_SET);
     /* classifier: linear, [1024] -> [1000]  (specs/densenet_imagenet.lua:36) */
+    RT_PROF(C_classifier);
     rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier),
         A(X_avgpool), P(P_classifier_weight), n, 1024, 1000, RT_SET);
     if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq_samples(A(D_avgpool), n, 1024, 1024);
     /* avgpool: global_avgpool, [1024,7,7] -> [1024]  (specs/densenet_imagenet.lua:35) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 1024, 49, RT_SET);
     /* features.norm5 + relu: batchnorm + relu, [1024,7,7] -> [1024,7,7]
        (specs/densenet_imagenet.lua:33, 35) */
+    RT_PROF(C_features_norm5);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_norm5), S(S_features_norm5) + 1024, P(P_features_norm5_weight),
         P(P_features_norm5_bias), n, &g_features_norm5);
@@ -8999,6 +9501,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer16.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer16_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer16_relu2),
         A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2),
         S(S_features_denseblock4_denselayer16_norm2) + 128,
@@ -9017,6 +9520,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer16.norm2 + features.denseblock4.denselayer16.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer16_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_conv1),
         G(P_features_denseblock4_denselayer16_norm2_weight),
         G(P_features_denseblock4_denselayer16_norm2_bias),
@@ -9032,6 +9536,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer16.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer16_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer16_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer16_norm1),
@@ -9050,6 +9555,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1: batchnorm
        + relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer16_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer16_norm1_weight),
         G(P_features_denseblock4_denselayer16_norm1_bias),
@@ -9071,6 +9577,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer15.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer15_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer15_relu2),
         A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2),
         S(S_features_denseblock4_denselayer15_norm2) + 128,
@@ -9089,6 +9596,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer15.norm2 + features.denseblock4.denselayer15.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer15_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer15_conv1),
         G(P_features_denseblock4_denselayer15_norm2_weight),
         G(P_features_denseblock4_denselayer15_norm2_bias),
@@ -9104,6 +9612,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer15.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer15_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer15_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer15_norm1),
@@ -9122,6 +9631,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1: batchnorm
        + relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer15_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer15_norm1_weight),
         G(P_features_denseblock4_denselayer15_norm1_bias),
@@ -9143,6 +9653,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer14.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer14_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer14_relu2),
         A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2),
         S(S_features_denseblock4_denselayer14_norm2) + 128,
@@ -9161,6 +9672,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer14.norm2 + features.denseblock4.denselayer14.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer14_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer14_conv1),
         G(P_features_denseblock4_denselayer14_norm2_weight),
         G(P_features_denseblock4_denselayer14_norm2_bias),
@@ -9176,6 +9688,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer14.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer14_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer14_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer14_norm1),
@@ -9194,6 +9707,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1: batchnorm
        + relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer14_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer14_norm1_weight),
         G(P_features_denseblock4_denselayer14_norm1_bias),
@@ -9215,6 +9729,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer13.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer13_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer13_relu2),
         A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2),
         S(S_features_denseblock4_denselayer13_norm2) + 128,
@@ -9233,6 +9748,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer13.norm2 + features.denseblock4.denselayer13.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer13_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer13_conv1),
         G(P_features_denseblock4_denselayer13_norm2_weight),
         G(P_features_denseblock4_denselayer13_norm2_bias),
@@ -9248,6 +9764,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer13.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer13_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer13_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer13_norm1),
@@ -9266,6 +9783,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1: batchnorm
        + relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer13_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer13_norm1_weight),
         G(P_features_denseblock4_denselayer13_norm1_bias),
@@ -9287,6 +9805,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer12.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer12_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer12_relu2),
         A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2),
         S(S_features_denseblock4_denselayer12_norm2) + 128,
@@ -9305,6 +9824,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer12.norm2 + features.denseblock4.denselayer12.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer12_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer12_conv1),
         G(P_features_denseblock4_denselayer12_norm2_weight),
         G(P_features_denseblock4_denselayer12_norm2_bias),
@@ -9320,6 +9840,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer12.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer12_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer12_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer12_norm1),
@@ -9338,6 +9859,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1: batchnorm
        + relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer12_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer12_norm1_weight),
         G(P_features_denseblock4_denselayer12_norm1_bias),
@@ -9359,6 +9881,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer11.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer11_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer11_relu2),
         A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2),
         S(S_features_denseblock4_denselayer11_norm2) + 128,
@@ -9377,6 +9900,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer11.norm2 + features.denseblock4.denselayer11.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer11_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer11_conv1),
         G(P_features_denseblock4_denselayer11_norm2_weight),
         G(P_features_denseblock4_denselayer11_norm2_bias),
@@ -9392,6 +9916,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer11.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer11_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer11_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer11_norm1),
@@ -9410,6 +9935,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1: batchnorm
        + relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer11_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer11_norm1_weight),
         G(P_features_denseblock4_denselayer11_norm1_bias),
@@ -9431,6 +9957,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer10.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer10_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer10_relu2),
         A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2),
         S(S_features_denseblock4_denselayer10_norm2) + 128,
@@ -9449,6 +9976,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer10.norm2 + features.denseblock4.denselayer10.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer10_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer10_conv1),
         G(P_features_denseblock4_denselayer10_norm2_weight),
         G(P_features_denseblock4_denselayer10_norm2_bias),
@@ -9464,6 +9992,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer10.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer10_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer10_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer10_norm1),
@@ -9482,6 +10011,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1: batchnorm
        + relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer10_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer10_norm1_weight),
         G(P_features_denseblock4_denselayer10_norm1_bias),
@@ -9503,6 +10033,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer9.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer9_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer9_relu2),
         A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2),
         S(S_features_denseblock4_denselayer9_norm2) + 128,
@@ -9521,6 +10052,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer9.norm2 + features.denseblock4.denselayer9.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer9_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer9_conv1),
         G(P_features_denseblock4_denselayer9_norm2_weight),
         G(P_features_denseblock4_denselayer9_norm2_bias),
@@ -9535,6 +10067,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer9.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer9_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer9_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer9_norm1),
@@ -9552,6 +10085,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1: batchnorm +
        relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer9_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer9_norm1_weight),
         G(P_features_denseblock4_denselayer9_norm1_bias),
@@ -9572,6 +10106,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer8_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer8_relu2),
         A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2),
         S(S_features_denseblock4_denselayer8_norm2) + 128,
@@ -9590,6 +10125,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer8.norm2 + features.denseblock4.denselayer8.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer8_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer8_conv1),
         G(P_features_denseblock4_denselayer8_norm2_weight),
         G(P_features_denseblock4_denselayer8_norm2_bias),
@@ -9604,6 +10140,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer8.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer8_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer8_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer8_norm1),
@@ -9621,6 +10158,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1: batchnorm +
        relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer8_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer8_norm1_weight),
         G(P_features_denseblock4_denselayer8_norm1_bias),
@@ -9641,6 +10179,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer7_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer7_relu2),
         A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2),
         S(S_features_denseblock4_denselayer7_norm2) + 128,
@@ -9659,6 +10198,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer7.norm2 + features.denseblock4.denselayer7.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer7_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer7_conv1),
         G(P_features_denseblock4_denselayer7_norm2_weight),
         G(P_features_denseblock4_denselayer7_norm2_bias),
@@ -9673,6 +10213,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer7.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer7_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer7_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer7_norm1),
@@ -9690,6 +10231,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1: batchnorm +
        relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer7_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer7_norm1_weight),
         G(P_features_denseblock4_denselayer7_norm1_bias),
@@ -9710,6 +10252,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer6_relu2),
         A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2),
         S(S_features_denseblock4_denselayer6_norm2) + 128,
@@ -9728,6 +10271,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer6.norm2 + features.denseblock4.denselayer6.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer6_conv1),
         G(P_features_denseblock4_denselayer6_norm2_weight),
         G(P_features_denseblock4_denselayer6_norm2_bias),
@@ -9742,6 +10286,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer6_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer6_norm1),
@@ -9759,6 +10304,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1: batchnorm +
        relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer6_norm1_weight),
         G(P_features_denseblock4_denselayer6_norm1_bias),
@@ -9779,6 +10325,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer5_relu2),
         A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2),
         S(S_features_denseblock4_denselayer5_norm2) + 128,
@@ -9797,6 +10344,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer5.norm2 + features.denseblock4.denselayer5.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer5_conv1),
         G(P_features_denseblock4_denselayer5_norm2_weight),
         G(P_features_denseblock4_denselayer5_norm2_bias),
@@ -9811,6 +10359,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer5_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer5_norm1),
@@ -9828,6 +10377,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1: batchnorm +
        relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer5_norm1_weight),
         G(P_features_denseblock4_denselayer5_norm1_bias),
@@ -9848,6 +10398,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer4_relu2),
         A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2),
         S(S_features_denseblock4_denselayer4_norm2) + 128,
@@ -9866,6 +10417,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer4.norm2 + features.denseblock4.denselayer4.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer4_conv1),
         G(P_features_denseblock4_denselayer4_norm2_weight),
         G(P_features_denseblock4_denselayer4_norm2_bias),
@@ -9880,6 +10432,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer4_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer4_norm1),
@@ -9897,6 +10450,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1: batchnorm +
        relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer4_norm1_weight),
         G(P_features_denseblock4_denselayer4_norm1_bias),
@@ -9917,6 +10471,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer3_relu2),
         A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2),
         S(S_features_denseblock4_denselayer3_norm2) + 128,
@@ -9935,6 +10490,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer3.norm2 + features.denseblock4.denselayer3.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer3_conv1),
         G(P_features_denseblock4_denselayer3_norm2_weight),
         G(P_features_denseblock4_denselayer3_norm2_bias),
@@ -9949,6 +10505,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer3_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer3_norm1),
@@ -9966,6 +10523,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1: batchnorm +
        relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer3_norm1_weight),
         G(P_features_denseblock4_denselayer3_norm1_bias),
@@ -9986,6 +10544,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer2_relu2),
         A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2),
         S(S_features_denseblock4_denselayer2_norm2) + 128,
@@ -10004,6 +10563,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer2.norm2 + features.denseblock4.denselayer2.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer2_conv1),
         G(P_features_denseblock4_denselayer2_norm2_weight),
         G(P_features_denseblock4_denselayer2_norm2_bias),
@@ -10018,6 +10578,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer2_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer2_norm1),
@@ -10035,6 +10596,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1: batchnorm +
        relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer2_norm1_weight),
         G(P_features_denseblock4_denselayer2_norm1_bias),
@@ -10055,6 +10617,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer1_relu2),
         A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2),
         S(S_features_denseblock4_denselayer1_norm2) + 128,
@@ -10073,6 +10636,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer1.norm2 + features.denseblock4.denselayer1.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer1_conv1),
         G(P_features_denseblock4_denselayer1_norm2_weight),
         G(P_features_denseblock4_denselayer1_norm2_bias),
@@ -10087,6 +10651,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock4.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer1_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer1_norm1),
@@ -10104,6 +10669,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
        relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock4_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer1_norm1_weight),
         G(P_features_denseblock4_denselayer1_norm1_bias),
@@ -10119,11 +10685,13 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 25088, 50176);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition3_pool);
     rt_avgpool_backward(A(D_features_transition3_conv),
         A(D_features_denseblock4_denselayer16_concat1), n, &g_features_transition3_pool, RT_SET);
     /* features.transition3.norm + features.transition3.relu + features.transition3.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156, 157) */
+    RT_PROF(C_features_transition3_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition3_relu),
         A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm),
         S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight),
@@ -10135,6 +10703,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_transition3_relu), n, 200704, 200704);
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
        [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition3_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias),
         A(D_features_transition3_relu), A(RX_features_transition3_relu),
@@ -10150,6 +10719,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer24.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer24_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer24_relu2),
         A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2),
         S(S_features_denseblock3_denselayer24_norm2) + 128,
@@ -10168,6 +10738,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer24.norm2 + features.denseblock3.denselayer24.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer24_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_conv1),
         G(P_features_denseblock3_denselayer24_norm2_weight),
         G(P_features_denseblock3_denselayer24_norm2_bias),
@@ -10183,6 +10754,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer24.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer24_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer24_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer24_norm1),
@@ -10201,6 +10773,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1: batchnorm
        + relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer24_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer24_norm1_weight),
         G(P_features_denseblock3_denselayer24_norm1_bias),
@@ -10222,6 +10795,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer23.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer23_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer23_relu2),
         A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2),
         S(S_features_denseblock3_denselayer23_norm2) + 128,
@@ -10240,6 +10814,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer23.norm2 + features.denseblock3.denselayer23.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer23_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer23_conv1),
         G(P_features_denseblock3_denselayer23_norm2_weight),
         G(P_features_denseblock3_denselayer23_norm2_bias),
@@ -10255,6 +10830,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer23.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer23_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer23_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer23_norm1),
@@ -10273,6 +10849,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1: batchnorm
        + relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer23_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer23_norm1_weight),
         G(P_features_denseblock3_denselayer23_norm1_bias),
@@ -10294,6 +10871,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer22.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer22_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer22_relu2),
         A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2),
         S(S_features_denseblock3_denselayer22_norm2) + 128,
@@ -10312,6 +10890,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer22.norm2 + features.denseblock3.denselayer22.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer22_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer22_conv1),
         G(P_features_denseblock3_denselayer22_norm2_weight),
         G(P_features_denseblock3_denselayer22_norm2_bias),
@@ -10327,6 +10906,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer22.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer22_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer22_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer22_norm1),
@@ -10345,6 +10925,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1: batchnorm
        + relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer22_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer22_norm1_weight),
         G(P_features_denseblock3_denselayer22_norm1_bias),
@@ -10366,6 +10947,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer21.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer21_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer21_relu2),
         A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2),
         S(S_features_denseblock3_denselayer21_norm2) + 128,
@@ -10384,6 +10966,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer21.norm2 + features.denseblock3.denselayer21.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer21_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer21_conv1),
         G(P_features_denseblock3_denselayer21_norm2_weight),
         G(P_features_denseblock3_denselayer21_norm2_bias),
@@ -10399,6 +10982,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer21.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer21_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer21_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer21_norm1),
@@ -10417,6 +11001,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1: batchnorm
        + relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer21_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer21_norm1_weight),
         G(P_features_denseblock3_denselayer21_norm1_bias),
@@ -10438,6 +11023,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer20.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer20_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer20_relu2),
         A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2),
         S(S_features_denseblock3_denselayer20_norm2) + 128,
@@ -10456,6 +11042,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer20.norm2 + features.denseblock3.denselayer20.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer20_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer20_conv1),
         G(P_features_denseblock3_denselayer20_norm2_weight),
         G(P_features_denseblock3_denselayer20_norm2_bias),
@@ -10471,6 +11058,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer20.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer20_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer20_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer20_norm1),
@@ -10489,6 +11077,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1: batchnorm
        + relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer20_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer20_norm1_weight),
         G(P_features_denseblock3_denselayer20_norm1_bias),
@@ -10510,6 +11099,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer19.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer19_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer19_relu2),
         A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2),
         S(S_features_denseblock3_denselayer19_norm2) + 128,
@@ -10528,6 +11118,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer19.norm2 + features.denseblock3.denselayer19.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer19_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer19_conv1),
         G(P_features_denseblock3_denselayer19_norm2_weight),
         G(P_features_denseblock3_denselayer19_norm2_bias),
@@ -10543,6 +11134,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer19.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer19_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer19_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer19_norm1),
@@ -10561,6 +11153,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1: batchnorm
        + relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer19_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer19_norm1_weight),
         G(P_features_denseblock3_denselayer19_norm1_bias),
@@ -10582,6 +11175,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer18.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer18_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer18_relu2),
         A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2),
         S(S_features_denseblock3_denselayer18_norm2) + 128,
@@ -10600,6 +11194,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer18.norm2 + features.denseblock3.denselayer18.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer18_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer18_conv1),
         G(P_features_denseblock3_denselayer18_norm2_weight),
         G(P_features_denseblock3_denselayer18_norm2_bias),
@@ -10615,6 +11210,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer18.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer18_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer18_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer18_norm1),
@@ -10633,6 +11229,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1: batchnorm
        + relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer18_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer18_norm1_weight),
         G(P_features_denseblock3_denselayer18_norm1_bias),
@@ -10654,6 +11251,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer17.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer17_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer17_relu2),
         A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2),
         S(S_features_denseblock3_denselayer17_norm2) + 128,
@@ -10672,6 +11270,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer17.norm2 + features.denseblock3.denselayer17.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer17_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer17_conv1),
         G(P_features_denseblock3_denselayer17_norm2_weight),
         G(P_features_denseblock3_denselayer17_norm2_bias),
@@ -10687,6 +11286,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer17.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer17_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer17_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer17_norm1),
@@ -10705,6 +11305,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1: batchnorm
        + relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer17_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer17_norm1_weight),
         G(P_features_denseblock3_denselayer17_norm1_bias),
@@ -10726,6 +11327,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer16.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer16_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer16_relu2),
         A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2),
         S(S_features_denseblock3_denselayer16_norm2) + 128,
@@ -10744,6 +11346,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer16.norm2 + features.denseblock3.denselayer16.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer16_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer16_conv1),
         G(P_features_denseblock3_denselayer16_norm2_weight),
         G(P_features_denseblock3_denselayer16_norm2_bias),
@@ -10759,6 +11362,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer16.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer16_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer16_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer16_norm1),
@@ -10777,6 +11381,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1: batchnorm
        + relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer16_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer16_norm1_weight),
         G(P_features_denseblock3_denselayer16_norm1_bias),
@@ -10798,6 +11403,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer15.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer15_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer15_relu2),
         A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2),
         S(S_features_denseblock3_denselayer15_norm2) + 128,
@@ -10816,6 +11422,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer15.norm2 + features.denseblock3.denselayer15.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer15_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer15_conv1),
         G(P_features_denseblock3_denselayer15_norm2_weight),
         G(P_features_denseblock3_denselayer15_norm2_bias),
@@ -10831,6 +11438,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer15.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer15_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer15_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer15_norm1),
@@ -10849,6 +11457,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1: batchnorm
        + relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer15_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer15_norm1_weight),
         G(P_features_denseblock3_denselayer15_norm1_bias),
@@ -10870,6 +11479,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer14.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer14_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer14_relu2),
         A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2),
         S(S_features_denseblock3_denselayer14_norm2) + 128,
@@ -10888,6 +11498,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer14.norm2 + features.denseblock3.denselayer14.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer14_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer14_conv1),
         G(P_features_denseblock3_denselayer14_norm2_weight),
         G(P_features_denseblock3_denselayer14_norm2_bias),
@@ -10903,6 +11514,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer14.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer14_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer14_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer14_norm1),
@@ -10921,6 +11533,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1: batchnorm
        + relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer14_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer14_norm1_weight),
         G(P_features_denseblock3_denselayer14_norm1_bias),
@@ -10942,6 +11555,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer13.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer13_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer13_relu2),
         A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2),
         S(S_features_denseblock3_denselayer13_norm2) + 128,
@@ -10960,6 +11574,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer13.norm2 + features.denseblock3.denselayer13.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer13_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer13_conv1),
         G(P_features_denseblock3_denselayer13_norm2_weight),
         G(P_features_denseblock3_denselayer13_norm2_bias),
@@ -10975,6 +11590,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer13.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer13_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer13_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer13_norm1),
@@ -10993,6 +11609,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1: batchnorm
        + relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer13_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer13_norm1_weight),
         G(P_features_denseblock3_denselayer13_norm1_bias),
@@ -11014,6 +11631,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer12.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer12_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer12_relu2),
         A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2),
         S(S_features_denseblock3_denselayer12_norm2) + 128,
@@ -11032,6 +11650,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer12.norm2 + features.denseblock3.denselayer12.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer12_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer12_conv1),
         G(P_features_denseblock3_denselayer12_norm2_weight),
         G(P_features_denseblock3_denselayer12_norm2_bias),
@@ -11047,6 +11666,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer12.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer12_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer12_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer12_norm1),
@@ -11065,6 +11685,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1: batchnorm
        + relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer12_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer12_norm1_weight),
         G(P_features_denseblock3_denselayer12_norm1_bias),
@@ -11086,6 +11707,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer11.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer11_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer11_relu2),
         A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2),
         S(S_features_denseblock3_denselayer11_norm2) + 128,
@@ -11104,6 +11726,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer11.norm2 + features.denseblock3.denselayer11.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer11_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer11_conv1),
         G(P_features_denseblock3_denselayer11_norm2_weight),
         G(P_features_denseblock3_denselayer11_norm2_bias),
@@ -11119,6 +11742,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer11.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer11_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer11_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer11_norm1),
@@ -11137,6 +11761,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1: batchnorm
        + relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer11_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer11_norm1_weight),
         G(P_features_denseblock3_denselayer11_norm1_bias),
@@ -11158,6 +11783,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer10.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer10_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer10_relu2),
         A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2),
         S(S_features_denseblock3_denselayer10_norm2) + 128,
@@ -11176,6 +11802,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer10.norm2 + features.denseblock3.denselayer10.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer10_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer10_conv1),
         G(P_features_denseblock3_denselayer10_norm2_weight),
         G(P_features_denseblock3_denselayer10_norm2_bias),
@@ -11191,6 +11818,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer10.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer10_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer10_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer10_norm1),
@@ -11209,6 +11837,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1: batchnorm
        + relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer10_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer10_norm1_weight),
         G(P_features_denseblock3_denselayer10_norm1_bias),
@@ -11230,6 +11859,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer9.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer9_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer9_relu2),
         A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2),
         S(S_features_denseblock3_denselayer9_norm2) + 128,
@@ -11248,6 +11878,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer9.norm2 + features.denseblock3.denselayer9.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer9_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer9_conv1),
         G(P_features_denseblock3_denselayer9_norm2_weight),
         G(P_features_denseblock3_denselayer9_norm2_bias),
@@ -11262,6 +11893,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer9.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer9_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer9_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer9_norm1),
@@ -11279,6 +11911,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1: batchnorm +
        relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer9_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer9_norm1_weight),
         G(P_features_denseblock3_denselayer9_norm1_bias),
@@ -11299,6 +11932,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer8_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer8_relu2),
         A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2),
         S(S_features_denseblock3_denselayer8_norm2) + 128,
@@ -11317,6 +11951,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer8.norm2 + features.denseblock3.denselayer8.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer8_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer8_conv1),
         G(P_features_denseblock3_denselayer8_norm2_weight),
         G(P_features_denseblock3_denselayer8_norm2_bias),
@@ -11331,6 +11966,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer8.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer8_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer8_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer8_norm1),
@@ -11348,6 +11984,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1: batchnorm +
        relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer8_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer8_norm1_weight),
         G(P_features_denseblock3_denselayer8_norm1_bias),
@@ -11368,6 +12005,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer7_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer7_relu2),
         A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2),
         S(S_features_denseblock3_denselayer7_norm2) + 128,
@@ -11386,6 +12024,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer7.norm2 + features.denseblock3.denselayer7.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer7_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer7_conv1),
         G(P_features_denseblock3_denselayer7_norm2_weight),
         G(P_features_denseblock3_denselayer7_norm2_bias),
@@ -11400,6 +12039,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer7.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer7_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer7_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer7_norm1),
@@ -11417,6 +12057,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1: batchnorm +
        relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer7_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer7_norm1_weight),
         G(P_features_denseblock3_denselayer7_norm1_bias),
@@ -11437,6 +12078,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu2),
         A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2),
         S(S_features_denseblock3_denselayer6_norm2) + 128,
@@ -11455,6 +12097,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_conv1),
         G(P_features_denseblock3_denselayer6_norm2_weight),
         G(P_features_denseblock3_denselayer6_norm2_bias),
@@ -11469,6 +12112,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer6_norm1),
@@ -11486,6 +12130,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer6_norm1_weight),
         G(P_features_denseblock3_denselayer6_norm1_bias),
@@ -11506,6 +12151,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu2),
         A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2),
         S(S_features_denseblock3_denselayer5_norm2) + 128,
@@ -11524,6 +12170,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_conv1),
         G(P_features_denseblock3_denselayer5_norm2_weight),
         G(P_features_denseblock3_denselayer5_norm2_bias),
@@ -11538,6 +12185,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer5_norm1),
@@ -11555,6 +12203,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer5_norm1_weight),
         G(P_features_denseblock3_denselayer5_norm1_bias),
@@ -11575,6 +12224,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu2),
         A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2),
         S(S_features_denseblock3_denselayer4_norm2) + 128,
@@ -11593,6 +12243,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_conv1),
         G(P_features_denseblock3_denselayer4_norm2_weight),
         G(P_features_denseblock3_denselayer4_norm2_bias),
@@ -11607,6 +12258,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer4_norm1),
@@ -11624,6 +12276,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer4_norm1_weight),
         G(P_features_denseblock3_denselayer4_norm1_bias),
@@ -11644,6 +12297,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu2),
         A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2),
         S(S_features_denseblock3_denselayer3_norm2) + 128,
@@ -11662,6 +12316,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_conv1),
         G(P_features_denseblock3_denselayer3_norm2_weight),
         G(P_features_denseblock3_denselayer3_norm2_bias),
@@ -11676,6 +12331,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer3_norm1),
@@ -11693,6 +12349,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer3_norm1_weight),
         G(P_features_denseblock3_denselayer3_norm1_bias),
@@ -11713,6 +12370,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu2),
         A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2),
         S(S_features_denseblock3_denselayer2_norm2) + 128,
@@ -11731,6 +12389,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_conv1),
         G(P_features_denseblock3_denselayer2_norm2_weight),
         G(P_features_denseblock3_denselayer2_norm2_bias),
@@ -11745,6 +12404,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer2_norm1),
@@ -11762,6 +12422,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer2_norm1_weight),
         G(P_features_denseblock3_denselayer2_norm1_bias),
@@ -11782,6 +12443,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu2),
         A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2),
         S(S_features_denseblock3_denselayer1_norm2) + 128,
@@ -11800,6 +12462,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_conv1),
         G(P_features_denseblock3_denselayer1_norm2_weight),
         G(P_features_denseblock3_denselayer1_norm2_bias),
@@ -11814,6 +12477,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock3.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer1_norm1),
@@ -11831,6 +12495,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer1_norm1_weight),
         G(P_features_denseblock3_denselayer1_norm1_bias),
@@ -11846,11 +12511,13 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 50176, 200704);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition2_pool);
     rt_avgpool_backward(A(D_features_transition2_conv),
         A(D_features_denseblock3_denselayer24_concat1), n, &g_features_transition2_pool, RT_SET);
     /* features.transition2.norm + features.transition2.relu + features.transition2.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156, 157) */
+    RT_PROF(C_features_transition2_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition2_relu),
         A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm),
         S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight),
@@ -11862,6 +12529,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_transition2_relu), n, 401408, 401408);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
        [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition2_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
         A(D_features_transition2_relu), A(RX_features_transition2_relu),
@@ -11877,6 +12545,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer12.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer12_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer12_relu2),
         A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2),
         S(S_features_denseblock2_denselayer12_norm2) + 128,
@@ -11895,6 +12564,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer12.norm2 + features.denseblock2.denselayer12.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer12_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_conv1),
         G(P_features_denseblock2_denselayer12_norm2_weight),
         G(P_features_denseblock2_denselayer12_norm2_bias),
@@ -11910,6 +12580,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer12.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer12_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer12_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer12_norm1),
@@ -11928,6 +12599,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1: batchnorm
        + relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer12_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer12_norm1_weight),
         G(P_features_denseblock2_denselayer12_norm1_bias),
@@ -11949,6 +12621,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer11.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer11_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer11_relu2),
         A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2),
         S(S_features_denseblock2_denselayer11_norm2) + 128,
@@ -11967,6 +12640,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer11.norm2 + features.denseblock2.denselayer11.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer11_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer11_conv1),
         G(P_features_denseblock2_denselayer11_norm2_weight),
         G(P_features_denseblock2_denselayer11_norm2_bias),
@@ -11982,6 +12656,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer11.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer11_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer11_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer11_norm1),
@@ -12000,6 +12675,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1: batchnorm
        + relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer11_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer11_norm1_weight),
         G(P_features_denseblock2_denselayer11_norm1_bias),
@@ -12021,6 +12697,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer10.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer10_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer10_relu2),
         A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2),
         S(S_features_denseblock2_denselayer10_norm2) + 128,
@@ -12039,6 +12716,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer10.norm2 + features.denseblock2.denselayer10.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer10_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer10_conv1),
         G(P_features_denseblock2_denselayer10_norm2_weight),
         G(P_features_denseblock2_denselayer10_norm2_bias),
@@ -12054,6 +12732,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer10.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer10_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer10_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer10_norm1),
@@ -12072,6 +12751,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1: batchnorm
        + relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer10_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer10_norm1_weight),
         G(P_features_denseblock2_denselayer10_norm1_bias),
@@ -12093,6 +12773,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer9.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer9_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer9_relu2),
         A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2),
         S(S_features_denseblock2_denselayer9_norm2) + 128,
@@ -12111,6 +12792,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer9.norm2 + features.denseblock2.denselayer9.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer9_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer9_conv1),
         G(P_features_denseblock2_denselayer9_norm2_weight),
         G(P_features_denseblock2_denselayer9_norm2_bias),
@@ -12125,6 +12807,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer9.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer9_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer9_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer9_norm1),
@@ -12142,6 +12825,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1: batchnorm +
        relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer9_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer9_norm1_weight),
         G(P_features_denseblock2_denselayer9_norm1_bias),
@@ -12162,6 +12846,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer8_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer8_relu2),
         A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2),
         S(S_features_denseblock2_denselayer8_norm2) + 128,
@@ -12180,6 +12865,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer8.norm2 + features.denseblock2.denselayer8.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer8_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer8_conv1),
         G(P_features_denseblock2_denselayer8_norm2_weight),
         G(P_features_denseblock2_denselayer8_norm2_bias),
@@ -12194,6 +12880,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer8.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer8_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer8_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer8_norm1),
@@ -12211,6 +12898,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1: batchnorm +
        relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer8_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer8_norm1_weight),
         G(P_features_denseblock2_denselayer8_norm1_bias),
@@ -12231,6 +12919,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer7_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer7_relu2),
         A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2),
         S(S_features_denseblock2_denselayer7_norm2) + 128,
@@ -12249,6 +12938,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer7.norm2 + features.denseblock2.denselayer7.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer7_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer7_conv1),
         G(P_features_denseblock2_denselayer7_norm2_weight),
         G(P_features_denseblock2_denselayer7_norm2_bias),
@@ -12263,6 +12953,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer7.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer7_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer7_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer7_norm1),
@@ -12280,6 +12971,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1: batchnorm +
        relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer7_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer7_norm1_weight),
         G(P_features_denseblock2_denselayer7_norm1_bias),
@@ -12300,6 +12992,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
         S(S_features_denseblock2_denselayer6_norm2) + 128,
@@ -12318,6 +13011,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_conv1),
         G(P_features_denseblock2_denselayer6_norm2_weight),
         G(P_features_denseblock2_denselayer6_norm2_bias),
@@ -12332,6 +13026,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer6_norm1),
@@ -12349,6 +13044,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer6_norm1_weight),
         G(P_features_denseblock2_denselayer6_norm1_bias),
@@ -12369,6 +13065,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
         S(S_features_denseblock2_denselayer5_norm2) + 128,
@@ -12387,6 +13084,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_conv1),
         G(P_features_denseblock2_denselayer5_norm2_weight),
         G(P_features_denseblock2_denselayer5_norm2_bias),
@@ -12401,6 +13099,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer5_norm1),
@@ -12418,6 +13117,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer5_norm1_weight),
         G(P_features_denseblock2_denselayer5_norm1_bias),
@@ -12438,6 +13138,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
         S(S_features_denseblock2_denselayer4_norm2) + 128,
@@ -12456,6 +13157,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_conv1),
         G(P_features_denseblock2_denselayer4_norm2_weight),
         G(P_features_denseblock2_denselayer4_norm2_bias),
@@ -12470,6 +13172,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer4_norm1),
@@ -12487,6 +13190,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer4_norm1_weight),
         G(P_features_denseblock2_denselayer4_norm1_bias),
@@ -12507,6 +13211,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
         S(S_features_denseblock2_denselayer3_norm2) + 128,
@@ -12525,6 +13230,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_conv1),
         G(P_features_denseblock2_denselayer3_norm2_weight),
         G(P_features_denseblock2_denselayer3_norm2_bias),
@@ -12539,6 +13245,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer3_norm1),
@@ -12556,6 +13263,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer3_norm1_weight),
         G(P_features_denseblock2_denselayer3_norm1_bias),
@@ -12576,6 +13284,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
         S(S_features_denseblock2_denselayer2_norm2) + 128,
@@ -12594,6 +13303,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_conv1),
         G(P_features_denseblock2_denselayer2_norm2_weight),
         G(P_features_denseblock2_denselayer2_norm2_bias),
@@ -12608,6 +13318,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer2_norm1),
@@ -12625,6 +13336,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer2_norm1_weight),
         G(P_features_denseblock2_denselayer2_norm1_bias),
@@ -12645,6 +13357,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
         S(S_features_denseblock2_denselayer1_norm2) + 128,
@@ -12663,6 +13376,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_conv1),
         G(P_features_denseblock2_denselayer1_norm2_weight),
         G(P_features_denseblock2_denselayer1_norm2_bias),
@@ -12677,6 +13391,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock2.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer1_norm1),
@@ -12694,6 +13409,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer1_norm1_weight),
         G(P_features_denseblock2_denselayer1_norm1_bias),
@@ -12709,11 +13425,13 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 100352, 401408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition1_pool);
     rt_avgpool_backward(A(D_features_transition1_conv),
         A(D_features_denseblock2_denselayer12_concat1), n, &g_features_transition1_pool, RT_SET);
     /* features.transition1.norm + features.transition1.relu + features.transition1.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156, 157) */
+    RT_PROF(C_features_transition1_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition1_relu),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
         S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight),
@@ -12725,6 +13443,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_transition1_relu), n, 802816, 802816);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
        [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition1_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
         A(D_features_transition1_relu), A(RX_features_transition1_relu),
@@ -12740,6 +13459,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
         S(S_features_denseblock1_denselayer6_norm2) + 128,
@@ -12758,6 +13478,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_conv1),
         G(P_features_denseblock1_denselayer6_norm2_weight),
         G(P_features_denseblock1_denselayer6_norm2_bias),
@@ -12772,6 +13493,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
         S(S_features_denseblock1_denselayer6_norm1) + 224,
@@ -12788,6 +13510,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer6_norm1_weight),
         G(P_features_denseblock1_denselayer6_norm1_bias),
@@ -12807,6 +13530,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
         S(S_features_denseblock1_denselayer5_norm2) + 128,
@@ -12825,6 +13549,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_conv1),
         G(P_features_denseblock1_denselayer5_norm2_weight),
         G(P_features_denseblock1_denselayer5_norm2_bias),
@@ -12839,6 +13564,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
         S(S_features_denseblock1_denselayer5_norm1) + 192,
@@ -12855,6 +13581,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer5_norm1_weight),
         G(P_features_denseblock1_denselayer5_norm1_bias),
@@ -12874,6 +13601,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
         S(S_features_denseblock1_denselayer4_norm2) + 128,
@@ -12892,6 +13620,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_conv1),
         G(P_features_denseblock1_denselayer4_norm2_weight),
         G(P_features_denseblock1_denselayer4_norm2_bias),
@@ -12906,6 +13635,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
         S(S_features_denseblock1_denselayer4_norm1) + 160,
@@ -12922,6 +13652,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer4_norm1_weight),
         G(P_features_denseblock1_denselayer4_norm1_bias),
@@ -12941,6 +13672,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
         S(S_features_denseblock1_denselayer3_norm2) + 128,
@@ -12959,6 +13691,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_conv1),
         G(P_features_denseblock1_denselayer3_norm2_weight),
         G(P_features_denseblock1_denselayer3_norm2_bias),
@@ -12973,6 +13706,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
         S(S_features_denseblock1_denselayer3_norm1) + 128,
@@ -12989,6 +13723,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer3_norm1_weight),
         G(P_features_denseblock1_denselayer3_norm1_bias),
@@ -13008,6 +13743,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
         S(S_features_denseblock1_denselayer2_norm2) + 128,
@@ -13026,6 +13762,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_conv1),
         G(P_features_denseblock1_denselayer2_norm2_weight),
         G(P_features_denseblock1_denselayer2_norm2_bias),
@@ -13040,6 +13777,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
         S(S_features_denseblock1_denselayer2_norm1) + 96,
@@ -13056,6 +13794,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer2_norm1_weight),
         G(P_features_denseblock1_denselayer2_norm1_bias),
@@ -13075,6 +13814,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
         S(S_features_denseblock1_denselayer1_norm2) + 128,
@@ -13093,6 +13833,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_conv1),
         G(P_features_denseblock1_denselayer1_norm2_weight),
         G(P_features_denseblock1_denselayer1_norm2_bias),
@@ -13107,6 +13848,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
        features.denseblock1.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
         S(S_features_denseblock1_denselayer1_norm1) + 64,
@@ -13123,6 +13865,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer1_norm1_weight),
         G(P_features_denseblock1_denselayer1_norm1_bias),
@@ -13137,6 +13880,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 200704, 802816);
     /* features.norm0 + features.relu0 + features.pool0: batchnorm + relu + maxpool 3x3 stride 2
        pad 1, [64,112,112] -> [64,56,56]  (specs/densenet_imagenet.lua:24, 25) */
+    RT_PROF(C_features_pool0);
     rt_batchnorm_relu_recompute(A(RX_features_relu0), A(X_features_conv0), S(S_features_norm0),
         S(S_features_norm0) + 64, P(P_features_norm0_weight), P(P_features_norm0_bias), n,
         &g_features_norm0);
@@ -13144,6 +13888,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(RX_features_relu0), n, &g_features_pool0, RT_SET);
     /* features.norm0 + features.relu0: batchnorm + relu, [64,112,112] -> [64,112,112]
        (specs/densenet_imagenet.lua:24) */
+    RT_PROF(C_features_norm0);
     rt_batchnorm_relu_backward(A(D_features_conv0), G(P_features_norm0_weight),
         G(P_features_norm0_bias), A(D_features_relu0), A(RX_features_relu0), A(X_features_conv0),
         S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_weight), n,
@@ -13152,6 +13897,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         802816);
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/densenet_imagenet.lua:23) */
+    RT_PROF(C_features_conv0);
     rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, T(TB_features_conv0),
         A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 150528, 150528);
@@ -15454,6 +16200,256 @@ static const RtLayerInfo layers[] = {
     {"classifier", "linear", "specs/densenet_imagenet.lua:36", 121, 0},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"features.conv0", "conv2d", 236027904.0},
+    {"features.norm0 + relu0", "batchnorm + relu", 1605632.0},
+    {"features.pool0", "maxpool", 1806336.0},
+    {"features.denseblock1.denselayer1.norm1 + relu1", "batchnorm + relu", 401408.0},
+    {"features.denseblock1.denselayer1.conv1", "conv2d", 51380224.0},
+    {"features.denseblock1.denselayer1.norm2 + relu2", "batchnorm + relu", 802816.0},
+    {"features.denseblock1.denselayer1.conv2", "conv2d", 231211008.0},
+    {"features.denseblock1.denselayer2.norm1 + relu1", "batchnorm + relu", 602112.0},
+    {"features.denseblock1.denselayer2.conv1", "conv2d", 77070336.0},
+    {"features.denseblock1.denselayer2.norm2 + relu2", "batchnorm + relu", 802816.0},
+    {"features.denseblock1.denselayer2.conv2", "conv2d", 231211008.0},
+    {"features.denseblock1.denselayer3.norm1 + relu1", "batchnorm + relu", 802816.0},
+    {"features.denseblock1.denselayer3.conv1", "conv2d", 102760448.0},
+    {"features.denseblock1.denselayer3.norm2 + relu2", "batchnorm + relu", 802816.0},
+    {"features.denseblock1.denselayer3.conv2", "conv2d", 231211008.0},
+    {"features.denseblock1.denselayer4.norm1 + relu1", "batchnorm + relu", 1003520.0},
+    {"features.denseblock1.denselayer4.conv1", "conv2d", 128450560.0},
+    {"features.denseblock1.denselayer4.norm2 + relu2", "batchnorm + relu", 802816.0},
+    {"features.denseblock1.denselayer4.conv2", "conv2d", 231211008.0},
+    {"features.denseblock1.denselayer5.norm1 + relu1", "batchnorm + relu", 1204224.0},
+    {"features.denseblock1.denselayer5.conv1", "conv2d", 154140672.0},
+    {"features.denseblock1.denselayer5.norm2 + relu2", "batchnorm + relu", 802816.0},
+    {"features.denseblock1.denselayer5.conv2", "conv2d", 231211008.0},
+    {"features.denseblock1.denselayer6.norm1 + relu1", "batchnorm + relu", 1404928.0},
+    {"features.denseblock1.denselayer6.conv1", "conv2d", 179830784.0},
+    {"features.denseblock1.denselayer6.norm2 + relu2", "batchnorm + relu", 802816.0},
+    {"features.denseblock1.denselayer6.conv2", "conv2d", 231211008.0},
+    {"features.transition1.norm + relu", "batchnorm + relu", 1605632.0},
+    {"features.transition1.conv", "conv2d", 205520896.0},
+    {"features.transition1.pool", "avgpool", 401408.0},
+    {"features.denseblock2.denselayer1.norm1 + relu1", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer1.conv1", "conv2d", 25690112.0},
+    {"features.denseblock2.denselayer1.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer1.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer2.norm1 + relu1", "batchnorm + relu", 250880.0},
+    {"features.denseblock2.denselayer2.conv1", "conv2d", 32112640.0},
+    {"features.denseblock2.denselayer2.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer2.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer3.norm1 + relu1", "batchnorm + relu", 301056.0},
+    {"features.denseblock2.denselayer3.conv1", "conv2d", 38535168.0},
+    {"features.denseblock2.denselayer3.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer3.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer4.norm1 + relu1", "batchnorm + relu", 351232.0},
+    {"features.denseblock2.denselayer4.conv1", "conv2d", 44957696.0},
+    {"features.denseblock2.denselayer4.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer4.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer5.norm1 + relu1", "batchnorm + relu", 401408.0},
+    {"features.denseblock2.denselayer5.conv1", "conv2d", 51380224.0},
+    {"features.denseblock2.denselayer5.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer5.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer6.norm1 + relu1", "batchnorm + relu", 451584.0},
+    {"features.denseblock2.denselayer6.conv1", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer6.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer6.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer7.norm1 + relu1", "batchnorm + relu", 501760.0},
+    {"features.denseblock2.denselayer7.conv1", "conv2d", 64225280.0},
+    {"features.denseblock2.denselayer7.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer7.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer8.norm1 + relu1", "batchnorm + relu", 551936.0},
+    {"features.denseblock2.denselayer8.conv1", "conv2d", 70647808.0},
+    {"features.denseblock2.denselayer8.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer8.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer9.norm1 + relu1", "batchnorm + relu", 602112.0},
+    {"features.denseblock2.denselayer9.conv1", "conv2d", 77070336.0},
+    {"features.denseblock2.denselayer9.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer9.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer10.norm1 + relu1", "batchnorm + relu", 652288.0},
+    {"features.denseblock2.denselayer10.conv1", "conv2d", 83492864.0},
+    {"features.denseblock2.denselayer10.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer10.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer11.norm1 + relu1", "batchnorm + relu", 702464.0},
+    {"features.denseblock2.denselayer11.conv1", "conv2d", 89915392.0},
+    {"features.denseblock2.denselayer11.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer11.conv2", "conv2d", 57802752.0},
+    {"features.denseblock2.denselayer12.norm1 + relu1", "batchnorm + relu", 752640.0},
+    {"features.denseblock2.denselayer12.conv1", "conv2d", 96337920.0},
+    {"features.denseblock2.denselayer12.norm2 + relu2", "batchnorm + relu", 200704.0},
+    {"features.denseblock2.denselayer12.conv2", "conv2d", 57802752.0},
+    {"features.transition2.norm + relu", "batchnorm + relu", 802816.0},
+    {"features.transition2.conv", "conv2d", 205520896.0},
+    {"features.transition2.pool", "avgpool", 200704.0},
+    {"features.denseblock3.denselayer1.norm1 + relu1", "batchnorm + relu", 100352.0},
+    {"features.denseblock3.denselayer1.conv1", "conv2d", 12845056.0},
+    {"features.denseblock3.denselayer1.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer1.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer2.norm1 + relu1", "batchnorm + relu", 112896.0},
+    {"features.denseblock3.denselayer2.conv1", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer2.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer2.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer3.norm1 + relu1", "batchnorm + relu", 125440.0},
+    {"features.denseblock3.denselayer3.conv1", "conv2d", 16056320.0},
+    {"features.denseblock3.denselayer3.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer3.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer4.norm1 + relu1", "batchnorm + relu", 137984.0},
+    {"features.denseblock3.denselayer4.conv1", "conv2d", 17661952.0},
+    {"features.denseblock3.denselayer4.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer4.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer5.norm1 + relu1", "batchnorm + relu", 150528.0},
+    {"features.denseblock3.denselayer5.conv1", "conv2d", 19267584.0},
+    {"features.denseblock3.denselayer5.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer5.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer6.norm1 + relu1", "batchnorm + relu", 163072.0},
+    {"features.denseblock3.denselayer6.conv1", "conv2d", 20873216.0},
+    {"features.denseblock3.denselayer6.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer6.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer7.norm1 + relu1", "batchnorm + relu", 175616.0},
+    {"features.denseblock3.denselayer7.conv1", "conv2d", 22478848.0},
+    {"features.denseblock3.denselayer7.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer7.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer8.norm1 + relu1", "batchnorm + relu", 188160.0},
+    {"features.denseblock3.denselayer8.conv1", "conv2d", 24084480.0},
+    {"features.denseblock3.denselayer8.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer8.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer9.norm1 + relu1", "batchnorm + relu", 200704.0},
+    {"features.denseblock3.denselayer9.conv1", "conv2d", 25690112.0},
+    {"features.denseblock3.denselayer9.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer9.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer10.norm1 + relu1", "batchnorm + relu", 213248.0},
+    {"features.denseblock3.denselayer10.conv1", "conv2d", 27295744.0},
+    {"features.denseblock3.denselayer10.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer10.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer11.norm1 + relu1", "batchnorm + relu", 225792.0},
+    {"features.denseblock3.denselayer11.conv1", "conv2d", 28901376.0},
+    {"features.denseblock3.denselayer11.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer11.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer12.norm1 + relu1", "batchnorm + relu", 238336.0},
+    {"features.denseblock3.denselayer12.conv1", "conv2d", 30507008.0},
+    {"features.denseblock3.denselayer12.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer12.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer13.norm1 + relu1", "batchnorm + relu", 250880.0},
+    {"features.denseblock3.denselayer13.conv1", "conv2d", 32112640.0},
+    {"features.denseblock3.denselayer13.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer13.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer14.norm1 + relu1", "batchnorm + relu", 263424.0},
+    {"features.denseblock3.denselayer14.conv1", "conv2d", 33718272.0},
+    {"features.denseblock3.denselayer14.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer14.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer15.norm1 + relu1", "batchnorm + relu", 275968.0},
+    {"features.denseblock3.denselayer15.conv1", "conv2d", 35323904.0},
+    {"features.denseblock3.denselayer15.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer15.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer16.norm1 + relu1", "batchnorm + relu", 288512.0},
+    {"features.denseblock3.denselayer16.conv1", "conv2d", 36929536.0},
+    {"features.denseblock3.denselayer16.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer16.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer17.norm1 + relu1", "batchnorm + relu", 301056.0},
+    {"features.denseblock3.denselayer17.conv1", "conv2d", 38535168.0},
+    {"features.denseblock3.denselayer17.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer17.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer18.norm1 + relu1", "batchnorm + relu", 313600.0},
+    {"features.denseblock3.denselayer18.conv1", "conv2d", 40140800.0},
+    {"features.denseblock3.denselayer18.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer18.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer19.norm1 + relu1", "batchnorm + relu", 326144.0},
+    {"features.denseblock3.denselayer19.conv1", "conv2d", 41746432.0},
+    {"features.denseblock3.denselayer19.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer19.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer20.norm1 + relu1", "batchnorm + relu", 338688.0},
+    {"features.denseblock3.denselayer20.conv1", "conv2d", 43352064.0},
+    {"features.denseblock3.denselayer20.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer20.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer21.norm1 + relu1", "batchnorm + relu", 351232.0},
+    {"features.denseblock3.denselayer21.conv1", "conv2d", 44957696.0},
+    {"features.denseblock3.denselayer21.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer21.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer22.norm1 + relu1", "batchnorm + relu", 363776.0},
+    {"features.denseblock3.denselayer22.conv1", "conv2d", 46563328.0},
+    {"features.denseblock3.denselayer22.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer22.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer23.norm1 + relu1", "batchnorm + relu", 376320.0},
+    {"features.denseblock3.denselayer23.conv1", "conv2d", 48168960.0},
+    {"features.denseblock3.denselayer23.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer23.conv2", "conv2d", 14450688.0},
+    {"features.denseblock3.denselayer24.norm1 + relu1", "batchnorm + relu", 388864.0},
+    {"features.denseblock3.denselayer24.conv1", "conv2d", 49774592.0},
+    {"features.denseblock3.denselayer24.norm2 + relu2", "batchnorm + relu", 50176.0},
+    {"features.denseblock3.denselayer24.conv2", "conv2d", 14450688.0},
+    {"features.transition3.norm + relu", "batchnorm + relu", 401408.0},
+    {"features.transition3.conv", "conv2d", 205520896.0},
+    {"features.transition3.pool", "avgpool", 100352.0},
+    {"features.denseblock4.denselayer1.norm1 + relu1", "batchnorm + relu", 50176.0},
+    {"features.denseblock4.denselayer1.conv1", "conv2d", 6422528.0},
+    {"features.denseblock4.denselayer1.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer1.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer2.norm1 + relu1", "batchnorm + relu", 53312.0},
+    {"features.denseblock4.denselayer2.conv1", "conv2d", 6823936.0},
+    {"features.denseblock4.denselayer2.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer2.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer3.norm1 + relu1", "batchnorm + relu", 56448.0},
+    {"features.denseblock4.denselayer3.conv1", "conv2d", 7225344.0},
+    {"features.denseblock4.denselayer3.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer3.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer4.norm1 + relu1", "batchnorm + relu", 59584.0},
+    {"features.denseblock4.denselayer4.conv1", "conv2d", 7626752.0},
+    {"features.denseblock4.denselayer4.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer4.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer5.norm1 + relu1", "batchnorm + relu", 62720.0},
+    {"features.denseblock4.denselayer5.conv1", "conv2d", 8028160.0},
+    {"features.denseblock4.denselayer5.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer5.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer6.norm1 + relu1", "batchnorm + relu", 65856.0},
+    {"features.denseblock4.denselayer6.conv1", "conv2d", 8429568.0},
+    {"features.denseblock4.denselayer6.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer6.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer7.norm1 + relu1", "batchnorm + relu", 68992.0},
+    {"features.denseblock4.denselayer7.conv1", "conv2d", 8830976.0},
+    {"features.denseblock4.denselayer7.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer7.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer8.norm1 + relu1", "batchnorm + relu", 72128.0},
+    {"features.denseblock4.denselayer8.conv1", "conv2d", 9232384.0},
+    {"features.denseblock4.denselayer8.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer8.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer9.norm1 + relu1", "batchnorm + relu", 75264.0},
+    {"features.denseblock4.denselayer9.conv1", "conv2d", 9633792.0},
+    {"features.denseblock4.denselayer9.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer9.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer10.norm1 + relu1", "batchnorm + relu", 78400.0},
+    {"features.denseblock4.denselayer10.conv1", "conv2d", 10035200.0},
+    {"features.denseblock4.denselayer10.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer10.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer11.norm1 + relu1", "batchnorm + relu", 81536.0},
+    {"features.denseblock4.denselayer11.conv1", "conv2d", 10436608.0},
+    {"features.denseblock4.denselayer11.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer11.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer12.norm1 + relu1", "batchnorm + relu", 84672.0},
+    {"features.denseblock4.denselayer12.conv1", "conv2d", 10838016.0},
+    {"features.denseblock4.denselayer12.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer12.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer13.norm1 + relu1", "batchnorm + relu", 87808.0},
+    {"features.denseblock4.denselayer13.conv1", "conv2d", 11239424.0},
+    {"features.denseblock4.denselayer13.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer13.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer14.norm1 + relu1", "batchnorm + relu", 90944.0},
+    {"features.denseblock4.denselayer14.conv1", "conv2d", 11640832.0},
+    {"features.denseblock4.denselayer14.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer14.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer15.norm1 + relu1", "batchnorm + relu", 94080.0},
+    {"features.denseblock4.denselayer15.conv1", "conv2d", 12042240.0},
+    {"features.denseblock4.denselayer15.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer15.conv2", "conv2d", 3612672.0},
+    {"features.denseblock4.denselayer16.norm1 + relu1", "batchnorm + relu", 97216.0},
+    {"features.denseblock4.denselayer16.conv1", "conv2d", 12443648.0},
+    {"features.denseblock4.denselayer16.norm2 + relu2", "batchnorm + relu", 12544.0},
+    {"features.denseblock4.denselayer16.conv2", "conv2d", 3612672.0},
+    {"features.norm5 + relu", "batchnorm + relu", 100352.0},
+    {"avgpool", "global_avgpool", 1024.0},
+    {"classifier", "linear", 2048000.0},
+};
+
 const RtModel densenet121_model = {
     .name = "densenet121",
     .in_ndim = 3, .in_shape = {3, 224, 224},
@@ -15462,6 +16458,7 @@ const RtModel densenet121_model = {
     .num_params = DENSENET121_NUM_PARAMS, .num_trainable = DENSENET121_NUM_TRAINABLE,
     .num_tensors = 606, .tensors = tensors,
     .num_layers = 300, .layers = layers,
+    .num_blocks = 247, .blocks = blocks,
     .infer_arena_per_sample = DENSENET121_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = DENSENET121_INFER_ARENA_FIXED,
     .infer_arena_scratch = DENSENET121_INFER_ARENA_SCRATCH,

@@ -845,6 +845,92 @@ enum {
     L_classifier,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_features_conv0,
+    C_features_denseblock1_denselayer1_norm1,
+    C_features_denseblock1_denselayer1_conv1,
+    C_features_denseblock1_denselayer1_norm2,
+    C_features_denseblock1_denselayer1_conv2,
+    C_features_denseblock1_denselayer2_norm1,
+    C_features_denseblock1_denselayer2_conv1,
+    C_features_denseblock1_denselayer2_norm2,
+    C_features_denseblock1_denselayer2_conv2,
+    C_features_denseblock1_denselayer3_norm1,
+    C_features_denseblock1_denselayer3_conv1,
+    C_features_denseblock1_denselayer3_norm2,
+    C_features_denseblock1_denselayer3_conv2,
+    C_features_denseblock1_denselayer4_norm1,
+    C_features_denseblock1_denselayer4_conv1,
+    C_features_denseblock1_denselayer4_norm2,
+    C_features_denseblock1_denselayer4_conv2,
+    C_features_denseblock1_denselayer5_norm1,
+    C_features_denseblock1_denselayer5_conv1,
+    C_features_denseblock1_denselayer5_norm2,
+    C_features_denseblock1_denselayer5_conv2,
+    C_features_denseblock1_denselayer6_norm1,
+    C_features_denseblock1_denselayer6_conv1,
+    C_features_denseblock1_denselayer6_norm2,
+    C_features_denseblock1_denselayer6_conv2,
+    C_features_transition1_norm,
+    C_features_transition1_conv,
+    C_features_transition1_pool,
+    C_features_denseblock2_denselayer1_norm1,
+    C_features_denseblock2_denselayer1_conv1,
+    C_features_denseblock2_denselayer1_norm2,
+    C_features_denseblock2_denselayer1_conv2,
+    C_features_denseblock2_denselayer2_norm1,
+    C_features_denseblock2_denselayer2_conv1,
+    C_features_denseblock2_denselayer2_norm2,
+    C_features_denseblock2_denselayer2_conv2,
+    C_features_denseblock2_denselayer3_norm1,
+    C_features_denseblock2_denselayer3_conv1,
+    C_features_denseblock2_denselayer3_norm2,
+    C_features_denseblock2_denselayer3_conv2,
+    C_features_denseblock2_denselayer4_norm1,
+    C_features_denseblock2_denselayer4_conv1,
+    C_features_denseblock2_denselayer4_norm2,
+    C_features_denseblock2_denselayer4_conv2,
+    C_features_denseblock2_denselayer5_norm1,
+    C_features_denseblock2_denselayer5_conv1,
+    C_features_denseblock2_denselayer5_norm2,
+    C_features_denseblock2_denselayer5_conv2,
+    C_features_denseblock2_denselayer6_norm1,
+    C_features_denseblock2_denselayer6_conv1,
+    C_features_denseblock2_denselayer6_norm2,
+    C_features_denseblock2_denselayer6_conv2,
+    C_features_transition2_norm,
+    C_features_transition2_conv,
+    C_features_transition2_pool,
+    C_features_denseblock3_denselayer1_norm1,
+    C_features_denseblock3_denselayer1_conv1,
+    C_features_denseblock3_denselayer1_norm2,
+    C_features_denseblock3_denselayer1_conv2,
+    C_features_denseblock3_denselayer2_norm1,
+    C_features_denseblock3_denselayer2_conv1,
+    C_features_denseblock3_denselayer2_norm2,
+    C_features_denseblock3_denselayer2_conv2,
+    C_features_denseblock3_denselayer3_norm1,
+    C_features_denseblock3_denselayer3_conv1,
+    C_features_denseblock3_denselayer3_norm2,
+    C_features_denseblock3_denselayer3_conv2,
+    C_features_denseblock3_denselayer4_norm1,
+    C_features_denseblock3_denselayer4_conv1,
+    C_features_denseblock3_denselayer4_norm2,
+    C_features_denseblock3_denselayer4_conv2,
+    C_features_denseblock3_denselayer5_norm1,
+    C_features_denseblock3_denselayer5_conv1,
+    C_features_denseblock3_denselayer5_norm2,
+    C_features_denseblock3_denselayer5_conv2,
+    C_features_denseblock3_denselayer6_norm1,
+    C_features_denseblock3_denselayer6_conv1,
+    C_features_denseblock3_denselayer6_norm2,
+    C_features_denseblock3_denselayer6_conv2,
+    C_features_norm5,
+    C_avgpool,
+    C_classifier,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -1137,11 +1223,13 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
+    RT_PROF(C_features_conv0);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1), T(T_features_conv0), x,
         P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu1),
             S(S_features_denseblock1_denselayer1_norm1),
@@ -1162,6 +1250,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
         A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
@@ -1169,6 +1258,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu2),
             S(S_features_denseblock1_denselayer1_norm2),
@@ -1189,6 +1279,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 18816,
         T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
@@ -1199,6 +1290,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu1),
             S(S_features_denseblock1_denselayer2_norm1),
@@ -1219,6 +1311,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
         A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
@@ -1226,6 +1319,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu2),
             S(S_features_denseblock1_denselayer2_norm2),
@@ -1246,6 +1340,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 28224,
         T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
@@ -1256,6 +1351,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu1),
             S(S_features_denseblock1_denselayer3_norm1),
@@ -1276,6 +1372,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
         A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
@@ -1283,6 +1380,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu2),
             S(S_features_denseblock1_denselayer3_norm2),
@@ -1303,6 +1401,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 37632,
         T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
@@ -1313,6 +1412,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu1),
             S(S_features_denseblock1_denselayer4_norm1),
@@ -1333,6 +1433,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
         A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
@@ -1340,6 +1441,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu2),
             S(S_features_denseblock1_denselayer4_norm2),
@@ -1360,6 +1462,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 47040,
         T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
@@ -1370,6 +1473,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu1),
             S(S_features_denseblock1_denselayer5_norm1),
@@ -1390,6 +1494,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
         A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
@@ -1397,6 +1502,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu2),
             S(S_features_denseblock1_denselayer5_norm2),
@@ -1417,6 +1523,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 56448,
         T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
@@ -1427,6 +1534,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu1),
             S(S_features_denseblock1_denselayer6_norm1),
@@ -1447,6 +1555,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
         A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
@@ -1454,6 +1563,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu2),
             S(S_features_denseblock1_denselayer6_norm2),
@@ -1474,6 +1584,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
         T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
@@ -1483,6 +1594,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
        [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition1_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition1_relu),
             S(S_features_transition1_norm), S(S_features_transition1_norm) + 96,
@@ -1499,15 +1611,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_transition1_norm_running_var), n, &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+    RT_PROF(C_features_transition1_conv);
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition1_pool);
     rt_avgpool_forward(A(X_features_denseblock2_denselayer6_concat1),
         A(X_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu1),
             S(S_features_denseblock2_denselayer1_norm1),
@@ -1528,6 +1643,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
         A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
@@ -1535,6 +1651,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu2),
             S(S_features_denseblock2_denselayer1_norm2),
@@ -1555,6 +1672,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 9408,
         T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
@@ -1565,6 +1683,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu1),
             S(S_features_denseblock2_denselayer2_norm1),
@@ -1585,6 +1704,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
         A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
@@ -1592,6 +1712,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu2),
             S(S_features_denseblock2_denselayer2_norm2),
@@ -1612,6 +1733,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 11760,
         T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
@@ -1622,6 +1744,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu1),
             S(S_features_denseblock2_denselayer3_norm1),
@@ -1642,6 +1765,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
         A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
@@ -1649,6 +1773,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu2),
             S(S_features_denseblock2_denselayer3_norm2),
@@ -1669,6 +1794,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 14112,
         T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
@@ -1679,6 +1805,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu1),
             S(S_features_denseblock2_denselayer4_norm1),
@@ -1699,6 +1826,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
         A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
@@ -1706,6 +1834,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu2),
             S(S_features_denseblock2_denselayer4_norm2),
@@ -1726,6 +1855,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 16464,
         T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
@@ -1736,6 +1866,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu1),
             S(S_features_denseblock2_denselayer5_norm1),
@@ -1756,6 +1887,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
         A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
@@ -1763,6 +1895,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu2),
             S(S_features_denseblock2_denselayer5_norm2),
@@ -1783,6 +1916,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 18816,
         T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
@@ -1793,6 +1927,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu1),
             S(S_features_denseblock2_denselayer6_norm1),
@@ -1813,6 +1948,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
         A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
@@ -1820,6 +1956,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu2),
             S(S_features_denseblock2_denselayer6_norm2),
@@ -1840,6 +1977,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
         T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
@@ -1849,6 +1987,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
        [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition2_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition2_relu),
             S(S_features_transition2_norm), S(S_features_transition2_norm) + 120,
@@ -1865,15 +2004,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_transition2_norm_running_var), n, &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+    RT_PROF(C_features_transition2_conv);
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition2_pool);
     rt_avgpool_forward(A(X_features_denseblock3_denselayer6_concat1),
         A(X_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer1_relu1),
             S(S_features_denseblock3_denselayer1_norm1),
@@ -1894,6 +2036,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
@@ -1901,6 +2044,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer1_relu2),
             S(S_features_denseblock3_denselayer1_norm2),
@@ -1921,6 +2065,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 2940,
         T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
@@ -1931,6 +2076,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer2_relu1),
             S(S_features_denseblock3_denselayer2_norm1),
@@ -1951,6 +2097,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
@@ -1958,6 +2105,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer2_relu2),
             S(S_features_denseblock3_denselayer2_norm2),
@@ -1978,6 +2126,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 3528,
         T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
@@ -1988,6 +2137,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer3_relu1),
             S(S_features_denseblock3_denselayer3_norm1),
@@ -2008,6 +2158,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
@@ -2015,6 +2166,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer3_relu2),
             S(S_features_denseblock3_denselayer3_norm2),
@@ -2035,6 +2187,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4116,
         T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
@@ -2045,6 +2198,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer4_relu1),
             S(S_features_denseblock3_denselayer4_norm1),
@@ -2065,6 +2219,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
@@ -2072,6 +2227,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer4_relu2),
             S(S_features_denseblock3_denselayer4_norm2),
@@ -2092,6 +2248,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4704,
         T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
@@ -2102,6 +2259,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer5_relu1),
             S(S_features_denseblock3_denselayer5_norm1),
@@ -2122,6 +2280,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
@@ -2129,6 +2288,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer5_relu2),
             S(S_features_denseblock3_denselayer5_norm2),
@@ -2149,6 +2309,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5292,
         T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
@@ -2159,6 +2320,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer6_relu1),
             S(S_features_denseblock3_denselayer6_norm1),
@@ -2179,6 +2341,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
@@ -2186,6 +2349,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer6_relu2),
             S(S_features_denseblock3_denselayer6_norm2),
@@ -2206,6 +2370,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
         T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
@@ -2215,6 +2380,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37,
        40) */
+    RT_PROF(C_features_norm5);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_features_norm5), S(S_features_norm5) + 132,
             P(P_features_norm5_running_mean), P(P_features_norm5_running_var),
@@ -2226,8 +2392,10 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n,
             &g_features_norm5, 1e-05f);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_forward(A(X_avgpool), A(X_relu), n, 132, 49);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
+    RT_PROF(C_classifier);
     rt_linear_forward(A(X_classifier), A(X_avgpool), P(P_classifier_weight), P(P_classifier_bias),
         n, 132, 10);
     return A(X_classifier);
@@ -2939,15 +3107,19 @@ float densenet40_loss(const float *out, const void *target, int n) {
 void densenet40_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over classifier */
+    RT_PROF(C_classifier);
     rt_xent_backward(A(D_classifier), A(X_classifier), (const int32_t *)target, n, 10, 1, RT_SET);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
+    RT_PROF(C_classifier);
     rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier),
         A(X_avgpool), P(P_classifier_weight), n, 132, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq_samples(A(D_avgpool), n, 132, 132);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 132, 49, RT_SET);
     /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37,
        40) */
+    RT_PROF(C_features_norm5);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_features_denseblock3_denselayer6_concat1),
         S(S_features_norm5), S(S_features_norm5) + 132, P(P_features_norm5_weight),
         P(P_features_norm5_bias), n, &g_features_norm5);
@@ -2964,6 +3136,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu2),
         A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2),
         S(S_features_denseblock3_denselayer6_norm2) + 48,
@@ -2982,6 +3155,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_conv1),
         G(P_features_denseblock3_denselayer6_norm2_weight),
         G(P_features_denseblock3_denselayer6_norm2_bias),
@@ -2996,6 +3170,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer6_norm1),
         S(S_features_denseblock3_denselayer6_norm1) + 120,
@@ -3012,6 +3187,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer6_norm1_weight),
         G(P_features_denseblock3_denselayer6_norm1_bias),
@@ -3031,6 +3207,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu2),
         A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2),
         S(S_features_denseblock3_denselayer5_norm2) + 48,
@@ -3049,6 +3226,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_conv1),
         G(P_features_denseblock3_denselayer5_norm2_weight),
         G(P_features_denseblock3_denselayer5_norm2_bias),
@@ -3063,6 +3241,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer5_norm1),
         S(S_features_denseblock3_denselayer5_norm1) + 108,
@@ -3079,6 +3258,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer5_norm1_weight),
         G(P_features_denseblock3_denselayer5_norm1_bias),
@@ -3098,6 +3278,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu2),
         A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2),
         S(S_features_denseblock3_denselayer4_norm2) + 48,
@@ -3116,6 +3297,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_conv1),
         G(P_features_denseblock3_denselayer4_norm2_weight),
         G(P_features_denseblock3_denselayer4_norm2_bias),
@@ -3130,6 +3312,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer4_norm1),
         S(S_features_denseblock3_denselayer4_norm1) + 96,
@@ -3146,6 +3329,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer4_norm1_weight),
         G(P_features_denseblock3_denselayer4_norm1_bias),
@@ -3165,6 +3349,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu2),
         A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2),
         S(S_features_denseblock3_denselayer3_norm2) + 48,
@@ -3183,6 +3368,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_conv1),
         G(P_features_denseblock3_denselayer3_norm2_weight),
         G(P_features_denseblock3_denselayer3_norm2_bias),
@@ -3197,6 +3383,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer3_norm1),
         S(S_features_denseblock3_denselayer3_norm1) + 84,
@@ -3213,6 +3400,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer3_norm1_weight),
         G(P_features_denseblock3_denselayer3_norm1_bias),
@@ -3232,6 +3420,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu2),
         A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2),
         S(S_features_denseblock3_denselayer2_norm2) + 48,
@@ -3250,6 +3439,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_conv1),
         G(P_features_denseblock3_denselayer2_norm2_weight),
         G(P_features_denseblock3_denselayer2_norm2_bias),
@@ -3264,6 +3454,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer2_norm1),
         S(S_features_denseblock3_denselayer2_norm1) + 72,
@@ -3280,6 +3471,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer2_norm1_weight),
         G(P_features_denseblock3_denselayer2_norm1_bias),
@@ -3299,6 +3491,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu2),
         A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2),
         S(S_features_denseblock3_denselayer1_norm2) + 48,
@@ -3317,6 +3510,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_conv1),
         G(P_features_denseblock3_denselayer1_norm2_weight),
         G(P_features_denseblock3_denselayer1_norm2_bias),
@@ -3331,6 +3525,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock3.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu1),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer1_norm1),
         S(S_features_denseblock3_denselayer1_norm1) + 60,
@@ -3347,6 +3542,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
+    RT_PROF(C_features_denseblock3_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer1_norm1_weight),
         G(P_features_denseblock3_denselayer1_norm1_bias),
@@ -3361,11 +3557,13 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 2940, 6468);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition2_pool);
     rt_avgpool_backward(A(D_features_transition2_conv),
         A(D_features_denseblock3_denselayer6_concat1), n, &g_features_transition2_pool, RT_SET);
     /* features.transition2.norm + features.transition2.relu + features.transition2.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156, 157) */
+    RT_PROF(C_features_transition2_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition2_relu),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm),
         S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight),
@@ -3377,6 +3575,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
        [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition2_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
         A(D_features_transition2_relu), A(RX_features_transition2_relu),
@@ -3392,6 +3591,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
         S(S_features_denseblock2_denselayer6_norm2) + 48,
@@ -3410,6 +3610,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_conv1),
         G(P_features_denseblock2_denselayer6_norm2_weight),
         G(P_features_denseblock2_denselayer6_norm2_bias),
@@ -3424,6 +3625,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer6_norm1),
         S(S_features_denseblock2_denselayer6_norm1) + 108,
@@ -3440,6 +3642,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer6_norm1_weight),
         G(P_features_denseblock2_denselayer6_norm1_bias),
@@ -3459,6 +3662,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
         S(S_features_denseblock2_denselayer5_norm2) + 48,
@@ -3477,6 +3681,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_conv1),
         G(P_features_denseblock2_denselayer5_norm2_weight),
         G(P_features_denseblock2_denselayer5_norm2_bias),
@@ -3491,6 +3696,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer5_norm1),
         S(S_features_denseblock2_denselayer5_norm1) + 96,
@@ -3507,6 +3713,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer5_norm1_weight),
         G(P_features_denseblock2_denselayer5_norm1_bias),
@@ -3526,6 +3733,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
         S(S_features_denseblock2_denselayer4_norm2) + 48,
@@ -3544,6 +3752,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_conv1),
         G(P_features_denseblock2_denselayer4_norm2_weight),
         G(P_features_denseblock2_denselayer4_norm2_bias),
@@ -3558,6 +3767,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer4_norm1),
         S(S_features_denseblock2_denselayer4_norm1) + 84,
@@ -3574,6 +3784,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer4_norm1_weight),
         G(P_features_denseblock2_denselayer4_norm1_bias),
@@ -3593,6 +3804,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
         S(S_features_denseblock2_denselayer3_norm2) + 48,
@@ -3611,6 +3823,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_conv1),
         G(P_features_denseblock2_denselayer3_norm2_weight),
         G(P_features_denseblock2_denselayer3_norm2_bias),
@@ -3625,6 +3838,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer3_norm1),
         S(S_features_denseblock2_denselayer3_norm1) + 72,
@@ -3641,6 +3855,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer3_norm1_weight),
         G(P_features_denseblock2_denselayer3_norm1_bias),
@@ -3660,6 +3875,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
         S(S_features_denseblock2_denselayer2_norm2) + 48,
@@ -3678,6 +3894,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_conv1),
         G(P_features_denseblock2_denselayer2_norm2_weight),
         G(P_features_denseblock2_denselayer2_norm2_bias),
@@ -3692,6 +3909,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer2_norm1),
         S(S_features_denseblock2_denselayer2_norm1) + 60,
@@ -3708,6 +3926,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer2_norm1_weight),
         G(P_features_denseblock2_denselayer2_norm1_bias),
@@ -3727,6 +3946,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
         S(S_features_denseblock2_denselayer1_norm2) + 48,
@@ -3745,6 +3965,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_conv1),
         G(P_features_denseblock2_denselayer1_norm2_weight),
         G(P_features_denseblock2_denselayer1_norm2_bias),
@@ -3759,6 +3980,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock2.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer1_norm1),
         S(S_features_denseblock2_denselayer1_norm1) + 48,
@@ -3775,6 +3997,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer1_norm1_weight),
         G(P_features_denseblock2_denselayer1_norm1_bias),
@@ -3789,11 +4012,13 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 9408, 23520);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition1_pool);
     rt_avgpool_backward(A(D_features_transition1_conv),
         A(D_features_denseblock2_denselayer6_concat1), n, &g_features_transition1_pool, RT_SET);
     /* features.transition1.norm + features.transition1.relu + features.transition1.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156, 157) */
+    RT_PROF(C_features_transition1_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition1_relu),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
         S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight),
@@ -3805,6 +4030,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
        [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition1_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
         A(D_features_transition1_relu), A(RX_features_transition1_relu),
@@ -3820,6 +4046,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
         S(S_features_denseblock1_denselayer6_norm2) + 48,
@@ -3838,6 +4065,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_conv1),
         G(P_features_denseblock1_denselayer6_norm2_weight),
         G(P_features_denseblock1_denselayer6_norm2_bias),
@@ -3852,6 +4080,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
         S(S_features_denseblock1_denselayer6_norm1) + 84,
@@ -3868,6 +4097,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer6_norm1_weight),
         G(P_features_denseblock1_denselayer6_norm1_bias),
@@ -3887,6 +4117,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
         S(S_features_denseblock1_denselayer5_norm2) + 48,
@@ -3905,6 +4136,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_conv1),
         G(P_features_denseblock1_denselayer5_norm2_weight),
         G(P_features_denseblock1_denselayer5_norm2_bias),
@@ -3919,6 +4151,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
         S(S_features_denseblock1_denselayer5_norm1) + 72,
@@ -3935,6 +4168,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer5_norm1_weight),
         G(P_features_denseblock1_denselayer5_norm1_bias),
@@ -3954,6 +4188,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
         S(S_features_denseblock1_denselayer4_norm2) + 48,
@@ -3972,6 +4207,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_conv1),
         G(P_features_denseblock1_denselayer4_norm2_weight),
         G(P_features_denseblock1_denselayer4_norm2_bias),
@@ -3986,6 +4222,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
         S(S_features_denseblock1_denselayer4_norm1) + 60,
@@ -4002,6 +4239,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer4_norm1_weight),
         G(P_features_denseblock1_denselayer4_norm1_bias),
@@ -4021,6 +4259,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
         S(S_features_denseblock1_denselayer3_norm2) + 48,
@@ -4039,6 +4278,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_conv1),
         G(P_features_denseblock1_denselayer3_norm2_weight),
         G(P_features_denseblock1_denselayer3_norm2_bias),
@@ -4053,6 +4293,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
         S(S_features_denseblock1_denselayer3_norm1) + 48,
@@ -4069,6 +4310,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer3_norm1_weight),
         G(P_features_denseblock1_denselayer3_norm1_bias),
@@ -4088,6 +4330,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
         S(S_features_denseblock1_denselayer2_norm2) + 48,
@@ -4106,6 +4349,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_conv1),
         G(P_features_denseblock1_denselayer2_norm2_weight),
         G(P_features_denseblock1_denselayer2_norm2_bias),
@@ -4120,6 +4364,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
         S(S_features_denseblock1_denselayer2_norm1) + 36,
@@ -4136,6 +4381,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer2_norm1_weight),
         G(P_features_denseblock1_denselayer2_norm1_bias),
@@ -4155,6 +4401,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
         S(S_features_denseblock1_denselayer1_norm2) + 48,
@@ -4173,6 +4420,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_conv1),
         G(P_features_denseblock1_denselayer1_norm2_weight),
         G(P_features_denseblock1_denselayer1_norm2_bias),
@@ -4187,6 +4435,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
        features.denseblock1.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
         S(S_features_denseblock1_denselayer1_norm1) + 24,
@@ -4203,6 +4452,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer1_norm1_weight),
         G(P_features_denseblock1_denselayer1_norm1_bias),
@@ -4217,6 +4467,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 18816, 75264);
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
+    RT_PROF(C_features_conv0);
     rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, T(TB_features_conv0),
         A(D_features_denseblock1_denselayer6_concat1), x, P(P_features_conv0_weight), n,
         &g_features_conv0, RT_ADD);
@@ -4914,6 +5165,91 @@ static const RtLayerInfo layers[] = {
     {"classifier", "linear", "specs/densenet_bc.lua:41", 40, 0},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"features.conv0", "conv2d", 338688.0},
+    {"features.denseblock1.denselayer1.norm1 + relu1", "batchnorm + relu", 37632.0},
+    {"features.denseblock1.denselayer1.conv1", "conv2d", 1806336.0},
+    {"features.denseblock1.denselayer1.norm2 + relu2", "batchnorm + relu", 75264.0},
+    {"features.denseblock1.denselayer1.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer2.norm1 + relu1", "batchnorm + relu", 56448.0},
+    {"features.denseblock1.denselayer2.conv1", "conv2d", 2709504.0},
+    {"features.denseblock1.denselayer2.norm2 + relu2", "batchnorm + relu", 75264.0},
+    {"features.denseblock1.denselayer2.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer3.norm1 + relu1", "batchnorm + relu", 75264.0},
+    {"features.denseblock1.denselayer3.conv1", "conv2d", 3612672.0},
+    {"features.denseblock1.denselayer3.norm2 + relu2", "batchnorm + relu", 75264.0},
+    {"features.denseblock1.denselayer3.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer4.norm1 + relu1", "batchnorm + relu", 94080.0},
+    {"features.denseblock1.denselayer4.conv1", "conv2d", 4515840.0},
+    {"features.denseblock1.denselayer4.norm2 + relu2", "batchnorm + relu", 75264.0},
+    {"features.denseblock1.denselayer4.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer5.norm1 + relu1", "batchnorm + relu", 112896.0},
+    {"features.denseblock1.denselayer5.conv1", "conv2d", 5419008.0},
+    {"features.denseblock1.denselayer5.norm2 + relu2", "batchnorm + relu", 75264.0},
+    {"features.denseblock1.denselayer5.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer6.norm1 + relu1", "batchnorm + relu", 131712.0},
+    {"features.denseblock1.denselayer6.conv1", "conv2d", 6322176.0},
+    {"features.denseblock1.denselayer6.norm2 + relu2", "batchnorm + relu", 75264.0},
+    {"features.denseblock1.denselayer6.conv2", "conv2d", 8128512.0},
+    {"features.transition1.norm + relu", "batchnorm + relu", 150528.0},
+    {"features.transition1.conv", "conv2d", 7225344.0},
+    {"features.transition1.pool", "avgpool", 37632.0},
+    {"features.denseblock2.denselayer1.norm1 + relu1", "batchnorm + relu", 18816.0},
+    {"features.denseblock2.denselayer1.conv1", "conv2d", 903168.0},
+    {"features.denseblock2.denselayer1.norm2 + relu2", "batchnorm + relu", 18816.0},
+    {"features.denseblock2.denselayer1.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer2.norm1 + relu1", "batchnorm + relu", 23520.0},
+    {"features.denseblock2.denselayer2.conv1", "conv2d", 1128960.0},
+    {"features.denseblock2.denselayer2.norm2 + relu2", "batchnorm + relu", 18816.0},
+    {"features.denseblock2.denselayer2.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer3.norm1 + relu1", "batchnorm + relu", 28224.0},
+    {"features.denseblock2.denselayer3.conv1", "conv2d", 1354752.0},
+    {"features.denseblock2.denselayer3.norm2 + relu2", "batchnorm + relu", 18816.0},
+    {"features.denseblock2.denselayer3.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer4.norm1 + relu1", "batchnorm + relu", 32928.0},
+    {"features.denseblock2.denselayer4.conv1", "conv2d", 1580544.0},
+    {"features.denseblock2.denselayer4.norm2 + relu2", "batchnorm + relu", 18816.0},
+    {"features.denseblock2.denselayer4.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer5.norm1 + relu1", "batchnorm + relu", 37632.0},
+    {"features.denseblock2.denselayer5.conv1", "conv2d", 1806336.0},
+    {"features.denseblock2.denselayer5.norm2 + relu2", "batchnorm + relu", 18816.0},
+    {"features.denseblock2.denselayer5.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer6.norm1 + relu1", "batchnorm + relu", 42336.0},
+    {"features.denseblock2.denselayer6.conv1", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer6.norm2 + relu2", "batchnorm + relu", 18816.0},
+    {"features.denseblock2.denselayer6.conv2", "conv2d", 2032128.0},
+    {"features.transition2.norm + relu", "batchnorm + relu", 47040.0},
+    {"features.transition2.conv", "conv2d", 2822400.0},
+    {"features.transition2.pool", "avgpool", 11760.0},
+    {"features.denseblock3.denselayer1.norm1 + relu1", "batchnorm + relu", 5880.0},
+    {"features.denseblock3.denselayer1.conv1", "conv2d", 282240.0},
+    {"features.denseblock3.denselayer1.norm2 + relu2", "batchnorm + relu", 4704.0},
+    {"features.denseblock3.denselayer1.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer2.norm1 + relu1", "batchnorm + relu", 7056.0},
+    {"features.denseblock3.denselayer2.conv1", "conv2d", 338688.0},
+    {"features.denseblock3.denselayer2.norm2 + relu2", "batchnorm + relu", 4704.0},
+    {"features.denseblock3.denselayer2.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer3.norm1 + relu1", "batchnorm + relu", 8232.0},
+    {"features.denseblock3.denselayer3.conv1", "conv2d", 395136.0},
+    {"features.denseblock3.denselayer3.norm2 + relu2", "batchnorm + relu", 4704.0},
+    {"features.denseblock3.denselayer3.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer4.norm1 + relu1", "batchnorm + relu", 9408.0},
+    {"features.denseblock3.denselayer4.conv1", "conv2d", 451584.0},
+    {"features.denseblock3.denselayer4.norm2 + relu2", "batchnorm + relu", 4704.0},
+    {"features.denseblock3.denselayer4.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer5.norm1 + relu1", "batchnorm + relu", 10584.0},
+    {"features.denseblock3.denselayer5.conv1", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer5.norm2 + relu2", "batchnorm + relu", 4704.0},
+    {"features.denseblock3.denselayer5.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer6.norm1 + relu1", "batchnorm + relu", 11760.0},
+    {"features.denseblock3.denselayer6.conv1", "conv2d", 564480.0},
+    {"features.denseblock3.denselayer6.norm2 + relu2", "batchnorm + relu", 4704.0},
+    {"features.denseblock3.denselayer6.conv2", "conv2d", 508032.0},
+    {"features.norm5 + relu", "batchnorm + relu", 12936.0},
+    {"avgpool", "global_avgpool", 132.0},
+    {"classifier", "linear", 2640.0},
+};
+
 const RtModel densenet40_model = {
     .name = "densenet40",
     .in_ndim = 3, .in_shape = {1, 28, 28},
@@ -4922,6 +5258,7 @@ const RtModel densenet40_model = {
     .num_params = DENSENET40_NUM_PARAMS, .num_trainable = DENSENET40_NUM_TRAINABLE,
     .num_tensors = 197, .tensors = tensors,
     .num_layers = 97, .layers = layers,
+    .num_blocks = 82, .blocks = blocks,
     .infer_arena_per_sample = DENSENET40_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = DENSENET40_INFER_ARENA_FIXED,
     .infer_arena_scratch = DENSENET40_INFER_ARENA_SCRATCH,

@@ -549,6 +549,110 @@ enum {
     L_classifier,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_features_conv0,
+    C_features_denseblock1_denselayer1_relu1,
+    C_features_denseblock1_denselayer1_conv1,
+    C_features_denseblock1_denselayer1_relu2,
+    C_features_denseblock1_denselayer1_conv2,
+    C_features_denseblock1_denselayer1_concat1,
+    C_features_denseblock1_denselayer2_relu1,
+    C_features_denseblock1_denselayer2_conv1,
+    C_features_denseblock1_denselayer2_relu2,
+    C_features_denseblock1_denselayer2_conv2,
+    C_features_denseblock1_denselayer2_concat1,
+    C_features_denseblock1_denselayer3_relu1,
+    C_features_denseblock1_denselayer3_conv1,
+    C_features_denseblock1_denselayer3_relu2,
+    C_features_denseblock1_denselayer3_conv2,
+    C_features_denseblock1_denselayer3_concat1,
+    C_features_denseblock1_denselayer4_relu1,
+    C_features_denseblock1_denselayer4_conv1,
+    C_features_denseblock1_denselayer4_relu2,
+    C_features_denseblock1_denselayer4_conv2,
+    C_features_denseblock1_denselayer4_concat1,
+    C_features_denseblock1_denselayer5_relu1,
+    C_features_denseblock1_denselayer5_conv1,
+    C_features_denseblock1_denselayer5_relu2,
+    C_features_denseblock1_denselayer5_conv2,
+    C_features_denseblock1_denselayer5_concat1,
+    C_features_denseblock1_denselayer6_relu1,
+    C_features_denseblock1_denselayer6_conv1,
+    C_features_denseblock1_denselayer6_relu2,
+    C_features_denseblock1_denselayer6_conv2,
+    C_features_denseblock1_denselayer6_concat1,
+    C_features_transition1_relu,
+    C_features_transition1_conv,
+    C_features_transition1_pool,
+    C_features_denseblock2_denselayer1_relu1,
+    C_features_denseblock2_denselayer1_conv1,
+    C_features_denseblock2_denselayer1_relu2,
+    C_features_denseblock2_denselayer1_conv2,
+    C_features_denseblock2_denselayer1_concat1,
+    C_features_denseblock2_denselayer2_relu1,
+    C_features_denseblock2_denselayer2_conv1,
+    C_features_denseblock2_denselayer2_relu2,
+    C_features_denseblock2_denselayer2_conv2,
+    C_features_denseblock2_denselayer2_concat1,
+    C_features_denseblock2_denselayer3_relu1,
+    C_features_denseblock2_denselayer3_conv1,
+    C_features_denseblock2_denselayer3_relu2,
+    C_features_denseblock2_denselayer3_conv2,
+    C_features_denseblock2_denselayer3_concat1,
+    C_features_denseblock2_denselayer4_relu1,
+    C_features_denseblock2_denselayer4_conv1,
+    C_features_denseblock2_denselayer4_relu2,
+    C_features_denseblock2_denselayer4_conv2,
+    C_features_denseblock2_denselayer4_concat1,
+    C_features_denseblock2_denselayer5_relu1,
+    C_features_denseblock2_denselayer5_conv1,
+    C_features_denseblock2_denselayer5_relu2,
+    C_features_denseblock2_denselayer5_conv2,
+    C_features_denseblock2_denselayer5_concat1,
+    C_features_denseblock2_denselayer6_relu1,
+    C_features_denseblock2_denselayer6_conv1,
+    C_features_denseblock2_denselayer6_relu2,
+    C_features_denseblock2_denselayer6_conv2,
+    C_features_denseblock2_denselayer6_concat1,
+    C_features_transition2_relu,
+    C_features_transition2_conv,
+    C_features_transition2_pool,
+    C_features_denseblock3_denselayer1_relu1,
+    C_features_denseblock3_denselayer1_conv1,
+    C_features_denseblock3_denselayer1_relu2,
+    C_features_denseblock3_denselayer1_conv2,
+    C_features_denseblock3_denselayer1_concat1,
+    C_features_denseblock3_denselayer2_relu1,
+    C_features_denseblock3_denselayer2_conv1,
+    C_features_denseblock3_denselayer2_relu2,
+    C_features_denseblock3_denselayer2_conv2,
+    C_features_denseblock3_denselayer2_concat1,
+    C_features_denseblock3_denselayer3_relu1,
+    C_features_denseblock3_denselayer3_conv1,
+    C_features_denseblock3_denselayer3_relu2,
+    C_features_denseblock3_denselayer3_conv2,
+    C_features_denseblock3_denselayer3_concat1,
+    C_features_denseblock3_denselayer4_relu1,
+    C_features_denseblock3_denselayer4_conv1,
+    C_features_denseblock3_denselayer4_relu2,
+    C_features_denseblock3_denselayer4_conv2,
+    C_features_denseblock3_denselayer4_concat1,
+    C_features_denseblock3_denselayer5_relu1,
+    C_features_denseblock3_denselayer5_conv1,
+    C_features_denseblock3_denselayer5_relu2,
+    C_features_denseblock3_denselayer5_conv2,
+    C_features_denseblock3_denselayer5_concat1,
+    C_features_denseblock3_denselayer6_relu1,
+    C_features_denseblock3_denselayer6_conv1,
+    C_features_denseblock3_denselayer6_relu2,
+    C_features_denseblock3_denselayer6_conv2,
+    C_features_denseblock3_denselayer6_concat1,
+    C_relu,
+    C_avgpool,
+    C_classifier,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -725,14 +829,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
+    RT_PROF(C_features_conv0);
     rt_conv2d_forward(A(X_features_conv0), T(T_features_conv0), x, P(P_features_conv0_weight),
         P(P_features_conv0_bias), n, &g_features_conv0);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer1_relu1), A(X_features_conv0),
         (size_t)n * 18816);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
         A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight),
@@ -740,10 +847,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer1_conv1);
     /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_concat1) + 18816,
         T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight),
@@ -751,14 +860,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_conv0), n, 36, 0,
         24, 784);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer2_relu1),
         A(X_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
         A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight),
@@ -766,10 +878,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer2_conv1);
     /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_concat1) + 28224,
         T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight),
@@ -777,14 +891,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1),
         A(X_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer3_relu1),
         A(X_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
         A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight),
@@ -792,10 +909,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer3_conv1);
     /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_concat1) + 37632,
         T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight),
@@ -803,14 +922,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1),
         A(X_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer4_relu1),
         A(X_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
         A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight),
@@ -818,10 +940,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer4_conv1);
     /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_concat1) + 47040,
         T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight),
@@ -829,14 +953,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1),
         A(X_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer5_relu1),
         A(X_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
         A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight),
@@ -844,10 +971,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer5_conv1);
     /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_concat1) + 56448,
         T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight),
@@ -855,14 +984,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1),
         A(X_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer6_relu1),
         A(X_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
         A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight),
@@ -870,10 +1002,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer6_conv1);
     /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
         T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight),
@@ -881,27 +1015,33 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
         A(X_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition1_relu);
     rt_relu_forward(A(X_features_transition1_relu), A(X_features_denseblock1_denselayer6_concat1),
         (size_t)n * 75264);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+    RT_PROF(C_features_transition1_conv);
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n,
         &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition1_pool);
     rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n,
         &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer1_relu1), A(X_features_transition1_pool),
         (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
         A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight),
@@ -909,10 +1049,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer1_conv1);
     /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_concat1) + 9408,
         T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight),
@@ -920,14 +1062,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1),
         A(X_features_transition1_pool), n, 60, 0, 48, 196);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer2_relu1),
         A(X_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
         A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight),
@@ -935,10 +1080,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer2_conv1);
     /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_concat1) + 11760,
         T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight),
@@ -946,14 +1093,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1),
         A(X_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer3_relu1),
         A(X_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
         A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight),
@@ -961,10 +1111,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer3_conv1);
     /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_concat1) + 14112,
         T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight),
@@ -972,14 +1124,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1),
         A(X_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer4_relu1),
         A(X_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
         A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight),
@@ -987,10 +1142,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer4_conv1);
     /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_concat1) + 16464,
         T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight),
@@ -998,14 +1155,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1),
         A(X_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer5_relu1),
         A(X_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
         A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight),
@@ -1013,10 +1173,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer5_conv1);
     /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_concat1) + 18816,
         T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight),
@@ -1024,14 +1186,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1),
         A(X_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer6_relu1),
         A(X_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
         A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight),
@@ -1039,10 +1204,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer6_conv1);
     /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
         T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight),
@@ -1050,27 +1217,33 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
         A(X_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition2_relu);
     rt_relu_forward(A(X_features_transition2_relu), A(X_features_denseblock2_denselayer6_concat1),
         (size_t)n * 23520);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+    RT_PROF(C_features_transition2_conv);
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n,
         &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition2_pool);
     rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n,
         &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer1_relu1), A(X_features_transition2_pool),
         (size_t)n * 2940);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight),
@@ -1078,10 +1251,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer1_conv1);
     /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer1_relu2),
         A(X_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_concat1) + 2940,
         T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight),
@@ -1089,14 +1264,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1),
         A(X_features_transition2_pool), n, 72, 0, 60, 49);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer2_relu1),
         A(X_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight),
@@ -1104,10 +1282,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer2_conv1);
     /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer2_relu2),
         A(X_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_concat1) + 3528,
         T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight),
@@ -1115,14 +1295,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1),
         A(X_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer3_relu1),
         A(X_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight),
@@ -1130,10 +1313,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer3_conv1);
     /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer3_relu2),
         A(X_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_concat1) + 4116,
         T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight),
@@ -1141,14 +1326,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1),
         A(X_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer4_relu1),
         A(X_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight),
@@ -1156,10 +1344,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer4_conv1);
     /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer4_relu2),
         A(X_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_concat1) + 4704,
         T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight),
@@ -1167,14 +1357,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1),
         A(X_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer5_relu1),
         A(X_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight),
@@ -1182,10 +1375,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer5_conv1);
     /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer5_relu2),
         A(X_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_concat1) + 5292,
         T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight),
@@ -1193,14 +1388,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1),
         A(X_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer6_relu1),
         A(X_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight),
@@ -1208,10 +1406,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer6_conv1);
     /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer6_relu2),
         A(X_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
         T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight),
@@ -1219,13 +1419,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1),
         A(X_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
     /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
+    RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_features_denseblock3_denselayer6_concat1), (size_t)n * 6468);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_forward(A(X_avgpool), A(X_relu), n, 132, 49);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
+    RT_PROF(C_classifier);
     rt_linear_forward(A(X_classifier), A(X_avgpool), P(P_classifier_weight), P(P_classifier_bias),
         n, 132, 10);
     return A(X_classifier);
@@ -1767,22 +1971,28 @@ float densenet40_nonorm_loss(const float *out, const void *target, int n) {
 void densenet40_nonorm_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over classifier */
+    RT_PROF(C_classifier);
     rt_xent_backward(A(D_classifier), A(X_classifier), (const int32_t *)target, n, 10, 1, RT_SET);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
+    RT_PROF(C_classifier);
     rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier),
         A(X_avgpool), P(P_classifier_weight), n, 132, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq_samples(A(D_avgpool), n, 132, 132);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 132, 49, RT_SET);
     /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
+    RT_PROF(C_relu);
     rt_relu_backward(A(D_features_denseblock3_denselayer6_concat1), A(D_relu), A(X_relu),
         (size_t)n * 6468, RT_SET);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1),
         A(D_features_denseblock3_denselayer6_concat1), n, 132, 0, 120, 49, RT_SET);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight),
         G(P_features_denseblock3_denselayer6_conv2_bias),
@@ -1795,11 +2005,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer6_conv1),
         A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1),
         G(P_features_denseblock3_denselayer6_conv1_weight),
         G(P_features_denseblock3_denselayer6_conv1_bias), NULL,
@@ -1810,6 +2022,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu1), n, 5880, 5880);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer6_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer5_concat1),
         A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1),
         (size_t)n * 5880, RT_ADD);
@@ -1817,10 +2030,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_concat1), n, 5880, 5880);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1),
         A(D_features_denseblock3_denselayer5_concat1), n, 120, 0, 108, 49, RT_SET);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight),
         G(P_features_denseblock3_denselayer5_conv2_bias),
@@ -1833,11 +2048,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer5_conv1),
         A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1),
         G(P_features_denseblock3_denselayer5_conv1_weight),
         G(P_features_denseblock3_denselayer5_conv1_bias), NULL,
@@ -1848,6 +2065,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu1), n, 5292, 5292);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer5_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer4_concat1),
         A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1),
         (size_t)n * 5292, RT_ADD);
@@ -1855,10 +2073,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_concat1), n, 5292, 5292);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1),
         A(D_features_denseblock3_denselayer4_concat1), n, 108, 0, 96, 49, RT_SET);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight),
         G(P_features_denseblock3_denselayer4_conv2_bias),
@@ -1871,11 +2091,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer4_conv1),
         A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1),
         G(P_features_denseblock3_denselayer4_conv1_weight),
         G(P_features_denseblock3_denselayer4_conv1_bias), NULL,
@@ -1886,6 +2108,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu1), n, 4704, 4704);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer4_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer3_concat1),
         A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1),
         (size_t)n * 4704, RT_ADD);
@@ -1893,10 +2116,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_concat1), n, 4704, 4704);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1),
         A(D_features_denseblock3_denselayer3_concat1), n, 96, 0, 84, 49, RT_SET);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight),
         G(P_features_denseblock3_denselayer3_conv2_bias),
@@ -1909,11 +2134,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer3_conv1),
         A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1),
         G(P_features_denseblock3_denselayer3_conv1_weight),
         G(P_features_denseblock3_denselayer3_conv1_bias), NULL,
@@ -1924,6 +2151,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu1), n, 4116, 4116);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer3_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer2_concat1),
         A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1),
         (size_t)n * 4116, RT_ADD);
@@ -1931,10 +2159,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_concat1), n, 4116, 4116);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1),
         A(D_features_denseblock3_denselayer2_concat1), n, 84, 0, 72, 49, RT_SET);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight),
         G(P_features_denseblock3_denselayer2_conv2_bias),
@@ -1947,11 +2177,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer2_conv1),
         A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1),
         G(P_features_denseblock3_denselayer2_conv1_weight),
         G(P_features_denseblock3_denselayer2_conv1_bias), NULL,
@@ -1962,6 +2194,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu1), n, 3528, 3528);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer2_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer1_concat1),
         A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1),
         (size_t)n * 3528, RT_ADD);
@@ -1969,10 +2202,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_concat1), n, 3528, 3528);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_concat1);
     rt_concat_backward(A(D_features_transition2_pool),
         A(D_features_denseblock3_denselayer1_concat1), n, 72, 0, 60, 49, RT_SET);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight),
         G(P_features_denseblock3_denselayer1_conv2_bias),
@@ -1985,11 +2220,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer1_conv1),
         A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1),
         G(P_features_denseblock3_denselayer1_conv1_weight),
         G(P_features_denseblock3_denselayer1_conv1_bias), NULL,
@@ -2000,16 +2237,19 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu1), n, 2940, 2940);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock3_denselayer1_relu1);
     rt_relu_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_relu1),
         A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 2940, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_transition2_pool), n, 2940, 2940);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition2_pool);
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n,
         &g_features_transition2_pool, RT_SET);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+    RT_PROF(C_features_transition2_conv);
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight),
         G(P_features_transition2_conv_bias), NULL, A(D_features_transition2_conv),
         A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n,
@@ -2018,14 +2258,17 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition2_relu);
     rt_relu_backward(A(D_features_denseblock2_denselayer6_concat1), A(D_features_transition2_relu),
         A(X_features_transition2_relu), (size_t)n * 23520, RT_SET);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1),
         A(D_features_denseblock2_denselayer6_concat1), n, 120, 0, 108, 196, RT_SET);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight),
         G(P_features_denseblock2_denselayer6_conv2_bias),
@@ -2038,11 +2281,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer6_conv1),
         A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1),
         G(P_features_denseblock2_denselayer6_conv1_weight),
         G(P_features_denseblock2_denselayer6_conv1_bias), NULL,
@@ -2053,6 +2298,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu1), n, 21168, 21168);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer6_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer5_concat1),
         A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1),
         (size_t)n * 21168, RT_ADD);
@@ -2060,10 +2306,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_concat1), n, 21168, 21168);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1),
         A(D_features_denseblock2_denselayer5_concat1), n, 108, 0, 96, 196, RT_SET);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight),
         G(P_features_denseblock2_denselayer5_conv2_bias),
@@ -2076,11 +2324,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer5_conv1),
         A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1),
         G(P_features_denseblock2_denselayer5_conv1_weight),
         G(P_features_denseblock2_denselayer5_conv1_bias), NULL,
@@ -2091,6 +2341,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu1), n, 18816, 18816);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer5_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer4_concat1),
         A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1),
         (size_t)n * 18816, RT_ADD);
@@ -2098,10 +2349,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_concat1), n, 18816, 18816);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1),
         A(D_features_denseblock2_denselayer4_concat1), n, 96, 0, 84, 196, RT_SET);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight),
         G(P_features_denseblock2_denselayer4_conv2_bias),
@@ -2114,11 +2367,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer4_conv1),
         A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1),
         G(P_features_denseblock2_denselayer4_conv1_weight),
         G(P_features_denseblock2_denselayer4_conv1_bias), NULL,
@@ -2129,6 +2384,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu1), n, 16464, 16464);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer4_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer3_concat1),
         A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1),
         (size_t)n * 16464, RT_ADD);
@@ -2136,10 +2392,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_concat1), n, 16464, 16464);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1),
         A(D_features_denseblock2_denselayer3_concat1), n, 84, 0, 72, 196, RT_SET);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight),
         G(P_features_denseblock2_denselayer3_conv2_bias),
@@ -2152,11 +2410,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer3_conv1),
         A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1),
         G(P_features_denseblock2_denselayer3_conv1_weight),
         G(P_features_denseblock2_denselayer3_conv1_bias), NULL,
@@ -2167,6 +2427,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu1), n, 14112, 14112);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer3_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer2_concat1),
         A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1),
         (size_t)n * 14112, RT_ADD);
@@ -2174,10 +2435,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_concat1), n, 14112, 14112);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1),
         A(D_features_denseblock2_denselayer2_concat1), n, 72, 0, 60, 196, RT_SET);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight),
         G(P_features_denseblock2_denselayer2_conv2_bias),
@@ -2190,11 +2453,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer2_conv1),
         A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1),
         G(P_features_denseblock2_denselayer2_conv1_weight),
         G(P_features_denseblock2_denselayer2_conv1_bias), NULL,
@@ -2205,6 +2470,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu1), n, 11760, 11760);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer2_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer1_concat1),
         A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1),
         (size_t)n * 11760, RT_ADD);
@@ -2212,10 +2478,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_concat1), n, 11760, 11760);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_concat1);
     rt_concat_backward(A(D_features_transition1_pool),
         A(D_features_denseblock2_denselayer1_concat1), n, 60, 0, 48, 196, RT_SET);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight),
         G(P_features_denseblock2_denselayer1_conv2_bias),
@@ -2228,11 +2496,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer1_conv1),
         A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1),
         G(P_features_denseblock2_denselayer1_conv1_weight),
         G(P_features_denseblock2_denselayer1_conv1_bias), NULL,
@@ -2243,16 +2513,19 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu1), n, 9408, 9408);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock2_denselayer1_relu1);
     rt_relu_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_relu1),
         A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 9408, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_transition1_pool), n, 9408, 9408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+    RT_PROF(C_features_transition1_pool);
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n,
         &g_features_transition1_pool, RT_SET);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+    RT_PROF(C_features_transition1_conv);
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight),
         G(P_features_transition1_conv_bias), NULL, A(D_features_transition1_conv),
         A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n,
@@ -2261,14 +2534,17 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
+    RT_PROF(C_features_transition1_relu);
     rt_relu_backward(A(D_features_denseblock1_denselayer6_concat1), A(D_features_transition1_relu),
         A(X_features_transition1_relu), (size_t)n * 75264, RT_SET);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1),
         A(D_features_denseblock1_denselayer6_concat1), n, 96, 0, 84, 784, RT_SET);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight),
         G(P_features_denseblock1_denselayer6_conv2_bias),
@@ -2281,11 +2557,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer6_conv1),
         A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1),
         G(P_features_denseblock1_denselayer6_conv1_weight),
         G(P_features_denseblock1_denselayer6_conv1_bias), NULL,
@@ -2296,6 +2574,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu1), n, 65856, 65856);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer6_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer5_concat1),
         A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1),
         (size_t)n * 65856, RT_ADD);
@@ -2303,10 +2582,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_concat1), n, 65856, 65856);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1),
         A(D_features_denseblock1_denselayer5_concat1), n, 84, 0, 72, 784, RT_SET);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight),
         G(P_features_denseblock1_denselayer5_conv2_bias),
@@ -2319,11 +2600,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer5_conv1),
         A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1),
         G(P_features_denseblock1_denselayer5_conv1_weight),
         G(P_features_denseblock1_denselayer5_conv1_bias), NULL,
@@ -2334,6 +2617,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu1), n, 56448, 56448);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer5_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer4_concat1),
         A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1),
         (size_t)n * 56448, RT_ADD);
@@ -2341,10 +2625,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_concat1), n, 56448, 56448);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1),
         A(D_features_denseblock1_denselayer4_concat1), n, 72, 0, 60, 784, RT_SET);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight),
         G(P_features_denseblock1_denselayer4_conv2_bias),
@@ -2357,11 +2643,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer4_conv1),
         A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1),
         G(P_features_denseblock1_denselayer4_conv1_weight),
         G(P_features_denseblock1_denselayer4_conv1_bias), NULL,
@@ -2372,6 +2660,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu1), n, 47040, 47040);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer4_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer3_concat1),
         A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1),
         (size_t)n * 47040, RT_ADD);
@@ -2379,10 +2668,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_concat1), n, 47040, 47040);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1),
         A(D_features_denseblock1_denselayer3_concat1), n, 60, 0, 48, 784, RT_SET);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight),
         G(P_features_denseblock1_denselayer3_conv2_bias),
@@ -2395,11 +2686,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer3_conv1),
         A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1),
         G(P_features_denseblock1_denselayer3_conv1_weight),
         G(P_features_denseblock1_denselayer3_conv1_bias), NULL,
@@ -2410,6 +2703,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu1), n, 37632, 37632);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer3_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer2_concat1),
         A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1),
         (size_t)n * 37632, RT_ADD);
@@ -2417,10 +2711,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_concat1), n, 37632, 37632);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1),
         A(D_features_denseblock1_denselayer2_concat1), n, 48, 0, 36, 784, RT_SET);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight),
         G(P_features_denseblock1_denselayer2_conv2_bias),
@@ -2433,11 +2729,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer2_conv1),
         A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1),
         G(P_features_denseblock1_denselayer2_conv1_weight),
         G(P_features_denseblock1_denselayer2_conv1_bias), NULL,
@@ -2448,6 +2746,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu1), n, 28224, 28224);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer2_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer1_concat1),
         A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1),
         (size_t)n * 28224, RT_ADD);
@@ -2455,10 +2754,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_concat1), n, 28224, 28224);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_concat1);
     rt_concat_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_concat1), n, 36,
         0, 24, 784, RT_SET);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight),
         G(P_features_denseblock1_denselayer1_conv2_bias),
@@ -2471,11 +2772,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer1_conv1),
         A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1),
         G(P_features_denseblock1_denselayer1_conv1_weight),
         G(P_features_denseblock1_denselayer1_conv1_bias), NULL,
@@ -2486,12 +2789,14 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu1), n, 18816, 18816);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+    RT_PROF(C_features_denseblock1_denselayer1_relu1);
     rt_relu_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_relu1),
         A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 18816, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_conv0), n, 18816, 18816);
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
+    RT_PROF(C_features_conv0);
     rt_conv2d_backward(dx, G(P_features_conv0_weight), G(P_features_conv0_bias),
         T(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n,
         &g_features_conv0, RT_ADD);
@@ -2807,6 +3112,109 @@ static const RtLayerInfo layers[] = {
     {"classifier", "linear", "specs/densenet_bc.lua:41", 40, 0},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"features.conv0", "conv2d", 338688.0},
+    {"features.denseblock1.denselayer1.relu1", "relu", 18816.0},
+    {"features.denseblock1.denselayer1.conv1", "conv2d", 1806336.0},
+    {"features.denseblock1.denselayer1.relu2", "relu", 37632.0},
+    {"features.denseblock1.denselayer1.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer1.concat1", "concat", 0.0},
+    {"features.denseblock1.denselayer2.relu1", "relu", 28224.0},
+    {"features.denseblock1.denselayer2.conv1", "conv2d", 2709504.0},
+    {"features.denseblock1.denselayer2.relu2", "relu", 37632.0},
+    {"features.denseblock1.denselayer2.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer2.concat1", "concat", 0.0},
+    {"features.denseblock1.denselayer3.relu1", "relu", 37632.0},
+    {"features.denseblock1.denselayer3.conv1", "conv2d", 3612672.0},
+    {"features.denseblock1.denselayer3.relu2", "relu", 37632.0},
+    {"features.denseblock1.denselayer3.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer3.concat1", "concat", 0.0},
+    {"features.denseblock1.denselayer4.relu1", "relu", 47040.0},
+    {"features.denseblock1.denselayer4.conv1", "conv2d", 4515840.0},
+    {"features.denseblock1.denselayer4.relu2", "relu", 37632.0},
+    {"features.denseblock1.denselayer4.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer4.concat1", "concat", 0.0},
+    {"features.denseblock1.denselayer5.relu1", "relu", 56448.0},
+    {"features.denseblock1.denselayer5.conv1", "conv2d", 5419008.0},
+    {"features.denseblock1.denselayer5.relu2", "relu", 37632.0},
+    {"features.denseblock1.denselayer5.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer5.concat1", "concat", 0.0},
+    {"features.denseblock1.denselayer6.relu1", "relu", 65856.0},
+    {"features.denseblock1.denselayer6.conv1", "conv2d", 6322176.0},
+    {"features.denseblock1.denselayer6.relu2", "relu", 37632.0},
+    {"features.denseblock1.denselayer6.conv2", "conv2d", 8128512.0},
+    {"features.denseblock1.denselayer6.concat1", "concat", 0.0},
+    {"features.transition1.relu", "relu", 75264.0},
+    {"features.transition1.conv", "conv2d", 7225344.0},
+    {"features.transition1.pool", "avgpool", 37632.0},
+    {"features.denseblock2.denselayer1.relu1", "relu", 9408.0},
+    {"features.denseblock2.denselayer1.conv1", "conv2d", 903168.0},
+    {"features.denseblock2.denselayer1.relu2", "relu", 9408.0},
+    {"features.denseblock2.denselayer1.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer1.concat1", "concat", 0.0},
+    {"features.denseblock2.denselayer2.relu1", "relu", 11760.0},
+    {"features.denseblock2.denselayer2.conv1", "conv2d", 1128960.0},
+    {"features.denseblock2.denselayer2.relu2", "relu", 9408.0},
+    {"features.denseblock2.denselayer2.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer2.concat1", "concat", 0.0},
+    {"features.denseblock2.denselayer3.relu1", "relu", 14112.0},
+    {"features.denseblock2.denselayer3.conv1", "conv2d", 1354752.0},
+    {"features.denseblock2.denselayer3.relu2", "relu", 9408.0},
+    {"features.denseblock2.denselayer3.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer3.concat1", "concat", 0.0},
+    {"features.denseblock2.denselayer4.relu1", "relu", 16464.0},
+    {"features.denseblock2.denselayer4.conv1", "conv2d", 1580544.0},
+    {"features.denseblock2.denselayer4.relu2", "relu", 9408.0},
+    {"features.denseblock2.denselayer4.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer4.concat1", "concat", 0.0},
+    {"features.denseblock2.denselayer5.relu1", "relu", 18816.0},
+    {"features.denseblock2.denselayer5.conv1", "conv2d", 1806336.0},
+    {"features.denseblock2.denselayer5.relu2", "relu", 9408.0},
+    {"features.denseblock2.denselayer5.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer5.concat1", "concat", 0.0},
+    {"features.denseblock2.denselayer6.relu1", "relu", 21168.0},
+    {"features.denseblock2.denselayer6.conv1", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer6.relu2", "relu", 9408.0},
+    {"features.denseblock2.denselayer6.conv2", "conv2d", 2032128.0},
+    {"features.denseblock2.denselayer6.concat1", "concat", 0.0},
+    {"features.transition2.relu", "relu", 23520.0},
+    {"features.transition2.conv", "conv2d", 2822400.0},
+    {"features.transition2.pool", "avgpool", 11760.0},
+    {"features.denseblock3.denselayer1.relu1", "relu", 2940.0},
+    {"features.denseblock3.denselayer1.conv1", "conv2d", 282240.0},
+    {"features.denseblock3.denselayer1.relu2", "relu", 2352.0},
+    {"features.denseblock3.denselayer1.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer1.concat1", "concat", 0.0},
+    {"features.denseblock3.denselayer2.relu1", "relu", 3528.0},
+    {"features.denseblock3.denselayer2.conv1", "conv2d", 338688.0},
+    {"features.denseblock3.denselayer2.relu2", "relu", 2352.0},
+    {"features.denseblock3.denselayer2.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer2.concat1", "concat", 0.0},
+    {"features.denseblock3.denselayer3.relu1", "relu", 4116.0},
+    {"features.denseblock3.denselayer3.conv1", "conv2d", 395136.0},
+    {"features.denseblock3.denselayer3.relu2", "relu", 2352.0},
+    {"features.denseblock3.denselayer3.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer3.concat1", "concat", 0.0},
+    {"features.denseblock3.denselayer4.relu1", "relu", 4704.0},
+    {"features.denseblock3.denselayer4.conv1", "conv2d", 451584.0},
+    {"features.denseblock3.denselayer4.relu2", "relu", 2352.0},
+    {"features.denseblock3.denselayer4.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer4.concat1", "concat", 0.0},
+    {"features.denseblock3.denselayer5.relu1", "relu", 5292.0},
+    {"features.denseblock3.denselayer5.conv1", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer5.relu2", "relu", 2352.0},
+    {"features.denseblock3.denselayer5.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer5.concat1", "concat", 0.0},
+    {"features.denseblock3.denselayer6.relu1", "relu", 5880.0},
+    {"features.denseblock3.denselayer6.conv1", "conv2d", 564480.0},
+    {"features.denseblock3.denselayer6.relu2", "relu", 2352.0},
+    {"features.denseblock3.denselayer6.conv2", "conv2d", 508032.0},
+    {"features.denseblock3.denselayer6.concat1", "concat", 0.0},
+    {"relu", "relu", 6468.0},
+    {"avgpool", "global_avgpool", 132.0},
+    {"classifier", "linear", 2640.0},
+};
+
 const RtModel densenet40_nonorm_model = {
     .name = "densenet40_nonorm",
     .in_ndim = 3, .in_shape = {1, 28, 28},
@@ -2815,6 +3223,7 @@ const RtModel densenet40_nonorm_model = {
     .num_params = DENSENET40_NONORM_NUM_PARAMS, .num_trainable = DENSENET40_NONORM_NUM_TRAINABLE,
     .num_tensors = 80, .tensors = tensors,
     .num_layers = 58, .layers = layers,
+    .num_blocks = 100, .blocks = blocks,
     .infer_arena_per_sample = DENSENET40_NONORM_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = DENSENET40_NONORM_INFER_ARENA_FIXED,
     .infer_arena_scratch = DENSENET40_NONORM_INFER_ARENA_SCRATCH,

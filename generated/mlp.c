@@ -39,6 +39,13 @@ enum {
     L_fc2,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_fc1,
+    C_relu1,
+    C_fc2,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -54,10 +61,13 @@ const float *mlp_forward(float *params, float *arena, const float *x, int n, int
     (void)training;  /* no batchnorm: both modes compute the same */
     (void)drop;  /* no residual adds to switch off */
     /* fc1: linear, [784] -> [128]  (specs/mlp.lua:5) */
+    RT_PROF(C_fc1);
     rt_linear_forward(A(X_fc1), x, P(P_fc1_weight), P(P_fc1_bias), n, 784, 128);
     /* relu1: relu, [128] -> [128]  (specs/mlp.lua:5) */
+    RT_PROF(C_relu1);
     rt_relu_forward(A(X_relu1), A(X_fc1), (size_t)n * 128);
     /* fc2: linear, [128] -> [10]  (specs/mlp.lua:6) */
+    RT_PROF(C_fc2);
     rt_linear_forward(A(X_fc2), A(X_relu1), P(P_fc2_weight), P(P_fc2_bias), n, 128, 10);
     return A(X_fc2);
 }
@@ -81,14 +91,18 @@ float mlp_loss(const float *out, const void *target, int n) {
 void mlp_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc2 */
+    RT_PROF(C_fc2);
     rt_xent_backward(A(D_fc2), A(X_fc2), (const int32_t *)target, n, 10, 1, RT_SET);
     /* fc2: linear, [128] -> [10]  (specs/mlp.lua:6) */
+    RT_PROF(C_fc2);
     rt_linear_backward(A(D_relu1), G(P_fc2_weight), G(P_fc2_bias), A(D_fc2), A(X_relu1),
         P(P_fc2_weight), n, 128, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc2] = rt_sumsq_samples(A(D_relu1), n, 128, 128);
     /* relu1: relu, [128] -> [128]  (specs/mlp.lua:5) */
+    RT_PROF(C_relu1);
     rt_relu_backward(A(D_fc1), A(D_relu1), A(X_relu1), (size_t)n * 128, RT_SET);
     /* fc1: linear, [784] -> [128]  (specs/mlp.lua:5) */
+    RT_PROF(C_fc1);
     rt_linear_backward(dx, G(P_fc1_weight), G(P_fc1_bias), A(D_fc1), x, P(P_fc1_weight), n, 784,
         128, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_fc1] = rt_sumsq_samples(dx, n, 784, 784);
@@ -121,6 +135,12 @@ static const RtLayerInfo layers[] = {
     {"fc2", "linear", "specs/mlp.lua:6", 2, 0},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"fc1", "linear", 200704.0},
+    {"relu1", "relu", 128.0},
+    {"fc2", "linear", 2560.0},
+};
+
 const RtModel mlp_model = {
     .name = "mlp",
     .in_ndim = 3, .in_shape = {1, 28, 28},
@@ -129,6 +149,7 @@ const RtModel mlp_model = {
     .num_params = MLP_NUM_PARAMS, .num_trainable = MLP_NUM_TRAINABLE,
     .num_tensors = 4, .tensors = tensors,
     .num_layers = 2, .layers = layers,
+    .num_blocks = 3, .blocks = blocks,
     .infer_arena_per_sample = MLP_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = MLP_INFER_ARENA_FIXED,
     .infer_arena_scratch = MLP_INFER_ARENA_SCRATCH,

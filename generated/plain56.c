@@ -1036,6 +1036,122 @@ enum {
     L_fc,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_conv1,
+    C_bn1,
+    C_layer1_0_conv1,
+    C_layer1_0_bn1,
+    C_layer1_0_conv2,
+    C_layer1_0_bn2,
+    C_layer1_1_conv1,
+    C_layer1_1_bn1,
+    C_layer1_1_conv2,
+    C_layer1_1_bn2,
+    C_layer1_2_conv1,
+    C_layer1_2_bn1,
+    C_layer1_2_conv2,
+    C_layer1_2_bn2,
+    C_layer1_3_conv1,
+    C_layer1_3_bn1,
+    C_layer1_3_conv2,
+    C_layer1_3_bn2,
+    C_layer1_4_conv1,
+    C_layer1_4_bn1,
+    C_layer1_4_conv2,
+    C_layer1_4_bn2,
+    C_layer1_5_conv1,
+    C_layer1_5_bn1,
+    C_layer1_5_conv2,
+    C_layer1_5_bn2,
+    C_layer1_6_conv1,
+    C_layer1_6_bn1,
+    C_layer1_6_conv2,
+    C_layer1_6_bn2,
+    C_layer1_7_conv1,
+    C_layer1_7_bn1,
+    C_layer1_7_conv2,
+    C_layer1_7_bn2,
+    C_layer1_8_conv1,
+    C_layer1_8_bn1,
+    C_layer1_8_conv2,
+    C_layer1_8_bn2,
+    C_layer2_0_conv1,
+    C_layer2_0_bn1,
+    C_layer2_0_conv2,
+    C_layer2_0_bn2,
+    C_layer2_1_conv1,
+    C_layer2_1_bn1,
+    C_layer2_1_conv2,
+    C_layer2_1_bn2,
+    C_layer2_2_conv1,
+    C_layer2_2_bn1,
+    C_layer2_2_conv2,
+    C_layer2_2_bn2,
+    C_layer2_3_conv1,
+    C_layer2_3_bn1,
+    C_layer2_3_conv2,
+    C_layer2_3_bn2,
+    C_layer2_4_conv1,
+    C_layer2_4_bn1,
+    C_layer2_4_conv2,
+    C_layer2_4_bn2,
+    C_layer2_5_conv1,
+    C_layer2_5_bn1,
+    C_layer2_5_conv2,
+    C_layer2_5_bn2,
+    C_layer2_6_conv1,
+    C_layer2_6_bn1,
+    C_layer2_6_conv2,
+    C_layer2_6_bn2,
+    C_layer2_7_conv1,
+    C_layer2_7_bn1,
+    C_layer2_7_conv2,
+    C_layer2_7_bn2,
+    C_layer2_8_conv1,
+    C_layer2_8_bn1,
+    C_layer2_8_conv2,
+    C_layer2_8_bn2,
+    C_layer3_0_conv1,
+    C_layer3_0_bn1,
+    C_layer3_0_conv2,
+    C_layer3_0_bn2,
+    C_layer3_1_conv1,
+    C_layer3_1_bn1,
+    C_layer3_1_conv2,
+    C_layer3_1_bn2,
+    C_layer3_2_conv1,
+    C_layer3_2_bn1,
+    C_layer3_2_conv2,
+    C_layer3_2_bn2,
+    C_layer3_3_conv1,
+    C_layer3_3_bn1,
+    C_layer3_3_conv2,
+    C_layer3_3_bn2,
+    C_layer3_4_conv1,
+    C_layer3_4_bn1,
+    C_layer3_4_conv2,
+    C_layer3_4_bn2,
+    C_layer3_5_conv1,
+    C_layer3_5_bn1,
+    C_layer3_5_conv2,
+    C_layer3_5_bn2,
+    C_layer3_6_conv1,
+    C_layer3_6_bn1,
+    C_layer3_6_conv2,
+    C_layer3_6_bn2,
+    C_layer3_7_conv1,
+    C_layer3_7_bn1,
+    C_layer3_7_conv2,
+    C_layer3_7_bn2,
+    C_layer3_8_conv1,
+    C_layer3_8_bn1,
+    C_layer3_8_conv2,
+    C_layer3_8_bn2,
+    C_avgpool,
+    C_fc,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -1331,8 +1447,10 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    RT_PROF(C_conv1);
     rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
+    RT_PROF(C_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
             P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, &g_bn1,
@@ -1342,10 +1460,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
             S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
@@ -1357,10 +1477,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
             S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
@@ -1372,10 +1494,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
             S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
@@ -1387,10 +1511,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
             S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
@@ -1402,10 +1528,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
             S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var),
@@ -1417,10 +1545,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
             S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
@@ -1432,10 +1562,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_conv1);
     rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu1), S(S_layer1_3_bn1),
             S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var),
@@ -1447,10 +1579,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_3_conv2);
     rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu2), S(S_layer1_3_bn2),
             S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var),
@@ -1462,10 +1596,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2, 1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_conv1);
     rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu1), S(S_layer1_4_bn1),
             S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var),
@@ -1477,10 +1613,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_4_conv2);
     rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_4_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu2), S(S_layer1_4_bn2),
             S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var),
@@ -1492,10 +1630,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2, 1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_conv1);
     rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu1), S(S_layer1_5_bn1),
             S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var),
@@ -1507,10 +1647,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_5_conv2);
     rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_5_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu2), S(S_layer1_5_bn2),
             S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var),
@@ -1522,10 +1664,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2, 1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_conv1);
     rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu1), S(S_layer1_6_bn1),
             S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var),
@@ -1537,10 +1681,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_6_conv2);
     rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_6_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu2), S(S_layer1_6_bn2),
             S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var),
@@ -1552,10 +1698,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2, 1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_conv1);
     rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu1), S(S_layer1_7_bn1),
             S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var),
@@ -1567,10 +1715,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_7_conv2);
     rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_7_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu2), S(S_layer1_7_bn2),
             S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var),
@@ -1582,10 +1732,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2, 1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_conv1);
     rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu1), S(S_layer1_8_bn1),
             S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var),
@@ -1597,10 +1749,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_8_conv2);
     rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_8_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu2), S(S_layer1_8_bn2),
             S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var),
@@ -1612,10 +1766,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
             S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
@@ -1627,10 +1783,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
             S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var),
@@ -1642,10 +1800,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
             S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
@@ -1657,10 +1817,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
             S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
@@ -1672,10 +1834,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
             S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var),
@@ -1687,10 +1851,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
             S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
@@ -1702,10 +1868,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_conv1);
     rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
             S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var),
@@ -1717,10 +1885,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_3_conv2);
     rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu2), S(S_layer2_3_bn2),
             S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var),
@@ -1732,10 +1902,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_conv1);
     rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu1), S(S_layer2_4_bn1),
             S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var),
@@ -1747,10 +1919,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_4_conv2);
     rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_4_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu2), S(S_layer2_4_bn2),
             S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var),
@@ -1762,10 +1936,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2, 1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_conv1);
     rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu1), S(S_layer2_5_bn1),
             S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var),
@@ -1777,10 +1953,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_5_conv2);
     rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_5_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu2), S(S_layer2_5_bn2),
             S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var),
@@ -1792,10 +1970,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2, 1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_conv1);
     rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu1), S(S_layer2_6_bn1),
             S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var),
@@ -1807,10 +1987,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_6_conv2);
     rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_6_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu2), S(S_layer2_6_bn2),
             S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var),
@@ -1822,10 +2004,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2, 1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_conv1);
     rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu1), S(S_layer2_7_bn1),
             S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var),
@@ -1837,10 +2021,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_7_conv2);
     rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_7_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu2), S(S_layer2_7_bn2),
             S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var),
@@ -1852,10 +2038,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2, 1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_conv1);
     rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu1), S(S_layer2_8_bn1),
             S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var),
@@ -1867,10 +2055,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_8_conv2);
     rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_8_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu2), S(S_layer2_8_bn2),
             S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var),
@@ -1882,10 +2072,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
             S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
@@ -1897,10 +2089,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
             S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var),
@@ -1912,10 +2106,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
             S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
@@ -1927,10 +2123,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
             S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
@@ -1942,10 +2140,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
             S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var),
@@ -1957,10 +2157,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
             S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
@@ -1972,10 +2174,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_conv1);
     rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
             S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var),
@@ -1987,10 +2191,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_3_conv2);
     rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu2), S(S_layer3_3_bn2),
             S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var),
@@ -2002,10 +2208,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_conv1);
     rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
             S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var),
@@ -2017,10 +2225,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_4_conv2);
     rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_4_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu2), S(S_layer3_4_bn2),
             S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var),
@@ -2032,10 +2242,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_conv1);
     rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
             S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var),
@@ -2047,10 +2259,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_5_conv2);
     rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_5_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu2), S(S_layer3_5_bn2),
             S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var),
@@ -2062,10 +2276,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_conv1);
     rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu1), S(S_layer3_6_bn1),
             S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var),
@@ -2077,10 +2293,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_6_conv2);
     rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_6_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu2), S(S_layer3_6_bn2),
             S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var),
@@ -2092,10 +2310,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2, 1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_conv1);
     rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu1), S(S_layer3_7_bn1),
             S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var),
@@ -2107,10 +2327,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_7_conv2);
     rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_7_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu2), S(S_layer3_7_bn2),
             S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var),
@@ -2122,10 +2344,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2, 1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_conv1);
     rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu1), S(S_layer3_8_bn1),
             S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var),
@@ -2137,10 +2361,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_8_conv2);
     rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_8_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu2), S(S_layer3_8_bn2),
             S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var),
@@ -2151,8 +2377,10 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean),
             P(P_layer3_8_bn2_running_var), n, &g_layer3_8_bn2, 1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_8_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    RT_PROF(C_fc);
     rt_linear_forward(A(X_fc), A(X_avgpool), P(P_fc_weight), P(P_fc_bias), n, 64, 10);
     return A(X_fc);
 }
@@ -2665,15 +2893,19 @@ float plain56_loss(const float *out, const void *target, int n) {
 void plain56_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
+    RT_PROF(C_fc);
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 10, 1, RT_SET);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    RT_PROF(C_fc);
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 64, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 64, 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_8_bn2);
     rt_batchnorm_relu_recompute(A(RX_layer3_8_relu2), A(X_layer3_8_conv2), S(S_layer3_8_bn2),
         S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), n,
         &g_layer3_8_bn2);
@@ -2686,6 +2918,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.8.bn1 + layer3.8.relu1 + layer3.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_8_relu1), A(X_layer3_8_conv1), S(S_layer3_8_bn1),
         S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
         &g_layer3_8_bn1);
@@ -2696,6 +2929,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight),
         G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(RX_layer3_8_relu1), A(X_layer3_8_conv1),
         S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, &g_layer3_8_bn1,
@@ -2705,6 +2939,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.7.bn2 + layer3.7.relu2 + layer3.8.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
        72) */
+    RT_PROF(C_layer3_8_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_7_relu2), A(X_layer3_7_conv2), S(S_layer3_7_bn2),
         S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n,
         &g_layer3_7_bn2);
@@ -2715,6 +2950,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_7_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight),
         G(P_layer3_7_bn2_bias), A(D_layer3_7_relu2), A(RX_layer3_7_relu2), A(X_layer3_7_conv2),
         S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, &g_layer3_7_bn2,
@@ -2724,6 +2960,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.7.bn1 + layer3.7.relu1 + layer3.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_7_relu1), A(X_layer3_7_conv1), S(S_layer3_7_bn1),
         S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
         &g_layer3_7_bn1);
@@ -2734,6 +2971,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight),
         G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(RX_layer3_7_relu1), A(X_layer3_7_conv1),
         S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, &g_layer3_7_bn1,
@@ -2743,6 +2981,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.6.bn2 + layer3.6.relu2 + layer3.7.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
        72) */
+    RT_PROF(C_layer3_7_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_6_relu2), A(X_layer3_6_conv2), S(S_layer3_6_bn2),
         S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n,
         &g_layer3_6_bn2);
@@ -2753,6 +2992,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_6_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight),
         G(P_layer3_6_bn2_bias), A(D_layer3_6_relu2), A(RX_layer3_6_relu2), A(X_layer3_6_conv2),
         S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, &g_layer3_6_bn2,
@@ -2762,6 +3002,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.6.bn1 + layer3.6.relu1 + layer3.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_6_relu1), A(X_layer3_6_conv1), S(S_layer3_6_bn1),
         S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
         &g_layer3_6_bn1);
@@ -2772,6 +3013,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight),
         G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(RX_layer3_6_relu1), A(X_layer3_6_conv1),
         S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, &g_layer3_6_bn1,
@@ -2781,6 +3023,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.5.bn2 + layer3.5.relu2 + layer3.6.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
        72) */
+    RT_PROF(C_layer3_6_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu2), A(X_layer3_5_conv2), S(S_layer3_5_bn2),
         S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
         &g_layer3_5_bn2);
@@ -2791,6 +3034,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_5_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight),
         G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(RX_layer3_5_relu2), A(X_layer3_5_conv2),
         S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, &g_layer3_5_bn2,
@@ -2800,6 +3044,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.5.bn1 + layer3.5.relu1 + layer3.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
         S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
         &g_layer3_5_bn1);
@@ -2810,6 +3055,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
         G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(RX_layer3_5_relu1), A(X_layer3_5_conv1),
         S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, &g_layer3_5_bn1,
@@ -2819,6 +3065,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.4.bn2 + layer3.4.relu2 + layer3.5.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
        72) */
+    RT_PROF(C_layer3_5_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu2), A(X_layer3_4_conv2), S(S_layer3_4_bn2),
         S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
         &g_layer3_4_bn2);
@@ -2829,6 +3076,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_4_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight),
         G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(RX_layer3_4_relu2), A(X_layer3_4_conv2),
         S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, &g_layer3_4_bn2,
@@ -2838,6 +3086,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.4.bn1 + layer3.4.relu1 + layer3.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
         S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
         &g_layer3_4_bn1);
@@ -2848,6 +3097,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
         G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(RX_layer3_4_relu1), A(X_layer3_4_conv1),
         S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, &g_layer3_4_bn1,
@@ -2857,6 +3107,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.3.bn2 + layer3.3.relu2 + layer3.4.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
        72) */
+    RT_PROF(C_layer3_4_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu2), A(X_layer3_3_conv2), S(S_layer3_3_bn2),
         S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
         &g_layer3_3_bn2);
@@ -2867,6 +3118,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight),
         G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(RX_layer3_3_relu2), A(X_layer3_3_conv2),
         S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, &g_layer3_3_bn2,
@@ -2876,6 +3128,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.3.bn1 + layer3.3.relu1 + layer3.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
         S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
         &g_layer3_3_bn1);
@@ -2886,6 +3139,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
         G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(RX_layer3_3_relu1), A(X_layer3_3_conv1),
         S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, &g_layer3_3_bn1,
@@ -2895,6 +3149,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.2.bn2 + layer3.2.relu2 + layer3.3.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
        72) */
+    RT_PROF(C_layer3_3_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
         S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
         &g_layer3_2_bn2);
@@ -2905,6 +3160,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
         G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(RX_layer3_2_relu2), A(X_layer3_2_conv2),
         S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2,
@@ -2914,6 +3170,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
         S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
@@ -2924,6 +3181,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
         S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
@@ -2933,6 +3191,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.1.bn2 + layer3.1.relu2 + layer3.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
        72) */
+    RT_PROF(C_layer3_2_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
         S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
         &g_layer3_1_bn2);
@@ -2943,6 +3202,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
         G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(RX_layer3_1_relu2), A(X_layer3_1_conv2),
         S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2,
@@ -2952,6 +3212,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
@@ -2962,6 +3223,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
@@ -2971,6 +3233,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.0.bn2 + layer3.0.relu2 + layer3.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
        72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
         S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
         &g_layer3_0_bn2);
@@ -2981,6 +3244,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer3_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
         G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(RX_layer3_0_relu2), A(X_layer3_0_conv2),
         S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2,
@@ -2990,6 +3254,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
@@ -3000,6 +3265,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
@@ -3009,6 +3275,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.8.bn2 + layer2.8.relu2 + layer3.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
        no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_8_relu2), A(X_layer2_8_conv2), S(S_layer2_8_bn2),
         S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), n,
         &g_layer2_8_bn2);
@@ -3019,6 +3286,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_8_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight),
         G(P_layer2_8_bn2_bias), A(D_layer2_8_relu2), A(RX_layer2_8_relu2), A(X_layer2_8_conv2),
         S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, &g_layer2_8_bn2,
@@ -3028,6 +3296,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.8.bn1 + layer2.8.relu1 + layer2.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_8_relu1), A(X_layer2_8_conv1), S(S_layer2_8_bn1),
         S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
         &g_layer2_8_bn1);
@@ -3038,6 +3307,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight),
         G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(RX_layer2_8_relu1), A(X_layer2_8_conv1),
         S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, &g_layer2_8_bn1,
@@ -3047,6 +3317,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.7.bn2 + layer2.7.relu2 + layer2.8.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer2_8_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_7_relu2), A(X_layer2_7_conv2), S(S_layer2_7_bn2),
         S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n,
         &g_layer2_7_bn2);
@@ -3057,6 +3328,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_7_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight),
         G(P_layer2_7_bn2_bias), A(D_layer2_7_relu2), A(RX_layer2_7_relu2), A(X_layer2_7_conv2),
         S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, &g_layer2_7_bn2,
@@ -3066,6 +3338,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.7.bn1 + layer2.7.relu1 + layer2.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_7_relu1), A(X_layer2_7_conv1), S(S_layer2_7_bn1),
         S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
         &g_layer2_7_bn1);
@@ -3076,6 +3349,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight),
         G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(RX_layer2_7_relu1), A(X_layer2_7_conv1),
         S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, &g_layer2_7_bn1,
@@ -3085,6 +3359,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.6.bn2 + layer2.6.relu2 + layer2.7.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer2_7_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_6_relu2), A(X_layer2_6_conv2), S(S_layer2_6_bn2),
         S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n,
         &g_layer2_6_bn2);
@@ -3095,6 +3370,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_6_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight),
         G(P_layer2_6_bn2_bias), A(D_layer2_6_relu2), A(RX_layer2_6_relu2), A(X_layer2_6_conv2),
         S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, &g_layer2_6_bn2,
@@ -3104,6 +3380,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.6.bn1 + layer2.6.relu1 + layer2.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_6_relu1), A(X_layer2_6_conv1), S(S_layer2_6_bn1),
         S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
         &g_layer2_6_bn1);
@@ -3114,6 +3391,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight),
         G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(RX_layer2_6_relu1), A(X_layer2_6_conv1),
         S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, &g_layer2_6_bn1,
@@ -3123,6 +3401,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.5.bn2 + layer2.5.relu2 + layer2.6.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer2_6_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_5_relu2), A(X_layer2_5_conv2), S(S_layer2_5_bn2),
         S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n,
         &g_layer2_5_bn2);
@@ -3133,6 +3412,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_5_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight),
         G(P_layer2_5_bn2_bias), A(D_layer2_5_relu2), A(RX_layer2_5_relu2), A(X_layer2_5_conv2),
         S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, &g_layer2_5_bn2,
@@ -3142,6 +3422,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.5.bn1 + layer2.5.relu1 + layer2.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_5_relu1), A(X_layer2_5_conv1), S(S_layer2_5_bn1),
         S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
         &g_layer2_5_bn1);
@@ -3152,6 +3433,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight),
         G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(RX_layer2_5_relu1), A(X_layer2_5_conv1),
         S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, &g_layer2_5_bn1,
@@ -3161,6 +3443,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.4.bn2 + layer2.4.relu2 + layer2.5.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer2_5_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_4_relu2), A(X_layer2_4_conv2), S(S_layer2_4_bn2),
         S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n,
         &g_layer2_4_bn2);
@@ -3171,6 +3454,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_4_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight),
         G(P_layer2_4_bn2_bias), A(D_layer2_4_relu2), A(RX_layer2_4_relu2), A(X_layer2_4_conv2),
         S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, &g_layer2_4_bn2,
@@ -3180,6 +3464,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.4.bn1 + layer2.4.relu1 + layer2.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_4_relu1), A(X_layer2_4_conv1), S(S_layer2_4_bn1),
         S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
         &g_layer2_4_bn1);
@@ -3190,6 +3475,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight),
         G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(RX_layer2_4_relu1), A(X_layer2_4_conv1),
         S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, &g_layer2_4_bn1,
@@ -3199,6 +3485,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.3.bn2 + layer2.3.relu2 + layer2.4.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer2_4_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu2), A(X_layer2_3_conv2), S(S_layer2_3_bn2),
         S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
         &g_layer2_3_bn2);
@@ -3209,6 +3496,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight),
         G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(RX_layer2_3_relu2), A(X_layer2_3_conv2),
         S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, &g_layer2_3_bn2,
@@ -3218,6 +3506,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.3.bn1 + layer2.3.relu1 + layer2.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
         S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
         &g_layer2_3_bn1);
@@ -3228,6 +3517,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
         G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(RX_layer2_3_relu1), A(X_layer2_3_conv1),
         S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, &g_layer2_3_bn1,
@@ -3237,6 +3527,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.2.bn2 + layer2.2.relu2 + layer2.3.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer2_3_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
         S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
         &g_layer2_2_bn2);
@@ -3247,6 +3538,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
         G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(RX_layer2_2_relu2), A(X_layer2_2_conv2),
         S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2,
@@ -3256,6 +3548,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
@@ -3266,6 +3559,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
         S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
@@ -3275,6 +3569,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.1.bn2 + layer2.1.relu2 + layer2.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer2_2_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
         S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
         &g_layer2_1_bn2);
@@ -3285,6 +3580,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
         G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(RX_layer2_1_relu2), A(X_layer2_1_conv2),
         S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2,
@@ -3294,6 +3590,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
@@ -3304,6 +3601,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
@@ -3313,6 +3611,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.0.bn2 + layer2.0.relu2 + layer2.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
         S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
         &g_layer2_0_bn2);
@@ -3323,6 +3622,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer2_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
         G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(RX_layer2_0_relu2), A(X_layer2_0_conv2),
         S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2,
@@ -3332,6 +3632,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
@@ -3342,6 +3643,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
@@ -3351,6 +3653,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.8.bn2 + layer1.8.relu2 + layer2.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
        no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_8_relu2), A(X_layer1_8_conv2), S(S_layer1_8_bn2),
         S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), n,
         &g_layer1_8_bn2);
@@ -3361,6 +3664,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_8_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight),
         G(P_layer1_8_bn2_bias), A(D_layer1_8_relu2), A(RX_layer1_8_relu2), A(X_layer1_8_conv2),
         S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, &g_layer1_8_bn2,
@@ -3370,6 +3674,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.8.bn1 + layer1.8.relu1 + layer1.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_8_relu1), A(X_layer1_8_conv1), S(S_layer1_8_bn1),
         S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
         &g_layer1_8_bn1);
@@ -3380,6 +3685,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight),
         G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(RX_layer1_8_relu1), A(X_layer1_8_conv1),
         S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, &g_layer1_8_bn1,
@@ -3389,6 +3695,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.7.bn2 + layer1.7.relu2 + layer1.8.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer1_8_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_7_relu2), A(X_layer1_7_conv2), S(S_layer1_7_bn2),
         S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n,
         &g_layer1_7_bn2);
@@ -3399,6 +3706,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_7_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight),
         G(P_layer1_7_bn2_bias), A(D_layer1_7_relu2), A(RX_layer1_7_relu2), A(X_layer1_7_conv2),
         S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, &g_layer1_7_bn2,
@@ -3408,6 +3716,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.7.bn1 + layer1.7.relu1 + layer1.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_7_relu1), A(X_layer1_7_conv1), S(S_layer1_7_bn1),
         S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
         &g_layer1_7_bn1);
@@ -3418,6 +3727,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight),
         G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(RX_layer1_7_relu1), A(X_layer1_7_conv1),
         S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, &g_layer1_7_bn1,
@@ -3427,6 +3737,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.6.bn2 + layer1.6.relu2 + layer1.7.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer1_7_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_6_relu2), A(X_layer1_6_conv2), S(S_layer1_6_bn2),
         S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n,
         &g_layer1_6_bn2);
@@ -3437,6 +3748,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_6_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight),
         G(P_layer1_6_bn2_bias), A(D_layer1_6_relu2), A(RX_layer1_6_relu2), A(X_layer1_6_conv2),
         S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, &g_layer1_6_bn2,
@@ -3446,6 +3758,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.6.bn1 + layer1.6.relu1 + layer1.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_6_relu1), A(X_layer1_6_conv1), S(S_layer1_6_bn1),
         S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
         &g_layer1_6_bn1);
@@ -3456,6 +3769,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight),
         G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(RX_layer1_6_relu1), A(X_layer1_6_conv1),
         S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, &g_layer1_6_bn1,
@@ -3465,6 +3779,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.5.bn2 + layer1.5.relu2 + layer1.6.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer1_6_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_5_relu2), A(X_layer1_5_conv2), S(S_layer1_5_bn2),
         S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n,
         &g_layer1_5_bn2);
@@ -3475,6 +3790,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_5_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight),
         G(P_layer1_5_bn2_bias), A(D_layer1_5_relu2), A(RX_layer1_5_relu2), A(X_layer1_5_conv2),
         S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, &g_layer1_5_bn2,
@@ -3484,6 +3800,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.5.bn1 + layer1.5.relu1 + layer1.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_5_relu1), A(X_layer1_5_conv1), S(S_layer1_5_bn1),
         S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
         &g_layer1_5_bn1);
@@ -3494,6 +3811,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight),
         G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(RX_layer1_5_relu1), A(X_layer1_5_conv1),
         S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, &g_layer1_5_bn1,
@@ -3503,6 +3821,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.4.bn2 + layer1.4.relu2 + layer1.5.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer1_5_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_4_relu2), A(X_layer1_4_conv2), S(S_layer1_4_bn2),
         S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n,
         &g_layer1_4_bn2);
@@ -3513,6 +3832,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_4_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight),
         G(P_layer1_4_bn2_bias), A(D_layer1_4_relu2), A(RX_layer1_4_relu2), A(X_layer1_4_conv2),
         S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, &g_layer1_4_bn2,
@@ -3522,6 +3842,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.4.bn1 + layer1.4.relu1 + layer1.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_4_relu1), A(X_layer1_4_conv1), S(S_layer1_4_bn1),
         S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
         &g_layer1_4_bn1);
@@ -3532,6 +3853,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight),
         G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(RX_layer1_4_relu1), A(X_layer1_4_conv1),
         S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, &g_layer1_4_bn1,
@@ -3541,6 +3863,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.3.bn2 + layer1.3.relu2 + layer1.4.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer1_4_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_3_relu2), A(X_layer1_3_conv2), S(S_layer1_3_bn2),
         S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n,
         &g_layer1_3_bn2);
@@ -3551,6 +3874,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight),
         G(P_layer1_3_bn2_bias), A(D_layer1_3_relu2), A(RX_layer1_3_relu2), A(X_layer1_3_conv2),
         S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, &g_layer1_3_bn2,
@@ -3560,6 +3884,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.3.bn1 + layer1.3.relu1 + layer1.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_3_relu1), A(X_layer1_3_conv1), S(S_layer1_3_bn1),
         S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
         &g_layer1_3_bn1);
@@ -3570,6 +3895,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight),
         G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(RX_layer1_3_relu1), A(X_layer1_3_conv1),
         S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, &g_layer1_3_bn1,
@@ -3579,6 +3905,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.2.bn2 + layer1.2.relu2 + layer1.3.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer1_3_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
         S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
         &g_layer1_2_bn2);
@@ -3589,6 +3916,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
         G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(RX_layer1_2_relu2), A(X_layer1_2_conv2),
         S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2,
@@ -3598,6 +3926,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
@@ -3608,6 +3937,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
         S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
@@ -3617,6 +3947,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.1.bn2 + layer1.1.relu2 + layer1.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer1_2_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
         S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
         &g_layer1_1_bn2);
@@ -3627,6 +3958,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
         G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(RX_layer1_1_relu2), A(X_layer1_1_conv2),
         S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2,
@@ -3636,6 +3968,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
@@ -3646,6 +3979,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
@@ -3655,6 +3989,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.0.bn2 + layer1.0.relu2 + layer1.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
        75, 72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
         S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
         &g_layer1_0_bn2);
@@ -3665,6 +4000,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    RT_PROF(C_layer1_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
         G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(RX_layer1_0_relu2), A(X_layer1_0_conv2),
         S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2,
@@ -3674,6 +4010,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
@@ -3684,6 +4021,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
@@ -3693,16 +4031,19 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* bn1 + relu + layer1.0.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
        [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:72)
        */
+    RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
         A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
+    RT_PROF(C_bn1);
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(RX_relu),
         A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    RT_PROF(C_conv1);
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
@@ -4334,6 +4675,121 @@ static const RtLayerInfo layers[] = {
     {"fc", "linear", "specs/resnet.lua:40", 56, 0},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"conv1", "conv2d", 225792.0},
+    {"bn1 + relu", "batchnorm + relu", 25088.0},
+    {"layer1.0.conv1", "conv2d", 3612672.0},
+    {"layer1.0.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.0.conv2", "conv2d", 3612672.0},
+    {"layer1.0.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"layer1.1.conv1", "conv2d", 3612672.0},
+    {"layer1.1.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.1.conv2", "conv2d", 3612672.0},
+    {"layer1.1.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"layer1.2.conv1", "conv2d", 3612672.0},
+    {"layer1.2.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.2.conv2", "conv2d", 3612672.0},
+    {"layer1.2.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"layer1.3.conv1", "conv2d", 3612672.0},
+    {"layer1.3.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.3.conv2", "conv2d", 3612672.0},
+    {"layer1.3.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"layer1.4.conv1", "conv2d", 3612672.0},
+    {"layer1.4.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.4.conv2", "conv2d", 3612672.0},
+    {"layer1.4.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"layer1.5.conv1", "conv2d", 3612672.0},
+    {"layer1.5.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.5.conv2", "conv2d", 3612672.0},
+    {"layer1.5.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"layer1.6.conv1", "conv2d", 3612672.0},
+    {"layer1.6.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.6.conv2", "conv2d", 3612672.0},
+    {"layer1.6.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"layer1.7.conv1", "conv2d", 3612672.0},
+    {"layer1.7.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.7.conv2", "conv2d", 3612672.0},
+    {"layer1.7.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"layer1.8.conv1", "conv2d", 3612672.0},
+    {"layer1.8.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.8.conv2", "conv2d", 3612672.0},
+    {"layer1.8.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"layer2.0.conv1", "conv2d", 1806336.0},
+    {"layer2.0.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.0.conv2", "conv2d", 3612672.0},
+    {"layer2.0.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"layer2.1.conv1", "conv2d", 3612672.0},
+    {"layer2.1.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.1.conv2", "conv2d", 3612672.0},
+    {"layer2.1.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"layer2.2.conv1", "conv2d", 3612672.0},
+    {"layer2.2.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.2.conv2", "conv2d", 3612672.0},
+    {"layer2.2.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"layer2.3.conv1", "conv2d", 3612672.0},
+    {"layer2.3.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.3.conv2", "conv2d", 3612672.0},
+    {"layer2.3.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"layer2.4.conv1", "conv2d", 3612672.0},
+    {"layer2.4.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.4.conv2", "conv2d", 3612672.0},
+    {"layer2.4.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"layer2.5.conv1", "conv2d", 3612672.0},
+    {"layer2.5.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.5.conv2", "conv2d", 3612672.0},
+    {"layer2.5.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"layer2.6.conv1", "conv2d", 3612672.0},
+    {"layer2.6.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.6.conv2", "conv2d", 3612672.0},
+    {"layer2.6.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"layer2.7.conv1", "conv2d", 3612672.0},
+    {"layer2.7.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.7.conv2", "conv2d", 3612672.0},
+    {"layer2.7.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"layer2.8.conv1", "conv2d", 3612672.0},
+    {"layer2.8.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.8.conv2", "conv2d", 3612672.0},
+    {"layer2.8.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"layer3.0.conv1", "conv2d", 1806336.0},
+    {"layer3.0.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.0.conv2", "conv2d", 3612672.0},
+    {"layer3.0.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"layer3.1.conv1", "conv2d", 3612672.0},
+    {"layer3.1.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.1.conv2", "conv2d", 3612672.0},
+    {"layer3.1.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"layer3.2.conv1", "conv2d", 3612672.0},
+    {"layer3.2.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.2.conv2", "conv2d", 3612672.0},
+    {"layer3.2.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"layer3.3.conv1", "conv2d", 3612672.0},
+    {"layer3.3.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.3.conv2", "conv2d", 3612672.0},
+    {"layer3.3.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"layer3.4.conv1", "conv2d", 3612672.0},
+    {"layer3.4.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.4.conv2", "conv2d", 3612672.0},
+    {"layer3.4.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"layer3.5.conv1", "conv2d", 3612672.0},
+    {"layer3.5.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.5.conv2", "conv2d", 3612672.0},
+    {"layer3.5.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"layer3.6.conv1", "conv2d", 3612672.0},
+    {"layer3.6.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.6.conv2", "conv2d", 3612672.0},
+    {"layer3.6.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"layer3.7.conv1", "conv2d", 3612672.0},
+    {"layer3.7.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.7.conv2", "conv2d", 3612672.0},
+    {"layer3.7.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"layer3.8.conv1", "conv2d", 3612672.0},
+    {"layer3.8.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.8.conv2", "conv2d", 3612672.0},
+    {"layer3.8.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"avgpool", "global_avgpool", 64.0},
+    {"fc", "linear", 1280.0},
+};
+
 const RtModel plain56_model = {
     .name = "plain56",
     .in_ndim = 3, .in_shape = {1, 28, 28},
@@ -4342,6 +4798,7 @@ const RtModel plain56_model = {
     .num_params = PLAIN56_NUM_PARAMS, .num_trainable = PLAIN56_NUM_TRAINABLE,
     .num_tensors = 277, .tensors = tensors,
     .num_layers = 111, .layers = layers,
+    .num_blocks = 112, .blocks = blocks,
     .infer_arena_per_sample = PLAIN56_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = PLAIN56_INFER_ARENA_FIXED,
     .infer_arena_scratch = PLAIN56_INFER_ARENA_SCRATCH,

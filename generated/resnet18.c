@@ -406,6 +406,69 @@ enum {
     L_fc,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_conv1,
+    C_bn1,
+    C_maxpool,
+    C_layer1_0_conv1,
+    C_layer1_0_bn1,
+    C_layer1_0_conv2,
+    C_layer1_0_bn2,
+    C_layer1_0_add1,
+    C_layer1_0_relu2,
+    C_layer1_1_conv1,
+    C_layer1_1_bn1,
+    C_layer1_1_conv2,
+    C_layer1_1_bn2,
+    C_layer1_1_add1,
+    C_layer1_1_relu2,
+    C_layer2_0_conv1,
+    C_layer2_0_bn1,
+    C_layer2_0_conv2,
+    C_layer2_0_bn2,
+    C_layer2_0_downsample_0,
+    C_layer2_0_downsample_1,
+    C_layer2_0_add1,
+    C_layer2_0_relu2,
+    C_layer2_1_conv1,
+    C_layer2_1_bn1,
+    C_layer2_1_conv2,
+    C_layer2_1_bn2,
+    C_layer2_1_add1,
+    C_layer2_1_relu2,
+    C_layer3_0_conv1,
+    C_layer3_0_bn1,
+    C_layer3_0_conv2,
+    C_layer3_0_bn2,
+    C_layer3_0_downsample_0,
+    C_layer3_0_downsample_1,
+    C_layer3_0_add1,
+    C_layer3_0_relu2,
+    C_layer3_1_conv1,
+    C_layer3_1_bn1,
+    C_layer3_1_conv2,
+    C_layer3_1_bn2,
+    C_layer3_1_add1,
+    C_layer3_1_relu2,
+    C_layer4_0_conv1,
+    C_layer4_0_bn1,
+    C_layer4_0_conv2,
+    C_layer4_0_bn2,
+    C_layer4_0_downsample_0,
+    C_layer4_0_downsample_1,
+    C_layer4_0_add1,
+    C_layer4_0_relu2,
+    C_layer4_1_conv1,
+    C_layer4_1_bn1,
+    C_layer4_1_conv2,
+    C_layer4_1_bn2,
+    C_layer4_1_add1,
+    C_layer4_1_relu2,
+    C_avgpool,
+    C_fc,
+};
+
 /* Residual adds: rows of skips[] and of forward's drop[]. */
 enum {
     K_layer1_0_add1,
@@ -541,9 +604,11 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
+    RT_PROF(C_conv1);
     rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
+    RT_PROF(C_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean),
             P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, &g_bn1,
@@ -553,13 +618,16 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
+    RT_PROF(C_maxpool);
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_maxpool),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
             S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
@@ -571,10 +639,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(X_layer1_0_relu2), A(X_maxpool), (size_t)n * 200704);
     else if (training)
@@ -588,10 +658,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
             S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
@@ -603,10 +675,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
     else if (training)
@@ -621,10 +695,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_1_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
             S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
@@ -636,14 +712,17 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_1_relu2),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
             S(S_layer2_0_downsample_1) + 128, P(P_layer2_0_downsample_1_running_mean),
@@ -657,6 +736,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [128,28,28] ... ->
        [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_downsample_1), (size_t)n * 100352);
     else if (training)
@@ -671,10 +751,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
             S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
@@ -686,10 +768,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... ->
        [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
     else if (training)
@@ -704,10 +788,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_1_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
             S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
@@ -719,14 +805,17 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_1_relu2),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
             S(S_layer3_0_downsample_1) + 256, P(P_layer3_0_downsample_1_running_mean),
@@ -740,6 +829,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [256,14,14] ... ->
        [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_downsample_1), (size_t)n * 50176);
     else if (training)
@@ -754,10 +844,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
             S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
@@ -769,10 +861,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... ->
        [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
     else if (training)
@@ -787,10 +881,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer4_0_conv1);
     rt_conv2d_forward(A(X_layer4_0_conv1), T(T_layer4_0_conv1), A(X_layer3_1_relu2),
         P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer4_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu1), S(S_layer4_0_bn1),
             S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var),
@@ -802,14 +898,17 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer4_0_conv2);
     rt_conv2d_forward(A(X_layer4_0_conv2), T(T_layer4_0_conv2), A(X_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer4_0_downsample_0);
     rt_conv2d_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0), A(X_layer3_1_relu2),
         P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer4_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1),
             S(S_layer4_0_downsample_1) + 512, P(P_layer4_0_downsample_1_running_mean),
@@ -823,6 +922,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn2 + layer4.0.add1 + layer4.0.relu2: batchnorm + add + relu, [512,7,7] ... ->
        [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer4_0_add1);
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(X_layer4_0_relu2), A(X_layer4_0_downsample_1), (size_t)n * 25088);
     else if (training)
@@ -837,10 +937,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer4_1_conv1);
     rt_conv2d_forward(A(X_layer4_1_conv1), T(T_layer4_1_conv1), A(X_layer4_0_relu2),
         P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer4_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu1), S(S_layer4_1_bn1),
             S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var),
@@ -852,10 +954,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer4_1_conv2);
     rt_conv2d_forward(A(X_layer4_1_conv2), T(T_layer4_1_conv2), A(X_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... ->
        [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer4_1_add1);
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(X_layer4_1_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
     else if (training)
@@ -869,8 +973,10 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2,
             1e-05f);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer4_1_relu2), n, 512, 49);
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
+    RT_PROF(C_fc);
     rt_linear_forward(A(X_fc), A(X_avgpool), P(P_fc_weight), P(P_fc_bias), n, 512, 1000);
     return A(X_fc);
 }
@@ -1109,21 +1215,26 @@ float resnet18_loss(const float *out, const void *target, int n) {
 void resnet18_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
+    RT_PROF(C_fc);
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 1000, 1, RT_SET);
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
+    RT_PROF(C_fc);
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 512, 1000, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 512, 512);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer4_1_relu2), A(D_avgpool), n, 512, 49, RT_SET);
     /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer4_1_relu2);
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu2), A(X_layer4_1_relu2),
         (size_t)n * 25088, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 25088,
         25088);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer4_1_bn2);
     rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias),
         A(D_layer4_1_add1), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512,
         P(P_layer4_1_bn2_weight), n, &g_layer4_1_bn2, RT_SET);
@@ -1132,6 +1243,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.bn1 + layer4.1.relu1 + layer4.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:72, 73) */
+    RT_PROF(C_layer4_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1),
         S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
         &g_layer4_1_bn1);
@@ -1142,6 +1254,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer4_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight),
         G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(RX_layer4_1_relu1), A(X_layer4_1_conv1),
         S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, &g_layer4_1_bn1,
@@ -1150,6 +1263,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer4_1_conv1);
     rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, T(TB_layer4_1_conv1),
         A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
         RT_ADD);
@@ -1157,10 +1271,12 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer4_0_relu2);
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu2),
         (size_t)n * 25088, RT_SET);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer4_0_downsample_1);
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight),
         G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0),
         S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 512,
@@ -1169,6 +1285,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         rt_sumsq_samples(A(D_layer4_0_downsample_0), n, 25088, 25088);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer4_0_downsample_0);
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL,
         T(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2),
         P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
@@ -1176,6 +1293,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer4_0_bn2);
     rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias),
         A(D_layer4_0_add1), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512,
         P(P_layer4_0_bn2_weight), n, &g_layer4_0_bn2, RT_SET);
@@ -1184,6 +1302,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.bn1 + layer4.0.relu1 + layer4.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:72, 73) */
+    RT_PROF(C_layer4_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1),
         S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
         &g_layer4_0_bn1);
@@ -1194,6 +1313,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer4_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight),
         G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(RX_layer4_0_relu1), A(X_layer4_0_conv1),
         S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, &g_layer4_0_bn1,
@@ -1202,6 +1322,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer4_0_conv1);
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, T(TB_layer4_0_conv1),
         A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
         RT_ADD);
@@ -1211,12 +1332,14 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         50176, 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_1_relu2);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2),
         (size_t)n * 50176, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 50176,
         50176);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_1_bn2);
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256,
         P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2, RT_SET);
@@ -1225,6 +1348,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:72, 73) */
+    RT_PROF(C_layer3_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
@@ -1235,6 +1359,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
@@ -1243,6 +1368,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
@@ -1250,10 +1376,12 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_0_relu2);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2),
         (size_t)n * 50176, RT_SET);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_1);
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
         S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 256,
@@ -1262,6 +1390,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 50176, 50176);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL,
         T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
@@ -1269,6 +1398,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_0_bn2);
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256,
         P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2, RT_SET);
@@ -1277,6 +1407,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:72, 73) */
+    RT_PROF(C_layer3_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
@@ -1287,6 +1418,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
@@ -1295,6 +1427,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
@@ -1304,12 +1437,14 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         100352, 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_1_relu2);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2),
         (size_t)n * 100352, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 100352,
         100352);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_1_bn2);
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128,
         P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2, RT_SET);
@@ -1318,6 +1453,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:72, 73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
@@ -1328,6 +1464,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
@@ -1336,6 +1473,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
@@ -1343,10 +1481,12 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_0_relu2);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2),
         (size_t)n * 100352, RT_SET);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_1);
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
         S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 128,
@@ -1355,6 +1495,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 100352, 100352);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL,
         T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
@@ -1362,6 +1503,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_0_bn2);
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128,
         P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2, RT_SET);
@@ -1370,6 +1512,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:72, 73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
@@ -1380,6 +1523,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
@@ -1388,6 +1532,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
@@ -1397,12 +1542,14 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         200704, 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_1_relu2);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 200704,
         200704);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_1_bn2);
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64,
         P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2, RT_SET);
@@ -1411,6 +1558,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:72, 73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
@@ -1421,6 +1569,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
@@ -1429,6 +1578,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
@@ -1436,12 +1586,14 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_0_relu2);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 200704,
         200704);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_0_bn2);
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64,
         P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2, RT_SET);
@@ -1450,6 +1602,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:72, 73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
@@ -1460,6 +1613,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
@@ -1468,6 +1622,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
         A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1,
         RT_ADD);
@@ -1475,16 +1630,19 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* bn1 + relu + maxpool: batchnorm + relu + maxpool 3x3 stride 2 pad 1, [64,112,112] ->
        [64,56,56]  (specs/resnet_imagenet.lua:30, 31) */
+    RT_PROF(C_maxpool);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
     rt_maxpool_backward(A(D_relu), A(D_layer1_0_add1), A(RX_relu), n, &g_maxpool, RT_SET);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
+    RT_PROF(C_bn1);
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(RX_relu),
         A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 802816, 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
+    RT_PROF(C_conv1);
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 150528, 150528);
@@ -1754,6 +1912,68 @@ static const RtSkipInfo skips[] = {
     {L_layer4_1_add1, "layer4.0.relu2"},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"conv1", "conv2d", 236027904.0},
+    {"bn1 + relu", "batchnorm + relu", 1605632.0},
+    {"maxpool", "maxpool", 1806336.0},
+    {"layer1.0.conv1", "conv2d", 231211008.0},
+    {"layer1.0.bn1 + relu1", "batchnorm + relu", 401408.0},
+    {"layer1.0.conv2", "conv2d", 231211008.0},
+    {"layer1.0.bn2", "batchnorm", 200704.0},
+    {"layer1.0.bn2 + add1 + relu2", "batchnorm + add + relu", 602112.0},
+    {"layer1.0.relu2", "relu", 200704.0},
+    {"layer1.1.conv1", "conv2d", 231211008.0},
+    {"layer1.1.bn1 + relu1", "batchnorm + relu", 401408.0},
+    {"layer1.1.conv2", "conv2d", 231211008.0},
+    {"layer1.1.bn2", "batchnorm", 200704.0},
+    {"layer1.1.bn2 + add1 + relu2", "batchnorm + add + relu", 602112.0},
+    {"layer1.1.relu2", "relu", 200704.0},
+    {"layer2.0.conv1", "conv2d", 115605504.0},
+    {"layer2.0.bn1 + relu1", "batchnorm + relu", 200704.0},
+    {"layer2.0.conv2", "conv2d", 231211008.0},
+    {"layer2.0.bn2", "batchnorm", 100352.0},
+    {"layer2.0.downsample.0", "conv2d", 12845056.0},
+    {"layer2.0.downsample.1", "batchnorm", 100352.0},
+    {"layer2.0.bn2 + add1 + relu2", "batchnorm + add + relu", 301056.0},
+    {"layer2.0.relu2", "relu", 100352.0},
+    {"layer2.1.conv1", "conv2d", 231211008.0},
+    {"layer2.1.bn1 + relu1", "batchnorm + relu", 200704.0},
+    {"layer2.1.conv2", "conv2d", 231211008.0},
+    {"layer2.1.bn2", "batchnorm", 100352.0},
+    {"layer2.1.bn2 + add1 + relu2", "batchnorm + add + relu", 301056.0},
+    {"layer2.1.relu2", "relu", 100352.0},
+    {"layer3.0.conv1", "conv2d", 115605504.0},
+    {"layer3.0.bn1 + relu1", "batchnorm + relu", 100352.0},
+    {"layer3.0.conv2", "conv2d", 231211008.0},
+    {"layer3.0.bn2", "batchnorm", 50176.0},
+    {"layer3.0.downsample.0", "conv2d", 12845056.0},
+    {"layer3.0.downsample.1", "batchnorm", 50176.0},
+    {"layer3.0.bn2 + add1 + relu2", "batchnorm + add + relu", 150528.0},
+    {"layer3.0.relu2", "relu", 50176.0},
+    {"layer3.1.conv1", "conv2d", 231211008.0},
+    {"layer3.1.bn1 + relu1", "batchnorm + relu", 100352.0},
+    {"layer3.1.conv2", "conv2d", 231211008.0},
+    {"layer3.1.bn2", "batchnorm", 50176.0},
+    {"layer3.1.bn2 + add1 + relu2", "batchnorm + add + relu", 150528.0},
+    {"layer3.1.relu2", "relu", 50176.0},
+    {"layer4.0.conv1", "conv2d", 115605504.0},
+    {"layer4.0.bn1 + relu1", "batchnorm + relu", 50176.0},
+    {"layer4.0.conv2", "conv2d", 231211008.0},
+    {"layer4.0.bn2", "batchnorm", 25088.0},
+    {"layer4.0.downsample.0", "conv2d", 12845056.0},
+    {"layer4.0.downsample.1", "batchnorm", 25088.0},
+    {"layer4.0.bn2 + add1 + relu2", "batchnorm + add + relu", 75264.0},
+    {"layer4.0.relu2", "relu", 25088.0},
+    {"layer4.1.conv1", "conv2d", 231211008.0},
+    {"layer4.1.bn1 + relu1", "batchnorm + relu", 50176.0},
+    {"layer4.1.conv2", "conv2d", 231211008.0},
+    {"layer4.1.bn2", "batchnorm", 25088.0},
+    {"layer4.1.bn2 + add1 + relu2", "batchnorm + add + relu", 75264.0},
+    {"layer4.1.relu2", "relu", 25088.0},
+    {"avgpool", "global_avgpool", 512.0},
+    {"fc", "linear", 1024000.0},
+};
+
 const RtModel resnet18_model = {
     .name = "resnet18",
     .in_ndim = 3, .in_shape = {3, 224, 224},
@@ -1763,6 +1983,7 @@ const RtModel resnet18_model = {
     .num_tensors = 102, .tensors = tensors,
     .num_layers = 49, .layers = layers,
     .num_skips = 8, .skips = skips,
+    .num_blocks = 59, .blocks = blocks,
     .infer_arena_per_sample = RESNET18_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET18_INFER_ARENA_FIXED,
     .infer_arena_scratch = RESNET18_INFER_ARENA_SCRATCH,

@@ -307,6 +307,61 @@ enum {
     L_fc,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_conv1,
+    C_relu,
+    C_layer1_0_conv1,
+    C_layer1_0_relu1,
+    C_layer1_0_conv2,
+    C_layer1_0_add1,
+    C_layer1_0_relu2,
+    C_layer1_1_conv1,
+    C_layer1_1_relu1,
+    C_layer1_1_conv2,
+    C_layer1_1_add1,
+    C_layer1_1_relu2,
+    C_layer1_2_conv1,
+    C_layer1_2_relu1,
+    C_layer1_2_conv2,
+    C_layer1_2_add1,
+    C_layer1_2_relu2,
+    C_layer2_0_conv1,
+    C_layer2_0_relu1,
+    C_layer2_0_conv2,
+    C_layer2_0_downsample_0,
+    C_layer2_0_add1,
+    C_layer2_0_relu2,
+    C_layer2_1_conv1,
+    C_layer2_1_relu1,
+    C_layer2_1_conv2,
+    C_layer2_1_add1,
+    C_layer2_1_relu2,
+    C_layer2_2_conv1,
+    C_layer2_2_relu1,
+    C_layer2_2_conv2,
+    C_layer2_2_add1,
+    C_layer2_2_relu2,
+    C_layer3_0_conv1,
+    C_layer3_0_relu1,
+    C_layer3_0_conv2,
+    C_layer3_0_downsample_0,
+    C_layer3_0_add1,
+    C_layer3_0_relu2,
+    C_layer3_1_conv1,
+    C_layer3_1_relu1,
+    C_layer3_1_conv2,
+    C_layer3_1_add1,
+    C_layer3_1_relu2,
+    C_layer3_2_conv1,
+    C_layer3_2_relu1,
+    C_layer3_2_conv2,
+    C_layer3_2_add1,
+    C_layer3_2_relu2,
+    C_avgpool,
+    C_fc,
+};
+
 /* Residual adds: rows of skips[] and of forward's drop[]. */
 enum {
     K_layer1_0_add1,
@@ -382,42 +437,53 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     const unsigned char *drop) {
     (void)training;  /* no batchnorm: both modes compute the same */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    RT_PROF(C_conv1);
     rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
+    RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_relu1);
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_copy(A(X_layer1_0_add1), A(X_relu), (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_conv2), A(X_relu), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_0_relu2);
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_relu1);
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_copy(A(X_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 12544);
     else
@@ -425,20 +491,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_1_relu2);
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_relu1);
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_2_add1);
     if (drop && drop[K_layer1_2_add1])
         rt_copy(A(X_layer1_2_add1), A(X_layer1_1_relu2), (size_t)n * 12544);
     else
@@ -446,25 +517,31 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_2_relu2);
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_relu1);
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu2),
         P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
         &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_copy(A(X_layer2_0_add1), A(X_layer2_0_downsample_0), (size_t)n * 6272);
     else
@@ -472,20 +549,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_0_relu2);
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_relu1);
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_copy(A(X_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272);
     else
@@ -493,20 +575,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_1_relu2);
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_relu1);
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_2_add1);
     if (drop && drop[K_layer2_2_add1])
         rt_copy(A(X_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272);
     else
@@ -514,25 +601,31 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_2_relu2);
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_relu1);
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_2_relu2),
         P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
         &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_copy(A(X_layer3_0_add1), A(X_layer3_0_downsample_0), (size_t)n * 3136);
     else
@@ -540,20 +633,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_0_relu2);
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_relu1);
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_copy(A(X_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136);
     else
@@ -561,20 +659,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_1_relu2);
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_relu1);
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_2_add1);
     if (drop && drop[K_layer3_2_add1])
         rt_copy(A(X_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136);
     else
@@ -582,10 +685,13 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_2_relu2);
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_add1), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_2_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    RT_PROF(C_fc);
     rt_linear_forward(A(X_fc), A(X_avgpool), P(P_fc_weight), P(P_fc_bias), n, 64, 10);
     return A(X_fc);
 }
@@ -809,21 +915,26 @@ float resnet20_nonorm_loss(const float *out, const void *target, int n) {
 void resnet20_nonorm_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
+    RT_PROF(C_fc);
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 10, 1, RT_SET);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    RT_PROF(C_fc);
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 64, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 64, 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_2_relu2);
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2),
         (size_t)n * 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_2_conv2);
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
         T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
         n, &g_layer3_2_conv2, RT_SET);
@@ -831,10 +942,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_relu1);
     rt_relu_backward(A(D_layer3_2_conv1), A(D_layer3_2_relu1), A(X_layer3_2_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_conv1);
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
         T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
         n, &g_layer3_2_conv1, RT_ADD);
@@ -842,12 +955,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_1_relu2);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_1_conv2);
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
         T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
         n, &g_layer3_1_conv2, RT_SET);
@@ -855,10 +970,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_relu1);
     rt_relu_backward(A(D_layer3_1_conv1), A(D_layer3_1_relu1), A(X_layer3_1_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
         T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
         n, &g_layer3_1_conv1, RT_ADD);
@@ -866,10 +983,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_0_relu2);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136,
         RT_SET);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight),
         G(P_layer3_0_downsample_0_bias), T(TB_layer3_0_downsample_0), A(D_layer3_0_add1),
         A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0,
@@ -878,6 +997,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_0_conv2);
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
         T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
         n, &g_layer3_0_conv2, RT_SET);
@@ -885,10 +1005,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_relu1);
     rt_relu_backward(A(D_layer3_0_conv1), A(D_layer3_0_relu1), A(X_layer3_0_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
         T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight),
         n, &g_layer3_0_conv1, RT_ADD);
@@ -898,12 +1020,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         6272, 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_2_relu2);
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2),
         (size_t)n * 6272, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_2_conv2);
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
         T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
         n, &g_layer2_2_conv2, RT_SET);
@@ -911,10 +1035,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_relu1);
     rt_relu_backward(A(D_layer2_2_conv1), A(D_layer2_2_relu1), A(X_layer2_2_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_conv1);
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
         T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
         n, &g_layer2_2_conv1, RT_ADD);
@@ -922,12 +1048,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_1_relu2);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
         T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
         n, &g_layer2_1_conv2, RT_SET);
@@ -935,10 +1063,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_relu1);
     rt_relu_backward(A(D_layer2_1_conv1), A(D_layer2_1_relu1), A(X_layer2_1_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
         T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
         n, &g_layer2_1_conv1, RT_ADD);
@@ -946,10 +1076,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_0_relu2);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272,
         RT_SET);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight),
         G(P_layer2_0_downsample_0_bias), T(TB_layer2_0_downsample_0), A(D_layer2_0_add1),
         A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0,
@@ -958,6 +1090,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
         T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
         n, &g_layer2_0_conv2, RT_SET);
@@ -965,10 +1098,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_relu1);
     rt_relu_backward(A(D_layer2_0_conv1), A(D_layer2_0_relu1), A(X_layer2_0_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
         T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight),
         n, &g_layer2_0_conv1, RT_ADD);
@@ -978,12 +1113,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         12544, 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_2_relu2);
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_2_conv2);
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
         T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
         n, &g_layer1_2_conv2, RT_SET);
@@ -991,10 +1128,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_relu1);
     rt_relu_backward(A(D_layer1_2_conv1), A(D_layer1_2_relu1), A(X_layer1_2_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_conv1);
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
         T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
         n, &g_layer1_2_conv1, RT_ADD);
@@ -1002,12 +1141,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_1_relu2);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
         T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
         n, &g_layer1_1_conv2, RT_SET);
@@ -1015,10 +1156,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_relu1);
     rt_relu_backward(A(D_layer1_1_conv1), A(D_layer1_1_relu1), A(X_layer1_1_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
         T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
         n, &g_layer1_1_conv1, RT_ADD);
@@ -1026,12 +1169,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_0_relu2);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
         T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
         n, &g_layer1_0_conv2, RT_SET);
@@ -1039,18 +1184,22 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_relu1);
     rt_relu_backward(A(D_layer1_0_conv1), A(D_layer1_0_relu1), A(X_layer1_0_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
         T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
         &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
+    RT_PROF(C_relu);
     rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    RT_PROF(C_conv1);
     rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
@@ -1188,6 +1337,60 @@ static const RtSkipInfo skips[] = {
     {L_layer3_2_add1, "layer3.1.relu2"},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"conv1", "conv2d", 225792.0},
+    {"relu", "relu", 12544.0},
+    {"layer1.0.conv1", "conv2d", 3612672.0},
+    {"layer1.0.relu1", "relu", 12544.0},
+    {"layer1.0.conv2", "conv2d", 3612672.0},
+    {"layer1.0.add1", "add", 12544.0},
+    {"layer1.0.relu2", "relu", 12544.0},
+    {"layer1.1.conv1", "conv2d", 3612672.0},
+    {"layer1.1.relu1", "relu", 12544.0},
+    {"layer1.1.conv2", "conv2d", 3612672.0},
+    {"layer1.1.add1", "add", 12544.0},
+    {"layer1.1.relu2", "relu", 12544.0},
+    {"layer1.2.conv1", "conv2d", 3612672.0},
+    {"layer1.2.relu1", "relu", 12544.0},
+    {"layer1.2.conv2", "conv2d", 3612672.0},
+    {"layer1.2.add1", "add", 12544.0},
+    {"layer1.2.relu2", "relu", 12544.0},
+    {"layer2.0.conv1", "conv2d", 1806336.0},
+    {"layer2.0.relu1", "relu", 6272.0},
+    {"layer2.0.conv2", "conv2d", 3612672.0},
+    {"layer2.0.downsample.0", "conv2d", 200704.0},
+    {"layer2.0.add1", "add", 6272.0},
+    {"layer2.0.relu2", "relu", 6272.0},
+    {"layer2.1.conv1", "conv2d", 3612672.0},
+    {"layer2.1.relu1", "relu", 6272.0},
+    {"layer2.1.conv2", "conv2d", 3612672.0},
+    {"layer2.1.add1", "add", 6272.0},
+    {"layer2.1.relu2", "relu", 6272.0},
+    {"layer2.2.conv1", "conv2d", 3612672.0},
+    {"layer2.2.relu1", "relu", 6272.0},
+    {"layer2.2.conv2", "conv2d", 3612672.0},
+    {"layer2.2.add1", "add", 6272.0},
+    {"layer2.2.relu2", "relu", 6272.0},
+    {"layer3.0.conv1", "conv2d", 1806336.0},
+    {"layer3.0.relu1", "relu", 3136.0},
+    {"layer3.0.conv2", "conv2d", 3612672.0},
+    {"layer3.0.downsample.0", "conv2d", 200704.0},
+    {"layer3.0.add1", "add", 3136.0},
+    {"layer3.0.relu2", "relu", 3136.0},
+    {"layer3.1.conv1", "conv2d", 3612672.0},
+    {"layer3.1.relu1", "relu", 3136.0},
+    {"layer3.1.conv2", "conv2d", 3612672.0},
+    {"layer3.1.add1", "add", 3136.0},
+    {"layer3.1.relu2", "relu", 3136.0},
+    {"layer3.2.conv1", "conv2d", 3612672.0},
+    {"layer3.2.relu1", "relu", 3136.0},
+    {"layer3.2.conv2", "conv2d", 3612672.0},
+    {"layer3.2.add1", "add", 3136.0},
+    {"layer3.2.relu2", "relu", 3136.0},
+    {"avgpool", "global_avgpool", 64.0},
+    {"fc", "linear", 1280.0},
+};
+
 const RtModel resnet20_nonorm_model = {
     .name = "resnet20_nonorm",
     .in_ndim = 3, .in_shape = {1, 28, 28},
@@ -1197,6 +1400,7 @@ const RtModel resnet20_nonorm_model = {
     .num_tensors = 44, .tensors = tensors,
     .num_layers = 31, .layers = layers,
     .num_skips = 9, .skips = skips,
+    .num_blocks = 51, .blocks = blocks,
     .infer_arena_per_sample = RESNET20_NONORM_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET20_NONORM_INFER_ARENA_FIXED,
     .infer_arena_scratch = RESNET20_NONORM_INFER_ARENA_SCRATCH,

@@ -902,6 +902,151 @@ enum {
     L_fc,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_conv1,
+    C_bn1,
+    C_maxpool,
+    C_layer1_0_conv1,
+    C_layer1_0_bn1,
+    C_layer1_0_conv2,
+    C_layer1_0_bn2,
+    C_layer1_0_conv3,
+    C_layer1_0_bn3,
+    C_layer1_0_downsample_0,
+    C_layer1_0_downsample_1,
+    C_layer1_0_add1,
+    C_layer1_0_relu3,
+    C_layer1_1_conv1,
+    C_layer1_1_bn1,
+    C_layer1_1_conv2,
+    C_layer1_1_bn2,
+    C_layer1_1_conv3,
+    C_layer1_1_bn3,
+    C_layer1_1_add1,
+    C_layer1_1_relu3,
+    C_layer1_2_conv1,
+    C_layer1_2_bn1,
+    C_layer1_2_conv2,
+    C_layer1_2_bn2,
+    C_layer1_2_conv3,
+    C_layer1_2_bn3,
+    C_layer1_2_add1,
+    C_layer1_2_relu3,
+    C_layer2_0_conv1,
+    C_layer2_0_bn1,
+    C_layer2_0_conv2,
+    C_layer2_0_bn2,
+    C_layer2_0_conv3,
+    C_layer2_0_bn3,
+    C_layer2_0_downsample_0,
+    C_layer2_0_downsample_1,
+    C_layer2_0_add1,
+    C_layer2_0_relu3,
+    C_layer2_1_conv1,
+    C_layer2_1_bn1,
+    C_layer2_1_conv2,
+    C_layer2_1_bn2,
+    C_layer2_1_conv3,
+    C_layer2_1_bn3,
+    C_layer2_1_add1,
+    C_layer2_1_relu3,
+    C_layer2_2_conv1,
+    C_layer2_2_bn1,
+    C_layer2_2_conv2,
+    C_layer2_2_bn2,
+    C_layer2_2_conv3,
+    C_layer2_2_bn3,
+    C_layer2_2_add1,
+    C_layer2_2_relu3,
+    C_layer2_3_conv1,
+    C_layer2_3_bn1,
+    C_layer2_3_conv2,
+    C_layer2_3_bn2,
+    C_layer2_3_conv3,
+    C_layer2_3_bn3,
+    C_layer2_3_add1,
+    C_layer2_3_relu3,
+    C_layer3_0_conv1,
+    C_layer3_0_bn1,
+    C_layer3_0_conv2,
+    C_layer3_0_bn2,
+    C_layer3_0_conv3,
+    C_layer3_0_bn3,
+    C_layer3_0_downsample_0,
+    C_layer3_0_downsample_1,
+    C_layer3_0_add1,
+    C_layer3_0_relu3,
+    C_layer3_1_conv1,
+    C_layer3_1_bn1,
+    C_layer3_1_conv2,
+    C_layer3_1_bn2,
+    C_layer3_1_conv3,
+    C_layer3_1_bn3,
+    C_layer3_1_add1,
+    C_layer3_1_relu3,
+    C_layer3_2_conv1,
+    C_layer3_2_bn1,
+    C_layer3_2_conv2,
+    C_layer3_2_bn2,
+    C_layer3_2_conv3,
+    C_layer3_2_bn3,
+    C_layer3_2_add1,
+    C_layer3_2_relu3,
+    C_layer3_3_conv1,
+    C_layer3_3_bn1,
+    C_layer3_3_conv2,
+    C_layer3_3_bn2,
+    C_layer3_3_conv3,
+    C_layer3_3_bn3,
+    C_layer3_3_add1,
+    C_layer3_3_relu3,
+    C_layer3_4_conv1,
+    C_layer3_4_bn1,
+    C_layer3_4_conv2,
+    C_layer3_4_bn2,
+    C_layer3_4_conv3,
+    C_layer3_4_bn3,
+    C_layer3_4_add1,
+    C_layer3_4_relu3,
+    C_layer3_5_conv1,
+    C_layer3_5_bn1,
+    C_layer3_5_conv2,
+    C_layer3_5_bn2,
+    C_layer3_5_conv3,
+    C_layer3_5_bn3,
+    C_layer3_5_add1,
+    C_layer3_5_relu3,
+    C_layer4_0_conv1,
+    C_layer4_0_bn1,
+    C_layer4_0_conv2,
+    C_layer4_0_bn2,
+    C_layer4_0_conv3,
+    C_layer4_0_bn3,
+    C_layer4_0_downsample_0,
+    C_layer4_0_downsample_1,
+    C_layer4_0_add1,
+    C_layer4_0_relu3,
+    C_layer4_1_conv1,
+    C_layer4_1_bn1,
+    C_layer4_1_conv2,
+    C_layer4_1_bn2,
+    C_layer4_1_conv3,
+    C_layer4_1_bn3,
+    C_layer4_1_add1,
+    C_layer4_1_relu3,
+    C_layer4_2_conv1,
+    C_layer4_2_bn1,
+    C_layer4_2_conv2,
+    C_layer4_2_bn2,
+    C_layer4_2_conv3,
+    C_layer4_2_bn3,
+    C_layer4_2_add1,
+    C_layer4_2_relu3,
+    C_avgpool,
+    C_fc,
+};
+
 /* Residual adds: rows of skips[] and of forward's drop[]. */
 enum {
     K_layer1_0_add1,
@@ -1212,9 +1357,11 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
+    RT_PROF(C_conv1);
     rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
+    RT_PROF(C_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean),
             P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, &g_bn1,
@@ -1224,13 +1371,16 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
+    RT_PROF(C_maxpool);
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), NULL, A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n,
         &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
             S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
@@ -1242,10 +1392,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer1_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
             S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
@@ -1257,14 +1409,17 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer1_0_conv3);
     rt_conv2d_forward(A(X_layer1_0_conv3), NULL, A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight),
         NULL, n, &g_layer1_0_conv3);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer1_0_downsample_0);
     rt_conv2d_forward(A(X_layer1_0_downsample_0), NULL, A(X_maxpool),
         P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer1_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_downsample_1), S(S_layer1_0_downsample_1),
             S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_running_mean),
@@ -1278,6 +1433,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             &g_layer1_0_downsample_1, 1e-05f);
     /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(X_layer1_0_relu3), A(X_layer1_0_downsample_1), (size_t)n * 802816);
     else if (training)
@@ -1292,10 +1448,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight),
         NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
             S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
@@ -1307,10 +1465,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer1_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
             S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
@@ -1322,10 +1482,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer1_1_conv3);
     rt_conv2d_forward(A(X_layer1_1_conv3), NULL, A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight),
         NULL, n, &g_layer1_1_conv3);
     /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(X_layer1_1_relu3), A(X_layer1_0_relu3), (size_t)n * 802816);
     else if (training)
@@ -1340,10 +1502,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight),
         NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
             S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var),
@@ -1355,10 +1519,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer1_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
             S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
@@ -1370,10 +1536,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer1_2_conv3);
     rt_conv2d_forward(A(X_layer1_2_conv3), NULL, A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight),
         NULL, n, &g_layer1_2_conv3);
     /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer1_2_add1);
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(X_layer1_2_relu3), A(X_layer1_1_relu3), (size_t)n * 802816);
     else if (training)
@@ -1388,10 +1556,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), NULL, A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight),
         NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
             S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
@@ -1403,10 +1573,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
             S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var),
@@ -1418,14 +1590,17 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer2_0_conv3);
     rt_conv2d_forward(A(X_layer2_0_conv3), NULL, A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight),
         NULL, n, &g_layer2_0_conv3);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu3),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer2_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
             S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_running_mean),
@@ -1439,6 +1614,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(X_layer2_0_relu3), A(X_layer2_0_downsample_1), (size_t)n * 401408);
     else if (training)
@@ -1453,10 +1629,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight),
         NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
             S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
@@ -1468,10 +1646,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
             S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
@@ -1483,10 +1663,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer2_1_conv3);
     rt_conv2d_forward(A(X_layer2_1_conv3), NULL, A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight),
         NULL, n, &g_layer2_1_conv3);
     /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(X_layer2_1_relu3), A(X_layer2_0_relu3), (size_t)n * 401408);
     else if (training)
@@ -1501,10 +1683,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight),
         NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
             S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var),
@@ -1516,10 +1700,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
             S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
@@ -1531,10 +1717,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer2_2_conv3);
     rt_conv2d_forward(A(X_layer2_2_conv3), NULL, A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight),
         NULL, n, &g_layer2_2_conv3);
     /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer2_2_add1);
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(X_layer2_2_relu3), A(X_layer2_1_relu3), (size_t)n * 401408);
     else if (training)
@@ -1549,10 +1737,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_3_conv1);
     rt_conv2d_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight),
         NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
             S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var),
@@ -1564,10 +1754,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_3_conv2);
     rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu2), S(S_layer2_3_bn2),
             S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var),
@@ -1579,10 +1771,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer2_3_conv3);
     rt_conv2d_forward(A(X_layer2_3_conv3), NULL, A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight),
         NULL, n, &g_layer2_3_conv3);
     /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer2_3_add1);
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(X_layer2_3_relu3), A(X_layer2_2_relu3), (size_t)n * 401408);
     else if (training)
@@ -1597,10 +1791,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), NULL, A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight),
         NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
             S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
@@ -1612,10 +1808,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
             S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var),
@@ -1627,14 +1825,17 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_0_conv3);
     rt_conv2d_forward(A(X_layer3_0_conv3), NULL, A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight),
         NULL, n, &g_layer3_0_conv3);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_3_relu3),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer3_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
             S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_running_mean),
@@ -1648,6 +1849,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(X_layer3_0_relu3), A(X_layer3_0_downsample_1), (size_t)n * 200704);
     else if (training)
@@ -1662,10 +1864,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight),
         NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
             S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
@@ -1677,10 +1881,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
             S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
@@ -1692,10 +1898,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_1_conv3);
     rt_conv2d_forward(A(X_layer3_1_conv3), NULL, A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight),
         NULL, n, &g_layer3_1_conv3);
     /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(X_layer3_1_relu3), A(X_layer3_0_relu3), (size_t)n * 200704);
     else if (training)
@@ -1710,10 +1918,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight),
         NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
             S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var),
@@ -1725,10 +1935,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
             S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
@@ -1740,10 +1952,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_2_conv3);
     rt_conv2d_forward(A(X_layer3_2_conv3), NULL, A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight),
         NULL, n, &g_layer3_2_conv3);
     /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer3_2_add1);
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(X_layer3_2_relu3), A(X_layer3_1_relu3), (size_t)n * 200704);
     else if (training)
@@ -1758,10 +1972,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_3_conv1);
     rt_conv2d_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight),
         NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
             S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var),
@@ -1773,10 +1989,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_3_conv2);
     rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu2), S(S_layer3_3_bn2),
             S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var),
@@ -1788,10 +2006,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_3_conv3);
     rt_conv2d_forward(A(X_layer3_3_conv3), NULL, A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight),
         NULL, n, &g_layer3_3_conv3);
     /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer3_3_add1);
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(X_layer3_3_relu3), A(X_layer3_2_relu3), (size_t)n * 200704);
     else if (training)
@@ -1806,10 +2026,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_4_conv1);
     rt_conv2d_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight),
         NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
             S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var),
@@ -1821,10 +2043,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_4_conv2);
     rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_4_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu2), S(S_layer3_4_bn2),
             S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var),
@@ -1836,10 +2060,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_4_conv3);
     rt_conv2d_forward(A(X_layer3_4_conv3), NULL, A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight),
         NULL, n, &g_layer3_4_conv3);
     /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer3_4_add1);
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(X_layer3_4_relu3), A(X_layer3_3_relu3), (size_t)n * 200704);
     else if (training)
@@ -1854,10 +2080,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_5_conv1);
     rt_conv2d_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight),
         NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
             S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var),
@@ -1869,10 +2097,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_5_conv2);
     rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_5_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu2), S(S_layer3_5_bn2),
             S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var),
@@ -1884,10 +2114,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_5_conv3);
     rt_conv2d_forward(A(X_layer3_5_conv3), NULL, A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight),
         NULL, n, &g_layer3_5_conv3);
     /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer3_5_add1);
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(X_layer3_5_relu3), A(X_layer3_4_relu3), (size_t)n * 200704);
     else if (training)
@@ -1902,10 +2134,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_0_conv1);
     rt_conv2d_forward(A(X_layer4_0_conv1), NULL, A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight),
         NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu1), S(S_layer4_0_bn1),
             S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var),
@@ -1917,10 +2151,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer4_0_conv2);
     rt_conv2d_forward(A(X_layer4_0_conv2), T(T_layer4_0_conv2), A(X_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer4_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu2), S(S_layer4_0_bn2),
             S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var),
@@ -1932,14 +2168,17 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2, 1e-05f);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer4_0_conv3);
     rt_conv2d_forward(A(X_layer4_0_conv3), NULL, A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight),
         NULL, n, &g_layer4_0_conv3);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer4_0_downsample_0);
     rt_conv2d_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0), A(X_layer3_5_relu3),
         P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer4_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1),
             S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_running_mean),
@@ -1953,6 +2192,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer4_0_add1);
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(X_layer4_0_relu3), A(X_layer4_0_downsample_1), (size_t)n * 100352);
     else if (training)
@@ -1967,10 +2207,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_1_conv1);
     rt_conv2d_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight),
         NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu1), S(S_layer4_1_bn1),
             S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var),
@@ -1982,10 +2224,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer4_1_conv2);
     rt_conv2d_forward(A(X_layer4_1_conv2), T(T_layer4_1_conv2), A(X_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer4_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu2), S(S_layer4_1_bn2),
             S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var),
@@ -1997,10 +2241,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2, 1e-05f);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer4_1_conv3);
     rt_conv2d_forward(A(X_layer4_1_conv3), NULL, A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight),
         NULL, n, &g_layer4_1_conv3);
     /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer4_1_add1);
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(X_layer4_1_relu3), A(X_layer4_0_relu3), (size_t)n * 100352);
     else if (training)
@@ -2015,10 +2261,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_2_conv1);
     rt_conv2d_forward(A(X_layer4_2_conv1), NULL, A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight),
         NULL, n, &g_layer4_2_conv1);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_2_relu1), S(S_layer4_2_bn1),
             S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var),
@@ -2030,10 +2278,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_2_bn1_running_var), n, &g_layer4_2_bn1, 1e-05f);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer4_2_conv2);
     rt_conv2d_forward(A(X_layer4_2_conv2), T(T_layer4_2_conv2), A(X_layer4_2_relu1),
         P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer4_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_2_relu2), S(S_layer4_2_bn2),
             S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var),
@@ -2045,10 +2295,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_2_bn2_running_var), n, &g_layer4_2_bn2, 1e-05f);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer4_2_conv3);
     rt_conv2d_forward(A(X_layer4_2_conv3), NULL, A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight),
         NULL, n, &g_layer4_2_conv3);
     /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+    RT_PROF(C_layer4_2_add1);
     if (drop && drop[K_layer4_2_add1])
         rt_relu_forward(A(X_layer4_2_relu3), A(X_layer4_1_relu3), (size_t)n * 100352);
     else if (training)
@@ -2062,8 +2314,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, &g_layer4_2_bn3,
             1e-05f);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer4_2_relu3), n, 2048, 49);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
+    RT_PROF(C_fc);
     rt_linear_forward(A(X_fc), A(X_avgpool), P(P_fc_weight), P(P_fc_bias), n, 2048, 1000);
     return A(X_fc);
 }
@@ -2633,21 +2887,26 @@ float resnet50_loss(const float *out, const void *target, int n) {
 void resnet50_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
+    RT_PROF(C_fc);
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 1000, 1, RT_SET);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
+    RT_PROF(C_fc);
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 2048, 1000, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 2048, 2048);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49, RT_SET);
     /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer4_2_relu3);
     rt_relu_backward(A(D_layer4_2_add1), A(D_layer4_2_relu3), A(X_layer4_2_relu3),
         (size_t)n * 100352, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_add1] = rt_sumsq_samples(A(D_layer4_2_add1), n, 100352,
         100352);
     /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer4_2_bn3);
     rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias),
         A(D_layer4_2_add1), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048,
         P(P_layer4_2_bn3_weight), n, &g_layer4_2_bn3, RT_SET);
@@ -2656,6 +2915,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.2.bn2 + layer4.2.relu2 + layer4.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer4_2_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer4_2_relu2), A(X_layer4_2_conv2), S(S_layer4_2_bn2),
         S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n,
         &g_layer4_2_bn2);
@@ -2666,6 +2926,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer4_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight),
         G(P_layer4_2_bn2_bias), A(D_layer4_2_relu2), A(RX_layer4_2_relu2), A(X_layer4_2_conv2),
         S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, &g_layer4_2_bn2,
@@ -2675,6 +2936,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.2.bn1 + layer4.2.relu1 + layer4.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer4_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_2_relu1), A(X_layer4_2_conv1), S(S_layer4_2_bn1),
         S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n,
         &g_layer4_2_bn1);
@@ -2685,6 +2947,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight),
         G(P_layer4_2_bn1_bias), A(D_layer4_2_relu1), A(RX_layer4_2_relu1), A(X_layer4_2_conv1),
         S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, &g_layer4_2_bn1,
@@ -2693,6 +2956,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_2_conv1);
     rt_conv2d_backward(A(D_layer4_2_add1), G(P_layer4_2_conv1_weight), NULL, NULL,
         A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1,
         RT_ADD);
@@ -2700,12 +2964,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer4_1_relu3);
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_2_add1), A(X_layer4_1_relu3),
         (size_t)n * 100352, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 100352,
         100352);
     /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer4_1_bn3);
     rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias),
         A(D_layer4_1_add1), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048,
         P(P_layer4_1_bn3_weight), n, &g_layer4_1_bn3, RT_SET);
@@ -2714,6 +2980,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.bn2 + layer4.1.relu2 + layer4.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer4_1_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer4_1_relu2), A(X_layer4_1_conv2), S(S_layer4_1_bn2),
         S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n,
         &g_layer4_1_bn2);
@@ -2724,6 +2991,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer4_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight),
         G(P_layer4_1_bn2_bias), A(D_layer4_1_relu2), A(RX_layer4_1_relu2), A(X_layer4_1_conv2),
         S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, &g_layer4_1_bn2,
@@ -2733,6 +3001,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.bn1 + layer4.1.relu1 + layer4.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer4_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1),
         S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
         &g_layer4_1_bn1);
@@ -2743,6 +3012,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight),
         G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(RX_layer4_1_relu1), A(X_layer4_1_conv1),
         S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, &g_layer4_1_bn1,
@@ -2751,6 +3021,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_1_conv1);
     rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, NULL,
         A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
         RT_ADD);
@@ -2758,10 +3029,12 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer4_0_relu3);
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu3),
         (size_t)n * 100352, RT_SET);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer4_0_downsample_1);
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight),
         G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0),
         S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048,
@@ -2770,6 +3043,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         rt_sumsq_samples(A(D_layer4_0_downsample_0), n, 100352, 100352);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer4_0_downsample_0);
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL,
         T(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3),
         P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
@@ -2777,6 +3051,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer4_0_bn3);
     rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias),
         A(D_layer4_0_add1), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048,
         P(P_layer4_0_bn3_weight), n, &g_layer4_0_bn3, RT_SET);
@@ -2785,6 +3060,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.bn2 + layer4.0.relu2 + layer4.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer4_0_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer4_0_relu2), A(X_layer4_0_conv2), S(S_layer4_0_bn2),
         S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n,
         &g_layer4_0_bn2);
@@ -2795,6 +3071,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer4_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight),
         G(P_layer4_0_bn2_bias), A(D_layer4_0_relu2), A(RX_layer4_0_relu2), A(X_layer4_0_conv2),
         S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, &g_layer4_0_bn2,
@@ -2804,6 +3081,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.bn1 + layer4.0.relu1 + layer4.0.conv2: batchnorm + relu + conv2d 3x3 stride 2 pad 1
        no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer4_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1),
         S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
         &g_layer4_0_bn1);
@@ -2814,6 +3092,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight),
         G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(RX_layer4_0_relu1), A(X_layer4_0_conv1),
         S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, &g_layer4_0_bn1,
@@ -2822,6 +3101,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer4_0_conv1);
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL,
         A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
         RT_ADD);
@@ -2831,12 +3111,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704, 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer3_5_relu3);
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 200704,
         200704);
     /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_5_bn3);
     rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias),
         A(D_layer3_5_add1), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024,
         P(P_layer3_5_bn3_weight), n, &g_layer3_5_bn3, RT_SET);
@@ -2845,6 +3127,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.5.bn2 + layer3.5.relu2 + layer3.5.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer3_5_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu2), A(X_layer3_5_conv2), S(S_layer3_5_bn2),
         S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
         &g_layer3_5_bn2);
@@ -2855,6 +3138,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_5_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight),
         G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(RX_layer3_5_relu2), A(X_layer3_5_conv2),
         S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, &g_layer3_5_bn2,
@@ -2864,6 +3148,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.5.bn1 + layer3.5.relu1 + layer3.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer3_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
         S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
         &g_layer3_5_bn1);
@@ -2874,6 +3159,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
         G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(RX_layer3_5_relu1), A(X_layer3_5_conv1),
         S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, &g_layer3_5_bn1,
@@ -2882,6 +3168,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_5_conv1);
     rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, NULL,
         A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
         RT_ADD);
@@ -2889,12 +3176,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer3_4_relu3);
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 200704,
         200704);
     /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_4_bn3);
     rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias),
         A(D_layer3_4_add1), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024,
         P(P_layer3_4_bn3_weight), n, &g_layer3_4_bn3, RT_SET);
@@ -2903,6 +3192,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.4.bn2 + layer3.4.relu2 + layer3.4.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer3_4_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu2), A(X_layer3_4_conv2), S(S_layer3_4_bn2),
         S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
         &g_layer3_4_bn2);
@@ -2913,6 +3203,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_4_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight),
         G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(RX_layer3_4_relu2), A(X_layer3_4_conv2),
         S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, &g_layer3_4_bn2,
@@ -2922,6 +3213,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.4.bn1 + layer3.4.relu1 + layer3.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer3_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
         S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
         &g_layer3_4_bn1);
@@ -2932,6 +3224,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
         G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(RX_layer3_4_relu1), A(X_layer3_4_conv1),
         S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, &g_layer3_4_bn1,
@@ -2940,6 +3233,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_4_conv1);
     rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, NULL,
         A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
         RT_ADD);
@@ -2947,12 +3241,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer3_3_relu3);
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 200704,
         200704);
     /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_3_bn3);
     rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias),
         A(D_layer3_3_add1), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024,
         P(P_layer3_3_bn3_weight), n, &g_layer3_3_bn3, RT_SET);
@@ -2961,6 +3257,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.3.bn2 + layer3.3.relu2 + layer3.3.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer3_3_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu2), A(X_layer3_3_conv2), S(S_layer3_3_bn2),
         S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
         &g_layer3_3_bn2);
@@ -2971,6 +3268,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight),
         G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(RX_layer3_3_relu2), A(X_layer3_3_conv2),
         S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, &g_layer3_3_bn2,
@@ -2980,6 +3278,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.3.bn1 + layer3.3.relu1 + layer3.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer3_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
         S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
         &g_layer3_3_bn1);
@@ -2990,6 +3289,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
         G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(RX_layer3_3_relu1), A(X_layer3_3_conv1),
         S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, &g_layer3_3_bn1,
@@ -2998,6 +3298,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_3_conv1);
     rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, NULL,
         A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
         RT_ADD);
@@ -3005,12 +3306,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer3_2_relu3);
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 200704,
         200704);
     /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_2_bn3);
     rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias),
         A(D_layer3_2_add1), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024,
         P(P_layer3_2_bn3_weight), n, &g_layer3_2_bn3, RT_SET);
@@ -3019,6 +3322,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.bn2 + layer3.2.relu2 + layer3.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer3_2_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
         S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
         &g_layer3_2_bn2);
@@ -3029,6 +3333,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
         G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(RX_layer3_2_relu2), A(X_layer3_2_conv2),
         S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2,
@@ -3038,6 +3343,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer3_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
         S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
@@ -3048,6 +3354,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
         S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
@@ -3056,6 +3363,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_2_conv1);
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, NULL,
         A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
@@ -3063,12 +3371,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer3_1_relu3);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 200704,
         200704);
     /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_1_bn3);
     rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024,
         P(P_layer3_1_bn3_weight), n, &g_layer3_1_bn3, RT_SET);
@@ -3077,6 +3387,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.bn2 + layer3.1.relu2 + layer3.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer3_1_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
         S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
         &g_layer3_1_bn2);
@@ -3087,6 +3398,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
         G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(RX_layer3_1_relu2), A(X_layer3_1_conv2),
         S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2,
@@ -3096,6 +3408,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer3_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
@@ -3106,6 +3419,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
@@ -3114,6 +3428,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, NULL,
         A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
@@ -3121,10 +3436,12 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer3_0_relu3);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu3),
         (size_t)n * 200704, RT_SET);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer3_0_downsample_1);
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
         S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024,
@@ -3133,6 +3450,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 200704, 200704);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL,
         T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
@@ -3140,6 +3458,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer3_0_bn3);
     rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024,
         P(P_layer3_0_bn3_weight), n, &g_layer3_0_bn3, RT_SET);
@@ -3148,6 +3467,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.bn2 + layer3.0.relu2 + layer3.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer3_0_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
         S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
         &g_layer3_0_bn2);
@@ -3158,6 +3478,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer3_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
         G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(RX_layer3_0_relu2), A(X_layer3_0_conv2),
         S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2,
@@ -3167,6 +3488,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 2 pad 1
        no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer3_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
@@ -3177,6 +3499,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
@@ -3185,6 +3508,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL,
         A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
@@ -3194,12 +3518,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408, 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer2_3_relu3);
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3),
         (size_t)n * 401408, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 401408,
         401408);
     /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer2_3_bn3);
     rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias),
         A(D_layer2_3_add1), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512,
         P(P_layer2_3_bn3_weight), n, &g_layer2_3_bn3, RT_SET);
@@ -3208,6 +3534,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.3.bn2 + layer2.3.relu2 + layer2.3.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer2_3_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu2), A(X_layer2_3_conv2), S(S_layer2_3_bn2),
         S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
         &g_layer2_3_bn2);
@@ -3218,6 +3545,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight),
         G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(RX_layer2_3_relu2), A(X_layer2_3_conv2),
         S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, &g_layer2_3_bn2,
@@ -3227,6 +3555,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.3.bn1 + layer2.3.relu1 + layer2.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer2_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
         S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
         &g_layer2_3_bn1);
@@ -3237,6 +3566,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
         G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(RX_layer2_3_relu1), A(X_layer2_3_conv1),
         S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, &g_layer2_3_bn1,
@@ -3245,6 +3575,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_3_conv1);
     rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, NULL,
         A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
         RT_ADD);
@@ -3252,12 +3583,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer2_2_relu3);
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu3),
         (size_t)n * 401408, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 401408,
         401408);
     /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer2_2_bn3);
     rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias),
         A(D_layer2_2_add1), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512,
         P(P_layer2_2_bn3_weight), n, &g_layer2_2_bn3, RT_SET);
@@ -3266,6 +3599,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.bn2 + layer2.2.relu2 + layer2.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer2_2_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
         S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
         &g_layer2_2_bn2);
@@ -3276,6 +3610,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
         G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(RX_layer2_2_relu2), A(X_layer2_2_conv2),
         S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2,
@@ -3285,6 +3620,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer2_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
@@ -3295,6 +3631,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
         S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
@@ -3303,6 +3640,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_2_conv1);
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, NULL,
         A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
@@ -3310,12 +3648,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer2_1_relu3);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu3),
         (size_t)n * 401408, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 401408,
         401408);
     /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer2_1_bn3);
     rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512,
         P(P_layer2_1_bn3_weight), n, &g_layer2_1_bn3, RT_SET);
@@ -3324,6 +3664,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.bn2 + layer2.1.relu2 + layer2.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer2_1_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
         S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
         &g_layer2_1_bn2);
@@ -3334,6 +3675,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
         G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(RX_layer2_1_relu2), A(X_layer2_1_conv2),
         S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2,
@@ -3343,6 +3685,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer2_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
@@ -3353,6 +3696,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
@@ -3361,6 +3705,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, NULL,
         A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
@@ -3368,10 +3713,12 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer2_0_relu3);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu3),
         (size_t)n * 401408, RT_SET);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer2_0_downsample_1);
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
         S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512,
@@ -3380,6 +3727,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 401408, 401408);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL,
         T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
@@ -3387,6 +3735,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer2_0_bn3);
     rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512,
         P(P_layer2_0_bn3_weight), n, &g_layer2_0_bn3, RT_SET);
@@ -3395,6 +3744,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.bn2 + layer2.0.relu2 + layer2.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer2_0_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
         S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
         &g_layer2_0_bn2);
@@ -3405,6 +3755,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer2_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
         G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(RX_layer2_0_relu2), A(X_layer2_0_conv2),
         S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2,
@@ -3414,6 +3765,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 2 pad 1
        no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer2_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
@@ -3424,6 +3776,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
@@ -3432,6 +3785,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL,
         A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
@@ -3441,12 +3795,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         802816, 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer1_2_relu3);
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3),
         (size_t)n * 802816, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 802816,
         802816);
     /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer1_2_bn3);
     rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias),
         A(D_layer1_2_add1), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256,
         P(P_layer1_2_bn3_weight), n, &g_layer1_2_bn3, RT_SET);
@@ -3455,6 +3811,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.bn2 + layer1.2.relu2 + layer1.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer1_2_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
         S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
         &g_layer1_2_bn2);
@@ -3465,6 +3822,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer1_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
         G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(RX_layer1_2_relu2), A(X_layer1_2_conv2),
         S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2,
@@ -3474,6 +3832,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer1_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
@@ -3484,6 +3843,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
         S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
@@ -3492,6 +3852,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_2_conv1);
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, NULL,
         A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
@@ -3499,12 +3860,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer1_1_relu3);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu3),
         (size_t)n * 802816, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 802816,
         802816);
     /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer1_1_bn3);
     rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256,
         P(P_layer1_1_bn3_weight), n, &g_layer1_1_bn3, RT_SET);
@@ -3513,6 +3876,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.bn2 + layer1.1.relu2 + layer1.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer1_1_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
         S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
         &g_layer1_1_bn2);
@@ -3523,6 +3887,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer1_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
         G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(RX_layer1_1_relu2), A(X_layer1_1_conv2),
         S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2,
@@ -3532,6 +3897,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer1_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
@@ -3542,6 +3908,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
@@ -3550,6 +3917,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, NULL,
         A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
@@ -3557,10 +3925,12 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
+    RT_PROF(C_layer1_0_relu3);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu3),
         (size_t)n * 802816, RT_SET);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer1_0_downsample_1);
     rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight),
         G(P_layer1_0_downsample_1_bias), A(D_layer1_0_add1), A(X_layer1_0_downsample_0),
         S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256,
@@ -3569,6 +3939,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         rt_sumsq_samples(A(D_layer1_0_downsample_0), n, 802816, 802816);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    RT_PROF(C_layer1_0_downsample_0);
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL,
         A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n,
         &g_layer1_0_downsample_0, RT_SET);
@@ -3576,6 +3947,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         802816);
     /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
+    RT_PROF(C_layer1_0_bn3);
     rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256,
         P(P_layer1_0_bn3_weight), n, &g_layer1_0_bn3, RT_SET);
@@ -3584,6 +3956,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.bn2 + layer1.0.relu2 + layer1.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:88, 89) */
+    RT_PROF(C_layer1_0_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
         S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
         &g_layer1_0_bn2);
@@ -3594,6 +3967,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    RT_PROF(C_layer1_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
         G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(RX_layer1_0_relu2), A(X_layer1_0_conv2),
         S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2,
@@ -3603,6 +3977,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:87, 88) */
+    RT_PROF(C_layer1_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
@@ -3613,6 +3988,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
@@ -3621,6 +3997,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1),
         A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_maxpool), n, 200704,
@@ -3629,16 +4006,19 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* bn1 + relu + maxpool: batchnorm + relu + maxpool 3x3 stride 2 pad 1, [64,112,112] ->
        [64,56,56]  (specs/resnet_imagenet.lua:30, 31) */
+    RT_PROF(C_maxpool);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
     rt_maxpool_backward(A(D_relu), A(D_maxpool), A(RX_relu), n, &g_maxpool, RT_SET);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
+    RT_PROF(C_bn1);
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(RX_relu),
         A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 802816, 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
+    RT_PROF(C_conv1);
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 150528, 150528);
@@ -4288,6 +4668,150 @@ static const RtSkipInfo skips[] = {
     {L_layer4_2_add1, "layer4.1.relu3"},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"conv1", "conv2d", 236027904.0},
+    {"bn1 + relu", "batchnorm + relu", 1605632.0},
+    {"maxpool", "maxpool", 1806336.0},
+    {"layer1.0.conv1", "conv2d", 25690112.0},
+    {"layer1.0.bn1 + relu1", "batchnorm + relu", 401408.0},
+    {"layer1.0.conv2", "conv2d", 231211008.0},
+    {"layer1.0.bn2 + relu2", "batchnorm + relu", 401408.0},
+    {"layer1.0.conv3", "conv2d", 102760448.0},
+    {"layer1.0.bn3", "batchnorm", 802816.0},
+    {"layer1.0.downsample.0", "conv2d", 102760448.0},
+    {"layer1.0.downsample.1", "batchnorm", 802816.0},
+    {"layer1.0.bn3 + add1 + relu3", "batchnorm + add + relu", 2408448.0},
+    {"layer1.0.relu3", "relu", 802816.0},
+    {"layer1.1.conv1", "conv2d", 102760448.0},
+    {"layer1.1.bn1 + relu1", "batchnorm + relu", 401408.0},
+    {"layer1.1.conv2", "conv2d", 231211008.0},
+    {"layer1.1.bn2 + relu2", "batchnorm + relu", 401408.0},
+    {"layer1.1.conv3", "conv2d", 102760448.0},
+    {"layer1.1.bn3", "batchnorm", 802816.0},
+    {"layer1.1.bn3 + add1 + relu3", "batchnorm + add + relu", 2408448.0},
+    {"layer1.1.relu3", "relu", 802816.0},
+    {"layer1.2.conv1", "conv2d", 102760448.0},
+    {"layer1.2.bn1 + relu1", "batchnorm + relu", 401408.0},
+    {"layer1.2.conv2", "conv2d", 231211008.0},
+    {"layer1.2.bn2 + relu2", "batchnorm + relu", 401408.0},
+    {"layer1.2.conv3", "conv2d", 102760448.0},
+    {"layer1.2.bn3", "batchnorm", 802816.0},
+    {"layer1.2.bn3 + add1 + relu3", "batchnorm + add + relu", 2408448.0},
+    {"layer1.2.relu3", "relu", 802816.0},
+    {"layer2.0.conv1", "conv2d", 205520896.0},
+    {"layer2.0.bn1 + relu1", "batchnorm + relu", 802816.0},
+    {"layer2.0.conv2", "conv2d", 231211008.0},
+    {"layer2.0.bn2 + relu2", "batchnorm + relu", 200704.0},
+    {"layer2.0.conv3", "conv2d", 102760448.0},
+    {"layer2.0.bn3", "batchnorm", 401408.0},
+    {"layer2.0.downsample.0", "conv2d", 205520896.0},
+    {"layer2.0.downsample.1", "batchnorm", 401408.0},
+    {"layer2.0.bn3 + add1 + relu3", "batchnorm + add + relu", 1204224.0},
+    {"layer2.0.relu3", "relu", 401408.0},
+    {"layer2.1.conv1", "conv2d", 102760448.0},
+    {"layer2.1.bn1 + relu1", "batchnorm + relu", 200704.0},
+    {"layer2.1.conv2", "conv2d", 231211008.0},
+    {"layer2.1.bn2 + relu2", "batchnorm + relu", 200704.0},
+    {"layer2.1.conv3", "conv2d", 102760448.0},
+    {"layer2.1.bn3", "batchnorm", 401408.0},
+    {"layer2.1.bn3 + add1 + relu3", "batchnorm + add + relu", 1204224.0},
+    {"layer2.1.relu3", "relu", 401408.0},
+    {"layer2.2.conv1", "conv2d", 102760448.0},
+    {"layer2.2.bn1 + relu1", "batchnorm + relu", 200704.0},
+    {"layer2.2.conv2", "conv2d", 231211008.0},
+    {"layer2.2.bn2 + relu2", "batchnorm + relu", 200704.0},
+    {"layer2.2.conv3", "conv2d", 102760448.0},
+    {"layer2.2.bn3", "batchnorm", 401408.0},
+    {"layer2.2.bn3 + add1 + relu3", "batchnorm + add + relu", 1204224.0},
+    {"layer2.2.relu3", "relu", 401408.0},
+    {"layer2.3.conv1", "conv2d", 102760448.0},
+    {"layer2.3.bn1 + relu1", "batchnorm + relu", 200704.0},
+    {"layer2.3.conv2", "conv2d", 231211008.0},
+    {"layer2.3.bn2 + relu2", "batchnorm + relu", 200704.0},
+    {"layer2.3.conv3", "conv2d", 102760448.0},
+    {"layer2.3.bn3", "batchnorm", 401408.0},
+    {"layer2.3.bn3 + add1 + relu3", "batchnorm + add + relu", 1204224.0},
+    {"layer2.3.relu3", "relu", 401408.0},
+    {"layer3.0.conv1", "conv2d", 205520896.0},
+    {"layer3.0.bn1 + relu1", "batchnorm + relu", 401408.0},
+    {"layer3.0.conv2", "conv2d", 231211008.0},
+    {"layer3.0.bn2 + relu2", "batchnorm + relu", 100352.0},
+    {"layer3.0.conv3", "conv2d", 102760448.0},
+    {"layer3.0.bn3", "batchnorm", 200704.0},
+    {"layer3.0.downsample.0", "conv2d", 205520896.0},
+    {"layer3.0.downsample.1", "batchnorm", 200704.0},
+    {"layer3.0.bn3 + add1 + relu3", "batchnorm + add + relu", 602112.0},
+    {"layer3.0.relu3", "relu", 200704.0},
+    {"layer3.1.conv1", "conv2d", 102760448.0},
+    {"layer3.1.bn1 + relu1", "batchnorm + relu", 100352.0},
+    {"layer3.1.conv2", "conv2d", 231211008.0},
+    {"layer3.1.bn2 + relu2", "batchnorm + relu", 100352.0},
+    {"layer3.1.conv3", "conv2d", 102760448.0},
+    {"layer3.1.bn3", "batchnorm", 200704.0},
+    {"layer3.1.bn3 + add1 + relu3", "batchnorm + add + relu", 602112.0},
+    {"layer3.1.relu3", "relu", 200704.0},
+    {"layer3.2.conv1", "conv2d", 102760448.0},
+    {"layer3.2.bn1 + relu1", "batchnorm + relu", 100352.0},
+    {"layer3.2.conv2", "conv2d", 231211008.0},
+    {"layer3.2.bn2 + relu2", "batchnorm + relu", 100352.0},
+    {"layer3.2.conv3", "conv2d", 102760448.0},
+    {"layer3.2.bn3", "batchnorm", 200704.0},
+    {"layer3.2.bn3 + add1 + relu3", "batchnorm + add + relu", 602112.0},
+    {"layer3.2.relu3", "relu", 200704.0},
+    {"layer3.3.conv1", "conv2d", 102760448.0},
+    {"layer3.3.bn1 + relu1", "batchnorm + relu", 100352.0},
+    {"layer3.3.conv2", "conv2d", 231211008.0},
+    {"layer3.3.bn2 + relu2", "batchnorm + relu", 100352.0},
+    {"layer3.3.conv3", "conv2d", 102760448.0},
+    {"layer3.3.bn3", "batchnorm", 200704.0},
+    {"layer3.3.bn3 + add1 + relu3", "batchnorm + add + relu", 602112.0},
+    {"layer3.3.relu3", "relu", 200704.0},
+    {"layer3.4.conv1", "conv2d", 102760448.0},
+    {"layer3.4.bn1 + relu1", "batchnorm + relu", 100352.0},
+    {"layer3.4.conv2", "conv2d", 231211008.0},
+    {"layer3.4.bn2 + relu2", "batchnorm + relu", 100352.0},
+    {"layer3.4.conv3", "conv2d", 102760448.0},
+    {"layer3.4.bn3", "batchnorm", 200704.0},
+    {"layer3.4.bn3 + add1 + relu3", "batchnorm + add + relu", 602112.0},
+    {"layer3.4.relu3", "relu", 200704.0},
+    {"layer3.5.conv1", "conv2d", 102760448.0},
+    {"layer3.5.bn1 + relu1", "batchnorm + relu", 100352.0},
+    {"layer3.5.conv2", "conv2d", 231211008.0},
+    {"layer3.5.bn2 + relu2", "batchnorm + relu", 100352.0},
+    {"layer3.5.conv3", "conv2d", 102760448.0},
+    {"layer3.5.bn3", "batchnorm", 200704.0},
+    {"layer3.5.bn3 + add1 + relu3", "batchnorm + add + relu", 602112.0},
+    {"layer3.5.relu3", "relu", 200704.0},
+    {"layer4.0.conv1", "conv2d", 205520896.0},
+    {"layer4.0.bn1 + relu1", "batchnorm + relu", 200704.0},
+    {"layer4.0.conv2", "conv2d", 231211008.0},
+    {"layer4.0.bn2 + relu2", "batchnorm + relu", 50176.0},
+    {"layer4.0.conv3", "conv2d", 102760448.0},
+    {"layer4.0.bn3", "batchnorm", 100352.0},
+    {"layer4.0.downsample.0", "conv2d", 205520896.0},
+    {"layer4.0.downsample.1", "batchnorm", 100352.0},
+    {"layer4.0.bn3 + add1 + relu3", "batchnorm + add + relu", 301056.0},
+    {"layer4.0.relu3", "relu", 100352.0},
+    {"layer4.1.conv1", "conv2d", 102760448.0},
+    {"layer4.1.bn1 + relu1", "batchnorm + relu", 50176.0},
+    {"layer4.1.conv2", "conv2d", 231211008.0},
+    {"layer4.1.bn2 + relu2", "batchnorm + relu", 50176.0},
+    {"layer4.1.conv3", "conv2d", 102760448.0},
+    {"layer4.1.bn3", "batchnorm", 100352.0},
+    {"layer4.1.bn3 + add1 + relu3", "batchnorm + add + relu", 301056.0},
+    {"layer4.1.relu3", "relu", 100352.0},
+    {"layer4.2.conv1", "conv2d", 102760448.0},
+    {"layer4.2.bn1 + relu1", "batchnorm + relu", 50176.0},
+    {"layer4.2.conv2", "conv2d", 231211008.0},
+    {"layer4.2.bn2 + relu2", "batchnorm + relu", 50176.0},
+    {"layer4.2.conv3", "conv2d", 102760448.0},
+    {"layer4.2.bn3", "batchnorm", 100352.0},
+    {"layer4.2.bn3 + add1 + relu3", "batchnorm + add + relu", 301056.0},
+    {"layer4.2.relu3", "relu", 100352.0},
+    {"avgpool", "global_avgpool", 2048.0},
+    {"fc", "linear", 4096000.0},
+};
+
 const RtModel resnet50_model = {
     .name = "resnet50",
     .in_ndim = 3, .in_shape = {3, 224, 224},
@@ -4297,6 +4821,7 @@ const RtModel resnet50_model = {
     .num_tensors = 267, .tensors = tensors,
     .num_layers = 123, .layers = layers,
     .num_skips = 16, .skips = skips,
+    .num_blocks = 141, .blocks = blocks,
     .infer_arena_per_sample = RESNET50_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET50_INFER_ARENA_FIXED,
     .infer_arena_scratch = RESNET50_INFER_ARENA_SCRATCH,

@@ -1070,6 +1070,180 @@ enum {
     L_fc,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_conv1,
+    C_bn1,
+    C_layer1_0_conv1,
+    C_layer1_0_bn1,
+    C_layer1_0_conv2,
+    C_layer1_0_bn2,
+    C_layer1_0_add1,
+    C_layer1_0_relu2,
+    C_layer1_1_conv1,
+    C_layer1_1_bn1,
+    C_layer1_1_conv2,
+    C_layer1_1_bn2,
+    C_layer1_1_add1,
+    C_layer1_1_relu2,
+    C_layer1_2_conv1,
+    C_layer1_2_bn1,
+    C_layer1_2_conv2,
+    C_layer1_2_bn2,
+    C_layer1_2_add1,
+    C_layer1_2_relu2,
+    C_layer1_3_conv1,
+    C_layer1_3_bn1,
+    C_layer1_3_conv2,
+    C_layer1_3_bn2,
+    C_layer1_3_add1,
+    C_layer1_3_relu2,
+    C_layer1_4_conv1,
+    C_layer1_4_bn1,
+    C_layer1_4_conv2,
+    C_layer1_4_bn2,
+    C_layer1_4_add1,
+    C_layer1_4_relu2,
+    C_layer1_5_conv1,
+    C_layer1_5_bn1,
+    C_layer1_5_conv2,
+    C_layer1_5_bn2,
+    C_layer1_5_add1,
+    C_layer1_5_relu2,
+    C_layer1_6_conv1,
+    C_layer1_6_bn1,
+    C_layer1_6_conv2,
+    C_layer1_6_bn2,
+    C_layer1_6_add1,
+    C_layer1_6_relu2,
+    C_layer1_7_conv1,
+    C_layer1_7_bn1,
+    C_layer1_7_conv2,
+    C_layer1_7_bn2,
+    C_layer1_7_add1,
+    C_layer1_7_relu2,
+    C_layer1_8_conv1,
+    C_layer1_8_bn1,
+    C_layer1_8_conv2,
+    C_layer1_8_bn2,
+    C_layer1_8_add1,
+    C_layer1_8_relu2,
+    C_layer2_0_conv1,
+    C_layer2_0_bn1,
+    C_layer2_0_conv2,
+    C_layer2_0_bn2,
+    C_layer2_0_downsample_0,
+    C_layer2_0_downsample_1,
+    C_layer2_0_add1,
+    C_layer2_0_relu2,
+    C_layer2_1_conv1,
+    C_layer2_1_bn1,
+    C_layer2_1_conv2,
+    C_layer2_1_bn2,
+    C_layer2_1_add1,
+    C_layer2_1_relu2,
+    C_layer2_2_conv1,
+    C_layer2_2_bn1,
+    C_layer2_2_conv2,
+    C_layer2_2_bn2,
+    C_layer2_2_add1,
+    C_layer2_2_relu2,
+    C_layer2_3_conv1,
+    C_layer2_3_bn1,
+    C_layer2_3_conv2,
+    C_layer2_3_bn2,
+    C_layer2_3_add1,
+    C_layer2_3_relu2,
+    C_layer2_4_conv1,
+    C_layer2_4_bn1,
+    C_layer2_4_conv2,
+    C_layer2_4_bn2,
+    C_layer2_4_add1,
+    C_layer2_4_relu2,
+    C_layer2_5_conv1,
+    C_layer2_5_bn1,
+    C_layer2_5_conv2,
+    C_layer2_5_bn2,
+    C_layer2_5_add1,
+    C_layer2_5_relu2,
+    C_layer2_6_conv1,
+    C_layer2_6_bn1,
+    C_layer2_6_conv2,
+    C_layer2_6_bn2,
+    C_layer2_6_add1,
+    C_layer2_6_relu2,
+    C_layer2_7_conv1,
+    C_layer2_7_bn1,
+    C_layer2_7_conv2,
+    C_layer2_7_bn2,
+    C_layer2_7_add1,
+    C_layer2_7_relu2,
+    C_layer2_8_conv1,
+    C_layer2_8_bn1,
+    C_layer2_8_conv2,
+    C_layer2_8_bn2,
+    C_layer2_8_add1,
+    C_layer2_8_relu2,
+    C_layer3_0_conv1,
+    C_layer3_0_bn1,
+    C_layer3_0_conv2,
+    C_layer3_0_bn2,
+    C_layer3_0_downsample_0,
+    C_layer3_0_downsample_1,
+    C_layer3_0_add1,
+    C_layer3_0_relu2,
+    C_layer3_1_conv1,
+    C_layer3_1_bn1,
+    C_layer3_1_conv2,
+    C_layer3_1_bn2,
+    C_layer3_1_add1,
+    C_layer3_1_relu2,
+    C_layer3_2_conv1,
+    C_layer3_2_bn1,
+    C_layer3_2_conv2,
+    C_layer3_2_bn2,
+    C_layer3_2_add1,
+    C_layer3_2_relu2,
+    C_layer3_3_conv1,
+    C_layer3_3_bn1,
+    C_layer3_3_conv2,
+    C_layer3_3_bn2,
+    C_layer3_3_add1,
+    C_layer3_3_relu2,
+    C_layer3_4_conv1,
+    C_layer3_4_bn1,
+    C_layer3_4_conv2,
+    C_layer3_4_bn2,
+    C_layer3_4_add1,
+    C_layer3_4_relu2,
+    C_layer3_5_conv1,
+    C_layer3_5_bn1,
+    C_layer3_5_conv2,
+    C_layer3_5_bn2,
+    C_layer3_5_add1,
+    C_layer3_5_relu2,
+    C_layer3_6_conv1,
+    C_layer3_6_bn1,
+    C_layer3_6_conv2,
+    C_layer3_6_bn2,
+    C_layer3_6_add1,
+    C_layer3_6_relu2,
+    C_layer3_7_conv1,
+    C_layer3_7_bn1,
+    C_layer3_7_conv2,
+    C_layer3_7_bn2,
+    C_layer3_7_add1,
+    C_layer3_7_relu2,
+    C_layer3_8_conv1,
+    C_layer3_8_bn1,
+    C_layer3_8_conv2,
+    C_layer3_8_bn2,
+    C_layer3_8_add1,
+    C_layer3_8_relu2,
+    C_avgpool,
+    C_fc,
+};
+
 /* Residual adds: rows of skips[] and of forward's drop[]. */
 enum {
     K_layer1_0_add1,
@@ -1405,8 +1579,10 @@ void resnet56_init(float *params, uint64_t seed) {
 const float *resnet56_forward(float *params, float *arena, const float *x, int n, int training,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    RT_PROF(C_conv1);
     rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
+    RT_PROF(C_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
             P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, &g_bn1,
@@ -1416,10 +1592,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
             S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
@@ -1431,10 +1609,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(X_layer1_0_relu2), A(X_relu), (size_t)n * 12544);
     else if (training)
@@ -1448,10 +1628,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
             S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
@@ -1463,10 +1645,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
     else if (training)
@@ -1481,10 +1665,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
             S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var),
@@ -1496,10 +1682,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_2_add1);
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
     else if (training)
@@ -1514,10 +1702,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_conv1);
     rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu1), S(S_layer1_3_bn1),
             S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var),
@@ -1529,10 +1719,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_3_conv2);
     rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_3_add1);
     if (drop && drop[K_layer1_3_add1])
         rt_relu_forward(A(X_layer1_3_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
     else if (training)
@@ -1547,10 +1739,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_conv1);
     rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu1), S(S_layer1_4_bn1),
             S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var),
@@ -1562,10 +1756,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_4_conv2);
     rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_4_add1);
     if (drop && drop[K_layer1_4_add1])
         rt_relu_forward(A(X_layer1_4_relu2), A(X_layer1_3_relu2), (size_t)n * 12544);
     else if (training)
@@ -1580,10 +1776,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_conv1);
     rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu1), S(S_layer1_5_bn1),
             S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var),
@@ -1595,10 +1793,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_5_conv2);
     rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_5_add1);
     if (drop && drop[K_layer1_5_add1])
         rt_relu_forward(A(X_layer1_5_relu2), A(X_layer1_4_relu2), (size_t)n * 12544);
     else if (training)
@@ -1613,10 +1813,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_conv1);
     rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu1), S(S_layer1_6_bn1),
             S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var),
@@ -1628,10 +1830,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_6_conv2);
     rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_6_add1);
     if (drop && drop[K_layer1_6_add1])
         rt_relu_forward(A(X_layer1_6_relu2), A(X_layer1_5_relu2), (size_t)n * 12544);
     else if (training)
@@ -1646,10 +1850,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_conv1);
     rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu1), S(S_layer1_7_bn1),
             S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var),
@@ -1661,10 +1867,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_7_conv2);
     rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_7_add1);
     if (drop && drop[K_layer1_7_add1])
         rt_relu_forward(A(X_layer1_7_relu2), A(X_layer1_6_relu2), (size_t)n * 12544);
     else if (training)
@@ -1679,10 +1887,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_conv1);
     rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu1), S(S_layer1_8_bn1),
             S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var),
@@ -1694,10 +1904,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_8_conv2);
     rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer1_8_add1);
     if (drop && drop[K_layer1_8_add1])
         rt_relu_forward(A(X_layer1_8_relu2), A(X_layer1_7_relu2), (size_t)n * 12544);
     else if (training)
@@ -1712,10 +1924,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
             S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
@@ -1727,14 +1941,17 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
             S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_running_mean),
@@ -1748,6 +1965,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_downsample_1), (size_t)n * 6272);
     else if (training)
@@ -1762,10 +1980,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
             S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
@@ -1777,10 +1997,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
     else if (training)
@@ -1795,10 +2017,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
             S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var),
@@ -1810,10 +2034,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_2_add1);
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
     else if (training)
@@ -1828,10 +2054,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_conv1);
     rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
             S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var),
@@ -1843,10 +2071,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_3_conv2);
     rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_3_add1);
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
     else if (training)
@@ -1861,10 +2091,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_conv1);
     rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu1), S(S_layer2_4_bn1),
             S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var),
@@ -1876,10 +2108,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_4_conv2);
     rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_4_add1);
     if (drop && drop[K_layer2_4_add1])
         rt_relu_forward(A(X_layer2_4_relu2), A(X_layer2_3_relu2), (size_t)n * 6272);
     else if (training)
@@ -1894,10 +2128,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_conv1);
     rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu1), S(S_layer2_5_bn1),
             S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var),
@@ -1909,10 +2145,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_5_conv2);
     rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_5_add1);
     if (drop && drop[K_layer2_5_add1])
         rt_relu_forward(A(X_layer2_5_relu2), A(X_layer2_4_relu2), (size_t)n * 6272);
     else if (training)
@@ -1927,10 +2165,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_conv1);
     rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu1), S(S_layer2_6_bn1),
             S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var),
@@ -1942,10 +2182,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_6_conv2);
     rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_6_add1);
     if (drop && drop[K_layer2_6_add1])
         rt_relu_forward(A(X_layer2_6_relu2), A(X_layer2_5_relu2), (size_t)n * 6272);
     else if (training)
@@ -1960,10 +2202,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_conv1);
     rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu1), S(S_layer2_7_bn1),
             S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var),
@@ -1975,10 +2219,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_7_conv2);
     rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_7_add1);
     if (drop && drop[K_layer2_7_add1])
         rt_relu_forward(A(X_layer2_7_relu2), A(X_layer2_6_relu2), (size_t)n * 6272);
     else if (training)
@@ -1993,10 +2239,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_conv1);
     rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu1), S(S_layer2_8_bn1),
             S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var),
@@ -2008,10 +2256,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_8_conv2);
     rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer2_8_add1);
     if (drop && drop[K_layer2_8_add1])
         rt_relu_forward(A(X_layer2_8_relu2), A(X_layer2_7_relu2), (size_t)n * 6272);
     else if (training)
@@ -2026,10 +2276,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
             S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
@@ -2041,14 +2293,17 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
             S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_running_mean),
@@ -2062,6 +2317,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_downsample_1), (size_t)n * 3136);
     else if (training)
@@ -2076,10 +2332,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
             S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
@@ -2091,10 +2349,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
     else if (training)
@@ -2109,10 +2369,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
             S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var),
@@ -2124,10 +2386,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_2_add1);
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
     else if (training)
@@ -2142,10 +2406,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_conv1);
     rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
             S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var),
@@ -2157,10 +2423,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_3_conv2);
     rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_3_add1);
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_2_relu2), (size_t)n * 3136);
     else if (training)
@@ -2175,10 +2443,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_conv1);
     rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
             S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var),
@@ -2190,10 +2460,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_4_conv2);
     rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_4_add1);
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_3_relu2), (size_t)n * 3136);
     else if (training)
@@ -2208,10 +2480,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_conv1);
     rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
             S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var),
@@ -2223,10 +2497,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_5_conv2);
     rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_5_add1);
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_4_relu2), (size_t)n * 3136);
     else if (training)
@@ -2241,10 +2517,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_conv1);
     rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu1), S(S_layer3_6_bn1),
             S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var),
@@ -2256,10 +2534,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_6_conv2);
     rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_6_add1);
     if (drop && drop[K_layer3_6_add1])
         rt_relu_forward(A(X_layer3_6_relu2), A(X_layer3_5_relu2), (size_t)n * 3136);
     else if (training)
@@ -2274,10 +2554,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_conv1);
     rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu1), S(S_layer3_7_bn1),
             S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var),
@@ -2289,10 +2571,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_7_conv2);
     rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_7_add1);
     if (drop && drop[K_layer3_7_add1])
         rt_relu_forward(A(X_layer3_7_relu2), A(X_layer3_6_relu2), (size_t)n * 3136);
     else if (training)
@@ -2307,10 +2591,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_conv1);
     rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu1), S(S_layer3_8_bn1),
             S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var),
@@ -2322,10 +2608,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_8_conv2);
     rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+    RT_PROF(C_layer3_8_add1);
     if (drop && drop[K_layer3_8_add1])
         rt_relu_forward(A(X_layer3_8_relu2), A(X_layer3_7_relu2), (size_t)n * 3136);
     else if (training)
@@ -2339,8 +2627,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, &g_layer3_8_bn2,
             1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_8_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    RT_PROF(C_fc);
     rt_linear_forward(A(X_fc), A(X_avgpool), P(P_fc_weight), P(P_fc_bias), n, 64, 10);
     return A(X_fc);
 }
@@ -2981,21 +3271,26 @@ float resnet56_loss(const float *out, const void *target, int n) {
 void resnet56_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
+    RT_PROF(C_fc);
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 10, 1, RT_SET);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    RT_PROF(C_fc);
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 64, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 64, 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_8_relu2);
     rt_relu_backward(A(D_layer3_8_add1), A(D_layer3_8_relu2), A(X_layer3_8_relu2),
         (size_t)n * 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
     /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_8_bn2);
     rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias),
         A(D_layer3_8_add1), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64,
         P(P_layer3_8_bn2_weight), n, &g_layer3_8_bn2, RT_SET);
@@ -3004,6 +3299,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.8.bn1 + layer3.8.relu1 + layer3.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_8_relu1), A(X_layer3_8_conv1), S(S_layer3_8_bn1),
         S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
         &g_layer3_8_bn1);
@@ -3014,6 +3310,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight),
         G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(RX_layer3_8_relu1), A(X_layer3_8_conv1),
         S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, &g_layer3_8_bn1,
@@ -3022,6 +3319,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_conv1);
     rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), NULL, T(TB_layer3_8_conv1),
         A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1,
         RT_ADD);
@@ -3029,12 +3327,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_7_relu2);
     rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_8_add1), A(X_layer3_7_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
     /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_7_bn2);
     rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias),
         A(D_layer3_7_add1), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64,
         P(P_layer3_7_bn2_weight), n, &g_layer3_7_bn2, RT_SET);
@@ -3043,6 +3343,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.7.bn1 + layer3.7.relu1 + layer3.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_7_relu1), A(X_layer3_7_conv1), S(S_layer3_7_bn1),
         S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
         &g_layer3_7_bn1);
@@ -3053,6 +3354,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight),
         G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(RX_layer3_7_relu1), A(X_layer3_7_conv1),
         S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, &g_layer3_7_bn1,
@@ -3061,6 +3363,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_conv1);
     rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), NULL, T(TB_layer3_7_conv1),
         A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1,
         RT_ADD);
@@ -3068,12 +3371,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_6_relu2);
     rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_7_add1), A(X_layer3_6_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
     /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_6_bn2);
     rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias),
         A(D_layer3_6_add1), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64,
         P(P_layer3_6_bn2_weight), n, &g_layer3_6_bn2, RT_SET);
@@ -3082,6 +3387,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.6.bn1 + layer3.6.relu1 + layer3.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_6_relu1), A(X_layer3_6_conv1), S(S_layer3_6_bn1),
         S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
         &g_layer3_6_bn1);
@@ -3092,6 +3398,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight),
         G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(RX_layer3_6_relu1), A(X_layer3_6_conv1),
         S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, &g_layer3_6_bn1,
@@ -3100,6 +3407,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_conv1);
     rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), NULL, T(TB_layer3_6_conv1),
         A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1,
         RT_ADD);
@@ -3107,12 +3415,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_5_relu2);
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_6_add1), A(X_layer3_5_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
     /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_5_bn2);
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias),
         A(D_layer3_5_add1), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64,
         P(P_layer3_5_bn2_weight), n, &g_layer3_5_bn2, RT_SET);
@@ -3121,6 +3431,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.5.bn1 + layer3.5.relu1 + layer3.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
         S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
         &g_layer3_5_bn1);
@@ -3131,6 +3442,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
         G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(RX_layer3_5_relu1), A(X_layer3_5_conv1),
         S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, &g_layer3_5_bn1,
@@ -3139,6 +3451,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_conv1);
     rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, T(TB_layer3_5_conv1),
         A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
         RT_ADD);
@@ -3146,12 +3459,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_4_relu2);
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
     /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_4_bn2);
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias),
         A(D_layer3_4_add1), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64,
         P(P_layer3_4_bn2_weight), n, &g_layer3_4_bn2, RT_SET);
@@ -3160,6 +3475,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.4.bn1 + layer3.4.relu1 + layer3.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
         S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
         &g_layer3_4_bn1);
@@ -3170,6 +3486,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
         G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(RX_layer3_4_relu1), A(X_layer3_4_conv1),
         S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, &g_layer3_4_bn1,
@@ -3178,6 +3495,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_conv1);
     rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, T(TB_layer3_4_conv1),
         A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
         RT_ADD);
@@ -3185,12 +3503,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_3_relu2);
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
     /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_3_bn2);
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias),
         A(D_layer3_3_add1), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64,
         P(P_layer3_3_bn2_weight), n, &g_layer3_3_bn2, RT_SET);
@@ -3199,6 +3519,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.3.bn1 + layer3.3.relu1 + layer3.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
         S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
         &g_layer3_3_bn1);
@@ -3209,6 +3530,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
         G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(RX_layer3_3_relu1), A(X_layer3_3_conv1),
         S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, &g_layer3_3_bn1,
@@ -3217,6 +3539,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_conv1);
     rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, T(TB_layer3_3_conv1),
         A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
         RT_ADD);
@@ -3224,12 +3547,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_2_relu2);
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_2_bn2);
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias),
         A(D_layer3_2_add1), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64,
         P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2, RT_SET);
@@ -3238,6 +3563,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
         S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
@@ -3248,6 +3574,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
         S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
@@ -3256,6 +3583,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_conv1);
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
         A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
@@ -3263,12 +3591,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_1_relu2);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_1_bn2);
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64,
         P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2, RT_SET);
@@ -3277,6 +3607,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
@@ -3287,6 +3618,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
         S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
@@ -3295,6 +3627,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
@@ -3302,10 +3635,12 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_0_relu2);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136,
         RT_SET);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_1);
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
         S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64,
@@ -3314,6 +3649,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 3136, 3136);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), NULL,
         T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
@@ -3321,6 +3657,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_0_bn2);
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64,
         P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2, RT_SET);
@@ -3329,6 +3666,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
        */
+    RT_PROF(C_layer3_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
@@ -3339,6 +3677,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
         S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
@@ -3347,6 +3686,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
@@ -3356,12 +3696,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272, 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_8_relu2);
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2),
         (size_t)n * 6272, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
     /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_8_bn2);
     rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias),
         A(D_layer2_8_add1), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32,
         P(P_layer2_8_bn2_weight), n, &g_layer2_8_bn2, RT_SET);
@@ -3370,6 +3712,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.8.bn1 + layer2.8.relu1 + layer2.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_8_relu1), A(X_layer2_8_conv1), S(S_layer2_8_bn1),
         S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
         &g_layer2_8_bn1);
@@ -3380,6 +3723,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight),
         G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(RX_layer2_8_relu1), A(X_layer2_8_conv1),
         S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, &g_layer2_8_bn1,
@@ -3388,6 +3732,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_conv1);
     rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), NULL, T(TB_layer2_8_conv1),
         A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1,
         RT_ADD);
@@ -3395,12 +3740,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_7_relu2);
     rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_8_add1), A(X_layer2_7_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
     /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_7_bn2);
     rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias),
         A(D_layer2_7_add1), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32,
         P(P_layer2_7_bn2_weight), n, &g_layer2_7_bn2, RT_SET);
@@ -3409,6 +3756,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.7.bn1 + layer2.7.relu1 + layer2.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_7_relu1), A(X_layer2_7_conv1), S(S_layer2_7_bn1),
         S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
         &g_layer2_7_bn1);
@@ -3419,6 +3767,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight),
         G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(RX_layer2_7_relu1), A(X_layer2_7_conv1),
         S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, &g_layer2_7_bn1,
@@ -3427,6 +3776,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_conv1);
     rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), NULL, T(TB_layer2_7_conv1),
         A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1,
         RT_ADD);
@@ -3434,12 +3784,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_6_relu2);
     rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_7_add1), A(X_layer2_6_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
     /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_6_bn2);
     rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias),
         A(D_layer2_6_add1), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32,
         P(P_layer2_6_bn2_weight), n, &g_layer2_6_bn2, RT_SET);
@@ -3448,6 +3800,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.6.bn1 + layer2.6.relu1 + layer2.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_6_relu1), A(X_layer2_6_conv1), S(S_layer2_6_bn1),
         S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
         &g_layer2_6_bn1);
@@ -3458,6 +3811,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight),
         G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(RX_layer2_6_relu1), A(X_layer2_6_conv1),
         S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, &g_layer2_6_bn1,
@@ -3466,6 +3820,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_conv1);
     rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), NULL, T(TB_layer2_6_conv1),
         A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1,
         RT_ADD);
@@ -3473,12 +3828,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_5_relu2);
     rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_6_add1), A(X_layer2_5_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
     /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_5_bn2);
     rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias),
         A(D_layer2_5_add1), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32,
         P(P_layer2_5_bn2_weight), n, &g_layer2_5_bn2, RT_SET);
@@ -3487,6 +3844,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.5.bn1 + layer2.5.relu1 + layer2.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_5_relu1), A(X_layer2_5_conv1), S(S_layer2_5_bn1),
         S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
         &g_layer2_5_bn1);
@@ -3497,6 +3855,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight),
         G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(RX_layer2_5_relu1), A(X_layer2_5_conv1),
         S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, &g_layer2_5_bn1,
@@ -3505,6 +3864,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_conv1);
     rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), NULL, T(TB_layer2_5_conv1),
         A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1,
         RT_ADD);
@@ -3512,12 +3872,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_4_relu2);
     rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_5_add1), A(X_layer2_4_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
     /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_4_bn2);
     rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias),
         A(D_layer2_4_add1), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32,
         P(P_layer2_4_bn2_weight), n, &g_layer2_4_bn2, RT_SET);
@@ -3526,6 +3888,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.4.bn1 + layer2.4.relu1 + layer2.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_4_relu1), A(X_layer2_4_conv1), S(S_layer2_4_bn1),
         S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
         &g_layer2_4_bn1);
@@ -3536,6 +3899,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight),
         G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(RX_layer2_4_relu1), A(X_layer2_4_conv1),
         S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, &g_layer2_4_bn1,
@@ -3544,6 +3908,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_conv1);
     rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), NULL, T(TB_layer2_4_conv1),
         A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1,
         RT_ADD);
@@ -3551,12 +3916,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_3_relu2);
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_4_add1), A(X_layer2_3_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
     /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_3_bn2);
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias),
         A(D_layer2_3_add1), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32,
         P(P_layer2_3_bn2_weight), n, &g_layer2_3_bn2, RT_SET);
@@ -3565,6 +3932,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.3.bn1 + layer2.3.relu1 + layer2.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
         S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
         &g_layer2_3_bn1);
@@ -3575,6 +3943,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
         G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(RX_layer2_3_relu1), A(X_layer2_3_conv1),
         S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, &g_layer2_3_bn1,
@@ -3583,6 +3952,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_conv1);
     rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, T(TB_layer2_3_conv1),
         A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
         RT_ADD);
@@ -3590,12 +3960,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_2_relu2);
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_2_bn2);
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias),
         A(D_layer2_2_add1), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32,
         P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2, RT_SET);
@@ -3604,6 +3976,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
@@ -3614,6 +3987,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
         S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
@@ -3622,6 +3996,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_conv1);
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
         A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
@@ -3629,12 +4004,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_1_relu2);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_1_bn2);
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32,
         P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2, RT_SET);
@@ -3643,6 +4020,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
@@ -3653,6 +4031,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
         S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
@@ -3661,6 +4040,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
@@ -3668,10 +4048,12 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_0_relu2);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272,
         RT_SET);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_1);
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
         S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32,
@@ -3680,6 +4062,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 6272, 6272);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), NULL,
         T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
@@ -3687,6 +4070,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_0_bn2);
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32,
         P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2, RT_SET);
@@ -3695,6 +4079,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
@@ -3705,6 +4090,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
         S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
@@ -3713,6 +4099,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
@@ -3722,12 +4109,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544, 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_8_relu2);
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
     /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_8_bn2);
     rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias),
         A(D_layer1_8_add1), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16,
         P(P_layer1_8_bn2_weight), n, &g_layer1_8_bn2, RT_SET);
@@ -3736,6 +4125,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.8.bn1 + layer1.8.relu1 + layer1.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_8_relu1), A(X_layer1_8_conv1), S(S_layer1_8_bn1),
         S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
         &g_layer1_8_bn1);
@@ -3746,6 +4136,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight),
         G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(RX_layer1_8_relu1), A(X_layer1_8_conv1),
         S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, &g_layer1_8_bn1,
@@ -3754,6 +4145,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_conv1);
     rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), NULL, T(TB_layer1_8_conv1),
         A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1,
         RT_ADD);
@@ -3761,12 +4153,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_7_relu2);
     rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_8_add1), A(X_layer1_7_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
     /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_7_bn2);
     rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias),
         A(D_layer1_7_add1), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16,
         P(P_layer1_7_bn2_weight), n, &g_layer1_7_bn2, RT_SET);
@@ -3775,6 +4169,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.7.bn1 + layer1.7.relu1 + layer1.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_7_relu1), A(X_layer1_7_conv1), S(S_layer1_7_bn1),
         S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
         &g_layer1_7_bn1);
@@ -3785,6 +4180,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight),
         G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(RX_layer1_7_relu1), A(X_layer1_7_conv1),
         S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, &g_layer1_7_bn1,
@@ -3793,6 +4189,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_conv1);
     rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), NULL, T(TB_layer1_7_conv1),
         A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1,
         RT_ADD);
@@ -3800,12 +4197,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_6_relu2);
     rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_7_add1), A(X_layer1_6_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
     /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_6_bn2);
     rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias),
         A(D_layer1_6_add1), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16,
         P(P_layer1_6_bn2_weight), n, &g_layer1_6_bn2, RT_SET);
@@ -3814,6 +4213,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.6.bn1 + layer1.6.relu1 + layer1.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_6_relu1), A(X_layer1_6_conv1), S(S_layer1_6_bn1),
         S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
         &g_layer1_6_bn1);
@@ -3824,6 +4224,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight),
         G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(RX_layer1_6_relu1), A(X_layer1_6_conv1),
         S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, &g_layer1_6_bn1,
@@ -3832,6 +4233,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_conv1);
     rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), NULL, T(TB_layer1_6_conv1),
         A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1,
         RT_ADD);
@@ -3839,12 +4241,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_5_relu2);
     rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_6_add1), A(X_layer1_5_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
     /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_5_bn2);
     rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias),
         A(D_layer1_5_add1), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16,
         P(P_layer1_5_bn2_weight), n, &g_layer1_5_bn2, RT_SET);
@@ -3853,6 +4257,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.5.bn1 + layer1.5.relu1 + layer1.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_5_relu1), A(X_layer1_5_conv1), S(S_layer1_5_bn1),
         S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
         &g_layer1_5_bn1);
@@ -3863,6 +4268,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight),
         G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(RX_layer1_5_relu1), A(X_layer1_5_conv1),
         S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, &g_layer1_5_bn1,
@@ -3871,6 +4277,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_conv1);
     rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), NULL, T(TB_layer1_5_conv1),
         A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1,
         RT_ADD);
@@ -3878,12 +4285,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_4_relu2);
     rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_5_add1), A(X_layer1_4_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
     /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_4_bn2);
     rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias),
         A(D_layer1_4_add1), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16,
         P(P_layer1_4_bn2_weight), n, &g_layer1_4_bn2, RT_SET);
@@ -3892,6 +4301,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.4.bn1 + layer1.4.relu1 + layer1.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_4_relu1), A(X_layer1_4_conv1), S(S_layer1_4_bn1),
         S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
         &g_layer1_4_bn1);
@@ -3902,6 +4312,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight),
         G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(RX_layer1_4_relu1), A(X_layer1_4_conv1),
         S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, &g_layer1_4_bn1,
@@ -3910,6 +4321,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_conv1);
     rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), NULL, T(TB_layer1_4_conv1),
         A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1,
         RT_ADD);
@@ -3917,12 +4329,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_3_relu2);
     rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_4_add1), A(X_layer1_3_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
     /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_3_bn2);
     rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias),
         A(D_layer1_3_add1), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16,
         P(P_layer1_3_bn2_weight), n, &g_layer1_3_bn2, RT_SET);
@@ -3931,6 +4345,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.3.bn1 + layer1.3.relu1 + layer1.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_3_relu1), A(X_layer1_3_conv1), S(S_layer1_3_bn1),
         S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
         &g_layer1_3_bn1);
@@ -3941,6 +4356,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight),
         G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(RX_layer1_3_relu1), A(X_layer1_3_conv1),
         S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, &g_layer1_3_bn1,
@@ -3949,6 +4365,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_conv1);
     rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), NULL, T(TB_layer1_3_conv1),
         A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1,
         RT_ADD);
@@ -3956,12 +4373,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_2_relu2);
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_3_add1), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_2_bn2);
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias),
         A(D_layer1_2_add1), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16,
         P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2, RT_SET);
@@ -3970,6 +4389,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
@@ -3980,6 +4400,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
         S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
@@ -3988,6 +4409,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_conv1);
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
         A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
@@ -3995,12 +4417,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_1_relu2);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_1_bn2);
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16,
         P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2, RT_SET);
@@ -4009,6 +4433,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
@@ -4019,6 +4444,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
         S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
@@ -4027,6 +4453,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
@@ -4034,12 +4461,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_0_relu2);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_0_bn2);
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16,
         P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2, RT_SET);
@@ -4048,6 +4477,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
        73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
@@ -4058,6 +4488,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
         S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
@@ -4067,6 +4498,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* bn1 + relu + layer1.0.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
        [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:72)
        */
+    RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
@@ -4074,10 +4506,12 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
+    RT_PROF(C_bn1);
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_layer1_0_add1),
         A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    RT_PROF(C_conv1);
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
@@ -4791,6 +5225,179 @@ static const RtSkipInfo skips[] = {
     {L_layer3_8_add1, "layer3.7.relu2"},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"conv1", "conv2d", 225792.0},
+    {"bn1 + relu", "batchnorm + relu", 25088.0},
+    {"layer1.0.conv1", "conv2d", 3612672.0},
+    {"layer1.0.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.0.conv2", "conv2d", 3612672.0},
+    {"layer1.0.bn2", "batchnorm", 12544.0},
+    {"layer1.0.bn2 + add1 + relu2", "batchnorm + add + relu", 37632.0},
+    {"layer1.0.relu2", "relu", 12544.0},
+    {"layer1.1.conv1", "conv2d", 3612672.0},
+    {"layer1.1.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.1.conv2", "conv2d", 3612672.0},
+    {"layer1.1.bn2", "batchnorm", 12544.0},
+    {"layer1.1.bn2 + add1 + relu2", "batchnorm + add + relu", 37632.0},
+    {"layer1.1.relu2", "relu", 12544.0},
+    {"layer1.2.conv1", "conv2d", 3612672.0},
+    {"layer1.2.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.2.conv2", "conv2d", 3612672.0},
+    {"layer1.2.bn2", "batchnorm", 12544.0},
+    {"layer1.2.bn2 + add1 + relu2", "batchnorm + add + relu", 37632.0},
+    {"layer1.2.relu2", "relu", 12544.0},
+    {"layer1.3.conv1", "conv2d", 3612672.0},
+    {"layer1.3.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.3.conv2", "conv2d", 3612672.0},
+    {"layer1.3.bn2", "batchnorm", 12544.0},
+    {"layer1.3.bn2 + add1 + relu2", "batchnorm + add + relu", 37632.0},
+    {"layer1.3.relu2", "relu", 12544.0},
+    {"layer1.4.conv1", "conv2d", 3612672.0},
+    {"layer1.4.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.4.conv2", "conv2d", 3612672.0},
+    {"layer1.4.bn2", "batchnorm", 12544.0},
+    {"layer1.4.bn2 + add1 + relu2", "batchnorm + add + relu", 37632.0},
+    {"layer1.4.relu2", "relu", 12544.0},
+    {"layer1.5.conv1", "conv2d", 3612672.0},
+    {"layer1.5.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.5.conv2", "conv2d", 3612672.0},
+    {"layer1.5.bn2", "batchnorm", 12544.0},
+    {"layer1.5.bn2 + add1 + relu2", "batchnorm + add + relu", 37632.0},
+    {"layer1.5.relu2", "relu", 12544.0},
+    {"layer1.6.conv1", "conv2d", 3612672.0},
+    {"layer1.6.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.6.conv2", "conv2d", 3612672.0},
+    {"layer1.6.bn2", "batchnorm", 12544.0},
+    {"layer1.6.bn2 + add1 + relu2", "batchnorm + add + relu", 37632.0},
+    {"layer1.6.relu2", "relu", 12544.0},
+    {"layer1.7.conv1", "conv2d", 3612672.0},
+    {"layer1.7.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.7.conv2", "conv2d", 3612672.0},
+    {"layer1.7.bn2", "batchnorm", 12544.0},
+    {"layer1.7.bn2 + add1 + relu2", "batchnorm + add + relu", 37632.0},
+    {"layer1.7.relu2", "relu", 12544.0},
+    {"layer1.8.conv1", "conv2d", 3612672.0},
+    {"layer1.8.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"layer1.8.conv2", "conv2d", 3612672.0},
+    {"layer1.8.bn2", "batchnorm", 12544.0},
+    {"layer1.8.bn2 + add1 + relu2", "batchnorm + add + relu", 37632.0},
+    {"layer1.8.relu2", "relu", 12544.0},
+    {"layer2.0.conv1", "conv2d", 1806336.0},
+    {"layer2.0.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.0.conv2", "conv2d", 3612672.0},
+    {"layer2.0.bn2", "batchnorm", 6272.0},
+    {"layer2.0.downsample.0", "conv2d", 200704.0},
+    {"layer2.0.downsample.1", "batchnorm", 6272.0},
+    {"layer2.0.bn2 + add1 + relu2", "batchnorm + add + relu", 18816.0},
+    {"layer2.0.relu2", "relu", 6272.0},
+    {"layer2.1.conv1", "conv2d", 3612672.0},
+    {"layer2.1.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.1.conv2", "conv2d", 3612672.0},
+    {"layer2.1.bn2", "batchnorm", 6272.0},
+    {"layer2.1.bn2 + add1 + relu2", "batchnorm + add + relu", 18816.0},
+    {"layer2.1.relu2", "relu", 6272.0},
+    {"layer2.2.conv1", "conv2d", 3612672.0},
+    {"layer2.2.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.2.conv2", "conv2d", 3612672.0},
+    {"layer2.2.bn2", "batchnorm", 6272.0},
+    {"layer2.2.bn2 + add1 + relu2", "batchnorm + add + relu", 18816.0},
+    {"layer2.2.relu2", "relu", 6272.0},
+    {"layer2.3.conv1", "conv2d", 3612672.0},
+    {"layer2.3.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.3.conv2", "conv2d", 3612672.0},
+    {"layer2.3.bn2", "batchnorm", 6272.0},
+    {"layer2.3.bn2 + add1 + relu2", "batchnorm + add + relu", 18816.0},
+    {"layer2.3.relu2", "relu", 6272.0},
+    {"layer2.4.conv1", "conv2d", 3612672.0},
+    {"layer2.4.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.4.conv2", "conv2d", 3612672.0},
+    {"layer2.4.bn2", "batchnorm", 6272.0},
+    {"layer2.4.bn2 + add1 + relu2", "batchnorm + add + relu", 18816.0},
+    {"layer2.4.relu2", "relu", 6272.0},
+    {"layer2.5.conv1", "conv2d", 3612672.0},
+    {"layer2.5.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.5.conv2", "conv2d", 3612672.0},
+    {"layer2.5.bn2", "batchnorm", 6272.0},
+    {"layer2.5.bn2 + add1 + relu2", "batchnorm + add + relu", 18816.0},
+    {"layer2.5.relu2", "relu", 6272.0},
+    {"layer2.6.conv1", "conv2d", 3612672.0},
+    {"layer2.6.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.6.conv2", "conv2d", 3612672.0},
+    {"layer2.6.bn2", "batchnorm", 6272.0},
+    {"layer2.6.bn2 + add1 + relu2", "batchnorm + add + relu", 18816.0},
+    {"layer2.6.relu2", "relu", 6272.0},
+    {"layer2.7.conv1", "conv2d", 3612672.0},
+    {"layer2.7.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.7.conv2", "conv2d", 3612672.0},
+    {"layer2.7.bn2", "batchnorm", 6272.0},
+    {"layer2.7.bn2 + add1 + relu2", "batchnorm + add + relu", 18816.0},
+    {"layer2.7.relu2", "relu", 6272.0},
+    {"layer2.8.conv1", "conv2d", 3612672.0},
+    {"layer2.8.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"layer2.8.conv2", "conv2d", 3612672.0},
+    {"layer2.8.bn2", "batchnorm", 6272.0},
+    {"layer2.8.bn2 + add1 + relu2", "batchnorm + add + relu", 18816.0},
+    {"layer2.8.relu2", "relu", 6272.0},
+    {"layer3.0.conv1", "conv2d", 1806336.0},
+    {"layer3.0.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.0.conv2", "conv2d", 3612672.0},
+    {"layer3.0.bn2", "batchnorm", 3136.0},
+    {"layer3.0.downsample.0", "conv2d", 200704.0},
+    {"layer3.0.downsample.1", "batchnorm", 3136.0},
+    {"layer3.0.bn2 + add1 + relu2", "batchnorm + add + relu", 9408.0},
+    {"layer3.0.relu2", "relu", 3136.0},
+    {"layer3.1.conv1", "conv2d", 3612672.0},
+    {"layer3.1.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.1.conv2", "conv2d", 3612672.0},
+    {"layer3.1.bn2", "batchnorm", 3136.0},
+    {"layer3.1.bn2 + add1 + relu2", "batchnorm + add + relu", 9408.0},
+    {"layer3.1.relu2", "relu", 3136.0},
+    {"layer3.2.conv1", "conv2d", 3612672.0},
+    {"layer3.2.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.2.conv2", "conv2d", 3612672.0},
+    {"layer3.2.bn2", "batchnorm", 3136.0},
+    {"layer3.2.bn2 + add1 + relu2", "batchnorm + add + relu", 9408.0},
+    {"layer3.2.relu2", "relu", 3136.0},
+    {"layer3.3.conv1", "conv2d", 3612672.0},
+    {"layer3.3.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.3.conv2", "conv2d", 3612672.0},
+    {"layer3.3.bn2", "batchnorm", 3136.0},
+    {"layer3.3.bn2 + add1 + relu2", "batchnorm + add + relu", 9408.0},
+    {"layer3.3.relu2", "relu", 3136.0},
+    {"layer3.4.conv1", "conv2d", 3612672.0},
+    {"layer3.4.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.4.conv2", "conv2d", 3612672.0},
+    {"layer3.4.bn2", "batchnorm", 3136.0},
+    {"layer3.4.bn2 + add1 + relu2", "batchnorm + add + relu", 9408.0},
+    {"layer3.4.relu2", "relu", 3136.0},
+    {"layer3.5.conv1", "conv2d", 3612672.0},
+    {"layer3.5.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.5.conv2", "conv2d", 3612672.0},
+    {"layer3.5.bn2", "batchnorm", 3136.0},
+    {"layer3.5.bn2 + add1 + relu2", "batchnorm + add + relu", 9408.0},
+    {"layer3.5.relu2", "relu", 3136.0},
+    {"layer3.6.conv1", "conv2d", 3612672.0},
+    {"layer3.6.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.6.conv2", "conv2d", 3612672.0},
+    {"layer3.6.bn2", "batchnorm", 3136.0},
+    {"layer3.6.bn2 + add1 + relu2", "batchnorm + add + relu", 9408.0},
+    {"layer3.6.relu2", "relu", 3136.0},
+    {"layer3.7.conv1", "conv2d", 3612672.0},
+    {"layer3.7.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.7.conv2", "conv2d", 3612672.0},
+    {"layer3.7.bn2", "batchnorm", 3136.0},
+    {"layer3.7.bn2 + add1 + relu2", "batchnorm + add + relu", 9408.0},
+    {"layer3.7.relu2", "relu", 3136.0},
+    {"layer3.8.conv1", "conv2d", 3612672.0},
+    {"layer3.8.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"layer3.8.conv2", "conv2d", 3612672.0},
+    {"layer3.8.bn2", "batchnorm", 3136.0},
+    {"layer3.8.bn2 + add1 + relu2", "batchnorm + add + relu", 9408.0},
+    {"layer3.8.relu2", "relu", 3136.0},
+    {"avgpool", "global_avgpool", 64.0},
+    {"fc", "linear", 1280.0},
+};
+
 const RtModel resnet56_model = {
     .name = "resnet56",
     .in_ndim = 3, .in_shape = {1, 28, 28},
@@ -4800,6 +5407,7 @@ const RtModel resnet56_model = {
     .num_tensors = 287, .tensors = tensors,
     .num_layers = 142, .layers = layers,
     .num_skips = 27, .skips = skips,
+    .num_blocks = 170, .blocks = blocks,
     .infer_arena_per_sample = RESNET56_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET56_INFER_ARENA_FIXED,
     .infer_arena_scratch = RESNET56_INFER_ARENA_SCRATCH,

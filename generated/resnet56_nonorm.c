@@ -775,6 +775,151 @@ enum {
     L_fc,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_conv1,
+    C_relu,
+    C_layer1_0_conv1,
+    C_layer1_0_relu1,
+    C_layer1_0_conv2,
+    C_layer1_0_add1,
+    C_layer1_0_relu2,
+    C_layer1_1_conv1,
+    C_layer1_1_relu1,
+    C_layer1_1_conv2,
+    C_layer1_1_add1,
+    C_layer1_1_relu2,
+    C_layer1_2_conv1,
+    C_layer1_2_relu1,
+    C_layer1_2_conv2,
+    C_layer1_2_add1,
+    C_layer1_2_relu2,
+    C_layer1_3_conv1,
+    C_layer1_3_relu1,
+    C_layer1_3_conv2,
+    C_layer1_3_add1,
+    C_layer1_3_relu2,
+    C_layer1_4_conv1,
+    C_layer1_4_relu1,
+    C_layer1_4_conv2,
+    C_layer1_4_add1,
+    C_layer1_4_relu2,
+    C_layer1_5_conv1,
+    C_layer1_5_relu1,
+    C_layer1_5_conv2,
+    C_layer1_5_add1,
+    C_layer1_5_relu2,
+    C_layer1_6_conv1,
+    C_layer1_6_relu1,
+    C_layer1_6_conv2,
+    C_layer1_6_add1,
+    C_layer1_6_relu2,
+    C_layer1_7_conv1,
+    C_layer1_7_relu1,
+    C_layer1_7_conv2,
+    C_layer1_7_add1,
+    C_layer1_7_relu2,
+    C_layer1_8_conv1,
+    C_layer1_8_relu1,
+    C_layer1_8_conv2,
+    C_layer1_8_add1,
+    C_layer1_8_relu2,
+    C_layer2_0_conv1,
+    C_layer2_0_relu1,
+    C_layer2_0_conv2,
+    C_layer2_0_downsample_0,
+    C_layer2_0_add1,
+    C_layer2_0_relu2,
+    C_layer2_1_conv1,
+    C_layer2_1_relu1,
+    C_layer2_1_conv2,
+    C_layer2_1_add1,
+    C_layer2_1_relu2,
+    C_layer2_2_conv1,
+    C_layer2_2_relu1,
+    C_layer2_2_conv2,
+    C_layer2_2_add1,
+    C_layer2_2_relu2,
+    C_layer2_3_conv1,
+    C_layer2_3_relu1,
+    C_layer2_3_conv2,
+    C_layer2_3_add1,
+    C_layer2_3_relu2,
+    C_layer2_4_conv1,
+    C_layer2_4_relu1,
+    C_layer2_4_conv2,
+    C_layer2_4_add1,
+    C_layer2_4_relu2,
+    C_layer2_5_conv1,
+    C_layer2_5_relu1,
+    C_layer2_5_conv2,
+    C_layer2_5_add1,
+    C_layer2_5_relu2,
+    C_layer2_6_conv1,
+    C_layer2_6_relu1,
+    C_layer2_6_conv2,
+    C_layer2_6_add1,
+    C_layer2_6_relu2,
+    C_layer2_7_conv1,
+    C_layer2_7_relu1,
+    C_layer2_7_conv2,
+    C_layer2_7_add1,
+    C_layer2_7_relu2,
+    C_layer2_8_conv1,
+    C_layer2_8_relu1,
+    C_layer2_8_conv2,
+    C_layer2_8_add1,
+    C_layer2_8_relu2,
+    C_layer3_0_conv1,
+    C_layer3_0_relu1,
+    C_layer3_0_conv2,
+    C_layer3_0_downsample_0,
+    C_layer3_0_add1,
+    C_layer3_0_relu2,
+    C_layer3_1_conv1,
+    C_layer3_1_relu1,
+    C_layer3_1_conv2,
+    C_layer3_1_add1,
+    C_layer3_1_relu2,
+    C_layer3_2_conv1,
+    C_layer3_2_relu1,
+    C_layer3_2_conv2,
+    C_layer3_2_add1,
+    C_layer3_2_relu2,
+    C_layer3_3_conv1,
+    C_layer3_3_relu1,
+    C_layer3_3_conv2,
+    C_layer3_3_add1,
+    C_layer3_3_relu2,
+    C_layer3_4_conv1,
+    C_layer3_4_relu1,
+    C_layer3_4_conv2,
+    C_layer3_4_add1,
+    C_layer3_4_relu2,
+    C_layer3_5_conv1,
+    C_layer3_5_relu1,
+    C_layer3_5_conv2,
+    C_layer3_5_add1,
+    C_layer3_5_relu2,
+    C_layer3_6_conv1,
+    C_layer3_6_relu1,
+    C_layer3_6_conv2,
+    C_layer3_6_add1,
+    C_layer3_6_relu2,
+    C_layer3_7_conv1,
+    C_layer3_7_relu1,
+    C_layer3_7_conv2,
+    C_layer3_7_add1,
+    C_layer3_7_relu2,
+    C_layer3_8_conv1,
+    C_layer3_8_relu1,
+    C_layer3_8_conv2,
+    C_layer3_8_add1,
+    C_layer3_8_relu2,
+    C_avgpool,
+    C_fc,
+};
+
 /* Residual adds: rows of skips[] and of forward's drop[]. */
 enum {
     K_layer1_0_add1,
@@ -940,42 +1085,53 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     const unsigned char *drop) {
     (void)training;  /* no batchnorm: both modes compute the same */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    RT_PROF(C_conv1);
     rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
+    RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_relu1);
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_copy(A(X_layer1_0_add1), A(X_relu), (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_conv2), A(X_relu), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_0_relu2);
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_relu1);
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_copy(A(X_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 12544);
     else
@@ -983,20 +1139,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_1_relu2);
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_relu1);
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_2_add1);
     if (drop && drop[K_layer1_2_add1])
         rt_copy(A(X_layer1_2_add1), A(X_layer1_1_relu2), (size_t)n * 12544);
     else
@@ -1004,20 +1165,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_2_relu2);
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_add1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_conv1);
     rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_relu1);
     rt_relu_forward(A(X_layer1_3_relu1), A(X_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_3_conv2);
     rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_3_add1);
     if (drop && drop[K_layer1_3_add1])
         rt_copy(A(X_layer1_3_add1), A(X_layer1_2_relu2), (size_t)n * 12544);
     else
@@ -1025,20 +1191,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_3_relu2);
     rt_relu_forward(A(X_layer1_3_relu2), A(X_layer1_3_add1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_conv1);
     rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_relu1);
     rt_relu_forward(A(X_layer1_4_relu1), A(X_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_4_conv2);
     rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_4_add1);
     if (drop && drop[K_layer1_4_add1])
         rt_copy(A(X_layer1_4_add1), A(X_layer1_3_relu2), (size_t)n * 12544);
     else
@@ -1046,20 +1217,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_4_relu2);
     rt_relu_forward(A(X_layer1_4_relu2), A(X_layer1_4_add1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_conv1);
     rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_relu1);
     rt_relu_forward(A(X_layer1_5_relu1), A(X_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_5_conv2);
     rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_5_add1);
     if (drop && drop[K_layer1_5_add1])
         rt_copy(A(X_layer1_5_add1), A(X_layer1_4_relu2), (size_t)n * 12544);
     else
@@ -1067,20 +1243,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_5_relu2);
     rt_relu_forward(A(X_layer1_5_relu2), A(X_layer1_5_add1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_conv1);
     rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_relu1);
     rt_relu_forward(A(X_layer1_6_relu1), A(X_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_6_conv2);
     rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_6_add1);
     if (drop && drop[K_layer1_6_add1])
         rt_copy(A(X_layer1_6_add1), A(X_layer1_5_relu2), (size_t)n * 12544);
     else
@@ -1088,20 +1269,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_6_relu2);
     rt_relu_forward(A(X_layer1_6_relu2), A(X_layer1_6_add1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_conv1);
     rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_relu1);
     rt_relu_forward(A(X_layer1_7_relu1), A(X_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_7_conv2);
     rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_7_add1);
     if (drop && drop[K_layer1_7_add1])
         rt_copy(A(X_layer1_7_add1), A(X_layer1_6_relu2), (size_t)n * 12544);
     else
@@ -1109,20 +1295,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_7_relu2);
     rt_relu_forward(A(X_layer1_7_relu2), A(X_layer1_7_add1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_conv1);
     rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_relu1);
     rt_relu_forward(A(X_layer1_8_relu1), A(X_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_8_conv2);
     rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer1_8_add1);
     if (drop && drop[K_layer1_8_add1])
         rt_copy(A(X_layer1_8_add1), A(X_layer1_7_relu2), (size_t)n * 12544);
     else
@@ -1130,25 +1321,31 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_8_relu2);
     rt_relu_forward(A(X_layer1_8_relu2), A(X_layer1_8_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_relu1);
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
         P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
         &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_copy(A(X_layer2_0_add1), A(X_layer2_0_downsample_0), (size_t)n * 6272);
     else
@@ -1156,20 +1353,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_0_relu2);
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_relu1);
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_copy(A(X_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272);
     else
@@ -1177,20 +1379,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_1_relu2);
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_relu1);
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_2_add1);
     if (drop && drop[K_layer2_2_add1])
         rt_copy(A(X_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272);
     else
@@ -1198,20 +1405,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_2_relu2);
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_add1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_conv1);
     rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_relu1);
     rt_relu_forward(A(X_layer2_3_relu1), A(X_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_3_conv2);
     rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_3_add1);
     if (drop && drop[K_layer2_3_add1])
         rt_copy(A(X_layer2_3_add1), A(X_layer2_2_relu2), (size_t)n * 6272);
     else
@@ -1219,20 +1431,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_3_relu2);
     rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_3_add1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_conv1);
     rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_relu1);
     rt_relu_forward(A(X_layer2_4_relu1), A(X_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_4_conv2);
     rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_4_add1);
     if (drop && drop[K_layer2_4_add1])
         rt_copy(A(X_layer2_4_add1), A(X_layer2_3_relu2), (size_t)n * 6272);
     else
@@ -1240,20 +1457,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_4_relu2);
     rt_relu_forward(A(X_layer2_4_relu2), A(X_layer2_4_add1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_conv1);
     rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_relu1);
     rt_relu_forward(A(X_layer2_5_relu1), A(X_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_5_conv2);
     rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_5_add1);
     if (drop && drop[K_layer2_5_add1])
         rt_copy(A(X_layer2_5_add1), A(X_layer2_4_relu2), (size_t)n * 6272);
     else
@@ -1261,20 +1483,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_5_relu2);
     rt_relu_forward(A(X_layer2_5_relu2), A(X_layer2_5_add1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_conv1);
     rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_relu1);
     rt_relu_forward(A(X_layer2_6_relu1), A(X_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_6_conv2);
     rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_6_add1);
     if (drop && drop[K_layer2_6_add1])
         rt_copy(A(X_layer2_6_add1), A(X_layer2_5_relu2), (size_t)n * 6272);
     else
@@ -1282,20 +1509,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_6_relu2);
     rt_relu_forward(A(X_layer2_6_relu2), A(X_layer2_6_add1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_conv1);
     rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_relu1);
     rt_relu_forward(A(X_layer2_7_relu1), A(X_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_7_conv2);
     rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_7_add1);
     if (drop && drop[K_layer2_7_add1])
         rt_copy(A(X_layer2_7_add1), A(X_layer2_6_relu2), (size_t)n * 6272);
     else
@@ -1303,20 +1535,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_7_relu2);
     rt_relu_forward(A(X_layer2_7_relu2), A(X_layer2_7_add1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_conv1);
     rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_relu1);
     rt_relu_forward(A(X_layer2_8_relu1), A(X_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_8_conv2);
     rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_8_add1);
     if (drop && drop[K_layer2_8_add1])
         rt_copy(A(X_layer2_8_add1), A(X_layer2_7_relu2), (size_t)n * 6272);
     else
@@ -1324,25 +1561,31 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_8_relu2);
     rt_relu_forward(A(X_layer2_8_relu2), A(X_layer2_8_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_relu1);
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
         P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
         &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_copy(A(X_layer3_0_add1), A(X_layer3_0_downsample_0), (size_t)n * 3136);
     else
@@ -1350,20 +1593,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_0_relu2);
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_relu1);
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_copy(A(X_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136);
     else
@@ -1371,20 +1619,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_1_relu2);
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_relu1);
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_2_add1);
     if (drop && drop[K_layer3_2_add1])
         rt_copy(A(X_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136);
     else
@@ -1392,20 +1645,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_2_relu2);
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_add1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_conv1);
     rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_relu1);
     rt_relu_forward(A(X_layer3_3_relu1), A(X_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_3_conv2);
     rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_3_add1);
     if (drop && drop[K_layer3_3_add1])
         rt_copy(A(X_layer3_3_add1), A(X_layer3_2_relu2), (size_t)n * 3136);
     else
@@ -1413,20 +1671,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_3_relu2);
     rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_3_add1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_conv1);
     rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_relu1);
     rt_relu_forward(A(X_layer3_4_relu1), A(X_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_4_conv2);
     rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_4_add1);
     if (drop && drop[K_layer3_4_add1])
         rt_copy(A(X_layer3_4_add1), A(X_layer3_3_relu2), (size_t)n * 3136);
     else
@@ -1434,20 +1697,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_4_relu2);
     rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_4_add1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_conv1);
     rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_relu1);
     rt_relu_forward(A(X_layer3_5_relu1), A(X_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_5_conv2);
     rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_5_add1);
     if (drop && drop[K_layer3_5_add1])
         rt_copy(A(X_layer3_5_add1), A(X_layer3_4_relu2), (size_t)n * 3136);
     else
@@ -1455,20 +1723,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_5_relu2);
     rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_5_add1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_conv1);
     rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_relu1);
     rt_relu_forward(A(X_layer3_6_relu1), A(X_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_6_conv2);
     rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_6_add1);
     if (drop && drop[K_layer3_6_add1])
         rt_copy(A(X_layer3_6_add1), A(X_layer3_5_relu2), (size_t)n * 3136);
     else
@@ -1476,20 +1749,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_6_relu2);
     rt_relu_forward(A(X_layer3_6_relu2), A(X_layer3_6_add1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_conv1);
     rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_relu1);
     rt_relu_forward(A(X_layer3_7_relu1), A(X_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_7_conv2);
     rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_7_add1);
     if (drop && drop[K_layer3_7_add1])
         rt_copy(A(X_layer3_7_add1), A(X_layer3_6_relu2), (size_t)n * 3136);
     else
@@ -1497,20 +1775,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_7_relu2);
     rt_relu_forward(A(X_layer3_7_relu2), A(X_layer3_7_add1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_conv1);
     rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_relu1);
     rt_relu_forward(A(X_layer3_8_relu1), A(X_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_8_conv2);
     rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_8_add1);
     if (drop && drop[K_layer3_8_add1])
         rt_copy(A(X_layer3_8_add1), A(X_layer3_7_relu2), (size_t)n * 3136);
     else
@@ -1518,10 +1801,13 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
             (size_t)n * 3136);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_8_relu2);
     rt_relu_forward(A(X_layer3_8_relu2), A(X_layer3_8_add1), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_8_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    RT_PROF(C_fc);
     rt_linear_forward(A(X_fc), A(X_avgpool), P(P_fc_weight), P(P_fc_bias), n, 64, 10);
     return A(X_fc);
 }
@@ -2123,21 +2409,26 @@ float resnet56_nonorm_loss(const float *out, const void *target, int n) {
 void resnet56_nonorm_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
+    RT_PROF(C_fc);
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 10, 1, RT_SET);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    RT_PROF(C_fc);
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 64, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 64, 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_8_relu2);
     rt_relu_backward(A(D_layer3_8_add1), A(D_layer3_8_relu2), A(X_layer3_8_relu2),
         (size_t)n * 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_8_conv2);
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), G(P_layer3_8_conv2_bias),
         T(TB_layer3_8_conv2), A(D_layer3_8_add1), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
         n, &g_layer3_8_conv2, RT_SET);
@@ -2145,10 +2436,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_relu1);
     rt_relu_backward(A(D_layer3_8_conv1), A(D_layer3_8_relu1), A(X_layer3_8_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_8_conv1);
     rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), G(P_layer3_8_conv1_bias),
         T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
         n, &g_layer3_8_conv1, RT_ADD);
@@ -2156,12 +2449,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_7_relu2);
     rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_8_add1), A(X_layer3_7_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_7_conv2);
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), G(P_layer3_7_conv2_bias),
         T(TB_layer3_7_conv2), A(D_layer3_7_add1), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
         n, &g_layer3_7_conv2, RT_SET);
@@ -2169,10 +2464,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_relu1);
     rt_relu_backward(A(D_layer3_7_conv1), A(D_layer3_7_relu1), A(X_layer3_7_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_7_conv1);
     rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), G(P_layer3_7_conv1_bias),
         T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
         n, &g_layer3_7_conv1, RT_ADD);
@@ -2180,12 +2477,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_6_relu2);
     rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_7_add1), A(X_layer3_6_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_6_conv2);
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), G(P_layer3_6_conv2_bias),
         T(TB_layer3_6_conv2), A(D_layer3_6_add1), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
         n, &g_layer3_6_conv2, RT_SET);
@@ -2193,10 +2492,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_relu1);
     rt_relu_backward(A(D_layer3_6_conv1), A(D_layer3_6_relu1), A(X_layer3_6_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_6_conv1);
     rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), G(P_layer3_6_conv1_bias),
         T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
         n, &g_layer3_6_conv1, RT_ADD);
@@ -2204,12 +2505,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_5_relu2);
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_6_add1), A(X_layer3_5_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_5_conv2);
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), G(P_layer3_5_conv2_bias),
         T(TB_layer3_5_conv2), A(D_layer3_5_add1), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
         n, &g_layer3_5_conv2, RT_SET);
@@ -2217,10 +2520,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_relu1);
     rt_relu_backward(A(D_layer3_5_conv1), A(D_layer3_5_relu1), A(X_layer3_5_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_5_conv1);
     rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), G(P_layer3_5_conv1_bias),
         T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
         n, &g_layer3_5_conv1, RT_ADD);
@@ -2228,12 +2533,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_4_relu2);
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_4_conv2);
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), G(P_layer3_4_conv2_bias),
         T(TB_layer3_4_conv2), A(D_layer3_4_add1), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
         n, &g_layer3_4_conv2, RT_SET);
@@ -2241,10 +2548,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_relu1);
     rt_relu_backward(A(D_layer3_4_conv1), A(D_layer3_4_relu1), A(X_layer3_4_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_4_conv1);
     rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), G(P_layer3_4_conv1_bias),
         T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
         n, &g_layer3_4_conv1, RT_ADD);
@@ -2252,12 +2561,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_3_relu2);
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_3_conv2);
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), G(P_layer3_3_conv2_bias),
         T(TB_layer3_3_conv2), A(D_layer3_3_add1), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
         n, &g_layer3_3_conv2, RT_SET);
@@ -2265,10 +2576,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_relu1);
     rt_relu_backward(A(D_layer3_3_conv1), A(D_layer3_3_relu1), A(X_layer3_3_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_3_conv1);
     rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), G(P_layer3_3_conv1_bias),
         T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
         n, &g_layer3_3_conv1, RT_ADD);
@@ -2276,12 +2589,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_2_relu2);
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_2_conv2);
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
         T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
         n, &g_layer3_2_conv2, RT_SET);
@@ -2289,10 +2604,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_relu1);
     rt_relu_backward(A(D_layer3_2_conv1), A(D_layer3_2_relu1), A(X_layer3_2_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_2_conv1);
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
         T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
         n, &g_layer3_2_conv1, RT_ADD);
@@ -2300,12 +2617,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_1_relu2);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_1_conv2);
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
         T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
         n, &g_layer3_1_conv2, RT_SET);
@@ -2313,10 +2632,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_relu1);
     rt_relu_backward(A(D_layer3_1_conv1), A(D_layer3_1_relu1), A(X_layer3_1_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
         T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
         n, &g_layer3_1_conv1, RT_ADD);
@@ -2324,10 +2645,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer3_0_relu2);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136,
         RT_SET);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight),
         G(P_layer3_0_downsample_0_bias), T(TB_layer3_0_downsample_0), A(D_layer3_0_add1),
         A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0,
@@ -2336,6 +2659,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer3_0_conv2);
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
         T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
         n, &g_layer3_0_conv2, RT_SET);
@@ -2343,10 +2667,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_relu1);
     rt_relu_backward(A(D_layer3_0_conv1), A(D_layer3_0_relu1), A(X_layer3_0_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
         T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight),
         n, &g_layer3_0_conv1, RT_ADD);
@@ -2356,12 +2682,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272, 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_8_relu2);
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2),
         (size_t)n * 6272, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_8_conv2);
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), G(P_layer2_8_conv2_bias),
         T(TB_layer2_8_conv2), A(D_layer2_8_add1), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
         n, &g_layer2_8_conv2, RT_SET);
@@ -2369,10 +2697,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_relu1);
     rt_relu_backward(A(D_layer2_8_conv1), A(D_layer2_8_relu1), A(X_layer2_8_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_8_conv1);
     rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), G(P_layer2_8_conv1_bias),
         T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
         n, &g_layer2_8_conv1, RT_ADD);
@@ -2380,12 +2710,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_7_relu2);
     rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_8_add1), A(X_layer2_7_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_7_conv2);
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), G(P_layer2_7_conv2_bias),
         T(TB_layer2_7_conv2), A(D_layer2_7_add1), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
         n, &g_layer2_7_conv2, RT_SET);
@@ -2393,10 +2725,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_relu1);
     rt_relu_backward(A(D_layer2_7_conv1), A(D_layer2_7_relu1), A(X_layer2_7_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_7_conv1);
     rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), G(P_layer2_7_conv1_bias),
         T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
         n, &g_layer2_7_conv1, RT_ADD);
@@ -2404,12 +2738,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_6_relu2);
     rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_7_add1), A(X_layer2_6_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_6_conv2);
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), G(P_layer2_6_conv2_bias),
         T(TB_layer2_6_conv2), A(D_layer2_6_add1), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
         n, &g_layer2_6_conv2, RT_SET);
@@ -2417,10 +2753,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_relu1);
     rt_relu_backward(A(D_layer2_6_conv1), A(D_layer2_6_relu1), A(X_layer2_6_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_6_conv1);
     rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), G(P_layer2_6_conv1_bias),
         T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
         n, &g_layer2_6_conv1, RT_ADD);
@@ -2428,12 +2766,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_5_relu2);
     rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_6_add1), A(X_layer2_5_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_5_conv2);
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), G(P_layer2_5_conv2_bias),
         T(TB_layer2_5_conv2), A(D_layer2_5_add1), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
         n, &g_layer2_5_conv2, RT_SET);
@@ -2441,10 +2781,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_relu1);
     rt_relu_backward(A(D_layer2_5_conv1), A(D_layer2_5_relu1), A(X_layer2_5_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_5_conv1);
     rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), G(P_layer2_5_conv1_bias),
         T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
         n, &g_layer2_5_conv1, RT_ADD);
@@ -2452,12 +2794,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_4_relu2);
     rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_5_add1), A(X_layer2_4_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_4_conv2);
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), G(P_layer2_4_conv2_bias),
         T(TB_layer2_4_conv2), A(D_layer2_4_add1), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
         n, &g_layer2_4_conv2, RT_SET);
@@ -2465,10 +2809,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_relu1);
     rt_relu_backward(A(D_layer2_4_conv1), A(D_layer2_4_relu1), A(X_layer2_4_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_4_conv1);
     rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), G(P_layer2_4_conv1_bias),
         T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
         n, &g_layer2_4_conv1, RT_ADD);
@@ -2476,12 +2822,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_3_relu2);
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_4_add1), A(X_layer2_3_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_3_conv2);
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), G(P_layer2_3_conv2_bias),
         T(TB_layer2_3_conv2), A(D_layer2_3_add1), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
         n, &g_layer2_3_conv2, RT_SET);
@@ -2489,10 +2837,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_relu1);
     rt_relu_backward(A(D_layer2_3_conv1), A(D_layer2_3_relu1), A(X_layer2_3_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_3_conv1);
     rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), G(P_layer2_3_conv1_bias),
         T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
         n, &g_layer2_3_conv1, RT_ADD);
@@ -2500,12 +2850,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_2_relu2);
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_2_conv2);
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
         T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
         n, &g_layer2_2_conv2, RT_SET);
@@ -2513,10 +2865,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_relu1);
     rt_relu_backward(A(D_layer2_2_conv1), A(D_layer2_2_relu1), A(X_layer2_2_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_2_conv1);
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
         T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
         n, &g_layer2_2_conv1, RT_ADD);
@@ -2524,12 +2878,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_1_relu2);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_1_conv2);
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
         T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
         n, &g_layer2_1_conv2, RT_SET);
@@ -2537,10 +2893,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_relu1);
     rt_relu_backward(A(D_layer2_1_conv1), A(D_layer2_1_relu1), A(X_layer2_1_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
         T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
         n, &g_layer2_1_conv1, RT_ADD);
@@ -2548,10 +2906,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer2_0_relu2);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272,
         RT_SET);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+    RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight),
         G(P_layer2_0_downsample_0_bias), T(TB_layer2_0_downsample_0), A(D_layer2_0_add1),
         A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0,
@@ -2560,6 +2920,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer2_0_conv2);
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
         T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
         n, &g_layer2_0_conv2, RT_SET);
@@ -2567,10 +2928,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_relu1);
     rt_relu_backward(A(D_layer2_0_conv1), A(D_layer2_0_relu1), A(X_layer2_0_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
         T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight),
         n, &g_layer2_0_conv1, RT_ADD);
@@ -2580,12 +2943,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544, 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_8_relu2);
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_8_conv2);
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), G(P_layer1_8_conv2_bias),
         T(TB_layer1_8_conv2), A(D_layer1_8_add1), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
         n, &g_layer1_8_conv2, RT_SET);
@@ -2593,10 +2958,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_relu1);
     rt_relu_backward(A(D_layer1_8_conv1), A(D_layer1_8_relu1), A(X_layer1_8_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_8_conv1);
     rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), G(P_layer1_8_conv1_bias),
         T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
         n, &g_layer1_8_conv1, RT_ADD);
@@ -2604,12 +2971,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_7_relu2);
     rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_8_add1), A(X_layer1_7_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_7_conv2);
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), G(P_layer1_7_conv2_bias),
         T(TB_layer1_7_conv2), A(D_layer1_7_add1), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
         n, &g_layer1_7_conv2, RT_SET);
@@ -2617,10 +2986,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_relu1);
     rt_relu_backward(A(D_layer1_7_conv1), A(D_layer1_7_relu1), A(X_layer1_7_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_7_conv1);
     rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), G(P_layer1_7_conv1_bias),
         T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
         n, &g_layer1_7_conv1, RT_ADD);
@@ -2628,12 +2999,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_6_relu2);
     rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_7_add1), A(X_layer1_6_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_6_conv2);
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), G(P_layer1_6_conv2_bias),
         T(TB_layer1_6_conv2), A(D_layer1_6_add1), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
         n, &g_layer1_6_conv2, RT_SET);
@@ -2641,10 +3014,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_relu1);
     rt_relu_backward(A(D_layer1_6_conv1), A(D_layer1_6_relu1), A(X_layer1_6_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_6_conv1);
     rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), G(P_layer1_6_conv1_bias),
         T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
         n, &g_layer1_6_conv1, RT_ADD);
@@ -2652,12 +3027,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_5_relu2);
     rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_6_add1), A(X_layer1_5_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_5_conv2);
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), G(P_layer1_5_conv2_bias),
         T(TB_layer1_5_conv2), A(D_layer1_5_add1), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
         n, &g_layer1_5_conv2, RT_SET);
@@ -2665,10 +3042,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_relu1);
     rt_relu_backward(A(D_layer1_5_conv1), A(D_layer1_5_relu1), A(X_layer1_5_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_5_conv1);
     rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), G(P_layer1_5_conv1_bias),
         T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
         n, &g_layer1_5_conv1, RT_ADD);
@@ -2676,12 +3055,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_4_relu2);
     rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_5_add1), A(X_layer1_4_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_4_conv2);
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), G(P_layer1_4_conv2_bias),
         T(TB_layer1_4_conv2), A(D_layer1_4_add1), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
         n, &g_layer1_4_conv2, RT_SET);
@@ -2689,10 +3070,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_relu1);
     rt_relu_backward(A(D_layer1_4_conv1), A(D_layer1_4_relu1), A(X_layer1_4_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_4_conv1);
     rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), G(P_layer1_4_conv1_bias),
         T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
         n, &g_layer1_4_conv1, RT_ADD);
@@ -2700,12 +3083,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_3_relu2);
     rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_4_add1), A(X_layer1_3_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_3_conv2);
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), G(P_layer1_3_conv2_bias),
         T(TB_layer1_3_conv2), A(D_layer1_3_add1), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
         n, &g_layer1_3_conv2, RT_SET);
@@ -2713,10 +3098,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_relu1);
     rt_relu_backward(A(D_layer1_3_conv1), A(D_layer1_3_relu1), A(X_layer1_3_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_3_conv1);
     rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), G(P_layer1_3_conv1_bias),
         T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
         n, &g_layer1_3_conv1, RT_ADD);
@@ -2724,12 +3111,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_2_relu2);
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_3_add1), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_2_conv2);
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
         T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
         n, &g_layer1_2_conv2, RT_SET);
@@ -2737,10 +3126,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_relu1);
     rt_relu_backward(A(D_layer1_2_conv1), A(D_layer1_2_relu1), A(X_layer1_2_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_2_conv1);
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
         T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
         n, &g_layer1_2_conv1, RT_ADD);
@@ -2748,12 +3139,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_1_relu2);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_1_conv2);
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
         T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
         n, &g_layer1_1_conv2, RT_SET);
@@ -2761,10 +3154,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_relu1);
     rt_relu_backward(A(D_layer1_1_conv1), A(D_layer1_1_relu1), A(X_layer1_1_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
         T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
         n, &g_layer1_1_conv1, RT_ADD);
@@ -2772,12 +3167,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
+    RT_PROF(C_layer1_0_relu2);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
+    RT_PROF(C_layer1_0_conv2);
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
         T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
         n, &g_layer1_0_conv2, RT_SET);
@@ -2785,18 +3182,22 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
         12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_relu1);
     rt_relu_backward(A(D_layer1_0_conv1), A(D_layer1_0_relu1), A(X_layer1_0_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
+    RT_PROF(C_layer1_0_conv1);
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
         T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
         &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
+    RT_PROF(C_relu);
     rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    RT_PROF(C_conv1);
     rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
@@ -3114,6 +3515,150 @@ static const RtSkipInfo skips[] = {
     {L_layer3_8_add1, "layer3.7.relu2"},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"conv1", "conv2d", 225792.0},
+    {"relu", "relu", 12544.0},
+    {"layer1.0.conv1", "conv2d", 3612672.0},
+    {"layer1.0.relu1", "relu", 12544.0},
+    {"layer1.0.conv2", "conv2d", 3612672.0},
+    {"layer1.0.add1", "add", 12544.0},
+    {"layer1.0.relu2", "relu", 12544.0},
+    {"layer1.1.conv1", "conv2d", 3612672.0},
+    {"layer1.1.relu1", "relu", 12544.0},
+    {"layer1.1.conv2", "conv2d", 3612672.0},
+    {"layer1.1.add1", "add", 12544.0},
+    {"layer1.1.relu2", "relu", 12544.0},
+    {"layer1.2.conv1", "conv2d", 3612672.0},
+    {"layer1.2.relu1", "relu", 12544.0},
+    {"layer1.2.conv2", "conv2d", 3612672.0},
+    {"layer1.2.add1", "add", 12544.0},
+    {"layer1.2.relu2", "relu", 12544.0},
+    {"layer1.3.conv1", "conv2d", 3612672.0},
+    {"layer1.3.relu1", "relu", 12544.0},
+    {"layer1.3.conv2", "conv2d", 3612672.0},
+    {"layer1.3.add1", "add", 12544.0},
+    {"layer1.3.relu2", "relu", 12544.0},
+    {"layer1.4.conv1", "conv2d", 3612672.0},
+    {"layer1.4.relu1", "relu", 12544.0},
+    {"layer1.4.conv2", "conv2d", 3612672.0},
+    {"layer1.4.add1", "add", 12544.0},
+    {"layer1.4.relu2", "relu", 12544.0},
+    {"layer1.5.conv1", "conv2d", 3612672.0},
+    {"layer1.5.relu1", "relu", 12544.0},
+    {"layer1.5.conv2", "conv2d", 3612672.0},
+    {"layer1.5.add1", "add", 12544.0},
+    {"layer1.5.relu2", "relu", 12544.0},
+    {"layer1.6.conv1", "conv2d", 3612672.0},
+    {"layer1.6.relu1", "relu", 12544.0},
+    {"layer1.6.conv2", "conv2d", 3612672.0},
+    {"layer1.6.add1", "add", 12544.0},
+    {"layer1.6.relu2", "relu", 12544.0},
+    {"layer1.7.conv1", "conv2d", 3612672.0},
+    {"layer1.7.relu1", "relu", 12544.0},
+    {"layer1.7.conv2", "conv2d", 3612672.0},
+    {"layer1.7.add1", "add", 12544.0},
+    {"layer1.7.relu2", "relu", 12544.0},
+    {"layer1.8.conv1", "conv2d", 3612672.0},
+    {"layer1.8.relu1", "relu", 12544.0},
+    {"layer1.8.conv2", "conv2d", 3612672.0},
+    {"layer1.8.add1", "add", 12544.0},
+    {"layer1.8.relu2", "relu", 12544.0},
+    {"layer2.0.conv1", "conv2d", 1806336.0},
+    {"layer2.0.relu1", "relu", 6272.0},
+    {"layer2.0.conv2", "conv2d", 3612672.0},
+    {"layer2.0.downsample.0", "conv2d", 200704.0},
+    {"layer2.0.add1", "add", 6272.0},
+    {"layer2.0.relu2", "relu", 6272.0},
+    {"layer2.1.conv1", "conv2d", 3612672.0},
+    {"layer2.1.relu1", "relu", 6272.0},
+    {"layer2.1.conv2", "conv2d", 3612672.0},
+    {"layer2.1.add1", "add", 6272.0},
+    {"layer2.1.relu2", "relu", 6272.0},
+    {"layer2.2.conv1", "conv2d", 3612672.0},
+    {"layer2.2.relu1", "relu", 6272.0},
+    {"layer2.2.conv2", "conv2d", 3612672.0},
+    {"layer2.2.add1", "add", 6272.0},
+    {"layer2.2.relu2", "relu", 6272.0},
+    {"layer2.3.conv1", "conv2d", 3612672.0},
+    {"layer2.3.relu1", "relu", 6272.0},
+    {"layer2.3.conv2", "conv2d", 3612672.0},
+    {"layer2.3.add1", "add", 6272.0},
+    {"layer2.3.relu2", "relu", 6272.0},
+    {"layer2.4.conv1", "conv2d", 3612672.0},
+    {"layer2.4.relu1", "relu", 6272.0},
+    {"layer2.4.conv2", "conv2d", 3612672.0},
+    {"layer2.4.add1", "add", 6272.0},
+    {"layer2.4.relu2", "relu", 6272.0},
+    {"layer2.5.conv1", "conv2d", 3612672.0},
+    {"layer2.5.relu1", "relu", 6272.0},
+    {"layer2.5.conv2", "conv2d", 3612672.0},
+    {"layer2.5.add1", "add", 6272.0},
+    {"layer2.5.relu2", "relu", 6272.0},
+    {"layer2.6.conv1", "conv2d", 3612672.0},
+    {"layer2.6.relu1", "relu", 6272.0},
+    {"layer2.6.conv2", "conv2d", 3612672.0},
+    {"layer2.6.add1", "add", 6272.0},
+    {"layer2.6.relu2", "relu", 6272.0},
+    {"layer2.7.conv1", "conv2d", 3612672.0},
+    {"layer2.7.relu1", "relu", 6272.0},
+    {"layer2.7.conv2", "conv2d", 3612672.0},
+    {"layer2.7.add1", "add", 6272.0},
+    {"layer2.7.relu2", "relu", 6272.0},
+    {"layer2.8.conv1", "conv2d", 3612672.0},
+    {"layer2.8.relu1", "relu", 6272.0},
+    {"layer2.8.conv2", "conv2d", 3612672.0},
+    {"layer2.8.add1", "add", 6272.0},
+    {"layer2.8.relu2", "relu", 6272.0},
+    {"layer3.0.conv1", "conv2d", 1806336.0},
+    {"layer3.0.relu1", "relu", 3136.0},
+    {"layer3.0.conv2", "conv2d", 3612672.0},
+    {"layer3.0.downsample.0", "conv2d", 200704.0},
+    {"layer3.0.add1", "add", 3136.0},
+    {"layer3.0.relu2", "relu", 3136.0},
+    {"layer3.1.conv1", "conv2d", 3612672.0},
+    {"layer3.1.relu1", "relu", 3136.0},
+    {"layer3.1.conv2", "conv2d", 3612672.0},
+    {"layer3.1.add1", "add", 3136.0},
+    {"layer3.1.relu2", "relu", 3136.0},
+    {"layer3.2.conv1", "conv2d", 3612672.0},
+    {"layer3.2.relu1", "relu", 3136.0},
+    {"layer3.2.conv2", "conv2d", 3612672.0},
+    {"layer3.2.add1", "add", 3136.0},
+    {"layer3.2.relu2", "relu", 3136.0},
+    {"layer3.3.conv1", "conv2d", 3612672.0},
+    {"layer3.3.relu1", "relu", 3136.0},
+    {"layer3.3.conv2", "conv2d", 3612672.0},
+    {"layer3.3.add1", "add", 3136.0},
+    {"layer3.3.relu2", "relu", 3136.0},
+    {"layer3.4.conv1", "conv2d", 3612672.0},
+    {"layer3.4.relu1", "relu", 3136.0},
+    {"layer3.4.conv2", "conv2d", 3612672.0},
+    {"layer3.4.add1", "add", 3136.0},
+    {"layer3.4.relu2", "relu", 3136.0},
+    {"layer3.5.conv1", "conv2d", 3612672.0},
+    {"layer3.5.relu1", "relu", 3136.0},
+    {"layer3.5.conv2", "conv2d", 3612672.0},
+    {"layer3.5.add1", "add", 3136.0},
+    {"layer3.5.relu2", "relu", 3136.0},
+    {"layer3.6.conv1", "conv2d", 3612672.0},
+    {"layer3.6.relu1", "relu", 3136.0},
+    {"layer3.6.conv2", "conv2d", 3612672.0},
+    {"layer3.6.add1", "add", 3136.0},
+    {"layer3.6.relu2", "relu", 3136.0},
+    {"layer3.7.conv1", "conv2d", 3612672.0},
+    {"layer3.7.relu1", "relu", 3136.0},
+    {"layer3.7.conv2", "conv2d", 3612672.0},
+    {"layer3.7.add1", "add", 3136.0},
+    {"layer3.7.relu2", "relu", 3136.0},
+    {"layer3.8.conv1", "conv2d", 3612672.0},
+    {"layer3.8.relu1", "relu", 3136.0},
+    {"layer3.8.conv2", "conv2d", 3612672.0},
+    {"layer3.8.add1", "add", 3136.0},
+    {"layer3.8.relu2", "relu", 3136.0},
+    {"avgpool", "global_avgpool", 64.0},
+    {"fc", "linear", 1280.0},
+};
+
 const RtModel resnet56_nonorm_model = {
     .name = "resnet56_nonorm",
     .in_ndim = 3, .in_shape = {1, 28, 28},
@@ -3123,6 +3668,7 @@ const RtModel resnet56_nonorm_model = {
     .num_tensors = 116, .tensors = tensors,
     .num_layers = 85, .layers = layers,
     .num_skips = 27, .skips = skips,
+    .num_blocks = 141, .blocks = blocks,
     .infer_arena_per_sample = RESNET56_NONORM_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = RESNET56_NONORM_INFER_ARENA_FIXED,
     .infer_arena_scratch = RESNET56_NONORM_INFER_ARENA_SCRATCH,

@@ -235,6 +235,37 @@ enum {
     L_head,
 };
 
+/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */
+enum {
+    C_enc1_conv1,
+    C_enc1_bn1,
+    C_enc1_conv2,
+    C_enc1_bn2,
+    C_maxpool1,
+    C_enc2_conv1,
+    C_enc2_bn1,
+    C_enc2_conv2,
+    C_enc2_bn2,
+    C_maxpool2,
+    C_mid_conv1,
+    C_mid_bn1,
+    C_mid_conv2,
+    C_mid_bn2,
+    C_up1,
+    C_concat1,
+    C_dec2_conv1,
+    C_dec2_bn1,
+    C_dec2_conv2,
+    C_dec2_bn2,
+    C_up2,
+    C_concat2,
+    C_dec1_conv1,
+    C_dec1_bn1,
+    C_dec1_conv2,
+    C_dec1_bn2,
+    C_head,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -309,10 +340,12 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     (void)drop;  /* no residual adds to switch off */
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_enc1_conv1);
     rt_conv2d_forward(A(X_enc1_conv1), T(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n,
         &g_enc1_conv1);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_enc1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_enc1_relu1), S(S_enc1_bn1), S(S_enc1_bn1) + 16,
             P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), NULL,
@@ -323,10 +356,12 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_enc1_bn1_running_var), n, &g_enc1_bn1, 1e-05f);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_enc1_conv2);
     rt_conv2d_forward(A(X_enc1_conv2), T(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight),
         NULL, n, &g_enc1_conv2);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_enc1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_concat2) + 25088, S(S_enc1_bn2), S(S_enc1_bn2) + 16,
             P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), NULL,
@@ -336,13 +371,16 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean),
             P(P_enc1_bn2_running_var), n, &g_enc1_bn2, 1e-05f);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
+    RT_PROF(C_maxpool1);
     rt_maxpool_forward(A(X_maxpool1), A(X_concat2) + 25088, n, &g_maxpool1);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_enc2_conv1);
     rt_conv2d_forward(A(X_enc2_conv1), T(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight),
         NULL, n, &g_enc2_conv1);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_enc2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_enc2_relu1), S(S_enc2_bn1), S(S_enc2_bn1) + 32,
             P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), NULL,
@@ -353,10 +391,12 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_enc2_bn1_running_var), n, &g_enc2_bn1, 1e-05f);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_enc2_conv2);
     rt_conv2d_forward(A(X_enc2_conv2), T(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight),
         NULL, n, &g_enc2_conv2);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_enc2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_concat1) + 12544, S(S_enc2_bn2), S(S_enc2_bn2) + 32,
             P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), NULL,
@@ -366,12 +406,15 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean),
             P(P_enc2_bn2_running_var), n, &g_enc2_bn2, 1e-05f);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
+    RT_PROF(C_maxpool2);
     rt_maxpool_forward(A(X_maxpool2), A(X_concat1) + 12544, n, &g_maxpool2);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
+    RT_PROF(C_mid_conv1);
     rt_conv2d_forward(A(X_mid_conv1), T(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL,
         n, &g_mid_conv1);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
+    RT_PROF(C_mid_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_mid_relu1), S(S_mid_bn1), S(S_mid_bn1) + 64,
             P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), NULL,
@@ -382,9 +425,11 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             1e-05f);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
+    RT_PROF(C_mid_conv2);
     rt_conv2d_forward(A(X_mid_conv2), T(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL,
         n, &g_mid_conv2);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
+    RT_PROF(C_mid_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_mid_relu2), S(S_mid_bn2), S(S_mid_bn2) + 64,
             P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), NULL,
@@ -394,15 +439,19 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, &g_mid_bn2,
             1e-05f);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
+    RT_PROF(C_up1);
     rt_upsample_forward(A(X_up1), A(X_mid_relu2), n, 64, 7, 7, 2);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
+    RT_PROF(C_concat1);
     rt_concat_forward(A(X_concat1), A(X_up1), n, 96, 0, 64, 196);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_dec2_conv1);
     rt_conv2d_forward(A(X_dec2_conv1), T(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL,
         n, &g_dec2_conv1);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_dec2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_dec2_relu1), S(S_dec2_bn1), S(S_dec2_bn1) + 32,
             P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), NULL,
@@ -413,10 +462,12 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_dec2_bn1_running_var), n, &g_dec2_bn1, 1e-05f);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_dec2_conv2);
     rt_conv2d_forward(A(X_dec2_conv2), T(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight),
         NULL, n, &g_dec2_conv2);
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_dec2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_dec2_relu2), S(S_dec2_bn2), S(S_dec2_bn2) + 32,
             P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), NULL,
@@ -426,15 +477,19 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean),
             P(P_dec2_bn2_running_var), n, &g_dec2_bn2, 1e-05f);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
+    RT_PROF(C_up2);
     rt_upsample_forward(A(X_up2), A(X_dec2_relu2), n, 32, 14, 14, 2);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
+    RT_PROF(C_concat2);
     rt_concat_forward(A(X_concat2), A(X_up2), n, 48, 0, 32, 784);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_dec1_conv1);
     rt_conv2d_forward(A(X_dec1_conv1), T(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL,
         n, &g_dec1_conv1);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_dec1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_dec1_relu1), S(S_dec1_bn1), S(S_dec1_bn1) + 16,
             P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), NULL,
@@ -445,10 +500,12 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_dec1_bn1_running_var), n, &g_dec1_bn1, 1e-05f);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_dec1_conv2);
     rt_conv2d_forward(A(X_dec1_conv2), T(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight),
         NULL, n, &g_dec1_conv2);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_dec1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_dec1_relu2), S(S_dec1_bn2), S(S_dec1_bn2) + 16,
             P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), NULL,
@@ -458,6 +515,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean),
             P(P_dec1_bn2_running_var), n, &g_dec1_bn2, 1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
+    RT_PROF(C_head);
     rt_conv2d_forward(A(X_head), NULL, A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
         &g_head);
     return A(X_head);
@@ -579,9 +637,11 @@ float unet_tiny_loss(const float *out, const void *target, int n) {
 void unet_tiny_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over head */
+    RT_PROF(C_head);
     rt_xent_backward(A(D_head), A(X_head), (const int32_t *)target, n, 10, 784, RT_SET);
     /* dec1.bn2 + dec1.relu2 + head: batchnorm + relu + conv2d 1x1 stride 1 pad 0, [16,28,28] ->
        [10,28,28]  (specs/unet_tiny.lua:29, 30, 42) */
+    RT_PROF(C_head);
     rt_batchnorm_relu_recompute(A(RX_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2),
         S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, &g_dec1_bn2);
     rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head),
@@ -589,12 +649,14 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq_samples(A(D_dec1_relu2), n, 12544, 12544);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_dec1_bn2);
     rt_batchnorm_relu_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias),
         A(D_dec1_relu2), A(RX_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16,
         P(P_dec1_bn2_weight), n, &g_dec1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn2] = rt_sumsq_samples(A(D_dec1_conv2), n, 12544, 12544);
     /* dec1.bn1 + dec1.relu1 + dec1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
        [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30, 28) */
+    RT_PROF(C_dec1_conv2);
     rt_batchnorm_relu_recompute(A(RX_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1),
         S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, &g_dec1_bn1);
     rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, T(TB_dec1_conv2),
@@ -602,22 +664,27 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq_samples(A(D_dec1_relu1), n, 12544, 12544);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_dec1_bn1);
     rt_batchnorm_relu_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias),
         A(D_dec1_relu1), A(RX_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16,
         P(P_dec1_bn1_weight), n, &g_dec1_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn1] = rt_sumsq_samples(A(D_dec1_conv1), n, 12544, 12544);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_dec1_conv1);
     rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, T(TB_dec1_conv1),
         A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv1] = rt_sumsq_samples(A(D_concat2), n, 37632, 37632);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
+    RT_PROF(C_concat2);
     rt_concat_backward(A(D_up2), A(D_concat2), n, 48, 0, 32, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_concat2] = rt_sumsq_samples(A(D_up2), n, 25088, 25088);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
+    RT_PROF(C_up2);
     rt_upsample_backward(A(D_dec2_relu2), A(D_up2), n, 32, 14, 14, 2, RT_SET);
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_dec2_bn2);
     rt_batchnorm_relu_recompute(A(RX_dec2_relu2), A(X_dec2_conv2), S(S_dec2_bn2),
         S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, &g_dec2_bn2);
     rt_batchnorm_relu_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias),
@@ -626,6 +693,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_dec2_bn2] = rt_sumsq_samples(A(D_dec2_conv2), n, 6272, 6272);
     /* dec2.bn1 + dec2.relu1 + dec2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
        [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30, 28) */
+    RT_PROF(C_dec2_conv2);
     rt_batchnorm_relu_recompute(A(RX_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1),
         S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, &g_dec2_bn1);
     rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, T(TB_dec2_conv2),
@@ -633,21 +701,26 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq_samples(A(D_dec2_relu1), n, 6272, 6272);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_dec2_bn1);
     rt_batchnorm_relu_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias),
         A(D_dec2_relu1), A(RX_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32,
         P(P_dec2_bn1_weight), n, &g_dec2_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_bn1] = rt_sumsq_samples(A(D_dec2_conv1), n, 6272, 6272);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_dec2_conv1);
     rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, T(TB_dec2_conv1),
         A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv1] = rt_sumsq_samples(A(D_concat1), n, 18816, 18816);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
+    RT_PROF(C_concat1);
     rt_concat_backward(A(D_up1), A(D_concat1), n, 96, 0, 64, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_concat1] = rt_sumsq_samples(A(D_up1), n, 12544, 12544);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
+    RT_PROF(C_up1);
     rt_upsample_backward(A(D_mid_relu2), A(D_up1), n, 64, 7, 7, 2, RT_SET);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
+    RT_PROF(C_mid_bn2);
     rt_batchnorm_relu_recompute(A(RX_mid_relu2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64,
         P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, &g_mid_bn2);
     rt_batchnorm_relu_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias),
@@ -656,32 +729,38 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_mid_bn2] = rt_sumsq_samples(A(D_mid_conv2), n, 3136, 3136);
     /* mid.bn1 + mid.relu1 + mid.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
        [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30, 28) */
+    RT_PROF(C_mid_conv2);
     rt_batchnorm_relu_recompute(A(RX_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64,
         P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, &g_mid_bn1);
     rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, T(TB_mid_conv2),
         A(D_mid_conv2), A(RX_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq_samples(A(D_mid_relu1), n, 3136, 3136);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
+    RT_PROF(C_mid_bn1);
     rt_batchnorm_relu_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias),
         A(D_mid_relu1), A(RX_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64,
         P(P_mid_bn1_weight), n, &g_mid_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_bn1] = rt_sumsq_samples(A(D_mid_conv1), n, 3136, 3136);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
+    RT_PROF(C_mid_conv1);
     rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, T(TB_mid_conv1), A(D_mid_conv1),
         A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq_samples(A(D_maxpool2), n, 1568, 1568);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
+    RT_PROF(C_maxpool2);
     rt_maxpool_backward(A(D_concat1) + 12544, A(D_maxpool2), A(X_concat1) + 12544, n, &g_maxpool2,
         RT_ADD);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_enc2_bn2);
     rt_batchnorm_relu_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias),
         A(D_concat1) + 12544, A(X_concat1) + 12544, A(X_enc2_conv2), S(S_enc2_bn2),
         S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, &g_enc2_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn2] = rt_sumsq_samples(A(D_enc2_conv2), n, 6272, 6272);
     /* enc2.bn1 + enc2.relu1 + enc2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
        [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30, 28) */
+    RT_PROF(C_enc2_conv2);
     rt_batchnorm_relu_recompute(A(RX_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1),
         S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, &g_enc2_bn1);
     rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, T(TB_enc2_conv2),
@@ -689,26 +768,31 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq_samples(A(D_enc2_relu1), n, 6272, 6272);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_enc2_bn1);
     rt_batchnorm_relu_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias),
         A(D_enc2_relu1), A(RX_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32,
         P(P_enc2_bn1_weight), n, &g_enc2_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn1] = rt_sumsq_samples(A(D_enc2_conv1), n, 6272, 6272);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_enc2_conv1);
     rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, T(TB_enc2_conv1),
         A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq_samples(A(D_maxpool1), n, 3136, 3136);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
+    RT_PROF(C_maxpool1);
     rt_maxpool_backward(A(D_concat2) + 25088, A(D_maxpool1), A(X_concat2) + 25088, n, &g_maxpool1,
         RT_ADD);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_enc1_bn2);
     rt_batchnorm_relu_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias),
         A(D_concat2) + 25088, A(X_concat2) + 25088, A(X_enc1_conv2), S(S_enc1_bn2),
         S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, &g_enc1_bn2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn2] = rt_sumsq_samples(A(D_enc1_conv2), n, 12544, 12544);
     /* enc1.bn1 + enc1.relu1 + enc1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
        [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30, 28) */
+    RT_PROF(C_enc1_conv2);
     rt_batchnorm_relu_recompute(A(RX_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1),
         S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, &g_enc1_bn1);
     rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, T(TB_enc1_conv2),
@@ -716,12 +800,14 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq_samples(A(D_enc1_relu1), n, 12544, 12544);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
+    RT_PROF(C_enc1_bn1);
     rt_batchnorm_relu_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias),
         A(D_enc1_relu1), A(RX_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16,
         P(P_enc1_bn1_weight), n, &g_enc1_bn1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn1] = rt_sumsq_samples(A(D_enc1_conv1), n, 12544, 12544);
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
+    RT_PROF(C_enc1_conv1);
     rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, T(TB_enc1_conv1), A(D_enc1_conv1), x,
         P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_enc1_conv1] = rt_sumsq_samples(dx, n, 784, 784);
@@ -849,6 +935,36 @@ static const RtLayerInfo layers[] = {
     {"head", "conv2d", "specs/unet_tiny.lua:42", 11, 0},
 };
 
+static const RtBlockInfo blocks[] = {
+    {"enc1.conv1", "conv2d", 225792.0},
+    {"enc1.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"enc1.conv2", "conv2d", 3612672.0},
+    {"enc1.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"maxpool1", "maxpool", 12544.0},
+    {"enc2.conv1", "conv2d", 1806336.0},
+    {"enc2.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"enc2.conv2", "conv2d", 3612672.0},
+    {"enc2.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"maxpool2", "maxpool", 6272.0},
+    {"mid.conv1", "conv2d", 1806336.0},
+    {"mid.bn1 + relu1", "batchnorm + relu", 6272.0},
+    {"mid.conv2", "conv2d", 3612672.0},
+    {"mid.bn2 + relu2", "batchnorm + relu", 6272.0},
+    {"up1", "upsample", 12544.0},
+    {"concat1", "concat", 0.0},
+    {"dec2.conv1", "conv2d", 10838016.0},
+    {"dec2.bn1 + relu1", "batchnorm + relu", 12544.0},
+    {"dec2.conv2", "conv2d", 3612672.0},
+    {"dec2.bn2 + relu2", "batchnorm + relu", 12544.0},
+    {"up2", "upsample", 25088.0},
+    {"concat2", "concat", 0.0},
+    {"dec1.conv1", "conv2d", 10838016.0},
+    {"dec1.bn1 + relu1", "batchnorm + relu", 25088.0},
+    {"dec1.conv2", "conv2d", 3612672.0},
+    {"dec1.bn2 + relu2", "batchnorm + relu", 25088.0},
+    {"head", "conv2d", 250880.0},
+};
+
 const RtModel unet_tiny_model = {
     .name = "unet_tiny",
     .in_ndim = 3, .in_shape = {1, 28, 28},
@@ -857,6 +973,7 @@ const RtModel unet_tiny_model = {
     .num_params = UNET_TINY_NUM_PARAMS, .num_trainable = UNET_TINY_NUM_TRAINABLE,
     .num_tensors = 52, .tensors = tensors,
     .num_layers = 23, .layers = layers,
+    .num_blocks = 27, .blocks = blocks,
     .infer_arena_per_sample = UNET_TINY_INFER_ARENA_PER_SAMPLE,
     .infer_arena_fixed = UNET_TINY_INFER_ARENA_FIXED,
     .infer_arena_scratch = UNET_TINY_INFER_ARENA_SCRATCH,

@@ -13,6 +13,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -72,12 +73,38 @@ static void emit_param_enum(Ctx *c) {
 
 /* Layer (L_) and residual-add (K_) indices by name, numbered by the
 ** compiler, so inserting a layer does not rewrite every later index. */
+/* Whether node opens a marked block (render_marks) in forward or backward:
+** the blocks bench --profile times. Sets covered[] (if given) to the
+** layers that block computes, the first one found. */
+static int marked_block(const KProgram *p, int node, char *covered) {
+    const KList *lists[] = {&p->fwd, &p->bwd};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < lists[k]->n; i++) {
+            const KCall *c = &lists[k]->v[i];
+            if (c->node != node || !render_marks(p, c)) continue;
+            for (int j = i; covered && j < lists[k]->n; j++) {
+                c = &lists[k]->v[j];
+                if (j > i && (c->opens != OPEN_NONE || c->node != node)) break;
+                covered[c->node] = 1;
+                for (int a = 0; a < c->nalso; a++) covered[c->also[a]] = 1;
+            }
+            return 1;
+        }
+    return 0;
+}
+
 static void emit_index_enums(Ctx *c) {
     emit_blank(&c->e);
     emit_line(&c->e, "/* Layers: rows of layers[] and of backward's grad_sumsq[]. */");
     emit_open(&c->e, "enum");
     for (int i = 0; i < c->g->nnodes; i++)
         if (ops_is_layer(c->g->nodes[i])) emit_line(&c->e, "L_%s,", c->g->nodes[i]->cname);
+    emit_close(&c->e, ";");
+    emit_blank(&c->e);
+    emit_line(&c->e, "/* Code blocks: rows of blocks[], marked by RT_PROF (bench --profile). */");
+    emit_open(&c->e, "enum");
+    for (int i = 0; i < c->g->nnodes; i++)
+        if (marked_block(c->p, i, NULL)) emit_line(&c->e, "C_%s,", c->g->nodes[i]->cname);
     emit_close(&c->e, ";");
     if (c->g->num_skips == 0) return;
     emit_blank(&c->e);
@@ -248,7 +275,44 @@ static void emit_skips(Ctx *c) {
     emit_close(&c->e, ";");
 }
 
-static void emit_descriptor(Ctx *c, int ntensors, int nlayers) {
+/* Each marked block: the layers it computes, their ops, their FLOPs. */
+static int emit_blocks(Ctx *c) {
+    int nb = 0;
+    char *covered = xmalloc((size_t)c->g->nnodes);
+    emit_blank(&c->e);
+    emit_open(&c->e, "static const RtBlockInfo blocks[] =");
+    for (int i = 0; i < c->g->nnodes; i++) {
+        Str names = {0}, ops = {0};
+        const char *first = NULL;
+        size_t scope = 0;
+        double flops = 0;
+        memset(covered, 0, (size_t)c->g->nnodes);
+        if (!marked_block(c->p, i, covered)) continue;
+        for (int j = 0; j < c->g->nnodes; j++) {
+            const IrNode *n = c->g->nodes[j];
+            if (!covered[j]) continue;
+            if (!first) {   /* "a.b.norm1 + relu1": later names without its scope */
+                const char *dot = strrchr(n->name, '.');
+                first = n->name;
+                scope = dot ? (size_t)(dot - first + 1) : 0;
+                str_add(&names, first);
+            } else {
+                str_addf(&names, " + %s", n->name + (strncmp(n->name, first, scope) ? 0 : scope));
+            }
+            str_addf(&ops, "%s%s", ops.len ? " + " : "", op_names[n->op]);
+            flops += op_table[n->op].flops(c->g, n);
+        }
+        emit_line(&c->e, "{\"%s\", \"%s\", %.1f},", names.buf, ops.buf, flops);
+        str_free(&names);
+        str_free(&ops);
+        nb++;
+    }
+    emit_close(&c->e, ";");
+    free(covered);
+    return nb;
+}
+
+static void emit_descriptor(Ctx *c, int ntensors, int nlayers, int nblocks) {
     const IrNode *in = c->g->nodes[c->g->input], *out = c->g->nodes[c->g->output];
     const char *nm = c->m->name;
     emit_blank(&c->e);
@@ -266,6 +330,7 @@ static void emit_descriptor(Ctx *c, int ntensors, int nlayers) {
     emit_line(&c->e, ".num_layers = %d, .layers = layers,", nlayers);
     if (c->g->num_skips > 0)
         emit_line(&c->e, ".num_skips = %d, .skips = skips,", c->g->num_skips);
+    emit_line(&c->e, ".num_blocks = %d, .blocks = blocks,", nblocks);
     emit_line(&c->e, ".infer_arena_per_sample = %s_INFER_ARENA_PER_SAMPLE,", c->upper);
     emit_line(&c->e, ".infer_arena_fixed = %s_INFER_ARENA_FIXED,", c->upper);
     emit_line(&c->e, ".infer_arena_scratch = %s_INFER_ARENA_SCRATCH,", c->upper);
@@ -308,7 +373,7 @@ static void emit_tables(Ctx *c) {
     }
     emit_close(&c->e, ";");
     emit_skips(c);
-    emit_descriptor(c, nt, nl);
+    emit_descriptor(c, nt, nl, emit_blocks(c));
 }
 
 /* }==================================================================== */

@@ -225,6 +225,10 @@ static int block_end(const KList *l, int i) {
     return j;
 }
 
+int render_marks(const KProgram *p, const KCall *c) {
+    return !p->infer && c->opens != OPEN_NONE && kernel_table[c->k].form != KF_NOTE;
+}
+
 void render_list(Emit *e, const KProgram *p, const KList *l) {
     const IrGraph *g = p->g;
     for (int i = 0; i < l->n; i++) {
@@ -240,6 +244,7 @@ void render_list(Emit *e, const KProgram *p, const KList *l) {
             emit_line(e, "/* loss: %s over %s */",
                       g->loss == LOSS_CROSS_ENTROPY ? "softmax cross-entropy" : "mean squared error",
                       g->nodes[c->node]->name);
+        if (render_marks(p, c)) emit_line(e, "RT_PROF(C_%s);", g->nodes[c->node]->cname);
         for (int k = i; k < end; k++) all_dx &= (l->v[k].guard & G_DX) != 0;
         if (all_dx) emit_open(e, "if (dx)");
         render_run(e, p, c, end - i, !all_dx);

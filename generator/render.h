@@ -17,6 +17,10 @@ void render_loc(const IrNode *n, char *buf, size_t cap);
 /* static const RtConv g_conv1 = {...}; for every geometry record. */
 void render_geometry(Emit *e, const KProgram *p);
 
+/* Whether the block c opens starts with an RT_PROF mark: every layer block
+** of the training program's forward and backward that runs code. */
+int render_marks(const KProgram *p, const KCall *c);
+
 /* The calls of a list, a comment naming each layer's spec line before its
 ** calls, with their guards as if/else around them. */
 void render_list(Emit *e, const KProgram *p, const KList *l);

@@ -265,4 +265,30 @@ void rt_fill(float *w, size_t len, float v);
 
 /* }==================================================================== */
 
+/* {====================================================================
+** Profiling (rt_prof.c): time per block of generated code
+** ===================================================================== */
+
+/* A profile: seconds[phase * nblocks + block], phase 0 forward, 1 backward. */
+typedef struct {
+    int nblocks;
+    double *seconds;
+    int phase, cur;    /* the phase (-1: not timing) and the running block (-1: none) */
+    double last;       /* when the running block started */
+} RtProf;
+
+/* The profile being taken, or NULL (the generated marks then cost a test). */
+extern RtProf *rt_prof;
+/* Closes the running block and starts block (an index of RtModel.blocks). */
+void rt_prof_mark(int block);
+/* Closes the running block and times phase (0, 1) from now on, or none (-1). */
+void rt_prof_phase(int phase);
+
+#define RT_PROF(block)                      \
+    do {                                    \
+        if (rt_prof) rt_prof_mark(block);   \
+    } while (0)
+
+/* }==================================================================== */
+
 #endif

@@ -51,6 +51,15 @@ typedef struct {
     int reads_input;        /* its (first) input is the model input itself */
 } RtLayerInfo;
 
+/* A block of generated code, as RT_PROF marks it: the layers it computes
+** (fused ones joined by " + "), their ops, and their forward FLOPs per
+** sample. The last block is the loss. */
+typedef struct {
+    const char *name;
+    const char *ops;
+    double flops;
+} RtBlockInfo;
+
 /* A residual add that a lesion study can cut (RtModel.forward's drop[]). */
 typedef struct {
     int layer;              /* index into RtModel.layers */
@@ -69,6 +78,8 @@ typedef struct RtModel {
     const RtLayerInfo *layers;
     int num_skips;                          /* residual adds, 0 if none */
     const RtSkipInfo *skips;
+    int num_blocks;                         /* code blocks, for bench --profile */
+    const RtBlockInfo *blocks;
     /* Arena floats: per_sample * n + fixed + scratch * rt_scratch_slices(n) */
     size_t arena_per_sample, arena_fixed, arena_scratch;
     size_t infer_arena_per_sample, infer_arena_fixed, infer_arena_scratch;   /* for infer */

@@ -19,6 +19,7 @@
 ** synthetic batch whose labels are a function of the input must at least
 ** halve the loss.
 */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "rt.h"
@@ -355,12 +357,58 @@ static void test_smoke_training(void **state) {
 }
 #endif
 
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/*
+** Profiling (bench --profile): every block of the generated code is timed
+** in forward or backward, the blocks' times add up to no more than the
+** calls took, and a profiled step computes the same gradients, bit for bit.
+*/
+static void test_profile(void **state) {
+    Fixture *f = *state;
+    const RtModel *m = MODEL;
+    int nb = m->num_blocks;
+    RtProf prof = {nb, calloc(2 * (size_t)nb, sizeof(double)), -1, -1, 0.0};
+    float *g1 = malloc(sizeof(float) * m->num_trainable);
+    double t0, wall, sum = 0;
+    assert_true(nb > 0);
+    compute_grads(f);
+    memcpy(g1, f->grads, sizeof(float) * m->num_trainable);
+    m->zero_grad(f->grads);
+    memset(f->dx, 0, sizeof(float) * f->in_len * (size_t)f->n);
+    t0 = mono_now();
+    rt_prof = &prof;
+    rt_prof_phase(0);
+    const float *out = m->forward(f->params, f->arena, f->x, f->n, 1, NULL);
+    rt_prof_phase(-1);
+    m->loss(out, f->target, f->n);
+    rt_prof_phase(1);
+    m->backward(f->params, f->grads, f->arena, f->x, f->target, f->dx, f->n, NULL);
+    rt_prof_phase(-1);
+    rt_prof = NULL;
+    wall = mono_now() - t0;
+    assert_memory_equal(g1, f->grads, sizeof(float) * m->num_trainable);
+    for (int i = 0; i < nb; i++) {
+        assert_true(prof.seconds[i] >= 0 && prof.seconds[nb + i] >= 0);
+        assert_true(prof.seconds[i] + prof.seconds[nb + i] > 0);
+        sum += prof.seconds[i] + prof.seconds[nb + i];
+    }
+    assert_true(sum <= wall);
+    free(prof.seconds);
+    free(g1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_gradients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dx_optional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grad_probes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_infer_matches_forward, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile, setup, teardown),
 #ifdef SMOKE_STEPS
         cmocka_unit_test(test_smoke_training),
 #endif
