@@ -107,6 +107,29 @@ void emit_close(Emit *e, const char *tail) {
     str_addf(&e->out, "}%s\n", tail ? tail : "");
 }
 
+const char *emit_comment_text(Str *out, const char *text) {
+    char prev = 0;
+    str_add(out, "");
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        char c = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
+        if ((prev == '*' && c == '/') || (prev == '/' && c == '*') || (prev == '?' && c == '?'))
+            str_add(out, " ");
+        str_addf(out, "%c", c);
+        prev = c;
+    }
+    return out->buf;
+}
+
+const char *emit_cstring(Str *out, const char *text) {
+    str_add(out, "\"");
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' && *p != '?') str_addf(out, "%c", *p);
+        else str_addf(out, "\\%03o", *p);
+    }
+    str_add(out, "\"");
+    return out->buf;
+}
+
 /* The shortest %g form that reads back as the same float (9 digits always
 ** do): 0.1f rather than 0.100000001f. */
 const char *emit_float(float v, char *buf, size_t cap) {

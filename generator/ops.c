@@ -110,6 +110,9 @@ static int infer_flatten(IrGraph *g, IrNode *n, char *err, size_t cap) {
 
 static int infer_batchnorm(IrGraph *g, IrNode *n, char *err, size_t cap) {
     int c = in_shape(g, n).d[0];
+    const NormArgs *a = &n->a.norm;
+    if (!(a->momentum >= 0 && a->momentum <= 1 && a->eps > 0))
+        return ERR("batchnorm: momentum must be in [0,1] and eps positive");
     n->shape = in_shape(g, n);
     if (param_or_fail(g, n, "weight", PK_BN_WEIGHT, 1, &c, 0, err, cap) ||
         param_or_fail(g, n, "bias", PK_BN_BIAS, 1, &c, 0, err, cap) ||
@@ -276,7 +279,52 @@ static void desc_up(const IrGraph *g, const IrNode *n, char *buf, size_t cap) {
 
 /* }==================================================================== */
 
-#define ELEM(fwd, bwd) infer_same, 0, NULL, NULL, flops_elem, desc_plain, fwd, bwd
+/* {====================================================================
+** Spec call arguments (after the tensor), for the ops bound to l_args
+** ===================================================================== */
+
+static const OpArg conv_args[] = {
+    {"out_channels", OA_INT, 1, 0, -1, OP_ARG(conv.out)},
+    {"kernel", OA_INT, 1, 0, -1, OP_ARG(conv.k)},
+    {"stride", OA_INT, 0, 1, -1, OP_ARG(conv.stride)},
+    {"padding", OA_INT, 0, 0, -1, OP_ARG(conv.pad)},
+    {"groups", OA_INT, 0, 1, -1, OP_ARG(conv.groups)},
+    {"bias", OA_BOOL, 0, 1, -1, OP_ARG(conv.bias)},
+    {NULL, OA_INT, 0, 0, -1, 0},
+};
+
+static const OpArg linear_args[] = {
+    {"out_features", OA_INT, 1, 0, -1, OP_ARG(linear.out)},
+    {"bias", OA_BOOL, 0, 1, -1, OP_ARG(linear.bias)},
+    {NULL, OA_INT, 0, 0, -1, 0},
+};
+
+static const OpArg norm_args[] = {
+    {"momentum", OA_NUM, 0, 0.1, -1, OP_ARG(norm.momentum)},
+    {"eps", OA_NUM, 0, 1e-5, -1, OP_ARG(norm.eps)},
+    {NULL, OA_INT, 0, 0, -1, 0},
+};
+
+static const OpArg leaky_args[] = {
+    {"slope", OA_NUM, 2, 0.01, -1, OP_ARG(leaky.slope)},
+    {NULL, OA_INT, 0, 0, -1, 0},
+};
+
+static const OpArg pool_args[] = {
+    {"kernel", OA_INT, 1, 0, -1, OP_ARG(pool.k)},
+    {"stride", OA_INT, 0, 0, 0, OP_ARG(pool.stride)},
+    {"padding", OA_INT, 0, 0, -1, OP_ARG(pool.pad)},
+    {NULL, OA_INT, 0, 0, -1, 0},
+};
+
+static const OpArg upsample_args[] = {
+    {"factor", OA_INT, 1, 0, -1, OP_ARG(up.factor)},
+    {NULL, OA_INT, 0, 0, -1, 0},
+};
+
+/* }==================================================================== */
+
+#define ELEM(fwd, bwd) infer_same, 0, NULL, NULL, flops_elem, desc_plain, fwd, bwd, NULL
 
 const char *const op_names[OP_COUNT] = {
 #define OP(id, name, prefix, bind, method, meta) name,
@@ -291,31 +339,33 @@ const char *const op_prefixes[OP_COUNT] = {
 };
 
 const OpInfo op_table[OP_COUNT] = {
-    [OP_INPUT] = {infer_input, OPF_INPUT, NULL, NULL, flops_none, desc_plain, NULL, NULL},
+    [OP_INPUT] = {infer_input, OPF_INPUT, NULL, NULL, flops_none, desc_plain, NULL, NULL, NULL},
     [OP_CONV2D] = {infer_conv2d, OPF_WEIGHTED, conv_col, NULL, flops_conv, desc_conv, lower_conv_fwd,
-                   lower_conv_bwd},
+                   lower_conv_bwd, conv_args},
     [OP_LINEAR] = {infer_linear, OPF_WEIGHTED, NULL, NULL, flops_linear, desc_plain, lower_linear_fwd,
-                   lower_linear_bwd},
-    [OP_FLATTEN] = {infer_flatten, OPF_VIEW, NULL, NULL, flops_none, desc_plain, NULL, NULL},
+                   lower_linear_bwd, linear_args},
+    [OP_FLATTEN] = {infer_flatten, OPF_VIEW, NULL, NULL, flops_none, desc_plain, NULL, NULL, NULL},
     [OP_BATCHNORM] = {infer_batchnorm, 0, NULL, bn_stats, flops_elem, desc_plain, lower_bn_fwd,
-                      lower_bn_bwd},
+                      lower_bn_bwd, norm_args},
     [OP_RELU] = {ELEM(lower_relu_fwd, lower_relu_bwd)},
     [OP_LEAKY_RELU] = {infer_same, 0, NULL, NULL, flops_elem, desc_leaky, lower_leaky_fwd,
-                       lower_leaky_bwd},
+                       lower_leaky_bwd, leaky_args},
     [OP_SIGMOID] = {ELEM(lower_sigmoid_fwd, lower_sigmoid_bwd)},
     [OP_TANH] = {ELEM(lower_tanh_fwd, lower_tanh_bwd)},
     [OP_MAXPOOL] = {infer_pool, 0, NULL, NULL, flops_pool, desc_pool, lower_maxpool_fwd,
-                    lower_maxpool_bwd},
+                    lower_maxpool_bwd, pool_args},
     [OP_AVGPOOL] = {infer_pool, 0, NULL, NULL, flops_pool, desc_pool, lower_avgpool_fwd,
-                    lower_avgpool_bwd},
+                    lower_avgpool_bwd, pool_args},
     [OP_GLOBAL_AVGPOOL] = {infer_global_avgpool, 0, NULL, NULL, flops_elem, desc_plain,
-                           lower_gap_fwd, lower_gap_bwd},
-    [OP_ADD] = {infer_add, OPF_SKIP | OPF_RESIDUAL, NULL, NULL, flops_elem, desc_plain, lower_add_fwd, lower_add_bwd},
+                           lower_gap_fwd, lower_gap_bwd, NULL},
+    [OP_ADD] = {infer_add, OPF_SKIP | OPF_RESIDUAL, NULL, NULL, flops_elem, desc_plain,
+                lower_add_fwd, lower_add_bwd, NULL},
     [OP_CONCAT] = {infer_concat, OPF_SKIP, NULL, NULL, flops_none, desc_plain, lower_concat_fwd,
-                   lower_concat_bwd},
+                   lower_concat_bwd, NULL},
     [OP_UPSAMPLE] = {infer_upsample, 0, NULL, NULL, flops_elem, desc_up, lower_upsample_fwd,
-                     lower_upsample_bwd},
-    [OP_MUL] = {infer_mul, 0, NULL, NULL, flops_elem, desc_plain, lower_mul_fwd, lower_mul_bwd},
+                     lower_upsample_bwd, upsample_args},
+    [OP_MUL] = {infer_mul, 0, NULL, NULL, flops_elem, desc_plain, lower_mul_fwd, lower_mul_bwd,
+                NULL},
 };
 
 OpKind ops_find(const char *name) {

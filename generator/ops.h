@@ -9,6 +9,8 @@
 
 #include "ir.h"
 
+#include <stddef.h>
+
 struct Lower;
 
 enum {
@@ -18,6 +20,25 @@ enum {
     OPF_RESIDUAL = 8,   /* a residual add: lesion studies may drop all but its identity */
     OPF_WEIGHTED = 16   /* a weighted layer (conv, linear): counts in a path's depth */
 };
+
+/*
+** One argument of an op's spec call after its tensor: positional ones in
+** order, then options in a trailing table. The spec binding (spec_lua.c)
+** reads them as the row lists them and stores each offset bytes into the
+** node's op arguments (IrNode.a).
+*/
+typedef enum { OA_INT, OA_BOOL, OA_NUM } OpArgType;
+
+typedef struct {
+    const char *name;    /* a positional one: what errors call it; an option: its key */
+    OpArgType type;
+    int positional;      /* 1: positional, 2: positional and may be left out; 0: option */
+    double def;          /* default of one that may be left out */
+    int def_from;        /* >= 0: defaults to that argument instead (pool stride = kernel) */
+    size_t offset;
+} OpArg;
+
+#define OP_ARG(field) (offsetof(IrNode, a.field) - offsetof(IrNode, a))
 
 typedef struct {
     /* Checks sources and arguments, sets n->shape, creates parameters.
@@ -31,6 +52,9 @@ typedef struct {
     /* Append the node's kernel calls; NULL for the input and views. */
     void (*lower_fwd)(struct Lower *l);
     void (*lower_bwd)(struct Lower *l);
+    /* The spec call's arguments after the tensor, ended by a NULL name, for
+    ** ops bound to l_args; NULL for the others. */
+    const OpArg *args;
 } OpInfo;
 
 extern const OpInfo op_table[OP_COUNT];   /* indexed by OpKind */

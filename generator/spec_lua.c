@@ -12,6 +12,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,13 +132,21 @@ static int opt_bool(lua_State *L, int idx, const char *fn, const char *key, int 
     return v;
 }
 
+/* A number an op stores as a float: finite, and finite as a float too. */
+static float to_float(lua_State *L, int idx, const char *fn, const char *what) {
+    double v;
+    if (lua_type(L, idx) != LUA_TNUMBER) luaL_error(L, "%s: %s must be a number", fn, what);
+    v = lua_tonumber(L, idx);
+    if (!isfinite(v) || fabs(v) > FLT_MAX)
+        luaL_error(L, "%s: %s must be a finite number (float range), got %s", fn, what,
+                   lua_tostring(L, idx));
+    return (float)v;
+}
+
 static float opt_num(lua_State *L, int idx, const char *fn, const char *key, float def) {
     float v = def;
     if (lua_isnoneornil(L, idx)) return def;
-    if (lua_getfield(L, idx, key) != LUA_TNIL) {
-        if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: %s must be a number", fn, key);
-        v = (float)lua_tonumber(L, -1);
-    }
+    if (lua_getfield(L, idx, key) != LUA_TNIL) v = to_float(L, -1, fn, key);
     lua_pop(L, 1);
     return v;
 }
@@ -280,50 +290,6 @@ static int l_input(lua_State *L) {
     return finish(L, n);
 }
 
-static int l_conv2d(lua_State *L) {
-    static const char *const allowed[] = {"stride", "padding", "bias", "groups", "name", NULL};
-    int x = check_tensor(L, 1);
-    char nb[256];
-    ConvArgs a;
-    IrNode *n;
-    check_opts(L, 4, "conv2d", allowed);
-    a.out = arg_int(L, 2, "conv2d", "out_channels");
-    a.k = arg_int(L, 3, "conv2d", "kernel");
-    a.stride = opt_int(L, 4, "conv2d", "stride", 1);
-    a.pad = opt_int(L, 4, "conv2d", "padding", 0);
-    a.groups = opt_int(L, 4, "conv2d", "groups", 1);
-    a.bias = opt_bool(L, 4, "conv2d", "bias", 1);
-    n = new_node(L, OP_CONV2D, &x, 1, opt_name(L, 4, "conv2d", nb, sizeof nb));
-    n->a.conv = a;
-    return finish(L, n);
-}
-
-static int l_linear(lua_State *L) {
-    static const char *const allowed[] = {"bias", "name", NULL};
-    int x = check_tensor(L, 1);
-    char nb[256];
-    IrNode *n;
-    check_opts(L, 3, "linear", allowed);
-    n = new_node(L, OP_LINEAR, &x, 1, opt_name(L, 3, "linear", nb, sizeof nb));
-    n->a.linear.out = arg_int(L, 2, "linear", "out_features");
-    n->a.linear.bias = opt_bool(L, 3, "linear", "bias", 1);
-    return finish(L, n);
-}
-
-static int l_batchnorm(lua_State *L) {
-    static const char *const allowed[] = {"momentum", "eps", "name", NULL};
-    int x = check_tensor(L, 1);
-    char nb[256];
-    IrNode *n;
-    check_opts(L, 2, "batchnorm", allowed);
-    n = new_node(L, OP_BATCHNORM, &x, 1, opt_name(L, 2, "batchnorm", nb, sizeof nb));
-    n->a.norm.momentum = opt_num(L, 2, "batchnorm", "momentum", 0.1f);
-    n->a.norm.eps = opt_num(L, 2, "batchnorm", "eps", 1e-5f);
-    if (!(n->a.norm.momentum >= 0 && n->a.norm.momentum <= 1 && n->a.norm.eps > 0))
-        return luaL_error(L, "batchnorm: momentum must be in [0,1] and eps positive");
-    return finish(L, n);
-}
-
 /* The op a generic binding serves: its closure's upvalue. */
 static OpKind op_here(lua_State *L) { return (OpKind)lua_tointeger(L, lua_upvalueindex(1)); }
 
@@ -337,6 +303,54 @@ static int unary(lua_State *L, OpKind op) {
 
 static int l_unary(lua_State *L) { return unary(L, op_here(L)); }
 
+/*
+** Ops called as op(x, positional..., {options}): the arguments their row
+** lists (OpArg, ops.h), read in order, checked for type and range, and
+** stored into the node's op arguments.
+*/
+static int l_args(lua_State *L) {
+    enum { MAX_ARGS = 16 };
+    OpKind op = op_here(L);
+    const char *fn = op_names[op];
+    const OpArg *args = op_table[op].args;
+    const char *allowed[MAX_ARGS + 2];
+    double v[MAX_ARGS];
+    int x = check_tensor(L, 1), nargs = 0, nallowed = 0, pos = 2, opts;
+    char nb[256];
+    IrNode *n;
+    for (; args[nargs].name; nargs++)
+        if (!args[nargs].positional) allowed[nallowed++] = args[nargs].name;
+    allowed[nallowed++] = "name";
+    allowed[nallowed] = NULL;
+    for (int i = 0; i < nargs; i++) pos += args[i].positional != 0;
+    opts = pos;
+    check_opts(L, opts, fn, allowed);
+    pos = 2;
+    for (int i = 0; i < nargs; i++) {
+        const OpArg *a = &args[i];
+        double def = a->def_from >= 0 ? v[a->def_from] : a->def;
+        if (a->positional) {
+            int idx = pos++;
+            if (a->positional == 2 && lua_isnoneornil(L, idx)) v[i] = def;
+            else if (a->type == OA_NUM) v[i] = to_float(L, idx, fn, a->name);
+            else v[i] = arg_int(L, idx, fn, a->name);
+        } else if (a->type == OA_INT) {
+            v[i] = opt_int(L, opts, fn, a->name, (int)def);
+        } else if (a->type == OA_BOOL) {
+            v[i] = opt_bool(L, opts, fn, a->name, def != 0);
+        } else {
+            v[i] = opt_num(L, opts, fn, a->name, (float)def);
+        }
+    }
+    n = new_node(L, op, &x, 1, opt_name(L, opts, fn, nb, sizeof nb));
+    for (int i = 0; i < nargs; i++) {
+        char *field = (char *)&n->a + args[i].offset;
+        if (args[i].type == OA_NUM) *(float *)(void *)field = (float)v[i];
+        else *(int *)(void *)field = (int)v[i];
+    }
+    return finish(L, n);
+}
+
 /* Ops that take two tensors and an optional {name=} table. */
 static int l_binary(lua_State *L) {
     OpKind op = op_here(L);
@@ -346,45 +360,6 @@ static int l_binary(lua_State *L) {
     src[1] = check_tensor(L, 2);
     check_opts(L, 3, op_names[op], name_only);
     return finish(L, new_node(L, op, src, 2, opt_name(L, 3, op_names[op], nb, sizeof nb)));
-}
-
-static int l_leaky_relu(lua_State *L) {
-    int x = check_tensor(L, 1);
-    char nb[256];
-    IrNode *n;
-    float slope = (float)luaL_optnumber(L, 2, 0.01);
-    check_opts(L, 3, "leaky_relu", name_only);
-    n = new_node(L, OP_LEAKY_RELU, &x, 1, opt_name(L, 3, "leaky_relu", nb, sizeof nb));
-    n->a.leaky.slope = slope;
-    return finish(L, n);
-}
-
-static int pool(lua_State *L, OpKind op) {
-    static const char *const allowed[] = {"stride", "padding", "name", NULL};
-    const char *fn = op_names[op];
-    int x = check_tensor(L, 1);
-    char nb[256];
-    PoolArgs a;
-    IrNode *n;
-    check_opts(L, 3, fn, allowed);
-    a.k = arg_int(L, 2, fn, "kernel");
-    a.stride = opt_int(L, 3, fn, "stride", a.k);
-    a.pad = opt_int(L, 3, fn, "padding", 0);
-    n = new_node(L, op, &x, 1, opt_name(L, 3, fn, nb, sizeof nb));
-    n->a.pool = a;
-    return finish(L, n);
-}
-
-static int l_pool(lua_State *L) { return pool(L, op_here(L)); }
-
-static int l_upsample(lua_State *L) {
-    int x = check_tensor(L, 1);
-    char nb[256];
-    IrNode *n;
-    check_opts(L, 3, "upsample", name_only);
-    n = new_node(L, OP_UPSAMPLE, &x, 1, opt_name(L, 3, "upsample", nb, sizeof nb));
-    n->a.up.factor = arg_int(L, 2, "upsample", "factor");
-    return finish(L, n);
 }
 
 /*
