@@ -5,6 +5,7 @@
 #include "drv_util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +176,7 @@ int ckpt_meta_float(const StMeta *meta, const char *key, float *out,
     if (!v) return -1;
     errno = 0;
     *out = strtof(v, &end);
-    return *end || errno ? malformed(path, key, v, err, errlen) : 0;
+    return *end || errno || !isfinite(*out) ? malformed(path, key, v, err, errlen) : 0;
 }
 
 int ckpt_meta_hex(const StMeta *meta, const char *key, uint64_t *out,

@@ -2,6 +2,7 @@
 ** cli.c: table-driven option parsing and help for the subcommands.
 */
 #include "cli.h"
+#include "rt_geom.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,9 +20,11 @@ int cli_usage_error(const char *prog, const char *cmd, const char *msg,
 /* The current value of an option as text, for the help's "default". */
 static void value_text(const CliOpt *o, char *buf, size_t len) {
     switch (o->type) {
-    case CLI_INT: snprintf(buf, len, "%d", *(int *)o->dst); break;
+    case CLI_INT: case CLI_COUNT: case CLI_THREADS: snprintf(buf, len, "%d", *(int *)o->dst); break;
     case CLI_LONG: snprintf(buf, len, "%ld", *(long *)o->dst); break;
-    case CLI_FLOAT: snprintf(buf, len, "%g", *(float *)o->dst); break;
+    case CLI_FLOAT: case CLI_POSITIVE: case CLI_NONNEG:
+        snprintf(buf, len, "%g", *(float *)o->dst);
+        break;
     case CLI_STR: {
         const char *s = *(const char **)o->dst;
         snprintf(buf, len, "%s", s ? s : "");
@@ -49,28 +52,33 @@ void cli_help(const char *prog, const char *cmd, const char *summary,
 }
 
 /*
-** Converts 'val' into the option's variable. Returns 0, or -1 if the
-** text is not entirely a number of the right kind.
+** Converts 'val' into the option's variable. Returns NULL, or what the
+** value must be if it is not entirely a number of the right kind and range.
 */
-static int set_value(const CliOpt *o, const char *val) {
+static const char *set_value(const CliOpt *o, const char *val) {
     char *end;
     errno = 0;
-    if (o->type == CLI_STR) { *(const char **)o->dst = val; return 0; }
-    if (o->type == CLI_FLOAT) {
+    if (o->type == CLI_STR) { *(const char **)o->dst = val; return NULL; }
+    if (o->type == CLI_FLOAT || o->type == CLI_POSITIVE || o->type == CLI_NONNEG) {
         float f = strtof(val, &end);
-        if (end == val || *end || errno || !isfinite(f)) return -1;
+        if (end == val || *end || errno || !isfinite(f)) return "a finite number";
+        if (o->type == CLI_POSITIVE && !(f > 0)) return "a number > 0";
+        if (o->type == CLI_NONNEG && !(f >= 0)) return "a number >= 0";
         *(float *)o->dst = f;
-        return 0;
+        return NULL;
     }
     long l = strtol(val, &end, 10);
-    if (end == val || *end || errno) return -1;
-    if (o->type == CLI_INT) {
-        if (l < -2147483647L || l > 2147483647L) return -1;
-        *(int *)o->dst = (int)l;
-    } else {
+    if (end == val || *end || errno) return "a whole number";
+    if (o->type == CLI_LONG) {
         *(long *)o->dst = l;
+        return NULL;
     }
-    return 0;
+    if (o->type == CLI_COUNT && (l < 1 || l > 2147483647L)) return "a whole number >= 1";
+    if (o->type == CLI_THREADS && (l < 1 || l > RT_MAX_THREADS))
+        return "a thread count from 1 to " RT_STR(RT_MAX_THREADS);
+    if (l < -2147483647L || l > 2147483647L) return "a whole number in int range";
+    *(int *)o->dst = (int)l;
+    return NULL;
 }
 
 /* The table entry for "--name" (name has no dashes, may stop at '='). */
@@ -101,9 +109,10 @@ int cli_parse(const char *prog, const char *cmd, const char *summary,
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) return cli_usage_error(prog, cmd, "missing value for", a);
-        if (set_value(o, val)) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "bad value for --%s:", o->name);
+        const char *want = set_value(o, val);
+        if (want) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "--%s must be %s, not", o->name, want);
             return cli_usage_error(prog, cmd, msg, val);
         }
     }

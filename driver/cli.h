@@ -14,7 +14,11 @@ typedef enum {
     CLI_FLOAT,      /* float */
     CLI_STR,        /* const char *, points into argv */
     CLI_FLAG,       /* int set to 1, takes no value */
-    CLI_NOFLAG      /* int set to 0, takes no value */
+    CLI_NOFLAG,     /* int set to 0, takes no value */
+    CLI_COUNT,      /* int, at least 1 */
+    CLI_THREADS,    /* int, 1 to RT_MAX_THREADS */
+    CLI_POSITIVE,   /* float, finite and > 0 */
+    CLI_NONNEG      /* float, finite and >= 0 */
 } CliType;
 
 typedef struct {

@@ -100,17 +100,16 @@ int cmd_eval(const RtModel *m, const char *prog, int argc, char **argv) {
     CliOpt opts[] = {
         {"weights", CLI_STR, &weights, "CKPT", "checkpoint to evaluate (required)", NULL},
         {"data", CLI_STR, &dir, "DIR", "dataset directory (its t10k-* files)", NULL},
-        {"batch", CLI_INT, &batch, "N", "images per forward pass", NULL},
+        {"batch", CLI_COUNT, &batch, "N", "images per forward pass", NULL},
         {"limit-test", CLI_LONG, &limit, "N", "use the first N test images", "all"},
-        {"threads", CLI_INT, &threads, "N", "BLAS threads", NULL},
+        {"threads", CLI_THREADS, &threads, "N", "BLAS threads", NULL},
     };
     int rc = cli_parse(prog, "eval", "Test loss and accuracy, overall and per class, in "
                        "evaluation mode\n(running batchnorm statistics).",
                        opts, sizeof opts / sizeof *opts, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (!weights) return cli_usage_error(prog, "eval", "--weights is required", NULL);
-    if (batch <= 0 || threads <= 0 || limit < 0)
-        return cli_usage_error(prog, "eval", "--batch, --threads must be > 0", NULL);
+    if (limit < 0) return cli_usage_error(prog, "eval", "--limit-test must be >= 0", NULL);
     drv_set_threads(threads);
     float norm[2], *params = cmd_load_weights(m, weights, norm, err, sizeof err);
     if (!params) return cmd_fail(prog, err);

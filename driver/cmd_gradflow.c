@@ -218,20 +218,19 @@ int cmd_gradflow(const RtModel *m, const char *prog, int argc, char **argv) {
         {"weights", CLI_STR, &a.weights, "CKPT", "checkpoint to analyse", "none"},
         {"init", CLI_FLAG, &a.init, NULL, "use the initialisation instead", NULL},
         {"seed", CLI_LONG, &a.seed, "N", "initialisation and batch selection", NULL},
-        {"batches", CLI_INT, &a.batches, "N", "batches to average over", NULL},
-        {"batch", CLI_INT, &a.batch, "N", "images per batch", NULL},
+        {"batches", CLI_COUNT, &a.batches, "N", "batches to average over", NULL},
+        {"batch", CLI_COUNT, &a.batch, "N", "images per batch", NULL},
         {"data", CLI_STR, &a.dir, "DIR", "dataset directory (its train-* files)", NULL},
         {"limit-train", CLI_LONG, &a.limit, "N", "use the first N training images", "all"},
         {"with-bn", CLI_FLAG, &a.with_bn, NULL, "also list batchnorm scales", NULL},
-        {"threads", CLI_INT, &a.threads, "N", "BLAS threads", NULL},
+        {"threads", CLI_THREADS, &a.threads, "N", "BLAS threads", NULL},
         {"csv", CLI_STR, &a.csv, "FILE", "also write the table as CSV", "none"},
     };
     int rc = cli_parse(prog, "gradflow", GF_HELP, opts, sizeof opts / sizeof *opts, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (!a.weights == !a.init)
         return cli_usage_error(prog, "gradflow", "give exactly one of --weights and --init", NULL);
-    if (a.batches <= 0 || a.batch <= 0 || a.threads <= 0 || a.limit < 0)
-        return cli_usage_error(prog, "gradflow", "--batches, --batch, --threads must be > 0", NULL);
+    if (a.limit < 0) return cli_usage_error(prog, "gradflow", "--limit-train must be >= 0", NULL);
     drv_set_threads(a.threads);
     float norm[2] = {0.0f, 0.0f};
     float *params = a.init ? drv_floats(m->num_params, err, sizeof err)

@@ -120,7 +120,7 @@ int cmd_grads(const RtModel *m, const char *prog, int argc, char **argv) {
         {"labels", CLI_STR, &labels, "Y.npy", "int32/int64 labels (float32 targets for MSE) "
          "(required)", NULL},
         {"output", CLI_STR, &output, "G.safetensors", "gradients by parameter name (required)", NULL},
-        {"threads", CLI_INT, &threads, "N", "BLAS threads", NULL},
+        {"threads", CLI_THREADS, &threads, "N", "BLAS threads", NULL},
     };
     int rc = cli_parse(prog, "grads", "Loss and the gradient of every trainable parameter for "
                        "one batch (all inputs),\nin training mode (batch statistics).",
@@ -129,7 +129,9 @@ int cmd_grads(const RtModel *m, const char *prog, int argc, char **argv) {
     if (!weights || !input || !labels || !output)
         return cli_usage_error(prog, "grads", "--weights, --input, --labels and --output are "
                                "required", NULL);
-    if (threads <= 0) return cli_usage_error(prog, "grads", "--threads must be > 0", NULL);
+    for (const char *const *in = (const char *const[]){weights, input, labels, NULL}; *in; in++)
+        if (drv_same_file(output, *in))
+            return cli_usage_error(prog, "grads", "--output would replace its own input:", *in);
     drv_set_threads(threads);
     return grads_files(m, weights, input, labels, output, err, sizeof err) ? cmd_fail(prog, err)
                                                                           : CLI_OK;

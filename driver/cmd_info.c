@@ -47,10 +47,9 @@ static void print_info(const RtModel *m, int batch) {
 
 int cmd_info(const RtModel *m, const char *prog, int argc, char **argv) {
     int batch = 128;
-    CliOpt opts[] = {{"batch", CLI_INT, &batch, "N", "batch size for the arena figure", NULL}};
+    CliOpt opts[] = {{"batch", CLI_COUNT, &batch, "N", "batch size for the arena figure", NULL}};
     int rc = cli_parse(prog, "info", "Parameters, FLOPs per sample and memory.", opts, 1, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    if (batch <= 0) return cli_usage_error(prog, "info", "--batch must be > 0", NULL);
     print_info(m, batch);
     return CLI_OK;
 }
@@ -171,9 +170,9 @@ int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv) {
     int profile = 0;
     char err[DRV_ERRLEN];
     CliOpt opts[] = {
-        {"batch", CLI_INT, &batch, "N", "batch size", NULL},
-        {"threads", CLI_INT, &threads, "N", "BLAS threads", NULL},
-        {"steps", CLI_INT, &steps, "N", "timed steps (after 2 untimed ones)", NULL},
+        {"batch", CLI_COUNT, &batch, "N", "batch size", NULL},
+        {"threads", CLI_THREADS, &threads, "N", "BLAS threads", NULL},
+        {"steps", CLI_COUNT, &steps, "N", "timed steps (after 2 untimed ones)", NULL},
         {"mode", CLI_STR, &mode, "M", "train, infer or both", NULL},
         {"profile", CLI_FLAG, &profile, NULL,
          "time the training steps block by block (forward, backward, GFLOP/s)", NULL},
@@ -183,8 +182,6 @@ int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv) {
     if (rc) return rc < 0 ? CLI_OK : rc;
     int train = !strcmp(mode, "train") || !strcmp(mode, "both");
     int infer = !strcmp(mode, "infer") || !strcmp(mode, "both");
-    if (batch <= 0 || threads <= 0 || steps <= 0)
-        return cli_usage_error(prog, "bench", "--batch, --threads, --steps must be > 0", NULL);
     if (!train && !infer)
         return cli_usage_error(prog, "bench", "--mode must be train, infer or both", NULL);
     if (profile && !train)

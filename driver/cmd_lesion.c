@@ -197,19 +197,19 @@ int cmd_lesion(const RtModel *m, const char *prog, int argc, char **argv) {
     CliOpt opts[] = {
         {"weights", CLI_STR, &a.weights, "CKPT", "checkpoint to study (required)", NULL},
         {"data", CLI_STR, &a.dir, "DIR", "dataset directory (its t10k-* files)", NULL},
-        {"batch", CLI_INT, &a.batch, "N", "images per forward pass", NULL},
-        {"draws", CLI_INT, &a.draws, "N", "random sets per k", NULL},
+        {"batch", CLI_COUNT, &a.batch, "N", "images per forward pass", NULL},
+        {"draws", CLI_COUNT, &a.draws, "N", "random sets per k", NULL},
         {"max-k", CLI_INT, &a.max_k, "N", "largest k for random sets", "all blocks"},
         {"seed", CLI_LONG, &a.seed, "N", "random sets", NULL},
         {"limit-test", CLI_LONG, &a.limit, "N", "use the first N test images", "all"},
-        {"threads", CLI_INT, &a.threads, "N", "BLAS threads", NULL},
+        {"threads", CLI_THREADS, &a.threads, "N", "BLAS threads", NULL},
         {"csv", CLI_STR, &a.csv, "FILE", "also write every accuracy as CSV", "none"},
     };
     int rc = cli_parse(prog, "lesion", LES_HELP, opts, sizeof opts / sizeof *opts, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (!a.weights) return cli_usage_error(prog, "lesion", "--weights is required", NULL);
-    if (a.batch <= 0 || a.draws <= 0 || a.threads <= 0 || a.max_k < 0 || a.limit < 0)
-        return cli_usage_error(prog, "lesion", "--batch, --draws, --threads must be > 0", NULL);
+    if (a.max_k < 0 || a.limit < 0)
+        return cli_usage_error(prog, "lesion", "--max-k and --limit-test must be >= 0", NULL);
     drv_set_threads(a.threads);
     Lesion l;
     memset(&l, 0, sizeof l);

@@ -129,8 +129,8 @@ int cmd_predict(const RtModel *m, const char *prog, int argc, char **argv) {
         {"input", CLI_STR, &input, "X", ".npy float32 [n,C,H,W] or [n,N], already "
          "normalised; or IDX images (required)", NULL},
         {"output", CLI_STR, &output, "Y.npy", "float32 outputs [n, ...] (required)", NULL},
-        {"batch", CLI_INT, &batch, "N", "samples per forward pass", NULL},
-        {"threads", CLI_INT, &threads, "N", "BLAS threads", NULL},
+        {"batch", CLI_COUNT, &batch, "N", "samples per forward pass", NULL},
+        {"threads", CLI_THREADS, &threads, "N", "BLAS threads", NULL},
     };
     int rc = cli_parse(prog, "predict", "Model outputs (logits or per-pixel maps) for any "
                        "number of inputs, in evaluation mode.\nIDX images are normalised "
@@ -139,8 +139,9 @@ int cmd_predict(const RtModel *m, const char *prog, int argc, char **argv) {
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (!weights || !input || !output)
         return cli_usage_error(prog, "predict", "--weights, --input and --output are required", NULL);
-    if (batch <= 0 || threads <= 0)
-        return cli_usage_error(prog, "predict", "--batch and --threads must be > 0", NULL);
+    if (drv_same_file(output, input) || drv_same_file(output, weights))
+        return cli_usage_error(prog, "predict", "--output would replace its own input:",
+                               drv_same_file(output, input) ? input : weights);
     drv_set_threads(threads);
     return run_predict(m, weights, input, output, batch, err, sizeof err) ? cmd_fail(prog, err)
                                                                         : CLI_OK;

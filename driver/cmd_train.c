@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "drv_util.h"
+#include "rt_geom.h"
 #include "train.h"
 
 #include <stdio.h>
@@ -53,27 +54,27 @@ int cmd_train(const RtModel *m, const char *prog, int argc, char **argv) {
     const char *augment = "crop,flip";
     CliOpt opts[] = {
         {"data", CLI_STR, &c.data_dir, "DIR", "dataset directory", NULL},
-        {"epochs", CLI_INT, &c.epochs, "N", "total epochs", "15; on --resume the checkpoint's"},
-        {"batch", CLI_INT, &c.batch, "N", "batch size", NULL},
-        {"lr", CLI_FLOAT, &c.lr, "X", "peak learning rate", "0.1 sgd, 0.001 adamw"},
+        {"epochs", CLI_COUNT, &c.epochs, "N", "total epochs", "15; on --resume the checkpoint's"},
+        {"batch", CLI_COUNT, &c.batch, "N", "batch size", NULL},
+        {"lr", CLI_POSITIVE, &c.lr, "X", "peak learning rate", "0.1 sgd, 0.001 adamw"},
         {"optimizer", CLI_STR, &c.optimizer, "NAME", "sgd or adamw", NULL},
-        {"momentum", CLI_FLOAT, &c.momentum, "X", "SGD momentum", NULL},
+        {"momentum", CLI_NONNEG, &c.momentum, "X", "SGD momentum", NULL},
         {"nesterov", CLI_FLAG, &c.nesterov, NULL, "Nesterov momentum", NULL},
         {"no-nesterov", CLI_NOFLAG, &c.nesterov, NULL, "plain momentum", NULL},
-        {"weight-decay", CLI_FLOAT, &c.weight_decay, "X", "weight decay (decoupled for adamw)",
+        {"weight-decay", CLI_NONNEG, &c.weight_decay, "X", "weight decay (decoupled for adamw)",
          "5e-4 sgd, 0.01 adamw"},
         {"schedule", CLI_STR, &c.schedule, "NAME", "cosine (to 0) or step (x0.1 at 50%, 75%)", NULL},
         {"warmup", CLI_LONG, &c.warmup, "N", "steps of linear lr warmup", NULL},
         {"augment", CLI_STR, &augment, "LIST", "crop (2-pixel pad), flip, or none", NULL},
         {"seed", CLI_LONG, &c.seed, "N", "initialisation, shuffling and augmentation", NULL},
-        {"threads", CLI_INT, &c.threads, "N", "BLAS threads (results depend on it)", NULL},
+        {"threads", CLI_THREADS, &c.threads, "N", "BLAS threads (results depend on it)", NULL},
         {"out", CLI_STR, &c.out, "CKPT", "checkpoint written after every epoch", NULL},
         {"resume", CLI_STR, &c.resume, "CKPT", "continue from a checkpoint", "none"},
         {"log", CLI_STR, &c.log, "CSV", "per-epoch metrics and gradient norms", "none"},
         {"log-every", CLI_LONG, &c.log_every, "N", "also a CSV row every N steps", "off"},
         {"limit-train", CLI_LONG, &c.limit_train, "N", "use the first N training images", "all"},
         {"limit-test", CLI_LONG, &c.limit_test, "N", "use the first N test images", "all"},
-        {"stop-after", CLI_INT, &c.stop_after, "N", "end this run after epoch N", "never"},
+        {"stop-after", CLI_COUNT, &c.stop_after, "N", "end this run after epoch N", "never"},
     };
     int rc = cli_parse(prog, "train", TRAIN_HELP, opts, sizeof opts / sizeof *opts, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
@@ -82,8 +83,16 @@ int cmd_train(const RtModel *m, const char *prog, int argc, char **argv) {
         return cli_usage_error(prog, "train", "--optimizer must be sgd or adamw, not", c.optimizer);
     if (strcmp(c.schedule, "cosine") && strcmp(c.schedule, "step"))
         return cli_usage_error(prog, "train", "--schedule must be cosine or step, not", c.schedule);
-    if (c.limit_train < 0 || c.limit_test < 0 || c.log_every < 0)
-        return cli_usage_error(prog, "train", "limits and --log-every must be >= 0", NULL);
+    if (c.limit_train < 0 || c.limit_test < 0 || c.log_every < 0 || c.warmup < 0)
+        return cli_usage_error(prog, "train", "--limit-train, --limit-test, --log-every and "
+                               "--warmup must be >= 0", NULL);
+    if (c.log && (drv_same_file(c.log, c.out) || (c.resume && drv_same_file(c.log, c.resume))))
+        return cli_usage_error(prog, "train", "--log would replace a checkpoint:", c.log);
+    if (c.momentum >= 1)
+        return cli_usage_error(prog, "train", "--momentum must be below 1", NULL);
+    if (c.epochs > TRAIN_MAX_EPOCHS)
+        return cli_usage_error(prog, "train", "--epochs must be at most " RT_STR(TRAIN_MAX_EPOCHS),
+                               NULL);
     TrainResult r;
     if (train_run(m, &c, &r, err, sizeof err)) return cmd_fail(prog, err);
     print_result(&c, &r);

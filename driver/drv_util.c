@@ -4,10 +4,12 @@
 #include "drv_util.h"
 
 #include "rt.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int drv_err(char *err, size_t errlen, const char *fmt, ...) {
@@ -40,4 +42,10 @@ float *drv_floats(size_t n, char *err, size_t errlen) {
     float *p = calloc(n ? n : 1, sizeof *p);
     if (!p) drv_err(err, errlen, "out of memory (%zu floats)", n);
     return p;
+}
+
+int drv_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }

@@ -32,6 +32,10 @@ void drv_set_threads(int n);
 /* 1 if every one of the len floats is finite. */
 int drv_all_finite(const float *x, size_t len);
 
+/* Whether paths a and b name one existing file (hard links and symlinks
+** included): an output that would replace one of the command's inputs. */
+int drv_same_file(const char *a, const char *b);
+
 /* calloc of n floats; NULL (and a message in err) on failure. */
 float *drv_floats(size_t n, char *err, size_t errlen);
 

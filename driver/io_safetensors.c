@@ -236,6 +236,30 @@ static int jescape(Json *j, char *o, size_t *n) {
 ** Parses a JSON string into a new NUL-terminated buffer. Decoding never
 ** lengthens the text, so the raw span bounds the allocation.
 */
+/*
+** Length of the UTF-8 sequence at s (before end), or 0 when it is not
+** valid UTF-8: a stray continuation byte, a truncated sequence, an
+** overlong form, a surrogate or a code point beyond U+10FFFF (RFC 3629).
+*/
+static size_t utf8_len(const unsigned char *s, const unsigned char *end) {
+    unsigned cp;
+    size_t n;
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) { n = 2; cp = s[0] & 0x1fu; }
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) { n = 3; cp = s[0] & 0x0fu; }
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) { n = 4; cp = s[0] & 0x07u; }
+    else return 0;
+    if ((size_t)(end - s) < n) return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
 static int jstring(Json *j, char **out) {
     *out = NULL;
     if (!jaccept(j, '"')) return jfail(j, "expected a string");
@@ -251,6 +275,11 @@ static int jstring(Json *j, char **out) {
         if (c < 0x20) { free(o); return jfail(j, "control character in string"); }
         if (c == '\\') {
             if (jescape(j, o + n, &k)) { free(o); return -1; }
+        } else if (c >= 0x80) {
+            k = utf8_len((const unsigned char *)j->p - 1, (const unsigned char *)j->end);
+            if (!k) { free(o); return jfail(j, "invalid UTF-8 in string"); }
+            memcpy(o + n, j->p - 1, k);
+            j->p += k - 1;
         } else o[n] = (char)c;
         n += k;
     }

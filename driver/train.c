@@ -145,7 +145,9 @@ static int ints_from_meta(Trainer *t, const StMeta *meta, const char *p, char *e
         || ckpt_meta_long(meta, "seed", &c->seed, p, err, errlen)
         || ckpt_meta_long(meta, "limit_train", &c->limit_train, p, err, errlen))
         return -1;
-    if (epoch < 0 || epochs < 1 || batch < 1 || batch > (1 << 20) || crop < 0 || crop > 64)
+    if (epoch < 0 || epochs < 1 || epochs > TRAIN_MAX_EPOCHS || epoch > epochs || t->step < 0 ||
+        batch < 1 || batch > (1 << 20) || crop < 0 || crop > 64 || c->warmup < 0 ||
+        c->limit_train < 0)
         return drv_err(err, errlen, "%s: metadata has out-of-range training values", p);
     t->epoch = (int)epoch;
     if (c->epochs <= 0) c->epochs = (int)epochs;

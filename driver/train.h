@@ -24,6 +24,8 @@
 
 /* Where train and eval look for the dataset unless told otherwise. */
 #define TRAIN_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+/* Most epochs a run may ask for, from the command line or a checkpoint. */
+#define TRAIN_MAX_EPOCHS 1000000
 
 typedef struct {
     /* The recipe. It is stored in every checkpoint, and --resume takes it

@@ -3661,7 +3661,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_pool0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu1),
@@ -3682,7 +3682,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer1_norm1_running_var), n,
             &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
         A(X_features_denseblock1_denselayer1_relu1),
@@ -3690,7 +3690,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock1_denselayer1_conv1);
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu2),
@@ -3711,18 +3711,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer1_norm2_running_var), n,
             &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 200704,
         T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu1),
@@ -3743,7 +3743,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer2_norm1_running_var), n,
             &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
         A(X_features_denseblock1_denselayer2_relu1),
@@ -3751,7 +3751,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock1_denselayer2_conv1);
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu2),
@@ -3772,18 +3772,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer2_norm2_running_var), n,
             &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 301056,
         T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu1),
@@ -3804,7 +3804,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer3_norm1_running_var), n,
             &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
         A(X_features_denseblock1_denselayer3_relu1),
@@ -3812,7 +3812,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock1_denselayer3_conv1);
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu2),
@@ -3833,18 +3833,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer3_norm2_running_var), n,
             &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 401408,
         T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu1),
@@ -3865,7 +3865,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer4_norm1_running_var), n,
             &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
         A(X_features_denseblock1_denselayer4_relu1),
@@ -3873,7 +3873,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock1_denselayer4_conv1);
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu2),
@@ -3894,18 +3894,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer4_norm2_running_var), n,
             &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 501760,
         T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu1),
@@ -3926,7 +3926,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer5_norm1_running_var), n,
             &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
         A(X_features_denseblock1_denselayer5_relu1),
@@ -3934,7 +3934,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock1_denselayer5_conv1);
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu2),
@@ -3955,18 +3955,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer5_norm2_running_var), n,
             &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 602112,
         T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu1),
@@ -3987,7 +3987,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer6_norm1_running_var), n,
             &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
         A(X_features_denseblock1_denselayer6_relu1),
@@ -3995,7 +3995,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock1_denselayer6_conv1);
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu2),
@@ -4016,17 +4016,17 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer6_norm2_running_var), n,
             &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 702464,
         T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
-       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition1_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition1_relu),
@@ -4043,18 +4043,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition1_norm_running_mean),
             P(P_features_transition1_norm_running_var), n, &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition1_pool);
     rt_avgpool_forward(A(X_features_denseblock2_denselayer12_concat1),
         A(X_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu1),
@@ -4075,7 +4075,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer1_norm1_running_var), n,
             &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
         A(X_features_denseblock2_denselayer1_relu1),
@@ -4083,7 +4083,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer1_conv1);
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu2),
@@ -4104,18 +4104,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer1_norm2_running_var), n,
             &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 100352,
         T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu1),
@@ -4136,7 +4136,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer2_norm1_running_var), n,
             &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
         A(X_features_denseblock2_denselayer2_relu1),
@@ -4144,7 +4144,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer2_conv1);
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu2),
@@ -4165,18 +4165,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer2_norm2_running_var), n,
             &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 125440,
         T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu1),
@@ -4197,7 +4197,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer3_norm1_running_var), n,
             &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
         A(X_features_denseblock2_denselayer3_relu1),
@@ -4205,7 +4205,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer3_conv1);
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu2),
@@ -4226,18 +4226,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer3_norm2_running_var), n,
             &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 150528,
         T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu1),
@@ -4258,7 +4258,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer4_norm1_running_var), n,
             &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
         A(X_features_denseblock2_denselayer4_relu1),
@@ -4266,7 +4266,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer4_conv1);
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu2),
@@ -4287,18 +4287,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer4_norm2_running_var), n,
             &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 175616,
         T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu1),
@@ -4319,7 +4319,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer5_norm1_running_var), n,
             &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
         A(X_features_denseblock2_denselayer5_relu1),
@@ -4327,7 +4327,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer5_conv1);
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu2),
@@ -4348,18 +4348,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer5_norm2_running_var), n,
             &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 200704,
         T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu1),
@@ -4380,7 +4380,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer6_norm1_running_var), n,
             &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
         A(X_features_denseblock2_denselayer6_relu1),
@@ -4388,7 +4388,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer6_conv1);
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu2),
@@ -4409,18 +4409,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer6_norm2_running_var), n,
             &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 225792,
         T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1: batchnorm +
        relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer7_relu1),
@@ -4441,7 +4441,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer7_norm1_running_var), n,
             &g_features_denseblock2_denselayer7_norm1, 1e-05f);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer7_conv1), NULL,
         A(X_features_denseblock2_denselayer7_relu1),
@@ -4449,7 +4449,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer7_conv1);
     /* features.denseblock2.denselayer7.norm2 + features.denseblock2.denselayer7.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer7_relu2),
@@ -4470,18 +4470,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer7_norm2_running_var), n,
             &g_features_denseblock2_denselayer7_norm2, 1e-05f);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 250880,
         T(T_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1: batchnorm +
        relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer8_relu1),
@@ -4502,7 +4502,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer8_norm1_running_var), n,
             &g_features_denseblock2_denselayer8_norm1, 1e-05f);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer8_conv1), NULL,
         A(X_features_denseblock2_denselayer8_relu1),
@@ -4510,7 +4510,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer8_conv1);
     /* features.denseblock2.denselayer8.norm2 + features.denseblock2.denselayer8.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer8_relu2),
@@ -4531,18 +4531,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer8_norm2_running_var), n,
             &g_features_denseblock2_denselayer8_norm2, 1e-05f);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 275968,
         T(T_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1: batchnorm +
        relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer9_relu1),
@@ -4563,7 +4563,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer9_norm1_running_var), n,
             &g_features_denseblock2_denselayer9_norm1, 1e-05f);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer9_conv1), NULL,
         A(X_features_denseblock2_denselayer9_relu1),
@@ -4571,7 +4571,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer9_conv1);
     /* features.denseblock2.denselayer9.norm2 + features.denseblock2.denselayer9.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer9_relu2),
@@ -4592,18 +4592,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer9_norm2_running_var), n,
             &g_features_denseblock2_denselayer9_norm2, 1e-05f);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 301056,
         T(T_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1: batchnorm
        + relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer10_relu1),
@@ -4624,7 +4624,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer10_norm1_running_var), n,
             &g_features_denseblock2_denselayer10_norm1, 1e-05f);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer10_conv1), NULL,
         A(X_features_denseblock2_denselayer10_relu1),
@@ -4632,7 +4632,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer10_conv1);
     /* features.denseblock2.denselayer10.norm2 + features.denseblock2.denselayer10.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer10_relu2),
@@ -4653,18 +4653,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer10_norm2_running_var), n,
             &g_features_denseblock2_denselayer10_norm2, 1e-05f);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 326144,
         T(T_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1: batchnorm
        + relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer11_relu1),
@@ -4685,7 +4685,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer11_norm1_running_var), n,
             &g_features_denseblock2_denselayer11_norm1, 1e-05f);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer11_conv1), NULL,
         A(X_features_denseblock2_denselayer11_relu1),
@@ -4693,7 +4693,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer11_conv1);
     /* features.denseblock2.denselayer11.norm2 + features.denseblock2.denselayer11.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer11_relu2),
@@ -4714,18 +4714,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer11_norm2_running_var), n,
             &g_features_denseblock2_denselayer11_norm2, 1e-05f);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 351232,
         T(T_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1: batchnorm
        + relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer12_relu1),
@@ -4746,7 +4746,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer12_norm1_running_var), n,
             &g_features_denseblock2_denselayer12_norm1, 1e-05f);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_conv1), NULL,
         A(X_features_denseblock2_denselayer12_relu1),
@@ -4754,7 +4754,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock2_denselayer12_conv1);
     /* features.denseblock2.denselayer12.norm2 + features.denseblock2.denselayer12.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer12_relu2),
@@ -4775,17 +4775,17 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer12_norm2_running_var), n,
             &g_features_denseblock2_denselayer12_norm2, 1e-05f);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 376320,
         T(T_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
-       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition2_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition2_relu),
@@ -4802,18 +4802,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition2_norm_running_mean),
             P(P_features_transition2_norm_running_var), n, &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition2_pool);
     rt_avgpool_forward(A(X_features_denseblock3_denselayer24_concat1),
         A(X_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer1_relu1),
@@ -4834,7 +4834,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer1_norm1_running_var), n,
             &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
         A(X_features_denseblock3_denselayer1_relu1),
@@ -4842,7 +4842,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer1_conv1);
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer1_relu2),
@@ -4863,18 +4863,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer1_norm2_running_var), n,
             &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 50176,
         T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer2_relu1),
@@ -4895,7 +4895,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer2_norm1_running_var), n,
             &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
         A(X_features_denseblock3_denselayer2_relu1),
@@ -4903,7 +4903,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer2_conv1);
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer2_relu2),
@@ -4924,18 +4924,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer2_norm2_running_var), n,
             &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 56448,
         T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer3_relu1),
@@ -4956,7 +4956,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer3_norm1_running_var), n,
             &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
         A(X_features_denseblock3_denselayer3_relu1),
@@ -4964,7 +4964,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer3_conv1);
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer3_relu2),
@@ -4985,18 +4985,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer3_norm2_running_var), n,
             &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 62720,
         T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer4_relu1),
@@ -5017,7 +5017,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer4_norm1_running_var), n,
             &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
         A(X_features_denseblock3_denselayer4_relu1),
@@ -5025,7 +5025,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer4_conv1);
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer4_relu2),
@@ -5046,18 +5046,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer4_norm2_running_var), n,
             &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 68992,
         T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer5_relu1),
@@ -5078,7 +5078,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer5_norm1_running_var), n,
             &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
         A(X_features_denseblock3_denselayer5_relu1),
@@ -5086,7 +5086,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer5_conv1);
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer5_relu2),
@@ -5107,18 +5107,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer5_norm2_running_var), n,
             &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 75264,
         T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer6_relu1),
@@ -5139,7 +5139,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer6_norm1_running_var), n,
             &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
         A(X_features_denseblock3_denselayer6_relu1),
@@ -5147,7 +5147,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer6_conv1);
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer6_relu2),
@@ -5168,18 +5168,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer6_norm2_running_var), n,
             &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 81536,
         T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1: batchnorm +
        relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer7_relu1),
@@ -5200,7 +5200,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer7_norm1_running_var), n,
             &g_features_denseblock3_denselayer7_norm1, 1e-05f);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer7_conv1), NULL,
         A(X_features_denseblock3_denselayer7_relu1),
@@ -5208,7 +5208,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer7_conv1);
     /* features.denseblock3.denselayer7.norm2 + features.denseblock3.denselayer7.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer7_relu2),
@@ -5229,18 +5229,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer7_norm2_running_var), n,
             &g_features_denseblock3_denselayer7_norm2, 1e-05f);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 87808,
         T(T_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1: batchnorm +
        relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer8_relu1),
@@ -5261,7 +5261,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer8_norm1_running_var), n,
             &g_features_denseblock3_denselayer8_norm1, 1e-05f);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer8_conv1), NULL,
         A(X_features_denseblock3_denselayer8_relu1),
@@ -5269,7 +5269,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer8_conv1);
     /* features.denseblock3.denselayer8.norm2 + features.denseblock3.denselayer8.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer8_relu2),
@@ -5290,18 +5290,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer8_norm2_running_var), n,
             &g_features_denseblock3_denselayer8_norm2, 1e-05f);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 94080,
         T(T_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1: batchnorm +
        relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer9_relu1),
@@ -5322,7 +5322,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer9_norm1_running_var), n,
             &g_features_denseblock3_denselayer9_norm1, 1e-05f);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer9_conv1), NULL,
         A(X_features_denseblock3_denselayer9_relu1),
@@ -5330,7 +5330,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer9_conv1);
     /* features.denseblock3.denselayer9.norm2 + features.denseblock3.denselayer9.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer9_relu2),
@@ -5351,18 +5351,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer9_norm2_running_var), n,
             &g_features_denseblock3_denselayer9_norm2, 1e-05f);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 100352,
         T(T_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1: batchnorm
        + relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer10_relu1),
@@ -5383,7 +5383,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer10_norm1_running_var), n,
             &g_features_denseblock3_denselayer10_norm1, 1e-05f);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer10_conv1), NULL,
         A(X_features_denseblock3_denselayer10_relu1),
@@ -5391,7 +5391,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer10_conv1);
     /* features.denseblock3.denselayer10.norm2 + features.denseblock3.denselayer10.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer10_relu2),
@@ -5412,18 +5412,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer10_norm2_running_var), n,
             &g_features_denseblock3_denselayer10_norm2, 1e-05f);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 106624,
         T(T_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1: batchnorm
        + relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer11_relu1),
@@ -5444,7 +5444,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer11_norm1_running_var), n,
             &g_features_denseblock3_denselayer11_norm1, 1e-05f);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer11_conv1), NULL,
         A(X_features_denseblock3_denselayer11_relu1),
@@ -5452,7 +5452,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer11_conv1);
     /* features.denseblock3.denselayer11.norm2 + features.denseblock3.denselayer11.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer11_relu2),
@@ -5473,18 +5473,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer11_norm2_running_var), n,
             &g_features_denseblock3_denselayer11_norm2, 1e-05f);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 112896,
         T(T_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1: batchnorm
        + relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer12_relu1),
@@ -5505,7 +5505,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer12_norm1_running_var), n,
             &g_features_denseblock3_denselayer12_norm1, 1e-05f);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer12_conv1), NULL,
         A(X_features_denseblock3_denselayer12_relu1),
@@ -5513,7 +5513,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer12_conv1);
     /* features.denseblock3.denselayer12.norm2 + features.denseblock3.denselayer12.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer12_relu2),
@@ -5534,18 +5534,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer12_norm2_running_var), n,
             &g_features_denseblock3_denselayer12_norm2, 1e-05f);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 119168,
         T(T_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1: batchnorm
        + relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer13_relu1),
@@ -5566,7 +5566,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer13_norm1_running_var), n,
             &g_features_denseblock3_denselayer13_norm1, 1e-05f);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer13_conv1), NULL,
         A(X_features_denseblock3_denselayer13_relu1),
@@ -5574,7 +5574,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer13_conv1);
     /* features.denseblock3.denselayer13.norm2 + features.denseblock3.denselayer13.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer13_relu2),
@@ -5595,18 +5595,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer13_norm2_running_var), n,
             &g_features_denseblock3_denselayer13_norm2, 1e-05f);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 125440,
         T(T_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1: batchnorm
        + relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer14_relu1),
@@ -5627,7 +5627,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer14_norm1_running_var), n,
             &g_features_denseblock3_denselayer14_norm1, 1e-05f);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer14_conv1), NULL,
         A(X_features_denseblock3_denselayer14_relu1),
@@ -5635,7 +5635,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer14_conv1);
     /* features.denseblock3.denselayer14.norm2 + features.denseblock3.denselayer14.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer14_relu2),
@@ -5656,18 +5656,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer14_norm2_running_var), n,
             &g_features_denseblock3_denselayer14_norm2, 1e-05f);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 131712,
         T(T_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1: batchnorm
        + relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer15_relu1),
@@ -5688,7 +5688,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer15_norm1_running_var), n,
             &g_features_denseblock3_denselayer15_norm1, 1e-05f);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer15_conv1), NULL,
         A(X_features_denseblock3_denselayer15_relu1),
@@ -5696,7 +5696,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer15_conv1);
     /* features.denseblock3.denselayer15.norm2 + features.denseblock3.denselayer15.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer15_relu2),
@@ -5717,18 +5717,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer15_norm2_running_var), n,
             &g_features_denseblock3_denselayer15_norm2, 1e-05f);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 137984,
         T(T_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1: batchnorm
        + relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer16_relu1),
@@ -5749,7 +5749,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer16_norm1_running_var), n,
             &g_features_denseblock3_denselayer16_norm1, 1e-05f);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer16_conv1), NULL,
         A(X_features_denseblock3_denselayer16_relu1),
@@ -5757,7 +5757,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer16_conv1);
     /* features.denseblock3.denselayer16.norm2 + features.denseblock3.denselayer16.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer16_relu2),
@@ -5778,18 +5778,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer16_norm2_running_var), n,
             &g_features_denseblock3_denselayer16_norm2, 1e-05f);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 144256,
         T(T_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1: batchnorm
        + relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer17_relu1),
@@ -5810,7 +5810,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer17_norm1_running_var), n,
             &g_features_denseblock3_denselayer17_norm1, 1e-05f);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer17_conv1), NULL,
         A(X_features_denseblock3_denselayer17_relu1),
@@ -5818,7 +5818,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer17_conv1);
     /* features.denseblock3.denselayer17.norm2 + features.denseblock3.denselayer17.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer17_relu2),
@@ -5839,18 +5839,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer17_norm2_running_var), n,
             &g_features_denseblock3_denselayer17_norm2, 1e-05f);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 150528,
         T(T_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1: batchnorm
        + relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer18_relu1),
@@ -5871,7 +5871,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer18_norm1_running_var), n,
             &g_features_denseblock3_denselayer18_norm1, 1e-05f);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer18_conv1), NULL,
         A(X_features_denseblock3_denselayer18_relu1),
@@ -5879,7 +5879,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer18_conv1);
     /* features.denseblock3.denselayer18.norm2 + features.denseblock3.denselayer18.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer18_relu2),
@@ -5900,18 +5900,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer18_norm2_running_var), n,
             &g_features_denseblock3_denselayer18_norm2, 1e-05f);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 156800,
         T(T_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1: batchnorm
        + relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer19_relu1),
@@ -5932,7 +5932,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer19_norm1_running_var), n,
             &g_features_denseblock3_denselayer19_norm1, 1e-05f);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer19_conv1), NULL,
         A(X_features_denseblock3_denselayer19_relu1),
@@ -5940,7 +5940,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer19_conv1);
     /* features.denseblock3.denselayer19.norm2 + features.denseblock3.denselayer19.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer19_relu2),
@@ -5961,18 +5961,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer19_norm2_running_var), n,
             &g_features_denseblock3_denselayer19_norm2, 1e-05f);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 163072,
         T(T_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1: batchnorm
        + relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer20_relu1),
@@ -5993,7 +5993,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer20_norm1_running_var), n,
             &g_features_denseblock3_denselayer20_norm1, 1e-05f);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer20_conv1), NULL,
         A(X_features_denseblock3_denselayer20_relu1),
@@ -6001,7 +6001,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer20_conv1);
     /* features.denseblock3.denselayer20.norm2 + features.denseblock3.denselayer20.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer20_relu2),
@@ -6022,18 +6022,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer20_norm2_running_var), n,
             &g_features_denseblock3_denselayer20_norm2, 1e-05f);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 169344,
         T(T_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1: batchnorm
        + relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer21_relu1),
@@ -6054,7 +6054,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer21_norm1_running_var), n,
             &g_features_denseblock3_denselayer21_norm1, 1e-05f);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer21_conv1), NULL,
         A(X_features_denseblock3_denselayer21_relu1),
@@ -6062,7 +6062,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer21_conv1);
     /* features.denseblock3.denselayer21.norm2 + features.denseblock3.denselayer21.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer21_relu2),
@@ -6083,18 +6083,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer21_norm2_running_var), n,
             &g_features_denseblock3_denselayer21_norm2, 1e-05f);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 175616,
         T(T_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1: batchnorm
        + relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer22_relu1),
@@ -6115,7 +6115,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer22_norm1_running_var), n,
             &g_features_denseblock3_denselayer22_norm1, 1e-05f);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer22_conv1), NULL,
         A(X_features_denseblock3_denselayer22_relu1),
@@ -6123,7 +6123,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer22_conv1);
     /* features.denseblock3.denselayer22.norm2 + features.denseblock3.denselayer22.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer22_relu2),
@@ -6144,18 +6144,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer22_norm2_running_var), n,
             &g_features_denseblock3_denselayer22_norm2, 1e-05f);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 181888,
         T(T_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1: batchnorm
        + relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer23_relu1),
@@ -6176,7 +6176,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer23_norm1_running_var), n,
             &g_features_denseblock3_denselayer23_norm1, 1e-05f);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer23_conv1), NULL,
         A(X_features_denseblock3_denselayer23_relu1),
@@ -6184,7 +6184,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer23_conv1);
     /* features.denseblock3.denselayer23.norm2 + features.denseblock3.denselayer23.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer23_relu2),
@@ -6205,18 +6205,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer23_norm2_running_var), n,
             &g_features_denseblock3_denselayer23_norm2, 1e-05f);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 188160,
         T(T_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1: batchnorm
        + relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer24_relu1),
@@ -6237,7 +6237,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer24_norm1_running_var), n,
             &g_features_denseblock3_denselayer24_norm1, 1e-05f);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_conv1), NULL,
         A(X_features_denseblock3_denselayer24_relu1),
@@ -6245,7 +6245,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock3_denselayer24_conv1);
     /* features.denseblock3.denselayer24.norm2 + features.denseblock3.denselayer24.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer24_relu2),
@@ -6266,17 +6266,17 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer24_norm2_running_var), n,
             &g_features_denseblock3_denselayer24_norm2, 1e-05f);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 194432,
         T(T_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
-       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition3_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition3_relu),
@@ -6293,18 +6293,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition3_norm_running_mean),
             P(P_features_transition3_norm_running_var), n, &g_features_transition3_norm, 1e-05f);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition3_conv);
     rt_conv2d_forward(A(X_features_transition3_conv), NULL, A(X_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition3_pool);
     rt_avgpool_forward(A(X_features_denseblock4_denselayer16_concat1),
         A(X_features_transition3_conv), n, &g_features_transition3_pool);
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
        relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer1_relu1),
@@ -6325,7 +6325,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer1_norm1_running_var), n,
             &g_features_denseblock4_denselayer1_norm1, 1e-05f);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer1_conv1), NULL,
         A(X_features_denseblock4_denselayer1_relu1),
@@ -6333,7 +6333,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer1_conv1);
     /* features.denseblock4.denselayer1.norm2 + features.denseblock4.denselayer1.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer1_relu2),
@@ -6354,18 +6354,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer1_norm2_running_var), n,
             &g_features_denseblock4_denselayer1_norm2, 1e-05f);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 25088,
         T(T_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1: batchnorm +
        relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer2_relu1),
@@ -6386,7 +6386,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer2_norm1_running_var), n,
             &g_features_denseblock4_denselayer2_norm1, 1e-05f);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer2_conv1), NULL,
         A(X_features_denseblock4_denselayer2_relu1),
@@ -6394,7 +6394,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer2_conv1);
     /* features.denseblock4.denselayer2.norm2 + features.denseblock4.denselayer2.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer2_relu2),
@@ -6415,18 +6415,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer2_norm2_running_var), n,
             &g_features_denseblock4_denselayer2_norm2, 1e-05f);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 26656,
         T(T_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1: batchnorm +
        relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer3_relu1),
@@ -6447,7 +6447,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer3_norm1_running_var), n,
             &g_features_denseblock4_denselayer3_norm1, 1e-05f);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer3_conv1), NULL,
         A(X_features_denseblock4_denselayer3_relu1),
@@ -6455,7 +6455,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer3_conv1);
     /* features.denseblock4.denselayer3.norm2 + features.denseblock4.denselayer3.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer3_relu2),
@@ -6476,18 +6476,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer3_norm2_running_var), n,
             &g_features_denseblock4_denselayer3_norm2, 1e-05f);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 28224,
         T(T_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1: batchnorm +
        relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer4_relu1),
@@ -6508,7 +6508,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer4_norm1_running_var), n,
             &g_features_denseblock4_denselayer4_norm1, 1e-05f);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer4_conv1), NULL,
         A(X_features_denseblock4_denselayer4_relu1),
@@ -6516,7 +6516,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer4_conv1);
     /* features.denseblock4.denselayer4.norm2 + features.denseblock4.denselayer4.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer4_relu2),
@@ -6537,18 +6537,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer4_norm2_running_var), n,
             &g_features_denseblock4_denselayer4_norm2, 1e-05f);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 29792,
         T(T_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1: batchnorm +
        relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer5_relu1),
@@ -6569,7 +6569,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer5_norm1_running_var), n,
             &g_features_denseblock4_denselayer5_norm1, 1e-05f);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer5_conv1), NULL,
         A(X_features_denseblock4_denselayer5_relu1),
@@ -6577,7 +6577,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer5_conv1);
     /* features.denseblock4.denselayer5.norm2 + features.denseblock4.denselayer5.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer5_relu2),
@@ -6598,18 +6598,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer5_norm2_running_var), n,
             &g_features_denseblock4_denselayer5_norm2, 1e-05f);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 31360,
         T(T_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1: batchnorm +
        relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer6_relu1),
@@ -6630,7 +6630,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer6_norm1_running_var), n,
             &g_features_denseblock4_denselayer6_norm1, 1e-05f);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer6_conv1), NULL,
         A(X_features_denseblock4_denselayer6_relu1),
@@ -6638,7 +6638,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer6_conv1);
     /* features.denseblock4.denselayer6.norm2 + features.denseblock4.denselayer6.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer6_relu2),
@@ -6659,18 +6659,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer6_norm2_running_var), n,
             &g_features_denseblock4_denselayer6_norm2, 1e-05f);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 32928,
         T(T_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1: batchnorm +
        relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer7_relu1),
@@ -6691,7 +6691,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer7_norm1_running_var), n,
             &g_features_denseblock4_denselayer7_norm1, 1e-05f);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer7_conv1), NULL,
         A(X_features_denseblock4_denselayer7_relu1),
@@ -6699,7 +6699,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer7_conv1);
     /* features.denseblock4.denselayer7.norm2 + features.denseblock4.denselayer7.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer7_relu2),
@@ -6720,18 +6720,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer7_norm2_running_var), n,
             &g_features_denseblock4_denselayer7_norm2, 1e-05f);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 34496,
         T(T_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1: batchnorm +
        relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer8_relu1),
@@ -6752,7 +6752,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer8_norm1_running_var), n,
             &g_features_denseblock4_denselayer8_norm1, 1e-05f);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer8_conv1), NULL,
         A(X_features_denseblock4_denselayer8_relu1),
@@ -6760,7 +6760,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer8_conv1);
     /* features.denseblock4.denselayer8.norm2 + features.denseblock4.denselayer8.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer8_relu2),
@@ -6781,18 +6781,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer8_norm2_running_var), n,
             &g_features_denseblock4_denselayer8_norm2, 1e-05f);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 36064,
         T(T_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1: batchnorm +
        relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer9_relu1),
@@ -6813,7 +6813,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer9_norm1_running_var), n,
             &g_features_denseblock4_denselayer9_norm1, 1e-05f);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer9_conv1), NULL,
         A(X_features_denseblock4_denselayer9_relu1),
@@ -6821,7 +6821,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer9_conv1);
     /* features.denseblock4.denselayer9.norm2 + features.denseblock4.denselayer9.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer9_relu2),
@@ -6842,18 +6842,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer9_norm2_running_var), n,
             &g_features_denseblock4_denselayer9_norm2, 1e-05f);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 37632,
         T(T_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1: batchnorm
        + relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer10_relu1),
@@ -6874,7 +6874,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer10_norm1_running_var), n,
             &g_features_denseblock4_denselayer10_norm1, 1e-05f);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer10_conv1), NULL,
         A(X_features_denseblock4_denselayer10_relu1),
@@ -6882,7 +6882,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer10_conv1);
     /* features.denseblock4.denselayer10.norm2 + features.denseblock4.denselayer10.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer10_relu2),
@@ -6903,18 +6903,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer10_norm2_running_var), n,
             &g_features_denseblock4_denselayer10_norm2, 1e-05f);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 39200,
         T(T_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1: batchnorm
        + relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer11_relu1),
@@ -6935,7 +6935,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer11_norm1_running_var), n,
             &g_features_denseblock4_denselayer11_norm1, 1e-05f);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer11_conv1), NULL,
         A(X_features_denseblock4_denselayer11_relu1),
@@ -6943,7 +6943,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer11_conv1);
     /* features.denseblock4.denselayer11.norm2 + features.denseblock4.denselayer11.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer11_relu2),
@@ -6964,18 +6964,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer11_norm2_running_var), n,
             &g_features_denseblock4_denselayer11_norm2, 1e-05f);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 40768,
         T(T_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1: batchnorm
        + relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer12_relu1),
@@ -6996,7 +6996,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer12_norm1_running_var), n,
             &g_features_denseblock4_denselayer12_norm1, 1e-05f);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer12_conv1), NULL,
         A(X_features_denseblock4_denselayer12_relu1),
@@ -7004,7 +7004,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer12_conv1);
     /* features.denseblock4.denselayer12.norm2 + features.denseblock4.denselayer12.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer12_relu2),
@@ -7025,18 +7025,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer12_norm2_running_var), n,
             &g_features_denseblock4_denselayer12_norm2, 1e-05f);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 42336,
         T(T_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1: batchnorm
        + relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer13_relu1),
@@ -7057,7 +7057,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer13_norm1_running_var), n,
             &g_features_denseblock4_denselayer13_norm1, 1e-05f);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer13_conv1), NULL,
         A(X_features_denseblock4_denselayer13_relu1),
@@ -7065,7 +7065,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer13_conv1);
     /* features.denseblock4.denselayer13.norm2 + features.denseblock4.denselayer13.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer13_relu2),
@@ -7086,18 +7086,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer13_norm2_running_var), n,
             &g_features_denseblock4_denselayer13_norm2, 1e-05f);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 43904,
         T(T_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1: batchnorm
        + relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer14_relu1),
@@ -7118,7 +7118,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer14_norm1_running_var), n,
             &g_features_denseblock4_denselayer14_norm1, 1e-05f);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer14_conv1), NULL,
         A(X_features_denseblock4_denselayer14_relu1),
@@ -7126,7 +7126,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer14_conv1);
     /* features.denseblock4.denselayer14.norm2 + features.denseblock4.denselayer14.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer14_relu2),
@@ -7147,18 +7147,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer14_norm2_running_var), n,
             &g_features_denseblock4_denselayer14_norm2, 1e-05f);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 45472,
         T(T_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1: batchnorm
        + relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer15_relu1),
@@ -7179,7 +7179,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer15_norm1_running_var), n,
             &g_features_denseblock4_denselayer15_norm1, 1e-05f);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer15_conv1), NULL,
         A(X_features_denseblock4_denselayer15_relu1),
@@ -7187,7 +7187,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer15_conv1);
     /* features.denseblock4.denselayer15.norm2 + features.denseblock4.denselayer15.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer15_relu2),
@@ -7208,18 +7208,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer15_norm2_running_var), n,
             &g_features_denseblock4_denselayer15_norm2, 1e-05f);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 47040,
         T(T_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1: batchnorm
        + relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer16_relu1),
@@ -7240,7 +7240,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer16_norm1_running_var), n,
             &g_features_denseblock4_denselayer16_norm1, 1e-05f);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_conv1);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_conv1), NULL,
         A(X_features_denseblock4_denselayer16_relu1),
@@ -7248,7 +7248,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         &g_features_denseblock4_denselayer16_conv1);
     /* features.denseblock4.denselayer16.norm2 + features.denseblock4.denselayer16.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock4_denselayer16_relu2),
@@ -7269,14 +7269,14 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer16_norm2_running_var), n,
             &g_features_denseblock4_denselayer16_norm2, 1e-05f);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_conv2);
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 48608,
         T(T_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [1024,7,7] -> [1024,7,7]
        (specs/densenet_imagenet.lua:33, 35) */
@@ -7319,7 +7319,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_pool0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer1_norm1_weight),
@@ -7328,14 +7328,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer1_norm1_running_var), n,
         &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
         A(IX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv1);
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu2),
         A(IX_features_denseblock1_denselayer1_conv1), NULL,
         P(P_features_denseblock1_denselayer1_norm2_weight),
@@ -7344,18 +7344,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer1_norm2_running_var), n,
         &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 200704,
         IT(IT_features_denseblock1_denselayer1_conv2),
         A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer2_norm1_weight),
@@ -7364,14 +7364,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer2_norm1_running_var), n,
         &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
         A(IX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv1);
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu2),
         A(IX_features_denseblock1_denselayer2_conv1), NULL,
         P(P_features_denseblock1_denselayer2_norm2_weight),
@@ -7380,18 +7380,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer2_norm2_running_var), n,
         &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 301056,
         IT(IT_features_denseblock1_denselayer2_conv2),
         A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer3_norm1_weight),
@@ -7400,14 +7400,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer3_norm1_running_var), n,
         &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
         A(IX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv1);
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu2),
         A(IX_features_denseblock1_denselayer3_conv1), NULL,
         P(P_features_denseblock1_denselayer3_norm2_weight),
@@ -7416,18 +7416,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer3_norm2_running_var), n,
         &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 401408,
         IT(IT_features_denseblock1_denselayer3_conv2),
         A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer4_norm1_weight),
@@ -7436,14 +7436,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer4_norm1_running_var), n,
         &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
         A(IX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv1);
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu2),
         A(IX_features_denseblock1_denselayer4_conv1), NULL,
         P(P_features_denseblock1_denselayer4_norm2_weight),
@@ -7452,18 +7452,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer4_norm2_running_var), n,
         &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 501760,
         IT(IT_features_denseblock1_denselayer4_conv2),
         A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer5_norm1_weight),
@@ -7472,14 +7472,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer5_norm1_running_var), n,
         &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
         A(IX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv1);
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu2),
         A(IX_features_denseblock1_denselayer5_conv1), NULL,
         P(P_features_denseblock1_denselayer5_norm2_weight),
@@ -7488,18 +7488,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer5_norm2_running_var), n,
         &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 602112,
         IT(IT_features_denseblock1_denselayer5_conv2),
         A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer6_norm1_weight),
@@ -7508,14 +7508,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer6_norm1_running_var), n,
         &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
         A(IX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv1);
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu2),
         A(IX_features_denseblock1_denselayer6_conv1), NULL,
         P(P_features_denseblock1_denselayer6_norm2_weight),
@@ -7524,33 +7524,33 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer6_norm2_running_var), n,
         &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
-       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 702464,
         IT(IT_features_denseblock1_denselayer6_conv2),
         A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
-       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition1_relu),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias),
         P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n,
         &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock2_denselayer12_concat1),
         A(IX_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer1_norm1_weight),
@@ -7559,14 +7559,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer1_norm1_running_var), n,
         &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
         A(IX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv1);
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu2),
         A(IX_features_denseblock2_denselayer1_conv1), NULL,
         P(P_features_denseblock2_denselayer1_norm2_weight),
@@ -7575,18 +7575,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer1_norm2_running_var), n,
         &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 100352,
         IT(IT_features_denseblock2_denselayer1_conv2),
         A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer2_norm1_weight),
@@ -7595,14 +7595,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer2_norm1_running_var), n,
         &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
         A(IX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv1);
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu2),
         A(IX_features_denseblock2_denselayer2_conv1), NULL,
         P(P_features_denseblock2_denselayer2_norm2_weight),
@@ -7611,18 +7611,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer2_norm2_running_var), n,
         &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 125440,
         IT(IT_features_denseblock2_denselayer2_conv2),
         A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer3_norm1_weight),
@@ -7631,14 +7631,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer3_norm1_running_var), n,
         &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
         A(IX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv1);
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu2),
         A(IX_features_denseblock2_denselayer3_conv1), NULL,
         P(P_features_denseblock2_denselayer3_norm2_weight),
@@ -7647,18 +7647,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer3_norm2_running_var), n,
         &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 150528,
         IT(IT_features_denseblock2_denselayer3_conv2),
         A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer4_norm1_weight),
@@ -7667,14 +7667,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer4_norm1_running_var), n,
         &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
         A(IX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv1);
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu2),
         A(IX_features_denseblock2_denselayer4_conv1), NULL,
         P(P_features_denseblock2_denselayer4_norm2_weight),
@@ -7683,18 +7683,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer4_norm2_running_var), n,
         &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 175616,
         IT(IT_features_denseblock2_denselayer4_conv2),
         A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer5_norm1_weight),
@@ -7703,14 +7703,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer5_norm1_running_var), n,
         &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
         A(IX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv1);
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu2),
         A(IX_features_denseblock2_denselayer5_conv1), NULL,
         P(P_features_denseblock2_denselayer5_norm2_weight),
@@ -7719,18 +7719,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer5_norm2_running_var), n,
         &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 200704,
         IT(IT_features_denseblock2_denselayer5_conv2),
         A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer6_norm1_weight),
@@ -7739,14 +7739,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer6_norm1_running_var), n,
         &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
         A(IX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv1);
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu2),
         A(IX_features_denseblock2_denselayer6_conv1), NULL,
         P(P_features_denseblock2_denselayer6_norm2_weight),
@@ -7755,18 +7755,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer6_norm2_running_var), n,
         &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 225792,
         IT(IT_features_denseblock2_denselayer6_conv2),
         A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1: batchnorm +
        relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer7_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer7_norm1_weight),
@@ -7775,14 +7775,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer7_norm1_running_var), n,
         &g_features_denseblock2_denselayer7_norm1, 1e-05f);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer7_conv1), NULL,
         A(IX_features_denseblock2_denselayer7_relu1),
         P(P_features_denseblock2_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv1);
     /* features.denseblock2.denselayer7.norm2 + features.denseblock2.denselayer7.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer7_relu2),
         A(IX_features_denseblock2_denselayer7_conv1), NULL,
         P(P_features_denseblock2_denselayer7_norm2_weight),
@@ -7791,18 +7791,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer7_norm2_running_var), n,
         &g_features_denseblock2_denselayer7_norm2, 1e-05f);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 250880,
         IT(IT_features_denseblock2_denselayer7_conv2),
         A(IX_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1: batchnorm +
        relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer8_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer8_norm1_weight),
@@ -7811,14 +7811,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer8_norm1_running_var), n,
         &g_features_denseblock2_denselayer8_norm1, 1e-05f);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer8_conv1), NULL,
         A(IX_features_denseblock2_denselayer8_relu1),
         P(P_features_denseblock2_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv1);
     /* features.denseblock2.denselayer8.norm2 + features.denseblock2.denselayer8.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer8_relu2),
         A(IX_features_denseblock2_denselayer8_conv1), NULL,
         P(P_features_denseblock2_denselayer8_norm2_weight),
@@ -7827,18 +7827,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer8_norm2_running_var), n,
         &g_features_denseblock2_denselayer8_norm2, 1e-05f);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 275968,
         IT(IT_features_denseblock2_denselayer8_conv2),
         A(IX_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1: batchnorm +
        relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer9_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer9_norm1_weight),
@@ -7847,14 +7847,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer9_norm1_running_var), n,
         &g_features_denseblock2_denselayer9_norm1, 1e-05f);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer9_conv1), NULL,
         A(IX_features_denseblock2_denselayer9_relu1),
         P(P_features_denseblock2_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv1);
     /* features.denseblock2.denselayer9.norm2 + features.denseblock2.denselayer9.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer9_relu2),
         A(IX_features_denseblock2_denselayer9_conv1), NULL,
         P(P_features_denseblock2_denselayer9_norm2_weight),
@@ -7863,18 +7863,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer9_norm2_running_var), n,
         &g_features_denseblock2_denselayer9_norm2, 1e-05f);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 301056,
         IT(IT_features_denseblock2_denselayer9_conv2),
         A(IX_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1: batchnorm
        + relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer10_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer10_norm1_weight),
@@ -7883,14 +7883,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer10_norm1_running_var), n,
         &g_features_denseblock2_denselayer10_norm1, 1e-05f);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer10_conv1), NULL,
         A(IX_features_denseblock2_denselayer10_relu1),
         P(P_features_denseblock2_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv1);
     /* features.denseblock2.denselayer10.norm2 + features.denseblock2.denselayer10.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer10_relu2),
         A(IX_features_denseblock2_denselayer10_conv1), NULL,
         P(P_features_denseblock2_denselayer10_norm2_weight),
@@ -7899,18 +7899,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer10_norm2_running_var), n,
         &g_features_denseblock2_denselayer10_norm2, 1e-05f);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 326144,
         IT(IT_features_denseblock2_denselayer10_conv2),
         A(IX_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1: batchnorm
        + relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer11_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer11_norm1_weight),
@@ -7919,14 +7919,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer11_norm1_running_var), n,
         &g_features_denseblock2_denselayer11_norm1, 1e-05f);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer11_conv1), NULL,
         A(IX_features_denseblock2_denselayer11_relu1),
         P(P_features_denseblock2_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv1);
     /* features.denseblock2.denselayer11.norm2 + features.denseblock2.denselayer11.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer11_relu2),
         A(IX_features_denseblock2_denselayer11_conv1), NULL,
         P(P_features_denseblock2_denselayer11_norm2_weight),
@@ -7935,18 +7935,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer11_norm2_running_var), n,
         &g_features_denseblock2_denselayer11_norm2, 1e-05f);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 351232,
         IT(IT_features_denseblock2_denselayer11_conv2),
         A(IX_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1: batchnorm
        + relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer12_relu1),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer12_norm1_weight),
@@ -7955,14 +7955,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer12_norm1_running_var), n,
         &g_features_denseblock2_denselayer12_norm1, 1e-05f);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_conv1), NULL,
         A(IX_features_denseblock2_denselayer12_relu1),
         P(P_features_denseblock2_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv1);
     /* features.denseblock2.denselayer12.norm2 + features.denseblock2.denselayer12.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer12_relu2),
         A(IX_features_denseblock2_denselayer12_conv1), NULL,
         P(P_features_denseblock2_denselayer12_norm2_weight),
@@ -7971,33 +7971,33 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer12_norm2_running_var), n,
         &g_features_denseblock2_denselayer12_norm2, 1e-05f);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
-       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 376320,
         IT(IT_features_denseblock2_denselayer12_conv2),
         A(IX_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
-       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition2_relu),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias),
         P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n,
         &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock3_denselayer24_concat1),
         A(IX_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer1_norm1_weight),
@@ -8006,14 +8006,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer1_norm1_running_var), n,
         &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
         A(IX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv1);
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu2),
         A(IX_features_denseblock3_denselayer1_conv1), NULL,
         P(P_features_denseblock3_denselayer1_norm2_weight),
@@ -8022,18 +8022,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer1_norm2_running_var), n,
         &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 50176,
         IT(IT_features_denseblock3_denselayer1_conv2),
         A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer2_norm1_weight),
@@ -8042,14 +8042,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer2_norm1_running_var), n,
         &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
         A(IX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv1);
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu2),
         A(IX_features_denseblock3_denselayer2_conv1), NULL,
         P(P_features_denseblock3_denselayer2_norm2_weight),
@@ -8058,18 +8058,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer2_norm2_running_var), n,
         &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 56448,
         IT(IT_features_denseblock3_denselayer2_conv2),
         A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer3_norm1_weight),
@@ -8078,14 +8078,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer3_norm1_running_var), n,
         &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
         A(IX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv1);
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu2),
         A(IX_features_denseblock3_denselayer3_conv1), NULL,
         P(P_features_denseblock3_denselayer3_norm2_weight),
@@ -8094,18 +8094,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer3_norm2_running_var), n,
         &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 62720,
         IT(IT_features_denseblock3_denselayer3_conv2),
         A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer4_norm1_weight),
@@ -8114,14 +8114,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer4_norm1_running_var), n,
         &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
         A(IX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv1);
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu2),
         A(IX_features_denseblock3_denselayer4_conv1), NULL,
         P(P_features_denseblock3_denselayer4_norm2_weight),
@@ -8130,18 +8130,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer4_norm2_running_var), n,
         &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 68992,
         IT(IT_features_denseblock3_denselayer4_conv2),
         A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer5_norm1_weight),
@@ -8150,14 +8150,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer5_norm1_running_var), n,
         &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
         A(IX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv1);
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu2),
         A(IX_features_denseblock3_denselayer5_conv1), NULL,
         P(P_features_denseblock3_denselayer5_norm2_weight),
@@ -8166,18 +8166,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer5_norm2_running_var), n,
         &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 75264,
         IT(IT_features_denseblock3_denselayer5_conv2),
         A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer6_norm1_weight),
@@ -8186,14 +8186,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer6_norm1_running_var), n,
         &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
         A(IX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv1);
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu2),
         A(IX_features_denseblock3_denselayer6_conv1), NULL,
         P(P_features_denseblock3_denselayer6_norm2_weight),
@@ -8202,18 +8202,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer6_norm2_running_var), n,
         &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 81536,
         IT(IT_features_denseblock3_denselayer6_conv2),
         A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1: batchnorm +
        relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer7_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer7_norm1_weight),
@@ -8222,14 +8222,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer7_norm1_running_var), n,
         &g_features_denseblock3_denselayer7_norm1, 1e-05f);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer7_conv1), NULL,
         A(IX_features_denseblock3_denselayer7_relu1),
         P(P_features_denseblock3_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv1);
     /* features.denseblock3.denselayer7.norm2 + features.denseblock3.denselayer7.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer7_relu2),
         A(IX_features_denseblock3_denselayer7_conv1), NULL,
         P(P_features_denseblock3_denselayer7_norm2_weight),
@@ -8238,18 +8238,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer7_norm2_running_var), n,
         &g_features_denseblock3_denselayer7_norm2, 1e-05f);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 87808,
         IT(IT_features_denseblock3_denselayer7_conv2),
         A(IX_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1: batchnorm +
        relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer8_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer8_norm1_weight),
@@ -8258,14 +8258,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer8_norm1_running_var), n,
         &g_features_denseblock3_denselayer8_norm1, 1e-05f);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer8_conv1), NULL,
         A(IX_features_denseblock3_denselayer8_relu1),
         P(P_features_denseblock3_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv1);
     /* features.denseblock3.denselayer8.norm2 + features.denseblock3.denselayer8.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer8_relu2),
         A(IX_features_denseblock3_denselayer8_conv1), NULL,
         P(P_features_denseblock3_denselayer8_norm2_weight),
@@ -8274,18 +8274,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer8_norm2_running_var), n,
         &g_features_denseblock3_denselayer8_norm2, 1e-05f);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 94080,
         IT(IT_features_denseblock3_denselayer8_conv2),
         A(IX_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1: batchnorm +
        relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer9_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer9_norm1_weight),
@@ -8294,14 +8294,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer9_norm1_running_var), n,
         &g_features_denseblock3_denselayer9_norm1, 1e-05f);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer9_conv1), NULL,
         A(IX_features_denseblock3_denselayer9_relu1),
         P(P_features_denseblock3_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv1);
     /* features.denseblock3.denselayer9.norm2 + features.denseblock3.denselayer9.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer9_relu2),
         A(IX_features_denseblock3_denselayer9_conv1), NULL,
         P(P_features_denseblock3_denselayer9_norm2_weight),
@@ -8310,18 +8310,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer9_norm2_running_var), n,
         &g_features_denseblock3_denselayer9_norm2, 1e-05f);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 100352,
         IT(IT_features_denseblock3_denselayer9_conv2),
         A(IX_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1: batchnorm
        + relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer10_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer10_norm1_weight),
@@ -8330,14 +8330,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer10_norm1_running_var), n,
         &g_features_denseblock3_denselayer10_norm1, 1e-05f);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer10_conv1), NULL,
         A(IX_features_denseblock3_denselayer10_relu1),
         P(P_features_denseblock3_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv1);
     /* features.denseblock3.denselayer10.norm2 + features.denseblock3.denselayer10.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer10_relu2),
         A(IX_features_denseblock3_denselayer10_conv1), NULL,
         P(P_features_denseblock3_denselayer10_norm2_weight),
@@ -8346,18 +8346,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer10_norm2_running_var), n,
         &g_features_denseblock3_denselayer10_norm2, 1e-05f);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 106624,
         IT(IT_features_denseblock3_denselayer10_conv2),
         A(IX_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1: batchnorm
        + relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer11_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer11_norm1_weight),
@@ -8366,14 +8366,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer11_norm1_running_var), n,
         &g_features_denseblock3_denselayer11_norm1, 1e-05f);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer11_conv1), NULL,
         A(IX_features_denseblock3_denselayer11_relu1),
         P(P_features_denseblock3_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv1);
     /* features.denseblock3.denselayer11.norm2 + features.denseblock3.denselayer11.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer11_relu2),
         A(IX_features_denseblock3_denselayer11_conv1), NULL,
         P(P_features_denseblock3_denselayer11_norm2_weight),
@@ -8382,18 +8382,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer11_norm2_running_var), n,
         &g_features_denseblock3_denselayer11_norm2, 1e-05f);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 112896,
         IT(IT_features_denseblock3_denselayer11_conv2),
         A(IX_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1: batchnorm
        + relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer12_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer12_norm1_weight),
@@ -8402,14 +8402,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer12_norm1_running_var), n,
         &g_features_denseblock3_denselayer12_norm1, 1e-05f);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer12_conv1), NULL,
         A(IX_features_denseblock3_denselayer12_relu1),
         P(P_features_denseblock3_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv1);
     /* features.denseblock3.denselayer12.norm2 + features.denseblock3.denselayer12.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer12_relu2),
         A(IX_features_denseblock3_denselayer12_conv1), NULL,
         P(P_features_denseblock3_denselayer12_norm2_weight),
@@ -8418,18 +8418,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer12_norm2_running_var), n,
         &g_features_denseblock3_denselayer12_norm2, 1e-05f);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 119168,
         IT(IT_features_denseblock3_denselayer12_conv2),
         A(IX_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1: batchnorm
        + relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer13_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer13_norm1_weight),
@@ -8438,14 +8438,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer13_norm1_running_var), n,
         &g_features_denseblock3_denselayer13_norm1, 1e-05f);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer13_conv1), NULL,
         A(IX_features_denseblock3_denselayer13_relu1),
         P(P_features_denseblock3_denselayer13_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv1);
     /* features.denseblock3.denselayer13.norm2 + features.denseblock3.denselayer13.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer13_relu2),
         A(IX_features_denseblock3_denselayer13_conv1), NULL,
         P(P_features_denseblock3_denselayer13_norm2_weight),
@@ -8454,18 +8454,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer13_norm2_running_var), n,
         &g_features_denseblock3_denselayer13_norm2, 1e-05f);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 125440,
         IT(IT_features_denseblock3_denselayer13_conv2),
         A(IX_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1: batchnorm
        + relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer14_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer14_norm1_weight),
@@ -8474,14 +8474,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer14_norm1_running_var), n,
         &g_features_denseblock3_denselayer14_norm1, 1e-05f);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer14_conv1), NULL,
         A(IX_features_denseblock3_denselayer14_relu1),
         P(P_features_denseblock3_denselayer14_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv1);
     /* features.denseblock3.denselayer14.norm2 + features.denseblock3.denselayer14.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer14_relu2),
         A(IX_features_denseblock3_denselayer14_conv1), NULL,
         P(P_features_denseblock3_denselayer14_norm2_weight),
@@ -8490,18 +8490,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer14_norm2_running_var), n,
         &g_features_denseblock3_denselayer14_norm2, 1e-05f);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 131712,
         IT(IT_features_denseblock3_denselayer14_conv2),
         A(IX_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1: batchnorm
        + relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer15_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer15_norm1_weight),
@@ -8510,14 +8510,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer15_norm1_running_var), n,
         &g_features_denseblock3_denselayer15_norm1, 1e-05f);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer15_conv1), NULL,
         A(IX_features_denseblock3_denselayer15_relu1),
         P(P_features_denseblock3_denselayer15_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv1);
     /* features.denseblock3.denselayer15.norm2 + features.denseblock3.denselayer15.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer15_relu2),
         A(IX_features_denseblock3_denselayer15_conv1), NULL,
         P(P_features_denseblock3_denselayer15_norm2_weight),
@@ -8526,18 +8526,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer15_norm2_running_var), n,
         &g_features_denseblock3_denselayer15_norm2, 1e-05f);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 137984,
         IT(IT_features_denseblock3_denselayer15_conv2),
         A(IX_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1: batchnorm
        + relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer16_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer16_norm1_weight),
@@ -8546,14 +8546,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer16_norm1_running_var), n,
         &g_features_denseblock3_denselayer16_norm1, 1e-05f);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer16_conv1), NULL,
         A(IX_features_denseblock3_denselayer16_relu1),
         P(P_features_denseblock3_denselayer16_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv1);
     /* features.denseblock3.denselayer16.norm2 + features.denseblock3.denselayer16.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer16_relu2),
         A(IX_features_denseblock3_denselayer16_conv1), NULL,
         P(P_features_denseblock3_denselayer16_norm2_weight),
@@ -8562,18 +8562,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer16_norm2_running_var), n,
         &g_features_denseblock3_denselayer16_norm2, 1e-05f);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 144256,
         IT(IT_features_denseblock3_denselayer16_conv2),
         A(IX_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1: batchnorm
        + relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer17_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer17_norm1_weight),
@@ -8582,14 +8582,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer17_norm1_running_var), n,
         &g_features_denseblock3_denselayer17_norm1, 1e-05f);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer17_conv1), NULL,
         A(IX_features_denseblock3_denselayer17_relu1),
         P(P_features_denseblock3_denselayer17_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv1);
     /* features.denseblock3.denselayer17.norm2 + features.denseblock3.denselayer17.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer17_relu2),
         A(IX_features_denseblock3_denselayer17_conv1), NULL,
         P(P_features_denseblock3_denselayer17_norm2_weight),
@@ -8598,18 +8598,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer17_norm2_running_var), n,
         &g_features_denseblock3_denselayer17_norm2, 1e-05f);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 150528,
         IT(IT_features_denseblock3_denselayer17_conv2),
         A(IX_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1: batchnorm
        + relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer18_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer18_norm1_weight),
@@ -8618,14 +8618,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer18_norm1_running_var), n,
         &g_features_denseblock3_denselayer18_norm1, 1e-05f);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer18_conv1), NULL,
         A(IX_features_denseblock3_denselayer18_relu1),
         P(P_features_denseblock3_denselayer18_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv1);
     /* features.denseblock3.denselayer18.norm2 + features.denseblock3.denselayer18.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer18_relu2),
         A(IX_features_denseblock3_denselayer18_conv1), NULL,
         P(P_features_denseblock3_denselayer18_norm2_weight),
@@ -8634,18 +8634,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer18_norm2_running_var), n,
         &g_features_denseblock3_denselayer18_norm2, 1e-05f);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 156800,
         IT(IT_features_denseblock3_denselayer18_conv2),
         A(IX_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1: batchnorm
        + relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer19_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer19_norm1_weight),
@@ -8654,14 +8654,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer19_norm1_running_var), n,
         &g_features_denseblock3_denselayer19_norm1, 1e-05f);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer19_conv1), NULL,
         A(IX_features_denseblock3_denselayer19_relu1),
         P(P_features_denseblock3_denselayer19_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv1);
     /* features.denseblock3.denselayer19.norm2 + features.denseblock3.denselayer19.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer19_relu2),
         A(IX_features_denseblock3_denselayer19_conv1), NULL,
         P(P_features_denseblock3_denselayer19_norm2_weight),
@@ -8670,18 +8670,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer19_norm2_running_var), n,
         &g_features_denseblock3_denselayer19_norm2, 1e-05f);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 163072,
         IT(IT_features_denseblock3_denselayer19_conv2),
         A(IX_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1: batchnorm
        + relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer20_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer20_norm1_weight),
@@ -8690,14 +8690,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer20_norm1_running_var), n,
         &g_features_denseblock3_denselayer20_norm1, 1e-05f);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer20_conv1), NULL,
         A(IX_features_denseblock3_denselayer20_relu1),
         P(P_features_denseblock3_denselayer20_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv1);
     /* features.denseblock3.denselayer20.norm2 + features.denseblock3.denselayer20.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer20_relu2),
         A(IX_features_denseblock3_denselayer20_conv1), NULL,
         P(P_features_denseblock3_denselayer20_norm2_weight),
@@ -8706,18 +8706,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer20_norm2_running_var), n,
         &g_features_denseblock3_denselayer20_norm2, 1e-05f);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 169344,
         IT(IT_features_denseblock3_denselayer20_conv2),
         A(IX_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1: batchnorm
        + relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer21_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer21_norm1_weight),
@@ -8726,14 +8726,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer21_norm1_running_var), n,
         &g_features_denseblock3_denselayer21_norm1, 1e-05f);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer21_conv1), NULL,
         A(IX_features_denseblock3_denselayer21_relu1),
         P(P_features_denseblock3_denselayer21_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv1);
     /* features.denseblock3.denselayer21.norm2 + features.denseblock3.denselayer21.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer21_relu2),
         A(IX_features_denseblock3_denselayer21_conv1), NULL,
         P(P_features_denseblock3_denselayer21_norm2_weight),
@@ -8742,18 +8742,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer21_norm2_running_var), n,
         &g_features_denseblock3_denselayer21_norm2, 1e-05f);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 175616,
         IT(IT_features_denseblock3_denselayer21_conv2),
         A(IX_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1: batchnorm
        + relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer22_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer22_norm1_weight),
@@ -8762,14 +8762,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer22_norm1_running_var), n,
         &g_features_denseblock3_denselayer22_norm1, 1e-05f);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer22_conv1), NULL,
         A(IX_features_denseblock3_denselayer22_relu1),
         P(P_features_denseblock3_denselayer22_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv1);
     /* features.denseblock3.denselayer22.norm2 + features.denseblock3.denselayer22.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer22_relu2),
         A(IX_features_denseblock3_denselayer22_conv1), NULL,
         P(P_features_denseblock3_denselayer22_norm2_weight),
@@ -8778,18 +8778,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer22_norm2_running_var), n,
         &g_features_denseblock3_denselayer22_norm2, 1e-05f);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 181888,
         IT(IT_features_denseblock3_denselayer22_conv2),
         A(IX_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1: batchnorm
        + relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer23_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer23_norm1_weight),
@@ -8798,14 +8798,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer23_norm1_running_var), n,
         &g_features_denseblock3_denselayer23_norm1, 1e-05f);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer23_conv1), NULL,
         A(IX_features_denseblock3_denselayer23_relu1),
         P(P_features_denseblock3_denselayer23_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv1);
     /* features.denseblock3.denselayer23.norm2 + features.denseblock3.denselayer23.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer23_relu2),
         A(IX_features_denseblock3_denselayer23_conv1), NULL,
         P(P_features_denseblock3_denselayer23_norm2_weight),
@@ -8814,18 +8814,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer23_norm2_running_var), n,
         &g_features_denseblock3_denselayer23_norm2, 1e-05f);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 188160,
         IT(IT_features_denseblock3_denselayer23_conv2),
         A(IX_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1: batchnorm
        + relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer24_relu1),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer24_norm1_weight),
@@ -8834,14 +8834,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer24_norm1_running_var), n,
         &g_features_denseblock3_denselayer24_norm1, 1e-05f);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_conv1), NULL,
         A(IX_features_denseblock3_denselayer24_relu1),
         P(P_features_denseblock3_denselayer24_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv1);
     /* features.denseblock3.denselayer24.norm2 + features.denseblock3.denselayer24.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer24_relu2),
         A(IX_features_denseblock3_denselayer24_conv1), NULL,
         P(P_features_denseblock3_denselayer24_norm2_weight),
@@ -8850,33 +8850,33 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer24_norm2_running_var), n,
         &g_features_denseblock3_denselayer24_norm2, 1e-05f);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
-       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 194432,
         IT(IT_features_denseblock3_denselayer24_conv2),
         A(IX_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
-       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition3_relu),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_transition3_norm_weight), P(P_features_transition3_norm_bias),
         P(P_features_transition3_norm_running_mean), P(P_features_transition3_norm_running_var), n,
         &g_features_transition3_norm, 1e-05f);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     rt_conv2d_forward(A(IX_features_transition3_conv), NULL, A(IX_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock4_denselayer16_concat1),
         A(IX_features_transition3_conv), n, &g_features_transition3_pool);
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
        relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer1_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer1_norm1_weight),
@@ -8885,14 +8885,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer1_norm1_running_var), n,
         &g_features_denseblock4_denselayer1_norm1, 1e-05f);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer1_conv1), NULL,
         A(IX_features_denseblock4_denselayer1_relu1),
         P(P_features_denseblock4_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv1);
     /* features.denseblock4.denselayer1.norm2 + features.denseblock4.denselayer1.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer1_relu2),
         A(IX_features_denseblock4_denselayer1_conv1), NULL,
         P(P_features_denseblock4_denselayer1_norm2_weight),
@@ -8901,18 +8901,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer1_norm2_running_var), n,
         &g_features_denseblock4_denselayer1_norm2, 1e-05f);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 25088,
         IT(IT_features_denseblock4_denselayer1_conv2),
         A(IX_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1: batchnorm +
        relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer2_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer2_norm1_weight),
@@ -8921,14 +8921,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer2_norm1_running_var), n,
         &g_features_denseblock4_denselayer2_norm1, 1e-05f);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer2_conv1), NULL,
         A(IX_features_denseblock4_denselayer2_relu1),
         P(P_features_denseblock4_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv1);
     /* features.denseblock4.denselayer2.norm2 + features.denseblock4.denselayer2.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer2_relu2),
         A(IX_features_denseblock4_denselayer2_conv1), NULL,
         P(P_features_denseblock4_denselayer2_norm2_weight),
@@ -8937,18 +8937,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer2_norm2_running_var), n,
         &g_features_denseblock4_denselayer2_norm2, 1e-05f);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 26656,
         IT(IT_features_denseblock4_denselayer2_conv2),
         A(IX_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1: batchnorm +
        relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer3_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer3_norm1_weight),
@@ -8957,14 +8957,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer3_norm1_running_var), n,
         &g_features_denseblock4_denselayer3_norm1, 1e-05f);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer3_conv1), NULL,
         A(IX_features_denseblock4_denselayer3_relu1),
         P(P_features_denseblock4_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv1);
     /* features.denseblock4.denselayer3.norm2 + features.denseblock4.denselayer3.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer3_relu2),
         A(IX_features_denseblock4_denselayer3_conv1), NULL,
         P(P_features_denseblock4_denselayer3_norm2_weight),
@@ -8973,18 +8973,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer3_norm2_running_var), n,
         &g_features_denseblock4_denselayer3_norm2, 1e-05f);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 28224,
         IT(IT_features_denseblock4_denselayer3_conv2),
         A(IX_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1: batchnorm +
        relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer4_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer4_norm1_weight),
@@ -8993,14 +8993,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer4_norm1_running_var), n,
         &g_features_denseblock4_denselayer4_norm1, 1e-05f);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer4_conv1), NULL,
         A(IX_features_denseblock4_denselayer4_relu1),
         P(P_features_denseblock4_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv1);
     /* features.denseblock4.denselayer4.norm2 + features.denseblock4.denselayer4.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer4_relu2),
         A(IX_features_denseblock4_denselayer4_conv1), NULL,
         P(P_features_denseblock4_denselayer4_norm2_weight),
@@ -9009,18 +9009,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer4_norm2_running_var), n,
         &g_features_denseblock4_denselayer4_norm2, 1e-05f);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 29792,
         IT(IT_features_denseblock4_denselayer4_conv2),
         A(IX_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1: batchnorm +
        relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer5_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer5_norm1_weight),
@@ -9029,14 +9029,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer5_norm1_running_var), n,
         &g_features_denseblock4_denselayer5_norm1, 1e-05f);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer5_conv1), NULL,
         A(IX_features_denseblock4_denselayer5_relu1),
         P(P_features_denseblock4_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv1);
     /* features.denseblock4.denselayer5.norm2 + features.denseblock4.denselayer5.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer5_relu2),
         A(IX_features_denseblock4_denselayer5_conv1), NULL,
         P(P_features_denseblock4_denselayer5_norm2_weight),
@@ -9045,18 +9045,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer5_norm2_running_var), n,
         &g_features_denseblock4_denselayer5_norm2, 1e-05f);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 31360,
         IT(IT_features_denseblock4_denselayer5_conv2),
         A(IX_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1: batchnorm +
        relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer6_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer6_norm1_weight),
@@ -9065,14 +9065,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer6_norm1_running_var), n,
         &g_features_denseblock4_denselayer6_norm1, 1e-05f);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer6_conv1), NULL,
         A(IX_features_denseblock4_denselayer6_relu1),
         P(P_features_denseblock4_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv1);
     /* features.denseblock4.denselayer6.norm2 + features.denseblock4.denselayer6.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer6_relu2),
         A(IX_features_denseblock4_denselayer6_conv1), NULL,
         P(P_features_denseblock4_denselayer6_norm2_weight),
@@ -9081,18 +9081,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer6_norm2_running_var), n,
         &g_features_denseblock4_denselayer6_norm2, 1e-05f);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 32928,
         IT(IT_features_denseblock4_denselayer6_conv2),
         A(IX_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1: batchnorm +
        relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer7_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer7_norm1_weight),
@@ -9101,14 +9101,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer7_norm1_running_var), n,
         &g_features_denseblock4_denselayer7_norm1, 1e-05f);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer7_conv1), NULL,
         A(IX_features_denseblock4_denselayer7_relu1),
         P(P_features_denseblock4_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv1);
     /* features.denseblock4.denselayer7.norm2 + features.denseblock4.denselayer7.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer7_relu2),
         A(IX_features_denseblock4_denselayer7_conv1), NULL,
         P(P_features_denseblock4_denselayer7_norm2_weight),
@@ -9117,18 +9117,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer7_norm2_running_var), n,
         &g_features_denseblock4_denselayer7_norm2, 1e-05f);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 34496,
         IT(IT_features_denseblock4_denselayer7_conv2),
         A(IX_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1: batchnorm +
        relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer8_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer8_norm1_weight),
@@ -9137,14 +9137,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer8_norm1_running_var), n,
         &g_features_denseblock4_denselayer8_norm1, 1e-05f);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer8_conv1), NULL,
         A(IX_features_denseblock4_denselayer8_relu1),
         P(P_features_denseblock4_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv1);
     /* features.denseblock4.denselayer8.norm2 + features.denseblock4.denselayer8.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer8_relu2),
         A(IX_features_denseblock4_denselayer8_conv1), NULL,
         P(P_features_denseblock4_denselayer8_norm2_weight),
@@ -9153,18 +9153,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer8_norm2_running_var), n,
         &g_features_denseblock4_denselayer8_norm2, 1e-05f);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 36064,
         IT(IT_features_denseblock4_denselayer8_conv2),
         A(IX_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1: batchnorm +
        relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer9_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer9_norm1_weight),
@@ -9173,14 +9173,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer9_norm1_running_var), n,
         &g_features_denseblock4_denselayer9_norm1, 1e-05f);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer9_conv1), NULL,
         A(IX_features_denseblock4_denselayer9_relu1),
         P(P_features_denseblock4_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv1);
     /* features.denseblock4.denselayer9.norm2 + features.denseblock4.denselayer9.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer9_relu2),
         A(IX_features_denseblock4_denselayer9_conv1), NULL,
         P(P_features_denseblock4_denselayer9_norm2_weight),
@@ -9189,18 +9189,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer9_norm2_running_var), n,
         &g_features_denseblock4_denselayer9_norm2, 1e-05f);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 37632,
         IT(IT_features_denseblock4_denselayer9_conv2),
         A(IX_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1: batchnorm
        + relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer10_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer10_norm1_weight),
@@ -9209,14 +9209,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer10_norm1_running_var), n,
         &g_features_denseblock4_denselayer10_norm1, 1e-05f);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer10_conv1), NULL,
         A(IX_features_denseblock4_denselayer10_relu1),
         P(P_features_denseblock4_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv1);
     /* features.denseblock4.denselayer10.norm2 + features.denseblock4.denselayer10.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer10_relu2),
         A(IX_features_denseblock4_denselayer10_conv1), NULL,
         P(P_features_denseblock4_denselayer10_norm2_weight),
@@ -9225,18 +9225,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer10_norm2_running_var), n,
         &g_features_denseblock4_denselayer10_norm2, 1e-05f);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 39200,
         IT(IT_features_denseblock4_denselayer10_conv2),
         A(IX_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1: batchnorm
        + relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer11_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer11_norm1_weight),
@@ -9245,14 +9245,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer11_norm1_running_var), n,
         &g_features_denseblock4_denselayer11_norm1, 1e-05f);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer11_conv1), NULL,
         A(IX_features_denseblock4_denselayer11_relu1),
         P(P_features_denseblock4_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv1);
     /* features.denseblock4.denselayer11.norm2 + features.denseblock4.denselayer11.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer11_relu2),
         A(IX_features_denseblock4_denselayer11_conv1), NULL,
         P(P_features_denseblock4_denselayer11_norm2_weight),
@@ -9261,18 +9261,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer11_norm2_running_var), n,
         &g_features_denseblock4_denselayer11_norm2, 1e-05f);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 40768,
         IT(IT_features_denseblock4_denselayer11_conv2),
         A(IX_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1: batchnorm
        + relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer12_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer12_norm1_weight),
@@ -9281,14 +9281,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer12_norm1_running_var), n,
         &g_features_denseblock4_denselayer12_norm1, 1e-05f);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer12_conv1), NULL,
         A(IX_features_denseblock4_denselayer12_relu1),
         P(P_features_denseblock4_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv1);
     /* features.denseblock4.denselayer12.norm2 + features.denseblock4.denselayer12.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer12_relu2),
         A(IX_features_denseblock4_denselayer12_conv1), NULL,
         P(P_features_denseblock4_denselayer12_norm2_weight),
@@ -9297,18 +9297,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer12_norm2_running_var), n,
         &g_features_denseblock4_denselayer12_norm2, 1e-05f);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 42336,
         IT(IT_features_denseblock4_denselayer12_conv2),
         A(IX_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1: batchnorm
        + relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer13_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer13_norm1_weight),
@@ -9317,14 +9317,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer13_norm1_running_var), n,
         &g_features_denseblock4_denselayer13_norm1, 1e-05f);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer13_conv1), NULL,
         A(IX_features_denseblock4_denselayer13_relu1),
         P(P_features_denseblock4_denselayer13_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv1);
     /* features.denseblock4.denselayer13.norm2 + features.denseblock4.denselayer13.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer13_relu2),
         A(IX_features_denseblock4_denselayer13_conv1), NULL,
         P(P_features_denseblock4_denselayer13_norm2_weight),
@@ -9333,18 +9333,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer13_norm2_running_var), n,
         &g_features_denseblock4_denselayer13_norm2, 1e-05f);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 43904,
         IT(IT_features_denseblock4_denselayer13_conv2),
         A(IX_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1: batchnorm
        + relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer14_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer14_norm1_weight),
@@ -9353,14 +9353,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer14_norm1_running_var), n,
         &g_features_denseblock4_denselayer14_norm1, 1e-05f);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer14_conv1), NULL,
         A(IX_features_denseblock4_denselayer14_relu1),
         P(P_features_denseblock4_denselayer14_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv1);
     /* features.denseblock4.denselayer14.norm2 + features.denseblock4.denselayer14.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer14_relu2),
         A(IX_features_denseblock4_denselayer14_conv1), NULL,
         P(P_features_denseblock4_denselayer14_norm2_weight),
@@ -9369,18 +9369,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer14_norm2_running_var), n,
         &g_features_denseblock4_denselayer14_norm2, 1e-05f);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 45472,
         IT(IT_features_denseblock4_denselayer14_conv2),
         A(IX_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1: batchnorm
        + relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer15_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer15_norm1_weight),
@@ -9389,14 +9389,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer15_norm1_running_var), n,
         &g_features_denseblock4_denselayer15_norm1, 1e-05f);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer15_conv1), NULL,
         A(IX_features_denseblock4_denselayer15_relu1),
         P(P_features_denseblock4_denselayer15_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv1);
     /* features.denseblock4.denselayer15.norm2 + features.denseblock4.denselayer15.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer15_relu2),
         A(IX_features_denseblock4_denselayer15_conv1), NULL,
         P(P_features_denseblock4_denselayer15_norm2_weight),
@@ -9405,18 +9405,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer15_norm2_running_var), n,
         &g_features_denseblock4_denselayer15_norm2, 1e-05f);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 47040,
         IT(IT_features_denseblock4_denselayer15_conv2),
         A(IX_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1: batchnorm
        + relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer16_relu1),
         A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer16_norm1_weight),
@@ -9425,14 +9425,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer16_norm1_running_var), n,
         &g_features_denseblock4_denselayer16_norm1, 1e-05f);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_conv1), NULL,
         A(IX_features_denseblock4_denselayer16_relu1),
         P(P_features_denseblock4_denselayer16_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv1);
     /* features.denseblock4.denselayer16.norm2 + features.denseblock4.denselayer16.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer16_relu2),
         A(IX_features_denseblock4_denselayer16_conv1), NULL,
         P(P_features_denseblock4_denselayer16_norm2_weight),
@@ -9441,14 +9441,14 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer16_norm2_running_var), n,
         &g_features_denseblock4_denselayer16_norm2, 1e-05f);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
-       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 48608,
         IT(IT_features_denseblock4_denselayer16_conv2),
         A(IX_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [1024,7,7] -> [1024,7,7]
        (specs/densenet_imagenet.lua:33, 35) */
@@ -9495,12 +9495,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_norm5] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 50176, 50176);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer16.norm2 + features.denseblock4.denselayer16.relu2 +
        features.denseblock4.denselayer16.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer16_relu2),
         A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2),
@@ -9519,7 +9519,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer16.norm2 + features.denseblock4.denselayer16.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_conv1),
         G(P_features_denseblock4_denselayer16_norm2_weight),
@@ -9535,7 +9535,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1 +
        features.denseblock4.denselayer16.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer16_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -9554,7 +9554,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_relu1), n, 48608, 48608);
     /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1: batchnorm
        + relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer16_norm1_weight),
@@ -9571,12 +9571,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 48608, 50176);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer15.norm2 + features.denseblock4.denselayer15.relu2 +
        features.denseblock4.denselayer15.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer15_relu2),
         A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2),
@@ -9595,7 +9595,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer15_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer15.norm2 + features.denseblock4.denselayer15.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer15_conv1),
         G(P_features_denseblock4_denselayer15_norm2_weight),
@@ -9611,7 +9611,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1 +
        features.denseblock4.denselayer15.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer15_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -9630,7 +9630,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer15_relu1), n, 47040, 47040);
     /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1: batchnorm
        + relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer15_norm1_weight),
@@ -9647,12 +9647,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 47040, 50176);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer14.norm2 + features.denseblock4.denselayer14.relu2 +
        features.denseblock4.denselayer14.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer14_relu2),
         A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2),
@@ -9671,7 +9671,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer14_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer14.norm2 + features.denseblock4.denselayer14.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer14_conv1),
         G(P_features_denseblock4_denselayer14_norm2_weight),
@@ -9687,7 +9687,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1 +
        features.denseblock4.denselayer14.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer14_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -9706,7 +9706,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer14_relu1), n, 45472, 45472);
     /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1: batchnorm
        + relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer14_norm1_weight),
@@ -9723,12 +9723,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 45472, 50176);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer13.norm2 + features.denseblock4.denselayer13.relu2 +
        features.denseblock4.denselayer13.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer13_relu2),
         A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2),
@@ -9747,7 +9747,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer13_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer13.norm2 + features.denseblock4.denselayer13.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer13_conv1),
         G(P_features_denseblock4_denselayer13_norm2_weight),
@@ -9763,7 +9763,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1 +
        features.denseblock4.denselayer13.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer13_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -9782,7 +9782,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer13_relu1), n, 43904, 43904);
     /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1: batchnorm
        + relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer13_norm1_weight),
@@ -9799,12 +9799,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 43904, 50176);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer12.norm2 + features.denseblock4.denselayer12.relu2 +
        features.denseblock4.denselayer12.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer12_relu2),
         A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2),
@@ -9823,7 +9823,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer12_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer12.norm2 + features.denseblock4.denselayer12.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer12_conv1),
         G(P_features_denseblock4_denselayer12_norm2_weight),
@@ -9839,7 +9839,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1 +
        features.denseblock4.denselayer12.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer12_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -9858,7 +9858,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer12_relu1), n, 42336, 42336);
     /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1: batchnorm
        + relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer12_norm1_weight),
@@ -9875,12 +9875,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 42336, 50176);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer11.norm2 + features.denseblock4.denselayer11.relu2 +
        features.denseblock4.denselayer11.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer11_relu2),
         A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2),
@@ -9899,7 +9899,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer11_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer11.norm2 + features.denseblock4.denselayer11.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer11_conv1),
         G(P_features_denseblock4_denselayer11_norm2_weight),
@@ -9915,7 +9915,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1 +
        features.denseblock4.denselayer11.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer11_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -9934,7 +9934,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer11_relu1), n, 40768, 40768);
     /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1: batchnorm
        + relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer11_norm1_weight),
@@ -9951,12 +9951,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 40768, 50176);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer10.norm2 + features.denseblock4.denselayer10.relu2 +
        features.denseblock4.denselayer10.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer10_relu2),
         A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2),
@@ -9975,7 +9975,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer10_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer10.norm2 + features.denseblock4.denselayer10.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer10_conv1),
         G(P_features_denseblock4_denselayer10_norm2_weight),
@@ -9991,7 +9991,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1 +
        features.denseblock4.denselayer10.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer10_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10010,7 +10010,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer10_relu1), n, 39200, 39200);
     /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1: batchnorm
        + relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer10_norm1_weight),
@@ -10027,12 +10027,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 39200, 50176);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer9.norm2 + features.denseblock4.denselayer9.relu2 +
        features.denseblock4.denselayer9.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer9_relu2),
         A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2),
@@ -10051,7 +10051,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer9_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer9.norm2 + features.denseblock4.denselayer9.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer9_conv1),
         G(P_features_denseblock4_denselayer9_norm2_weight),
@@ -10066,7 +10066,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1 +
        features.denseblock4.denselayer9.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer9_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10084,7 +10084,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer9_relu1), n, 37632, 37632);
     /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1: batchnorm +
        relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer9_norm1_weight),
@@ -10100,12 +10100,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 37632, 50176);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer8.norm2 + features.denseblock4.denselayer8.relu2 +
        features.denseblock4.denselayer8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer8_relu2),
         A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2),
@@ -10124,7 +10124,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer8_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer8.norm2 + features.denseblock4.denselayer8.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer8_conv1),
         G(P_features_denseblock4_denselayer8_norm2_weight),
@@ -10139,7 +10139,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1 +
        features.denseblock4.denselayer8.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer8_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10157,7 +10157,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer8_relu1), n, 36064, 36064);
     /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1: batchnorm +
        relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer8_norm1_weight),
@@ -10173,12 +10173,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 36064, 50176);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer7.norm2 + features.denseblock4.denselayer7.relu2 +
        features.denseblock4.denselayer7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer7_relu2),
         A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2),
@@ -10197,7 +10197,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer7_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer7.norm2 + features.denseblock4.denselayer7.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer7_conv1),
         G(P_features_denseblock4_denselayer7_norm2_weight),
@@ -10212,7 +10212,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1 +
        features.denseblock4.denselayer7.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer7_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10230,7 +10230,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer7_relu1), n, 34496, 34496);
     /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1: batchnorm +
        relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer7_norm1_weight),
@@ -10246,12 +10246,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 34496, 50176);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer6.norm2 + features.denseblock4.denselayer6.relu2 +
        features.denseblock4.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer6_relu2),
         A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2),
@@ -10270,7 +10270,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer6_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer6.norm2 + features.denseblock4.denselayer6.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer6_conv1),
         G(P_features_denseblock4_denselayer6_norm2_weight),
@@ -10285,7 +10285,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1 +
        features.denseblock4.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer6_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10303,7 +10303,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer6_relu1), n, 32928, 32928);
     /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1: batchnorm +
        relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer6_norm1_weight),
@@ -10319,12 +10319,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 32928, 50176);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer5.norm2 + features.denseblock4.denselayer5.relu2 +
        features.denseblock4.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer5_relu2),
         A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2),
@@ -10343,7 +10343,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer5_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer5.norm2 + features.denseblock4.denselayer5.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer5_conv1),
         G(P_features_denseblock4_denselayer5_norm2_weight),
@@ -10358,7 +10358,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1 +
        features.denseblock4.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer5_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10376,7 +10376,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer5_relu1), n, 31360, 31360);
     /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1: batchnorm +
        relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer5_norm1_weight),
@@ -10392,12 +10392,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 31360, 50176);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer4.norm2 + features.denseblock4.denselayer4.relu2 +
        features.denseblock4.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer4_relu2),
         A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2),
@@ -10416,7 +10416,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer4_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer4.norm2 + features.denseblock4.denselayer4.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer4_conv1),
         G(P_features_denseblock4_denselayer4_norm2_weight),
@@ -10431,7 +10431,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1 +
        features.denseblock4.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer4_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10449,7 +10449,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer4_relu1), n, 29792, 29792);
     /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1: batchnorm +
        relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer4_norm1_weight),
@@ -10465,12 +10465,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 29792, 50176);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer3.norm2 + features.denseblock4.denselayer3.relu2 +
        features.denseblock4.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer3_relu2),
         A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2),
@@ -10489,7 +10489,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer3_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer3.norm2 + features.denseblock4.denselayer3.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer3_conv1),
         G(P_features_denseblock4_denselayer3_norm2_weight),
@@ -10504,7 +10504,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1 +
        features.denseblock4.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer3_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10522,7 +10522,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer3_relu1), n, 28224, 28224);
     /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1: batchnorm +
        relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer3_norm1_weight),
@@ -10538,12 +10538,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 28224, 50176);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer2.norm2 + features.denseblock4.denselayer2.relu2 +
        features.denseblock4.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer2_relu2),
         A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2),
@@ -10562,7 +10562,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer2_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer2.norm2 + features.denseblock4.denselayer2.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer2_conv1),
         G(P_features_denseblock4_denselayer2_norm2_weight),
@@ -10577,7 +10577,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1 +
        features.denseblock4.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer2_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10595,7 +10595,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer2_relu1), n, 26656, 26656);
     /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1: batchnorm +
        relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer2_norm1_weight),
@@ -10611,12 +10611,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 26656, 50176);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer1.norm2 + features.denseblock4.denselayer1.relu2 +
        features.denseblock4.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer1_relu2),
         A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2),
@@ -10635,7 +10635,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer1_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer1.norm2 + features.denseblock4.denselayer1.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer1_conv1),
         G(P_features_denseblock4_denselayer1_norm2_weight),
@@ -10650,7 +10650,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1 +
        features.denseblock4.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock4_denselayer1_relu1),
         A(X_features_denseblock4_denselayer16_concat1),
@@ -10668,7 +10668,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock4_denselayer1_relu1), n, 25088, 25088);
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
        relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer1_norm1_weight),
@@ -10684,13 +10684,13 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 25088, 50176);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition3_pool);
     rt_avgpool_backward(A(D_features_transition3_conv),
         A(D_features_denseblock4_denselayer16_concat1), n, &g_features_transition3_pool, RT_SET);
     /* features.transition3.norm + features.transition3.relu + features.transition3.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156, 157) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169, 170) */
     RT_PROF(C_features_transition3_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition3_relu),
         A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm),
@@ -10702,7 +10702,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_transition3_conv] =
         rt_sumsq_samples(A(D_features_transition3_relu), n, 200704, 200704);
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
-       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition3_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias),
@@ -10713,12 +10713,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_transition3_norm] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 200704, 200704);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer24.norm2 + features.denseblock3.denselayer24.relu2 +
        features.denseblock3.denselayer24.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer24_relu2),
         A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2),
@@ -10737,7 +10737,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer24.norm2 + features.denseblock3.denselayer24.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_conv1),
         G(P_features_denseblock3_denselayer24_norm2_weight),
@@ -10753,7 +10753,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1 +
        features.denseblock3.denselayer24.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer24_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -10772,7 +10772,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_relu1), n, 194432, 194432);
     /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1: batchnorm
        + relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer24_norm1_weight),
@@ -10789,12 +10789,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 194432, 200704);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer23.norm2 + features.denseblock3.denselayer23.relu2 +
        features.denseblock3.denselayer23.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer23_relu2),
         A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2),
@@ -10813,7 +10813,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer23_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer23.norm2 + features.denseblock3.denselayer23.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer23_conv1),
         G(P_features_denseblock3_denselayer23_norm2_weight),
@@ -10829,7 +10829,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1 +
        features.denseblock3.denselayer23.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer23_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -10848,7 +10848,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer23_relu1), n, 188160, 188160);
     /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1: batchnorm
        + relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer23_norm1_weight),
@@ -10865,12 +10865,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 188160, 200704);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer22.norm2 + features.denseblock3.denselayer22.relu2 +
        features.denseblock3.denselayer22.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer22_relu2),
         A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2),
@@ -10889,7 +10889,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer22_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer22.norm2 + features.denseblock3.denselayer22.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer22_conv1),
         G(P_features_denseblock3_denselayer22_norm2_weight),
@@ -10905,7 +10905,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1 +
        features.denseblock3.denselayer22.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer22_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -10924,7 +10924,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer22_relu1), n, 181888, 181888);
     /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1: batchnorm
        + relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer22_norm1_weight),
@@ -10941,12 +10941,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 181888, 200704);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer21.norm2 + features.denseblock3.denselayer21.relu2 +
        features.denseblock3.denselayer21.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer21_relu2),
         A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2),
@@ -10965,7 +10965,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer21_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer21.norm2 + features.denseblock3.denselayer21.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer21_conv1),
         G(P_features_denseblock3_denselayer21_norm2_weight),
@@ -10981,7 +10981,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1 +
        features.denseblock3.denselayer21.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer21_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11000,7 +11000,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer21_relu1), n, 175616, 175616);
     /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1: batchnorm
        + relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer21_norm1_weight),
@@ -11017,12 +11017,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 175616, 200704);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer20.norm2 + features.denseblock3.denselayer20.relu2 +
        features.denseblock3.denselayer20.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer20_relu2),
         A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2),
@@ -11041,7 +11041,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer20_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer20.norm2 + features.denseblock3.denselayer20.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer20_conv1),
         G(P_features_denseblock3_denselayer20_norm2_weight),
@@ -11057,7 +11057,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1 +
        features.denseblock3.denselayer20.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer20_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11076,7 +11076,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer20_relu1), n, 169344, 169344);
     /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1: batchnorm
        + relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer20_norm1_weight),
@@ -11093,12 +11093,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 169344, 200704);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer19.norm2 + features.denseblock3.denselayer19.relu2 +
        features.denseblock3.denselayer19.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer19_relu2),
         A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2),
@@ -11117,7 +11117,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer19_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer19.norm2 + features.denseblock3.denselayer19.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer19_conv1),
         G(P_features_denseblock3_denselayer19_norm2_weight),
@@ -11133,7 +11133,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1 +
        features.denseblock3.denselayer19.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer19_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11152,7 +11152,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer19_relu1), n, 163072, 163072);
     /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1: batchnorm
        + relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer19_norm1_weight),
@@ -11169,12 +11169,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 163072, 200704);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer18.norm2 + features.denseblock3.denselayer18.relu2 +
        features.denseblock3.denselayer18.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer18_relu2),
         A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2),
@@ -11193,7 +11193,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer18_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer18.norm2 + features.denseblock3.denselayer18.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer18_conv1),
         G(P_features_denseblock3_denselayer18_norm2_weight),
@@ -11209,7 +11209,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1 +
        features.denseblock3.denselayer18.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer18_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11228,7 +11228,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer18_relu1), n, 156800, 156800);
     /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1: batchnorm
        + relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer18_norm1_weight),
@@ -11245,12 +11245,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 156800, 200704);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer17.norm2 + features.denseblock3.denselayer17.relu2 +
        features.denseblock3.denselayer17.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer17_relu2),
         A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2),
@@ -11269,7 +11269,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer17_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer17.norm2 + features.denseblock3.denselayer17.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer17_conv1),
         G(P_features_denseblock3_denselayer17_norm2_weight),
@@ -11285,7 +11285,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1 +
        features.denseblock3.denselayer17.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer17_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11304,7 +11304,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer17_relu1), n, 150528, 150528);
     /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1: batchnorm
        + relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer17_norm1_weight),
@@ -11321,12 +11321,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 150528, 200704);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer16.norm2 + features.denseblock3.denselayer16.relu2 +
        features.denseblock3.denselayer16.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer16_relu2),
         A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2),
@@ -11345,7 +11345,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer16_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer16.norm2 + features.denseblock3.denselayer16.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer16_conv1),
         G(P_features_denseblock3_denselayer16_norm2_weight),
@@ -11361,7 +11361,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1 +
        features.denseblock3.denselayer16.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer16_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11380,7 +11380,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer16_relu1), n, 144256, 144256);
     /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1: batchnorm
        + relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer16_norm1_weight),
@@ -11397,12 +11397,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 144256, 200704);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer15.norm2 + features.denseblock3.denselayer15.relu2 +
        features.denseblock3.denselayer15.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer15_relu2),
         A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2),
@@ -11421,7 +11421,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer15_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer15.norm2 + features.denseblock3.denselayer15.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer15_conv1),
         G(P_features_denseblock3_denselayer15_norm2_weight),
@@ -11437,7 +11437,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1 +
        features.denseblock3.denselayer15.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer15_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11456,7 +11456,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer15_relu1), n, 137984, 137984);
     /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1: batchnorm
        + relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer15_norm1_weight),
@@ -11473,12 +11473,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 137984, 200704);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer14.norm2 + features.denseblock3.denselayer14.relu2 +
        features.denseblock3.denselayer14.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer14_relu2),
         A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2),
@@ -11497,7 +11497,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer14_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer14.norm2 + features.denseblock3.denselayer14.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer14_conv1),
         G(P_features_denseblock3_denselayer14_norm2_weight),
@@ -11513,7 +11513,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1 +
        features.denseblock3.denselayer14.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer14_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11532,7 +11532,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer14_relu1), n, 131712, 131712);
     /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1: batchnorm
        + relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer14_norm1_weight),
@@ -11549,12 +11549,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 131712, 200704);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer13.norm2 + features.denseblock3.denselayer13.relu2 +
        features.denseblock3.denselayer13.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer13_relu2),
         A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2),
@@ -11573,7 +11573,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer13_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer13.norm2 + features.denseblock3.denselayer13.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer13_conv1),
         G(P_features_denseblock3_denselayer13_norm2_weight),
@@ -11589,7 +11589,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1 +
        features.denseblock3.denselayer13.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer13_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11608,7 +11608,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer13_relu1), n, 125440, 125440);
     /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1: batchnorm
        + relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer13_norm1_weight),
@@ -11625,12 +11625,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 125440, 200704);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer12.norm2 + features.denseblock3.denselayer12.relu2 +
        features.denseblock3.denselayer12.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer12_relu2),
         A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2),
@@ -11649,7 +11649,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer12_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer12.norm2 + features.denseblock3.denselayer12.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer12_conv1),
         G(P_features_denseblock3_denselayer12_norm2_weight),
@@ -11665,7 +11665,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1 +
        features.denseblock3.denselayer12.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer12_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11684,7 +11684,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer12_relu1), n, 119168, 119168);
     /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1: batchnorm
        + relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer12_norm1_weight),
@@ -11701,12 +11701,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 119168, 200704);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer11.norm2 + features.denseblock3.denselayer11.relu2 +
        features.denseblock3.denselayer11.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer11_relu2),
         A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2),
@@ -11725,7 +11725,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer11_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer11.norm2 + features.denseblock3.denselayer11.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer11_conv1),
         G(P_features_denseblock3_denselayer11_norm2_weight),
@@ -11741,7 +11741,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1 +
        features.denseblock3.denselayer11.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer11_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11760,7 +11760,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer11_relu1), n, 112896, 112896);
     /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1: batchnorm
        + relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer11_norm1_weight),
@@ -11777,12 +11777,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 112896, 200704);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer10.norm2 + features.denseblock3.denselayer10.relu2 +
        features.denseblock3.denselayer10.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer10_relu2),
         A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2),
@@ -11801,7 +11801,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer10_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer10.norm2 + features.denseblock3.denselayer10.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer10_conv1),
         G(P_features_denseblock3_denselayer10_norm2_weight),
@@ -11817,7 +11817,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1 +
        features.denseblock3.denselayer10.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer10_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11836,7 +11836,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer10_relu1), n, 106624, 106624);
     /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1: batchnorm
        + relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer10_norm1_weight),
@@ -11853,12 +11853,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 106624, 200704);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer9.norm2 + features.denseblock3.denselayer9.relu2 +
        features.denseblock3.denselayer9.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer9_relu2),
         A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2),
@@ -11877,7 +11877,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer9_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer9.norm2 + features.denseblock3.denselayer9.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer9_conv1),
         G(P_features_denseblock3_denselayer9_norm2_weight),
@@ -11892,7 +11892,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1 +
        features.denseblock3.denselayer9.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer9_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11910,7 +11910,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer9_relu1), n, 100352, 100352);
     /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1: batchnorm +
        relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer9_norm1_weight),
@@ -11926,12 +11926,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 100352, 200704);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer8.norm2 + features.denseblock3.denselayer8.relu2 +
        features.denseblock3.denselayer8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer8_relu2),
         A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2),
@@ -11950,7 +11950,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer8_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer8.norm2 + features.denseblock3.denselayer8.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer8_conv1),
         G(P_features_denseblock3_denselayer8_norm2_weight),
@@ -11965,7 +11965,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1 +
        features.denseblock3.denselayer8.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer8_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -11983,7 +11983,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer8_relu1), n, 94080, 94080);
     /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1: batchnorm +
        relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer8_norm1_weight),
@@ -11999,12 +11999,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 94080, 200704);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer7.norm2 + features.denseblock3.denselayer7.relu2 +
        features.denseblock3.denselayer7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer7_relu2),
         A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2),
@@ -12023,7 +12023,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer7_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer7.norm2 + features.denseblock3.denselayer7.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer7_conv1),
         G(P_features_denseblock3_denselayer7_norm2_weight),
@@ -12038,7 +12038,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1 +
        features.denseblock3.denselayer7.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer7_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -12056,7 +12056,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer7_relu1), n, 87808, 87808);
     /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1: batchnorm +
        relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer7_norm1_weight),
@@ -12072,12 +12072,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 87808, 200704);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2 +
        features.denseblock3.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu2),
         A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2),
@@ -12096,7 +12096,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_conv1),
         G(P_features_denseblock3_denselayer6_norm2_weight),
@@ -12111,7 +12111,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1 +
        features.denseblock3.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -12129,7 +12129,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu1), n, 81536, 81536);
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer6_norm1_weight),
@@ -12145,12 +12145,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 81536, 200704);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2 +
        features.denseblock3.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu2),
         A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2),
@@ -12169,7 +12169,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_conv1),
         G(P_features_denseblock3_denselayer5_norm2_weight),
@@ -12184,7 +12184,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1 +
        features.denseblock3.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -12202,7 +12202,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu1), n, 75264, 75264);
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer5_norm1_weight),
@@ -12218,12 +12218,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 75264, 200704);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2 +
        features.denseblock3.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu2),
         A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2),
@@ -12242,7 +12242,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_conv1),
         G(P_features_denseblock3_denselayer4_norm2_weight),
@@ -12257,7 +12257,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1 +
        features.denseblock3.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -12275,7 +12275,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu1), n, 68992, 68992);
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer4_norm1_weight),
@@ -12291,12 +12291,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 68992, 200704);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2 +
        features.denseblock3.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu2),
         A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2),
@@ -12315,7 +12315,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_conv1),
         G(P_features_denseblock3_denselayer3_norm2_weight),
@@ -12330,7 +12330,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1 +
        features.denseblock3.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -12348,7 +12348,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu1), n, 62720, 62720);
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer3_norm1_weight),
@@ -12364,12 +12364,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 62720, 200704);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2 +
        features.denseblock3.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu2),
         A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2),
@@ -12388,7 +12388,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_conv1),
         G(P_features_denseblock3_denselayer2_norm2_weight),
@@ -12403,7 +12403,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1 +
        features.denseblock3.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -12421,7 +12421,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu1), n, 56448, 56448);
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer2_norm1_weight),
@@ -12437,12 +12437,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 56448, 200704);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2 +
        features.denseblock3.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu2),
         A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2),
@@ -12461,7 +12461,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_conv1),
         G(P_features_denseblock3_denselayer1_norm2_weight),
@@ -12476,7 +12476,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1 +
        features.denseblock3.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu1),
         A(X_features_denseblock3_denselayer24_concat1),
@@ -12494,7 +12494,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu1), n, 50176, 50176);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer1_norm1_weight),
@@ -12510,13 +12510,13 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 50176, 200704);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition2_pool);
     rt_avgpool_backward(A(D_features_transition2_conv),
         A(D_features_denseblock3_denselayer24_concat1), n, &g_features_transition2_pool, RT_SET);
     /* features.transition2.norm + features.transition2.relu + features.transition2.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156, 157) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169, 170) */
     RT_PROF(C_features_transition2_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition2_relu),
         A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm),
@@ -12528,7 +12528,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 401408, 401408);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
-       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition2_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
@@ -12539,12 +12539,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_transition2_norm] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 401408, 401408);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer12.norm2 + features.denseblock2.denselayer12.relu2 +
        features.denseblock2.denselayer12.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer12_relu2),
         A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2),
@@ -12563,7 +12563,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer12.norm2 + features.denseblock2.denselayer12.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_conv1),
         G(P_features_denseblock2_denselayer12_norm2_weight),
@@ -12579,7 +12579,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1 +
        features.denseblock2.denselayer12.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer12_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -12598,7 +12598,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_relu1), n, 376320, 376320);
     /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1: batchnorm
        + relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer12_norm1_weight),
@@ -12615,12 +12615,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 376320, 401408);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer11.norm2 + features.denseblock2.denselayer11.relu2 +
        features.denseblock2.denselayer11.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer11_relu2),
         A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2),
@@ -12639,7 +12639,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer11_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer11.norm2 + features.denseblock2.denselayer11.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer11_conv1),
         G(P_features_denseblock2_denselayer11_norm2_weight),
@@ -12655,7 +12655,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1 +
        features.denseblock2.denselayer11.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer11_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -12674,7 +12674,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer11_relu1), n, 351232, 351232);
     /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1: batchnorm
        + relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer11_norm1_weight),
@@ -12691,12 +12691,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 351232, 401408);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer10.norm2 + features.denseblock2.denselayer10.relu2 +
        features.denseblock2.denselayer10.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer10_relu2),
         A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2),
@@ -12715,7 +12715,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer10_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer10.norm2 + features.denseblock2.denselayer10.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer10_conv1),
         G(P_features_denseblock2_denselayer10_norm2_weight),
@@ -12731,7 +12731,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1 +
        features.denseblock2.denselayer10.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer10_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -12750,7 +12750,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer10_relu1), n, 326144, 326144);
     /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1: batchnorm
        + relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer10_norm1_weight),
@@ -12767,12 +12767,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 326144, 401408);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer9.norm2 + features.denseblock2.denselayer9.relu2 +
        features.denseblock2.denselayer9.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer9_relu2),
         A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2),
@@ -12791,7 +12791,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer9_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer9.norm2 + features.denseblock2.denselayer9.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer9_conv1),
         G(P_features_denseblock2_denselayer9_norm2_weight),
@@ -12806,7 +12806,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1 +
        features.denseblock2.denselayer9.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer9_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -12824,7 +12824,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer9_relu1), n, 301056, 301056);
     /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1: batchnorm +
        relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer9_norm1_weight),
@@ -12840,12 +12840,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 301056, 401408);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer8.norm2 + features.denseblock2.denselayer8.relu2 +
        features.denseblock2.denselayer8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer8_relu2),
         A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2),
@@ -12864,7 +12864,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer8_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer8.norm2 + features.denseblock2.denselayer8.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer8_conv1),
         G(P_features_denseblock2_denselayer8_norm2_weight),
@@ -12879,7 +12879,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1 +
        features.denseblock2.denselayer8.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer8_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -12897,7 +12897,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer8_relu1), n, 275968, 275968);
     /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1: batchnorm +
        relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer8_norm1_weight),
@@ -12913,12 +12913,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 275968, 401408);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer7.norm2 + features.denseblock2.denselayer7.relu2 +
        features.denseblock2.denselayer7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer7_relu2),
         A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2),
@@ -12937,7 +12937,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer7_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer7.norm2 + features.denseblock2.denselayer7.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer7_conv1),
         G(P_features_denseblock2_denselayer7_norm2_weight),
@@ -12952,7 +12952,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1 +
        features.denseblock2.denselayer7.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer7_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -12970,7 +12970,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer7_relu1), n, 250880, 250880);
     /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1: batchnorm +
        relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer7_norm1_weight),
@@ -12986,12 +12986,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 250880, 401408);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2 +
        features.denseblock2.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
@@ -13010,7 +13010,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_conv1),
         G(P_features_denseblock2_denselayer6_norm2_weight),
@@ -13025,7 +13025,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1 +
        features.denseblock2.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -13043,7 +13043,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu1), n, 225792, 225792);
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer6_norm1_weight),
@@ -13059,12 +13059,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 225792, 401408);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2 +
        features.denseblock2.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
@@ -13083,7 +13083,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_conv1),
         G(P_features_denseblock2_denselayer5_norm2_weight),
@@ -13098,7 +13098,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1 +
        features.denseblock2.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -13116,7 +13116,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu1), n, 200704, 200704);
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer5_norm1_weight),
@@ -13132,12 +13132,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 200704, 401408);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2 +
        features.denseblock2.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
@@ -13156,7 +13156,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_conv1),
         G(P_features_denseblock2_denselayer4_norm2_weight),
@@ -13171,7 +13171,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1 +
        features.denseblock2.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -13189,7 +13189,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu1), n, 175616, 175616);
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer4_norm1_weight),
@@ -13205,12 +13205,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 175616, 401408);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2 +
        features.denseblock2.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
@@ -13229,7 +13229,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_conv1),
         G(P_features_denseblock2_denselayer3_norm2_weight),
@@ -13244,7 +13244,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1 +
        features.denseblock2.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -13262,7 +13262,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu1), n, 150528, 150528);
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer3_norm1_weight),
@@ -13278,12 +13278,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 150528, 401408);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2 +
        features.denseblock2.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
@@ -13302,7 +13302,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_conv1),
         G(P_features_denseblock2_denselayer2_norm2_weight),
@@ -13317,7 +13317,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1 +
        features.denseblock2.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -13335,7 +13335,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu1), n, 125440, 125440);
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer2_norm1_weight),
@@ -13351,12 +13351,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 125440, 401408);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2 +
        features.denseblock2.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
@@ -13375,7 +13375,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_conv1),
         G(P_features_denseblock2_denselayer1_norm2_weight),
@@ -13390,7 +13390,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1 +
        features.denseblock2.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu1),
         A(X_features_denseblock2_denselayer12_concat1),
@@ -13408,7 +13408,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu1), n, 100352, 100352);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer1_norm1_weight),
@@ -13424,13 +13424,13 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 100352, 401408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition1_pool);
     rt_avgpool_backward(A(D_features_transition1_conv),
         A(D_features_denseblock2_denselayer12_concat1), n, &g_features_transition1_pool, RT_SET);
     /* features.transition1.norm + features.transition1.relu + features.transition1.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156, 157) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169, 170) */
     RT_PROF(C_features_transition1_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition1_relu),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
@@ -13442,7 +13442,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 802816, 802816);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
-       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
+       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition1_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
@@ -13453,12 +13453,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_transition1_norm] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 802816, 802816);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2 +
        features.denseblock1.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
@@ -13477,7 +13477,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_conv1),
         G(P_features_denseblock1_denselayer6_norm2_weight),
@@ -13492,7 +13492,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1 +
        features.denseblock1.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
@@ -13509,7 +13509,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu1), n, 702464, 702464);
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer6_norm1_weight),
@@ -13524,12 +13524,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 702464, 802816);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2 +
        features.denseblock1.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
@@ -13548,7 +13548,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_conv1),
         G(P_features_denseblock1_denselayer5_norm2_weight),
@@ -13563,7 +13563,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1 +
        features.denseblock1.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
@@ -13580,7 +13580,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu1), n, 602112, 602112);
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer5_norm1_weight),
@@ -13595,12 +13595,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 602112, 802816);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2 +
        features.denseblock1.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
@@ -13619,7 +13619,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_conv1),
         G(P_features_denseblock1_denselayer4_norm2_weight),
@@ -13634,7 +13634,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1 +
        features.denseblock1.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
@@ -13651,7 +13651,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu1), n, 501760, 501760);
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer4_norm1_weight),
@@ -13666,12 +13666,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 501760, 802816);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2 +
        features.denseblock1.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
@@ -13690,7 +13690,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_conv1),
         G(P_features_denseblock1_denselayer3_norm2_weight),
@@ -13705,7 +13705,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1 +
        features.denseblock1.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
@@ -13722,7 +13722,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu1), n, 401408, 401408);
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer3_norm1_weight),
@@ -13737,12 +13737,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 401408, 802816);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2 +
        features.denseblock1.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
@@ -13761,7 +13761,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_conv1),
         G(P_features_denseblock1_denselayer2_norm2_weight),
@@ -13776,7 +13776,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1 +
        features.denseblock1.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
@@ -13793,7 +13793,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu1), n, 301056, 301056);
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer2_norm1_weight),
@@ -13808,12 +13808,12 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 301056, 802816);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
-       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2 +
        features.denseblock1.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
@@ -13832,7 +13832,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_conv1),
         G(P_features_denseblock1_denselayer1_norm2_weight),
@@ -13847,7 +13847,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1 +
        features.denseblock1.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
@@ -13864,7 +13864,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu1), n, 200704, 200704);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer1_norm1_weight),

@@ -1228,7 +1228,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu1),
@@ -1249,7 +1249,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer1_norm1_running_var), n,
             &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
         A(X_features_denseblock1_denselayer1_relu1),
@@ -1257,7 +1257,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock1_denselayer1_conv1);
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu2),
@@ -1278,18 +1278,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer1_norm2_running_var), n,
             &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 18816,
         T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu1),
@@ -1310,7 +1310,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer2_norm1_running_var), n,
             &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
         A(X_features_denseblock1_denselayer2_relu1),
@@ -1318,7 +1318,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock1_denselayer2_conv1);
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu2),
@@ -1339,18 +1339,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer2_norm2_running_var), n,
             &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 28224,
         T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu1),
@@ -1371,7 +1371,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer3_norm1_running_var), n,
             &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
         A(X_features_denseblock1_denselayer3_relu1),
@@ -1379,7 +1379,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock1_denselayer3_conv1);
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu2),
@@ -1400,18 +1400,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer3_norm2_running_var), n,
             &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 37632,
         T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu1),
@@ -1432,7 +1432,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer4_norm1_running_var), n,
             &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
         A(X_features_denseblock1_denselayer4_relu1),
@@ -1440,7 +1440,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock1_denselayer4_conv1);
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu2),
@@ -1461,18 +1461,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer4_norm2_running_var), n,
             &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 47040,
         T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu1),
@@ -1493,7 +1493,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer5_norm1_running_var), n,
             &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
         A(X_features_denseblock1_denselayer5_relu1),
@@ -1501,7 +1501,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock1_denselayer5_conv1);
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu2),
@@ -1522,18 +1522,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer5_norm2_running_var), n,
             &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 56448,
         T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu1),
@@ -1554,7 +1554,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer6_norm1_running_var), n,
             &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
         A(X_features_denseblock1_denselayer6_relu1),
@@ -1562,7 +1562,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock1_denselayer6_conv1);
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu2),
@@ -1583,17 +1583,17 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer6_norm2_running_var), n,
             &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
         T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
-       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition1_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition1_relu),
@@ -1610,18 +1610,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_transition1_norm_running_mean),
             P(P_features_transition1_norm_running_var), n, &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition1_pool);
     rt_avgpool_forward(A(X_features_denseblock2_denselayer6_concat1),
         A(X_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu1),
@@ -1642,7 +1642,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer1_norm1_running_var), n,
             &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
         A(X_features_denseblock2_denselayer1_relu1),
@@ -1650,7 +1650,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock2_denselayer1_conv1);
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu2),
@@ -1671,18 +1671,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer1_norm2_running_var), n,
             &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 9408,
         T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu1),
@@ -1703,7 +1703,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer2_norm1_running_var), n,
             &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
         A(X_features_denseblock2_denselayer2_relu1),
@@ -1711,7 +1711,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock2_denselayer2_conv1);
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu2),
@@ -1732,18 +1732,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer2_norm2_running_var), n,
             &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 11760,
         T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu1),
@@ -1764,7 +1764,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer3_norm1_running_var), n,
             &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
         A(X_features_denseblock2_denselayer3_relu1),
@@ -1772,7 +1772,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock2_denselayer3_conv1);
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu2),
@@ -1793,18 +1793,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer3_norm2_running_var), n,
             &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 14112,
         T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu1),
@@ -1825,7 +1825,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer4_norm1_running_var), n,
             &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
         A(X_features_denseblock2_denselayer4_relu1),
@@ -1833,7 +1833,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock2_denselayer4_conv1);
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu2),
@@ -1854,18 +1854,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer4_norm2_running_var), n,
             &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 16464,
         T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu1),
@@ -1886,7 +1886,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer5_norm1_running_var), n,
             &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
         A(X_features_denseblock2_denselayer5_relu1),
@@ -1894,7 +1894,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock2_denselayer5_conv1);
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu2),
@@ -1915,18 +1915,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer5_norm2_running_var), n,
             &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 18816,
         T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_norm1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu1),
@@ -1947,7 +1947,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer6_norm1_running_var), n,
             &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
         A(X_features_denseblock2_denselayer6_relu1),
@@ -1955,7 +1955,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
         &g_features_denseblock2_denselayer6_conv1);
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_norm2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu2),
@@ -1976,17 +1976,17 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer6_norm2_running_var), n,
             &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
         T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
-       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition2_norm);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition2_relu),
@@ -2003,17 +2003,17 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_transition2_norm_running_mean),
             P(P_features_transition2_norm_running_var), n, &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition2_pool);
     rt_avgpool_forward(A(X_features_denseblock3_denselayer6_concat1),
         A(X_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
-       relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer1_norm1);
     if (training)
@@ -2035,14 +2035,14 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer1_norm1_running_var), n,
             &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv1);
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer1_norm2);
     if (training)
@@ -2064,17 +2064,17 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer1_norm2_running_var), n,
             &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 2940,
         T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
-       relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer2_norm1);
     if (training)
@@ -2096,14 +2096,14 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer2_norm1_running_var), n,
             &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv1);
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer2_norm2);
     if (training)
@@ -2125,17 +2125,17 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer2_norm2_running_var), n,
             &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 3528,
         T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
-       relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer3_norm1);
     if (training)
@@ -2157,14 +2157,14 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer3_norm1_running_var), n,
             &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv1);
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer3_norm2);
     if (training)
@@ -2186,17 +2186,17 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer3_norm2_running_var), n,
             &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4116,
         T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
-       relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer4_norm1);
     if (training)
@@ -2218,14 +2218,14 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer4_norm1_running_var), n,
             &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv1);
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer4_norm2);
     if (training)
@@ -2247,17 +2247,17 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer4_norm2_running_var), n,
             &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4704,
         T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
-       relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer5_norm1);
     if (training)
@@ -2279,14 +2279,14 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer5_norm1_running_var), n,
             &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv1);
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer5_norm2);
     if (training)
@@ -2308,17 +2308,17 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer5_norm2_running_var), n,
             &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5292,
         T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
-       relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer6_norm1);
     if (training)
@@ -2340,14 +2340,14 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer6_norm1_running_var), n,
             &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv1);
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer6_norm2);
     if (training)
@@ -2369,14 +2369,14 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer6_norm2_running_var), n,
             &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
         T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37,
        40) */
@@ -2410,7 +2410,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer1_norm1_weight),
@@ -2419,14 +2419,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer1_norm1_running_var), n,
         &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
         A(IX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv1);
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu2),
         A(IX_features_denseblock1_denselayer1_conv1), NULL,
         P(P_features_denseblock1_denselayer1_norm2_weight),
@@ -2435,18 +2435,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer1_norm2_running_var), n,
         &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 18816,
         IT(IT_features_denseblock1_denselayer1_conv2),
         A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer2_norm1_weight),
@@ -2455,14 +2455,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer2_norm1_running_var), n,
         &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
         A(IX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv1);
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu2),
         A(IX_features_denseblock1_denselayer2_conv1), NULL,
         P(P_features_denseblock1_denselayer2_norm2_weight),
@@ -2471,18 +2471,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer2_norm2_running_var), n,
         &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 28224,
         IT(IT_features_denseblock1_denselayer2_conv2),
         A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer3_norm1_weight),
@@ -2491,14 +2491,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer3_norm1_running_var), n,
         &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
         A(IX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv1);
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu2),
         A(IX_features_denseblock1_denselayer3_conv1), NULL,
         P(P_features_denseblock1_denselayer3_norm2_weight),
@@ -2507,18 +2507,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer3_norm2_running_var), n,
         &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 37632,
         IT(IT_features_denseblock1_denselayer3_conv2),
         A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer4_norm1_weight),
@@ -2527,14 +2527,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer4_norm1_running_var), n,
         &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
         A(IX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv1);
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu2),
         A(IX_features_denseblock1_denselayer4_conv1), NULL,
         P(P_features_denseblock1_denselayer4_norm2_weight),
@@ -2543,18 +2543,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer4_norm2_running_var), n,
         &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 47040,
         IT(IT_features_denseblock1_denselayer4_conv2),
         A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer5_norm1_weight),
@@ -2563,14 +2563,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer5_norm1_running_var), n,
         &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
         A(IX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv1);
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu2),
         A(IX_features_denseblock1_denselayer5_conv1), NULL,
         P(P_features_denseblock1_denselayer5_norm2_weight),
@@ -2579,18 +2579,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer5_norm2_running_var), n,
         &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 56448,
         IT(IT_features_denseblock1_denselayer5_conv2),
         A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu1),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer6_norm1_weight),
@@ -2599,14 +2599,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer6_norm1_running_var), n,
         &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
         A(IX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv1);
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu2),
         A(IX_features_denseblock1_denselayer6_conv1), NULL,
         P(P_features_denseblock1_denselayer6_norm2_weight),
@@ -2615,33 +2615,33 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer6_norm2_running_var), n,
         &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
-       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
         IT(IT_features_denseblock1_denselayer6_conv2),
         A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
-       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:169) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition1_relu),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias),
         P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n,
         &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock2_denselayer6_concat1),
         A(IX_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu1),
         A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer1_norm1_weight),
@@ -2650,14 +2650,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer1_norm1_running_var), n,
         &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
         A(IX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv1);
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu2),
         A(IX_features_denseblock2_denselayer1_conv1), NULL,
         P(P_features_denseblock2_denselayer1_norm2_weight),
@@ -2666,18 +2666,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer1_norm2_running_var), n,
         &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 9408,
         IT(IT_features_denseblock2_denselayer1_conv2),
         A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu1),
         A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer2_norm1_weight),
@@ -2686,14 +2686,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer2_norm1_running_var), n,
         &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
         A(IX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv1);
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu2),
         A(IX_features_denseblock2_denselayer2_conv1), NULL,
         P(P_features_denseblock2_denselayer2_norm2_weight),
@@ -2702,18 +2702,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer2_norm2_running_var), n,
         &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 11760,
         IT(IT_features_denseblock2_denselayer2_conv2),
         A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu1),
         A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer3_norm1_weight),
@@ -2722,14 +2722,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer3_norm1_running_var), n,
         &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
         A(IX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv1);
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu2),
         A(IX_features_denseblock2_denselayer3_conv1), NULL,
         P(P_features_denseblock2_denselayer3_norm2_weight),
@@ -2738,18 +2738,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer3_norm2_running_var), n,
         &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 14112,
         IT(IT_features_denseblock2_denselayer3_conv2),
         A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu1),
         A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer4_norm1_weight),
@@ -2758,14 +2758,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer4_norm1_running_var), n,
         &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
         A(IX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv1);
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu2),
         A(IX_features_denseblock2_denselayer4_conv1), NULL,
         P(P_features_denseblock2_denselayer4_norm2_weight),
@@ -2774,18 +2774,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer4_norm2_running_var), n,
         &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 16464,
         IT(IT_features_denseblock2_denselayer4_conv2),
         A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu1),
         A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer5_norm1_weight),
@@ -2794,14 +2794,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer5_norm1_running_var), n,
         &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
         A(IX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv1);
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu2),
         A(IX_features_denseblock2_denselayer5_conv1), NULL,
         P(P_features_denseblock2_denselayer5_norm2_weight),
@@ -2810,18 +2810,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer5_norm2_running_var), n,
         &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 18816,
         IT(IT_features_denseblock2_denselayer5_conv2),
         A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu1),
         A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer6_norm1_weight),
@@ -2830,14 +2830,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer6_norm1_running_var), n,
         &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
         A(IX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv1);
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu2),
         A(IX_features_denseblock2_denselayer6_conv1), NULL,
         P(P_features_denseblock2_denselayer6_norm2_weight),
@@ -2846,32 +2846,32 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer6_norm2_running_var), n,
         &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
-       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
         IT(IT_features_denseblock2_denselayer6_conv2),
         A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
-       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:169) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition2_relu),
         A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias),
         P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n,
         &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock3_denselayer6_concat1),
         A(IX_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
-       relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu1),
         A(IX_features_denseblock3_denselayer6_concat1), NULL,
@@ -2881,13 +2881,13 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer1_norm1_running_var), n,
         &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
         A(IX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv1);
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu2),
         A(IX_features_denseblock3_denselayer1_conv1), NULL,
@@ -2897,17 +2897,17 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer1_norm2_running_var), n,
         &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 2940,
         IT(IT_features_denseblock3_denselayer1_conv2),
         A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
-       relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu1),
         A(IX_features_denseblock3_denselayer6_concat1), NULL,
@@ -2917,13 +2917,13 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer2_norm1_running_var), n,
         &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
         A(IX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv1);
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu2),
         A(IX_features_denseblock3_denselayer2_conv1), NULL,
@@ -2933,17 +2933,17 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer2_norm2_running_var), n,
         &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 3528,
         IT(IT_features_denseblock3_denselayer2_conv2),
         A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
-       relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu1),
         A(IX_features_denseblock3_denselayer6_concat1), NULL,
@@ -2953,13 +2953,13 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer3_norm1_running_var), n,
         &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
         A(IX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv1);
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu2),
         A(IX_features_denseblock3_denselayer3_conv1), NULL,
@@ -2969,17 +2969,17 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer3_norm2_running_var), n,
         &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4116,
         IT(IT_features_denseblock3_denselayer3_conv2),
         A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
-       relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu1),
         A(IX_features_denseblock3_denselayer6_concat1), NULL,
@@ -2989,13 +2989,13 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer4_norm1_running_var), n,
         &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
         A(IX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv1);
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu2),
         A(IX_features_denseblock3_denselayer4_conv1), NULL,
@@ -3005,17 +3005,17 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer4_norm2_running_var), n,
         &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4704,
         IT(IT_features_denseblock3_denselayer4_conv2),
         A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
-       relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu1),
         A(IX_features_denseblock3_denselayer6_concat1), NULL,
@@ -3025,13 +3025,13 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer5_norm1_running_var), n,
         &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
         A(IX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv1);
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu2),
         A(IX_features_denseblock3_denselayer5_conv1), NULL,
@@ -3041,17 +3041,17 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer5_norm2_running_var), n,
         &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5292,
         IT(IT_features_denseblock3_denselayer5_conv2),
         A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
-       relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu1),
         A(IX_features_denseblock3_denselayer6_concat1), NULL,
@@ -3061,13 +3061,13 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer6_norm1_running_var), n,
         &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
         A(IX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv1);
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu2),
         A(IX_features_denseblock3_denselayer6_conv1), NULL,
@@ -3077,14 +3077,14 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer6_norm2_running_var), n,
         &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
-       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
         IT(IT_features_denseblock3_denselayer6_conv2),
         A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37,
        40) */
@@ -3130,11 +3130,11 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_norm5] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 6468, 6468);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2 +
        features.denseblock3.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
-       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu2),
@@ -3153,7 +3153,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_conv1),
@@ -3168,7 +3168,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1 +
        features.denseblock3.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
-       bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer6_relu1),
@@ -3185,7 +3185,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu1), n, 5880, 5880);
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
-       relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
@@ -3201,11 +3201,11 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 5880, 6468);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2 +
        features.denseblock3.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
-       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu2),
@@ -3224,7 +3224,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_conv1),
@@ -3239,7 +3239,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1 +
        features.denseblock3.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
-       bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer5_relu1),
@@ -3256,7 +3256,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu1), n, 5292, 5292);
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
-       relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
@@ -3272,11 +3272,11 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 5292, 6468);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2 +
        features.denseblock3.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
-       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu2),
@@ -3295,7 +3295,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_conv1),
@@ -3310,7 +3310,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1 +
        features.denseblock3.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
-       bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer4_relu1),
@@ -3327,7 +3327,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu1), n, 4704, 4704);
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
-       relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
@@ -3343,11 +3343,11 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 4704, 6468);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2 +
        features.denseblock3.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
-       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu2),
@@ -3366,7 +3366,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_conv1),
@@ -3381,7 +3381,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1 +
        features.denseblock3.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
-       bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer3_relu1),
@@ -3398,7 +3398,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu1), n, 4116, 4116);
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
-       relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
@@ -3414,11 +3414,11 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 4116, 6468);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2 +
        features.denseblock3.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
-       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu2),
@@ -3437,7 +3437,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_conv1),
@@ -3452,7 +3452,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1 +
        features.denseblock3.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
-       bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer2_relu1),
@@ -3469,7 +3469,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu1), n, 3528, 3528);
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
-       relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
@@ -3485,11 +3485,11 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 3528, 6468);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2 +
        features.denseblock3.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
-       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu2),
@@ -3508,7 +3508,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_conv1),
@@ -3523,7 +3523,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1 +
        features.denseblock3.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
-       bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock3_denselayer1_relu1),
@@ -3540,7 +3540,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu1), n, 2940, 2940);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
-       relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
+       relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
     RT_PROF(C_features_denseblock3_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
@@ -3556,13 +3556,13 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 2940, 6468);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition2_pool);
     rt_avgpool_backward(A(D_features_transition2_conv),
         A(D_features_denseblock3_denselayer6_concat1), n, &g_features_transition2_pool, RT_SET);
     /* features.transition2.norm + features.transition2.relu + features.transition2.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156, 157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:169, 170) */
     RT_PROF(C_features_transition2_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition2_relu),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm),
@@ -3574,7 +3574,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
-       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition2_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
@@ -3585,12 +3585,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_transition2_norm] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 23520, 23520);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2 +
        features.denseblock2.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
@@ -3609,7 +3609,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_conv1),
         G(P_features_denseblock2_denselayer6_norm2_weight),
@@ -3624,7 +3624,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1 +
        features.denseblock2.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer6_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer6_norm1),
@@ -3641,7 +3641,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu1), n, 21168, 21168);
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer6_norm1_weight),
@@ -3656,12 +3656,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 21168, 23520);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2 +
        features.denseblock2.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
@@ -3680,7 +3680,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_conv1),
         G(P_features_denseblock2_denselayer5_norm2_weight),
@@ -3695,7 +3695,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1 +
        features.denseblock2.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer5_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer5_norm1),
@@ -3712,7 +3712,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu1), n, 18816, 18816);
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer5_norm1_weight),
@@ -3727,12 +3727,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 18816, 23520);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2 +
        features.denseblock2.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
@@ -3751,7 +3751,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_conv1),
         G(P_features_denseblock2_denselayer4_norm2_weight),
@@ -3766,7 +3766,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1 +
        features.denseblock2.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer4_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer4_norm1),
@@ -3783,7 +3783,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu1), n, 16464, 16464);
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer4_norm1_weight),
@@ -3798,12 +3798,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 16464, 23520);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2 +
        features.denseblock2.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
@@ -3822,7 +3822,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_conv1),
         G(P_features_denseblock2_denselayer3_norm2_weight),
@@ -3837,7 +3837,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1 +
        features.denseblock2.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer3_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer3_norm1),
@@ -3854,7 +3854,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu1), n, 14112, 14112);
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer3_norm1_weight),
@@ -3869,12 +3869,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 14112, 23520);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2 +
        features.denseblock2.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
@@ -3893,7 +3893,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_conv1),
         G(P_features_denseblock2_denselayer2_norm2_weight),
@@ -3908,7 +3908,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1 +
        features.denseblock2.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer2_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer2_norm1),
@@ -3925,7 +3925,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu1), n, 11760, 11760);
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer2_norm1_weight),
@@ -3940,12 +3940,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 11760, 23520);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2 +
        features.denseblock2.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
@@ -3964,7 +3964,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_conv1),
         G(P_features_denseblock2_denselayer1_norm2_weight),
@@ -3979,7 +3979,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1 +
        features.denseblock2.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock2_denselayer1_relu1),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer1_norm1),
@@ -3996,7 +3996,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu1), n, 9408, 9408);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer1_norm1_weight),
@@ -4011,13 +4011,13 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 9408, 23520);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition1_pool);
     rt_avgpool_backward(A(D_features_transition1_conv),
         A(D_features_denseblock2_denselayer6_concat1), n, &g_features_transition1_pool, RT_SET);
     /* features.transition1.norm + features.transition1.relu + features.transition1.conv: batchnorm
        + relu + conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156, 157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:169, 170) */
     RT_PROF(C_features_transition1_conv);
     rt_batchnorm_relu_recompute(A(RX_features_transition1_relu),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
@@ -4029,7 +4029,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
-       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
+       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition1_norm);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
@@ -4040,12 +4040,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_transition1_norm] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 75264, 75264);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2 +
        features.denseblock1.denselayer6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
@@ -4064,7 +4064,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_conv1),
         G(P_features_denseblock1_denselayer6_norm2_weight),
@@ -4079,7 +4079,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1 +
        features.denseblock1.denselayer6.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer6_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
@@ -4096,7 +4096,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu1), n, 65856, 65856);
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer6_norm1_weight),
@@ -4111,12 +4111,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 65856, 75264);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2 +
        features.denseblock1.denselayer5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
@@ -4135,7 +4135,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_conv1),
         G(P_features_denseblock1_denselayer5_norm2_weight),
@@ -4150,7 +4150,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1 +
        features.denseblock1.denselayer5.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer5_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
@@ -4167,7 +4167,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu1), n, 56448, 56448);
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer5_norm1_weight),
@@ -4182,12 +4182,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 56448, 75264);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2 +
        features.denseblock1.denselayer4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
@@ -4206,7 +4206,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_conv1),
         G(P_features_denseblock1_denselayer4_norm2_weight),
@@ -4221,7 +4221,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1 +
        features.denseblock1.denselayer4.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer4_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
@@ -4238,7 +4238,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu1), n, 47040, 47040);
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer4_norm1_weight),
@@ -4253,12 +4253,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 47040, 75264);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2 +
        features.denseblock1.denselayer3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
@@ -4277,7 +4277,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_conv1),
         G(P_features_denseblock1_denselayer3_norm2_weight),
@@ -4292,7 +4292,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1 +
        features.denseblock1.denselayer3.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer3_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
@@ -4309,7 +4309,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu1), n, 37632, 37632);
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer3_norm1_weight),
@@ -4324,12 +4324,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 37632, 75264);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2 +
        features.denseblock1.denselayer2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
@@ -4348,7 +4348,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_conv1),
         G(P_features_denseblock1_denselayer2_norm2_weight),
@@ -4363,7 +4363,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1 +
        features.denseblock1.denselayer2.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer2_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
@@ -4380,7 +4380,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu1), n, 28224, 28224);
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer2_norm1_weight),
@@ -4395,12 +4395,12 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 28224, 75264);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2 +
        features.denseblock1.denselayer1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no
        bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
@@ -4419,7 +4419,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_norm2);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_conv1),
         G(P_features_denseblock1_denselayer1_norm2_weight),
@@ -4434,7 +4434,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1 +
        features.denseblock1.denselayer1.conv1: batchnorm + relu + conv2d 1x1 stride 1 pad 0 no
        bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_batchnorm_relu_recompute(A(RX_features_denseblock1_denselayer1_relu1),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
@@ -4451,7 +4451,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu1), n, 18816, 18816);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
-       generator/lib/skipc/blocks.lua:133) */
+       generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_norm1);
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer1_norm1_weight),

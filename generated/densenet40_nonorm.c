@@ -833,12 +833,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     rt_conv2d_forward(A(X_features_conv0), T(T_features_conv0), x, P(P_features_conv0_weight),
         P(P_features_conv0_bias), n, &g_features_conv0);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer1_relu1), A(X_features_conv0),
         (size_t)n * 18816);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
         A(X_features_denseblock1_denselayer1_relu1),
@@ -846,12 +846,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer1_conv1_bias), n,
         &g_features_denseblock1_denselayer1_conv1);
     /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_concat1) + 18816,
         T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
@@ -859,17 +859,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_conv0), n, 36, 0,
         24, 784);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer2_relu1),
         A(X_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
         A(X_features_denseblock1_denselayer2_relu1),
@@ -877,12 +877,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer2_conv1_bias), n,
         &g_features_denseblock1_denselayer2_conv1);
     /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_concat1) + 28224,
         T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
@@ -890,17 +890,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1),
         A(X_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer3_relu1),
         A(X_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
         A(X_features_denseblock1_denselayer3_relu1),
@@ -908,12 +908,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer3_conv1_bias), n,
         &g_features_denseblock1_denselayer3_conv1);
     /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_concat1) + 37632,
         T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
@@ -921,17 +921,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1),
         A(X_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer4_relu1),
         A(X_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
         A(X_features_denseblock1_denselayer4_relu1),
@@ -939,12 +939,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer4_conv1_bias), n,
         &g_features_denseblock1_denselayer4_conv1);
     /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_concat1) + 47040,
         T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
@@ -952,17 +952,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1),
         A(X_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer5_relu1),
         A(X_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
         A(X_features_denseblock1_denselayer5_relu1),
@@ -970,12 +970,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer5_conv1_bias), n,
         &g_features_denseblock1_denselayer5_conv1);
     /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_concat1) + 56448,
         T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
@@ -983,17 +983,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1),
         A(X_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_relu1);
     rt_relu_forward(A(X_features_denseblock1_denselayer6_relu1),
         A(X_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
         A(X_features_denseblock1_denselayer6_relu1),
@@ -1001,12 +1001,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer6_conv1_bias), n,
         &g_features_denseblock1_denselayer6_conv1);
     /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_relu2);
     rt_relu_forward(A(X_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
         T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
@@ -1014,33 +1014,33 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_concat1);
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
         A(X_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:156) */
+       generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition1_relu);
     rt_relu_forward(A(X_features_transition1_relu), A(X_features_denseblock1_denselayer6_concat1),
         (size_t)n * 75264);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n,
         &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition1_pool);
     rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n,
         &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer1_relu1), A(X_features_transition1_pool),
         (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
         A(X_features_denseblock2_denselayer1_relu1),
@@ -1048,12 +1048,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer1_conv1_bias), n,
         &g_features_denseblock2_denselayer1_conv1);
     /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_concat1) + 9408,
         T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
@@ -1061,17 +1061,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1),
         A(X_features_transition1_pool), n, 60, 0, 48, 196);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer2_relu1),
         A(X_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
         A(X_features_denseblock2_denselayer2_relu1),
@@ -1079,12 +1079,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer2_conv1_bias), n,
         &g_features_denseblock2_denselayer2_conv1);
     /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_concat1) + 11760,
         T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
@@ -1092,17 +1092,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1),
         A(X_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer3_relu1),
         A(X_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
         A(X_features_denseblock2_denselayer3_relu1),
@@ -1110,12 +1110,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer3_conv1_bias), n,
         &g_features_denseblock2_denselayer3_conv1);
     /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_concat1) + 14112,
         T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
@@ -1123,17 +1123,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1),
         A(X_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer4_relu1),
         A(X_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
         A(X_features_denseblock2_denselayer4_relu1),
@@ -1141,12 +1141,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer4_conv1_bias), n,
         &g_features_denseblock2_denselayer4_conv1);
     /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_concat1) + 16464,
         T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
@@ -1154,17 +1154,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1),
         A(X_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer5_relu1),
         A(X_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
         A(X_features_denseblock2_denselayer5_relu1),
@@ -1172,12 +1172,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer5_conv1_bias), n,
         &g_features_denseblock2_denselayer5_conv1);
     /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_concat1) + 18816,
         T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
@@ -1185,17 +1185,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1),
         A(X_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_relu1);
     rt_relu_forward(A(X_features_denseblock2_denselayer6_relu1),
         A(X_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
         A(X_features_denseblock2_denselayer6_relu1),
@@ -1203,12 +1203,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer6_conv1_bias), n,
         &g_features_denseblock2_denselayer6_conv1);
     /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_relu2);
     rt_relu_forward(A(X_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
         T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
@@ -1216,33 +1216,33 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_concat1);
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
         A(X_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:156) */
+       generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition2_relu);
     rt_relu_forward(A(X_features_transition2_relu), A(X_features_denseblock2_denselayer6_concat1),
         (size_t)n * 23520);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n,
         &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition2_pool);
     rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n,
         &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer1_relu1), A(X_features_transition2_pool),
         (size_t)n * 2940);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
         A(X_features_denseblock3_denselayer1_relu1),
@@ -1250,12 +1250,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer1_conv1_bias), n,
         &g_features_denseblock3_denselayer1_conv1);
     /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer1_relu2),
         A(X_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_concat1) + 2940,
         T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
@@ -1263,17 +1263,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1),
         A(X_features_transition2_pool), n, 72, 0, 60, 49);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer2_relu1),
         A(X_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
         A(X_features_denseblock3_denselayer2_relu1),
@@ -1281,12 +1281,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer2_conv1_bias), n,
         &g_features_denseblock3_denselayer2_conv1);
     /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer2_relu2),
         A(X_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_concat1) + 3528,
         T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
@@ -1294,17 +1294,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1),
         A(X_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer3_relu1),
         A(X_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
         A(X_features_denseblock3_denselayer3_relu1),
@@ -1312,12 +1312,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer3_conv1_bias), n,
         &g_features_denseblock3_denselayer3_conv1);
     /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer3_relu2),
         A(X_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_concat1) + 4116,
         T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
@@ -1325,17 +1325,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1),
         A(X_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer4_relu1),
         A(X_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
         A(X_features_denseblock3_denselayer4_relu1),
@@ -1343,12 +1343,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer4_conv1_bias), n,
         &g_features_denseblock3_denselayer4_conv1);
     /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer4_relu2),
         A(X_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_concat1) + 4704,
         T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
@@ -1356,17 +1356,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1),
         A(X_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer5_relu1),
         A(X_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
         A(X_features_denseblock3_denselayer5_relu1),
@@ -1374,12 +1374,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer5_conv1_bias), n,
         &g_features_denseblock3_denselayer5_conv1);
     /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer5_relu2),
         A(X_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_concat1) + 5292,
         T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
@@ -1387,17 +1387,17 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1),
         A(X_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_relu1);
     rt_relu_forward(A(X_features_denseblock3_denselayer6_relu1),
         A(X_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
         A(X_features_denseblock3_denselayer6_relu1),
@@ -1405,12 +1405,12 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer6_conv1_bias), n,
         &g_features_denseblock3_denselayer6_conv1);
     /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_relu2);
     rt_relu_forward(A(X_features_denseblock3_denselayer6_relu2),
         A(X_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
         T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
@@ -1418,7 +1418,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         P(P_features_denseblock3_denselayer6_conv2_bias), n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_concat1);
     rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1),
         A(X_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
@@ -1443,22 +1443,22 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     rt_conv2d_forward(A(IX_features_conv0), IT(IT_features_conv0), x, P(P_features_conv0_weight),
         P(P_features_conv0_bias), n, &g_features_conv0);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu1), A(IX_features_conv0),
         (size_t)n * 18816);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
         A(IX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight),
         P(P_features_denseblock1_denselayer1_conv1_bias), n,
         &g_features_denseblock1_denselayer1_conv1);
     /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu2),
         A(IX_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_concat1) + 18816,
         IT(IT_features_denseblock1_denselayer1_conv2),
         A(IX_features_denseblock1_denselayer1_relu2),
@@ -1466,26 +1466,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_conv0), n, 36,
         0, 24, 784);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu1),
         A(IX_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
         A(IX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight),
         P(P_features_denseblock1_denselayer2_conv1_bias), n,
         &g_features_denseblock1_denselayer2_conv1);
     /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu2),
         A(IX_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_concat1) + 28224,
         IT(IT_features_denseblock1_denselayer2_conv2),
         A(IX_features_denseblock1_denselayer2_relu2),
@@ -1493,26 +1493,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1),
         A(IX_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu1),
         A(IX_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
         A(IX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight),
         P(P_features_denseblock1_denselayer3_conv1_bias), n,
         &g_features_denseblock1_denselayer3_conv1);
     /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu2),
         A(IX_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_concat1) + 37632,
         IT(IT_features_denseblock1_denselayer3_conv2),
         A(IX_features_denseblock1_denselayer3_relu2),
@@ -1520,26 +1520,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1),
         A(IX_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu1),
         A(IX_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
         A(IX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight),
         P(P_features_denseblock1_denselayer4_conv1_bias), n,
         &g_features_denseblock1_denselayer4_conv1);
     /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu2),
         A(IX_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_concat1) + 47040,
         IT(IT_features_denseblock1_denselayer4_conv2),
         A(IX_features_denseblock1_denselayer4_relu2),
@@ -1547,26 +1547,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1),
         A(IX_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu1),
         A(IX_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
         A(IX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight),
         P(P_features_denseblock1_denselayer5_conv1_bias), n,
         &g_features_denseblock1_denselayer5_conv1);
     /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu2),
         A(IX_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_concat1) + 56448,
         IT(IT_features_denseblock1_denselayer5_conv2),
         A(IX_features_denseblock1_denselayer5_relu2),
@@ -1574,26 +1574,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1),
         A(IX_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu1),
         A(IX_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
         A(IX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight),
         P(P_features_denseblock1_denselayer6_conv1_bias), n,
         &g_features_denseblock1_denselayer6_conv1);
     /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu2),
         A(IX_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
         IT(IT_features_denseblock1_denselayer6_conv2),
         A(IX_features_denseblock1_denselayer6_relu2),
@@ -1601,39 +1601,39 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
         A(IX_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:156) */
+       generator/lib/skipc/blocks.lua:169) */
     rt_relu_forward(A(IX_features_transition1_relu),
         A(IX_features_denseblock1_denselayer6_concat1), (size_t)n * 75264);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n,
         &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n,
         &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu1), A(IX_features_transition1_pool),
         (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
         A(IX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight),
         P(P_features_denseblock2_denselayer1_conv1_bias), n,
         &g_features_denseblock2_denselayer1_conv1);
     /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu2),
         A(IX_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_concat1) + 9408,
         IT(IT_features_denseblock2_denselayer1_conv2),
         A(IX_features_denseblock2_denselayer1_relu2),
@@ -1641,26 +1641,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1),
         A(IX_features_transition1_pool), n, 60, 0, 48, 196);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu1),
         A(IX_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
         A(IX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight),
         P(P_features_denseblock2_denselayer2_conv1_bias), n,
         &g_features_denseblock2_denselayer2_conv1);
     /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu2),
         A(IX_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_concat1) + 11760,
         IT(IT_features_denseblock2_denselayer2_conv2),
         A(IX_features_denseblock2_denselayer2_relu2),
@@ -1668,26 +1668,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1),
         A(IX_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu1),
         A(IX_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
         A(IX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight),
         P(P_features_denseblock2_denselayer3_conv1_bias), n,
         &g_features_denseblock2_denselayer3_conv1);
     /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu2),
         A(IX_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_concat1) + 14112,
         IT(IT_features_denseblock2_denselayer3_conv2),
         A(IX_features_denseblock2_denselayer3_relu2),
@@ -1695,26 +1695,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1),
         A(IX_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu1),
         A(IX_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
         A(IX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight),
         P(P_features_denseblock2_denselayer4_conv1_bias), n,
         &g_features_denseblock2_denselayer4_conv1);
     /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu2),
         A(IX_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_concat1) + 16464,
         IT(IT_features_denseblock2_denselayer4_conv2),
         A(IX_features_denseblock2_denselayer4_relu2),
@@ -1722,26 +1722,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1),
         A(IX_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu1),
         A(IX_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
         A(IX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight),
         P(P_features_denseblock2_denselayer5_conv1_bias), n,
         &g_features_denseblock2_denselayer5_conv1);
     /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu2),
         A(IX_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_concat1) + 18816,
         IT(IT_features_denseblock2_denselayer5_conv2),
         A(IX_features_denseblock2_denselayer5_relu2),
@@ -1749,26 +1749,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1),
         A(IX_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu1),
         A(IX_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
         A(IX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight),
         P(P_features_denseblock2_denselayer6_conv1_bias), n,
         &g_features_denseblock2_denselayer6_conv1);
     /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu2),
         A(IX_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
         IT(IT_features_denseblock2_denselayer6_conv2),
         A(IX_features_denseblock2_denselayer6_relu2),
@@ -1776,39 +1776,39 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1),
         A(IX_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:156) */
+       generator/lib/skipc/blocks.lua:169) */
     rt_relu_forward(A(IX_features_transition2_relu),
         A(IX_features_denseblock2_denselayer6_concat1), (size_t)n * 23520);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n,
         &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n,
         &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu1), A(IX_features_transition2_pool),
         (size_t)n * 2940);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
         A(IX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight),
         P(P_features_denseblock3_denselayer1_conv1_bias), n,
         &g_features_denseblock3_denselayer1_conv1);
     /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu2),
         A(IX_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_concat1) + 2940,
         IT(IT_features_denseblock3_denselayer1_conv2),
         A(IX_features_denseblock3_denselayer1_relu2),
@@ -1816,26 +1816,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1),
         A(IX_features_transition2_pool), n, 72, 0, 60, 49);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu1),
         A(IX_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
         A(IX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight),
         P(P_features_denseblock3_denselayer2_conv1_bias), n,
         &g_features_denseblock3_denselayer2_conv1);
     /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu2),
         A(IX_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_concat1) + 3528,
         IT(IT_features_denseblock3_denselayer2_conv2),
         A(IX_features_denseblock3_denselayer2_relu2),
@@ -1843,26 +1843,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1),
         A(IX_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu1),
         A(IX_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
         A(IX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight),
         P(P_features_denseblock3_denselayer3_conv1_bias), n,
         &g_features_denseblock3_denselayer3_conv1);
     /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu2),
         A(IX_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_concat1) + 4116,
         IT(IT_features_denseblock3_denselayer3_conv2),
         A(IX_features_denseblock3_denselayer3_relu2),
@@ -1870,26 +1870,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1),
         A(IX_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu1),
         A(IX_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
         A(IX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight),
         P(P_features_denseblock3_denselayer4_conv1_bias), n,
         &g_features_denseblock3_denselayer4_conv1);
     /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu2),
         A(IX_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_concat1) + 4704,
         IT(IT_features_denseblock3_denselayer4_conv2),
         A(IX_features_denseblock3_denselayer4_relu2),
@@ -1897,26 +1897,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1),
         A(IX_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu1),
         A(IX_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
         A(IX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight),
         P(P_features_denseblock3_denselayer5_conv1_bias), n,
         &g_features_denseblock3_denselayer5_conv1);
     /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu2),
         A(IX_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_concat1) + 5292,
         IT(IT_features_denseblock3_denselayer5_conv2),
         A(IX_features_denseblock3_denselayer5_relu2),
@@ -1924,26 +1924,26 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1),
         A(IX_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu1),
         A(IX_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
         A(IX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight),
         P(P_features_denseblock3_denselayer6_conv1_bias), n,
         &g_features_denseblock3_denselayer6_conv1);
     /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu2),
         A(IX_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
         IT(IT_features_denseblock3_denselayer6_conv2),
         A(IX_features_denseblock3_denselayer6_relu2),
@@ -1951,7 +1951,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         P(P_features_denseblock3_denselayer6_conv2_bias), n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1),
         A(IX_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
     /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
@@ -1986,12 +1986,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_relu_backward(A(D_features_denseblock3_denselayer6_concat1), A(D_relu), A(X_relu),
         (size_t)n * 6468, RT_SET);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1),
         A(D_features_denseblock3_denselayer6_concat1), n, 132, 0, 120, 49, RT_SET);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight),
@@ -2004,13 +2004,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer6_conv1),
         A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1),
         G(P_features_denseblock3_denselayer6_conv1_weight),
@@ -2021,7 +2021,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu1), n, 5880, 5880);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer5_concat1),
         A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1),
@@ -2029,12 +2029,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_concat1), n, 5880, 5880);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1),
         A(D_features_denseblock3_denselayer5_concat1), n, 120, 0, 108, 49, RT_SET);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight),
@@ -2047,13 +2047,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer5_conv1),
         A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1),
         G(P_features_denseblock3_denselayer5_conv1_weight),
@@ -2064,7 +2064,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu1), n, 5292, 5292);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer4_concat1),
         A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1),
@@ -2072,12 +2072,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_concat1), n, 5292, 5292);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1),
         A(D_features_denseblock3_denselayer4_concat1), n, 108, 0, 96, 49, RT_SET);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight),
@@ -2090,13 +2090,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer4_conv1),
         A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1),
         G(P_features_denseblock3_denselayer4_conv1_weight),
@@ -2107,7 +2107,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu1), n, 4704, 4704);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer3_concat1),
         A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1),
@@ -2115,12 +2115,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_concat1), n, 4704, 4704);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1),
         A(D_features_denseblock3_denselayer3_concat1), n, 96, 0, 84, 49, RT_SET);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight),
@@ -2133,13 +2133,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer3_conv1),
         A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1),
         G(P_features_denseblock3_denselayer3_conv1_weight),
@@ -2150,7 +2150,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu1), n, 4116, 4116);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer2_concat1),
         A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1),
@@ -2158,12 +2158,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_concat1), n, 4116, 4116);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_concat1);
     rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1),
         A(D_features_denseblock3_denselayer2_concat1), n, 84, 0, 72, 49, RT_SET);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight),
@@ -2176,13 +2176,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer2_conv1),
         A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1),
         G(P_features_denseblock3_denselayer2_conv1_weight),
@@ -2193,7 +2193,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu1), n, 3528, 3528);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_relu1);
     rt_relu_backward(A(D_features_denseblock3_denselayer1_concat1),
         A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1),
@@ -2201,12 +2201,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_concat1), n, 3528, 3528);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_concat1);
     rt_concat_backward(A(D_features_transition2_pool),
         A(D_features_denseblock3_denselayer1_concat1), n, 72, 0, 60, 49, RT_SET);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight),
@@ -2219,13 +2219,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_relu2);
     rt_relu_backward(A(D_features_denseblock3_denselayer1_conv1),
         A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2),
         (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1),
         G(P_features_denseblock3_denselayer1_conv1_weight),
@@ -2236,19 +2236,19 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
         rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu1), n, 2940, 2940);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_relu1);
     rt_relu_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_relu1),
         A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 2940, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_transition2_pool), n, 2940, 2940);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition2_pool);
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n,
         &g_features_transition2_pool, RT_SET);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight),
         G(P_features_transition2_conv_bias), NULL, A(D_features_transition2_conv),
@@ -2257,17 +2257,17 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:156) */
+       generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition2_relu);
     rt_relu_backward(A(D_features_denseblock2_denselayer6_concat1), A(D_features_transition2_relu),
         A(X_features_transition2_relu), (size_t)n * 23520, RT_SET);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1),
         A(D_features_denseblock2_denselayer6_concat1), n, 120, 0, 108, 196, RT_SET);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight),
@@ -2280,13 +2280,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer6_conv1),
         A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1),
         G(P_features_denseblock2_denselayer6_conv1_weight),
@@ -2297,7 +2297,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu1), n, 21168, 21168);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer5_concat1),
         A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1),
@@ -2305,12 +2305,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_concat1), n, 21168, 21168);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1),
         A(D_features_denseblock2_denselayer5_concat1), n, 108, 0, 96, 196, RT_SET);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight),
@@ -2323,13 +2323,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer5_conv1),
         A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1),
         G(P_features_denseblock2_denselayer5_conv1_weight),
@@ -2340,7 +2340,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu1), n, 18816, 18816);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer4_concat1),
         A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1),
@@ -2348,12 +2348,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_concat1), n, 18816, 18816);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1),
         A(D_features_denseblock2_denselayer4_concat1), n, 96, 0, 84, 196, RT_SET);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight),
@@ -2366,13 +2366,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer4_conv1),
         A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1),
         G(P_features_denseblock2_denselayer4_conv1_weight),
@@ -2383,7 +2383,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu1), n, 16464, 16464);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer3_concat1),
         A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1),
@@ -2391,12 +2391,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_concat1), n, 16464, 16464);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1),
         A(D_features_denseblock2_denselayer3_concat1), n, 84, 0, 72, 196, RT_SET);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight),
@@ -2409,13 +2409,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer3_conv1),
         A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1),
         G(P_features_denseblock2_denselayer3_conv1_weight),
@@ -2426,7 +2426,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu1), n, 14112, 14112);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer2_concat1),
         A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1),
@@ -2434,12 +2434,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_concat1), n, 14112, 14112);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_concat1);
     rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1),
         A(D_features_denseblock2_denselayer2_concat1), n, 72, 0, 60, 196, RT_SET);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight),
@@ -2452,13 +2452,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer2_conv1),
         A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1),
         G(P_features_denseblock2_denselayer2_conv1_weight),
@@ -2469,7 +2469,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu1), n, 11760, 11760);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_relu1);
     rt_relu_backward(A(D_features_denseblock2_denselayer1_concat1),
         A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1),
@@ -2477,12 +2477,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_concat1), n, 11760, 11760);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_concat1);
     rt_concat_backward(A(D_features_transition1_pool),
         A(D_features_denseblock2_denselayer1_concat1), n, 60, 0, 48, 196, RT_SET);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight),
@@ -2495,13 +2495,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_relu2);
     rt_relu_backward(A(D_features_denseblock2_denselayer1_conv1),
         A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2),
         (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1),
         G(P_features_denseblock2_denselayer1_conv1_weight),
@@ -2512,19 +2512,19 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] =
         rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu1), n, 9408, 9408);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_relu1);
     rt_relu_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_relu1),
         A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 9408, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
         rt_sumsq_samples(A(D_features_transition1_pool), n, 9408, 9408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     RT_PROF(C_features_transition1_pool);
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n,
         &g_features_transition1_pool, RT_SET);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight),
         G(P_features_transition1_conv_bias), NULL, A(D_features_transition1_conv),
@@ -2533,17 +2533,17 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:156) */
+       generator/lib/skipc/blocks.lua:169) */
     RT_PROF(C_features_transition1_relu);
     rt_relu_backward(A(D_features_denseblock1_denselayer6_concat1), A(D_features_transition1_relu),
         A(X_features_transition1_relu), (size_t)n * 75264, RT_SET);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1),
         A(D_features_denseblock1_denselayer6_concat1), n, 96, 0, 84, 784, RT_SET);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight),
@@ -2556,13 +2556,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer6_conv1),
         A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1),
         G(P_features_denseblock1_denselayer6_conv1_weight),
@@ -2573,7 +2573,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu1), n, 65856, 65856);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer5_concat1),
         A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1),
@@ -2581,12 +2581,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_concat1), n, 65856, 65856);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1),
         A(D_features_denseblock1_denselayer5_concat1), n, 84, 0, 72, 784, RT_SET);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight),
@@ -2599,13 +2599,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer5_conv1),
         A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1),
         G(P_features_denseblock1_denselayer5_conv1_weight),
@@ -2616,7 +2616,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu1), n, 56448, 56448);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer4_concat1),
         A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1),
@@ -2624,12 +2624,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_concat1), n, 56448, 56448);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1),
         A(D_features_denseblock1_denselayer4_concat1), n, 72, 0, 60, 784, RT_SET);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight),
@@ -2642,13 +2642,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer4_conv1),
         A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1),
         G(P_features_denseblock1_denselayer4_conv1_weight),
@@ -2659,7 +2659,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu1), n, 47040, 47040);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer3_concat1),
         A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1),
@@ -2667,12 +2667,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_concat1), n, 47040, 47040);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1),
         A(D_features_denseblock1_denselayer3_concat1), n, 60, 0, 48, 784, RT_SET);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight),
@@ -2685,13 +2685,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer3_conv1),
         A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1),
         G(P_features_denseblock1_denselayer3_conv1_weight),
@@ -2702,7 +2702,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu1), n, 37632, 37632);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer2_concat1),
         A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1),
@@ -2710,12 +2710,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_concat1), n, 37632, 37632);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_concat1);
     rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1),
         A(D_features_denseblock1_denselayer2_concat1), n, 48, 0, 36, 784, RT_SET);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight),
@@ -2728,13 +2728,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer2_conv1),
         A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1),
         G(P_features_denseblock1_denselayer2_conv1_weight),
@@ -2745,7 +2745,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu1), n, 28224, 28224);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_relu1);
     rt_relu_backward(A(D_features_denseblock1_denselayer1_concat1),
         A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1),
@@ -2753,12 +2753,12 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_concat1), n, 28224, 28224);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_concat1);
     rt_concat_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_concat1), n, 36,
         0, 24, 784, RT_SET);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight),
@@ -2771,13 +2771,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_relu2);
     rt_relu_backward(A(D_features_denseblock1_denselayer1_conv1),
         A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2),
         (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1),
         G(P_features_denseblock1_denselayer1_conv1_weight),
@@ -2788,7 +2788,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] =
         rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu1), n, 18816, 18816);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
+       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_relu1);
     rt_relu_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_relu1),
         A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 18816, RT_ADD);

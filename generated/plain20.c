@@ -559,12 +559,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
@@ -576,12 +576,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
@@ -593,12 +593,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
@@ -610,12 +610,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
@@ -627,12 +627,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
             P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
@@ -644,12 +644,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
@@ -661,12 +661,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
             P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
@@ -678,12 +678,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
@@ -695,12 +695,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
             P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
@@ -712,12 +712,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
@@ -729,12 +729,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
             P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
@@ -746,12 +746,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
@@ -763,12 +763,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
             P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
@@ -780,12 +780,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
@@ -797,12 +797,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
             P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
@@ -814,12 +814,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
@@ -831,12 +831,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
             P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
@@ -848,12 +848,12 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
@@ -882,164 +882,164 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL,
         P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
         P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL,
         P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
         P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
         P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL,
         P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
         P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL,
         P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
         P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL,
         P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
         P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
         P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL,
         P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
         P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL,
         P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
         P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL,
         P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
         P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
         P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL,
         P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
         P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
@@ -1068,7 +1068,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_2_bn2);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
         S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
@@ -1080,7 +1080,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
@@ -1092,7 +1092,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
@@ -1101,8 +1101,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
         3136);
     /* layer3.1.bn2 + layer3.1.relu2 + layer3.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_2_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
         S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
@@ -1113,7 +1113,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
         G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(RX_layer3_1_relu2), A(X_layer3_1_conv2),
@@ -1122,7 +1122,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
@@ -1134,7 +1134,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
@@ -1143,8 +1143,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
         3136);
     /* layer3.0.bn2 + layer3.0.relu2 + layer3.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_1_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
         S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
@@ -1155,7 +1155,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
         G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(RX_layer3_0_relu2), A(X_layer3_0_conv2),
@@ -1164,7 +1164,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
@@ -1176,7 +1176,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
@@ -1185,8 +1185,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
         3136);
     /* layer2.2.bn2 + layer2.2.relu2 + layer3.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
-       no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer3_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
         S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
@@ -1197,7 +1197,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
         G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(RX_layer2_2_relu2), A(X_layer2_2_conv2),
@@ -1206,8 +1206,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
@@ -1218,7 +1218,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
@@ -1227,8 +1227,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
         6272);
     /* layer2.1.bn2 + layer2.1.relu2 + layer2.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_2_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
         S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
@@ -1239,7 +1239,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
         G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(RX_layer2_1_relu2), A(X_layer2_1_conv2),
@@ -1248,8 +1248,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
@@ -1260,7 +1260,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
@@ -1269,8 +1269,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
         6272);
     /* layer2.0.bn2 + layer2.0.relu2 + layer2.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_1_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
         S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
@@ -1281,7 +1281,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
         G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(RX_layer2_0_relu2), A(X_layer2_0_conv2),
@@ -1290,8 +1290,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
@@ -1302,7 +1302,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
@@ -1311,8 +1311,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
         6272);
     /* layer1.2.bn2 + layer1.2.relu2 + layer2.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
-       no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
         S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
@@ -1323,7 +1323,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
         G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(RX_layer1_2_relu2), A(X_layer1_2_conv2),
@@ -1332,8 +1332,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
@@ -1344,7 +1344,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
@@ -1353,8 +1353,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
         12544);
     /* layer1.1.bn2 + layer1.1.relu2 + layer1.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_2_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
         S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
@@ -1365,7 +1365,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
         G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(RX_layer1_1_relu2), A(X_layer1_1_conv2),
@@ -1374,8 +1374,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
@@ -1386,7 +1386,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
@@ -1395,8 +1395,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
         12544);
     /* layer1.0.bn2 + layer1.0.relu2 + layer1.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_1_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
         S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
@@ -1407,7 +1407,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
         G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(RX_layer1_0_relu2), A(X_layer1_0_conv2),
@@ -1416,8 +1416,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
@@ -1428,7 +1428,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
@@ -1437,7 +1437,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
         12544);
     /* bn1 + relu + layer1.0.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
-       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:72)
+       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:83)
        */
     RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),

@@ -1459,12 +1459,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
@@ -1476,12 +1476,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
@@ -1493,12 +1493,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
@@ -1510,12 +1510,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
@@ -1527,12 +1527,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
             P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
@@ -1544,12 +1544,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
@@ -1561,12 +1561,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
             P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu1), S(S_layer1_3_bn1),
@@ -1578,12 +1578,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
             P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
     rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu2), S(S_layer1_3_bn2),
@@ -1595,12 +1595,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean),
             P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2, 1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu1), S(S_layer1_4_bn1),
@@ -1612,12 +1612,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
             P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
     rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_4_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu2), S(S_layer1_4_bn2),
@@ -1629,12 +1629,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean),
             P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2, 1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu1), S(S_layer1_5_bn1),
@@ -1646,12 +1646,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
             P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
     rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_5_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu2), S(S_layer1_5_bn2),
@@ -1663,12 +1663,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean),
             P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2, 1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu1), S(S_layer1_6_bn1),
@@ -1680,12 +1680,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
             P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
     rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_6_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu2), S(S_layer1_6_bn2),
@@ -1697,12 +1697,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean),
             P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2, 1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu1), S(S_layer1_7_bn1),
@@ -1714,12 +1714,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
             P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
     rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_7_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu2), S(S_layer1_7_bn2),
@@ -1731,12 +1731,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean),
             P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2, 1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu1), S(S_layer1_8_bn1),
@@ -1748,12 +1748,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
             P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
     rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_8_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu2), S(S_layer1_8_bn2),
@@ -1765,12 +1765,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean),
             P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
@@ -1782,12 +1782,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
@@ -1799,12 +1799,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
             P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
@@ -1816,12 +1816,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
@@ -1833,12 +1833,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
             P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
@@ -1850,12 +1850,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
@@ -1867,12 +1867,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
             P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
@@ -1884,12 +1884,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
             P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
     rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu2), S(S_layer2_3_bn2),
@@ -1901,12 +1901,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
             P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu1), S(S_layer2_4_bn1),
@@ -1918,12 +1918,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
             P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
     rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_4_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu2), S(S_layer2_4_bn2),
@@ -1935,12 +1935,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean),
             P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2, 1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu1), S(S_layer2_5_bn1),
@@ -1952,12 +1952,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
             P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
     rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_5_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu2), S(S_layer2_5_bn2),
@@ -1969,12 +1969,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean),
             P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2, 1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu1), S(S_layer2_6_bn1),
@@ -1986,12 +1986,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
             P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
     rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_6_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu2), S(S_layer2_6_bn2),
@@ -2003,12 +2003,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean),
             P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2, 1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu1), S(S_layer2_7_bn1),
@@ -2020,12 +2020,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
             P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
     rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_7_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu2), S(S_layer2_7_bn2),
@@ -2037,12 +2037,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean),
             P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2, 1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu1), S(S_layer2_8_bn1),
@@ -2054,12 +2054,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
             P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
     rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_8_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu2), S(S_layer2_8_bn2),
@@ -2071,12 +2071,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean),
             P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
@@ -2088,12 +2088,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
@@ -2105,12 +2105,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
             P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
@@ -2122,12 +2122,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
@@ -2139,12 +2139,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
             P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
@@ -2156,12 +2156,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
@@ -2173,12 +2173,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
             P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
@@ -2190,12 +2190,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
             P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
     rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu2), S(S_layer3_3_bn2),
@@ -2207,12 +2207,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
             P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
@@ -2224,12 +2224,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
             P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
     rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_4_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu2), S(S_layer3_4_bn2),
@@ -2241,12 +2241,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
             P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
@@ -2258,12 +2258,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
             P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
     rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_5_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu2), S(S_layer3_5_bn2),
@@ -2275,12 +2275,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
             P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu1), S(S_layer3_6_bn1),
@@ -2292,12 +2292,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
             P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
     rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_6_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu2), S(S_layer3_6_bn2),
@@ -2309,12 +2309,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean),
             P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2, 1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu1), S(S_layer3_7_bn1),
@@ -2326,12 +2326,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
             P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
     rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_7_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu2), S(S_layer3_7_bn2),
@@ -2343,12 +2343,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean),
             P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2, 1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu1), S(S_layer3_8_bn1),
@@ -2360,12 +2360,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
             P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
             P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
     rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_8_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu2), S(S_layer3_8_bn2),
@@ -2394,488 +2394,488 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL,
         P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
         P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL,
         P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
         P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
         P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL,
         P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
         P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), NULL,
         P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
         P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu2), A(IX_layer1_3_conv2), NULL,
         P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean),
         P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2, 1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), NULL,
         P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
         P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu2), A(IX_layer1_4_conv2), NULL,
         P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean),
         P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2, 1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), NULL,
         P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
         P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu2), A(IX_layer1_5_conv2), NULL,
         P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean),
         P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2, 1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), NULL,
         P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
         P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu2), A(IX_layer1_6_conv2), NULL,
         P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean),
         P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2, 1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), NULL,
         P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
         P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu2), A(IX_layer1_7_conv2), NULL,
         P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean),
         P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2, 1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), NULL,
         P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
         P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu2), A(IX_layer1_8_conv2), NULL,
         P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean),
         P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL,
         P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
         P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL,
         P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
         P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
         P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL,
         P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
         P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
         P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
         P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), NULL,
         P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
         P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), NULL,
         P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
         P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu2), A(IX_layer2_4_conv2), NULL,
         P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean),
         P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2, 1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), NULL,
         P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
         P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu2), A(IX_layer2_5_conv2), NULL,
         P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean),
         P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2, 1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), NULL,
         P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
         P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu2), A(IX_layer2_6_conv2), NULL,
         P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean),
         P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2, 1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), NULL,
         P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
         P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu2), A(IX_layer2_7_conv2), NULL,
         P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean),
         P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2, 1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), NULL,
         P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
         P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu2), A(IX_layer2_8_conv2), NULL,
         P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean),
         P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL,
         P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
         P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL,
         P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
         P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
         P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL,
         P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
         P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
         P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
         P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), NULL,
         P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
         P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
         P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
         P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), NULL,
         P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
         P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
         P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
         P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), NULL,
         P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
         P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), NULL,
         P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
         P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu2), A(IX_layer3_6_conv2), NULL,
         P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean),
         P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2, 1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), NULL,
         P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
         P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu2), A(IX_layer3_7_conv2), NULL,
         P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean),
         P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2, 1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), NULL,
         P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
         P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu2), A(IX_layer3_8_conv2), NULL,
         P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean),
         P(P_layer3_8_bn2_running_var), n, &g_layer3_8_bn2, 1e-05f);
@@ -2904,7 +2904,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_8_bn2);
     rt_batchnorm_relu_recompute(A(RX_layer3_8_relu2), A(X_layer3_8_conv2), S(S_layer3_8_bn2),
         S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), n,
@@ -2916,7 +2916,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq_samples(A(D_layer3_8_conv2), n, 3136,
         3136);
     /* layer3.8.bn1 + layer3.8.relu1 + layer3.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_8_relu1), A(X_layer3_8_conv1), S(S_layer3_8_bn1),
@@ -2928,7 +2928,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight),
         G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(RX_layer3_8_relu1), A(X_layer3_8_conv1),
@@ -2937,8 +2937,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq_samples(A(D_layer3_8_conv1), n, 3136,
         3136);
     /* layer3.7.bn2 + layer3.7.relu2 + layer3.8.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_8_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_7_relu2), A(X_layer3_7_conv2), S(S_layer3_7_bn2),
         S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n,
@@ -2949,7 +2949,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_7_relu2), n, 3136,
         3136);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_7_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight),
         G(P_layer3_7_bn2_bias), A(D_layer3_7_relu2), A(RX_layer3_7_relu2), A(X_layer3_7_conv2),
@@ -2958,7 +2958,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq_samples(A(D_layer3_7_conv2), n, 3136,
         3136);
     /* layer3.7.bn1 + layer3.7.relu1 + layer3.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_7_relu1), A(X_layer3_7_conv1), S(S_layer3_7_bn1),
@@ -2970,7 +2970,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight),
         G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(RX_layer3_7_relu1), A(X_layer3_7_conv1),
@@ -2979,8 +2979,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq_samples(A(D_layer3_7_conv1), n, 3136,
         3136);
     /* layer3.6.bn2 + layer3.6.relu2 + layer3.7.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_7_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_6_relu2), A(X_layer3_6_conv2), S(S_layer3_6_bn2),
         S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n,
@@ -2991,7 +2991,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_6_relu2), n, 3136,
         3136);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_6_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight),
         G(P_layer3_6_bn2_bias), A(D_layer3_6_relu2), A(RX_layer3_6_relu2), A(X_layer3_6_conv2),
@@ -3000,7 +3000,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq_samples(A(D_layer3_6_conv2), n, 3136,
         3136);
     /* layer3.6.bn1 + layer3.6.relu1 + layer3.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_6_relu1), A(X_layer3_6_conv1), S(S_layer3_6_bn1),
@@ -3012,7 +3012,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight),
         G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(RX_layer3_6_relu1), A(X_layer3_6_conv1),
@@ -3021,8 +3021,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq_samples(A(D_layer3_6_conv1), n, 3136,
         3136);
     /* layer3.5.bn2 + layer3.5.relu2 + layer3.6.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_6_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu2), A(X_layer3_5_conv2), S(S_layer3_5_bn2),
         S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
@@ -3033,7 +3033,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 3136,
         3136);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_5_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight),
         G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(RX_layer3_5_relu2), A(X_layer3_5_conv2),
@@ -3042,7 +3042,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq_samples(A(D_layer3_5_conv2), n, 3136,
         3136);
     /* layer3.5.bn1 + layer3.5.relu1 + layer3.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
@@ -3054,7 +3054,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
         G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(RX_layer3_5_relu1), A(X_layer3_5_conv1),
@@ -3063,8 +3063,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq_samples(A(D_layer3_5_conv1), n, 3136,
         3136);
     /* layer3.4.bn2 + layer3.4.relu2 + layer3.5.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_5_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu2), A(X_layer3_4_conv2), S(S_layer3_4_bn2),
         S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
@@ -3075,7 +3075,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 3136,
         3136);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_4_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight),
         G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(RX_layer3_4_relu2), A(X_layer3_4_conv2),
@@ -3084,7 +3084,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq_samples(A(D_layer3_4_conv2), n, 3136,
         3136);
     /* layer3.4.bn1 + layer3.4.relu1 + layer3.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
@@ -3096,7 +3096,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
         G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(RX_layer3_4_relu1), A(X_layer3_4_conv1),
@@ -3105,8 +3105,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq_samples(A(D_layer3_4_conv1), n, 3136,
         3136);
     /* layer3.3.bn2 + layer3.3.relu2 + layer3.4.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_4_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu2), A(X_layer3_3_conv2), S(S_layer3_3_bn2),
         S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
@@ -3117,7 +3117,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 3136,
         3136);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight),
         G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(RX_layer3_3_relu2), A(X_layer3_3_conv2),
@@ -3126,7 +3126,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq_samples(A(D_layer3_3_conv2), n, 3136,
         3136);
     /* layer3.3.bn1 + layer3.3.relu1 + layer3.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
@@ -3138,7 +3138,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
         G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(RX_layer3_3_relu1), A(X_layer3_3_conv1),
@@ -3147,8 +3147,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq_samples(A(D_layer3_3_conv1), n, 3136,
         3136);
     /* layer3.2.bn2 + layer3.2.relu2 + layer3.3.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_3_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
         S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
@@ -3159,7 +3159,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 3136,
         3136);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
         G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(RX_layer3_2_relu2), A(X_layer3_2_conv2),
@@ -3168,7 +3168,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
@@ -3180,7 +3180,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
@@ -3189,8 +3189,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
         3136);
     /* layer3.1.bn2 + layer3.1.relu2 + layer3.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_2_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
         S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
@@ -3201,7 +3201,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
         G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(RX_layer3_1_relu2), A(X_layer3_1_conv2),
@@ -3210,7 +3210,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
@@ -3222,7 +3222,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
@@ -3231,8 +3231,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
         3136);
     /* layer3.0.bn2 + layer3.0.relu2 + layer3.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75,
-       72) */
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86,
+       83) */
     RT_PROF(C_layer3_1_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
         S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
@@ -3243,7 +3243,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73, 75) */
+       generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
         G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(RX_layer3_0_relu2), A(X_layer3_0_conv2),
@@ -3252,7 +3252,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
@@ -3264,7 +3264,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
@@ -3273,8 +3273,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
         3136);
     /* layer2.8.bn2 + layer2.8.relu2 + layer3.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
-       no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer3_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_8_relu2), A(X_layer2_8_conv2), S(S_layer2_8_bn2),
         S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), n,
@@ -3285,7 +3285,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_8_relu2), n, 6272,
         6272);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_8_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight),
         G(P_layer2_8_bn2_bias), A(D_layer2_8_relu2), A(RX_layer2_8_relu2), A(X_layer2_8_conv2),
@@ -3294,8 +3294,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq_samples(A(D_layer2_8_conv2), n, 6272,
         6272);
     /* layer2.8.bn1 + layer2.8.relu1 + layer2.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_8_relu1), A(X_layer2_8_conv1), S(S_layer2_8_bn1),
         S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
@@ -3306,7 +3306,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight),
         G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(RX_layer2_8_relu1), A(X_layer2_8_conv1),
@@ -3315,8 +3315,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq_samples(A(D_layer2_8_conv1), n, 6272,
         6272);
     /* layer2.7.bn2 + layer2.7.relu2 + layer2.8.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_8_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_7_relu2), A(X_layer2_7_conv2), S(S_layer2_7_bn2),
         S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n,
@@ -3327,7 +3327,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_7_relu2), n, 6272,
         6272);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_7_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight),
         G(P_layer2_7_bn2_bias), A(D_layer2_7_relu2), A(RX_layer2_7_relu2), A(X_layer2_7_conv2),
@@ -3336,8 +3336,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq_samples(A(D_layer2_7_conv2), n, 6272,
         6272);
     /* layer2.7.bn1 + layer2.7.relu1 + layer2.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_7_relu1), A(X_layer2_7_conv1), S(S_layer2_7_bn1),
         S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
@@ -3348,7 +3348,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight),
         G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(RX_layer2_7_relu1), A(X_layer2_7_conv1),
@@ -3357,8 +3357,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq_samples(A(D_layer2_7_conv1), n, 6272,
         6272);
     /* layer2.6.bn2 + layer2.6.relu2 + layer2.7.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_7_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_6_relu2), A(X_layer2_6_conv2), S(S_layer2_6_bn2),
         S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n,
@@ -3369,7 +3369,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_6_relu2), n, 6272,
         6272);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_6_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight),
         G(P_layer2_6_bn2_bias), A(D_layer2_6_relu2), A(RX_layer2_6_relu2), A(X_layer2_6_conv2),
@@ -3378,8 +3378,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq_samples(A(D_layer2_6_conv2), n, 6272,
         6272);
     /* layer2.6.bn1 + layer2.6.relu1 + layer2.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_6_relu1), A(X_layer2_6_conv1), S(S_layer2_6_bn1),
         S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
@@ -3390,7 +3390,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight),
         G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(RX_layer2_6_relu1), A(X_layer2_6_conv1),
@@ -3399,8 +3399,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq_samples(A(D_layer2_6_conv1), n, 6272,
         6272);
     /* layer2.5.bn2 + layer2.5.relu2 + layer2.6.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_6_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_5_relu2), A(X_layer2_5_conv2), S(S_layer2_5_bn2),
         S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n,
@@ -3411,7 +3411,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_5_relu2), n, 6272,
         6272);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_5_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight),
         G(P_layer2_5_bn2_bias), A(D_layer2_5_relu2), A(RX_layer2_5_relu2), A(X_layer2_5_conv2),
@@ -3420,8 +3420,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq_samples(A(D_layer2_5_conv2), n, 6272,
         6272);
     /* layer2.5.bn1 + layer2.5.relu1 + layer2.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_5_relu1), A(X_layer2_5_conv1), S(S_layer2_5_bn1),
         S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
@@ -3432,7 +3432,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight),
         G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(RX_layer2_5_relu1), A(X_layer2_5_conv1),
@@ -3441,8 +3441,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq_samples(A(D_layer2_5_conv1), n, 6272,
         6272);
     /* layer2.4.bn2 + layer2.4.relu2 + layer2.5.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_5_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_4_relu2), A(X_layer2_4_conv2), S(S_layer2_4_bn2),
         S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n,
@@ -3453,7 +3453,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_4_relu2), n, 6272,
         6272);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_4_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight),
         G(P_layer2_4_bn2_bias), A(D_layer2_4_relu2), A(RX_layer2_4_relu2), A(X_layer2_4_conv2),
@@ -3462,8 +3462,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq_samples(A(D_layer2_4_conv2), n, 6272,
         6272);
     /* layer2.4.bn1 + layer2.4.relu1 + layer2.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_4_relu1), A(X_layer2_4_conv1), S(S_layer2_4_bn1),
         S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
@@ -3474,7 +3474,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight),
         G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(RX_layer2_4_relu1), A(X_layer2_4_conv1),
@@ -3483,8 +3483,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq_samples(A(D_layer2_4_conv1), n, 6272,
         6272);
     /* layer2.3.bn2 + layer2.3.relu2 + layer2.4.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_4_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu2), A(X_layer2_3_conv2), S(S_layer2_3_bn2),
         S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
@@ -3495,7 +3495,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 6272,
         6272);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight),
         G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(RX_layer2_3_relu2), A(X_layer2_3_conv2),
@@ -3504,8 +3504,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq_samples(A(D_layer2_3_conv2), n, 6272,
         6272);
     /* layer2.3.bn1 + layer2.3.relu1 + layer2.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
         S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
@@ -3516,7 +3516,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
         G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(RX_layer2_3_relu1), A(X_layer2_3_conv1),
@@ -3525,8 +3525,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq_samples(A(D_layer2_3_conv1), n, 6272,
         6272);
     /* layer2.2.bn2 + layer2.2.relu2 + layer2.3.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_3_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
         S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
@@ -3537,7 +3537,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
         G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(RX_layer2_2_relu2), A(X_layer2_2_conv2),
@@ -3546,8 +3546,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
@@ -3558,7 +3558,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
@@ -3567,8 +3567,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
         6272);
     /* layer2.1.bn2 + layer2.1.relu2 + layer2.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_2_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
         S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
@@ -3579,7 +3579,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
         G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(RX_layer2_1_relu2), A(X_layer2_1_conv2),
@@ -3588,8 +3588,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
@@ -3600,7 +3600,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
@@ -3609,8 +3609,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
         6272);
     /* layer2.0.bn2 + layer2.0.relu2 + layer2.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_1_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
         S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
@@ -3621,7 +3621,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
         G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(RX_layer2_0_relu2), A(X_layer2_0_conv2),
@@ -3630,8 +3630,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
@@ -3642,7 +3642,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
@@ -3651,8 +3651,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
         6272);
     /* layer1.8.bn2 + layer1.8.relu2 + layer2.0.conv1: batchnorm + relu + conv2d 3x3 stride 2 pad 1
-       no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer2_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_8_relu2), A(X_layer1_8_conv2), S(S_layer1_8_bn2),
         S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), n,
@@ -3663,7 +3663,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_8_relu2), n, 12544,
         12544);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_8_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight),
         G(P_layer1_8_bn2_bias), A(D_layer1_8_relu2), A(RX_layer1_8_relu2), A(X_layer1_8_conv2),
@@ -3672,8 +3672,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq_samples(A(D_layer1_8_conv2), n, 12544,
         12544);
     /* layer1.8.bn1 + layer1.8.relu1 + layer1.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_8_relu1), A(X_layer1_8_conv1), S(S_layer1_8_bn1),
         S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
@@ -3684,7 +3684,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight),
         G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(RX_layer1_8_relu1), A(X_layer1_8_conv1),
@@ -3693,8 +3693,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq_samples(A(D_layer1_8_conv1), n, 12544,
         12544);
     /* layer1.7.bn2 + layer1.7.relu2 + layer1.8.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_8_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_7_relu2), A(X_layer1_7_conv2), S(S_layer1_7_bn2),
         S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n,
@@ -3705,7 +3705,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_7_relu2), n, 12544,
         12544);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_7_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight),
         G(P_layer1_7_bn2_bias), A(D_layer1_7_relu2), A(RX_layer1_7_relu2), A(X_layer1_7_conv2),
@@ -3714,8 +3714,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq_samples(A(D_layer1_7_conv2), n, 12544,
         12544);
     /* layer1.7.bn1 + layer1.7.relu1 + layer1.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_7_relu1), A(X_layer1_7_conv1), S(S_layer1_7_bn1),
         S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
@@ -3726,7 +3726,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight),
         G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(RX_layer1_7_relu1), A(X_layer1_7_conv1),
@@ -3735,8 +3735,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq_samples(A(D_layer1_7_conv1), n, 12544,
         12544);
     /* layer1.6.bn2 + layer1.6.relu2 + layer1.7.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_7_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_6_relu2), A(X_layer1_6_conv2), S(S_layer1_6_bn2),
         S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n,
@@ -3747,7 +3747,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_6_relu2), n, 12544,
         12544);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_6_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight),
         G(P_layer1_6_bn2_bias), A(D_layer1_6_relu2), A(RX_layer1_6_relu2), A(X_layer1_6_conv2),
@@ -3756,8 +3756,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq_samples(A(D_layer1_6_conv2), n, 12544,
         12544);
     /* layer1.6.bn1 + layer1.6.relu1 + layer1.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_6_relu1), A(X_layer1_6_conv1), S(S_layer1_6_bn1),
         S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
@@ -3768,7 +3768,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight),
         G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(RX_layer1_6_relu1), A(X_layer1_6_conv1),
@@ -3777,8 +3777,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq_samples(A(D_layer1_6_conv1), n, 12544,
         12544);
     /* layer1.5.bn2 + layer1.5.relu2 + layer1.6.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_6_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_5_relu2), A(X_layer1_5_conv2), S(S_layer1_5_bn2),
         S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n,
@@ -3789,7 +3789,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_5_relu2), n, 12544,
         12544);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_5_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight),
         G(P_layer1_5_bn2_bias), A(D_layer1_5_relu2), A(RX_layer1_5_relu2), A(X_layer1_5_conv2),
@@ -3798,8 +3798,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq_samples(A(D_layer1_5_conv2), n, 12544,
         12544);
     /* layer1.5.bn1 + layer1.5.relu1 + layer1.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_5_relu1), A(X_layer1_5_conv1), S(S_layer1_5_bn1),
         S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
@@ -3810,7 +3810,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight),
         G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(RX_layer1_5_relu1), A(X_layer1_5_conv1),
@@ -3819,8 +3819,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq_samples(A(D_layer1_5_conv1), n, 12544,
         12544);
     /* layer1.4.bn2 + layer1.4.relu2 + layer1.5.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_5_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_4_relu2), A(X_layer1_4_conv2), S(S_layer1_4_bn2),
         S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n,
@@ -3831,7 +3831,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_4_relu2), n, 12544,
         12544);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_4_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight),
         G(P_layer1_4_bn2_bias), A(D_layer1_4_relu2), A(RX_layer1_4_relu2), A(X_layer1_4_conv2),
@@ -3840,8 +3840,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq_samples(A(D_layer1_4_conv2), n, 12544,
         12544);
     /* layer1.4.bn1 + layer1.4.relu1 + layer1.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_4_relu1), A(X_layer1_4_conv1), S(S_layer1_4_bn1),
         S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
@@ -3852,7 +3852,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight),
         G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(RX_layer1_4_relu1), A(X_layer1_4_conv1),
@@ -3861,8 +3861,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq_samples(A(D_layer1_4_conv1), n, 12544,
         12544);
     /* layer1.3.bn2 + layer1.3.relu2 + layer1.4.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_4_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_3_relu2), A(X_layer1_3_conv2), S(S_layer1_3_bn2),
         S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n,
@@ -3873,7 +3873,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_3_relu2), n, 12544,
         12544);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight),
         G(P_layer1_3_bn2_bias), A(D_layer1_3_relu2), A(RX_layer1_3_relu2), A(X_layer1_3_conv2),
@@ -3882,8 +3882,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq_samples(A(D_layer1_3_conv2), n, 12544,
         12544);
     /* layer1.3.bn1 + layer1.3.relu1 + layer1.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_3_relu1), A(X_layer1_3_conv1), S(S_layer1_3_bn1),
         S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
@@ -3894,7 +3894,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight),
         G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(RX_layer1_3_relu1), A(X_layer1_3_conv1),
@@ -3903,8 +3903,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq_samples(A(D_layer1_3_conv1), n, 12544,
         12544);
     /* layer1.2.bn2 + layer1.2.relu2 + layer1.3.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_3_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
         S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
@@ -3915,7 +3915,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
         G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(RX_layer1_2_relu2), A(X_layer1_2_conv2),
@@ -3924,8 +3924,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
@@ -3936,7 +3936,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
@@ -3945,8 +3945,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
         12544);
     /* layer1.1.bn2 + layer1.1.relu2 + layer1.2.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_2_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
         S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
@@ -3957,7 +3957,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
         G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(RX_layer1_1_relu2), A(X_layer1_1_conv2),
@@ -3966,8 +3966,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
@@ -3978,7 +3978,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
@@ -3987,8 +3987,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
         12544);
     /* layer1.0.bn2 + layer1.0.relu2 + layer1.1.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73,
-       75, 72) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84,
+       86, 83) */
     RT_PROF(C_layer1_1_conv1);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
         S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
@@ -3999,7 +3999,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
         G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(RX_layer1_0_relu2), A(X_layer1_0_conv2),
@@ -4008,8 +4008,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
@@ -4020,7 +4020,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
@@ -4029,7 +4029,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
         12544);
     /* bn1 + relu + layer1.0.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
-       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:72)
+       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:83)
        */
     RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),

@@ -956,489 +956,489 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_relu1);
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_conv2), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_relu1);
     rt_relu_forward(A(X_layer1_3_relu1), A(X_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
     rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_3_relu2);
     rt_relu_forward(A(X_layer1_3_relu2), A(X_layer1_3_conv2), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_relu1);
     rt_relu_forward(A(X_layer1_4_relu1), A(X_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
     rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_4_relu2);
     rt_relu_forward(A(X_layer1_4_relu2), A(X_layer1_4_conv2), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_relu1);
     rt_relu_forward(A(X_layer1_5_relu1), A(X_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
     rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_5_relu2);
     rt_relu_forward(A(X_layer1_5_relu2), A(X_layer1_5_conv2), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_relu1);
     rt_relu_forward(A(X_layer1_6_relu1), A(X_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
     rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_6_relu2);
     rt_relu_forward(A(X_layer1_6_relu2), A(X_layer1_6_conv2), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_relu1);
     rt_relu_forward(A(X_layer1_7_relu1), A(X_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
     rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_7_relu2);
     rt_relu_forward(A(X_layer1_7_relu2), A(X_layer1_7_conv2), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_relu1);
     rt_relu_forward(A(X_layer1_8_relu1), A(X_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
     rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_8_relu2);
     rt_relu_forward(A(X_layer1_8_relu2), A(X_layer1_8_conv2), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_relu1);
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_conv2), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_relu1);
     rt_relu_forward(A(X_layer2_3_relu1), A(X_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
     rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_3_relu2);
     rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_3_conv2), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_relu1);
     rt_relu_forward(A(X_layer2_4_relu1), A(X_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
     rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_4_relu2);
     rt_relu_forward(A(X_layer2_4_relu2), A(X_layer2_4_conv2), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_relu1);
     rt_relu_forward(A(X_layer2_5_relu1), A(X_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
     rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_5_relu2);
     rt_relu_forward(A(X_layer2_5_relu2), A(X_layer2_5_conv2), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_relu1);
     rt_relu_forward(A(X_layer2_6_relu1), A(X_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
     rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_6_relu2);
     rt_relu_forward(A(X_layer2_6_relu2), A(X_layer2_6_conv2), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_relu1);
     rt_relu_forward(A(X_layer2_7_relu1), A(X_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
     rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_7_relu2);
     rt_relu_forward(A(X_layer2_7_relu2), A(X_layer2_7_conv2), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_relu1);
     rt_relu_forward(A(X_layer2_8_relu1), A(X_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
     rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_8_relu2);
     rt_relu_forward(A(X_layer2_8_relu2), A(X_layer2_8_conv2), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_relu1);
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_conv2), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_relu1);
     rt_relu_forward(A(X_layer3_3_relu1), A(X_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
     rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_3_relu2);
     rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_3_conv2), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_relu1);
     rt_relu_forward(A(X_layer3_4_relu1), A(X_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
     rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_4_relu2);
     rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_4_conv2), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_relu1);
     rt_relu_forward(A(X_layer3_5_relu1), A(X_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
     rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_5_relu2);
     rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_5_conv2), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_relu1);
     rt_relu_forward(A(X_layer3_6_relu1), A(X_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
     rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_6_relu2);
     rt_relu_forward(A(X_layer3_6_relu2), A(X_layer3_6_conv2), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_relu1);
     rt_relu_forward(A(X_layer3_7_relu1), A(X_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
     rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_7_relu2);
     rt_relu_forward(A(X_layer3_7_relu2), A(X_layer3_7_conv2), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_relu1);
     rt_relu_forward(A(X_layer3_8_relu1), A(X_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
     rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_8_relu2);
     rt_relu_forward(A(X_layer3_8_relu2), A(X_layer3_8_conv2), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
@@ -1459,382 +1459,382 @@ const float *plain56_nonorm_infer(const float *params, float *arena, const float
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_3_conv2), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_4_conv2), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_5_conv2), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_6_conv2), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_7_conv2), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_8_relu2), A(IX_layer1_8_conv2), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_4_conv2), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_5_conv2), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_6_conv2), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_7_conv2), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_8_relu2), A(IX_layer2_8_conv2), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_6_conv2), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_7_conv2), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_8_relu2), A(IX_layer3_8_conv2), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_8_relu2), n, 64, 49);
@@ -1861,12 +1861,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_8_relu2);
     rt_relu_backward(A(D_layer3_8_conv2), A(D_layer3_8_relu2), A(X_layer3_8_relu2),
         (size_t)n * 3136, RT_SET);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), G(P_layer3_8_conv2_bias),
         T(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
@@ -1874,12 +1874,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_relu1);
     rt_relu_backward(A(D_layer3_8_conv1), A(D_layer3_8_relu1), A(X_layer3_8_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), G(P_layer3_8_conv1_bias),
         T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
@@ -1887,12 +1887,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_7_relu2), n, 3136,
         3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_7_relu2);
     rt_relu_backward(A(D_layer3_7_conv2), A(D_layer3_7_relu2), A(X_layer3_7_relu2),
         (size_t)n * 3136, RT_SET);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), G(P_layer3_7_conv2_bias),
         T(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
@@ -1900,12 +1900,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_relu1);
     rt_relu_backward(A(D_layer3_7_conv1), A(D_layer3_7_relu1), A(X_layer3_7_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), G(P_layer3_7_conv1_bias),
         T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
@@ -1913,12 +1913,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_6_relu2), n, 3136,
         3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_6_relu2);
     rt_relu_backward(A(D_layer3_6_conv2), A(D_layer3_6_relu2), A(X_layer3_6_relu2),
         (size_t)n * 3136, RT_SET);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), G(P_layer3_6_conv2_bias),
         T(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
@@ -1926,12 +1926,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_relu1);
     rt_relu_backward(A(D_layer3_6_conv1), A(D_layer3_6_relu1), A(X_layer3_6_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), G(P_layer3_6_conv1_bias),
         T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
@@ -1939,12 +1939,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 3136,
         3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_5_relu2);
     rt_relu_backward(A(D_layer3_5_conv2), A(D_layer3_5_relu2), A(X_layer3_5_relu2),
         (size_t)n * 3136, RT_SET);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), G(P_layer3_5_conv2_bias),
         T(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
@@ -1952,12 +1952,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_relu1);
     rt_relu_backward(A(D_layer3_5_conv1), A(D_layer3_5_relu1), A(X_layer3_5_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), G(P_layer3_5_conv1_bias),
         T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
@@ -1965,12 +1965,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 3136,
         3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_4_relu2);
     rt_relu_backward(A(D_layer3_4_conv2), A(D_layer3_4_relu2), A(X_layer3_4_relu2),
         (size_t)n * 3136, RT_SET);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), G(P_layer3_4_conv2_bias),
         T(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
@@ -1978,12 +1978,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_relu1);
     rt_relu_backward(A(D_layer3_4_conv1), A(D_layer3_4_relu1), A(X_layer3_4_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), G(P_layer3_4_conv1_bias),
         T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
@@ -1991,12 +1991,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 3136,
         3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_3_relu2);
     rt_relu_backward(A(D_layer3_3_conv2), A(D_layer3_3_relu2), A(X_layer3_3_relu2),
         (size_t)n * 3136, RT_SET);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), G(P_layer3_3_conv2_bias),
         T(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
@@ -2004,12 +2004,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_relu1);
     rt_relu_backward(A(D_layer3_3_conv1), A(D_layer3_3_relu1), A(X_layer3_3_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), G(P_layer3_3_conv1_bias),
         T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
@@ -2017,12 +2017,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 3136,
         3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
     rt_relu_backward(A(D_layer3_2_conv2), A(D_layer3_2_relu2), A(X_layer3_2_relu2),
         (size_t)n * 3136, RT_SET);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
         T(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
@@ -2030,12 +2030,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
     rt_relu_backward(A(D_layer3_2_conv1), A(D_layer3_2_relu1), A(X_layer3_2_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
         T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
@@ -2043,12 +2043,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
     rt_relu_backward(A(D_layer3_1_conv2), A(D_layer3_1_relu2), A(X_layer3_1_relu2),
         (size_t)n * 3136, RT_SET);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
         T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
@@ -2056,12 +2056,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
     rt_relu_backward(A(D_layer3_1_conv1), A(D_layer3_1_relu1), A(X_layer3_1_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
         T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
@@ -2069,12 +2069,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
     rt_relu_backward(A(D_layer3_0_conv2), A(D_layer3_0_relu2), A(X_layer3_0_relu2),
         (size_t)n * 3136, RT_SET);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
         T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
@@ -2082,12 +2082,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_relu1);
     rt_relu_backward(A(D_layer3_0_conv1), A(D_layer3_0_relu1), A(X_layer3_0_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
         T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight),
@@ -2095,12 +2095,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_8_relu2), n, 6272,
         6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_8_relu2);
     rt_relu_backward(A(D_layer2_8_conv2), A(D_layer2_8_relu2), A(X_layer2_8_relu2),
         (size_t)n * 6272, RT_SET);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), G(P_layer2_8_conv2_bias),
         T(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
@@ -2108,12 +2108,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_relu1);
     rt_relu_backward(A(D_layer2_8_conv1), A(D_layer2_8_relu1), A(X_layer2_8_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), G(P_layer2_8_conv1_bias),
         T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
@@ -2121,12 +2121,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_7_relu2), n, 6272,
         6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_7_relu2);
     rt_relu_backward(A(D_layer2_7_conv2), A(D_layer2_7_relu2), A(X_layer2_7_relu2),
         (size_t)n * 6272, RT_SET);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), G(P_layer2_7_conv2_bias),
         T(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
@@ -2134,12 +2134,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_relu1);
     rt_relu_backward(A(D_layer2_7_conv1), A(D_layer2_7_relu1), A(X_layer2_7_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), G(P_layer2_7_conv1_bias),
         T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
@@ -2147,12 +2147,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_6_relu2), n, 6272,
         6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_6_relu2);
     rt_relu_backward(A(D_layer2_6_conv2), A(D_layer2_6_relu2), A(X_layer2_6_relu2),
         (size_t)n * 6272, RT_SET);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), G(P_layer2_6_conv2_bias),
         T(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
@@ -2160,12 +2160,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_relu1);
     rt_relu_backward(A(D_layer2_6_conv1), A(D_layer2_6_relu1), A(X_layer2_6_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), G(P_layer2_6_conv1_bias),
         T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
@@ -2173,12 +2173,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_5_relu2), n, 6272,
         6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_5_relu2);
     rt_relu_backward(A(D_layer2_5_conv2), A(D_layer2_5_relu2), A(X_layer2_5_relu2),
         (size_t)n * 6272, RT_SET);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), G(P_layer2_5_conv2_bias),
         T(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
@@ -2186,12 +2186,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_relu1);
     rt_relu_backward(A(D_layer2_5_conv1), A(D_layer2_5_relu1), A(X_layer2_5_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), G(P_layer2_5_conv1_bias),
         T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
@@ -2199,12 +2199,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_4_relu2), n, 6272,
         6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_4_relu2);
     rt_relu_backward(A(D_layer2_4_conv2), A(D_layer2_4_relu2), A(X_layer2_4_relu2),
         (size_t)n * 6272, RT_SET);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), G(P_layer2_4_conv2_bias),
         T(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
@@ -2212,12 +2212,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_relu1);
     rt_relu_backward(A(D_layer2_4_conv1), A(D_layer2_4_relu1), A(X_layer2_4_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), G(P_layer2_4_conv1_bias),
         T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
@@ -2225,12 +2225,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 6272,
         6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_3_relu2);
     rt_relu_backward(A(D_layer2_3_conv2), A(D_layer2_3_relu2), A(X_layer2_3_relu2),
         (size_t)n * 6272, RT_SET);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), G(P_layer2_3_conv2_bias),
         T(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
@@ -2238,12 +2238,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_relu1);
     rt_relu_backward(A(D_layer2_3_conv1), A(D_layer2_3_relu1), A(X_layer2_3_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), G(P_layer2_3_conv1_bias),
         T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
@@ -2251,12 +2251,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
     rt_relu_backward(A(D_layer2_2_conv2), A(D_layer2_2_relu2), A(X_layer2_2_relu2),
         (size_t)n * 6272, RT_SET);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
         T(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
@@ -2264,12 +2264,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
     rt_relu_backward(A(D_layer2_2_conv1), A(D_layer2_2_relu1), A(X_layer2_2_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
         T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
@@ -2277,12 +2277,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
     rt_relu_backward(A(D_layer2_1_conv2), A(D_layer2_1_relu2), A(X_layer2_1_relu2),
         (size_t)n * 6272, RT_SET);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
         T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
@@ -2290,12 +2290,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
     rt_relu_backward(A(D_layer2_1_conv1), A(D_layer2_1_relu1), A(X_layer2_1_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
         T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
@@ -2303,12 +2303,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
     rt_relu_backward(A(D_layer2_0_conv2), A(D_layer2_0_relu2), A(X_layer2_0_relu2),
         (size_t)n * 6272, RT_SET);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
         T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
@@ -2316,12 +2316,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_relu1);
     rt_relu_backward(A(D_layer2_0_conv1), A(D_layer2_0_relu1), A(X_layer2_0_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
         T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight),
@@ -2329,12 +2329,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_8_relu2), n, 12544,
         12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_8_relu2);
     rt_relu_backward(A(D_layer1_8_conv2), A(D_layer1_8_relu2), A(X_layer1_8_relu2),
         (size_t)n * 12544, RT_SET);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), G(P_layer1_8_conv2_bias),
         T(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
@@ -2342,12 +2342,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_relu1);
     rt_relu_backward(A(D_layer1_8_conv1), A(D_layer1_8_relu1), A(X_layer1_8_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), G(P_layer1_8_conv1_bias),
         T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
@@ -2355,12 +2355,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_7_relu2), n, 12544,
         12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_7_relu2);
     rt_relu_backward(A(D_layer1_7_conv2), A(D_layer1_7_relu2), A(X_layer1_7_relu2),
         (size_t)n * 12544, RT_SET);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), G(P_layer1_7_conv2_bias),
         T(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
@@ -2368,12 +2368,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_relu1);
     rt_relu_backward(A(D_layer1_7_conv1), A(D_layer1_7_relu1), A(X_layer1_7_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), G(P_layer1_7_conv1_bias),
         T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
@@ -2381,12 +2381,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_6_relu2), n, 12544,
         12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_6_relu2);
     rt_relu_backward(A(D_layer1_6_conv2), A(D_layer1_6_relu2), A(X_layer1_6_relu2),
         (size_t)n * 12544, RT_SET);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), G(P_layer1_6_conv2_bias),
         T(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
@@ -2394,12 +2394,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_relu1);
     rt_relu_backward(A(D_layer1_6_conv1), A(D_layer1_6_relu1), A(X_layer1_6_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), G(P_layer1_6_conv1_bias),
         T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
@@ -2407,12 +2407,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_5_relu2), n, 12544,
         12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_5_relu2);
     rt_relu_backward(A(D_layer1_5_conv2), A(D_layer1_5_relu2), A(X_layer1_5_relu2),
         (size_t)n * 12544, RT_SET);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), G(P_layer1_5_conv2_bias),
         T(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
@@ -2420,12 +2420,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_relu1);
     rt_relu_backward(A(D_layer1_5_conv1), A(D_layer1_5_relu1), A(X_layer1_5_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), G(P_layer1_5_conv1_bias),
         T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
@@ -2433,12 +2433,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_4_relu2), n, 12544,
         12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_4_relu2);
     rt_relu_backward(A(D_layer1_4_conv2), A(D_layer1_4_relu2), A(X_layer1_4_relu2),
         (size_t)n * 12544, RT_SET);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), G(P_layer1_4_conv2_bias),
         T(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
@@ -2446,12 +2446,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_relu1);
     rt_relu_backward(A(D_layer1_4_conv1), A(D_layer1_4_relu1), A(X_layer1_4_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), G(P_layer1_4_conv1_bias),
         T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
@@ -2459,12 +2459,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_3_relu2), n, 12544,
         12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_3_relu2);
     rt_relu_backward(A(D_layer1_3_conv2), A(D_layer1_3_relu2), A(X_layer1_3_relu2),
         (size_t)n * 12544, RT_SET);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), G(P_layer1_3_conv2_bias),
         T(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
@@ -2472,12 +2472,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_relu1);
     rt_relu_backward(A(D_layer1_3_conv1), A(D_layer1_3_relu1), A(X_layer1_3_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), G(P_layer1_3_conv1_bias),
         T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
@@ -2485,12 +2485,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
     rt_relu_backward(A(D_layer1_2_conv2), A(D_layer1_2_relu2), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
         T(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
@@ -2498,12 +2498,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
     rt_relu_backward(A(D_layer1_2_conv1), A(D_layer1_2_relu1), A(X_layer1_2_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
         T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
@@ -2511,12 +2511,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
     rt_relu_backward(A(D_layer1_1_conv2), A(D_layer1_1_relu2), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
         T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
@@ -2524,12 +2524,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
     rt_relu_backward(A(D_layer1_1_conv1), A(D_layer1_1_relu1), A(X_layer1_1_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
         T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
@@ -2537,12 +2537,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
     rt_relu_backward(A(D_layer1_0_conv2), A(D_layer1_0_relu2), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
         T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
@@ -2550,12 +2550,12 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_relu1);
     rt_relu_backward(A(D_layer1_0_conv1), A(D_layer1_0_relu1), A(X_layer1_0_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
         T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,

@@ -621,12 +621,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     RT_PROF(C_maxpool);
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_maxpool),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
@@ -638,12 +638,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... ->
-       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(X_layer1_0_relu2), A(X_maxpool), (size_t)n * 200704);
@@ -657,12 +657,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
@@ -674,12 +674,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... ->
-       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
@@ -694,12 +694,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_1_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
@@ -711,17 +711,17 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_1_relu2),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
@@ -735,7 +735,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
             &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [128,28,28] ... ->
-       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_downsample_1), (size_t)n * 100352);
@@ -750,12 +750,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
@@ -767,12 +767,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... ->
-       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
@@ -787,12 +787,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_1_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
@@ -804,17 +804,17 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_1_relu2),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
@@ -828,7 +828,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
             &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [256,14,14] ... ->
-       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_downsample_1), (size_t)n * 50176);
@@ -843,12 +843,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
@@ -860,12 +860,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... ->
-       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
@@ -880,12 +880,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
             1e-05f);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_0_conv1);
     rt_conv2d_forward(A(X_layer4_0_conv1), T(T_layer4_0_conv1), A(X_layer3_1_relu2),
         P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu1), S(S_layer4_0_bn1),
@@ -897,17 +897,17 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
             P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer4_0_conv2);
     rt_conv2d_forward(A(X_layer4_0_conv2), T(T_layer4_0_conv2), A(X_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer4_0_downsample_0);
     rt_conv2d_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0), A(X_layer3_1_relu2),
         P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer4_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1),
@@ -921,7 +921,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
             &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn2 + layer4.0.add1 + layer4.0.relu2: batchnorm + add + relu, [512,7,7] ... ->
-       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer4_0_add1);
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(X_layer4_0_relu2), A(X_layer4_0_downsample_1), (size_t)n * 25088);
@@ -936,12 +936,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2,
             1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_conv1);
     rt_conv2d_forward(A(X_layer4_1_conv1), T(T_layer4_1_conv1), A(X_layer4_0_relu2),
         P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu1), S(S_layer4_1_bn1),
@@ -953,12 +953,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
             P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer4_1_conv2);
     rt_conv2d_forward(A(X_layer4_1_conv2), T(T_layer4_1_conv2), A(X_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... ->
-       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer4_1_add1);
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(X_layer4_1_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
@@ -994,20 +994,20 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_maxpool),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... ->
-       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(IX_layer1_0_relu2), A(IX_maxpool), (size_t)n * 200704);
     else
@@ -1015,20 +1015,20 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... ->
-       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_0_relu2), (size_t)n * 200704);
     else
@@ -1037,31 +1037,31 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_1_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, n,
         &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
         P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
         &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [128,28,28] ... ->
-       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_downsample_1), (size_t)n * 100352);
     else
@@ -1070,20 +1070,20 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... ->
-       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_0_relu2), (size_t)n * 100352);
     else
@@ -1092,31 +1092,31 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_1_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, n,
         &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
         P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
         &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [256,14,14] ... ->
-       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_downsample_1), (size_t)n * 50176);
     else
@@ -1125,20 +1125,20 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... ->
-       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_0_relu2), (size_t)n * 50176);
     else
@@ -1147,31 +1147,31 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
             1e-05f);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer4_0_conv1), IT(IT_layer4_0_conv1), A(IX_layer3_1_relu2),
         P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL,
         P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
         P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer4_0_conv2), IT(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     rt_conv2d_forward(A(IX_layer4_0_downsample_0), IT(IT_layer4_0_downsample_0),
         A(IX_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, n,
         &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0),
         P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
         P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
         &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn2 + layer4.0.add1 + layer4.0.relu2: batchnorm + add + relu, [512,7,7] ... ->
-       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(IX_layer4_0_relu2), A(IX_layer4_0_downsample_1), (size_t)n * 25088);
     else
@@ -1180,20 +1180,20 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2,
             1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer4_1_conv1), IT(IT_layer4_1_conv1), A(IX_layer4_0_relu2),
         P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL,
         P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
         P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer4_1_conv2), IT(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... ->
-       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(IX_layer4_1_relu2), A(IX_layer4_0_relu2), (size_t)n * 25088);
     else
@@ -1226,14 +1226,14 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer4_1_relu2), A(D_avgpool), n, 512, 49, RT_SET);
     /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer4_1_relu2);
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu2), A(X_layer4_1_relu2),
         (size_t)n * 25088, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 25088,
         25088);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer4_1_bn2);
     rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias),
         A(D_layer4_1_add1), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512,
@@ -1242,7 +1242,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.1.bn1 + layer4.1.relu1 + layer4.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:72, 73) */
+       generator/lib/skipc/blocks.lua:83, 84) */
     RT_PROF(C_layer4_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1),
         S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
@@ -1253,7 +1253,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
         25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight),
         G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(RX_layer4_1_relu1), A(X_layer4_1_conv1),
@@ -1262,7 +1262,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq_samples(A(D_layer4_1_conv1), n, 25088,
         25088);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_conv1);
     rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, T(TB_layer4_1_conv1),
         A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
@@ -1270,12 +1270,12 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 25088,
         25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer4_0_relu2);
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu2),
         (size_t)n * 25088, RT_SET);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer4_0_downsample_1);
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight),
         G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0),
@@ -1284,7 +1284,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] =
         rt_sumsq_samples(A(D_layer4_0_downsample_0), n, 25088, 25088);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer4_0_downsample_0);
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL,
         T(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2),
@@ -1292,7 +1292,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq_samples(A(D_layer4_0_add1), n, 25088,
         25088);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer4_0_bn2);
     rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias),
         A(D_layer4_0_add1), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512,
@@ -1301,7 +1301,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.0.bn1 + layer4.0.relu1 + layer4.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:72, 73) */
+       generator/lib/skipc/blocks.lua:83, 84) */
     RT_PROF(C_layer4_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1),
         S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
@@ -1312,7 +1312,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq_samples(A(D_layer4_0_relu1), n, 25088,
         25088);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight),
         G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(RX_layer4_0_relu1), A(X_layer4_0_conv1),
@@ -1321,7 +1321,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq_samples(A(D_layer4_0_conv1), n, 25088,
         25088);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_0_conv1);
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, T(TB_layer4_0_conv1),
         A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
@@ -1331,14 +1331,14 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq_samples(A(D_layer3_1_relu2), n,
         50176, 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2),
         (size_t)n * 50176, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 50176,
         50176);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_bn2);
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256,
@@ -1347,7 +1347,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:72, 73) */
+       generator/lib/skipc/blocks.lua:83, 84) */
     RT_PROF(C_layer3_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
@@ -1358,7 +1358,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
         50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
@@ -1367,7 +1367,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 50176,
         50176);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
@@ -1375,12 +1375,12 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 50176,
         50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2),
         (size_t)n * 50176, RT_SET);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_1);
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
@@ -1389,7 +1389,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] =
         rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 50176, 50176);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL,
         T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2),
@@ -1397,7 +1397,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 50176,
         50176);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_bn2);
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256,
@@ -1406,7 +1406,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:72, 73) */
+       generator/lib/skipc/blocks.lua:83, 84) */
     RT_PROF(C_layer3_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
@@ -1417,7 +1417,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 50176,
         50176);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
@@ -1426,7 +1426,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 50176,
         50176);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
@@ -1436,14 +1436,14 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_1_relu2), n,
         100352, 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2),
         (size_t)n * 100352, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 100352,
         100352);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_bn2);
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128,
@@ -1452,7 +1452,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:72, 73) */
+       generator/lib/skipc/blocks.lua:83, 84) */
     RT_PROF(C_layer2_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
@@ -1463,7 +1463,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
         100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
@@ -1472,7 +1472,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 100352,
         100352);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
@@ -1480,12 +1480,12 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 100352,
         100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2),
         (size_t)n * 100352, RT_SET);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_1);
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
@@ -1494,7 +1494,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] =
         rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 100352, 100352);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL,
         T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2),
@@ -1502,7 +1502,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 100352,
         100352);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_bn2);
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128,
@@ -1511,7 +1511,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:72, 73) */
+       generator/lib/skipc/blocks.lua:83, 84) */
     RT_PROF(C_layer2_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
@@ -1522,7 +1522,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 100352,
         100352);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
@@ -1531,7 +1531,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 100352,
         100352);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
@@ -1541,14 +1541,14 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_1_relu2), n,
         200704, 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 200704,
         200704);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_bn2);
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64,
@@ -1557,7 +1557,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:72, 73) */
+       generator/lib/skipc/blocks.lua:83, 84) */
     RT_PROF(C_layer1_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
@@ -1568,7 +1568,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
         200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
@@ -1577,7 +1577,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 200704,
         200704);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
@@ -1585,14 +1585,14 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 200704,
         200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 200704,
         200704);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_bn2);
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64,
@@ -1601,7 +1601,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:72, 73) */
+       generator/lib/skipc/blocks.lua:83, 84) */
     RT_PROF(C_layer1_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
@@ -1612,7 +1612,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
         200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
@@ -1621,7 +1621,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 200704,
         200704);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
         A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1,

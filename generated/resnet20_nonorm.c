@@ -443,46 +443,46 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_relu1);
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_copy(A(X_layer1_0_add1), A(X_relu), (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_conv2), A(X_relu), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_copy(A(X_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 12544);
@@ -490,25 +490,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_conv2), A(X_layer1_0_relu2),
             (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_2_add1);
     if (drop && drop[K_layer1_2_add1])
         rt_copy(A(X_layer1_2_add1), A(X_layer1_1_relu2), (size_t)n * 12544);
@@ -516,31 +516,31 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_conv2), A(X_layer1_1_relu2),
             (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_relu1);
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu2),
         P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
         &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_copy(A(X_layer2_0_add1), A(X_layer2_0_downsample_0), (size_t)n * 6272);
@@ -548,25 +548,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_conv2), A(X_layer2_0_downsample_0),
             (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_copy(A(X_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272);
@@ -574,25 +574,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_conv2), A(X_layer2_0_relu2),
             (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_2_add1);
     if (drop && drop[K_layer2_2_add1])
         rt_copy(A(X_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272);
@@ -600,31 +600,31 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_conv2), A(X_layer2_1_relu2),
             (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_relu1);
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_2_relu2),
         P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
         &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_copy(A(X_layer3_0_add1), A(X_layer3_0_downsample_0), (size_t)n * 3136);
@@ -632,25 +632,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_conv2), A(X_layer3_0_downsample_0),
             (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_copy(A(X_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136);
@@ -658,25 +658,25 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_conv2), A(X_layer3_0_relu2),
             (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_2_add1);
     if (drop && drop[K_layer3_2_add1])
         rt_copy(A(X_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136);
@@ -684,7 +684,7 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_conv2), A(X_layer3_1_relu2),
             (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_add1), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
@@ -704,202 +704,202 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_0_add1])
         rt_copy(A(IX_layer1_0_add1), A(IX_relu), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_0_add1), A(IX_layer1_0_conv2), A(IX_relu), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_1_add1])
         rt_copy(A(IX_layer1_1_add1), A(IX_layer1_0_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_1_add1), A(IX_layer1_1_conv2), A(IX_layer1_0_relu2),
             (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_2_add1])
         rt_copy(A(IX_layer1_2_add1), A(IX_layer1_1_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_2_add1), A(IX_layer1_2_conv2), A(IX_layer1_1_relu2),
             (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias),
         n, &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_0_add1])
         rt_copy(A(IX_layer2_0_add1), A(IX_layer2_0_downsample_0), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_0_add1), A(IX_layer2_0_conv2), A(IX_layer2_0_downsample_0),
             (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_1_add1])
         rt_copy(A(IX_layer2_1_add1), A(IX_layer2_0_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_1_add1), A(IX_layer2_1_conv2), A(IX_layer2_0_relu2),
             (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_2_add1])
         rt_copy(A(IX_layer2_2_add1), A(IX_layer2_1_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_2_add1), A(IX_layer2_2_conv2), A(IX_layer2_1_relu2),
             (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias),
         n, &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_0_add1])
         rt_copy(A(IX_layer3_0_add1), A(IX_layer3_0_downsample_0), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_0_add1), A(IX_layer3_0_conv2), A(IX_layer3_0_downsample_0),
             (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_1_add1])
         rt_copy(A(IX_layer3_1_add1), A(IX_layer3_0_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_1_add1), A(IX_layer3_1_conv2), A(IX_layer3_0_relu2),
             (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_2_add1])
         rt_copy(A(IX_layer3_2_add1), A(IX_layer3_1_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_2_add1), A(IX_layer3_2_conv2), A(IX_layer3_1_relu2),
             (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_add1), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_2_relu2), n, 64, 49);
@@ -926,14 +926,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2),
         (size_t)n * 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
         T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
@@ -941,12 +941,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
     rt_relu_backward(A(D_layer3_2_conv1), A(D_layer3_2_relu1), A(X_layer3_2_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
         T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
@@ -954,14 +954,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
         T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
@@ -969,12 +969,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
     rt_relu_backward(A(D_layer3_1_conv1), A(D_layer3_1_relu1), A(X_layer3_1_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
         T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
@@ -982,12 +982,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136,
         RT_SET);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight),
         G(P_layer3_0_downsample_0_bias), T(TB_layer3_0_downsample_0), A(D_layer3_0_add1),
@@ -996,7 +996,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
         3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
         T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
@@ -1004,12 +1004,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_relu1);
     rt_relu_backward(A(D_layer3_0_conv1), A(D_layer3_0_relu1), A(X_layer3_0_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
         T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight),
@@ -1019,14 +1019,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_2_relu2), n,
         6272, 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2),
         (size_t)n * 6272, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
         T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
@@ -1034,12 +1034,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
     rt_relu_backward(A(D_layer2_2_conv1), A(D_layer2_2_relu1), A(X_layer2_2_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
         T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
@@ -1047,14 +1047,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
         T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
@@ -1062,12 +1062,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
     rt_relu_backward(A(D_layer2_1_conv1), A(D_layer2_1_relu1), A(X_layer2_1_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
         T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
@@ -1075,12 +1075,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272,
         RT_SET);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight),
         G(P_layer2_0_downsample_0_bias), T(TB_layer2_0_downsample_0), A(D_layer2_0_add1),
@@ -1089,7 +1089,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
         6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
         T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
@@ -1097,12 +1097,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_relu1);
     rt_relu_backward(A(D_layer2_0_conv1), A(D_layer2_0_relu1), A(X_layer2_0_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
         T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight),
@@ -1112,14 +1112,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_2_relu2), n,
         12544, 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
         T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
@@ -1127,12 +1127,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
     rt_relu_backward(A(D_layer1_2_conv1), A(D_layer1_2_relu1), A(X_layer1_2_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
         T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
@@ -1140,14 +1140,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
         T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
@@ -1155,12 +1155,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
     rt_relu_backward(A(D_layer1_1_conv1), A(D_layer1_1_relu1), A(X_layer1_1_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
         T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
@@ -1168,14 +1168,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
         T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
@@ -1183,12 +1183,12 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_relu1);
     rt_relu_backward(A(D_layer1_0_conv1), A(D_layer1_0_relu1), A(X_layer1_0_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
         T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,

@@ -1374,12 +1374,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     RT_PROF(C_maxpool);
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), NULL, A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n,
         &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
@@ -1391,12 +1391,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
@@ -1408,17 +1408,17 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_0_conv3);
     rt_conv2d_forward(A(X_layer1_0_conv3), NULL, A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight),
         NULL, n, &g_layer1_0_conv3);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer1_0_downsample_0);
     rt_conv2d_forward(A(X_layer1_0_downsample_0), NULL, A(X_maxpool),
         P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:90) */
+       generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer1_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_downsample_1), S(S_layer1_0_downsample_1),
@@ -1432,7 +1432,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n,
             &g_layer1_0_downsample_1, 1e-05f);
     /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... ->
-       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(X_layer1_0_relu3), A(X_layer1_0_downsample_1), (size_t)n * 802816);
@@ -1447,12 +1447,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, &g_layer1_0_bn3,
             1e-05f);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight),
         NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
@@ -1464,12 +1464,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
@@ -1481,12 +1481,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
             P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_1_conv3);
     rt_conv2d_forward(A(X_layer1_1_conv3), NULL, A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight),
         NULL, n, &g_layer1_1_conv3);
     /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... ->
-       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(X_layer1_1_relu3), A(X_layer1_0_relu3), (size_t)n * 802816);
@@ -1501,12 +1501,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, &g_layer1_1_bn3,
             1e-05f);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight),
         NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
@@ -1518,12 +1518,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
@@ -1535,12 +1535,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
             P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_2_conv3);
     rt_conv2d_forward(A(X_layer1_2_conv3), NULL, A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight),
         NULL, n, &g_layer1_2_conv3);
     /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... ->
-       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer1_2_add1);
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(X_layer1_2_relu3), A(X_layer1_1_relu3), (size_t)n * 802816);
@@ -1555,12 +1555,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, &g_layer1_2_bn3,
             1e-05f);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), NULL, A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight),
         NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
@@ -1572,12 +1572,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
@@ -1589,17 +1589,17 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
             P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_0_conv3);
     rt_conv2d_forward(A(X_layer2_0_conv3), NULL, A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight),
         NULL, n, &g_layer2_0_conv3);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu3),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:90) */
+       generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer2_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
@@ -1613,7 +1613,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
             &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(X_layer2_0_relu3), A(X_layer2_0_downsample_1), (size_t)n * 401408);
@@ -1628,12 +1628,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, &g_layer2_0_bn3,
             1e-05f);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight),
         NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
@@ -1645,12 +1645,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
@@ -1662,12 +1662,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
             P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_1_conv3);
     rt_conv2d_forward(A(X_layer2_1_conv3), NULL, A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight),
         NULL, n, &g_layer2_1_conv3);
     /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(X_layer2_1_relu3), A(X_layer2_0_relu3), (size_t)n * 401408);
@@ -1682,12 +1682,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, &g_layer2_1_bn3,
             1e-05f);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight),
         NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
@@ -1699,12 +1699,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
@@ -1716,12 +1716,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
             P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_2_conv3);
     rt_conv2d_forward(A(X_layer2_2_conv3), NULL, A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight),
         NULL, n, &g_layer2_2_conv3);
     /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer2_2_add1);
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(X_layer2_2_relu3), A(X_layer2_1_relu3), (size_t)n * 401408);
@@ -1736,12 +1736,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, &g_layer2_2_bn3,
             1e-05f);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight),
         NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
@@ -1753,12 +1753,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
             P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_3_conv2);
     rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu2), S(S_layer2_3_bn2),
@@ -1770,12 +1770,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
             P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_3_conv3);
     rt_conv2d_forward(A(X_layer2_3_conv3), NULL, A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight),
         NULL, n, &g_layer2_3_conv3);
     /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer2_3_add1);
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(X_layer2_3_relu3), A(X_layer2_2_relu3), (size_t)n * 401408);
@@ -1790,12 +1790,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, &g_layer2_3_bn3,
             1e-05f);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), NULL, A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight),
         NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
@@ -1807,12 +1807,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
@@ -1824,17 +1824,17 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
             P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_0_conv3);
     rt_conv2d_forward(A(X_layer3_0_conv3), NULL, A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight),
         NULL, n, &g_layer3_0_conv3);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_3_relu3),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer3_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
@@ -1848,7 +1848,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
             &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(X_layer3_0_relu3), A(X_layer3_0_downsample_1), (size_t)n * 200704);
@@ -1863,12 +1864,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, &g_layer3_0_bn3,
             1e-05f);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight),
         NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
@@ -1880,12 +1881,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
@@ -1897,12 +1898,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
             P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_1_conv3);
     rt_conv2d_forward(A(X_layer3_1_conv3), NULL, A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight),
         NULL, n, &g_layer3_1_conv3);
     /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(X_layer3_1_relu3), A(X_layer3_0_relu3), (size_t)n * 200704);
@@ -1917,12 +1919,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, &g_layer3_1_bn3,
             1e-05f);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight),
         NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
@@ -1934,12 +1936,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
@@ -1951,12 +1953,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
             P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_2_conv3);
     rt_conv2d_forward(A(X_layer3_2_conv3), NULL, A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight),
         NULL, n, &g_layer3_2_conv3);
     /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     RT_PROF(C_layer3_2_add1);
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(X_layer3_2_relu3), A(X_layer3_1_relu3), (size_t)n * 200704);
@@ -1971,12 +1974,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, &g_layer3_2_bn3,
             1e-05f);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight),
         NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
@@ -1988,12 +1991,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
             P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_3_conv2);
     rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_3_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu2), S(S_layer3_3_bn2),
@@ -2005,12 +2008,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
             P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_3_conv3);
     rt_conv2d_forward(A(X_layer3_3_conv3), NULL, A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight),
         NULL, n, &g_layer3_3_conv3);
     /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     RT_PROF(C_layer3_3_add1);
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(X_layer3_3_relu3), A(X_layer3_2_relu3), (size_t)n * 200704);
@@ -2025,12 +2029,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, &g_layer3_3_bn3,
             1e-05f);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight),
         NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
@@ -2042,12 +2046,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
             P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_4_conv2);
     rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_4_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu2), S(S_layer3_4_bn2),
@@ -2059,12 +2063,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
             P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_4_conv3);
     rt_conv2d_forward(A(X_layer3_4_conv3), NULL, A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight),
         NULL, n, &g_layer3_4_conv3);
     /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     RT_PROF(C_layer3_4_add1);
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(X_layer3_4_relu3), A(X_layer3_3_relu3), (size_t)n * 200704);
@@ -2079,12 +2084,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, &g_layer3_4_bn3,
             1e-05f);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight),
         NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
@@ -2096,12 +2101,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
             P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_5_conv2);
     rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_5_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu2), S(S_layer3_5_bn2),
@@ -2113,12 +2118,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
             P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_5_conv3);
     rt_conv2d_forward(A(X_layer3_5_conv3), NULL, A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight),
         NULL, n, &g_layer3_5_conv3);
     /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     RT_PROF(C_layer3_5_add1);
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(X_layer3_5_relu3), A(X_layer3_4_relu3), (size_t)n * 200704);
@@ -2133,12 +2139,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, &g_layer3_5_bn3,
             1e-05f);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_0_conv1);
     rt_conv2d_forward(A(X_layer4_0_conv1), NULL, A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight),
         NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu1), S(S_layer4_0_bn1),
@@ -2150,12 +2156,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
             P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_0_conv2);
     rt_conv2d_forward(A(X_layer4_0_conv2), T(T_layer4_0_conv2), A(X_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_0_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu2), S(S_layer4_0_bn2),
@@ -2167,17 +2173,17 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean),
             P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2, 1e-05f);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_0_conv3);
     rt_conv2d_forward(A(X_layer4_0_conv3), NULL, A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight),
         NULL, n, &g_layer4_0_conv3);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer4_0_downsample_0);
     rt_conv2d_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0), A(X_layer3_5_relu3),
         P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:90) */
+       generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer4_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1),
@@ -2191,7 +2197,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
             &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... ->
-       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer4_0_add1);
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(X_layer4_0_relu3), A(X_layer4_0_downsample_1), (size_t)n * 100352);
@@ -2206,12 +2212,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, &g_layer4_0_bn3,
             1e-05f);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_1_conv1);
     rt_conv2d_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight),
         NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu1), S(S_layer4_1_bn1),
@@ -2223,12 +2229,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
             P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_1_conv2);
     rt_conv2d_forward(A(X_layer4_1_conv2), T(T_layer4_1_conv2), A(X_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_1_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu2), S(S_layer4_1_bn2),
@@ -2240,12 +2246,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean),
             P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2, 1e-05f);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_1_conv3);
     rt_conv2d_forward(A(X_layer4_1_conv3), NULL, A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight),
         NULL, n, &g_layer4_1_conv3);
     /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... ->
-       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer4_1_add1);
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(X_layer4_1_relu3), A(X_layer4_0_relu3), (size_t)n * 100352);
@@ -2260,12 +2266,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, &g_layer4_1_bn3,
             1e-05f);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_2_conv1);
     rt_conv2d_forward(A(X_layer4_2_conv1), NULL, A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight),
         NULL, n, &g_layer4_2_conv1);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_2_relu1), S(S_layer4_2_bn1),
@@ -2277,12 +2283,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean),
             P(P_layer4_2_bn1_running_var), n, &g_layer4_2_bn1, 1e-05f);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_2_conv2);
     rt_conv2d_forward(A(X_layer4_2_conv2), T(T_layer4_2_conv2), A(X_layer4_2_relu1),
         P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_2_bn2);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_2_relu2), S(S_layer4_2_bn2),
@@ -2294,12 +2300,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
             P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean),
             P(P_layer4_2_bn2_running_var), n, &g_layer4_2_bn2, 1e-05f);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_2_conv3);
     rt_conv2d_forward(A(X_layer4_2_conv3), NULL, A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight),
         NULL, n, &g_layer4_2_conv3);
     /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... ->
-       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer4_2_add1);
     if (drop && drop[K_layer4_2_add1])
         rt_relu_forward(A(X_layer4_2_relu3), A(X_layer4_1_relu3), (size_t)n * 100352);
@@ -2335,39 +2341,39 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), NULL, A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL,
         n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL,
         P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
         P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer1_0_conv3), NULL, A(IX_layer1_0_relu2), P(P_layer1_0_conv3_weight),
         NULL, n, &g_layer1_0_conv3);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     rt_conv2d_forward(A(IX_layer1_0_downsample_0), NULL, A(IX_maxpool),
         P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:90) */
+       generator/lib/skipc/blocks.lua:101) */
     rt_batchnorm_forward_eval(A(IX_layer1_0_downsample_1), A(IX_layer1_0_downsample_0),
         P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias),
         P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n,
         &g_layer1_0_downsample_1, 1e-05f);
     /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... ->
-       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(IX_layer1_0_relu3), A(IX_layer1_0_downsample_1), (size_t)n * 802816);
     else
@@ -2376,29 +2382,29 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, &g_layer1_0_bn3,
             1e-05f);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu3), P(P_layer1_1_conv1_weight),
         NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL,
         P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
         P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer1_1_conv3), NULL, A(IX_layer1_1_relu2), P(P_layer1_1_conv3_weight),
         NULL, n, &g_layer1_1_conv3);
     /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... ->
-       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(IX_layer1_1_relu3), A(IX_layer1_0_relu3), (size_t)n * 802816);
     else
@@ -2407,29 +2413,29 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, &g_layer1_1_bn3,
             1e-05f);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu3), P(P_layer1_2_conv1_weight),
         NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
         P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL,
         P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
         P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer1_2_conv3), NULL, A(IX_layer1_2_relu2), P(P_layer1_2_conv3_weight),
         NULL, n, &g_layer1_2_conv3);
     /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... ->
-       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(IX_layer1_2_relu3), A(IX_layer1_1_relu3), (size_t)n * 802816);
     else
@@ -2438,40 +2444,40 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, &g_layer1_2_bn3,
             1e-05f);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), NULL, A(IX_layer1_2_relu3), P(P_layer2_0_conv1_weight),
         NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL,
         P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
         P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer2_0_conv3), NULL, A(IX_layer2_0_relu2), P(P_layer2_0_conv3_weight),
         NULL, n, &g_layer2_0_conv3);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n,
         &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:90) */
+       generator/lib/skipc/blocks.lua:101) */
     rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
         P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
         &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(IX_layer2_0_relu3), A(IX_layer2_0_downsample_1), (size_t)n * 401408);
     else
@@ -2480,29 +2486,29 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, &g_layer2_0_bn3,
             1e-05f);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu3), P(P_layer2_1_conv1_weight),
         NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL,
         P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
         P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer2_1_conv3), NULL, A(IX_layer2_1_relu2), P(P_layer2_1_conv3_weight),
         NULL, n, &g_layer2_1_conv3);
     /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(IX_layer2_1_relu3), A(IX_layer2_0_relu3), (size_t)n * 401408);
     else
@@ -2511,29 +2517,29 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, &g_layer2_1_bn3,
             1e-05f);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu3), P(P_layer2_2_conv1_weight),
         NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
         P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL,
         P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
         P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer2_2_conv3), NULL, A(IX_layer2_2_relu2), P(P_layer2_2_conv3_weight),
         NULL, n, &g_layer2_2_conv3);
     /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(IX_layer2_2_relu3), A(IX_layer2_1_relu3), (size_t)n * 401408);
     else
@@ -2542,29 +2548,29 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, &g_layer2_2_bn3,
             1e-05f);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer2_3_conv1), NULL, A(IX_layer2_2_relu3), P(P_layer2_3_conv1_weight),
         NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
         P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
         P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), NULL,
         P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
         P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer2_3_conv3), NULL, A(IX_layer2_3_relu2), P(P_layer2_3_conv3_weight),
         NULL, n, &g_layer2_3_conv3);
     /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(IX_layer2_3_relu3), A(IX_layer2_2_relu3), (size_t)n * 401408);
     else
@@ -2573,40 +2579,41 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, &g_layer2_3_bn3,
             1e-05f);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), NULL, A(IX_layer2_3_relu3), P(P_layer3_0_conv1_weight),
         NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL,
         P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
         P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer3_0_conv3), NULL, A(IX_layer3_0_relu2), P(P_layer3_0_conv3_weight),
         NULL, n, &g_layer3_0_conv3);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n,
         &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
         P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
         &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(IX_layer3_0_relu3), A(IX_layer3_0_downsample_1), (size_t)n * 200704);
     else
@@ -2615,29 +2622,30 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, &g_layer3_0_bn3,
             1e-05f);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu3), P(P_layer3_1_conv1_weight),
         NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL,
         P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
         P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer3_1_conv3), NULL, A(IX_layer3_1_relu2), P(P_layer3_1_conv3_weight),
         NULL, n, &g_layer3_1_conv3);
     /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(IX_layer3_1_relu3), A(IX_layer3_0_relu3), (size_t)n * 200704);
     else
@@ -2646,29 +2654,30 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, &g_layer3_1_bn3,
             1e-05f);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu3), P(P_layer3_2_conv1_weight),
         NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
         P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL,
         P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
         P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer3_2_conv3), NULL, A(IX_layer3_2_relu2), P(P_layer3_2_conv3_weight),
         NULL, n, &g_layer3_2_conv3);
     /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(IX_layer3_2_relu3), A(IX_layer3_1_relu3), (size_t)n * 200704);
     else
@@ -2677,29 +2686,30 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, &g_layer3_2_bn3,
             1e-05f);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer3_3_conv1), NULL, A(IX_layer3_2_relu3), P(P_layer3_3_conv1_weight),
         NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
         P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
         P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), NULL,
         P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
         P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer3_3_conv3), NULL, A(IX_layer3_3_relu2), P(P_layer3_3_conv3_weight),
         NULL, n, &g_layer3_3_conv3);
     /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(IX_layer3_3_relu3), A(IX_layer3_2_relu3), (size_t)n * 200704);
     else
@@ -2708,29 +2718,30 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, &g_layer3_3_bn3,
             1e-05f);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer3_4_conv1), NULL, A(IX_layer3_3_relu3), P(P_layer3_4_conv1_weight),
         NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
         P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
         P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), NULL,
         P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
         P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer3_4_conv3), NULL, A(IX_layer3_4_relu2), P(P_layer3_4_conv3_weight),
         NULL, n, &g_layer3_4_conv3);
     /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(IX_layer3_4_relu3), A(IX_layer3_3_relu3), (size_t)n * 200704);
     else
@@ -2739,29 +2750,30 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, &g_layer3_4_bn3,
             1e-05f);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer3_5_conv1), NULL, A(IX_layer3_4_relu3), P(P_layer3_5_conv1_weight),
         NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
         P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
         P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), NULL,
         P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
         P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer3_5_conv3), NULL, A(IX_layer3_5_relu2), P(P_layer3_5_conv3_weight),
         NULL, n, &g_layer3_5_conv3);
     /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
+       */
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(IX_layer3_5_relu3), A(IX_layer3_4_relu3), (size_t)n * 200704);
     else
@@ -2770,40 +2782,40 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, &g_layer3_5_bn3,
             1e-05f);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer4_0_conv1), NULL, A(IX_layer3_5_relu3), P(P_layer4_0_conv1_weight),
         NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL,
         P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
         P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer4_0_conv2), IT(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu2), A(IX_layer4_0_conv2), NULL,
         P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean),
         P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2, 1e-05f);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer4_0_conv3), NULL, A(IX_layer4_0_relu2), P(P_layer4_0_conv3_weight),
         NULL, n, &g_layer4_0_conv3);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     rt_conv2d_forward(A(IX_layer4_0_downsample_0), IT(IT_layer4_0_downsample_0),
         A(IX_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n,
         &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:90) */
+       generator/lib/skipc/blocks.lua:101) */
     rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0),
         P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
         P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
         &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... ->
-       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(IX_layer4_0_relu3), A(IX_layer4_0_downsample_1), (size_t)n * 100352);
     else
@@ -2812,29 +2824,29 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, &g_layer4_0_bn3,
             1e-05f);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer4_1_conv1), NULL, A(IX_layer4_0_relu3), P(P_layer4_1_conv1_weight),
         NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL,
         P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
         P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer4_1_conv2), IT(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu2), A(IX_layer4_1_conv2), NULL,
         P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean),
         P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2, 1e-05f);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer4_1_conv3), NULL, A(IX_layer4_1_relu2), P(P_layer4_1_conv3_weight),
         NULL, n, &g_layer4_1_conv3);
     /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... ->
-       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(IX_layer4_1_relu3), A(IX_layer4_0_relu3), (size_t)n * 100352);
     else
@@ -2843,29 +2855,29 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, &g_layer4_1_bn3,
             1e-05f);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_conv2d_forward(A(IX_layer4_2_conv1), NULL, A(IX_layer4_1_relu3), P(P_layer4_2_conv1_weight),
         NULL, n, &g_layer4_2_conv1);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu1), A(IX_layer4_2_conv1), NULL,
         P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean),
         P(P_layer4_2_bn1_running_var), n, &g_layer4_2_bn1, 1e-05f);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_conv2d_forward(A(IX_layer4_2_conv2), IT(IT_layer4_2_conv2), A(IX_layer4_2_relu1),
         P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu2), A(IX_layer4_2_conv2), NULL,
         P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean),
         P(P_layer4_2_bn2_running_var), n, &g_layer4_2_bn2, 1e-05f);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     rt_conv2d_forward(A(IX_layer4_2_conv3), NULL, A(IX_layer4_2_relu2), P(P_layer4_2_conv3_weight),
         NULL, n, &g_layer4_2_conv3);
     /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... ->
-       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer4_2_add1])
         rt_relu_forward(A(IX_layer4_2_relu3), A(IX_layer4_1_relu3), (size_t)n * 100352);
     else
@@ -2898,14 +2910,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49, RT_SET);
     /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer4_2_relu3);
     rt_relu_backward(A(D_layer4_2_add1), A(D_layer4_2_relu3), A(X_layer4_2_relu3),
         (size_t)n * 100352, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_add1] = rt_sumsq_samples(A(D_layer4_2_add1), n, 100352,
         100352);
     /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_2_bn3);
     rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias),
         A(D_layer4_2_add1), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048,
@@ -2914,7 +2926,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer4.2.bn2 + layer4.2.relu2 + layer4.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer4_2_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer4_2_relu2), A(X_layer4_2_conv2), S(S_layer4_2_bn2),
         S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n,
@@ -2925,7 +2937,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq_samples(A(D_layer4_2_relu2), n, 25088,
         25088);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight),
         G(P_layer4_2_bn2_bias), A(D_layer4_2_relu2), A(RX_layer4_2_relu2), A(X_layer4_2_conv2),
@@ -2935,7 +2947,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.2.bn1 + layer4.2.relu1 + layer4.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer4_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_2_relu1), A(X_layer4_2_conv1), S(S_layer4_2_bn1),
         S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n,
@@ -2946,7 +2958,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq_samples(A(D_layer4_2_relu1), n, 25088,
         25088);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight),
         G(P_layer4_2_bn1_bias), A(D_layer4_2_relu1), A(RX_layer4_2_relu1), A(X_layer4_2_conv1),
@@ -2955,7 +2967,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn1] = rt_sumsq_samples(A(D_layer4_2_conv1), n, 25088,
         25088);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_2_conv1);
     rt_conv2d_backward(A(D_layer4_2_add1), G(P_layer4_2_conv1_weight), NULL, NULL,
         A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1,
@@ -2963,14 +2975,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq_samples(A(D_layer4_2_add1), n, 100352,
         100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer4_1_relu3);
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_2_add1), A(X_layer4_1_relu3),
         (size_t)n * 100352, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 100352,
         100352);
     /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_1_bn3);
     rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias),
         A(D_layer4_1_add1), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048,
@@ -2979,7 +2991,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer4.1.bn2 + layer4.1.relu2 + layer4.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer4_1_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer4_1_relu2), A(X_layer4_1_conv2), S(S_layer4_1_bn2),
         S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n,
@@ -2990,7 +3002,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq_samples(A(D_layer4_1_relu2), n, 25088,
         25088);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight),
         G(P_layer4_1_bn2_bias), A(D_layer4_1_relu2), A(RX_layer4_1_relu2), A(X_layer4_1_conv2),
@@ -3000,7 +3012,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.1.bn1 + layer4.1.relu1 + layer4.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer4_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1),
         S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
@@ -3011,7 +3023,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
         25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight),
         G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(RX_layer4_1_relu1), A(X_layer4_1_conv1),
@@ -3020,7 +3032,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq_samples(A(D_layer4_1_conv1), n, 25088,
         25088);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_1_conv1);
     rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, NULL,
         A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
@@ -3028,12 +3040,12 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 100352,
         100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer4_0_relu3);
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu3),
         (size_t)n * 100352, RT_SET);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:90) */
+       generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer4_0_downsample_1);
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight),
         G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0),
@@ -3042,7 +3054,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] =
         rt_sumsq_samples(A(D_layer4_0_downsample_0), n, 100352, 100352);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer4_0_downsample_0);
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL,
         T(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3),
@@ -3050,7 +3062,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq_samples(A(D_layer4_0_add1), n, 100352,
         100352);
     /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_0_bn3);
     rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias),
         A(D_layer4_0_add1), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048,
@@ -3059,7 +3071,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer4.0.bn2 + layer4.0.relu2 + layer4.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer4_0_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer4_0_relu2), A(X_layer4_0_conv2), S(S_layer4_0_bn2),
         S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n,
@@ -3070,7 +3082,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq_samples(A(D_layer4_0_relu2), n, 25088,
         25088);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight),
         G(P_layer4_0_bn2_bias), A(D_layer4_0_relu2), A(RX_layer4_0_relu2), A(X_layer4_0_conv2),
@@ -3080,7 +3092,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         25088);
     /* layer4.0.bn1 + layer4.0.relu1 + layer4.0.conv2: batchnorm + relu + conv2d 3x3 stride 2 pad 1
        no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer4_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1),
         S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
@@ -3091,7 +3103,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq_samples(A(D_layer4_0_relu1), n, 100352,
         100352);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight),
         G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(RX_layer4_0_relu1), A(X_layer4_0_conv1),
@@ -3100,7 +3112,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq_samples(A(D_layer4_0_conv1), n, 100352,
         100352);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_0_conv1);
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL,
         A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
@@ -3110,14 +3122,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq_samples(A(D_layer3_5_relu3), n,
         200704, 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer3_5_relu3);
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 200704,
         200704);
     /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_5_bn3);
     rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias),
         A(D_layer3_5_add1), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024,
@@ -3126,7 +3138,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.5.bn2 + layer3.5.relu2 + layer3.5.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer3_5_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu2), A(X_layer3_5_conv2), S(S_layer3_5_bn2),
         S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
@@ -3137,7 +3149,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 50176,
         50176);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_5_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight),
         G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(RX_layer3_5_relu2), A(X_layer3_5_conv2),
@@ -3147,7 +3159,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.5.bn1 + layer3.5.relu1 + layer3.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer3_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
         S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
@@ -3158,7 +3170,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 50176,
         50176);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
         G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(RX_layer3_5_relu1), A(X_layer3_5_conv1),
@@ -3167,7 +3179,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq_samples(A(D_layer3_5_conv1), n, 50176,
         50176);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, NULL,
         A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
@@ -3175,14 +3187,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 200704,
         200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer3_4_relu3);
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 200704,
         200704);
     /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_4_bn3);
     rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias),
         A(D_layer3_4_add1), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024,
@@ -3191,7 +3203,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.4.bn2 + layer3.4.relu2 + layer3.4.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer3_4_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu2), A(X_layer3_4_conv2), S(S_layer3_4_bn2),
         S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
@@ -3202,7 +3214,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 50176,
         50176);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_4_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight),
         G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(RX_layer3_4_relu2), A(X_layer3_4_conv2),
@@ -3212,7 +3224,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.4.bn1 + layer3.4.relu1 + layer3.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer3_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
         S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
@@ -3223,7 +3235,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 50176,
         50176);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
         G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(RX_layer3_4_relu1), A(X_layer3_4_conv1),
@@ -3232,7 +3244,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq_samples(A(D_layer3_4_conv1), n, 50176,
         50176);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, NULL,
         A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
@@ -3240,14 +3252,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 200704,
         200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer3_3_relu3);
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 200704,
         200704);
     /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_3_bn3);
     rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias),
         A(D_layer3_3_add1), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024,
@@ -3256,7 +3268,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.3.bn2 + layer3.3.relu2 + layer3.3.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer3_3_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu2), A(X_layer3_3_conv2), S(S_layer3_3_bn2),
         S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
@@ -3267,7 +3279,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 50176,
         50176);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight),
         G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(RX_layer3_3_relu2), A(X_layer3_3_conv2),
@@ -3277,7 +3289,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.3.bn1 + layer3.3.relu1 + layer3.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer3_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
         S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
@@ -3288,7 +3300,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 50176,
         50176);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
         G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(RX_layer3_3_relu1), A(X_layer3_3_conv1),
@@ -3297,7 +3309,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq_samples(A(D_layer3_3_conv1), n, 50176,
         50176);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, NULL,
         A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
@@ -3305,14 +3317,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 200704,
         200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer3_2_relu3);
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 200704,
         200704);
     /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_2_bn3);
     rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias),
         A(D_layer3_2_add1), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024,
@@ -3321,7 +3333,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.2.bn2 + layer3.2.relu2 + layer3.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer3_2_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
         S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
@@ -3332,7 +3344,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 50176,
         50176);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
         G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(RX_layer3_2_relu2), A(X_layer3_2_conv2),
@@ -3342,7 +3354,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer3_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
         S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
@@ -3353,7 +3365,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 50176,
         50176);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
@@ -3362,7 +3374,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 50176,
         50176);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, NULL,
         A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
@@ -3370,14 +3382,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 200704,
         200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer3_1_relu3);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu3),
         (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 200704,
         200704);
     /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_1_bn3);
     rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024,
@@ -3386,7 +3398,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.1.bn2 + layer3.1.relu2 + layer3.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer3_1_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
         S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
@@ -3397,7 +3409,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 50176,
         50176);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
         G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(RX_layer3_1_relu2), A(X_layer3_1_conv2),
@@ -3407,7 +3419,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer3_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
@@ -3418,7 +3430,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
         50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
@@ -3427,7 +3439,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 50176,
         50176);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, NULL,
         A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
@@ -3435,12 +3447,12 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 200704,
         200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer3_0_relu3);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu3),
         (size_t)n * 200704, RT_SET);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer3_0_downsample_1);
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
@@ -3449,7 +3461,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] =
         rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 200704, 200704);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL,
         T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3),
@@ -3457,7 +3469,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 200704,
         200704);
     /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_0_bn3);
     rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024,
@@ -3466,7 +3478,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer3.0.bn2 + layer3.0.relu2 + layer3.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer3_0_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
         S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
@@ -3477,7 +3489,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 50176,
         50176);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
         G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(RX_layer3_0_relu2), A(X_layer3_0_conv2),
@@ -3487,7 +3499,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         50176);
     /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 2 pad 1
        no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer3_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
@@ -3498,7 +3510,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 200704,
         200704);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
@@ -3507,7 +3519,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 200704,
         200704);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL,
         A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
@@ -3517,14 +3529,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_3_relu3), n,
         401408, 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer2_3_relu3);
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3),
         (size_t)n * 401408, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 401408,
         401408);
     /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_3_bn3);
     rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias),
         A(D_layer2_3_add1), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512,
@@ -3533,7 +3545,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.3.bn2 + layer2.3.relu2 + layer2.3.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer2_3_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu2), A(X_layer2_3_conv2), S(S_layer2_3_bn2),
         S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
@@ -3544,7 +3556,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 100352,
         100352);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_3_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight),
         G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(RX_layer2_3_relu2), A(X_layer2_3_conv2),
@@ -3554,7 +3566,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.3.bn1 + layer2.3.relu1 + layer2.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer2_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
         S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
@@ -3565,7 +3577,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 100352,
         100352);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
         G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(RX_layer2_3_relu1), A(X_layer2_3_conv1),
@@ -3574,7 +3586,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq_samples(A(D_layer2_3_conv1), n, 100352,
         100352);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, NULL,
         A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
@@ -3582,14 +3594,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 401408,
         401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer2_2_relu3);
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu3),
         (size_t)n * 401408, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 401408,
         401408);
     /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_2_bn3);
     rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias),
         A(D_layer2_2_add1), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512,
@@ -3598,7 +3610,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.2.bn2 + layer2.2.relu2 + layer2.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer2_2_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
         S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
@@ -3609,7 +3621,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 100352,
         100352);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
         G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(RX_layer2_2_relu2), A(X_layer2_2_conv2),
@@ -3619,7 +3631,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer2_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
@@ -3630,7 +3642,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 100352,
         100352);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
@@ -3639,7 +3651,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 100352,
         100352);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, NULL,
         A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
@@ -3647,14 +3659,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 401408,
         401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer2_1_relu3);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu3),
         (size_t)n * 401408, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 401408,
         401408);
     /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_1_bn3);
     rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512,
@@ -3663,7 +3675,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.1.bn2 + layer2.1.relu2 + layer2.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer2_1_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
         S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
@@ -3674,7 +3686,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 100352,
         100352);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
         G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(RX_layer2_1_relu2), A(X_layer2_1_conv2),
@@ -3684,7 +3696,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer2_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
@@ -3695,7 +3707,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
         100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
@@ -3704,7 +3716,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 100352,
         100352);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, NULL,
         A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
@@ -3712,12 +3724,12 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 401408,
         401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer2_0_relu3);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu3),
         (size_t)n * 401408, RT_SET);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:90) */
+       generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer2_0_downsample_1);
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
@@ -3726,7 +3738,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] =
         rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 401408, 401408);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL,
         T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3),
@@ -3734,7 +3746,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 401408,
         401408);
     /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_0_bn3);
     rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512,
@@ -3743,7 +3755,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         401408);
     /* layer2.0.bn2 + layer2.0.relu2 + layer2.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer2_0_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
         S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
@@ -3754,7 +3766,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 100352,
         100352);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
         G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(RX_layer2_0_relu2), A(X_layer2_0_conv2),
@@ -3764,7 +3776,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         100352);
     /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 2 pad 1
        no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer2_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
@@ -3775,7 +3787,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 401408,
         401408);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
@@ -3784,7 +3796,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 401408,
         401408);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL,
         A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
@@ -3794,14 +3806,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_2_relu3), n,
         802816, 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer1_2_relu3);
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3),
         (size_t)n * 802816, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 802816,
         802816);
     /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_2_bn3);
     rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias),
         A(D_layer1_2_add1), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256,
@@ -3810,7 +3822,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         802816);
     /* layer1.2.bn2 + layer1.2.relu2 + layer1.2.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer1_2_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
         S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
@@ -3821,7 +3833,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 200704,
         200704);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_2_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
         G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(RX_layer1_2_relu2), A(X_layer1_2_conv2),
@@ -3831,7 +3843,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer1_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
@@ -3842,7 +3854,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 200704,
         200704);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
@@ -3851,7 +3863,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 200704,
         200704);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, NULL,
         A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
@@ -3859,14 +3871,14 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 802816,
         802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer1_1_relu3);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu3),
         (size_t)n * 802816, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 802816,
         802816);
     /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_1_bn3);
     rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256,
@@ -3875,7 +3887,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         802816);
     /* layer1.1.bn2 + layer1.1.relu2 + layer1.1.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer1_1_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
         S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
@@ -3886,7 +3898,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 200704,
         200704);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_1_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
         G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(RX_layer1_1_relu2), A(X_layer1_1_conv2),
@@ -3896,7 +3908,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer1_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
@@ -3907,7 +3919,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
         200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
@@ -3916,7 +3928,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 200704,
         200704);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, NULL,
         A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
@@ -3924,12 +3936,12 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 802816,
         802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:91) */
+       generator/lib/skipc/blocks.lua:102) */
     RT_PROF(C_layer1_0_relu3);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu3),
         (size_t)n * 802816, RT_SET);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:90) */
+       generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer1_0_downsample_1);
     rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight),
         G(P_layer1_0_downsample_1_bias), A(D_layer1_0_add1), A(X_layer1_0_downsample_0),
@@ -3938,7 +3950,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_1] =
         rt_sumsq_samples(A(D_layer1_0_downsample_0), n, 802816, 802816);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer1_0_downsample_0);
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL,
         A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n,
@@ -3946,7 +3958,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 802816,
         802816);
     /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:89) */
+       generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_0_bn3);
     rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256,
@@ -3955,7 +3967,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         802816);
     /* layer1.0.bn2 + layer1.0.relu2 + layer1.0.conv3: batchnorm + relu + conv2d 1x1 stride 1 pad 0
        no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:88, 89) */
+       generator/lib/skipc/blocks.lua:99, 100) */
     RT_PROF(C_layer1_0_conv3);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
         S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
@@ -3966,7 +3978,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 200704,
         200704);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_0_bn2);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
         G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(RX_layer1_0_relu2), A(X_layer1_0_conv2),
@@ -3976,7 +3988,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         200704);
     /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
        no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
-       generator/lib/skipc/blocks.lua:87, 88) */
+       generator/lib/skipc/blocks.lua:98, 99) */
     RT_PROF(C_layer1_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
@@ -3987,7 +3999,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
         200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
@@ -3996,7 +4008,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 200704,
         200704);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1),
         A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);

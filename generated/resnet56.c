@@ -1591,12 +1591,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
             P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
@@ -1608,12 +1608,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
             P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(X_layer1_0_relu2), A(X_relu), (size_t)n * 12544);
@@ -1627,12 +1627,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
@@ -1644,12 +1644,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
             P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
@@ -1664,12 +1664,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
             1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
@@ -1681,12 +1681,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
             P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_2_add1);
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
@@ -1701,12 +1701,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2,
             1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu1), S(S_layer1_3_bn1),
@@ -1718,12 +1718,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
             P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
     rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_3_add1);
     if (drop && drop[K_layer1_3_add1])
         rt_relu_forward(A(X_layer1_3_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
@@ -1738,12 +1738,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2,
             1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu1), S(S_layer1_4_bn1),
@@ -1755,12 +1755,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
             P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
     rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_4_add1);
     if (drop && drop[K_layer1_4_add1])
         rt_relu_forward(A(X_layer1_4_relu2), A(X_layer1_3_relu2), (size_t)n * 12544);
@@ -1775,12 +1775,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2,
             1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu1), S(S_layer1_5_bn1),
@@ -1792,12 +1792,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
             P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
     rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_5_add1);
     if (drop && drop[K_layer1_5_add1])
         rt_relu_forward(A(X_layer1_5_relu2), A(X_layer1_4_relu2), (size_t)n * 12544);
@@ -1812,12 +1812,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2,
             1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu1), S(S_layer1_6_bn1),
@@ -1829,12 +1829,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
             P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
     rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_6_add1);
     if (drop && drop[K_layer1_6_add1])
         rt_relu_forward(A(X_layer1_6_relu2), A(X_layer1_5_relu2), (size_t)n * 12544);
@@ -1849,12 +1849,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2,
             1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu1), S(S_layer1_7_bn1),
@@ -1866,12 +1866,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
             P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
     rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_7_add1);
     if (drop && drop[K_layer1_7_add1])
         rt_relu_forward(A(X_layer1_7_relu2), A(X_layer1_6_relu2), (size_t)n * 12544);
@@ -1886,12 +1886,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2,
             1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu1), S(S_layer1_8_bn1),
@@ -1903,12 +1903,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
             P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
     rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_8_add1);
     if (drop && drop[K_layer1_8_add1])
         rt_relu_forward(A(X_layer1_8_relu2), A(X_layer1_7_relu2), (size_t)n * 12544);
@@ -1923,12 +1923,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2,
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
@@ -1940,17 +1940,17 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
             P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
         P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
@@ -1964,7 +1964,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
             &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_downsample_1), (size_t)n * 6272);
@@ -1979,12 +1979,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
@@ -1996,12 +1996,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
             P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
@@ -2016,12 +2016,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
             1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
@@ -2033,12 +2033,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
             P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_2_add1);
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
@@ -2053,12 +2053,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2,
             1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
@@ -2070,12 +2070,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
             P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
     rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_3_add1);
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
@@ -2090,12 +2090,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2,
             1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu1), S(S_layer2_4_bn1),
@@ -2107,12 +2107,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
             P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
     rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_4_add1);
     if (drop && drop[K_layer2_4_add1])
         rt_relu_forward(A(X_layer2_4_relu2), A(X_layer2_3_relu2), (size_t)n * 6272);
@@ -2127,12 +2127,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2,
             1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu1), S(S_layer2_5_bn1),
@@ -2144,12 +2144,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
             P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
     rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_5_add1);
     if (drop && drop[K_layer2_5_add1])
         rt_relu_forward(A(X_layer2_5_relu2), A(X_layer2_4_relu2), (size_t)n * 6272);
@@ -2164,12 +2164,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2,
             1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu1), S(S_layer2_6_bn1),
@@ -2181,12 +2181,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
             P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
     rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_6_add1);
     if (drop && drop[K_layer2_6_add1])
         rt_relu_forward(A(X_layer2_6_relu2), A(X_layer2_5_relu2), (size_t)n * 6272);
@@ -2201,12 +2201,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2,
             1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu1), S(S_layer2_7_bn1),
@@ -2218,12 +2218,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
             P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
     rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_7_add1);
     if (drop && drop[K_layer2_7_add1])
         rt_relu_forward(A(X_layer2_7_relu2), A(X_layer2_6_relu2), (size_t)n * 6272);
@@ -2238,12 +2238,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2,
             1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu1), S(S_layer2_8_bn1),
@@ -2255,12 +2255,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
             P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
     rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_8_add1);
     if (drop && drop[K_layer2_8_add1])
         rt_relu_forward(A(X_layer2_8_relu2), A(X_layer2_7_relu2), (size_t)n * 6272);
@@ -2275,12 +2275,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2,
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
@@ -2292,17 +2292,17 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
             P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
         P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_1);
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
@@ -2316,7 +2316,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
             &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_downsample_1), (size_t)n * 3136);
@@ -2331,12 +2331,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
@@ -2348,12 +2348,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
             P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
@@ -2368,12 +2368,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
             1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
@@ -2385,12 +2385,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
             P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_2_add1);
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
@@ -2405,12 +2405,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2,
             1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
@@ -2422,12 +2422,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
             P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
     rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_3_add1);
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_2_relu2), (size_t)n * 3136);
@@ -2442,12 +2442,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2,
             1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
@@ -2459,12 +2459,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
             P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
     rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_4_add1);
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_3_relu2), (size_t)n * 3136);
@@ -2479,12 +2479,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2,
             1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
@@ -2496,12 +2496,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
             P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
     rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_5_add1);
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_4_relu2), (size_t)n * 3136);
@@ -2516,12 +2516,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2,
             1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu1), S(S_layer3_6_bn1),
@@ -2533,12 +2533,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
             P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
     rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_6_add1);
     if (drop && drop[K_layer3_6_add1])
         rt_relu_forward(A(X_layer3_6_relu2), A(X_layer3_5_relu2), (size_t)n * 3136);
@@ -2553,12 +2553,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2,
             1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu1), S(S_layer3_7_bn1),
@@ -2570,12 +2570,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
             P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
     rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_7_add1);
     if (drop && drop[K_layer3_7_add1])
         rt_relu_forward(A(X_layer3_7_relu2), A(X_layer3_6_relu2), (size_t)n * 3136);
@@ -2590,12 +2590,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2,
             1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_bn1);
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu1), S(S_layer3_8_bn1),
@@ -2607,12 +2607,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
             P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
             P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
     rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_8_add1);
     if (drop && drop[K_layer3_8_add1])
         rt_relu_forward(A(X_layer3_8_relu2), A(X_layer3_7_relu2), (size_t)n * 3136);
@@ -2643,20 +2643,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(IX_layer1_0_relu2), A(IX_relu), (size_t)n * 12544);
     else
@@ -2664,20 +2664,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_0_relu2), (size_t)n * 12544);
     else
@@ -2686,20 +2686,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
             1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
         P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_1_relu2), (size_t)n * 12544);
     else
@@ -2708,20 +2708,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2,
             1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), NULL,
         P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
         P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_3_add1])
         rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_2_relu2), (size_t)n * 12544);
     else
@@ -2730,20 +2730,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2,
             1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), NULL,
         P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
         P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_4_add1])
         rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_3_relu2), (size_t)n * 12544);
     else
@@ -2752,20 +2752,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2,
             1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), NULL,
         P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
         P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_5_add1])
         rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_4_relu2), (size_t)n * 12544);
     else
@@ -2774,20 +2774,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2,
             1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), NULL,
         P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
         P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_6_add1])
         rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_5_relu2), (size_t)n * 12544);
     else
@@ -2796,20 +2796,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2,
             1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), NULL,
         P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
         P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_7_add1])
         rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_6_relu2), (size_t)n * 12544);
     else
@@ -2818,20 +2818,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2,
             1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), NULL,
         P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
         P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_8_add1])
         rt_relu_forward(A(IX_layer1_8_relu2), A(IX_layer1_7_relu2), (size_t)n * 12544);
     else
@@ -2840,31 +2840,31 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2,
             1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), NULL, n,
         &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
         P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
         &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_downsample_1), (size_t)n * 6272);
     else
@@ -2873,20 +2873,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_0_relu2), (size_t)n * 6272);
     else
@@ -2895,20 +2895,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
             1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
         P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_1_relu2), (size_t)n * 6272);
     else
@@ -2917,20 +2917,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2,
             1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
         P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
         P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_2_relu2), (size_t)n * 6272);
     else
@@ -2939,20 +2939,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2,
             1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), NULL,
         P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
         P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_4_add1])
         rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_3_relu2), (size_t)n * 6272);
     else
@@ -2961,20 +2961,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2,
             1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), NULL,
         P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
         P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_5_add1])
         rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_4_relu2), (size_t)n * 6272);
     else
@@ -2983,20 +2983,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2,
             1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), NULL,
         P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
         P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_6_add1])
         rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_5_relu2), (size_t)n * 6272);
     else
@@ -3005,20 +3005,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2,
             1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), NULL,
         P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
         P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_7_add1])
         rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_6_relu2), (size_t)n * 6272);
     else
@@ -3027,20 +3027,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2,
             1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), NULL,
         P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
         P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_8_add1])
         rt_relu_forward(A(IX_layer2_8_relu2), A(IX_layer2_7_relu2), (size_t)n * 6272);
     else
@@ -3049,31 +3049,31 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2,
             1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), NULL, n,
         &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
         P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
         &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_downsample_1), (size_t)n * 3136);
     else
@@ -3082,20 +3082,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_0_relu2), (size_t)n * 3136);
     else
@@ -3104,20 +3104,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
             1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
         P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_1_relu2), (size_t)n * 3136);
     else
@@ -3126,20 +3126,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2,
             1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
         P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
         P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_2_relu2), (size_t)n * 3136);
     else
@@ -3148,20 +3148,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2,
             1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
         P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
         P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_3_relu2), (size_t)n * 3136);
     else
@@ -3170,20 +3170,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2,
             1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
         P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
         P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_4_relu2), (size_t)n * 3136);
     else
@@ -3192,20 +3192,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2,
             1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), NULL,
         P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
         P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_6_add1])
         rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_5_relu2), (size_t)n * 3136);
     else
@@ -3214,20 +3214,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2,
             1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), NULL,
         P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
         P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_7_add1])
         rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_6_relu2), (size_t)n * 3136);
     else
@@ -3236,20 +3236,20 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2,
             1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), NULL,
         P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
         P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
+       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_8_add1])
         rt_relu_forward(A(IX_layer3_8_relu2), A(IX_layer3_7_relu2), (size_t)n * 3136);
     else
@@ -3282,14 +3282,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_8_relu2);
     rt_relu_backward(A(D_layer3_8_add1), A(D_layer3_8_relu2), A(X_layer3_8_relu2),
         (size_t)n * 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
     /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_bn2);
     rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias),
         A(D_layer3_8_add1), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64,
@@ -3297,7 +3297,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq_samples(A(D_layer3_8_conv2), n, 3136,
         3136);
     /* layer3.8.bn1 + layer3.8.relu1 + layer3.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_8_relu1), A(X_layer3_8_conv1), S(S_layer3_8_bn1),
@@ -3309,7 +3309,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight),
         G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(RX_layer3_8_relu1), A(X_layer3_8_conv1),
@@ -3318,7 +3318,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq_samples(A(D_layer3_8_conv1), n, 3136,
         3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), NULL, T(TB_layer3_8_conv1),
         A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1,
@@ -3326,14 +3326,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_7_relu2);
     rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_8_add1), A(X_layer3_7_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
     /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_bn2);
     rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias),
         A(D_layer3_7_add1), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64,
@@ -3341,7 +3341,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq_samples(A(D_layer3_7_conv2), n, 3136,
         3136);
     /* layer3.7.bn1 + layer3.7.relu1 + layer3.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_7_relu1), A(X_layer3_7_conv1), S(S_layer3_7_bn1),
@@ -3353,7 +3353,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight),
         G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(RX_layer3_7_relu1), A(X_layer3_7_conv1),
@@ -3362,7 +3362,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq_samples(A(D_layer3_7_conv1), n, 3136,
         3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), NULL, T(TB_layer3_7_conv1),
         A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1,
@@ -3370,14 +3370,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_6_relu2);
     rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_7_add1), A(X_layer3_6_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
     /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_bn2);
     rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias),
         A(D_layer3_6_add1), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64,
@@ -3385,7 +3385,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq_samples(A(D_layer3_6_conv2), n, 3136,
         3136);
     /* layer3.6.bn1 + layer3.6.relu1 + layer3.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_6_relu1), A(X_layer3_6_conv1), S(S_layer3_6_bn1),
@@ -3397,7 +3397,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight),
         G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(RX_layer3_6_relu1), A(X_layer3_6_conv1),
@@ -3406,7 +3406,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq_samples(A(D_layer3_6_conv1), n, 3136,
         3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), NULL, T(TB_layer3_6_conv1),
         A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1,
@@ -3414,14 +3414,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_5_relu2);
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_6_add1), A(X_layer3_5_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
     /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_bn2);
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias),
         A(D_layer3_5_add1), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64,
@@ -3429,7 +3429,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq_samples(A(D_layer3_5_conv2), n, 3136,
         3136);
     /* layer3.5.bn1 + layer3.5.relu1 + layer3.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
@@ -3441,7 +3441,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
         G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(RX_layer3_5_relu1), A(X_layer3_5_conv1),
@@ -3450,7 +3450,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq_samples(A(D_layer3_5_conv1), n, 3136,
         3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, T(TB_layer3_5_conv1),
         A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
@@ -3458,14 +3458,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_4_relu2);
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
     /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_bn2);
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias),
         A(D_layer3_4_add1), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64,
@@ -3473,7 +3473,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq_samples(A(D_layer3_4_conv2), n, 3136,
         3136);
     /* layer3.4.bn1 + layer3.4.relu1 + layer3.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
@@ -3485,7 +3485,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
         G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(RX_layer3_4_relu1), A(X_layer3_4_conv1),
@@ -3494,7 +3494,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq_samples(A(D_layer3_4_conv1), n, 3136,
         3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, T(TB_layer3_4_conv1),
         A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
@@ -3502,14 +3502,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_3_relu2);
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
     /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_bn2);
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias),
         A(D_layer3_3_add1), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64,
@@ -3517,7 +3517,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq_samples(A(D_layer3_3_conv2), n, 3136,
         3136);
     /* layer3.3.bn1 + layer3.3.relu1 + layer3.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
@@ -3529,7 +3529,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
         G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(RX_layer3_3_relu1), A(X_layer3_3_conv1),
@@ -3538,7 +3538,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq_samples(A(D_layer3_3_conv1), n, 3136,
         3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, T(TB_layer3_3_conv1),
         A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
@@ -3546,14 +3546,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_bn2);
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias),
         A(D_layer3_2_add1), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64,
@@ -3561,7 +3561,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1 + layer3.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
@@ -3573,7 +3573,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(RX_layer3_2_relu1), A(X_layer3_2_conv1),
@@ -3582,7 +3582,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
         3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
         A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
@@ -3590,14 +3590,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_bn2);
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64,
@@ -3605,7 +3605,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1 + layer3.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
@@ -3617,7 +3617,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(RX_layer3_1_relu1), A(X_layer3_1_conv1),
@@ -3626,7 +3626,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
         3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
@@ -3634,12 +3634,12 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136,
         RT_SET);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_1);
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
@@ -3648,7 +3648,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] =
         rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 3136, 3136);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), NULL,
         T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2),
@@ -3656,7 +3656,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
         3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_bn2);
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64,
@@ -3664,7 +3664,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1 + layer3.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72, 73)
+       no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83, 84)
        */
     RT_PROF(C_layer3_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
@@ -3676,7 +3676,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(RX_layer3_0_relu1), A(X_layer3_0_conv1),
@@ -3685,7 +3685,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
         3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
@@ -3695,14 +3695,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_8_relu2), n,
         6272, 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_8_relu2);
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2),
         (size_t)n * 6272, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
     /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_bn2);
     rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias),
         A(D_layer2_8_add1), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32,
@@ -3710,8 +3710,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq_samples(A(D_layer2_8_conv2), n, 6272,
         6272);
     /* layer2.8.bn1 + layer2.8.relu1 + layer2.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_8_relu1), A(X_layer2_8_conv1), S(S_layer2_8_bn1),
         S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
@@ -3722,7 +3722,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight),
         G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(RX_layer2_8_relu1), A(X_layer2_8_conv1),
@@ -3731,7 +3731,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq_samples(A(D_layer2_8_conv1), n, 6272,
         6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), NULL, T(TB_layer2_8_conv1),
         A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1,
@@ -3739,14 +3739,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_7_relu2);
     rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_8_add1), A(X_layer2_7_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
     /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_bn2);
     rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias),
         A(D_layer2_7_add1), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32,
@@ -3754,8 +3754,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq_samples(A(D_layer2_7_conv2), n, 6272,
         6272);
     /* layer2.7.bn1 + layer2.7.relu1 + layer2.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_7_relu1), A(X_layer2_7_conv1), S(S_layer2_7_bn1),
         S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
@@ -3766,7 +3766,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight),
         G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(RX_layer2_7_relu1), A(X_layer2_7_conv1),
@@ -3775,7 +3775,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq_samples(A(D_layer2_7_conv1), n, 6272,
         6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), NULL, T(TB_layer2_7_conv1),
         A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1,
@@ -3783,14 +3783,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_6_relu2);
     rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_7_add1), A(X_layer2_6_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
     /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_bn2);
     rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias),
         A(D_layer2_6_add1), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32,
@@ -3798,8 +3798,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq_samples(A(D_layer2_6_conv2), n, 6272,
         6272);
     /* layer2.6.bn1 + layer2.6.relu1 + layer2.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_6_relu1), A(X_layer2_6_conv1), S(S_layer2_6_bn1),
         S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
@@ -3810,7 +3810,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight),
         G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(RX_layer2_6_relu1), A(X_layer2_6_conv1),
@@ -3819,7 +3819,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq_samples(A(D_layer2_6_conv1), n, 6272,
         6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), NULL, T(TB_layer2_6_conv1),
         A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1,
@@ -3827,14 +3827,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_5_relu2);
     rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_6_add1), A(X_layer2_5_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
     /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_bn2);
     rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias),
         A(D_layer2_5_add1), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32,
@@ -3842,8 +3842,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq_samples(A(D_layer2_5_conv2), n, 6272,
         6272);
     /* layer2.5.bn1 + layer2.5.relu1 + layer2.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_5_relu1), A(X_layer2_5_conv1), S(S_layer2_5_bn1),
         S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
@@ -3854,7 +3854,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight),
         G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(RX_layer2_5_relu1), A(X_layer2_5_conv1),
@@ -3863,7 +3863,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq_samples(A(D_layer2_5_conv1), n, 6272,
         6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), NULL, T(TB_layer2_5_conv1),
         A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1,
@@ -3871,14 +3871,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_4_relu2);
     rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_5_add1), A(X_layer2_4_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
     /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_bn2);
     rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias),
         A(D_layer2_4_add1), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32,
@@ -3886,8 +3886,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq_samples(A(D_layer2_4_conv2), n, 6272,
         6272);
     /* layer2.4.bn1 + layer2.4.relu1 + layer2.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_4_relu1), A(X_layer2_4_conv1), S(S_layer2_4_bn1),
         S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
@@ -3898,7 +3898,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight),
         G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(RX_layer2_4_relu1), A(X_layer2_4_conv1),
@@ -3907,7 +3907,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq_samples(A(D_layer2_4_conv1), n, 6272,
         6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), NULL, T(TB_layer2_4_conv1),
         A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1,
@@ -3915,14 +3915,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_3_relu2);
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_4_add1), A(X_layer2_3_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
     /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_bn2);
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias),
         A(D_layer2_3_add1), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32,
@@ -3930,8 +3930,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq_samples(A(D_layer2_3_conv2), n, 6272,
         6272);
     /* layer2.3.bn1 + layer2.3.relu1 + layer2.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
         S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
@@ -3942,7 +3942,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
         G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(RX_layer2_3_relu1), A(X_layer2_3_conv1),
@@ -3951,7 +3951,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq_samples(A(D_layer2_3_conv1), n, 6272,
         6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, T(TB_layer2_3_conv1),
         A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
@@ -3959,14 +3959,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_bn2);
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias),
         A(D_layer2_2_add1), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32,
@@ -3974,8 +3974,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1 + layer2.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
@@ -3986,7 +3986,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(RX_layer2_2_relu1), A(X_layer2_2_conv1),
@@ -3995,7 +3995,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
         6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
         A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
@@ -4003,14 +4003,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_bn2);
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32,
@@ -4018,8 +4018,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1 + layer2.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
@@ -4030,7 +4030,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(RX_layer2_1_relu1), A(X_layer2_1_conv1),
@@ -4039,7 +4039,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
         6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
@@ -4047,12 +4047,12 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272,
         RT_SET);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_1);
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
@@ -4061,7 +4061,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] =
         rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 6272, 6272);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), NULL,
         T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2),
@@ -4069,7 +4069,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
         6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_bn2);
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32,
@@ -4077,8 +4077,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1 + layer2.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer2_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
@@ -4089,7 +4089,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(RX_layer2_0_relu1), A(X_layer2_0_conv1),
@@ -4098,7 +4098,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
         6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
@@ -4108,14 +4108,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_8_relu2), n,
         12544, 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_8_relu2);
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
     /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_bn2);
     rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias),
         A(D_layer1_8_add1), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16,
@@ -4123,8 +4123,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq_samples(A(D_layer1_8_conv2), n, 12544,
         12544);
     /* layer1.8.bn1 + layer1.8.relu1 + layer1.8.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_8_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_8_relu1), A(X_layer1_8_conv1), S(S_layer1_8_bn1),
         S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
@@ -4135,7 +4135,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight),
         G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(RX_layer1_8_relu1), A(X_layer1_8_conv1),
@@ -4144,7 +4144,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq_samples(A(D_layer1_8_conv1), n, 12544,
         12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), NULL, T(TB_layer1_8_conv1),
         A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1,
@@ -4152,14 +4152,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_7_relu2);
     rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_8_add1), A(X_layer1_7_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
     /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_bn2);
     rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias),
         A(D_layer1_7_add1), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16,
@@ -4167,8 +4167,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq_samples(A(D_layer1_7_conv2), n, 12544,
         12544);
     /* layer1.7.bn1 + layer1.7.relu1 + layer1.7.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_7_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_7_relu1), A(X_layer1_7_conv1), S(S_layer1_7_bn1),
         S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
@@ -4179,7 +4179,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight),
         G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(RX_layer1_7_relu1), A(X_layer1_7_conv1),
@@ -4188,7 +4188,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq_samples(A(D_layer1_7_conv1), n, 12544,
         12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), NULL, T(TB_layer1_7_conv1),
         A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1,
@@ -4196,14 +4196,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_6_relu2);
     rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_7_add1), A(X_layer1_6_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
     /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_bn2);
     rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias),
         A(D_layer1_6_add1), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16,
@@ -4211,8 +4211,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq_samples(A(D_layer1_6_conv2), n, 12544,
         12544);
     /* layer1.6.bn1 + layer1.6.relu1 + layer1.6.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_6_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_6_relu1), A(X_layer1_6_conv1), S(S_layer1_6_bn1),
         S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
@@ -4223,7 +4223,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight),
         G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(RX_layer1_6_relu1), A(X_layer1_6_conv1),
@@ -4232,7 +4232,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq_samples(A(D_layer1_6_conv1), n, 12544,
         12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), NULL, T(TB_layer1_6_conv1),
         A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1,
@@ -4240,14 +4240,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_5_relu2);
     rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_6_add1), A(X_layer1_5_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
     /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_bn2);
     rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias),
         A(D_layer1_5_add1), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16,
@@ -4255,8 +4255,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq_samples(A(D_layer1_5_conv2), n, 12544,
         12544);
     /* layer1.5.bn1 + layer1.5.relu1 + layer1.5.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_5_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_5_relu1), A(X_layer1_5_conv1), S(S_layer1_5_bn1),
         S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
@@ -4267,7 +4267,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight),
         G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(RX_layer1_5_relu1), A(X_layer1_5_conv1),
@@ -4276,7 +4276,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq_samples(A(D_layer1_5_conv1), n, 12544,
         12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), NULL, T(TB_layer1_5_conv1),
         A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1,
@@ -4284,14 +4284,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_4_relu2);
     rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_5_add1), A(X_layer1_4_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
     /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_bn2);
     rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias),
         A(D_layer1_4_add1), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16,
@@ -4299,8 +4299,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq_samples(A(D_layer1_4_conv2), n, 12544,
         12544);
     /* layer1.4.bn1 + layer1.4.relu1 + layer1.4.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_4_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_4_relu1), A(X_layer1_4_conv1), S(S_layer1_4_bn1),
         S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
@@ -4311,7 +4311,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight),
         G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(RX_layer1_4_relu1), A(X_layer1_4_conv1),
@@ -4320,7 +4320,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq_samples(A(D_layer1_4_conv1), n, 12544,
         12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), NULL, T(TB_layer1_4_conv1),
         A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1,
@@ -4328,14 +4328,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_3_relu2);
     rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_4_add1), A(X_layer1_3_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
     /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_bn2);
     rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias),
         A(D_layer1_3_add1), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16,
@@ -4343,8 +4343,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq_samples(A(D_layer1_3_conv2), n, 12544,
         12544);
     /* layer1.3.bn1 + layer1.3.relu1 + layer1.3.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_3_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_3_relu1), A(X_layer1_3_conv1), S(S_layer1_3_bn1),
         S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
@@ -4355,7 +4355,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight),
         G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(RX_layer1_3_relu1), A(X_layer1_3_conv1),
@@ -4364,7 +4364,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq_samples(A(D_layer1_3_conv1), n, 12544,
         12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), NULL, T(TB_layer1_3_conv1),
         A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1,
@@ -4372,14 +4372,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_3_add1), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_bn2);
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias),
         A(D_layer1_2_add1), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16,
@@ -4387,8 +4387,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1 + layer1.2.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_2_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
@@ -4399,7 +4399,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(RX_layer1_2_relu1), A(X_layer1_2_conv1),
@@ -4408,7 +4408,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
         12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
         A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
@@ -4416,14 +4416,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_bn2);
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16,
@@ -4431,8 +4431,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1 + layer1.1.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_1_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
@@ -4443,7 +4443,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(RX_layer1_1_relu1), A(X_layer1_1_conv1),
@@ -4452,7 +4452,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
         12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
@@ -4460,14 +4460,14 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_bn2);
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16,
@@ -4475,8 +4475,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1 + layer1.0.conv2: batchnorm + relu + conv2d 3x3 stride 1 pad 1
-       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72,
-       73) */
+       no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83,
+       84) */
     RT_PROF(C_layer1_0_conv2);
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
@@ -4487,7 +4487,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(RX_layer1_0_relu1), A(X_layer1_0_conv1),
@@ -4496,7 +4496,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
         12544);
     /* bn1 + relu + layer1.0.conv1: batchnorm + relu + conv2d 3x3 stride 1 pad 1 no bias,
-       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:72)
+       [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29, 35, generator/lib/skipc/blocks.lua:83)
        */
     RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),

@@ -1091,46 +1091,46 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_relu1);
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_0_add1);
     if (drop && drop[K_layer1_0_add1])
         rt_copy(A(X_layer1_0_add1), A(X_relu), (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_conv2), A(X_relu), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_1_add1);
     if (drop && drop[K_layer1_1_add1])
         rt_copy(A(X_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 12544);
@@ -1138,25 +1138,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_conv2), A(X_layer1_0_relu2),
             (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_2_add1);
     if (drop && drop[K_layer1_2_add1])
         rt_copy(A(X_layer1_2_add1), A(X_layer1_1_relu2), (size_t)n * 12544);
@@ -1164,25 +1164,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_conv2), A(X_layer1_1_relu2),
             (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_add1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_relu1);
     rt_relu_forward(A(X_layer1_3_relu1), A(X_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
     rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_3_add1);
     if (drop && drop[K_layer1_3_add1])
         rt_copy(A(X_layer1_3_add1), A(X_layer1_2_relu2), (size_t)n * 12544);
@@ -1190,25 +1190,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_3_add1), A(X_layer1_3_conv2), A(X_layer1_2_relu2),
             (size_t)n * 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_3_relu2);
     rt_relu_forward(A(X_layer1_3_relu2), A(X_layer1_3_add1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_relu1);
     rt_relu_forward(A(X_layer1_4_relu1), A(X_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
     rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_4_add1);
     if (drop && drop[K_layer1_4_add1])
         rt_copy(A(X_layer1_4_add1), A(X_layer1_3_relu2), (size_t)n * 12544);
@@ -1216,25 +1216,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_4_add1), A(X_layer1_4_conv2), A(X_layer1_3_relu2),
             (size_t)n * 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_4_relu2);
     rt_relu_forward(A(X_layer1_4_relu2), A(X_layer1_4_add1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_relu1);
     rt_relu_forward(A(X_layer1_5_relu1), A(X_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
     rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_5_add1);
     if (drop && drop[K_layer1_5_add1])
         rt_copy(A(X_layer1_5_add1), A(X_layer1_4_relu2), (size_t)n * 12544);
@@ -1242,25 +1242,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_5_add1), A(X_layer1_5_conv2), A(X_layer1_4_relu2),
             (size_t)n * 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_5_relu2);
     rt_relu_forward(A(X_layer1_5_relu2), A(X_layer1_5_add1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_relu1);
     rt_relu_forward(A(X_layer1_6_relu1), A(X_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
     rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_6_add1);
     if (drop && drop[K_layer1_6_add1])
         rt_copy(A(X_layer1_6_add1), A(X_layer1_5_relu2), (size_t)n * 12544);
@@ -1268,25 +1268,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_6_add1), A(X_layer1_6_conv2), A(X_layer1_5_relu2),
             (size_t)n * 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_6_relu2);
     rt_relu_forward(A(X_layer1_6_relu2), A(X_layer1_6_add1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_relu1);
     rt_relu_forward(A(X_layer1_7_relu1), A(X_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
     rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_7_add1);
     if (drop && drop[K_layer1_7_add1])
         rt_copy(A(X_layer1_7_add1), A(X_layer1_6_relu2), (size_t)n * 12544);
@@ -1294,25 +1294,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_7_add1), A(X_layer1_7_conv2), A(X_layer1_6_relu2),
             (size_t)n * 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_7_relu2);
     rt_relu_forward(A(X_layer1_7_relu2), A(X_layer1_7_add1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_relu1);
     rt_relu_forward(A(X_layer1_8_relu1), A(X_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
     rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_8_add1);
     if (drop && drop[K_layer1_8_add1])
         rt_copy(A(X_layer1_8_add1), A(X_layer1_7_relu2), (size_t)n * 12544);
@@ -1320,31 +1320,31 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer1_8_add1), A(X_layer1_8_conv2), A(X_layer1_7_relu2),
             (size_t)n * 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_8_relu2);
     rt_relu_forward(A(X_layer1_8_relu2), A(X_layer1_8_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_relu1);
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
         P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
         &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_add1);
     if (drop && drop[K_layer2_0_add1])
         rt_copy(A(X_layer2_0_add1), A(X_layer2_0_downsample_0), (size_t)n * 6272);
@@ -1352,25 +1352,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_conv2), A(X_layer2_0_downsample_0),
             (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_1_add1);
     if (drop && drop[K_layer2_1_add1])
         rt_copy(A(X_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272);
@@ -1378,25 +1378,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_conv2), A(X_layer2_0_relu2),
             (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_2_add1);
     if (drop && drop[K_layer2_2_add1])
         rt_copy(A(X_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272);
@@ -1404,25 +1404,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_conv2), A(X_layer2_1_relu2),
             (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_add1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_relu1);
     rt_relu_forward(A(X_layer2_3_relu1), A(X_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
     rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_3_add1);
     if (drop && drop[K_layer2_3_add1])
         rt_copy(A(X_layer2_3_add1), A(X_layer2_2_relu2), (size_t)n * 6272);
@@ -1430,25 +1430,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_conv2), A(X_layer2_2_relu2),
             (size_t)n * 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_3_relu2);
     rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_3_add1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_relu1);
     rt_relu_forward(A(X_layer2_4_relu1), A(X_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
     rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_4_add1);
     if (drop && drop[K_layer2_4_add1])
         rt_copy(A(X_layer2_4_add1), A(X_layer2_3_relu2), (size_t)n * 6272);
@@ -1456,25 +1456,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_4_add1), A(X_layer2_4_conv2), A(X_layer2_3_relu2),
             (size_t)n * 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_4_relu2);
     rt_relu_forward(A(X_layer2_4_relu2), A(X_layer2_4_add1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_relu1);
     rt_relu_forward(A(X_layer2_5_relu1), A(X_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
     rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_5_add1);
     if (drop && drop[K_layer2_5_add1])
         rt_copy(A(X_layer2_5_add1), A(X_layer2_4_relu2), (size_t)n * 6272);
@@ -1482,25 +1482,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_5_add1), A(X_layer2_5_conv2), A(X_layer2_4_relu2),
             (size_t)n * 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_5_relu2);
     rt_relu_forward(A(X_layer2_5_relu2), A(X_layer2_5_add1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_relu1);
     rt_relu_forward(A(X_layer2_6_relu1), A(X_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
     rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_6_add1);
     if (drop && drop[K_layer2_6_add1])
         rt_copy(A(X_layer2_6_add1), A(X_layer2_5_relu2), (size_t)n * 6272);
@@ -1508,25 +1508,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_6_add1), A(X_layer2_6_conv2), A(X_layer2_5_relu2),
             (size_t)n * 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_6_relu2);
     rt_relu_forward(A(X_layer2_6_relu2), A(X_layer2_6_add1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_relu1);
     rt_relu_forward(A(X_layer2_7_relu1), A(X_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
     rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_7_add1);
     if (drop && drop[K_layer2_7_add1])
         rt_copy(A(X_layer2_7_add1), A(X_layer2_6_relu2), (size_t)n * 6272);
@@ -1534,25 +1534,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_7_add1), A(X_layer2_7_conv2), A(X_layer2_6_relu2),
             (size_t)n * 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_7_relu2);
     rt_relu_forward(A(X_layer2_7_relu2), A(X_layer2_7_add1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_relu1);
     rt_relu_forward(A(X_layer2_8_relu1), A(X_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
     rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_8_add1);
     if (drop && drop[K_layer2_8_add1])
         rt_copy(A(X_layer2_8_add1), A(X_layer2_7_relu2), (size_t)n * 6272);
@@ -1560,31 +1560,31 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer2_8_add1), A(X_layer2_8_conv2), A(X_layer2_7_relu2),
             (size_t)n * 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_8_relu2);
     rt_relu_forward(A(X_layer2_8_relu2), A(X_layer2_8_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_relu1);
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
         P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
         &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_add1);
     if (drop && drop[K_layer3_0_add1])
         rt_copy(A(X_layer3_0_add1), A(X_layer3_0_downsample_0), (size_t)n * 3136);
@@ -1592,25 +1592,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_conv2), A(X_layer3_0_downsample_0),
             (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_1_add1);
     if (drop && drop[K_layer3_1_add1])
         rt_copy(A(X_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136);
@@ -1618,25 +1618,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_conv2), A(X_layer3_0_relu2),
             (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_2_add1);
     if (drop && drop[K_layer3_2_add1])
         rt_copy(A(X_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136);
@@ -1644,25 +1644,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_conv2), A(X_layer3_1_relu2),
             (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_add1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_relu1);
     rt_relu_forward(A(X_layer3_3_relu1), A(X_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
     rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_3_add1);
     if (drop && drop[K_layer3_3_add1])
         rt_copy(A(X_layer3_3_add1), A(X_layer3_2_relu2), (size_t)n * 3136);
@@ -1670,25 +1670,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_conv2), A(X_layer3_2_relu2),
             (size_t)n * 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_3_relu2);
     rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_3_add1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_relu1);
     rt_relu_forward(A(X_layer3_4_relu1), A(X_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
     rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_4_add1);
     if (drop && drop[K_layer3_4_add1])
         rt_copy(A(X_layer3_4_add1), A(X_layer3_3_relu2), (size_t)n * 3136);
@@ -1696,25 +1696,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_conv2), A(X_layer3_3_relu2),
             (size_t)n * 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_4_relu2);
     rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_4_add1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_relu1);
     rt_relu_forward(A(X_layer3_5_relu1), A(X_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
     rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_5_add1);
     if (drop && drop[K_layer3_5_add1])
         rt_copy(A(X_layer3_5_add1), A(X_layer3_4_relu2), (size_t)n * 3136);
@@ -1722,25 +1722,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_conv2), A(X_layer3_4_relu2),
             (size_t)n * 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_5_relu2);
     rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_5_add1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_relu1);
     rt_relu_forward(A(X_layer3_6_relu1), A(X_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
     rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_6_add1);
     if (drop && drop[K_layer3_6_add1])
         rt_copy(A(X_layer3_6_add1), A(X_layer3_5_relu2), (size_t)n * 3136);
@@ -1748,25 +1748,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_6_add1), A(X_layer3_6_conv2), A(X_layer3_5_relu2),
             (size_t)n * 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_6_relu2);
     rt_relu_forward(A(X_layer3_6_relu2), A(X_layer3_6_add1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_relu1);
     rt_relu_forward(A(X_layer3_7_relu1), A(X_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
     rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_7_add1);
     if (drop && drop[K_layer3_7_add1])
         rt_copy(A(X_layer3_7_add1), A(X_layer3_6_relu2), (size_t)n * 3136);
@@ -1774,25 +1774,25 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_7_add1), A(X_layer3_7_conv2), A(X_layer3_6_relu2),
             (size_t)n * 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_7_relu2);
     rt_relu_forward(A(X_layer3_7_relu2), A(X_layer3_7_add1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_relu1);
     rt_relu_forward(A(X_layer3_8_relu1), A(X_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
     rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_8_add1);
     if (drop && drop[K_layer3_8_add1])
         rt_copy(A(X_layer3_8_add1), A(X_layer3_7_relu2), (size_t)n * 3136);
@@ -1800,7 +1800,7 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
         rt_add_forward(A(X_layer3_8_add1), A(X_layer3_8_conv2), A(X_layer3_7_relu2),
             (size_t)n * 3136);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_8_relu2);
     rt_relu_forward(A(X_layer3_8_relu2), A(X_layer3_8_add1), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
@@ -1820,580 +1820,580 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
         P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_0_add1])
         rt_copy(A(IX_layer1_0_add1), A(IX_relu), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_0_add1), A(IX_layer1_0_conv2), A(IX_relu), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_1_add1])
         rt_copy(A(IX_layer1_1_add1), A(IX_layer1_0_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_1_add1), A(IX_layer1_1_conv2), A(IX_layer1_0_relu2),
             (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_2_add1])
         rt_copy(A(IX_layer1_2_add1), A(IX_layer1_1_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_2_add1), A(IX_layer1_2_conv2), A(IX_layer1_1_relu2),
             (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_3_add1])
         rt_copy(A(IX_layer1_3_add1), A(IX_layer1_2_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_3_add1), A(IX_layer1_3_conv2), A(IX_layer1_2_relu2),
             (size_t)n * 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_3_add1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_4_add1])
         rt_copy(A(IX_layer1_4_add1), A(IX_layer1_3_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_4_add1), A(IX_layer1_4_conv2), A(IX_layer1_3_relu2),
             (size_t)n * 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_4_add1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_5_add1])
         rt_copy(A(IX_layer1_5_add1), A(IX_layer1_4_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_5_add1), A(IX_layer1_5_conv2), A(IX_layer1_4_relu2),
             (size_t)n * 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_5_add1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_6_add1])
         rt_copy(A(IX_layer1_6_add1), A(IX_layer1_5_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_6_add1), A(IX_layer1_6_conv2), A(IX_layer1_5_relu2),
             (size_t)n * 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_6_add1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_7_add1])
         rt_copy(A(IX_layer1_7_add1), A(IX_layer1_6_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_7_add1), A(IX_layer1_7_conv2), A(IX_layer1_6_relu2),
             (size_t)n * 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_7_add1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer1_8_add1])
         rt_copy(A(IX_layer1_8_add1), A(IX_layer1_7_relu2), (size_t)n * 12544);
     else
         rt_add_forward(A(IX_layer1_8_add1), A(IX_layer1_8_conv2), A(IX_layer1_7_relu2),
             (size_t)n * 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_8_relu2), A(IX_layer1_8_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias),
         n, &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_0_add1])
         rt_copy(A(IX_layer2_0_add1), A(IX_layer2_0_downsample_0), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_0_add1), A(IX_layer2_0_conv2), A(IX_layer2_0_downsample_0),
             (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_1_add1])
         rt_copy(A(IX_layer2_1_add1), A(IX_layer2_0_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_1_add1), A(IX_layer2_1_conv2), A(IX_layer2_0_relu2),
             (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_2_add1])
         rt_copy(A(IX_layer2_2_add1), A(IX_layer2_1_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_2_add1), A(IX_layer2_2_conv2), A(IX_layer2_1_relu2),
             (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_3_add1])
         rt_copy(A(IX_layer2_3_add1), A(IX_layer2_2_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_3_add1), A(IX_layer2_3_conv2), A(IX_layer2_2_relu2),
             (size_t)n * 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_add1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_4_add1])
         rt_copy(A(IX_layer2_4_add1), A(IX_layer2_3_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_4_add1), A(IX_layer2_4_conv2), A(IX_layer2_3_relu2),
             (size_t)n * 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_4_add1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_5_add1])
         rt_copy(A(IX_layer2_5_add1), A(IX_layer2_4_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_5_add1), A(IX_layer2_5_conv2), A(IX_layer2_4_relu2),
             (size_t)n * 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_5_add1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_6_add1])
         rt_copy(A(IX_layer2_6_add1), A(IX_layer2_5_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_6_add1), A(IX_layer2_6_conv2), A(IX_layer2_5_relu2),
             (size_t)n * 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_6_add1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_7_add1])
         rt_copy(A(IX_layer2_7_add1), A(IX_layer2_6_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_7_add1), A(IX_layer2_7_conv2), A(IX_layer2_6_relu2),
             (size_t)n * 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_7_add1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer2_8_add1])
         rt_copy(A(IX_layer2_8_add1), A(IX_layer2_7_relu2), (size_t)n * 6272);
     else
         rt_add_forward(A(IX_layer2_8_add1), A(IX_layer2_8_conv2), A(IX_layer2_7_relu2),
             (size_t)n * 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_8_relu2), A(IX_layer2_8_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias),
         n, &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_0_add1])
         rt_copy(A(IX_layer3_0_add1), A(IX_layer3_0_downsample_0), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_0_add1), A(IX_layer3_0_conv2), A(IX_layer3_0_downsample_0),
             (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_1_add1])
         rt_copy(A(IX_layer3_1_add1), A(IX_layer3_0_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_1_add1), A(IX_layer3_1_conv2), A(IX_layer3_0_relu2),
             (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_2_add1])
         rt_copy(A(IX_layer3_2_add1), A(IX_layer3_1_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_2_add1), A(IX_layer3_2_conv2), A(IX_layer3_1_relu2),
             (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_add1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_3_add1])
         rt_copy(A(IX_layer3_3_add1), A(IX_layer3_2_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_3_add1), A(IX_layer3_3_conv2), A(IX_layer3_2_relu2),
             (size_t)n * 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_add1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_4_add1])
         rt_copy(A(IX_layer3_4_add1), A(IX_layer3_3_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_4_add1), A(IX_layer3_4_conv2), A(IX_layer3_3_relu2),
             (size_t)n * 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_add1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_5_add1])
         rt_copy(A(IX_layer3_5_add1), A(IX_layer3_4_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_5_add1), A(IX_layer3_5_conv2), A(IX_layer3_4_relu2),
             (size_t)n * 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_add1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_6_add1])
         rt_copy(A(IX_layer3_6_add1), A(IX_layer3_5_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_6_add1), A(IX_layer3_6_conv2), A(IX_layer3_5_relu2),
             (size_t)n * 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_6_add1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_7_add1])
         rt_copy(A(IX_layer3_7_add1), A(IX_layer3_6_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_7_add1), A(IX_layer3_7_conv2), A(IX_layer3_6_relu2),
             (size_t)n * 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_7_add1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:74) */
+       generator/lib/skipc/blocks.lua:85) */
     if (drop && drop[K_layer3_8_add1])
         rt_copy(A(IX_layer3_8_add1), A(IX_layer3_7_relu2), (size_t)n * 3136);
     else
         rt_add_forward(A(IX_layer3_8_add1), A(IX_layer3_8_conv2), A(IX_layer3_7_relu2),
             (size_t)n * 3136);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_8_relu2), A(IX_layer3_8_add1), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_8_relu2), n, 64, 49);
@@ -2420,14 +2420,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     RT_PROF(C_avgpool);
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_8_relu2);
     rt_relu_backward(A(D_layer3_8_add1), A(D_layer3_8_relu2), A(X_layer3_8_relu2),
         (size_t)n * 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), G(P_layer3_8_conv2_bias),
         T(TB_layer3_8_conv2), A(D_layer3_8_add1), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
@@ -2435,12 +2435,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_relu1);
     rt_relu_backward(A(D_layer3_8_conv1), A(D_layer3_8_relu1), A(X_layer3_8_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), G(P_layer3_8_conv1_bias),
         T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
@@ -2448,14 +2448,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_7_relu2);
     rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_8_add1), A(X_layer3_7_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), G(P_layer3_7_conv2_bias),
         T(TB_layer3_7_conv2), A(D_layer3_7_add1), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
@@ -2463,12 +2463,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_relu1);
     rt_relu_backward(A(D_layer3_7_conv1), A(D_layer3_7_relu1), A(X_layer3_7_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), G(P_layer3_7_conv1_bias),
         T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
@@ -2476,14 +2476,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_6_relu2);
     rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_7_add1), A(X_layer3_6_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), G(P_layer3_6_conv2_bias),
         T(TB_layer3_6_conv2), A(D_layer3_6_add1), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
@@ -2491,12 +2491,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_relu1);
     rt_relu_backward(A(D_layer3_6_conv1), A(D_layer3_6_relu1), A(X_layer3_6_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), G(P_layer3_6_conv1_bias),
         T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
@@ -2504,14 +2504,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_5_relu2);
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_6_add1), A(X_layer3_5_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), G(P_layer3_5_conv2_bias),
         T(TB_layer3_5_conv2), A(D_layer3_5_add1), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
@@ -2519,12 +2519,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_relu1);
     rt_relu_backward(A(D_layer3_5_conv1), A(D_layer3_5_relu1), A(X_layer3_5_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), G(P_layer3_5_conv1_bias),
         T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
@@ -2532,14 +2532,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_4_relu2);
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), G(P_layer3_4_conv2_bias),
         T(TB_layer3_4_conv2), A(D_layer3_4_add1), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
@@ -2547,12 +2547,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_relu1);
     rt_relu_backward(A(D_layer3_4_conv1), A(D_layer3_4_relu1), A(X_layer3_4_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), G(P_layer3_4_conv1_bias),
         T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
@@ -2560,14 +2560,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_3_relu2);
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), G(P_layer3_3_conv2_bias),
         T(TB_layer3_3_conv2), A(D_layer3_3_add1), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
@@ -2575,12 +2575,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_relu1);
     rt_relu_backward(A(D_layer3_3_conv1), A(D_layer3_3_relu1), A(X_layer3_3_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), G(P_layer3_3_conv1_bias),
         T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
@@ -2588,14 +2588,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
         T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
@@ -2603,12 +2603,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
     rt_relu_backward(A(D_layer3_2_conv1), A(D_layer3_2_relu1), A(X_layer3_2_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
         T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
@@ -2616,14 +2616,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
         T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
@@ -2631,12 +2631,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
     rt_relu_backward(A(D_layer3_1_conv1), A(D_layer3_1_relu1), A(X_layer3_1_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
         T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
@@ -2644,12 +2644,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136,
         RT_SET);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight),
         G(P_layer3_0_downsample_0_bias), T(TB_layer3_0_downsample_0), A(D_layer3_0_add1),
@@ -2658,7 +2658,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
         3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
         T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
@@ -2666,12 +2666,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_relu1);
     rt_relu_backward(A(D_layer3_0_conv1), A(D_layer3_0_relu1), A(X_layer3_0_relu1),
         (size_t)n * 3136, RT_SET);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
         T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight),
@@ -2681,14 +2681,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_8_relu2), n,
         6272, 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_8_relu2);
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2),
         (size_t)n * 6272, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), G(P_layer2_8_conv2_bias),
         T(TB_layer2_8_conv2), A(D_layer2_8_add1), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
@@ -2696,12 +2696,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_relu1);
     rt_relu_backward(A(D_layer2_8_conv1), A(D_layer2_8_relu1), A(X_layer2_8_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), G(P_layer2_8_conv1_bias),
         T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
@@ -2709,14 +2709,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_7_relu2);
     rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_8_add1), A(X_layer2_7_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), G(P_layer2_7_conv2_bias),
         T(TB_layer2_7_conv2), A(D_layer2_7_add1), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
@@ -2724,12 +2724,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_relu1);
     rt_relu_backward(A(D_layer2_7_conv1), A(D_layer2_7_relu1), A(X_layer2_7_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), G(P_layer2_7_conv1_bias),
         T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
@@ -2737,14 +2737,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_6_relu2);
     rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_7_add1), A(X_layer2_6_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), G(P_layer2_6_conv2_bias),
         T(TB_layer2_6_conv2), A(D_layer2_6_add1), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
@@ -2752,12 +2752,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_relu1);
     rt_relu_backward(A(D_layer2_6_conv1), A(D_layer2_6_relu1), A(X_layer2_6_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), G(P_layer2_6_conv1_bias),
         T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
@@ -2765,14 +2765,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_5_relu2);
     rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_6_add1), A(X_layer2_5_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), G(P_layer2_5_conv2_bias),
         T(TB_layer2_5_conv2), A(D_layer2_5_add1), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
@@ -2780,12 +2780,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_relu1);
     rt_relu_backward(A(D_layer2_5_conv1), A(D_layer2_5_relu1), A(X_layer2_5_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), G(P_layer2_5_conv1_bias),
         T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
@@ -2793,14 +2793,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_4_relu2);
     rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_5_add1), A(X_layer2_4_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), G(P_layer2_4_conv2_bias),
         T(TB_layer2_4_conv2), A(D_layer2_4_add1), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
@@ -2808,12 +2808,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_relu1);
     rt_relu_backward(A(D_layer2_4_conv1), A(D_layer2_4_relu1), A(X_layer2_4_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), G(P_layer2_4_conv1_bias),
         T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
@@ -2821,14 +2821,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_3_relu2);
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_4_add1), A(X_layer2_3_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), G(P_layer2_3_conv2_bias),
         T(TB_layer2_3_conv2), A(D_layer2_3_add1), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
@@ -2836,12 +2836,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_relu1);
     rt_relu_backward(A(D_layer2_3_conv1), A(D_layer2_3_relu1), A(X_layer2_3_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), G(P_layer2_3_conv1_bias),
         T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
@@ -2849,14 +2849,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
         T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
@@ -2864,12 +2864,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
     rt_relu_backward(A(D_layer2_2_conv1), A(D_layer2_2_relu1), A(X_layer2_2_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
         T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
@@ -2877,14 +2877,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272,
         RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
         T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
@@ -2892,12 +2892,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
     rt_relu_backward(A(D_layer2_1_conv1), A(D_layer2_1_relu1), A(X_layer2_1_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
         T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
@@ -2905,12 +2905,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272,
         RT_SET);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight),
         G(P_layer2_0_downsample_0_bias), T(TB_layer2_0_downsample_0), A(D_layer2_0_add1),
@@ -2919,7 +2919,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
         6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
         T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
@@ -2927,12 +2927,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_relu1);
     rt_relu_backward(A(D_layer2_0_conv1), A(D_layer2_0_relu1), A(X_layer2_0_relu1),
         (size_t)n * 6272, RT_SET);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
         T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight),
@@ -2942,14 +2942,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_8_relu2), n,
         12544, 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_8_relu2);
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), G(P_layer1_8_conv2_bias),
         T(TB_layer1_8_conv2), A(D_layer1_8_add1), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
@@ -2957,12 +2957,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_relu1);
     rt_relu_backward(A(D_layer1_8_conv1), A(D_layer1_8_relu1), A(X_layer1_8_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), G(P_layer1_8_conv1_bias),
         T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
@@ -2970,14 +2970,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_7_relu2);
     rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_8_add1), A(X_layer1_7_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), G(P_layer1_7_conv2_bias),
         T(TB_layer1_7_conv2), A(D_layer1_7_add1), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
@@ -2985,12 +2985,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_relu1);
     rt_relu_backward(A(D_layer1_7_conv1), A(D_layer1_7_relu1), A(X_layer1_7_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), G(P_layer1_7_conv1_bias),
         T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
@@ -2998,14 +2998,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_6_relu2);
     rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_7_add1), A(X_layer1_6_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), G(P_layer1_6_conv2_bias),
         T(TB_layer1_6_conv2), A(D_layer1_6_add1), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
@@ -3013,12 +3013,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_relu1);
     rt_relu_backward(A(D_layer1_6_conv1), A(D_layer1_6_relu1), A(X_layer1_6_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), G(P_layer1_6_conv1_bias),
         T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
@@ -3026,14 +3026,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_5_relu2);
     rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_6_add1), A(X_layer1_5_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), G(P_layer1_5_conv2_bias),
         T(TB_layer1_5_conv2), A(D_layer1_5_add1), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
@@ -3041,12 +3041,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_relu1);
     rt_relu_backward(A(D_layer1_5_conv1), A(D_layer1_5_relu1), A(X_layer1_5_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), G(P_layer1_5_conv1_bias),
         T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
@@ -3054,14 +3054,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_4_relu2);
     rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_5_add1), A(X_layer1_4_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), G(P_layer1_4_conv2_bias),
         T(TB_layer1_4_conv2), A(D_layer1_4_add1), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
@@ -3069,12 +3069,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_relu1);
     rt_relu_backward(A(D_layer1_4_conv1), A(D_layer1_4_relu1), A(X_layer1_4_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), G(P_layer1_4_conv1_bias),
         T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
@@ -3082,14 +3082,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_3_relu2);
     rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_4_add1), A(X_layer1_3_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), G(P_layer1_3_conv2_bias),
         T(TB_layer1_3_conv2), A(D_layer1_3_add1), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
@@ -3097,12 +3097,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_relu1);
     rt_relu_backward(A(D_layer1_3_conv1), A(D_layer1_3_relu1), A(X_layer1_3_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), G(P_layer1_3_conv1_bias),
         T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
@@ -3110,14 +3110,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_3_add1), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
         T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
@@ -3125,12 +3125,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
     rt_relu_backward(A(D_layer1_2_conv1), A(D_layer1_2_relu1), A(X_layer1_2_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
         T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
@@ -3138,14 +3138,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
         T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
@@ -3153,12 +3153,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
     rt_relu_backward(A(D_layer1_1_conv1), A(D_layer1_1_relu1), A(X_layer1_1_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
         T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
@@ -3166,14 +3166,14 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:75) */
+       generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:73) */
+       generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
         T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
@@ -3181,12 +3181,12 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_relu1);
     rt_relu_backward(A(D_layer1_0_conv1), A(D_layer1_0_relu1), A(X_layer1_0_relu1),
         (size_t)n * 12544, RT_SET);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:72) */
+       generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
         T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,

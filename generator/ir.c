@@ -178,6 +178,11 @@ static int layout_params(IrGraph *g) {
         if (pass == 0) g->num_trainable = off;
     }
     g->num_params = off;
+    if (g->num_trainable == 0) {
+        diag_error(g->model_loc, "model has nothing to train: no layer between its input and "
+                   "output has parameters");
+        return -1;
+    }
     return 0;
 }
 

@@ -23,6 +23,9 @@ typedef enum {
 ** kernels index with int, and generated offsets are C enum constants. */
 #define IR_MAX_ELEMS INT32_MAX
 #define IR_MAX_DIM (1 << 20)
+/* Longest layer or scope name a spec may give, and longest scope path. */
+#define IR_MAX_NAME 64
+#define IR_MAX_PATH 240
 
 
 typedef enum { LOSS_CROSS_ENTROPY, LOSS_MSE } LossKind;

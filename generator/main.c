@@ -11,9 +11,13 @@
 #include "spec_lua.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -31,6 +35,9 @@ static const char usage[] =
     "                    checking them\n"
     "  --no-remat        keep batchnorm + relu outputs for backward instead of\n"
     "                    recomputing them there: more memory, a little faster\n"
+    "  --max-instructions N  stop a spec after N Lua instructions (default 1e9)\n"
+    "  --max-memory MIB  stop a spec holding more than MIB MiB of Lua memory (256)\n"
+    "  --max-layers N    stop a spec making more than N layers (100000)\n"
     "  -h, --help        show this help\n"
     "\n"
     "Nothing is written unless the whole spec compiles; errors name the spec\n"
@@ -39,6 +46,7 @@ static const char usage[] =
 typedef struct {
     const char *spec, *out;
     int no_passes, no_remat;
+    SpecLimits limits;
     Define defs[64];
     int ndefs;
 } Args;
@@ -59,11 +67,52 @@ static int parse_define(Args *a, const char *kv) {
     return 0;
 }
 
+/* The value of limit option opt: a whole number from 1 to max. */
+static int parse_limit(const char *opt, const char *text, long long max, long long *out) {
+    char *end;
+    long long v;
+    errno = 0;
+    v = text ? strtoll(text, &end, 10) : 0;
+    if (!text || end == text || *end || errno || v < 1 || v > max) {
+        fprintf(stderr, "skipc: error: %s must be a whole number from 1 to %lld, not %s\n", opt,
+                max, text ? text : "nothing");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* --max-instructions N, --max-memory MIB, --max-layers N: sets one limit
+** and returns 1 (-1 on a bad value), or 0 if s is none of them. */
+static int limit_option(Args *a, const char *s, const char *value) {
+    long long v;
+    if (!strcmp(s, "--max-instructions")) {
+        if (parse_limit(s, value, LLONG_MAX / 2, &v)) return -1;
+        a->limits.instructions = v;
+    } else if (!strcmp(s, "--max-memory")) {
+        if (parse_limit(s, value, (long long)(SIZE_MAX >> 21), &v)) return -1;
+        a->limits.memory = (size_t)v << 20;
+    } else if (!strcmp(s, "--max-layers")) {
+        if (parse_limit(s, value, 1 << 24, &v)) return -1;
+        a->limits.layers = (int)v;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* Returns 0 to go on, 1 when help was printed, -1 on a usage error. */
 static int parse_args(Args *a, int argc, char **argv) {
+    a->limits = spec_default_limits;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
+        int lim;
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) { fputs(usage, stdout); return 1; }
+        if ((lim = limit_option(a, s, i + 1 < argc ? argv[i + 1] : NULL)) != 0) {
+            if (lim < 0) return -1;
+            i++;
+            continue;
+        }
         if (!strcmp(s, "-O0")) { a->no_passes = 1; continue; }
         if (!strcmp(s, "--no-remat")) { a->no_remat = 1; continue; }
         if (!strcmp(s, "-o") || !strcmp(s, "-D")) {
@@ -129,17 +178,37 @@ static char *defines_text(Args *a) {
     return s.buf;
 }
 
-/* Writes text to a temporary file beside path; returns its name or NULL. */
+/*
+** Writes text to a new temporary file beside path (mkstemp: a fresh name
+** that nothing else could have planted, opened exclusively), with the
+** permissions a plain create would give; returns its name or NULL.
+*/
 static char *write_temp(const char *path, const Str *text) {
-    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
+    char *tmp = xasprintf("%s.XXXXXX", path);
+    mode_t mask = umask(0);
+    int fd;
+    FILE *f = NULL;
+    umask(mask);
+    fd = mkstemp(tmp);
+    if (fd >= 0 && (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "wb")))) {
+        close(fd);
+        fd = -1;
+        remove(tmp);
+    }
     if (!f || fwrite(text->buf, 1, text->len, f) != text->len || fclose(f) != 0) {
         fprintf(stderr, "%s: error: cannot write it: %s\n", path, strerror(errno));
-        if (f) remove(tmp);
+        if (fd >= 0) remove(tmp);
         free(tmp);
         return NULL;
     }
     return tmp;
+}
+
+/* Whether path names the same file as the spec (so writing it would
+** destroy the spec). */
+static int is_spec(const char *path, const struct stat *spec) {
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_dev == spec->st_dev && st.st_ino == spec->st_ino;
 }
 
 /* Both files or neither: temporaries first, renames only once both exist. */
@@ -160,7 +229,7 @@ static int write_outputs(const char *c_path, const Str *c_text, const Str *h_tex
 }
 
 static int compile(Args *a, const char *name) {
-    IrGraph *g = spec_run(a->spec, a->defs, a->ndefs);
+    IrGraph *g = spec_run_limited(a->spec, a->defs, a->ndefs, &a->limits);
     KProgram prog, inf;
     Plan plan, inf_plan;
     Str c_text = {0}, h_text = {0};
@@ -192,12 +261,28 @@ static int compile(Args *a, const char *name) {
 
 int main(int argc, char **argv) {
     Args a;
+    struct stat spec;
     char *name;
     int rc;
     memset(&a, 0, sizeof a);
     rc = parse_args(&a, argc, argv);
     if (rc != 0) return rc > 0 ? 0 : 2;
     if (!(name = model_name(a.out))) return 2;
+    /* A file size limit (ulimit -f) makes writes fail instead of killing
+    ** skipc, so its temporaries are removed and the outputs left alone. */
+    signal(SIGXFSZ, SIG_IGN);
+    if (stat(a.spec, &spec) == 0) {
+        char *h = xstrdup(a.out);
+        h[strlen(h) - 1] = 'h';
+        if (is_spec(a.out, &spec) || is_spec(h, &spec)) {
+            fprintf(stderr, "skipc: error: -o %s: writing %s would overwrite the spec %s\n", a.out,
+                    is_spec(a.out, &spec) ? a.out : h, a.spec);
+            free(h);
+            free(name);
+            return 2;
+        }
+        free(h);
+    }
     rc = compile(&a, name);
     free(name);
     for (int i = 0; i < a.ndefs; i++) free((char *)a.defs[i].key);

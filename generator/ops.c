@@ -134,7 +134,7 @@ static int infer_pool(IrGraph *g, IrNode *n, char *err, size_t cap) {
     const char *op = op_names[n->op];
     int oh, ow;
     if (need_rank3(g, n, op, err, cap)) return -1;
-    if (a->k < 1 || a->k > IR_MAX_DIM || a->stride < 1 || a->pad < 0)
+    if (a->k < 1 || a->k > IR_MAX_DIM || a->stride < 1 || a->pad < 0 || a->pad > IR_MAX_DIM)
         return ERR("%s: kernel %d, stride %d, padding %d out of range", op, a->k, a->stride, a->pad);
     if (2 * a->pad > a->k)
         return ERR("%s: padding %d exceeds half the kernel %d", op, a->pad, a->k);
@@ -166,10 +166,11 @@ static int infer_add(IrGraph *g, IrNode *n, char *err, size_t cap) {
 }
 
 static int infer_concat(IrGraph *g, IrNode *n, char *err, size_t cap) {
-    Shape s0 = in_shape(g, n);
+    Shape s0;
     int64_t c = 0;
     char b[64];
     if (n->nsrc < 1) return ERR("concat needs at least 1 input");
+    s0 = in_shape(g, n);
     for (int i = 0; i < n->nsrc; i++) {
         Shape s = src(g, n, i)->shape;
         if (s.rank != 3)

@@ -186,7 +186,7 @@ static void layer_comment(Emit *e, const IrGraph *g, const KCall *c, int n) {
     char *covered = xcalloc((size_t)g->nnodes, 1), desc[128], in[64], out[64];
     Loc *user = xmalloc((size_t)g->nnodes * sizeof *user), *lib = xmalloc((size_t)g->nnodes * sizeof *lib);
     int nuser = 0, nlib = 0, more = 0;
-    Str names = {0}, descs = {0}, locs = {0};
+    Str names = {0}, descs = {0}, locs = {0}, text = {0}, safe = {0};
     const IrNode *first = NULL, *last = NULL;
     mark_covered(c, n, covered);
     for (int i = 0; i < g->nnodes; i++) {
@@ -209,9 +209,10 @@ static void layer_comment(Emit *e, const IrGraph *g, const KCall *c, int n) {
     }
     shape_str(g->nodes[first->src[0]]->shape, in, sizeof in);
     shape_str(last->shape, out, sizeof out);
-    emit_line(e, "/* %s: %s, %s%s -> %s  (%s) */", names.buf, descs.buf, in, more ? " ..." : "",
-              out, locs.buf);
-    str_free(&names); str_free(&descs); str_free(&locs);
+    str_addf(&text, "%s: %s, %s%s -> %s  (%s)", names.buf, descs.buf, in, more ? " ..." : "", out,
+             locs.buf);
+    emit_line(e, "/* %s */", emit_comment_text(&safe, text.buf));
+    str_free(&names); str_free(&descs); str_free(&locs); str_free(&text); str_free(&safe);
     free(covered); free(user); free(lib);
 }
 
@@ -239,11 +240,15 @@ void render_list(Emit *e, const KProgram *p, const KList *l) {
             continue;
         }
         end = block_end(l, i);
-        if (c->opens == OPEN_LAYER) layer_comment(e, g, c, end - i);
-        else
+        if (c->opens == OPEN_LAYER) {
+            layer_comment(e, g, c, end - i);
+        } else {
+            Str name = {0};
             emit_line(e, "/* loss: %s over %s */",
                       g->loss == LOSS_CROSS_ENTROPY ? "softmax cross-entropy" : "mean squared error",
-                      g->nodes[c->node]->name);
+                      emit_comment_text(&name, g->nodes[c->node]->name));
+            str_free(&name);
+        }
         if (render_marks(p, c)) emit_line(e, "RT_PROF(C_%s);", g->nodes[c->node]->cname);
         for (int k = i; k < end; k++) all_dx &= (l->v[k].guard & G_DX) != 0;
         if (all_dx) emit_open(e, "if (dx)");

@@ -13,6 +13,7 @@
 #include <lua.h>
 #include <lualib.h>
 #include <float.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,21 @@ typedef struct {
     int nscopes;
     int have_model;
     int pending;               /* a node made by an op call not yet finished, or -1 */
+    StrMap taken;              /* every node's name and C name -> its id */
+    StrMap counters;           /* "scope path|prefix" -> the next counter to try */
+    char *pending_key;         /* the pending node's counter key, if it took a counter */
+    int pending_k;
+    SpecLimits limits;
+    long long instructions;    /* run so far, in steps of HOOK_STEP */
+    size_t memory;             /* bytes the Lua state holds */
+    int out_of_memory;         /* an allocation went past limits.memory */
 } Spec;
+
+const SpecLimits spec_default_limits = {1000000000LL, (size_t)256 << 20, 100000};
+
+enum { HOOK_STEP = 1000 };
+/* Memory a state past its limit may still take to report the error. */
+#define MEMORY_GRACE ((size_t)4 << 20)
 
 static Spec *spec_of(lua_State *L) {
     Spec *s;
@@ -69,6 +84,13 @@ static Loc where(lua_State *L, int level, int user) {
     return user ? loc : inner;
 }
 
+/* Specs and modules must be regular files: a FIFO or a device would block
+** the read or never end. */
+static int regular_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) != 0 || S_ISREG(st.st_mode);   /* a missing one: load says so */
+}
+
 /* {====================================================================
 ** Arguments
 ** ===================================================================== */
@@ -82,7 +104,7 @@ static int to_int(lua_State *L, int idx, const char *fn, const char *what) {
         return luaL_error(L, "%s: %s must be an integer, got %s", fn, what, luaL_typename(L, idx));
     }
     if (v < -IR_MAX_DIM || v > IR_MAX_ELEMS)
-        return luaL_error(L, "%s: %s %lld out of range", fn, what, (long long)v);
+        return luaL_error(L, "%s: %s %s out of range", fn, what, lua_tostring(L, idx));
     return (int)v;
 }
 
@@ -139,7 +161,7 @@ static float to_float(lua_State *L, int idx, const char *fn, const char *what) {
     v = lua_tonumber(L, idx);
     if (!isfinite(v) || fabs(v) > FLT_MAX)
         luaL_error(L, "%s: %s must be a finite number (float range), got %s", fn, what,
-                   lua_tostring(L, idx));
+                   isnan(v) ? "NaN" : lua_tostring(L, idx));
     return (float)v;
 }
 
@@ -151,13 +173,32 @@ static float opt_num(lua_State *L, int idx, const char *fn, const char *key, flo
     return v;
 }
 
+/*
+** A layer or scope name: 1 to IR_MAX_NAME printable ASCII characters.
+** Names reach the generated C (comments, strings, identifiers), which
+** escapes them anyway; this keeps them readable there and in every tool.
+*/
+static void check_name(lua_State *L, int idx, const char *fn, const char *what) {
+    size_t len;
+    const char *s;
+    if (lua_type(L, idx) != LUA_TSTRING || lua_rawlen(L, idx) == 0)
+        luaL_error(L, "%s: %s must be a non-empty string", fn, what);
+    s = lua_tolstring(L, idx, &len);
+    if (len > IR_MAX_NAME)
+        luaL_error(L, "%s: %s is %d characters long, more than %d", fn, what, (int)len,
+                   IR_MAX_NAME);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+            luaL_error(L, "%s: %s may hold printable ASCII characters only (byte %d is %d)", fn,
+                       what, (int)i + 1, (int)(unsigned char)s[i]);
+}
+
 /* Copies opts.name (or NULL) into buf. */
 static const char *opt_name(lua_State *L, int idx, const char *fn, char *buf, size_t cap) {
     const char *name = NULL;
     if (lua_isnoneornil(L, idx)) return NULL;
     if (lua_getfield(L, idx, "name") != LUA_TNIL) {
-        if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
-            luaL_error(L, "%s: name must be a non-empty string", fn);
+        check_name(L, -1, fn, "name");
         snprintf(buf, cap, "%s", lua_tostring(L, -1));
         name = buf;
     }
@@ -186,37 +227,63 @@ static Str scope_path(Spec *s, const char *local) {
     return p;
 }
 
-static const IrNode *find_node(Spec *s, const char *name, const char *cname) {
-    for (int i = 0; i < s->g->nnodes; i++) {
-        const IrNode *n = s->g->nodes[i];
-        if (strcmp(n->name, name) == 0 || strcmp(n->cname, cname) == 0) return n;
-    }
-    return NULL;
+/* Whether the layer name full (or its C form) is taken: its node, or NULL. */
+static const IrNode *taken_by(Spec *s, const char *full, char **cname) {
+    int *id = strmap_get(&s->taken, full);
+    *cname = ir_cname(full);
+    if (!id) id = strmap_get(&s->taken, *cname);
+    return id ? s->g->nodes[*id] : NULL;
+}
+
+/* Stops the spec when a layer's full name is too long for the tables. */
+static void check_path(lua_State *L, OpKind op, Str *full) {
+    char msg[128];
+    if (full->len <= IR_MAX_PATH) return;
+    snprintf(msg, sizeof msg, "layer name %.40s... is %d characters long, more than %d", full->buf,
+             (int)full->len, IR_MAX_PATH);
+    str_free(full);
+    luaL_error(L, "%s: %s", op_names[op], msg);
 }
 
 /*
 ** Full scope path of a new node: the explicit name, which must be unused,
 ** or the op's prefix with the first free counter in this scope (conv1,
 ** conv2, ...), so names do not depend on layers elsewhere in the spec.
+** Counters resume where the scope's last one stopped and names are looked
+** up in a hash map, so naming n layers takes time linear in n.
 */
 static char *node_name(lua_State *L, Spec *s, OpKind op, const char *explicit_name) {
-    for (int k = 1;; k++) {
-        char local[256];
+    Str key = scope_path(s, "|");
+    int *next;
+    str_add(&key, op_prefixes[op]);
+    next = explicit_name ? NULL : strmap_get(&s->counters, key.buf);
+    for (int k = next ? *next : 1;; k++) {
+        char local[256], *cname;
         Str full;
-        char *cname;
         const IrNode *clash;
         if (explicit_name) snprintf(local, sizeof local, "%s", explicit_name);
         else snprintf(local, sizeof local, "%s%d", op_prefixes[op], k);
         full = scope_path(s, local);
-        cname = ir_cname(full.buf);
-        clash = find_node(s, full.buf, cname);
+        if (full.len > IR_MAX_PATH) str_free(&key);
+        check_path(L, op, &full);
+        clash = taken_by(s, full.buf, &cname);
         free(cname);
-        if (!clash) return full.buf;
+        if (!clash) {
+            if (!explicit_name) {
+                strmap_put(&s->counters, key.buf, k + 1);
+                free(s->pending_key);
+                s->pending_key = xstrdup(key.buf);
+                s->pending_k = k;
+            }
+            str_free(&key);
+            return full.buf;
+        }
         if (explicit_name) {
             char msg[1024];
             snprintf(msg, sizeof msg, "name '%s' is already used by the layer made at %s:%d",
                      full.buf, clash->user_loc.file, clash->user_loc.line);
             str_free(&full);
+            str_free(&key);
             luaL_error(L, "%s: %s", op_names[op], msg);
         }
         str_free(&full);
@@ -227,7 +294,15 @@ static char *node_name(lua_State *L, Spec *s, OpKind op, const char *explicit_na
 ** wrong, and a pcall in the spec caught the error) goes, so it neither
 ** takes a name nor stays in the graph. */
 static void drop_pending(Spec *s) {
+    const IrNode *n;
     if (s->pending < 0) return;
+    n = s->g->nodes[s->pending];
+    strmap_del(&s->taken, n->name);
+    strmap_del(&s->taken, n->cname);
+    if (s->pending_key) {
+        int *next = strmap_get(&s->counters, s->pending_key);
+        if (next && *next > s->pending_k) *next = s->pending_k;
+    }
     ir_node_drop_last(s->g);
     s->pending = -1;
 }
@@ -237,8 +312,15 @@ static IrNode *new_node(lua_State *L, OpKind op, const int *src, int nsrc, const
     char *full;
     IrNode *n;
     drop_pending(s);
+    if (s->g->nnodes >= s->limits.layers)
+        luaL_error(L, "%s: the spec makes more than %d layers (skipc --max-layers raises the limit)",
+                   op_names[op], s->limits.layers);
+    free(s->pending_key);
+    s->pending_key = NULL;
     full = node_name(L, s, op, name);
     n = ir_node_new(s->g, op, src, nsrc, full, where(L, 1, 0), where(L, 1, 1));
+    strmap_put(&s->taken, n->name, n->id);
+    strmap_put(&s->taken, n->cname, n->id);
     s->pending = n->id;
     free(full);
     return n;
@@ -408,6 +490,7 @@ static int join(lua_State *L, OpKind op) {
     char nb[256];
     const char *name = NULL;
     IrNode *n;
+
     if (opts) {
         check_opts_impl(L, opts, op_names[op], name_only, opts == 1);
         name = opt_name(L, opts, op_names[op], nb, sizeof nb);
@@ -448,10 +531,11 @@ static int l_model(lua_State *L) {
 
 static int l_scope(lua_State *L) {
     Spec *s = spec_of(L);
-    const char *name = luaL_checkstring(L, 1);
+    const char *name;
     int base, rc;
+    check_name(L, 1, "scope", "name");
+    name = lua_tostring(L, 1);
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    if (!name[0]) return luaL_error(L, "scope: name must not be empty");
     s->scopes = xrealloc(s->scopes, (size_t)(s->nscopes + 1) * sizeof *s->scopes);
     s->scopes[s->nscopes++] = xstrdup(name);
     lua_settop(L, 2);
@@ -615,6 +699,8 @@ static void load_module(lua_State *L, const char *name) {
     str_add(&path, ".lua");
     lua_pushstring(L, path.buf);
     str_free(&path);
+    if (!regular_file(lua_tostring(L, -1)))
+        luaL_error(L, "require: module '%s': %s is not a regular file", name, lua_tostring(L, -1));
     if (luaL_loadfilex(L, lua_tostring(L, -1), "t") != LUA_OK) {
         if (strstr(lua_tostring(L, -1), "cannot open"))
             luaL_error(L, "require: module '%s' not found (not in the block library, no %s)", name,
@@ -747,8 +833,26 @@ static int is_model(lua_State *L, int idx) {
     return same;
 }
 
+/* The number of the file's last line: where a spec that returned no model
+** ended. */
+static int last_line(const char *path) {
+    FILE *f = fopen(path, "rb");
+    int c, prev = '\n', lines = 0;
+    if (!f) return 0;
+    while ((c = getc(f)) != EOF) {
+        if (prev == '\n') lines++;
+        prev = c;
+    }
+    fclose(f);
+    return lines;
+}
+
 static int run_script(lua_State *L, Spec *s) {
     lua_pushcfunction(L, msghandler);
+    if (!regular_file(s->path)) {
+        fprintf(stderr, "%s: error: not a regular file\n", s->path);
+        return -1;
+    }
     if (luaL_loadfilex(L, s->path, "t") != LUA_OK) {
         Loc none = {NULL, 0};
         char *text = format_error(lua_tostring(L, -1), none, s->path);
@@ -757,11 +861,15 @@ static int run_script(lua_State *L, Spec *s) {
         return -1;
     }
     if (lua_pcall(L, 0, 1, -2) != LUA_OK) {
-        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        if (s->out_of_memory)
+            fprintf(stderr, "%s: error: the spec used more than %lu MiB of Lua memory (skipc "
+                    "--max-memory raises the limit)\n", s->path,
+                    (unsigned long)(s->limits.memory >> 20));
+        else fprintf(stderr, "%s\n", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
         return -1;
     }
     if (!is_model(L, -1)) {
-        Loc loc = {s->path, 0};
+        Loc loc = {s->path, last_line(s->path)};
         diag_error(loc, "the spec must end with 'return model{input = ..., output = ...}'");
         return -1;
     }
@@ -780,15 +888,65 @@ static int check_defines(Spec *s) {
     return bad ? -1 : 0;
 }
 
+/* The Lua allocator, bounded by the spec's memory limit. */
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    Spec *s = ud;
+    size_t old = ptr ? osize : 0, limit = s->limits.memory;
+    void *p;
+    if (nsize == 0) {
+        free(ptr);
+        s->memory -= old;
+        return NULL;
+    }
+    if (s->out_of_memory) limit += MEMORY_GRACE;
+    if (nsize > old && s->memory - old + nsize > limit) {
+        s->out_of_memory = 1;
+        return NULL;
+    }
+    p = realloc(ptr, nsize);
+    if (p) s->memory = s->memory - old + nsize;
+    return p;
+}
+
+/* Every HOOK_STEP instructions: stops a spec past its instruction limit.
+** From then on the hook runs at every instruction and fails each time, so
+** the error escapes every pcall in the spec at the first instruction after
+** it. */
+static void count_hook(lua_State *L, lua_Debug *ar) {
+    Spec *s = spec_of(L);
+    (void)ar;
+    s->instructions += HOOK_STEP;
+    if (s->instructions > s->limits.instructions) {
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "the spec ran more than %I Lua instructions, a loop that does not end? "
+                   "(skipc --max-instructions raises the limit)",
+                   (lua_Integer)s->limits.instructions);
+    }
+}
+
+static int panic(lua_State *L) {
+    fprintf(stderr, "skipc: error: %s\n", lua_tostring(L, -1) ? lua_tostring(L, -1) : "Lua panic");
+    return 0;
+}
+
 IrGraph *spec_run(const char *spec_path, Define *defs, int ndefs) {
-    lua_State *L = luaL_newstate();
+    return spec_run_limited(spec_path, defs, ndefs, &spec_default_limits);
+}
+
+IrGraph *spec_run_limited(const char *spec_path, Define *defs, int ndefs,
+                          const SpecLimits *limits) {
     Spec s;
+    lua_State *L;
     int rc;
+    memset(&s, 0, sizeof s);
+    s.limits = *limits;
+    L = lua_newstate(limited_alloc, &s);
     if (!L) {
         fprintf(stderr, "skipc: cannot create a Lua state\n");
         return NULL;
     }
-    memset(&s, 0, sizeof s);
+    lua_atpanic(L, panic);
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
     s.g = ir_graph_new();
     s.path = spec_path;
     s.dir = dir_of(spec_path);
@@ -804,6 +962,9 @@ IrGraph *spec_run(const char *spec_path, Define *defs, int ndefs) {
     if (rc == 0) rc = check_defines(&s);
     for (int i = 0; i < s.nscopes; i++) free(s.scopes[i]);
     free(s.scopes);
+    strmap_free(&s.taken);
+    strmap_free(&s.counters);
+    free(s.pending_key);
     free(s.dir);
     if (rc != 0) {
         ir_graph_free(s.g);

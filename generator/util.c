@@ -110,3 +110,78 @@ uint64_t hash_name(const char *s) {
     }
     return h;
 }
+
+/* {====================================================================
+** StrMap
+** ===================================================================== */
+
+static char strmap_gone_mark;
+#define STRMAP_GONE (&strmap_gone_mark)
+
+/* The slot holding key, or the slot where it would go (-1 when full). */
+static long strmap_slot(const StrMap *m, const char *key) {
+    long free_slot = -1;
+    if (m->cap == 0) return -1;
+    for (size_t i = hash_name(key) & (m->cap - 1), n = 0; n < m->cap; i = (i + 1) & (m->cap - 1), n++) {
+        if (!m->keys[i]) return free_slot >= 0 ? free_slot : (long)i;
+        if (m->keys[i] == STRMAP_GONE) {
+            if (free_slot < 0) free_slot = (long)i;
+        } else if (strcmp(m->keys[i], key) == 0) {
+            return (long)i;
+        }
+    }
+    return free_slot;
+}
+
+int *strmap_get(const StrMap *m, const char *key) {
+    long i = strmap_slot(m, key);
+    if (i < 0 || !m->keys[i] || m->keys[i] == STRMAP_GONE) return NULL;
+    return &m->vals[i];
+}
+
+static void strmap_grow(StrMap *m) {
+    StrMap bigger = {NULL, NULL, m->cap ? 2 * m->cap : 64, 0};
+    bigger.keys = xcalloc(bigger.cap, sizeof *bigger.keys);
+    bigger.vals = xcalloc(bigger.cap, sizeof *bigger.vals);
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i] && m->keys[i] != STRMAP_GONE) {
+            long j = strmap_slot(&bigger, m->keys[i]);
+            bigger.keys[j] = m->keys[i];
+            bigger.vals[j] = m->vals[i];
+            bigger.used++;
+        }
+    free(m->keys);
+    free(m->vals);
+    *m = bigger;
+}
+
+void strmap_put(StrMap *m, const char *key, int val) {
+    long i;
+    int *v = strmap_get(m, key);
+    if (v) {
+        *v = val;
+        return;
+    }
+    if (2 * (m->used + 1) > m->cap) strmap_grow(m);
+    i = strmap_slot(m, key);
+    if (!m->keys[i]) m->used++;   /* a deleted slot was counted already */
+    m->keys[i] = xstrdup(key);
+    m->vals[i] = val;
+}
+
+void strmap_del(StrMap *m, const char *key) {
+    long i = strmap_slot(m, key);
+    if (i < 0 || !m->keys[i] || m->keys[i] == STRMAP_GONE) return;
+    free(m->keys[i]);
+    m->keys[i] = STRMAP_GONE;
+}
+
+void strmap_free(StrMap *m) {
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i] != STRMAP_GONE) free(m->keys[i]);
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+/* }==================================================================== */

@@ -45,4 +45,20 @@ int mul_checked(int64_t a, int64_t b, int64_t limit, int64_t *out);
 /* 64-bit FNV-1a: stable per-name constants (RNG streams). */
 uint64_t hash_name(const char *s);
 
+/* Strings mapped to ints, found in constant time (open addressing with
+** linear probing; deleted keys leave a mark): the names a spec has taken,
+** so naming stays linear in the number of layers. */
+typedef struct {
+    char **keys;     /* NULL: empty slot; STRMAP_GONE: deleted */
+    int *vals;
+    size_t cap, used;
+} StrMap;
+
+/* The value of key, or NULL. */
+int *strmap_get(const StrMap *m, const char *key);
+/* Sets key to val (a copy of key is kept). */
+void strmap_put(StrMap *m, const char *key, int val);
+void strmap_del(StrMap *m, const char *key);
+void strmap_free(StrMap *m);
+
 #endif

@@ -14,6 +14,11 @@ static inline int rt_conv_is_pointwise(int k, int stride, int pad) {
     return k == 1 && stride == 1 && pad == 0;
 }
 
+/* Most threads the runtime runs (rt_set_threads clamps to it). */
+#define RT_MAX_THREADS 64
+#define RT_STR_(x) #x
+#define RT_STR(x) RT_STR_(x)
+
 /*
 ** Convolutions unfold at most RT_SCRATCH_SLICES samples at once, one per
 ** thread, so their scratch (im2col columns) has room for

@@ -22,7 +22,6 @@
 #include "rt.h"
 #include "rt_par.h"
 
-#define RT_MAX_THREADS 64
 
 static int rt_threads_req;   /* 0: follow OpenBLAS */
 

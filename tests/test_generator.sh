@@ -61,6 +61,56 @@ if grep -q rt_batchnorm_relu_recompute "$tmp/a/r8.c" && ! grep -q recompute "$tm
     [ "$(per "$tmp/a/r8.h")" -lt "$(per "$tmp/b/r8.h")" ]; then ok
 else fail "--no-remat"; fi
 
+# Hostile names: comment ends and starts, quotes, backslashes and trigraphs
+# in layer and scope names, in a -D value and in the spec's path (with a
+# newline in it). The output compiles cleanly and holds every name byte
+# for byte.
+hdir="$tmp/we*"
+mkdir -p "$hdir"
+hspec="$hdir/$(printf 'n\nl"q')".lua
+cp tests/specs/hostile_names.lua "$hspec"
+hostile_ok() {
+    "$skipc" "$hspec" -D 'tag=*/ x; /*' -o "$tmp/hostile.c" || return 1
+    for cc in gcc clang; do
+        $cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -Iruntime -I"$tmp" \
+            "$tmp/hostile.c" || return 1
+    done
+    # shellcheck disable=SC2046
+    cc -std=c99 -Iruntime -I"$tmp" -DSKIPC_MODEL=hostile_model \
+        -DSKIPC_MODEL_HEADER='"hostile.h"' -o "$tmp/names" tests/names_check.c \
+        "$tmp/hostile.c" "$B/libskipcrt.a" $(pkg-config --libs openblas) -lm -lpthread || return 1
+    "$tmp/names" > "$tmp/names.txt" || return 1
+    for want in 'tensor a*/ int evil; /*b.weight' "tensor it's ?? fine.bias" \
+                'block s"q??/.r\"x*/ x; /*' "layer a*/ int evil; /*b at $hspec:6"; do
+        grep -qxF "$want" "$tmp/names.txt" || { echo "missing: $want"; return 1; }
+    done
+}
+if hostile_ok; then ok; else fail "hostile names"; fi
+
+# Outputs never destroy inputs: the spec given as the output's header is
+# refused and left as it was.
+cp specs/mlp.lua "$tmp/self.h"
+if "$skipc" "$tmp/self.h" -o "$tmp/self.c" 2>"$tmp/err"; then fail "spec overwritten by -o"
+elif cmp -s specs/mlp.lua "$tmp/self.h" && grep -q "would overwrite the spec" "$tmp/err"; then ok
+else fail "spec as output: $(cat "$tmp/err")"; fi
+
+# A FIFO as spec is refused at once instead of blocking.
+mkfifo "$tmp/fifo.lua"
+if timeout 10 "$skipc" "$tmp/fifo.lua" -o "$tmp/fifo.c" 2>"$tmp/err"; then fail "FIFO spec accepted"
+elif grep -q "fifo.lua: error: not a regular file" "$tmp/err"; then ok
+else fail "FIFO spec: $(cat "$tmp/err")"; fi
+
+# A full disk (here a file size limit): an error, the previous outputs
+# untouched, no temporary left behind.
+mkdir "$tmp/full"
+echo old > "$tmp/full/big.c"; echo old > "$tmp/full/big.h"
+if (ulimit -f 8; "$skipc" specs/resnet.lua -o "$tmp/full/big.c" 2>"$tmp/err"); then
+    fail "write past the file size limit succeeded"
+elif [ "$(ls "$tmp/full")" = "big.c
+big.h" ] && [ "$(cat "$tmp/full/big.c" "$tmp/full/big.h")" = "old
+old" ] && grep -q "cannot write it" "$tmp/err"; then ok
+else fail "file size limit: $(ls "$tmp/full") $(cat "$tmp/err")"; fi
+
 # Every committed model compiles warning-free under gcc and clang.
 for f in generated/*.c; do
     for cc in gcc clang; do

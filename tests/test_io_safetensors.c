@@ -227,6 +227,13 @@ static void test_bad_json(void **state) {
         {"{\"a", "unterminated string"},
         {"{} x", "junk after the header object"},
         {"{\"a\" {}}", "expected ':'"},
+        /* malformed UTF-8: stray continuation, truncated, overlong, surrogate, too high */
+        {"{\"__metadata__\":{\"k\":\"a\x80\"}}", "invalid UTF-8"},
+        {"{\"__metadata__\":{\"k\":\"\xc3\"}}", "invalid UTF-8"},
+        {"{\"__metadata__\":{\"k\":\"\xc0\xaf\"}}", "invalid UTF-8"},
+        {"{\"__metadata__\":{\"k\":\"\xed\xa0\x80\"}}", "invalid UTF-8"},
+        {"{\"__metadata__\":{\"k\":\"\xf4\x90\x80\x80\"}}", "invalid UTF-8"},
+        {"{\"\xff\":{}}", "invalid UTF-8"},
     };
     for (size_t i = 0; i < sizeof top / sizeof top[0]; i++) {
         char name[32];

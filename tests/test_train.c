@@ -268,6 +268,40 @@ static void test_bad_checkpoint(void **state) {
     free(p);
 }
 
+/* A checkpoint whose metadata was tampered with: key set to value. */
+static void tampered(const char *from, const char *to, const char *key, const char *value) {
+    char err[512];
+    float *p = calloc(M->num_params, 4);
+    StMeta meta;
+    st_meta_init(&meta);
+    assert_int_equal(ckpt_load(from, M, p, &meta, err, sizeof err), 0);
+    assert_int_equal(st_meta_set(&meta, key, value), 0);
+    assert_int_equal(ckpt_save(to, M, p, NULL, NULL, &meta, err, sizeof err), 0);
+    st_meta_free(&meta);
+    free(p);
+}
+
+/* Metadata out of range stops a resume with the checkpoint's name: an
+** epoch count beyond int (it used to train practically forever), a
+** negative step, non-finite normalisation statistics. */
+static void test_bad_metadata(void **state) {
+    (void)state;
+    const char *dir = make_data("md", 64, 28, 9);
+    char err[512];
+    TrainResult r;
+    TrainConfig c = quick(dir, io_path("md.st"), NULL);
+    c.epochs = 1;
+    assert_int_equal(train_run(M, &c, &r, err, sizeof err), 0);
+    tampered(io_path("md.st"), io_path("md_epochs.st"), "epochs", "99999999999");
+    train_fails(dir, io_path("md_epochs.st"), "md_epochs.st", "out-of-range");
+    tampered(io_path("md.st"), io_path("md_step.st"), "step", "-4");
+    train_fails(dir, io_path("md_step.st"), "md_step.st", "out-of-range");
+    tampered(io_path("md.st"), io_path("md_nan.st"), "norm_mean", "nan");
+    train_fails(dir, io_path("md_nan.st"), "md_nan.st", "norm_mean");
+    tampered(io_path("md.st"), io_path("md_inf.st"), "norm_std", "inf");
+    train_fails(dir, io_path("md_inf.st"), "md_inf.st", "norm_std");
+}
+
 /* A diverging run names the first layer whose gradient went bad. */
 static void test_nonfinite(void **state) {
     (void)state;
@@ -331,8 +365,37 @@ static void test_commands(void **state) {
     assert_int_equal(run_cmd(cmd_eval, "--weights", ck, "--bogus", NULL), CLI_USAGE);
     assert_int_equal(run_cmd(cmd_train, "--epochs", "x", NULL), CLI_USAGE);
     assert_int_equal(run_cmd(cmd_train, "--optimizer", "lbfgs", NULL), CLI_USAGE);
+    /* An output that is one of the command's inputs is refused, the input kept. */
+    size_t before, after;
+    unsigned char *xs_bytes = io_read(xs, &before), *again;
+    assert_int_equal(run_cmd(cmd_predict, "--weights", ck, "--input", xs, "--output", xs, NULL),
+                     CLI_USAGE);
+    assert_int_equal(run_cmd(cmd_predict, "--weights", ck, "--input", xs, "--output", ck, NULL),
+                     CLI_USAGE);
+    assert_int_equal(run_cmd(cmd_grads, "--weights", ck, "--input", xs, "--labels", ys,
+                             "--output", ys, NULL), CLI_USAGE);
+    again = io_read(xs, &after);
+    assert_true(before == after && memcmp(xs_bytes, again, before) == 0);
+    free(xs_bytes);
+    free(again);
     free(p);
     free(big);
+}
+
+/* Out-of-range options are usage errors naming the option, not quiet
+** defaults or clamps. */
+static void test_option_ranges(void **state) {
+    static const char *const bad[][2] = {
+        {"--epochs", "0"}, {"--epochs", "-1"}, {"--epochs", "2000000"}, {"--batch", "0"},
+        {"--threads", "0"}, {"--threads", "1000"}, {"--lr", "-0.1"}, {"--lr", "0"},
+        {"--lr", "nan"}, {"--momentum", "-0.5"}, {"--momentum", "1"}, {"--weight-decay", "-1"},
+        {"--warmup", "-5"}, {"--stop-after", "0"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(run_cmd(cmd_train, bad[i][0], bad[i][1], NULL), CLI_USAGE);
+    assert_int_equal(run_cmd(cmd_eval, "--weights", "w", "--threads", "65", NULL), CLI_USAGE);
+    assert_int_equal(run_cmd(cmd_predict, "--batch", "0", NULL), CLI_USAGE);
 }
 
 /* }==================================================================== */
@@ -368,6 +431,8 @@ int main(void) {
         cmocka_unit_test(test_bad_checkpoint),
         cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_option_ranges),
+        cmocka_unit_test(test_bad_metadata),
     };
     return cmocka_run_group_tests(tests, io_setup, io_teardown);
 }

@@ -40,6 +40,17 @@ end
 
 local function channels(x) return x.shape[1] end
 
+-- A count a block takes (layers, growth): a whole number of at least 1, so
+-- NaN, -1 or 2.5 stop with a message instead of building nothing.
+local function count(fn, what, v)
+  if math.type(v) == "float" and v == math.floor(v) and v >= 1 and v < 2^31 then v = math.tointeger(v) end
+  if math.type(v) ~= "integer" or v < 1 then
+    local shown = v ~= v and "NaN" or tostring(v)
+    error(fn .. ": " .. what .. " must be a whole number of at least 1, got " .. shown, 3)
+  end
+  return v
+end
+
 -- A convolution that carries a bias only when no batchnorm follows it
 -- (batchnorm's own shift would make the bias redundant).
 local function conv(x, out, k, o, name, stride, padding)
@@ -129,6 +140,8 @@ end
 -- (torchvision's _DenseBlock). opts go to every layer.
 function M.dense_block(x, nlayers, growth, opts)
   options("dense_block", opts, {bn_size = 4, norm = "batch"})
+  nlayers = count("dense_block", "nlayers", nlayers)
+  growth = count("dense_block", "growth", growth)
   for i = 1, nlayers do
     x = scope("denselayer" .. i, function() return M.dense_layer(x, growth, opts) end)
   end
