@@ -133,7 +133,8 @@ $(GEN_TESTS): $(B)/tests/%: tests/%.c tests/pass_util.h $(filter-out $(B)/genera
 	    $(filter-out $(B)/generator/main.o,$(GEN_OBJ)) $(TEST_LIBS) $(LUA_LIBS)
 
 SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh \
-                tests/test_lesion.sh tests/proptest.sh tests/test_experiments.sh
+                tests/test_lesion.sh tests/proptest.sh tests/test_experiments.sh \
+                tests/test_faults.sh
 
 # test and demo install what is missing first, then build in a second make,
 # whose pkg-config flags see the installed packages.
@@ -171,4 +172,61 @@ run-experiments: all
 	tools/experiments.sh
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-fuzz
+
+# ---------------------------------------------------------------- fuzzing
+# make fuzz: libFuzzer targets (tests/fuzz) for the three file loaders and
+# the spec front end, which read files from anyone. Built by clang with
+# ASan and UBSan into build-fuzz/, then each runs FUZZ_SECONDS on its seed
+# corpus (tools/fuzz.sh). Not part of make test: it takes minutes per target.
+FUZZ_SECONDS ?= 600
+FZ          := build-fuzz
+FUZZ_CC     := clang
+FUZZ_SAN    := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $(FUZZ_SAN)
+FUZZ_TARGETS := safetensors idx npy spec
+FUZZ_BINS   := $(FUZZ_TARGETS:%=$(FZ)/fuzz_%)
+FUZZ_IO_OBJ := $(FZ)/driver/io_err.o $(FZ)/driver/io_atomic.o
+FUZZ_GEN_OBJ := $(patsubst %.c,$(FZ)/%.o,$(filter-out generator/main.c,$(GEN_SRC))) \
+                $(FZ)/generator/stdlib_lua.o
+
+.PHONY: fuzz run-fuzz fuzz-build
+
+fuzz: deps
+	@$(MAKE) --no-print-directory run-fuzz
+
+run-fuzz: fuzz-build
+	tools/fuzz.sh $(FZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FZ)/driver/%.o: driver/%.c $(wildcard driver/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(FZ)/generator/%.o: generator/%.c $(wildcard generator/*.h generator/*.def) runtime/rt_geom.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -Igenerator -Iruntime -c -o $@ $<
+
+# The block library, embedded by the build's own tool into a copy of our own,
+# so this build never writes into $(B)/ while another make may be reading it.
+$(FZ)/generator/stdlib_lua.c: $(B)/embed $(GEN_LIB)
+	@mkdir -p $(@D)
+	$(B)/embed $(GEN_LIB) > $@
+
+$(FZ)/generator/stdlib_lua.o: $(FZ)/generator/stdlib_lua.c generator/stdlib_lua.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Igenerator -c -o $@ $<
+
+$(FZ)/fuzz_%.o: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(wildcard driver/*.h generator/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -Idriver -Igenerator -Itests/fuzz -c -o $@ $<
+
+# Each target links only the code it fuzzes.
+$(FZ)/fuzz_safetensors: $(FZ)/driver/io_safetensors.o $(FUZZ_IO_OBJ)
+$(FZ)/fuzz_idx: $(FZ)/driver/io_idx.o $(FZ)/driver/io_err.o
+$(FZ)/fuzz_npy: $(FZ)/driver/io_npy.o $(FUZZ_IO_OBJ)
+$(FZ)/fuzz_spec: $(FUZZ_GEN_OBJ)
+$(FZ)/fuzz_spec: FUZZ_LIBS = $(LUA_LIBS)
+FUZZ_LIBS = $(RT_LIBS)
+$(FUZZ_BINS): $(FZ)/fuzz_%: $(FZ)/fuzz_%.o
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Slot names per optimizer, PyTorch's optimizer state keys. */
 static const char *const SGD_SLOTS[] = {"momentum_buffer"};
@@ -187,4 +188,30 @@ int ckpt_meta_hex(const StMeta *meta, const char *key, uint64_t *out,
     errno = 0;
     *out = (uint64_t)strtoull(v, &end, 16);
     return *end || errno ? malformed(path, key, v, err, errlen) : 0;
+}
+
+int ckpt_probe(const char *path, size_t bytes, char *err, size_t errlen) {
+    size_t len = strlen(path) + 16, left = bytes;
+    char *tmp = malloc(len), zeros[65536] = {0};
+    int fd, rc = 0;
+    if (!tmp) return drv_err(err, errlen, "out of memory");
+    snprintf(tmp, len, "%s.probeXXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = drv_err(err, errlen, "%s: cannot write a checkpoint there: %s", path, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    while (left > 0 && rc == 0) {
+        ssize_t w = write(fd, zeros, left < sizeof zeros ? left : sizeof zeros);
+        if (w <= 0)
+            rc = drv_err(err, errlen, "%s: cannot write a %zu-byte checkpoint there: %s", path,
+                         bytes, w < 0 ? strerror(errno) : "short write");
+        else left -= (size_t)w;
+    }
+    if (close(fd) != 0 && rc == 0)
+        rc = drv_err(err, errlen, "%s: cannot write a checkpoint there: %s", path, strerror(errno));
+    unlink(tmp);
+    free(tmp);
+    return rc;
 }

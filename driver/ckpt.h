@@ -36,6 +36,14 @@ int ckpt_save(const char *path, const RtModel *m, const float *params,
               char *err, size_t errlen);
 
 /*
+** Checks, before hours of training, that a checkpoint of bytes can be
+** written beside path: writes that many bytes to a new temporary file in
+** the same directory and removes it. Returns 0, or -1 with a one-line
+** message (an unwritable directory, a full disk, a file size limit).
+*/
+int ckpt_probe(const char *path, size_t bytes, char *err, size_t errlen);
+
+/*
 ** Loads every model tensor into params; the file must hold exactly those
 ** (with their shapes) plus, optionally, "optim." entries. If the metadata
 ** names another model, that is reported instead. meta (may be NULL,

@@ -32,7 +32,7 @@ typedef struct {
 } CliOpt;
 
 /* Exit statuses of the binary. */
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
 
 /*
 ** Parses argv[0..argc) ("--name value" or "--name=value") into the

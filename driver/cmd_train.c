@@ -36,13 +36,24 @@ static int parse_augment(TrainConfig *c, const char *s) {
     return 0;
 }
 
-static void print_result(const TrainConfig *c, const TrainResult *r) {
+static int print_result(const char *prog, const TrainConfig *c, const TrainResult *r) {
+    if (r->interrupted) {
+        if (r->epoch_step > 0)
+            printf("interrupted in epoch %d after step %ld of it; checkpoint %s saved.\n",
+                   r->epoch + 1, r->epoch_step, c->out);
+        else
+            printf("interrupted after epoch %d; checkpoint %s is up to date.\n", r->epoch, c->out);
+        printf("continue with: %s train --resume %s --out %s (and the same --data and "
+               "--limit options)\n", prog, c->out, c->out);
+        return CLI_INTERRUPTED;
+    }
     if (r->steps_run == 0) {
         printf("nothing to do: %s already has %d of %d epochs\n", c->resume, r->epoch, c->epochs);
-        return;
+        return CLI_OK;
     }
     printf("done: %d epochs, %ld steps, test accuracy %.2f%%, %.1f s; checkpoint %s\n",
            r->epoch, r->step, 100.0 * r->test_acc, r->seconds, c->out);
+    return CLI_OK;
 }
 
 int cmd_train(const RtModel *m, const char *prog, int argc, char **argv) {
@@ -95,6 +106,5 @@ int cmd_train(const RtModel *m, const char *prog, int argc, char **argv) {
                                NULL);
     TrainResult r;
     if (train_run(m, &c, &r, err, sizeof err)) return cmd_fail(prog, err);
-    print_result(&c, &r);
-    return CLI_OK;
+    return print_result(prog, &c, &r);
 }

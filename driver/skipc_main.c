@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "commands.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +37,9 @@ static void usage(FILE *f, const RtModel *m, const char *prog) {
 
 int skipc_main(const RtModel *m, int argc, char **argv) {
     const char *prog = argc > 0 ? argv[0] : m->name;
+    /* Past a file size limit (ulimit -f) writes fail with an error to report
+    ** instead of killing the process halfway through a file. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) { usage(stderr, m, prog); return CLI_USAGE; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout, m, prog);

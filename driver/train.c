@@ -12,9 +12,11 @@
 #include "trainlog.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ADAM_BETA1 0.9f
 #define ADAM_BETA2 0.999f
@@ -32,8 +34,10 @@ typedef struct {
     int *perm;
     double *sumsq;                  /* per tensor: squared gradient norm */
     RtRng rng;
+    RtRng rng_epoch;                /* the RNG as the current epoch began (before its shuffle) */
     DataAug aug;
     int epoch;                      /* epochs completed */
+    long epoch_step;                /* steps done in the current epoch */
     long step, steps_per_epoch, total_steps;
     int saved_epoch;                /* epoch of the last checkpoint, -1 none */
     MetCounts test_counts;
@@ -113,14 +117,22 @@ static int recipe_to_meta(const Trainer *t, StMeta *meta) {
         | ckpt_meta_setf(meta, "norm_std", "%.9g", t->std)
         | ckpt_meta_setf(meta, "rng", "%016llx%016llx%016llx%016llx", (unsigned long long)s[0],
                          (unsigned long long)s[1], (unsigned long long)s[2], (unsigned long long)s[3]);
+    if (t->epoch_step > 0) {   /* saved mid epoch: where, and the epoch's shuffle */
+        const uint64_t *e = t->rng_epoch.s;
+        rc |= ckpt_meta_setf(meta, "epoch_step", "%ld", t->epoch_step)
+            | ckpt_meta_setf(meta, "rng_epoch", "%016llx%016llx%016llx%016llx",
+                             (unsigned long long)e[0], (unsigned long long)e[1],
+                             (unsigned long long)e[2], (unsigned long long)e[3]);
+    }
     return rc ? -1 : 0;
 }
 
-/* The 256-bit RNG state from 64 hex digits. */
-static int rng_from_meta(RtRng *r, const StMeta *meta, const char *path, char *err, size_t errlen) {
-    const char *v = st_meta_get(meta, "rng");
+/* The 256-bit RNG state under key, from 64 hex digits. */
+static int rng_from_meta(RtRng *r, const StMeta *meta, const char *key, const char *path,
+                         char *err, size_t errlen) {
+    const char *v = st_meta_get(meta, key);
     if (!v || strlen(v) != 64 || strspn(v, "0123456789abcdef") != 64)
-        return drv_err(err, errlen, "%s: metadata 'rng' is missing or malformed", path);
+        return drv_err(err, errlen, "%s: metadata '%s' is missing or malformed", path, key);
     for (int i = 0; i < 4; i++) {
         char part[17];
         memcpy(part, v + 16 * i, 16);
@@ -175,7 +187,15 @@ static int recipe_from_meta(Trainer *t, const StMeta *meta, char *err, size_t er
         || ckpt_meta_float(meta, "norm_std", &t->std, p, err, errlen))
         return -1;
     if (!(t->std > 0)) return drv_err(err, errlen, "%s: metadata norm_std must be positive", p);
-    return rng_from_meta(&t->rng, meta, p, err, errlen);
+    t->epoch_step = 0;
+    if (st_meta_get(meta, "epoch_step")) {   /* saved mid epoch (interrupted) */
+        if (ckpt_meta_long(meta, "epoch_step", &t->epoch_step, p, err, errlen)
+            || rng_from_meta(&t->rng_epoch, meta, "rng_epoch", p, err, errlen))
+            return -1;
+        if (t->epoch_step < 0 || t->epoch_step > t->step)
+            return drv_err(err, errlen, "%s: metadata has out-of-range training values", p);
+    }
+    return rng_from_meta(&t->rng, meta, "rng", p, err, errlen);
 }
 
 /* Loads parameters, recipe and optimizer state from cfg->resume. */
@@ -274,6 +294,10 @@ static int setup(Trainer *t, char *err, size_t errlen) {
     }
     t->aug = (DataAug){c->crop_pad, c->flip, -t->mean / t->std};
     t->saved_epoch = c->resume ? t->epoch : -1;
+    /* a full disk or an unwritable --out shows now, not after the first epoch */
+    if (ckpt_probe(c->out, sizeof(float) * (m->num_params + (size_t)ckpt_slots(c->optimizer) *
+                                             m->num_trainable) + 65536, err, errlen))
+        return -1;
     return tlog_open(&t->log, m, c->log, err, errlen);
 }
 
@@ -389,18 +413,51 @@ static int end_epoch(Trainer *t, double t0, char *err, size_t errlen) {
     return save(t, err, errlen);
 }
 
-/* One epoch: shuffle, steps with progress, then end_epoch. */
+/* Set by the SIGINT handler: finish the step, save, stop. */
+static volatile sig_atomic_t interrupt_requested;
+
+static void on_sigint(int sig) {
+    static const char msg[] = "\ninterrupted: finishing this step and saving a checkpoint "
+                              "(Ctrl-C again quits at once)\n";
+    if (interrupt_requested) {   /* the second one: the default action, now */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    interrupt_requested = 1;
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);   /* async-signal-safe */
+    (void)ignored;
+}
+
+/*
+** One epoch: shuffle, steps with progress, then end_epoch. An epoch an
+** interrupted run saved part of resumes at its next step: its shuffle is
+** drawn again from the RNG as the epoch began, then the RNG is set back to
+** where the run stopped. Returns 1 when SIGINT stopped it (saved), 0 when
+** the epoch is done, -1 on error.
+*/
 static int run_epoch(Trainer *t, long *run_steps, char *err, size_t errlen) {
     Progress pg;
     double t0 = drv_now();
+    RtRng now = t->rng;
+    if (t->epoch_step == 0) t->rng_epoch = t->rng;
+    t->rng = t->rng_epoch;
     data_shuffle(t->perm, t->train.n, &t->rng);
+    if (t->epoch_step > 0) t->rng = now;
     tlog_new_epoch(&t->log);
     prog_begin(&pg, t->cfg->verbose, t->epoch + 1, t->cfg->epochs, t->steps_per_epoch, t->cfg->batch);
-    for (long i = 0; i < t->steps_per_epoch; i++) {
+    for (long i = t->epoch_step; i < t->steps_per_epoch; i++) {
         if (train_step(t, i, (*run_steps)++, err, errlen)) { prog_end(&pg); return -1; }
+        t->epoch_step = i + 1;
         prog_step(&pg, i + 1, tlog_epoch_loss(&t->log), tlog_epoch_acc(&t->log));
+        if (t->cfg->raise_sigint_at && *run_steps == t->cfg->raise_sigint_at) raise(SIGINT);
+        if (interrupt_requested && i + 1 < t->steps_per_epoch) {
+            prog_end(&pg);
+            return save(t, err, errlen) ? -1 : 1;
+        }
     }
     prog_end(&pg);
+    t->epoch_step = 0;
     t->epoch++;
     return end_epoch(t, t0, err, errlen);
 }
@@ -422,12 +479,30 @@ int train_run(const RtModel *m, TrainConfig *cfg, TrainResult *res, char *err, s
     memset(res, 0, sizeof *res);
     t.m = m;
     t.cfg = cfg;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    interrupt_requested = 0;
+    sigaction(SIGINT, &sa, &old);
     int rc = setup(&t, err, errlen);
     long run_steps = 0;
     if (rc == 0) announce(&t);
     t.t_start = drv_now();
-    while (rc == 0 && t.epoch < cfg->epochs && !(cfg->stop_after > 0 && t.epoch >= cfg->stop_after))
+    while (rc == 0 && t.epoch < cfg->epochs && !(cfg->stop_after > 0 && t.epoch >= cfg->stop_after)) {
+        if (interrupt_requested) {   /* between epochs: the epoch's checkpoint is there */
+            res->interrupted = 1;
+            break;
+        }
         rc = run_epoch(&t, &run_steps, err, errlen);
+        if (rc == 1) {
+            res->interrupted = 1;
+            rc = 0;
+            break;
+        }
+    }
+    sigaction(SIGINT, &old, NULL);
+    res->epoch_step = t.epoch_step;
     res->epoch = t.epoch;
     res->step = t.step;
     res->steps_run = run_steps;

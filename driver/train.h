@@ -56,6 +56,7 @@ typedef struct {
     int verbose;                /* progress and summaries on stderr/stdout */
     float *loss_trace;          /* if not NULL: the loss of each step of */
     long trace_cap;             /* this run, up to trace_cap entries */
+    long raise_sigint_at;       /* tests: raise SIGINT after this run's step N (0: never) */
 } TrainConfig;
 
 typedef struct {
@@ -65,6 +66,8 @@ typedef struct {
     double train_loss, train_acc;       /* last epoch's running means */
     double test_loss, test_acc;         /* after the last epoch */
     double seconds;             /* wall time of this run's epochs */
+    int interrupted;            /* stopped by SIGINT, the checkpoint saved mid-epoch */
+    long epoch_step;            /* then: steps done in the interrupted epoch */
 } TrainResult;
 
 /* Fills cfg with the default recipe (see above) and settings. */
@@ -78,6 +81,10 @@ float train_lr(const TrainConfig *cfg, long step, long total);
 ** or -1 with a one-line message in err: bad data or checkpoint, or a
 ** non-finite loss or gradient (the message names the first layer, in
 ** forward order, with a non-finite gradient; the last checkpoint stays).
+** SIGINT (Ctrl-C) finishes the current step and saves a checkpoint that
+** resumes exactly there, mid epoch, then returns 0 with res->interrupted
+** set; a second SIGINT ends the process at once (checkpoints are written
+** atomically, so the last one survives).
 */
 int train_run(const RtModel *m, TrainConfig *cfg, TrainResult *res,
               char *err, size_t errlen);

@@ -129,13 +129,25 @@ static void lower_loss(KProgram *p, int t, KList *bwd) {
 ** before the step of the node that produced it (or at the end, for the
 ** model input). grad_sumsq[layer] receives its sum of squares.
 */
-static void add_probes(KProgram *p, int producer, int t) {
+/* Probes[producer]: the layers reading it, in node order, as a list through
+** next[] (-1 ends it), so each step finds its probes at once. */
+static void probe_lists(const IrGraph *g, int *first, int *next) {
+    for (int i = 0; i < g->nnodes; i++) first[i] = next[i] = -1;
+    for (int i = g->nnodes - 1; i >= 0; i--) {
+        const IrNode *n = g->nodes[i];
+        int producer;
+        if (!ops_is_layer(n)) continue;
+        producer = ops_root(g, n->src[0]);
+        next[i] = first[producer];
+        first[producer] = i;
+    }
+}
+
+static void add_probes(KProgram *p, int producer, int t, const int *first, const int *next) {
     const IrGraph *g = p->g;
     int d = p->grad[producer];
-    for (int i = 0; i < g->nnodes; i++) {
-        const IrNode *n = g->nodes[i];
+    for (int i = first[producer]; i >= 0; i = next[i]) {
         KCall c;
-        if (!ops_is_layer(n) || ops_root(g, n->src[0]) != producer) continue;
         memset(&c, 0, sizeof c);
         c.k = K_SUMSQ;
         c.nargs = 4;
@@ -155,16 +167,25 @@ static void add_probes(KProgram *p, int producer, int t) {
 ** arena gradient they are the first to touch (backward kernels accumulate).
 ** seen marks the gradients touched so far.
 */
+static int cmp_int(const void *a, const void *b) {
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
 static void append_step(KProgram *p, KList *step, char *seen) {
-    int opens = step->n ? step->v[0].opens : OPEN_NONE;
-    for (int b = 0; b < p->nbufs; b++) {
+    int opens = step->n ? step->v[0].opens : OPEN_NONE, nw = 0;
+    int *written = xmalloc((size_t)(step->n * KIR_MAX_ARGS + 1) * sizeof *written);
+    /* the arena gradients the step writes first, in buffer order */
+    for (int i = 0; i < step->n; i++)
+        for (int a = 0; a < step->v[i].nargs; a++) {
+            const KArg *arg = &step->v[i].args[a];
+            if (arg->kind == ARG_BUF && (KIR_WRITES >> arg->access & 1)) written[nw++] = arg->ref;
+        }
+    qsort(written, (size_t)nw, sizeof *written, cmp_int);
+    for (int w = 0; w < nw; w++) {
+        int b = written[w];
         const Buffer *buf = &p->bufs[b];
         KCall z;
-        int touched = 0;
         if (buf->kind != BUF_GRAD || buf->region != REGION_BATCH || seen[b]) continue;
-        for (int i = 0; i < step->n && !touched; i++)
-            touched = kcall_find_buf(&step->v[i], b, KIR_WRITES) >= 0;
-        if (!touched) continue;
         seen[b] = 1;
         memset(&z, 0, sizeof z);
         z.k = K_FILL;
@@ -182,14 +203,17 @@ static void append_step(KProgram *p, KList *step, char *seen) {
     }
     for (int i = 0; i < step->n; i++) klist_push(&p->bwd, &step->v[i]);
     step->n = 0;
+    free(written);
 }
 
 void autodiff(KProgram *p, const IrGraph *g) {
     KList step = {0};
     char *seen;
-    int t = 0;
+    int t = 0, *first = xmalloc((size_t)g->nnodes * sizeof *first);
+    int *next = xmalloc((size_t)g->nnodes * sizeof *next);
     kprog_init(p, g);
     make_buffers(p);
+    probe_lists(g, first, next);
     seen = xcalloc((size_t)p->nbufs, 1);
     for (int i = 0; i < g->nnodes; i++) {
         Lower l;
@@ -205,12 +229,14 @@ void autodiff(KProgram *p, const IrGraph *g) {
         if (!ops_has_code(n)) continue;
         l = lower_at(p, n, &step, ++t, p->bufs[p->grad[i]].dx_only ? G_DX : 0);
         op_table[n->op].lower_bwd(&l);
-        add_probes(p, i, t);
+        add_probes(p, i, t, first, next);
         append_step(p, &step, seen);
     }
-    add_probes(p, g->input, t);
+    add_probes(p, g->input, t, first, next);
     p->nsteps = t + 1;
     free(seen);
+    free(first);
+    free(next);
     free(step.v);
 }
 

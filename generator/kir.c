@@ -67,6 +67,13 @@ void klist_remove(KList *l, int i) {
     l->n--;
 }
 
+void klist_compact(KList *l, const char *drop) {
+    int n = 0;
+    for (int i = 0; i < l->n; i++)
+        if (!drop[i]) l->v[n++] = l->v[i];
+    l->n = n;
+}
+
 int klist_drop(KList *l, int i) {
     KCall c = l->v[i];
     int next = i + 1 < l->n && l->v[i + 1].node == c.node && l->v[i + 1].opens == OPEN_NONE &&
@@ -141,6 +148,27 @@ int kprog_count_buf(const KProgram *p, int b, unsigned mask) {
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < lists[k]->n; i++) n += kcall_count_buf(&lists[k]->v[i], b, mask);
     return n;
+}
+
+void kcounts_call(KCounts *k, const KCall *c, int sign) {
+    for (int a = 0; a < c->nargs; a++) {
+        if (c->args[a].kind != ARG_BUF) continue;
+        k->any[c->args[a].ref] += sign;
+        if (KIR_READS >> c->args[a].access & 1) k->reads[c->args[a].ref] += sign;
+    }
+}
+
+void kcounts_build(KCounts *k, const KProgram *p) {
+    const KList *lists[] = {&p->fwd, &p->loss, &p->bwd};
+    k->reads = xcalloc((size_t)p->nbufs + 1, sizeof *k->reads);
+    k->any = xcalloc((size_t)p->nbufs + 1, sizeof *k->any);
+    for (int l = 0; l < 3; l++)
+        for (int i = 0; i < lists[l]->n; i++) kcounts_call(k, &lists[l]->v[i], +1);
+}
+
+void kcounts_free(KCounts *k) {
+    free(k->reads);
+    free(k->any);
 }
 
 int klist_next_use(const KList *l, int from, int b, unsigned mask) {

@@ -174,6 +174,9 @@ int kprog_new_buffer(KProgram *p, BufKind kind, const char *cname, int node, Reg
 /* Appends a call; returns it for the caller to finish. */
 KCall *klist_push(KList *l, const KCall *c);
 void klist_remove(KList *l, int i);
+/* Removes the calls i with drop[i] set, keeping the others in order: one
+** pass over the list where removing them one by one would take n each. */
+void klist_compact(KList *l, const char *drop);
 /* Removes call i as a pass deleting it does: a layer block it opened goes
 ** on with the layer's next call. Returns 1 if there was none (the block is
 ** gone), else 0. */
@@ -206,6 +209,18 @@ int kcall_find_buf(const KCall *c, int b, unsigned mask);
 int kcall_count_buf(const KCall *c, int b, unsigned mask);
 /* The same over every call of p's three lists. */
 int kprog_count_buf(const KProgram *p, int b, unsigned mask);
+/* Per buffer, how many arguments of p's calls read it and how many use it
+** at all: kprog_count_buf for every buffer in one pass over the program.
+** A pass keeps it true by taking a call's arguments out (sign -1) before
+** changing or removing the call and putting them back (+1) after. */
+typedef struct {
+    int *reads, *any;
+} KCounts;
+
+void kcounts_build(KCounts *k, const KProgram *p);
+void kcounts_call(KCounts *k, const KCall *c, int sign);
+void kcounts_free(KCounts *k);
+
 /* The first call of l from index from on that uses b as mask says, or -1. */
 int klist_next_use(const KList *l, int from, int b, unsigned mask);
 

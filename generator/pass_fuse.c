@@ -18,9 +18,14 @@
 #include <string.h>
 
 /* The only call of l after i reading b, if b has no reader elsewhere. */
-static int sole_reader(const KProgram *p, const KList *l, int i, int b) {
-    if (kprog_count_buf(p, b, KIR_READS) != 1) return -1;
+static int sole_reader(const KCounts *k, const KList *l, int i, int b) {
+    if (k->reads[b] != 1) return -1;
     return klist_next_use(l, i + 1, b, KIR_READS);
+}
+
+/* Takes calls [i, i + n) of l out of the counts (sign -1) or back (+1). */
+static void tally(KCounts *k, const KList *l, int i, int n, int sign) {
+    for (int j = i; j < i + n; j++) kcounts_call(k, &l->v[j], sign);
 }
 
 static void add_also(KCall *c, int node) {
@@ -48,11 +53,14 @@ static void fuse_bn(KCall *train, KCall *eval, KArg out, KArg res) {
 }
 
 /* relu(bn(x)): calls i, i+1 are the batchnorm's, r its relu. */
-static void fuse_bn_relu(KList *l, int i, int r) {
+static void fuse_bn_relu(KCounts *k, KList *l, int i, int r) {
     KCall relu = l->v[r];
+    tally(k, l, i, 2, -1);
+    tally(k, l, r, 1, -1);
     fuse_bn(&l->v[i], &l->v[i + 1], relu.args[0], karg_null());
     add_also(&l->v[i], relu.node);
     add_also(&l->v[i + 1], relu.node);
+    tally(k, l, i, 2, +1);
     klist_remove(l, r);
 }
 
@@ -61,10 +69,13 @@ static void fuse_bn_relu(KList *l, int i, int r) {
 ** add's (drop switch, sum), q the relu. The fused calls take the sum's
 ** place, after the drop switch, which becomes relu(identity).
 */
-static void fuse_bn_add_relu(KList *l, int i, int r, int q, int bn_arg) {
+static void fuse_bn_add_relu(KCounts *k, KList *l, int i, int r, int q, int bn_arg) {
     KCall train = l->v[i], eval = l->v[i + 1], relu = l->v[q], *drop = &l->v[r - 1];
     KArg identity = l->v[r].args[bn_arg == 1 ? 2 : 1];
     unsigned keep = l->v[r].guard;
+    tally(k, l, i, 2, -1);
+    tally(k, l, r - 1, 2, -1);
+    tally(k, l, q, 1, -1);
     fuse_bn(&train, &eval, relu.args[0], identity);
     train.node = eval.node = l->v[r].node;
     train.t = eval.t = l->v[r].t;
@@ -77,6 +88,9 @@ static void fuse_bn_add_relu(KList *l, int i, int r, int q, int bn_arg) {
     drop->k = K_RELU_FORWARD;
     drop->args[0] = relu.args[0];
     add_also(drop, relu.node);
+    kcounts_call(k, drop, +1);
+    kcounts_call(k, &train, +1);
+    kcounts_call(k, &eval, +1);
     l->v[r] = train;
     klist_remove(l, q);
     klist_insert(l, r + 1, &eval);
@@ -85,7 +99,7 @@ static void fuse_bn_add_relu(KList *l, int i, int r, int q, int bn_arg) {
 }
 
 /* Forward: returns the fusions made. */
-static int fuse_forward(KProgram *p) {
+static int fuse_forward(KProgram *p, KCounts *k) {
     KList *l = &p->fwd;
     int fused = 0;
     for (int i = 0; i + 1 < l->n; i++) {
@@ -94,10 +108,10 @@ static int fuse_forward(KProgram *p) {
         if (c->k != K_BATCHNORM_FORWARD_TRAIN || l->v[i + 1].k != K_BATCHNORM_FORWARD_EVAL)
             continue;
         b = c->args[0].ref;
-        r = sole_reader(p, l, i + 1, b);
-        if (r < 0 || kprog_count_buf(p, b, KIR_ANY) != 3) continue;
+        r = sole_reader(k, l, i + 1, b);
+        if (r < 0 || k->any[b] != 3) continue;
         if (l->v[r].k == K_RELU_FORWARD && l->v[r].guard == 0) {
-            fuse_bn_relu(l, i, r);
+            fuse_bn_relu(k, l, i, r);
             fused++;
             continue;
         }
@@ -106,11 +120,11 @@ static int fuse_forward(KProgram *p) {
             (r + 1 < l->n && (l->v[r + 1].guard & G_KEEP) && l->v[r + 1].node == l->v[r].node))
             continue;
         a = l->v[r].args[0].ref;
-        q = sole_reader(p, l, r, a);
-        if (q < 0 || kprog_count_buf(p, a, KIR_ANY) != 3 || l->v[q].k != K_RELU_FORWARD ||
+        q = sole_reader(k, l, r, a);
+        if (q < 0 || k->any[a] != 3 || l->v[q].k != K_RELU_FORWARD ||
             l->v[q].guard != 0)
             continue;
-        fuse_bn_add_relu(l, i, r, q, l->v[r].args[1].ref == b ? 1 : 2);
+        fuse_bn_add_relu(k, l, i, r, q, l->v[r].args[1].ref == b ? 1 : 2);
         fused++;
         i--;   /* the call now at i has not been looked at */
     }
@@ -124,7 +138,7 @@ static int written_between(const KList *l, int i, int j, int b) {
 }
 
 /* Backward: a relu's backward folded into the batchnorm's before it. */
-static int fuse_backward(KProgram *p) {
+static int fuse_backward(KProgram *p, KCounts *k) {
     KList *l = &p->bwd;
     int fused = 0;
     for (int i = 0; i < l->n; i++) {
@@ -134,8 +148,11 @@ static int fuse_backward(KProgram *p) {
         if (relu->k != K_RELU_BACKWARD || relu->args[0].access != ACC_WRITE || relu->args[0].if_dx)
             continue;
         d = relu->args[0].ref;
-        j = sole_reader(p, l, i, d);
-        if (j < 0 || kprog_count_buf(p, d, KIR_ANY) != 2 || l->v[j].k != K_BATCHNORM_BACKWARD ||
+        /* the next reader a batchnorm's backward (cheap), then the only one */
+        j = klist_next_use(l, i + 1, d, KIR_READS);
+        if (j < 0 || l->v[j].k != K_BATCHNORM_BACKWARD) continue;
+        j = sole_reader(k, l, i, d);
+        if (j < 0 || k->any[d] != 2 || l->v[j].k != K_BATCHNORM_BACKWARD ||
             l->v[j].args[3].ref != d || l->v[j].guard != relu->guard ||
             written_between(l, i, j, relu->args[1].ref) || written_between(l, i, j, relu->args[2].ref))
             continue;
@@ -147,7 +164,10 @@ static int fuse_backward(KProgram *p) {
         memcpy(&f.args[5], &l->v[j].args[4], 6 * sizeof(KArg));
         f.nargs = 11;
         add_also(&f, relu->node);
+        tally(k, l, i, 1, -1);
+        tally(k, l, j, 1, -1);
         l->v[j] = f;
+        tally(k, l, j, 1, +1);
         klist_remove(l, i);
         i--;
         fused++;
@@ -156,5 +176,11 @@ static int fuse_backward(KProgram *p) {
 }
 
 int pass_fuse(KProgram *p) {
-    return fuse_forward(p) + fuse_backward(p);
+    KCounts k;
+    int fused;
+    kcounts_build(&k, p);
+    fused = fuse_forward(p, &k);
+    fused += fuse_backward(p, &k);
+    kcounts_free(&k);
+    return fused;
 }

@@ -9,6 +9,8 @@
 */
 #include "passes.h"
 
+#include <stdlib.h>
+
 /* Whether c runs (for buffer argument a) only under a condition that the
 ** clearing, with guard g, did not have. */
 static int gated_more(const KCall *c, int a, unsigned g) {
@@ -34,24 +36,25 @@ static int make_write(KCall *c, int a) {
 
 int pass_write_first(KProgram *p) {
     KList *l = &p->bwd;
+    char *drop = xcalloc((size_t)l->n + 1, 1);
     int removed = 0;
-    for (int i = 0; i < l->n;) {
+    for (int i = 0; i < l->n; i++) {
         const KCall *fill = &l->v[i];
         int b, j, a;
-        if (fill->k != K_FILL || fill->args[2].f != 0.0f) { i++; continue; }
+        if (fill->k != K_FILL || fill->args[2].f != 0.0f) continue;
         b = fill->args[0].ref;
         j = klist_next_use(l, i + 1, b, KIR_ANY);
         a = j < 0 ? -1 : kcall_find_buf(&l->v[j], b, 1u << ACC_ACCUM);
         if (a < 0 || kcall_count_buf(&l->v[j], b, KIR_ANY) != 1 || gated_more(&l->v[j], a, fill->guard) ||
-            !make_write(&l->v[j], a)) {
-            i++;
+            !make_write(&l->v[j], a))
             continue;
-        }
         /* The clearing may have opened its block (the loss): the next call does now. */
         if (fill->opens != OPEN_NONE && l->v[i + 1].opens == OPEN_NONE)
             l->v[i + 1].opens = fill->opens;
-        klist_remove(l, i);
+        drop[i] = 1;
         removed++;
     }
+    klist_compact(l, drop);
+    free(drop);
     return removed;
 }

@@ -150,12 +150,22 @@ static void render_run(Emit *e, const KProgram *p, const KCall *c, int n, int dx
     }
 }
 
-/* Marks in covered[] the layers calls [0, n) compute. */
-static void mark_covered(const KCall *c, int n, char *covered) {
+static int cmp_int(const void *a, const void *b) {
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* The layers calls [0, n) compute, in forward (node) order, each once, into
+** ids (room for n * (1 + KIR_MAX_ALSO)); returns how many. */
+static int covered_nodes(const KCall *c, int n, int *ids) {
+    int m = 0, k = 0;
     for (int i = 0; i < n; i++) {
-        covered[c[i].node] = 1;
-        for (int k = 0; k < c[i].nalso; k++) covered[c[i].also[k]] = 1;
+        ids[m++] = c[i].node;
+        for (int a = 0; a < c[i].nalso; a++) ids[m++] = c[i].also[a];
     }
+    qsort(ids, (size_t)m, sizeof *ids, cmp_int);
+    for (int i = 0; i < m; i++)
+        if (i == 0 || ids[i] != ids[i - 1]) ids[k++] = ids[i];
+    return k;
 }
 
 /* Appends loc to list (n of them so far) unless it is there already. */
@@ -183,15 +193,15 @@ static void locs_text(Str *s, const Loc *list, int n) {
 ** library's lines, each once.
 */
 static void layer_comment(Emit *e, const IrGraph *g, const KCall *c, int n) {
-    char *covered = xcalloc((size_t)g->nnodes, 1), desc[128], in[64], out[64];
-    Loc *user = xmalloc((size_t)g->nnodes * sizeof *user), *lib = xmalloc((size_t)g->nnodes * sizeof *lib);
+    int cap = n * (1 + KIR_MAX_ALSO), *ids = xmalloc((size_t)cap * sizeof *ids);
+    int nids = covered_nodes(c, n, ids);
+    char desc[128], in[64], out[64];
+    Loc *user = xmalloc((size_t)nids * sizeof *user), *lib = xmalloc((size_t)nids * sizeof *lib);
     int nuser = 0, nlib = 0, more = 0;
     Str names = {0}, descs = {0}, locs = {0}, text = {0}, safe = {0};
     const IrNode *first = NULL, *last = NULL;
-    mark_covered(c, n, covered);
-    for (int i = 0; i < g->nnodes; i++) {
-        const IrNode *nd = g->nodes[i];
-        if (!covered[i]) continue;
+    for (int k = 0; k < nids; k++) {
+        const IrNode *nd = g->nodes[ids[k]];
         op_table[nd->op].describe(g, nd, desc, sizeof desc);
         str_addf(&names, "%s%s", first ? " + " : "", nd->name);
         str_addf(&descs, "%s%s", first ? " + " : "", desc);
@@ -213,7 +223,7 @@ static void layer_comment(Emit *e, const IrGraph *g, const KCall *c, int n) {
              locs.buf);
     emit_line(e, "/* %s */", emit_comment_text(&safe, text.buf));
     str_free(&names); str_free(&descs); str_free(&locs); str_free(&text); str_free(&safe);
-    free(covered); free(user); free(lib);
+    free(ids); free(user); free(lib);
 }
 
 /* Where the block opened by call i ends: the calls of the same node that

@@ -746,6 +746,13 @@ static void open_sandbox(lua_State *L) {
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
     lua_pop(L, 1);
+    /* Every string shares one metatable: a spec may use it ("x"):rep(3),
+    ** but getmetatable("") must not hand it out to be changed. */
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, LOADED_KEY);
     lua_pushcfunction(L, l_require);
