@@ -1,0 +1,2 @@
+-- the instruction limit
+while true do end
