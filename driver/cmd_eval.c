@@ -75,7 +75,7 @@ static int run_eval(const RtModel *m, float *params, const float *norm, const ch
     MetCounts c;
     char what[1100];
     snprintf(what, sizeof what, "%s/t10k-images-idx3-ubyte", dir);
-    if (data_load_split(&ds, dir, "t10k", limit, m->out_shape[0], err, errlen)) return -1;
+    if (data_load_split(&ds, dir, "t10k", limit, m, err, errlen)) return -1;
     float *arena = NULL;
     int rc = data_check_model(m, ds.c, ds.h, ds.w, what, err, errlen);
     if (rc == 0 && (met_init(&c, m->out_shape[0])

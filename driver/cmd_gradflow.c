@@ -158,7 +158,7 @@ static int load_train(const RtModel *m, const GfArgs *a, float *norm, IdxDataset
                       char *err, size_t errlen) {
     char what[1100];
     snprintf(what, sizeof what, "%s/train-images-idx3-ubyte", a->dir);
-    if (data_load_split(ds, a->dir, "train", a->limit, m->out_shape[0], err, errlen)) return -1;
+    if (data_load_split(ds, a->dir, "train", a->limit, m, err, errlen)) return -1;
     size_t len = (size_t)ds->n * ds->c * ds->h * ds->w;
     if (data_check_model(m, ds->c, ds->h, ds->w, what, err, errlen)) return -1;
     if ((long)ds->n < (long)a->batches * a->batch)

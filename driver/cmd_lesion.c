@@ -131,7 +131,7 @@ static int setup(Lesion *l, const float *norm, char *err, size_t errlen) {
     snprintf(what, sizeof what, "%s/t10k-images-idx3-ubyte", a->dir);
     if (a->csv && !(l->csv = fopen(a->csv, "w")))
         return drv_err(err, errlen, "%s: cannot write: %s", a->csv, strerror(errno));
-    if (data_load_split(&l->test, a->dir, "t10k", a->limit, m->out_shape[0], err, errlen)
+    if (data_load_split(&l->test, a->dir, "t10k", a->limit, m, err, errlen)
         || data_check_model(m, l->test.c, l->test.h, l->test.w, what, err, errlen))
         return -1;
     data_normalise(l->test.x, (size_t)l->test.n * l->test.c * l->test.h * l->test.w, norm[0],

@@ -19,13 +19,15 @@ static void find_file(char *buf, size_t len, const char *dir, const char *name) 
 }
 
 int data_load_split(IdxDataset *ds, const char *dir, const char *split,
-                    long limit, int num_classes, char *err, size_t errlen) {
+                    long limit, const RtModel *m, char *err, size_t errlen) {
+    long pixels = 1;   /* values per image the model takes: one channel of h x w */
+    for (int i = m->in_ndim == 3 ? 1 : 0; i < m->in_ndim; i++) pixels *= m->in_shape[i];
     char ip[1024], lp[1024], name[64];
     snprintf(name, sizeof name, "%s-images-idx3-ubyte", split);
     find_file(ip, sizeof ip, dir, name);
     snprintf(name, sizeof name, "%s-labels-idx1-ubyte", split);
     find_file(lp, sizeof lp, dir, name);
-    if (idx_load_dataset(ds, ip, lp, num_classes, 0.0f, 1.0f, err, errlen)) return -1;
+    if (idx_load_dataset(ds, ip, lp, m->out_shape[0], pixels, 0.0f, 1.0f, err, errlen)) return -1;
     if (limit > 0 && limit < ds->n) ds->n = (int)limit;
     return 0;
 }

@@ -25,11 +25,12 @@ typedef struct {
 ** Loads DIR/<split>-images-idx3-ubyte[.gz] and DIR/<split>-labels-idx1-
 ** ubyte[.gz] (split is "train" or "t10k"), keeps the first 'limit'
 ** samples (all if limit <= 0) and scales pixels to [0,1]. Labels must be
-** below num_classes. Returns 0, or -1 with a one-line message naming the
-** file in err.
+** below m's class count, and images as large as m's input (checked from
+** the header, before reading the data). Returns 0, or -1 with a one-line
+** message naming the file in err.
 */
 int data_load_split(IdxDataset *ds, const char *dir, const char *split,
-                    long limit, int num_classes, char *err, size_t errlen);
+                    long limit, const RtModel *m, char *err, size_t errlen);
 
 /*
 ** Checks that images of c x h x w fit the model's input ({C,H,W}, or {N}

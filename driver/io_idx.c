@@ -119,17 +119,26 @@ static int read_payload(gzFile gz, const char *path, IdxData *d,
     return 0;
 }
 
-int idx_load(const char *path, IdxData *out, char *err, size_t errlen) {
+/* idx_load, with images of pixels values each (0: any) checked from the
+** header, before the data is read. */
+static int load_checked(const char *path, IdxData *out, long pixels, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     gzFile gz = gzopen(path, "rb");
     if (!gz) return io_fail(err, errlen, path, "cannot open: %s",
                             errno ? strerror(errno) : "out of memory");
     gzbuffer(gz, 1 << 17);
     int rc = read_header(gz, path, out, err, errlen);
+    if (rc == 0 && pixels > 0 && out->ndim == 3 && (long)out->dims[1] * out->dims[2] != pixels)
+        rc = io_fail(err, errlen, path, "images are 1x%dx%d, the model takes %ld values each",
+                     out->dims[1], out->dims[2], pixels);
     if (rc == 0) rc = read_payload(gz, path, out, err, errlen);
     gzclose(gz);
     if (rc != 0) idx_free(out);
     return rc;
+}
+
+int idx_load(const char *path, IdxData *out, char *err, size_t errlen) {
+    return load_checked(path, out, 0, err, errlen);
 }
 
 void idx_free(IdxData *d) {
@@ -159,7 +168,7 @@ static int check_pair(const IdxData *im, const IdxData *lb, const char *ip,
 }
 
 int idx_load_dataset(IdxDataset *out, const char *images_path,
-                     const char *labels_path, int num_classes,
+                     const char *labels_path, int num_classes, long pixels,
                      float mean, float std, char *err, size_t errlen) {
     IdxData im, lb;
     memset(out, 0, sizeof *out);
@@ -167,7 +176,7 @@ int idx_load_dataset(IdxDataset *out, const char *images_path,
         return io_fail(err, errlen, images_path, "std must be positive, got %g", std);
     if (num_classes < 1)
         return io_fail(err, errlen, labels_path, "num_classes must be positive");
-    if (idx_load(images_path, &im, err, errlen)) return -1;
+    if (load_checked(images_path, &im, pixels, err, errlen)) return -1;
     if (idx_load(labels_path, &lb, err, errlen)) { idx_free(&im); return -1; }
     int rc = check_pair(&im, &lb, images_path, labels_path, num_classes, err, errlen);
     if (rc == 0) {

@@ -43,11 +43,13 @@ void idx_free(IdxData *d);
 /*
 ** Loads images [n, rows, cols] and labels [n], checks that the counts
 ** match and every label is < num_classes, and converts the images to
-** NCHW float32 (c = 1): x = (pixel / 255 - mean) / std.
+** NCHW float32 (c = 1): x = (pixel / 255 - mean) / std. pixels > 0: the
+** images must have rows * cols == pixels, checked from the header before
+** any data is read (a small file must not make a huge image appear).
 ** Returns 0, or -1 with a one-line message in err.
 */
 int idx_load_dataset(IdxDataset *out, const char *images_path,
-                     const char *labels_path, int num_classes,
+                     const char *labels_path, int num_classes, long pixels,
                      float mean, float std, char *err, size_t errlen);
 void idx_dataset_free(IdxDataset *ds);
 

@@ -552,6 +552,7 @@ static int check_layout(const Index *ix, uint64_t data_size, Buf *m) {
 }
 
 static int check_unique(Index *ix, Buf *m) {
+    if (ix->n < 2) return 0;   /* and ix->e may be NULL: qsort must not see it */
     qsort(ix->e, (size_t)ix->n, sizeof *ix->e, by_name);
     for (int i = 1; i < ix->n; i++)
         if (!strcmp(ix->e[i - 1].name, ix->e[i].name)) {

@@ -213,14 +213,13 @@ static int load_resume(Trainer *t, char *err, size_t errlen) {
 static int load_data(Trainer *t, int fresh, char *err, size_t errlen) {
     const RtModel *m = t->m;
     TrainConfig *c = t->cfg;
-    int k = m->out_shape[0];
     char what[1100];
     snprintf(what, sizeof what, "%s/train-images-idx3-ubyte", c->data_dir);
     if (m->loss_kind != RT_LOSS_CROSS_ENTROPY || m->out_ndim != 1)
         return drv_err(err, errlen, "model %s is not a classifier; train needs "
                        "one label per image", m->name);
-    if (data_load_split(&t->train, c->data_dir, "train", c->limit_train, k, err, errlen)
-        || data_load_split(&t->test, c->data_dir, "t10k", c->limit_test, k, err, errlen))
+    if (data_load_split(&t->train, c->data_dir, "train", c->limit_train, m, err, errlen)
+        || data_load_split(&t->test, c->data_dir, "t10k", c->limit_test, m, err, errlen))
         return -1;
     const IdxDataset *d = &t->train;
     if (data_check_model(m, d->c, d->h, d->w, what, err, errlen)) return -1;

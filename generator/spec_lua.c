@@ -799,6 +799,9 @@ static char *format_error(const char *msg, Loc user, const char *spec_path) {
     int line = 0;
     const char *text;
     int located = split_loc(msg, file, sizeof file, &line, &text);
+    /* a message formatted once already (an error raised while handling one,
+    ** as a C stack overflow is) keeps a single "error:" */
+    if (strncmp(text, "error: ", 7) == 0) text += 7;
     if (located && is_library_file(file) && user.file)
         return xasprintf("%s:%d: error: %s\n%s:%d: note: raised in the block library here",
                          user.file, user.line, text, file, line);

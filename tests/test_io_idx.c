@@ -86,7 +86,7 @@ static void test_dataset_normalises_to_nchw(void **state) {
     write_pair(ip, lp, 1, 3, 5);
     IdxDataset ds;
     char err[256] = "";
-    assert_int_equal(idx_load_dataset(&ds, ip, lp, 10, 0.2f, 0.5f, err, sizeof err), 0);
+    assert_int_equal(idx_load_dataset(&ds, ip, lp, 10, 0, 0.2f, 0.5f, err, sizeof err), 0);
     assert_int_equal(ds.n, 3); assert_int_equal(ds.c, 1);
     assert_int_equal(ds.h, 2); assert_int_equal(ds.w, 2);
     assert_float_equal(ds.x[0], (0.0f - 0.2f) / 0.5f, 1e-6);
@@ -104,20 +104,20 @@ static void test_dataset_rejects_mismatch(void **state) {
     IdxDataset ds;
     char err[256] = "";
     write_pair(ip, lp, 0, 4, 5);
-    assert_int_equal(idx_load_dataset(&ds, ip, lp, 10, 0, 1, err, sizeof err), -1);
+    assert_int_equal(idx_load_dataset(&ds, ip, lp, 10, 0, 0, 1, err, sizeof err), -1);
     io_err_has(err, "mlbl", "4 labels for 3 images", NULL);
     assert_null(ds.x);
     write_pair(ip, lp, 0, 3, 10);
-    assert_int_equal(idx_load_dataset(&ds, ip, lp, 10, 0, 1, err, sizeof err), -1);
+    assert_int_equal(idx_load_dataset(&ds, ip, lp, 10, 0, 0, 1, err, sizeof err), -1);
     io_err_has(err, "mlbl", "label 10 at index 2", "num_classes 10", NULL);
     write_pair(ip, lp, 0, 3, 5);
-    assert_int_equal(idx_load_dataset(&ds, lp, lp, 10, 0, 1, err, sizeof err), -1);
+    assert_int_equal(idx_load_dataset(&ds, lp, lp, 10, 0, 0, 1, err, sizeof err), -1);
     io_err_has(err, "mlbl", "images must have 3 dimensions", NULL);
-    assert_int_equal(idx_load_dataset(&ds, ip, ip, 10, 0, 1, err, sizeof err), -1);
+    assert_int_equal(idx_load_dataset(&ds, ip, ip, 10, 0, 0, 1, err, sizeof err), -1);
     io_err_has(err, "mimg", "labels must have 1 dimension", NULL);
-    assert_int_equal(idx_load_dataset(&ds, ip, lp, 10, 0, 0, err, sizeof err), -1);
+    assert_int_equal(idx_load_dataset(&ds, ip, lp, 10, 0, 0, 0, err, sizeof err), -1);
     io_err_has(err, "std must be positive", NULL);
-    assert_int_equal(idx_load_dataset(&ds, ip, io_path("nope"), 10, 0, 1, err, sizeof err), -1);
+    assert_int_equal(idx_load_dataset(&ds, ip, io_path("nope"), 10, 0, 0, 1, err, sizeof err), -1);
     io_err_has(err, "nope", "cannot open", NULL);
 }
 
@@ -207,7 +207,7 @@ static void test_fashion_mnist_test_set(void **state) {
     IdxDataset ds;
     char err[512] = "";
     int rc = idx_load_dataset(&ds, FASHION_DIR "/t10k-images-idx3-ubyte.gz",
-                              FASHION_DIR "/t10k-labels-idx1-ubyte.gz", 10,
+                              FASHION_DIR "/t10k-labels-idx1-ubyte.gz", 10, 784,
                               0.2860f, 0.3530f, err, sizeof err);
     if (rc) fail_msg("%s", err);
     assert_int_equal(ds.n, 10000);

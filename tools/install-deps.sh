@@ -4,7 +4,7 @@
 # Usage: tools/install-deps.sh [extra-package...]
 set -eu
 
-PACKAGES="build-essential clang libclang-rt-14-dev pkg-config liblua5.4-dev libopenblas-dev
+PACKAGES="build-essential clang libclang-rt-14-dev pkg-config python3 liblua5.4-dev libopenblas-dev
 libcmocka-dev zlib1g-dev dataset-fashion-mnist $*"
 
 missing=""
