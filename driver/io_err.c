@@ -3,7 +3,12 @@
 */
 #include "io_err.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int io_vfail(char *err, size_t errlen, const char *path, const char *fmt, va_list ap) {
     if (err && errlen > 0) {
@@ -20,4 +25,16 @@ int io_fail(char *err, size_t errlen, const char *path, const char *fmt, ...) {
     io_vfail(err, errlen, path, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+int io_open_regular(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return io_fail(err, errlen, path, "not a regular file");
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
 }

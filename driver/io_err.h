@@ -15,6 +15,11 @@ int io_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
 #endif
     ;
 
+/* Opens path for reading if it is a regular file: a file descriptor, or -1
+** with io_fail's message. A FIFO or a device is refused without blocking
+** (it is opened non-blocking and checked with fstat, so no path race). */
+int io_open_regular(const char *path, char *err, size_t errlen);
+
 /* io_fail for callers that already hold a va_list. */
 int io_vfail(char *err, size_t errlen, const char *path, const char *fmt, va_list ap);
 

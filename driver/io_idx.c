@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define IDX_TYPE_U8 0x08
@@ -123,9 +124,13 @@ static int read_payload(gzFile gz, const char *path, IdxData *d,
 ** header, before the data is read. */
 static int load_checked(const char *path, IdxData *out, long pixels, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return io_fail(err, errlen, path, "cannot open: %s",
-                            errno ? strerror(errno) : "out of memory");
+    int fd = io_open_regular(path, err, errlen);
+    if (fd < 0) return -1;
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        return io_fail(err, errlen, path, "cannot open: out of memory");
+    }
     gzbuffer(gz, 1 << 17);
     int rc = read_header(gz, path, out, err, errlen);
     if (rc == 0 && pixels > 0 && out->ndim == 3 && (long)out->dims[1] * out->dims[2] != pixels)

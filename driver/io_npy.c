@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -264,8 +265,13 @@ static int read_data(FILE *f, const char *path, long long left, size_t itemsize,
 
 int npy_load(const char *path, NpyArray *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    int fd = io_open_regular(path, err, errlen);
+    if (fd < 0) return -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    }
     struct stat st;
     Header h;
     size_t itemsize = 0;

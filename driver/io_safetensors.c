@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -692,8 +693,13 @@ int st_load(const char *path, const StTensorSpec *want, int nwant,
     uint64_t data_start = 0;
     Entry **found = NULL;
     int rc = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f) return io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    int fd = io_open_regular(path, err, errlen);
+    if (fd < 0) return -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         io_fail(err, errlen, path, "not a regular file");
         goto out;

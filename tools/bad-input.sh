@@ -133,10 +133,12 @@ printf 'require("..etc.passwd")\n' > "$fx/require.lua"
 printf 'error(setmetatable({}, {__tostring = function() return "boom" end}))\n' > "$fx/errobj.lua"
 printf 'local x = input{1, 8, 8}\nreturn model{input = x, output = flatten(conv2d(x, 2, 3, ' \
     > "$fx/syntax.lua"
-mkfifo "$fx/fifo.lua"
+mkfifo "$fx/fifo.lua" "$fx/fifo.st" "$fx/fifo.npy"
+mkdir "$fx/d_fifo"
+mkfifo "$fx/d_fifo/t10k-images-idx3-ubyte" "$fx/d_fifo/t10k-labels-idx1-ubyte"
 
 # ---------------------------------------------------------------- cases
-snapshot() { (cd "$fx" && find . -type f -exec cksum {} + | sort); }
+snapshot() { (cd "$fx" && find . -type f -exec cksum {} + | sort; find . ! -type f | sort); }
 
 # row CLASS INPUT EXPECTED_STATUS COMMAND...: runs the command in $fx and
 # prints a table row with what it wrote on stderr (paths made relative).
@@ -194,13 +196,16 @@ for ck in trunc trunc_header dtype_f16 dtype_unknown shape missing extra lying o
           huge_header bad_json not_utf8 duplicate nan_norm; do
     row checkpoint "$ck.st" 1 "$mlp" eval --weights "$ck.st" --data d_good
 done
-for d in d_magic d_dims d_trunc d_labels d_count d_bomb; do
+row checkpoint "a FIFO" 1 "$mlp" eval --weights fifo.st --data d_good
+for d in d_magic d_dims d_trunc d_labels d_count d_bomb d_fifo; do
     row dataset "$d" 1 "$mlp" eval --weights good.st --data "$d"
 done
 for x in x_magic x_dims x_trunc x_big_endian x_f64 x_fortran; do
     row ".npy" "$x.npy (predict)" 1 "$mlp" predict --weights good.st --input "$x.npy" \
         --output out.npy
 done
+row ".npy" "a FIFO (predict)" 1 "$mlp" predict --weights good.st --input fifo.npy \
+    --output out.npy
 row ".npy" "labels out of range (grads)" 1 "$mlp" grads --weights good.st --input x_good.npy \
     --labels y_range.npy --output g.st
 row ".npy" "count mismatch (grads)" 1 "$mlp" grads --weights good.st --input x_good.npy \
