@@ -94,6 +94,17 @@ if "$skipc" "$tmp/self.h" -o "$tmp/self.c" 2>"$tmp/err"; then fail "spec overwri
 elif cmp -s specs/mlp.lua "$tmp/self.h" && grep -q "would overwrite the spec" "$tmp/err"; then ok
 else fail "spec as output: $(cat "$tmp/err")"; fi
 
+# Temporaries are created exclusively (mkstemp: O_CREAT|O_EXCL), so a
+# symlink planted at their name cannot redirect the write (strace shows the
+# open; skipped where strace is missing).
+if command -v strace >/dev/null 2>&1; then
+    strace -f -e trace=openat -o "$tmp/trace" "$skipc" specs/mlp.lua -o "$tmp/excl.c" 2>/dev/null
+    creates=$(grep -c 'excl\.[ch]\.[A-Za-z0-9]\{6\}".*O_CREAT' "$tmp/trace")
+    exclusive=$(grep 'excl\.[ch]\.[A-Za-z0-9]\{6\}".*O_CREAT' "$tmp/trace" | grep -c O_EXCL)
+    if [ "$creates" -eq 2 ] && [ "$exclusive" -eq 2 ]; then ok
+    else fail "temporaries not created exclusively: $(grep excl "$tmp/trace")"; fi
+fi
+
 # A FIFO as spec is refused at once instead of blocking.
 mkfifo "$tmp/fifo.lua"
 if timeout 10 "$skipc" "$tmp/fifo.lua" -o "$tmp/fifo.c" 2>"$tmp/err"; then fail "FIFO spec accepted"
