@@ -38,3 +38,13 @@ int io_open_regular(const char *path, char *err, size_t errlen) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
 }
+
+FILE *io_fopen_regular(const char *path, char *err, size_t errlen) {
+    int fd = io_open_regular(path, err, errlen);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (fd >= 0 && !f) {
+        io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+        close(fd);
+    }
+    return f;
+}

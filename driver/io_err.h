@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Writes "path: <fmt...>" into err (if any) and returns -1, so a reader
 ** can end with 'return io_fail(err, errlen, path, "bad magic")'. */
@@ -19,6 +20,9 @@ int io_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
 ** with io_fail's message. A FIFO or a device is refused without blocking
 ** (it is opened non-blocking and checked with fstat, so no path race). */
 int io_open_regular(const char *path, char *err, size_t errlen);
+
+/* io_open_regular as a stdio stream ("rb"), or NULL with the message. */
+FILE *io_fopen_regular(const char *path, char *err, size_t errlen);
 
 /* io_fail for callers that already hold a va_list. */
 int io_vfail(char *err, size_t errlen, const char *path, const char *fmt, va_list ap);

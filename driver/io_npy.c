@@ -265,13 +265,8 @@ static int read_data(FILE *f, const char *path, long long left, size_t itemsize,
 
 int npy_load(const char *path, NpyArray *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    int fd = io_open_regular(path, err, errlen);
-    if (fd < 0) return -1;
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        close(fd);
-        return io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
-    }
+    FILE *f = io_fopen_regular(path, err, errlen);
+    if (!f) return -1;
     struct stat st;
     Header h;
     size_t itemsize = 0;

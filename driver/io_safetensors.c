@@ -693,13 +693,8 @@ int st_load(const char *path, const StTensorSpec *want, int nwant,
     uint64_t data_start = 0;
     Entry **found = NULL;
     int rc = -1;
-    int fd = io_open_regular(path, err, errlen);
-    if (fd < 0) return -1;
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        close(fd);
-        return io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
-    }
+    FILE *f = io_fopen_regular(path, err, errlen);
+    if (!f) return -1;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         io_fail(err, errlen, path, "not a regular file");
         goto out;

@@ -151,6 +151,7 @@ row() {
     [ "$status" -eq "$want" ] || { damaged=1; echo "bad-input: '$input' exited $status" >&2; }
     msg=$(printf '%s' "$got" | sed -e "s|$fx/||g" -e "s|$PWD/$B/||g" -e "s|$PWD/||g" -e 's/|/\\|/g' |
           awk 'NF' | sed -e 's/$/<br>/' | tr -d '\n' | sed -e 's/<br>$//')
+    # shellcheck disable=SC2016  # the backquotes are markdown, not a command
     printf '| %s | %s | `%s` | %s |\n' "$class" "$input" "$msg" "$status"
 }
 
