@@ -75,8 +75,8 @@ hostile_ok() {
         $cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -Iruntime -I"$tmp" \
             "$tmp/hostile.c" || return 1
     done
-    # shellcheck disable=SC2046
-    cc -std=c99 -Iruntime -I"$tmp" -DSKIPC_MODEL=hostile_model \
+    # shellcheck disable=SC2046,SC2086  # $SAN and the libraries are meant to split
+    $CCT -std=c99 $SAN -Iruntime -I"$tmp" -DSKIPC_MODEL=hostile_model \
         -DSKIPC_MODEL_HEADER='"hostile.h"' -o "$tmp/names" tests/names_check.c \
         "$tmp/hostile.c" "$B/libskipcrt.a" $(pkg-config --libs openblas) -lm -lpthread || return 1
     "$tmp/names" > "$tmp/names.txt" || return 1
