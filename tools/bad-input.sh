@@ -131,6 +131,10 @@ printf 'return string.dump(print)\n' > "$fx/dump.lua"
 printf 'getmetatable("").__index = {}\n' > "$fx/strmeta.lua"
 printf 'require("..etc.passwd")\n' > "$fx/require.lua"
 printf 'error(setmetatable({}, {__tostring = function() return "boom" end}))\n' > "$fx/errobj.lua"
+printf 'error(function() end)\n' > "$fx/errfn.lua"
+printf 'local co = coroutine.create(function() end)\n' > "$fx/coroutine.lua"
+printf 'collectgarbage("stop")\nlocal t = {}\nfor i = 1, 1e9 do t[i] = ("x"):rep(64) .. i end\n' \
+    > "$fx/gcstop.lua"
 printf 'local x = input{1, 8, 8}\nreturn model{input = x, output = flatten(conv2d(x, 2, 3, ' \
     > "$fx/syntax.lua"
 mkfifo "$fx/fifo.lua" "$fx/fifo.st" "$fx/fifo.npy"
@@ -188,6 +192,10 @@ row sandbox "string.dump" 1 "$skipc" dump.lua -o out.c
 row sandbox "the string metatable" 1 "$skipc" strmeta.lua -o out.c
 row sandbox "require outside the spec's folder" 1 "$skipc" require.lua -o out.c
 row sandbox "an error object that is a table" 1 "$skipc" errobj.lua -o out.c
+row sandbox "an error object that is a function" 1 "$skipc" errfn.lua -o out.c
+row sandbox "coroutines" 1 "$skipc" coroutine.lua -o out.c
+row sandbox "collectgarbage(\"stop\") before a memory bomb" 1 "$skipc" gcstop.lua -o out.c \
+    --max-memory 16
 row spec "a FIFO as spec" 1 "$skipc" fifo.lua -o out.c
 row "command line" "skipc: the spec as output" 2 "$skipc" spec.c -o spec.c
 row "command line" "skipc: the spec as the header" 2 "$skipc" spec.h -o spec.c
