@@ -142,14 +142,6 @@ int kcall_count_buf(const KCall *c, int b, unsigned mask) {
     return n;
 }
 
-int kprog_count_buf(const KProgram *p, int b, unsigned mask) {
-    const KList *lists[] = {&p->fwd, &p->loss, &p->bwd};
-    int n = 0;
-    for (int k = 0; k < 3; k++)
-        for (int i = 0; i < lists[k]->n; i++) n += kcall_count_buf(&lists[k]->v[i], b, mask);
-    return n;
-}
-
 void kcounts_call(KCounts *k, const KCall *c, int sign) {
     for (int a = 0; a < c->nargs; a++) {
         if (c->args[a].kind != ARG_BUF) continue;
@@ -199,12 +191,6 @@ int kbuf_dense(const KProgram *p, int b) {
     int64_t off;
     int r = kbuf_root(p, b, &off);
     return off == 0 && p->bufs[r].floats == p->bufs[b].floats;
-}
-
-KGeom *kprog_geom(KProgram *p, int node) {
-    for (int i = 0; i < p->ngeoms; i++)
-        if (p->geoms[i].node == node) return &p->geoms[i];
-    return NULL;
 }
 
 /* The geometry argument of c, as an index into geoms, or -1. */

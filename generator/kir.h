@@ -207,10 +207,8 @@ KArg karg_stride(int arg);
 int kcall_find_buf(const KCall *c, int b, unsigned mask);
 /* How many arguments of c refer to b with an access in mask. */
 int kcall_count_buf(const KCall *c, int b, unsigned mask);
-/* The same over every call of p's three lists. */
-int kprog_count_buf(const KProgram *p, int b, unsigned mask);
 /* Per buffer, how many arguments of p's calls read it and how many use it
-** at all: kprog_count_buf for every buffer in one pass over the program.
+** at all, for every buffer in one pass over the program.
 ** A pass keeps it true by taking a call's arguments out (sign -1) before
 ** changing or removing the call and putting them back (+1) after. */
 typedef struct {
@@ -234,8 +232,6 @@ int kbuf_root(const KProgram *p, int b, int64_t *off);
 int64_t kbuf_stride(const KProgram *p, int b);
 /* Whether b is laid out as a buffer of its own (offset 0, its own stride). */
 int kbuf_dense(const KProgram *p, int b);
-/* The geometry record of node, or NULL. */
-KGeom *kprog_geom(KProgram *p, int node);
 
 /*
 ** Checks that every kernel call finds its tensors where kernels.def's

@@ -83,31 +83,26 @@ static int in_place(KProgram *p, int f) {
     int y = fc.args[0].ref, a = fc.args[1].ref;
     int64_t hw = fc.args[6].i, off = fc.args[4].i * hw, floats = fc.args[5].i * hw;
     int j = backward_of(&p->bwd, fc.node, fc.args[4].i);
-    KCall bc;
+    int da = j >= 0 ? p->bwd.v[j].args[0].ref : -1, bn = j >= 0 ? p->bwd.v[j].nargs : 0, ok;
     if (a == y || !free_tensor(p, a, floats) || !gradient_legal(p, j, floats)) return 0;
+    /* Tried with the slices made and the copies switched off (no arguments). */
     make_slice(p, a, y, off);
-    klist_remove(&p->fwd, f);
+    p->fwd.v[f].nargs = 0;
     if (j >= 0) {
-        bc = p->bwd.v[j];
-        make_slice(p, bc.args[0].ref, bc.args[1].ref, off);
-        klist_remove(&p->bwd, j);
+        make_slice(p, da, p->bwd.v[j].args[1].ref, off);
+        p->bwd.v[j].nargs = 0;
     }
-    if (kprog_layout(p, p->geoms, p->ngeoms, 0) == 0) {
-        if (j >= 0) {
-            klist_insert(&p->bwd, j, &bc);   /* back for remove_call's bookkeeping */
-            remove_call(&p->bwd, j);
-        }
-        klist_insert(&p->fwd, f, &fc);
-        remove_call(&p->fwd, f);
-        return 1;
+    ok = kprog_layout(p, p->geoms, p->ngeoms, 0) == 0;
+    p->fwd.v[f].nargs = fc.nargs;
+    if (j >= 0) p->bwd.v[j].nargs = bn;
+    if (!ok) {
+        make_slice(p, a, -1, 0);
+        if (j >= 0) make_slice(p, da, -1, 0);
+        return 0;
     }
-    make_slice(p, a, -1, 0);
-    klist_insert(&p->fwd, f, &fc);
-    if (j >= 0) {
-        make_slice(p, bc.args[0].ref, -1, 0);
-        klist_insert(&p->bwd, j, &bc);
-    }
-    return 0;
+    if (j >= 0) remove_call(&p->bwd, j);
+    remove_call(&p->fwd, f);
+    return 1;
 }
 
 int pass_concat(KProgram *p) {

@@ -21,19 +21,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether some buffer is a slice of b. */
-static int has_slices(const KProgram *p, int b) {
+/* parent[b]: whether some buffer is a slice of b. */
+static char *parents(const KProgram *p) {
+    char *is = xcalloc((size_t)p->nbufs + 1, 1);
     for (int i = 0; i < p->nbufs; i++)
-        if (p->bufs[i].parent == b) return 1;
-    return 0;
+        if (p->bufs[i].parent >= 0) is[p->bufs[i].parent] = 1;
+    return is;
 }
 
-static int candidate(const KProgram *p, const KCall *c) {
+/* k: the program's counts before the pass (its renames and new buffers do
+** not change what this checks). */
+static int candidate(const KProgram *p, const KCall *c, const KCounts *k, const char *parent) {
     int y;
     if (c->k != K_BATCHNORM_RELU_FORWARD_TRAIN || c->args[6].kind != ARG_NULL) return 0;
     y = c->args[0].ref;
-    return p->bufs[y].parent < 0 && !has_slices(p, y) &&
-           kprog_count_buf(p, y, KIR_WRITES) == 2;   /* its training and evaluation calls */
+    return p->bufs[y].parent < 0 && !parent[y] &&
+           k->any[y] - k->reads[y] == 2;   /* written by its training and evaluation calls only */
 }
 
 /* The recomputation of fused call f's output into r, placed before call j
@@ -62,11 +65,14 @@ static void insert_recompute(KProgram *p, const KCall *f, int j, int r) {
 
 int pass_remat(KProgram *p) {
     int done = 0;
+    char *parent = parents(p);
+    KCounts k;
+    kcounts_build(&k, p);
     for (int i = 0; i < p->fwd.n; i++) {
         KCall f = p->fwd.v[i];
         int y, r, j;
         char *name;
-        if (!candidate(p, &f)) continue;
+        if (!candidate(p, &f, &k, parent)) continue;
         y = f.args[0].ref;
         j = klist_next_use(&p->bwd, 0, y, KIR_ANY);
         if (j < 0) continue;
@@ -81,6 +87,8 @@ int pass_remat(KProgram *p) {
         insert_recompute(p, &f, j, r);
         done++;
     }
+    kcounts_free(&k);
+    free(parent);
     kprog_layout(p, p->geoms, p->ngeoms, 1);
     return done;
 }
