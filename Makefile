@@ -49,7 +49,7 @@ RT_OBJ   := $(RT_SRC:%.c=$(B)/%.o)
 DRV_SRC  := $(filter-out driver/model_main.c,$(wildcard driver/*.c))
 DRV_OBJ  := $(DRV_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
-TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%) $(B)/tests/test_rt_dconv_portable
 MODELS   := $(shell awk '!/^[ \t]*(\#|$$)/ {print $$1}' specs/models.txt 2>/dev/null)
 
 .PHONY: all deps gen check-generated test run-tests proptest run-proptest bench run-bench \
@@ -123,6 +123,18 @@ $(B)/tests/test_train: $(B)/models/mlp.o
 $(B)/tests/test_train: TEST_MODEL := $(B)/models/mlp.o
 $(B)/tests/test_analysis: $(B)/models/resnet20.o $(B)/models/plain20.o
 $(B)/tests/test_analysis: TEST_MODEL := $(B)/models/resnet20.o $(B)/models/plain20.o
+
+# The direct convolution's portable kernels (what machines without AVX-512
+# build) are tested here too: the same test, linked with them instead.
+$(B)/runtime/rt_dconv_portable.o: runtime/rt_dconv.c runtime/rt.h runtime/rt_par.h runtime/rt_geom.h
+	@mkdir -p $(@D)
+	$(CC) $(RTFLAGS) -DRT_PORTABLE -c -o $@ $<
+
+$(B)/tests/test_rt_dconv_portable: tests/test_rt_dconv.c $(wildcard tests/*.h) \
+                                   $(B)/runtime/rt_dconv_portable.o $(B)/libskipcrt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -Itests -o $@ $< \
+	    $(B)/runtime/rt_dconv_portable.o $(B)/libskipcrt.a $(TEST_LIBS) $(RT_LIBS)
 
 # The memory-plan, shape and pass tests link the generator itself (all but its main).
 GEN_TESTS := $(B)/tests/test_plan $(B)/tests/test_shape \

@@ -1843,122 +1843,6 @@ enum {
 enum {
     T_features_conv0 = 0,  /* 1843968 floats */
     TB_features_conv0 = 0,  /* 1843968 floats */
-    T_features_denseblock1_denselayer1_conv2 = 0,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer1_conv2 = 0,  /* 3612672 floats */
-    T_features_denseblock1_denselayer2_conv2 = 0,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 0,  /* 3612672 floats */
-    T_features_denseblock1_denselayer3_conv2 = 0,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 0,  /* 3612672 floats */
-    T_features_denseblock1_denselayer4_conv2 = 0,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 0,  /* 3612672 floats */
-    T_features_denseblock1_denselayer5_conv2 = 0,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 0,  /* 3612672 floats */
-    T_features_denseblock1_denselayer6_conv2 = 0,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 0,  /* 3612672 floats */
-    T_features_denseblock2_denselayer1_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer2_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer3_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer4_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer5_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer6_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer7_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer7_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer8_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer8_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer9_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer9_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer10_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer10_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer11_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer11_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock2_denselayer12_conv2 = 0,  /* 903168 floats */
-    TB_features_denseblock2_denselayer12_conv2 = 0,  /* 903168 floats */
-    T_features_denseblock3_denselayer1_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer2_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer3_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer4_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer5_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer6_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer7_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer7_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer8_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer8_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer9_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer9_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer10_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer10_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer11_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer11_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer12_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer12_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer13_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer13_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer14_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer14_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer15_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer15_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer16_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer16_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer17_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer17_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer18_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer18_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer19_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer19_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer20_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer20_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer21_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer21_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer22_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer22_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer23_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer23_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock3_denselayer24_conv2 = 0,  /* 225792 floats */
-    TB_features_denseblock3_denselayer24_conv2 = 0,  /* 225792 floats */
-    T_features_denseblock4_denselayer1_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer1_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer2_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer2_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer3_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer3_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer4_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer4_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer5_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer5_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer6_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer6_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer7_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer7_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer8_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer8_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer9_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer9_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer10_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer10_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer11_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer11_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer12_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer12_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer13_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer13_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer14_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer14_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer15_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer15_conv2 = 0,  /* 56448 floats */
-    T_features_denseblock4_denselayer16_conv2 = 0,  /* 56448 floats */
-    TB_features_denseblock4_denselayer16_conv2 = 0,  /* 56448 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -2158,64 +2042,6 @@ enum {
 /* Its kernel scratch, per slice as above. */
 enum {
     IT_features_conv0 = 0,  /* 1843968 floats */
-    IT_features_denseblock1_denselayer1_conv2 = 0,  /* 3612672 floats */
-    IT_features_denseblock1_denselayer2_conv2 = 0,  /* 3612672 floats */
-    IT_features_denseblock1_denselayer3_conv2 = 0,  /* 3612672 floats */
-    IT_features_denseblock1_denselayer4_conv2 = 0,  /* 3612672 floats */
-    IT_features_denseblock1_denselayer5_conv2 = 0,  /* 3612672 floats */
-    IT_features_denseblock1_denselayer6_conv2 = 0,  /* 3612672 floats */
-    IT_features_denseblock2_denselayer1_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer2_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer3_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer4_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer5_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer6_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer7_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer8_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer9_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer10_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer11_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock2_denselayer12_conv2 = 0,  /* 903168 floats */
-    IT_features_denseblock3_denselayer1_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer2_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer3_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer4_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer5_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer6_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer7_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer8_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer9_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer10_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer11_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer12_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer13_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer14_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer15_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer16_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer17_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer18_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer19_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer20_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer21_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer22_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer23_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock3_denselayer24_conv2 = 0,  /* 225792 floats */
-    IT_features_denseblock4_denselayer1_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer2_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer3_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer4_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer5_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer6_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer7_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer8_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer9_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer10_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer11_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer12_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer13_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer14_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer15_conv2 = 0,  /* 56448 floats */
-    IT_features_denseblock4_denselayer16_conv2 = 0,  /* 56448 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -3684,7 +3510,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_conv1),
         A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv1);
@@ -3713,8 +3539,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 200704,
-        T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 200704,
+        A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
@@ -3745,7 +3571,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_conv1),
         A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv1);
@@ -3774,8 +3600,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 301056,
-        T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 301056,
+        A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
@@ -3806,7 +3632,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_conv1),
         A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv1);
@@ -3835,8 +3661,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 401408,
-        T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 401408,
+        A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
@@ -3867,7 +3693,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_conv1),
         A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv1);
@@ -3896,8 +3722,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 501760,
-        T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 501760,
+        A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
@@ -3928,7 +3754,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_conv1),
         A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv1);
@@ -3957,8 +3783,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 602112,
-        T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 602112,
+        A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
@@ -3989,7 +3815,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_conv1),
         A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv1);
@@ -4018,8 +3844,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 702464,
-        T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 702464,
+        A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
@@ -4045,7 +3871,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
-    rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
+    rt_conv2d_direct_forward(A(X_features_transition1_conv), A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
@@ -4077,7 +3903,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_conv1),
         A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv1);
@@ -4106,8 +3932,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 100352,
-        T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 100352,
+        A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
@@ -4138,7 +3964,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_conv1),
         A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv1);
@@ -4167,8 +3993,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 125440,
-        T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 125440,
+        A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
@@ -4199,7 +4025,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_conv1),
         A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv1);
@@ -4228,8 +4054,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 150528,
-        T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 150528,
+        A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
@@ -4260,7 +4086,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_conv1),
         A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv1);
@@ -4289,8 +4115,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 175616,
-        T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 175616,
+        A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
@@ -4321,7 +4147,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_conv1),
         A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv1);
@@ -4350,8 +4176,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 200704,
-        T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 200704,
+        A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
@@ -4382,7 +4208,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_conv1),
         A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv1);
@@ -4411,8 +4237,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 225792,
-        T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 225792,
+        A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
@@ -4443,7 +4269,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer7_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer7_conv1),
         A(X_features_denseblock2_denselayer7_relu1),
         P(P_features_denseblock2_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv1);
@@ -4472,8 +4298,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 250880,
-        T(T_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 250880,
+        A(X_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
@@ -4504,7 +4330,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer8_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer8_conv1),
         A(X_features_denseblock2_denselayer8_relu1),
         P(P_features_denseblock2_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv1);
@@ -4533,8 +4359,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 275968,
-        T(T_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 275968,
+        A(X_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
@@ -4565,7 +4391,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer9_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer9_conv1),
         A(X_features_denseblock2_denselayer9_relu1),
         P(P_features_denseblock2_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv1);
@@ -4594,8 +4420,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 301056,
-        T(T_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 301056,
+        A(X_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
@@ -4626,7 +4452,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer10_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer10_conv1),
         A(X_features_denseblock2_denselayer10_relu1),
         P(P_features_denseblock2_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv1);
@@ -4655,8 +4481,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 326144,
-        T(T_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 326144,
+        A(X_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]
@@ -4687,7 +4513,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer11_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer11_conv1),
         A(X_features_denseblock2_denselayer11_relu1),
         P(P_features_denseblock2_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv1);
@@ -4716,8 +4542,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 351232,
-        T(T_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 351232,
+        A(X_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]
@@ -4748,7 +4574,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_conv1),
         A(X_features_denseblock2_denselayer12_relu1),
         P(P_features_denseblock2_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv1);
@@ -4777,8 +4603,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 376320,
-        T(T_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 376320,
+        A(X_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]
@@ -4804,7 +4630,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
-    rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
+    rt_conv2d_direct_forward(A(X_features_transition2_conv), A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
@@ -4836,7 +4662,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_conv1),
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv1);
@@ -4865,8 +4691,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 50176,
-        T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 50176,
+        A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
@@ -4897,7 +4723,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_conv1),
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv1);
@@ -4926,8 +4752,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 56448,
-        T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 56448,
+        A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
@@ -4958,7 +4784,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_conv1),
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv1);
@@ -4987,8 +4813,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 62720,
-        T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 62720,
+        A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
@@ -5019,7 +4845,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_conv1),
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv1);
@@ -5048,8 +4874,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 68992,
-        T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 68992,
+        A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
@@ -5080,7 +4906,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_conv1),
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv1);
@@ -5109,8 +4935,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 75264,
-        T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 75264,
+        A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
@@ -5141,7 +4967,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_conv1),
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv1);
@@ -5170,8 +4996,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 81536,
-        T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 81536,
+        A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
@@ -5202,7 +5028,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer7_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer7_conv1),
         A(X_features_denseblock3_denselayer7_relu1),
         P(P_features_denseblock3_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv1);
@@ -5231,8 +5057,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 87808,
-        T(T_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 87808,
+        A(X_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
@@ -5263,7 +5089,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer8_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer8_conv1),
         A(X_features_denseblock3_denselayer8_relu1),
         P(P_features_denseblock3_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv1);
@@ -5292,8 +5118,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 94080,
-        T(T_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 94080,
+        A(X_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
@@ -5324,7 +5150,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer9_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer9_conv1),
         A(X_features_denseblock3_denselayer9_relu1),
         P(P_features_denseblock3_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv1);
@@ -5353,8 +5179,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 100352,
-        T(T_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 100352,
+        A(X_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
@@ -5385,7 +5211,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer10_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer10_conv1),
         A(X_features_denseblock3_denselayer10_relu1),
         P(P_features_denseblock3_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv1);
@@ -5414,8 +5240,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 106624,
-        T(T_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 106624,
+        A(X_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]
@@ -5446,7 +5272,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer11_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer11_conv1),
         A(X_features_denseblock3_denselayer11_relu1),
         P(P_features_denseblock3_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv1);
@@ -5475,8 +5301,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 112896,
-        T(T_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 112896,
+        A(X_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]
@@ -5507,7 +5333,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer12_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer12_conv1),
         A(X_features_denseblock3_denselayer12_relu1),
         P(P_features_denseblock3_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv1);
@@ -5536,8 +5362,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 119168,
-        T(T_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 119168,
+        A(X_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]
@@ -5568,7 +5394,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer13_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer13_conv1),
         A(X_features_denseblock3_denselayer13_relu1),
         P(P_features_denseblock3_denselayer13_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv1);
@@ -5597,8 +5423,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 125440,
-        T(T_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 125440,
+        A(X_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]
@@ -5629,7 +5455,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer14_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer14_conv1),
         A(X_features_denseblock3_denselayer14_relu1),
         P(P_features_denseblock3_denselayer14_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv1);
@@ -5658,8 +5484,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 131712,
-        T(T_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 131712,
+        A(X_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]
@@ -5690,7 +5516,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer15_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer15_conv1),
         A(X_features_denseblock3_denselayer15_relu1),
         P(P_features_denseblock3_denselayer15_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv1);
@@ -5719,8 +5545,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 137984,
-        T(T_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 137984,
+        A(X_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]
@@ -5751,7 +5577,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer16_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer16_conv1),
         A(X_features_denseblock3_denselayer16_relu1),
         P(P_features_denseblock3_denselayer16_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv1);
@@ -5780,8 +5606,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 144256,
-        T(T_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 144256,
+        A(X_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]
@@ -5812,7 +5638,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer17_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer17_conv1),
         A(X_features_denseblock3_denselayer17_relu1),
         P(P_features_denseblock3_denselayer17_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv1);
@@ -5841,8 +5667,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 150528,
-        T(T_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 150528,
+        A(X_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]
@@ -5873,7 +5699,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer18_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer18_conv1),
         A(X_features_denseblock3_denselayer18_relu1),
         P(P_features_denseblock3_denselayer18_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv1);
@@ -5902,8 +5728,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 156800,
-        T(T_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 156800,
+        A(X_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]
@@ -5934,7 +5760,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer19_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer19_conv1),
         A(X_features_denseblock3_denselayer19_relu1),
         P(P_features_denseblock3_denselayer19_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv1);
@@ -5963,8 +5789,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 163072,
-        T(T_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 163072,
+        A(X_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]
@@ -5995,7 +5821,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer20_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer20_conv1),
         A(X_features_denseblock3_denselayer20_relu1),
         P(P_features_denseblock3_denselayer20_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv1);
@@ -6024,8 +5850,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 169344,
-        T(T_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 169344,
+        A(X_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]
@@ -6056,7 +5882,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer21_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer21_conv1),
         A(X_features_denseblock3_denselayer21_relu1),
         P(P_features_denseblock3_denselayer21_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv1);
@@ -6085,8 +5911,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 175616,
-        T(T_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 175616,
+        A(X_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]
@@ -6117,7 +5943,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer22_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer22_conv1),
         A(X_features_denseblock3_denselayer22_relu1),
         P(P_features_denseblock3_denselayer22_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv1);
@@ -6146,8 +5972,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 181888,
-        T(T_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 181888,
+        A(X_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]
@@ -6178,7 +6004,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer23_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer23_conv1),
         A(X_features_denseblock3_denselayer23_relu1),
         P(P_features_denseblock3_denselayer23_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv1);
@@ -6207,8 +6033,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 188160,
-        T(T_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 188160,
+        A(X_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]
@@ -6239,7 +6065,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_conv1),
         A(X_features_denseblock3_denselayer24_relu1),
         P(P_features_denseblock3_denselayer24_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv1);
@@ -6268,8 +6094,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 194432,
-        T(T_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 194432,
+        A(X_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]
@@ -6295,7 +6121,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition3_conv);
-    rt_conv2d_forward(A(X_features_transition3_conv), NULL, A(X_features_transition3_relu),
+    rt_conv2d_direct_forward(A(X_features_transition3_conv), A(X_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
@@ -6327,7 +6153,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer1_conv1),
         A(X_features_denseblock4_denselayer1_relu1),
         P(P_features_denseblock4_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv1);
@@ -6356,8 +6182,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 25088,
-        T(T_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 25088,
+        A(X_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
@@ -6388,7 +6214,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer2_conv1),
         A(X_features_denseblock4_denselayer2_relu1),
         P(P_features_denseblock4_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv1);
@@ -6417,8 +6243,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 26656,
-        T(T_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 26656,
+        A(X_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
@@ -6449,7 +6275,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer3_conv1),
         A(X_features_denseblock4_denselayer3_relu1),
         P(P_features_denseblock4_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv1);
@@ -6478,8 +6304,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 28224,
-        T(T_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 28224,
+        A(X_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
@@ -6510,7 +6336,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer4_conv1),
         A(X_features_denseblock4_denselayer4_relu1),
         P(P_features_denseblock4_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv1);
@@ -6539,8 +6365,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 29792,
-        T(T_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 29792,
+        A(X_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
@@ -6571,7 +6397,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer5_conv1),
         A(X_features_denseblock4_denselayer5_relu1),
         P(P_features_denseblock4_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv1);
@@ -6600,8 +6426,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 31360,
-        T(T_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 31360,
+        A(X_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
@@ -6632,7 +6458,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer6_conv1),
         A(X_features_denseblock4_denselayer6_relu1),
         P(P_features_denseblock4_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv1);
@@ -6661,8 +6487,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 32928,
-        T(T_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 32928,
+        A(X_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
@@ -6693,7 +6519,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer7_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer7_conv1),
         A(X_features_denseblock4_denselayer7_relu1),
         P(P_features_denseblock4_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv1);
@@ -6722,8 +6548,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 34496,
-        T(T_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 34496,
+        A(X_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
@@ -6754,7 +6580,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer8_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer8_conv1),
         A(X_features_denseblock4_denselayer8_relu1),
         P(P_features_denseblock4_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv1);
@@ -6783,8 +6609,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 36064,
-        T(T_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 36064,
+        A(X_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
@@ -6815,7 +6641,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer9_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer9_conv1),
         A(X_features_denseblock4_denselayer9_relu1),
         P(P_features_denseblock4_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv1);
@@ -6844,8 +6670,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 37632,
-        T(T_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 37632,
+        A(X_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
@@ -6876,7 +6702,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer10_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer10_conv1),
         A(X_features_denseblock4_denselayer10_relu1),
         P(P_features_denseblock4_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv1);
@@ -6905,8 +6731,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 39200,
-        T(T_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 39200,
+        A(X_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]
@@ -6937,7 +6763,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer11_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer11_conv1),
         A(X_features_denseblock4_denselayer11_relu1),
         P(P_features_denseblock4_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv1);
@@ -6966,8 +6792,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 40768,
-        T(T_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 40768,
+        A(X_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]
@@ -6998,7 +6824,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer12_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer12_conv1),
         A(X_features_denseblock4_denselayer12_relu1),
         P(P_features_denseblock4_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv1);
@@ -7027,8 +6853,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 42336,
-        T(T_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 42336,
+        A(X_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]
@@ -7059,7 +6885,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer13_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer13_conv1),
         A(X_features_denseblock4_denselayer13_relu1),
         P(P_features_denseblock4_denselayer13_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv1);
@@ -7088,8 +6914,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 43904,
-        T(T_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 43904,
+        A(X_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]
@@ -7120,7 +6946,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer14_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer14_conv1),
         A(X_features_denseblock4_denselayer14_relu1),
         P(P_features_denseblock4_denselayer14_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv1);
@@ -7149,8 +6975,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 45472,
-        T(T_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 45472,
+        A(X_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]
@@ -7181,7 +7007,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer15_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer15_conv1),
         A(X_features_denseblock4_denselayer15_relu1),
         P(P_features_denseblock4_denselayer15_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv1);
@@ -7210,8 +7036,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 47040,
-        T(T_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 47040,
+        A(X_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]
@@ -7242,7 +7068,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_conv1);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_conv1),
         A(X_features_denseblock4_denselayer16_relu1),
         P(P_features_denseblock4_denselayer16_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv1);
@@ -7271,8 +7097,8 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_conv2);
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 48608,
-        T(T_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 48608,
+        A(X_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]
@@ -7329,7 +7155,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_conv1),
         A(IX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv1);
@@ -7345,8 +7171,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 200704,
-        IT(IT_features_denseblock1_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 200704,
         A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
@@ -7365,7 +7190,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_conv1),
         A(IX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv1);
@@ -7381,8 +7206,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 301056,
-        IT(IT_features_denseblock1_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 301056,
         A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
@@ -7401,7 +7225,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_conv1),
         A(IX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv1);
@@ -7417,8 +7241,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 401408,
-        IT(IT_features_denseblock1_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 401408,
         A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
@@ -7437,7 +7260,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_conv1),
         A(IX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv1);
@@ -7453,8 +7276,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 501760,
-        IT(IT_features_denseblock1_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 501760,
         A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
@@ -7473,7 +7295,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_conv1),
         A(IX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv1);
@@ -7489,8 +7311,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 602112,
-        IT(IT_features_denseblock1_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 602112,
         A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
@@ -7509,7 +7330,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_conv1),
         A(IX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv1);
@@ -7525,8 +7346,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 702464,
-        IT(IT_features_denseblock1_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 702464,
         A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
@@ -7542,7 +7362,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
+    rt_conv2d_direct_forward(A(IX_features_transition1_conv), A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
@@ -7560,7 +7380,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_conv1),
         A(IX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv1);
@@ -7576,8 +7396,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 100352,
-        IT(IT_features_denseblock2_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 100352,
         A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
@@ -7596,7 +7415,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_conv1),
         A(IX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv1);
@@ -7612,8 +7431,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 125440,
-        IT(IT_features_denseblock2_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 125440,
         A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
@@ -7632,7 +7450,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_conv1),
         A(IX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv1);
@@ -7648,8 +7466,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 150528,
-        IT(IT_features_denseblock2_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 150528,
         A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
@@ -7668,7 +7485,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_conv1),
         A(IX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv1);
@@ -7684,8 +7501,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 175616,
-        IT(IT_features_denseblock2_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 175616,
         A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
@@ -7704,7 +7520,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_conv1),
         A(IX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv1);
@@ -7720,8 +7536,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 200704,
-        IT(IT_features_denseblock2_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 200704,
         A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
@@ -7740,7 +7555,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_conv1),
         A(IX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv1);
@@ -7756,8 +7571,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 225792,
-        IT(IT_features_denseblock2_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 225792,
         A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
@@ -7776,7 +7590,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer7_norm1, 1e-05f);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer7_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer7_conv1),
         A(IX_features_denseblock2_denselayer7_relu1),
         P(P_features_denseblock2_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv1);
@@ -7792,8 +7606,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer7_norm2, 1e-05f);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 250880,
-        IT(IT_features_denseblock2_denselayer7_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 250880,
         A(IX_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
@@ -7812,7 +7625,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer8_norm1, 1e-05f);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer8_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer8_conv1),
         A(IX_features_denseblock2_denselayer8_relu1),
         P(P_features_denseblock2_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv1);
@@ -7828,8 +7641,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer8_norm2, 1e-05f);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 275968,
-        IT(IT_features_denseblock2_denselayer8_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 275968,
         A(IX_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
@@ -7848,7 +7660,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer9_norm1, 1e-05f);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer9_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer9_conv1),
         A(IX_features_denseblock2_denselayer9_relu1),
         P(P_features_denseblock2_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv1);
@@ -7864,8 +7676,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer9_norm2, 1e-05f);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 301056,
-        IT(IT_features_denseblock2_denselayer9_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 301056,
         A(IX_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
@@ -7884,7 +7695,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer10_norm1, 1e-05f);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer10_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer10_conv1),
         A(IX_features_denseblock2_denselayer10_relu1),
         P(P_features_denseblock2_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv1);
@@ -7900,8 +7711,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer10_norm2, 1e-05f);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 326144,
-        IT(IT_features_denseblock2_denselayer10_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 326144,
         A(IX_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
@@ -7920,7 +7730,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer11_norm1, 1e-05f);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer11_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer11_conv1),
         A(IX_features_denseblock2_denselayer11_relu1),
         P(P_features_denseblock2_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv1);
@@ -7936,8 +7746,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer11_norm2, 1e-05f);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 351232,
-        IT(IT_features_denseblock2_denselayer11_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 351232,
         A(IX_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
@@ -7956,7 +7765,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer12_norm1, 1e-05f);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_conv1),
         A(IX_features_denseblock2_denselayer12_relu1),
         P(P_features_denseblock2_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv1);
@@ -7972,8 +7781,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock2_denselayer12_norm2, 1e-05f);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 376320,
-        IT(IT_features_denseblock2_denselayer12_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 376320,
         A(IX_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
@@ -7989,7 +7797,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
+    rt_conv2d_direct_forward(A(IX_features_transition2_conv), A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
@@ -8007,7 +7815,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_conv1),
         A(IX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv1);
@@ -8023,8 +7831,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 50176,
-        IT(IT_features_denseblock3_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 50176,
         A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
@@ -8043,7 +7850,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_conv1),
         A(IX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv1);
@@ -8059,8 +7866,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 56448,
-        IT(IT_features_denseblock3_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 56448,
         A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
@@ -8079,7 +7885,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_conv1),
         A(IX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv1);
@@ -8095,8 +7901,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 62720,
-        IT(IT_features_denseblock3_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 62720,
         A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
@@ -8115,7 +7920,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_conv1),
         A(IX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv1);
@@ -8131,8 +7936,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 68992,
-        IT(IT_features_denseblock3_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 68992,
         A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
@@ -8151,7 +7955,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_conv1),
         A(IX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv1);
@@ -8167,8 +7971,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 75264,
-        IT(IT_features_denseblock3_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 75264,
         A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
@@ -8187,7 +7990,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_conv1),
         A(IX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv1);
@@ -8203,8 +8006,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 81536,
-        IT(IT_features_denseblock3_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 81536,
         A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
@@ -8223,7 +8025,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer7_norm1, 1e-05f);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer7_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer7_conv1),
         A(IX_features_denseblock3_denselayer7_relu1),
         P(P_features_denseblock3_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv1);
@@ -8239,8 +8041,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer7_norm2, 1e-05f);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 87808,
-        IT(IT_features_denseblock3_denselayer7_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 87808,
         A(IX_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
@@ -8259,7 +8060,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer8_norm1, 1e-05f);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer8_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer8_conv1),
         A(IX_features_denseblock3_denselayer8_relu1),
         P(P_features_denseblock3_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv1);
@@ -8275,8 +8076,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer8_norm2, 1e-05f);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 94080,
-        IT(IT_features_denseblock3_denselayer8_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 94080,
         A(IX_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
@@ -8295,7 +8095,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer9_norm1, 1e-05f);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer9_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer9_conv1),
         A(IX_features_denseblock3_denselayer9_relu1),
         P(P_features_denseblock3_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv1);
@@ -8311,8 +8111,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer9_norm2, 1e-05f);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 100352,
-        IT(IT_features_denseblock3_denselayer9_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 100352,
         A(IX_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
@@ -8331,7 +8130,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer10_norm1, 1e-05f);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer10_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer10_conv1),
         A(IX_features_denseblock3_denselayer10_relu1),
         P(P_features_denseblock3_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv1);
@@ -8347,8 +8146,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer10_norm2, 1e-05f);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 106624,
-        IT(IT_features_denseblock3_denselayer10_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 106624,
         A(IX_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
@@ -8367,7 +8165,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer11_norm1, 1e-05f);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer11_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer11_conv1),
         A(IX_features_denseblock3_denselayer11_relu1),
         P(P_features_denseblock3_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv1);
@@ -8383,8 +8181,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer11_norm2, 1e-05f);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 112896,
-        IT(IT_features_denseblock3_denselayer11_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 112896,
         A(IX_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
@@ -8403,7 +8200,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer12_norm1, 1e-05f);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer12_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer12_conv1),
         A(IX_features_denseblock3_denselayer12_relu1),
         P(P_features_denseblock3_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv1);
@@ -8419,8 +8216,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer12_norm2, 1e-05f);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 119168,
-        IT(IT_features_denseblock3_denselayer12_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 119168,
         A(IX_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
@@ -8439,7 +8235,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer13_norm1, 1e-05f);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer13_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer13_conv1),
         A(IX_features_denseblock3_denselayer13_relu1),
         P(P_features_denseblock3_denselayer13_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv1);
@@ -8455,8 +8251,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer13_norm2, 1e-05f);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 125440,
-        IT(IT_features_denseblock3_denselayer13_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 125440,
         A(IX_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
@@ -8475,7 +8270,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer14_norm1, 1e-05f);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer14_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer14_conv1),
         A(IX_features_denseblock3_denselayer14_relu1),
         P(P_features_denseblock3_denselayer14_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv1);
@@ -8491,8 +8286,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer14_norm2, 1e-05f);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 131712,
-        IT(IT_features_denseblock3_denselayer14_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 131712,
         A(IX_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
@@ -8511,7 +8305,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer15_norm1, 1e-05f);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer15_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer15_conv1),
         A(IX_features_denseblock3_denselayer15_relu1),
         P(P_features_denseblock3_denselayer15_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv1);
@@ -8527,8 +8321,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer15_norm2, 1e-05f);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 137984,
-        IT(IT_features_denseblock3_denselayer15_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 137984,
         A(IX_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
@@ -8547,7 +8340,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer16_norm1, 1e-05f);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer16_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer16_conv1),
         A(IX_features_denseblock3_denselayer16_relu1),
         P(P_features_denseblock3_denselayer16_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv1);
@@ -8563,8 +8356,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer16_norm2, 1e-05f);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 144256,
-        IT(IT_features_denseblock3_denselayer16_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 144256,
         A(IX_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
@@ -8583,7 +8375,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer17_norm1, 1e-05f);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer17_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer17_conv1),
         A(IX_features_denseblock3_denselayer17_relu1),
         P(P_features_denseblock3_denselayer17_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv1);
@@ -8599,8 +8391,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer17_norm2, 1e-05f);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 150528,
-        IT(IT_features_denseblock3_denselayer17_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 150528,
         A(IX_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
@@ -8619,7 +8410,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer18_norm1, 1e-05f);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer18_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer18_conv1),
         A(IX_features_denseblock3_denselayer18_relu1),
         P(P_features_denseblock3_denselayer18_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv1);
@@ -8635,8 +8426,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer18_norm2, 1e-05f);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 156800,
-        IT(IT_features_denseblock3_denselayer18_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 156800,
         A(IX_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
@@ -8655,7 +8445,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer19_norm1, 1e-05f);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer19_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer19_conv1),
         A(IX_features_denseblock3_denselayer19_relu1),
         P(P_features_denseblock3_denselayer19_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv1);
@@ -8671,8 +8461,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer19_norm2, 1e-05f);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 163072,
-        IT(IT_features_denseblock3_denselayer19_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 163072,
         A(IX_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
@@ -8691,7 +8480,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer20_norm1, 1e-05f);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer20_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer20_conv1),
         A(IX_features_denseblock3_denselayer20_relu1),
         P(P_features_denseblock3_denselayer20_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv1);
@@ -8707,8 +8496,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer20_norm2, 1e-05f);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 169344,
-        IT(IT_features_denseblock3_denselayer20_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 169344,
         A(IX_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
@@ -8727,7 +8515,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer21_norm1, 1e-05f);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer21_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer21_conv1),
         A(IX_features_denseblock3_denselayer21_relu1),
         P(P_features_denseblock3_denselayer21_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv1);
@@ -8743,8 +8531,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer21_norm2, 1e-05f);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 175616,
-        IT(IT_features_denseblock3_denselayer21_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 175616,
         A(IX_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
@@ -8763,7 +8550,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer22_norm1, 1e-05f);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer22_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer22_conv1),
         A(IX_features_denseblock3_denselayer22_relu1),
         P(P_features_denseblock3_denselayer22_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv1);
@@ -8779,8 +8566,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer22_norm2, 1e-05f);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 181888,
-        IT(IT_features_denseblock3_denselayer22_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 181888,
         A(IX_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
@@ -8799,7 +8585,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer23_norm1, 1e-05f);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer23_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer23_conv1),
         A(IX_features_denseblock3_denselayer23_relu1),
         P(P_features_denseblock3_denselayer23_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv1);
@@ -8815,8 +8601,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer23_norm2, 1e-05f);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 188160,
-        IT(IT_features_denseblock3_denselayer23_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 188160,
         A(IX_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
@@ -8835,7 +8620,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer24_norm1, 1e-05f);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_conv1),
         A(IX_features_denseblock3_denselayer24_relu1),
         P(P_features_denseblock3_denselayer24_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv1);
@@ -8851,8 +8636,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock3_denselayer24_norm2, 1e-05f);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 194432,
-        IT(IT_features_denseblock3_denselayer24_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 194432,
         A(IX_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
@@ -8868,7 +8652,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_transition3_norm, 1e-05f);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_forward(A(IX_features_transition3_conv), NULL, A(IX_features_transition3_relu),
+    rt_conv2d_direct_forward(A(IX_features_transition3_conv), A(IX_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
@@ -8886,7 +8670,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer1_norm1, 1e-05f);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer1_conv1),
         A(IX_features_denseblock4_denselayer1_relu1),
         P(P_features_denseblock4_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv1);
@@ -8902,8 +8686,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer1_norm2, 1e-05f);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 25088,
-        IT(IT_features_denseblock4_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 25088,
         A(IX_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
@@ -8922,7 +8705,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer2_norm1, 1e-05f);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer2_conv1),
         A(IX_features_denseblock4_denselayer2_relu1),
         P(P_features_denseblock4_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv1);
@@ -8938,8 +8721,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer2_norm2, 1e-05f);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 26656,
-        IT(IT_features_denseblock4_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 26656,
         A(IX_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
@@ -8958,7 +8740,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer3_norm1, 1e-05f);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer3_conv1),
         A(IX_features_denseblock4_denselayer3_relu1),
         P(P_features_denseblock4_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv1);
@@ -8974,8 +8756,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer3_norm2, 1e-05f);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 28224,
-        IT(IT_features_denseblock4_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 28224,
         A(IX_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
@@ -8994,7 +8775,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer4_norm1, 1e-05f);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer4_conv1),
         A(IX_features_denseblock4_denselayer4_relu1),
         P(P_features_denseblock4_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv1);
@@ -9010,8 +8791,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer4_norm2, 1e-05f);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 29792,
-        IT(IT_features_denseblock4_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 29792,
         A(IX_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
@@ -9030,7 +8810,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer5_norm1, 1e-05f);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer5_conv1),
         A(IX_features_denseblock4_denselayer5_relu1),
         P(P_features_denseblock4_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv1);
@@ -9046,8 +8826,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer5_norm2, 1e-05f);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 31360,
-        IT(IT_features_denseblock4_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 31360,
         A(IX_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
@@ -9066,7 +8845,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer6_norm1, 1e-05f);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer6_conv1),
         A(IX_features_denseblock4_denselayer6_relu1),
         P(P_features_denseblock4_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv1);
@@ -9082,8 +8861,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer6_norm2, 1e-05f);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 32928,
-        IT(IT_features_denseblock4_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 32928,
         A(IX_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
@@ -9102,7 +8880,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer7_norm1, 1e-05f);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer7_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer7_conv1),
         A(IX_features_denseblock4_denselayer7_relu1),
         P(P_features_denseblock4_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv1);
@@ -9118,8 +8896,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer7_norm2, 1e-05f);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 34496,
-        IT(IT_features_denseblock4_denselayer7_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 34496,
         A(IX_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
@@ -9138,7 +8915,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer8_norm1, 1e-05f);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer8_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer8_conv1),
         A(IX_features_denseblock4_denselayer8_relu1),
         P(P_features_denseblock4_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv1);
@@ -9154,8 +8931,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer8_norm2, 1e-05f);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 36064,
-        IT(IT_features_denseblock4_denselayer8_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 36064,
         A(IX_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
@@ -9174,7 +8950,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer9_norm1, 1e-05f);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer9_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer9_conv1),
         A(IX_features_denseblock4_denselayer9_relu1),
         P(P_features_denseblock4_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv1);
@@ -9190,8 +8966,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer9_norm2, 1e-05f);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 37632,
-        IT(IT_features_denseblock4_denselayer9_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 37632,
         A(IX_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
@@ -9210,7 +8985,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer10_norm1, 1e-05f);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer10_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer10_conv1),
         A(IX_features_denseblock4_denselayer10_relu1),
         P(P_features_denseblock4_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv1);
@@ -9226,8 +9001,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer10_norm2, 1e-05f);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 39200,
-        IT(IT_features_denseblock4_denselayer10_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 39200,
         A(IX_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
@@ -9246,7 +9020,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer11_norm1, 1e-05f);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer11_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer11_conv1),
         A(IX_features_denseblock4_denselayer11_relu1),
         P(P_features_denseblock4_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv1);
@@ -9262,8 +9036,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer11_norm2, 1e-05f);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 40768,
-        IT(IT_features_denseblock4_denselayer11_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 40768,
         A(IX_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
@@ -9282,7 +9055,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer12_norm1, 1e-05f);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer12_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer12_conv1),
         A(IX_features_denseblock4_denselayer12_relu1),
         P(P_features_denseblock4_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv1);
@@ -9298,8 +9071,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer12_norm2, 1e-05f);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 42336,
-        IT(IT_features_denseblock4_denselayer12_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 42336,
         A(IX_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
@@ -9318,7 +9090,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer13_norm1, 1e-05f);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer13_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer13_conv1),
         A(IX_features_denseblock4_denselayer13_relu1),
         P(P_features_denseblock4_denselayer13_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv1);
@@ -9334,8 +9106,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer13_norm2, 1e-05f);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 43904,
-        IT(IT_features_denseblock4_denselayer13_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 43904,
         A(IX_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
@@ -9354,7 +9125,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer14_norm1, 1e-05f);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer14_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer14_conv1),
         A(IX_features_denseblock4_denselayer14_relu1),
         P(P_features_denseblock4_denselayer14_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv1);
@@ -9370,8 +9141,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer14_norm2, 1e-05f);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 45472,
-        IT(IT_features_denseblock4_denselayer14_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 45472,
         A(IX_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
@@ -9390,7 +9160,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer15_norm1, 1e-05f);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer15_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer15_conv1),
         A(IX_features_denseblock4_denselayer15_relu1),
         P(P_features_denseblock4_denselayer15_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv1);
@@ -9406,8 +9176,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer15_norm2, 1e-05f);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 47040,
-        IT(IT_features_denseblock4_denselayer15_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 47040,
         A(IX_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
@@ -9426,7 +9195,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer16_norm1, 1e-05f);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_conv1),
         A(IX_features_denseblock4_denselayer16_relu1),
         P(P_features_denseblock4_denselayer16_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv1);
@@ -9442,8 +9211,7 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_denseblock4_denselayer16_norm2, 1e-05f);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 48608,
-        IT(IT_features_denseblock4_denselayer16_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 48608,
         A(IX_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);
@@ -9508,9 +9276,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer16_norm2_weight),
         P(P_features_denseblock4_denselayer16_norm2_bias), n,
         &g_features_denseblock4_denselayer16_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer16_relu2),
         G(P_features_denseblock4_denselayer16_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer16_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 48608,
         A(RX_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), n,
@@ -9544,8 +9311,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer16_norm1_weight),
         P(P_features_denseblock4_denselayer16_norm1_bias), n,
         &g_features_denseblock4_denselayer16_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu1),
-        G(P_features_denseblock4_denselayer16_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer16_relu1),
+        G(P_features_denseblock4_denselayer16_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer16_conv1),
         A(RX_features_denseblock4_denselayer16_relu1),
         P(P_features_denseblock4_denselayer16_conv1_weight), n,
@@ -9584,9 +9351,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer15_norm2_weight),
         P(P_features_denseblock4_denselayer15_norm2_bias), n,
         &g_features_denseblock4_denselayer15_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer15_relu2),
         G(P_features_denseblock4_denselayer15_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer15_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 47040,
         A(RX_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), n,
@@ -9620,8 +9386,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer15_norm1_weight),
         P(P_features_denseblock4_denselayer15_norm1_bias), n,
         &g_features_denseblock4_denselayer15_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu1),
-        G(P_features_denseblock4_denselayer15_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer15_relu1),
+        G(P_features_denseblock4_denselayer15_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer15_conv1),
         A(RX_features_denseblock4_denselayer15_relu1),
         P(P_features_denseblock4_denselayer15_conv1_weight), n,
@@ -9660,9 +9426,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer14_norm2_weight),
         P(P_features_denseblock4_denselayer14_norm2_bias), n,
         &g_features_denseblock4_denselayer14_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer14_relu2),
         G(P_features_denseblock4_denselayer14_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer14_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 45472,
         A(RX_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), n,
@@ -9696,8 +9461,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer14_norm1_weight),
         P(P_features_denseblock4_denselayer14_norm1_bias), n,
         &g_features_denseblock4_denselayer14_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu1),
-        G(P_features_denseblock4_denselayer14_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer14_relu1),
+        G(P_features_denseblock4_denselayer14_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer14_conv1),
         A(RX_features_denseblock4_denselayer14_relu1),
         P(P_features_denseblock4_denselayer14_conv1_weight), n,
@@ -9736,9 +9501,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer13_norm2_weight),
         P(P_features_denseblock4_denselayer13_norm2_bias), n,
         &g_features_denseblock4_denselayer13_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer13_relu2),
         G(P_features_denseblock4_denselayer13_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer13_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 43904,
         A(RX_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), n,
@@ -9772,8 +9536,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer13_norm1_weight),
         P(P_features_denseblock4_denselayer13_norm1_bias), n,
         &g_features_denseblock4_denselayer13_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu1),
-        G(P_features_denseblock4_denselayer13_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer13_relu1),
+        G(P_features_denseblock4_denselayer13_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer13_conv1),
         A(RX_features_denseblock4_denselayer13_relu1),
         P(P_features_denseblock4_denselayer13_conv1_weight), n,
@@ -9812,9 +9576,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer12_norm2_weight),
         P(P_features_denseblock4_denselayer12_norm2_bias), n,
         &g_features_denseblock4_denselayer12_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer12_relu2),
         G(P_features_denseblock4_denselayer12_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer12_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 42336,
         A(RX_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), n,
@@ -9848,8 +9611,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer12_norm1_weight),
         P(P_features_denseblock4_denselayer12_norm1_bias), n,
         &g_features_denseblock4_denselayer12_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu1),
-        G(P_features_denseblock4_denselayer12_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer12_relu1),
+        G(P_features_denseblock4_denselayer12_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer12_conv1),
         A(RX_features_denseblock4_denselayer12_relu1),
         P(P_features_denseblock4_denselayer12_conv1_weight), n,
@@ -9888,9 +9651,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer11_norm2_weight),
         P(P_features_denseblock4_denselayer11_norm2_bias), n,
         &g_features_denseblock4_denselayer11_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer11_relu2),
         G(P_features_denseblock4_denselayer11_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer11_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 40768,
         A(RX_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), n,
@@ -9924,8 +9686,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer11_norm1_weight),
         P(P_features_denseblock4_denselayer11_norm1_bias), n,
         &g_features_denseblock4_denselayer11_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu1),
-        G(P_features_denseblock4_denselayer11_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer11_relu1),
+        G(P_features_denseblock4_denselayer11_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer11_conv1),
         A(RX_features_denseblock4_denselayer11_relu1),
         P(P_features_denseblock4_denselayer11_conv1_weight), n,
@@ -9964,9 +9726,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer10_norm2_weight),
         P(P_features_denseblock4_denselayer10_norm2_bias), n,
         &g_features_denseblock4_denselayer10_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer10_relu2),
         G(P_features_denseblock4_denselayer10_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer10_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 39200,
         A(RX_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), n,
@@ -10000,8 +9761,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer10_norm1_weight),
         P(P_features_denseblock4_denselayer10_norm1_bias), n,
         &g_features_denseblock4_denselayer10_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu1),
-        G(P_features_denseblock4_denselayer10_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer10_relu1),
+        G(P_features_denseblock4_denselayer10_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer10_conv1),
         A(RX_features_denseblock4_denselayer10_relu1),
         P(P_features_denseblock4_denselayer10_conv1_weight), n,
@@ -10040,9 +9801,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer9_norm2_weight),
         P(P_features_denseblock4_denselayer9_norm2_bias), n,
         &g_features_denseblock4_denselayer9_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer9_relu2),
         G(P_features_denseblock4_denselayer9_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer9_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 37632,
         A(RX_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), n,
@@ -10075,8 +9835,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer9_norm1_weight),
         P(P_features_denseblock4_denselayer9_norm1_bias), n,
         &g_features_denseblock4_denselayer9_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu1),
-        G(P_features_denseblock4_denselayer9_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer9_relu1),
+        G(P_features_denseblock4_denselayer9_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer9_conv1), A(RX_features_denseblock4_denselayer9_relu1),
         P(P_features_denseblock4_denselayer9_conv1_weight), n,
         &g_features_denseblock4_denselayer9_conv1, RT_SET);
@@ -10113,9 +9873,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer8_norm2_weight),
         P(P_features_denseblock4_denselayer8_norm2_bias), n,
         &g_features_denseblock4_denselayer8_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer8_relu2),
         G(P_features_denseblock4_denselayer8_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer8_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 36064,
         A(RX_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), n,
@@ -10148,8 +9907,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer8_norm1_weight),
         P(P_features_denseblock4_denselayer8_norm1_bias), n,
         &g_features_denseblock4_denselayer8_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu1),
-        G(P_features_denseblock4_denselayer8_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer8_relu1),
+        G(P_features_denseblock4_denselayer8_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer8_conv1), A(RX_features_denseblock4_denselayer8_relu1),
         P(P_features_denseblock4_denselayer8_conv1_weight), n,
         &g_features_denseblock4_denselayer8_conv1, RT_SET);
@@ -10186,9 +9945,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer7_norm2_weight),
         P(P_features_denseblock4_denselayer7_norm2_bias), n,
         &g_features_denseblock4_denselayer7_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer7_relu2),
         G(P_features_denseblock4_denselayer7_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer7_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 34496,
         A(RX_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), n,
@@ -10221,8 +9979,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer7_norm1_weight),
         P(P_features_denseblock4_denselayer7_norm1_bias), n,
         &g_features_denseblock4_denselayer7_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu1),
-        G(P_features_denseblock4_denselayer7_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer7_relu1),
+        G(P_features_denseblock4_denselayer7_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer7_conv1), A(RX_features_denseblock4_denselayer7_relu1),
         P(P_features_denseblock4_denselayer7_conv1_weight), n,
         &g_features_denseblock4_denselayer7_conv1, RT_SET);
@@ -10259,9 +10017,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer6_norm2_weight),
         P(P_features_denseblock4_denselayer6_norm2_bias), n,
         &g_features_denseblock4_denselayer6_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer6_relu2),
         G(P_features_denseblock4_denselayer6_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer6_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 32928,
         A(RX_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), n,
@@ -10294,8 +10051,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer6_norm1_weight),
         P(P_features_denseblock4_denselayer6_norm1_bias), n,
         &g_features_denseblock4_denselayer6_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu1),
-        G(P_features_denseblock4_denselayer6_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer6_relu1),
+        G(P_features_denseblock4_denselayer6_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer6_conv1), A(RX_features_denseblock4_denselayer6_relu1),
         P(P_features_denseblock4_denselayer6_conv1_weight), n,
         &g_features_denseblock4_denselayer6_conv1, RT_SET);
@@ -10332,9 +10089,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer5_norm2_weight),
         P(P_features_denseblock4_denselayer5_norm2_bias), n,
         &g_features_denseblock4_denselayer5_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer5_relu2),
         G(P_features_denseblock4_denselayer5_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer5_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 31360,
         A(RX_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), n,
@@ -10367,8 +10123,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer5_norm1_weight),
         P(P_features_denseblock4_denselayer5_norm1_bias), n,
         &g_features_denseblock4_denselayer5_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu1),
-        G(P_features_denseblock4_denselayer5_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer5_relu1),
+        G(P_features_denseblock4_denselayer5_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer5_conv1), A(RX_features_denseblock4_denselayer5_relu1),
         P(P_features_denseblock4_denselayer5_conv1_weight), n,
         &g_features_denseblock4_denselayer5_conv1, RT_SET);
@@ -10405,9 +10161,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer4_norm2_weight),
         P(P_features_denseblock4_denselayer4_norm2_bias), n,
         &g_features_denseblock4_denselayer4_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer4_relu2),
         G(P_features_denseblock4_denselayer4_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer4_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 29792,
         A(RX_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), n,
@@ -10440,8 +10195,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer4_norm1_weight),
         P(P_features_denseblock4_denselayer4_norm1_bias), n,
         &g_features_denseblock4_denselayer4_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu1),
-        G(P_features_denseblock4_denselayer4_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer4_relu1),
+        G(P_features_denseblock4_denselayer4_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer4_conv1), A(RX_features_denseblock4_denselayer4_relu1),
         P(P_features_denseblock4_denselayer4_conv1_weight), n,
         &g_features_denseblock4_denselayer4_conv1, RT_SET);
@@ -10478,9 +10233,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer3_norm2_weight),
         P(P_features_denseblock4_denselayer3_norm2_bias), n,
         &g_features_denseblock4_denselayer3_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer3_relu2),
         G(P_features_denseblock4_denselayer3_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer3_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 28224,
         A(RX_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), n,
@@ -10513,8 +10267,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer3_norm1_weight),
         P(P_features_denseblock4_denselayer3_norm1_bias), n,
         &g_features_denseblock4_denselayer3_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu1),
-        G(P_features_denseblock4_denselayer3_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer3_relu1),
+        G(P_features_denseblock4_denselayer3_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer3_conv1), A(RX_features_denseblock4_denselayer3_relu1),
         P(P_features_denseblock4_denselayer3_conv1_weight), n,
         &g_features_denseblock4_denselayer3_conv1, RT_SET);
@@ -10551,9 +10305,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer2_norm2_weight),
         P(P_features_denseblock4_denselayer2_norm2_bias), n,
         &g_features_denseblock4_denselayer2_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer2_relu2),
         G(P_features_denseblock4_denselayer2_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer2_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 26656,
         A(RX_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), n,
@@ -10586,8 +10339,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer2_norm1_weight),
         P(P_features_denseblock4_denselayer2_norm1_bias), n,
         &g_features_denseblock4_denselayer2_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu1),
-        G(P_features_denseblock4_denselayer2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer2_relu1),
+        G(P_features_denseblock4_denselayer2_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer2_conv1), A(RX_features_denseblock4_denselayer2_relu1),
         P(P_features_denseblock4_denselayer2_conv1_weight), n,
         &g_features_denseblock4_denselayer2_conv1, RT_SET);
@@ -10624,9 +10377,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer1_norm2_weight),
         P(P_features_denseblock4_denselayer1_norm2_bias), n,
         &g_features_denseblock4_denselayer1_norm2);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer1_relu2),
         G(P_features_denseblock4_denselayer1_conv2_weight), NULL,
-        T(TB_features_denseblock4_denselayer1_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 25088,
         A(RX_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), n,
@@ -10659,8 +10411,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer1_norm1_weight),
         P(P_features_denseblock4_denselayer1_norm1_bias), n,
         &g_features_denseblock4_denselayer1_norm1);
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu1),
-        G(P_features_denseblock4_denselayer1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer1_relu1),
+        G(P_features_denseblock4_denselayer1_conv1_weight), NULL,
         A(D_features_denseblock4_denselayer1_conv1), A(RX_features_denseblock4_denselayer1_relu1),
         P(P_features_denseblock4_denselayer1_conv1_weight), n,
         &g_features_denseblock4_denselayer1_conv1, RT_SET);
@@ -10696,9 +10448,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm),
         S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight),
         P(P_features_transition3_norm_bias), n, &g_features_transition3_norm);
-    rt_conv2d_backward(A(D_features_transition3_relu), G(P_features_transition3_conv_weight), NULL,
-        NULL, A(D_features_transition3_conv), A(RX_features_transition3_relu),
-        P(P_features_transition3_conv_weight), n, &g_features_transition3_conv, RT_SET);
+    rt_conv2d_direct_backward(A(D_features_transition3_relu),
+        G(P_features_transition3_conv_weight), NULL, A(D_features_transition3_conv),
+        A(RX_features_transition3_relu), P(P_features_transition3_conv_weight), n,
+        &g_features_transition3_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition3_conv] =
         rt_sumsq_samples(A(D_features_transition3_relu), n, 200704, 200704);
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
@@ -10726,9 +10479,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer24_norm2_weight),
         P(P_features_denseblock3_denselayer24_norm2_bias), n,
         &g_features_denseblock3_denselayer24_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer24_relu2),
         G(P_features_denseblock3_denselayer24_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer24_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 194432,
         A(RX_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), n,
@@ -10762,8 +10514,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer24_norm1_weight),
         P(P_features_denseblock3_denselayer24_norm1_bias), n,
         &g_features_denseblock3_denselayer24_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu1),
-        G(P_features_denseblock3_denselayer24_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer24_relu1),
+        G(P_features_denseblock3_denselayer24_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer24_conv1),
         A(RX_features_denseblock3_denselayer24_relu1),
         P(P_features_denseblock3_denselayer24_conv1_weight), n,
@@ -10802,9 +10554,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer23_norm2_weight),
         P(P_features_denseblock3_denselayer23_norm2_bias), n,
         &g_features_denseblock3_denselayer23_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer23_relu2),
         G(P_features_denseblock3_denselayer23_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer23_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 188160,
         A(RX_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), n,
@@ -10838,8 +10589,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer23_norm1_weight),
         P(P_features_denseblock3_denselayer23_norm1_bias), n,
         &g_features_denseblock3_denselayer23_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu1),
-        G(P_features_denseblock3_denselayer23_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer23_relu1),
+        G(P_features_denseblock3_denselayer23_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer23_conv1),
         A(RX_features_denseblock3_denselayer23_relu1),
         P(P_features_denseblock3_denselayer23_conv1_weight), n,
@@ -10878,9 +10629,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer22_norm2_weight),
         P(P_features_denseblock3_denselayer22_norm2_bias), n,
         &g_features_denseblock3_denselayer22_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer22_relu2),
         G(P_features_denseblock3_denselayer22_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer22_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 181888,
         A(RX_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), n,
@@ -10914,8 +10664,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer22_norm1_weight),
         P(P_features_denseblock3_denselayer22_norm1_bias), n,
         &g_features_denseblock3_denselayer22_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu1),
-        G(P_features_denseblock3_denselayer22_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer22_relu1),
+        G(P_features_denseblock3_denselayer22_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer22_conv1),
         A(RX_features_denseblock3_denselayer22_relu1),
         P(P_features_denseblock3_denselayer22_conv1_weight), n,
@@ -10954,9 +10704,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer21_norm2_weight),
         P(P_features_denseblock3_denselayer21_norm2_bias), n,
         &g_features_denseblock3_denselayer21_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer21_relu2),
         G(P_features_denseblock3_denselayer21_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer21_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 175616,
         A(RX_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), n,
@@ -10990,8 +10739,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer21_norm1_weight),
         P(P_features_denseblock3_denselayer21_norm1_bias), n,
         &g_features_denseblock3_denselayer21_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu1),
-        G(P_features_denseblock3_denselayer21_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer21_relu1),
+        G(P_features_denseblock3_denselayer21_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer21_conv1),
         A(RX_features_denseblock3_denselayer21_relu1),
         P(P_features_denseblock3_denselayer21_conv1_weight), n,
@@ -11030,9 +10779,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer20_norm2_weight),
         P(P_features_denseblock3_denselayer20_norm2_bias), n,
         &g_features_denseblock3_denselayer20_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer20_relu2),
         G(P_features_denseblock3_denselayer20_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer20_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 169344,
         A(RX_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), n,
@@ -11066,8 +10814,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer20_norm1_weight),
         P(P_features_denseblock3_denselayer20_norm1_bias), n,
         &g_features_denseblock3_denselayer20_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu1),
-        G(P_features_denseblock3_denselayer20_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer20_relu1),
+        G(P_features_denseblock3_denselayer20_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer20_conv1),
         A(RX_features_denseblock3_denselayer20_relu1),
         P(P_features_denseblock3_denselayer20_conv1_weight), n,
@@ -11106,9 +10854,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer19_norm2_weight),
         P(P_features_denseblock3_denselayer19_norm2_bias), n,
         &g_features_denseblock3_denselayer19_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer19_relu2),
         G(P_features_denseblock3_denselayer19_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer19_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 163072,
         A(RX_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), n,
@@ -11142,8 +10889,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer19_norm1_weight),
         P(P_features_denseblock3_denselayer19_norm1_bias), n,
         &g_features_denseblock3_denselayer19_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu1),
-        G(P_features_denseblock3_denselayer19_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer19_relu1),
+        G(P_features_denseblock3_denselayer19_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer19_conv1),
         A(RX_features_denseblock3_denselayer19_relu1),
         P(P_features_denseblock3_denselayer19_conv1_weight), n,
@@ -11182,9 +10929,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer18_norm2_weight),
         P(P_features_denseblock3_denselayer18_norm2_bias), n,
         &g_features_denseblock3_denselayer18_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer18_relu2),
         G(P_features_denseblock3_denselayer18_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer18_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 156800,
         A(RX_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), n,
@@ -11218,8 +10964,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer18_norm1_weight),
         P(P_features_denseblock3_denselayer18_norm1_bias), n,
         &g_features_denseblock3_denselayer18_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu1),
-        G(P_features_denseblock3_denselayer18_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer18_relu1),
+        G(P_features_denseblock3_denselayer18_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer18_conv1),
         A(RX_features_denseblock3_denselayer18_relu1),
         P(P_features_denseblock3_denselayer18_conv1_weight), n,
@@ -11258,9 +11004,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer17_norm2_weight),
         P(P_features_denseblock3_denselayer17_norm2_bias), n,
         &g_features_denseblock3_denselayer17_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer17_relu2),
         G(P_features_denseblock3_denselayer17_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer17_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 150528,
         A(RX_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), n,
@@ -11294,8 +11039,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer17_norm1_weight),
         P(P_features_denseblock3_denselayer17_norm1_bias), n,
         &g_features_denseblock3_denselayer17_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu1),
-        G(P_features_denseblock3_denselayer17_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer17_relu1),
+        G(P_features_denseblock3_denselayer17_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer17_conv1),
         A(RX_features_denseblock3_denselayer17_relu1),
         P(P_features_denseblock3_denselayer17_conv1_weight), n,
@@ -11334,9 +11079,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer16_norm2_weight),
         P(P_features_denseblock3_denselayer16_norm2_bias), n,
         &g_features_denseblock3_denselayer16_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer16_relu2),
         G(P_features_denseblock3_denselayer16_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer16_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 144256,
         A(RX_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), n,
@@ -11370,8 +11114,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer16_norm1_weight),
         P(P_features_denseblock3_denselayer16_norm1_bias), n,
         &g_features_denseblock3_denselayer16_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu1),
-        G(P_features_denseblock3_denselayer16_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer16_relu1),
+        G(P_features_denseblock3_denselayer16_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer16_conv1),
         A(RX_features_denseblock3_denselayer16_relu1),
         P(P_features_denseblock3_denselayer16_conv1_weight), n,
@@ -11410,9 +11154,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer15_norm2_weight),
         P(P_features_denseblock3_denselayer15_norm2_bias), n,
         &g_features_denseblock3_denselayer15_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer15_relu2),
         G(P_features_denseblock3_denselayer15_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer15_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 137984,
         A(RX_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), n,
@@ -11446,8 +11189,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer15_norm1_weight),
         P(P_features_denseblock3_denselayer15_norm1_bias), n,
         &g_features_denseblock3_denselayer15_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu1),
-        G(P_features_denseblock3_denselayer15_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer15_relu1),
+        G(P_features_denseblock3_denselayer15_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer15_conv1),
         A(RX_features_denseblock3_denselayer15_relu1),
         P(P_features_denseblock3_denselayer15_conv1_weight), n,
@@ -11486,9 +11229,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer14_norm2_weight),
         P(P_features_denseblock3_denselayer14_norm2_bias), n,
         &g_features_denseblock3_denselayer14_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer14_relu2),
         G(P_features_denseblock3_denselayer14_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer14_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 131712,
         A(RX_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), n,
@@ -11522,8 +11264,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer14_norm1_weight),
         P(P_features_denseblock3_denselayer14_norm1_bias), n,
         &g_features_denseblock3_denselayer14_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu1),
-        G(P_features_denseblock3_denselayer14_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer14_relu1),
+        G(P_features_denseblock3_denselayer14_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer14_conv1),
         A(RX_features_denseblock3_denselayer14_relu1),
         P(P_features_denseblock3_denselayer14_conv1_weight), n,
@@ -11562,9 +11304,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer13_norm2_weight),
         P(P_features_denseblock3_denselayer13_norm2_bias), n,
         &g_features_denseblock3_denselayer13_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer13_relu2),
         G(P_features_denseblock3_denselayer13_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer13_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 125440,
         A(RX_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), n,
@@ -11598,8 +11339,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer13_norm1_weight),
         P(P_features_denseblock3_denselayer13_norm1_bias), n,
         &g_features_denseblock3_denselayer13_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu1),
-        G(P_features_denseblock3_denselayer13_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer13_relu1),
+        G(P_features_denseblock3_denselayer13_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer13_conv1),
         A(RX_features_denseblock3_denselayer13_relu1),
         P(P_features_denseblock3_denselayer13_conv1_weight), n,
@@ -11638,9 +11379,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer12_norm2_weight),
         P(P_features_denseblock3_denselayer12_norm2_bias), n,
         &g_features_denseblock3_denselayer12_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer12_relu2),
         G(P_features_denseblock3_denselayer12_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer12_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 119168,
         A(RX_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), n,
@@ -11674,8 +11414,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer12_norm1_weight),
         P(P_features_denseblock3_denselayer12_norm1_bias), n,
         &g_features_denseblock3_denselayer12_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu1),
-        G(P_features_denseblock3_denselayer12_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer12_relu1),
+        G(P_features_denseblock3_denselayer12_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer12_conv1),
         A(RX_features_denseblock3_denselayer12_relu1),
         P(P_features_denseblock3_denselayer12_conv1_weight), n,
@@ -11714,9 +11454,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer11_norm2_weight),
         P(P_features_denseblock3_denselayer11_norm2_bias), n,
         &g_features_denseblock3_denselayer11_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer11_relu2),
         G(P_features_denseblock3_denselayer11_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer11_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 112896,
         A(RX_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), n,
@@ -11750,8 +11489,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer11_norm1_weight),
         P(P_features_denseblock3_denselayer11_norm1_bias), n,
         &g_features_denseblock3_denselayer11_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu1),
-        G(P_features_denseblock3_denselayer11_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer11_relu1),
+        G(P_features_denseblock3_denselayer11_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer11_conv1),
         A(RX_features_denseblock3_denselayer11_relu1),
         P(P_features_denseblock3_denselayer11_conv1_weight), n,
@@ -11790,9 +11529,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer10_norm2_weight),
         P(P_features_denseblock3_denselayer10_norm2_bias), n,
         &g_features_denseblock3_denselayer10_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer10_relu2),
         G(P_features_denseblock3_denselayer10_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer10_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 106624,
         A(RX_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), n,
@@ -11826,8 +11564,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer10_norm1_weight),
         P(P_features_denseblock3_denselayer10_norm1_bias), n,
         &g_features_denseblock3_denselayer10_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu1),
-        G(P_features_denseblock3_denselayer10_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer10_relu1),
+        G(P_features_denseblock3_denselayer10_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer10_conv1),
         A(RX_features_denseblock3_denselayer10_relu1),
         P(P_features_denseblock3_denselayer10_conv1_weight), n,
@@ -11866,9 +11604,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer9_norm2_weight),
         P(P_features_denseblock3_denselayer9_norm2_bias), n,
         &g_features_denseblock3_denselayer9_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer9_relu2),
         G(P_features_denseblock3_denselayer9_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer9_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 100352,
         A(RX_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), n,
@@ -11901,8 +11638,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer9_norm1_weight),
         P(P_features_denseblock3_denselayer9_norm1_bias), n,
         &g_features_denseblock3_denselayer9_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu1),
-        G(P_features_denseblock3_denselayer9_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer9_relu1),
+        G(P_features_denseblock3_denselayer9_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer9_conv1), A(RX_features_denseblock3_denselayer9_relu1),
         P(P_features_denseblock3_denselayer9_conv1_weight), n,
         &g_features_denseblock3_denselayer9_conv1, RT_SET);
@@ -11939,9 +11676,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer8_norm2_weight),
         P(P_features_denseblock3_denselayer8_norm2_bias), n,
         &g_features_denseblock3_denselayer8_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer8_relu2),
         G(P_features_denseblock3_denselayer8_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer8_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 94080,
         A(RX_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), n,
@@ -11974,8 +11710,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer8_norm1_weight),
         P(P_features_denseblock3_denselayer8_norm1_bias), n,
         &g_features_denseblock3_denselayer8_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu1),
-        G(P_features_denseblock3_denselayer8_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer8_relu1),
+        G(P_features_denseblock3_denselayer8_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer8_conv1), A(RX_features_denseblock3_denselayer8_relu1),
         P(P_features_denseblock3_denselayer8_conv1_weight), n,
         &g_features_denseblock3_denselayer8_conv1, RT_SET);
@@ -12012,9 +11748,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer7_norm2_weight),
         P(P_features_denseblock3_denselayer7_norm2_bias), n,
         &g_features_denseblock3_denselayer7_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer7_relu2),
         G(P_features_denseblock3_denselayer7_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer7_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 87808,
         A(RX_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), n,
@@ -12047,8 +11782,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer7_norm1_weight),
         P(P_features_denseblock3_denselayer7_norm1_bias), n,
         &g_features_denseblock3_denselayer7_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu1),
-        G(P_features_denseblock3_denselayer7_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer7_relu1),
+        G(P_features_denseblock3_denselayer7_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer7_conv1), A(RX_features_denseblock3_denselayer7_relu1),
         P(P_features_denseblock3_denselayer7_conv1_weight), n,
         &g_features_denseblock3_denselayer7_conv1, RT_SET);
@@ -12085,9 +11820,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer6_norm2_weight),
         P(P_features_denseblock3_denselayer6_norm2_bias), n,
         &g_features_denseblock3_denselayer6_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer6_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 81536,
         A(RX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
@@ -12120,8 +11854,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer6_norm1_weight),
         P(P_features_denseblock3_denselayer6_norm1_bias), n,
         &g_features_denseblock3_denselayer6_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1),
-        G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu1),
+        G(P_features_denseblock3_denselayer6_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer6_conv1), A(RX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
@@ -12158,9 +11892,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer5_norm2_weight),
         P(P_features_denseblock3_denselayer5_norm2_bias), n,
         &g_features_denseblock3_denselayer5_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer5_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 75264,
         A(RX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
@@ -12193,8 +11926,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer5_norm1_weight),
         P(P_features_denseblock3_denselayer5_norm1_bias), n,
         &g_features_denseblock3_denselayer5_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1),
-        G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu1),
+        G(P_features_denseblock3_denselayer5_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer5_conv1), A(RX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
@@ -12231,9 +11964,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer4_norm2_weight),
         P(P_features_denseblock3_denselayer4_norm2_bias), n,
         &g_features_denseblock3_denselayer4_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer4_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 68992,
         A(RX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
@@ -12266,8 +11998,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer4_norm1_weight),
         P(P_features_denseblock3_denselayer4_norm1_bias), n,
         &g_features_denseblock3_denselayer4_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1),
-        G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu1),
+        G(P_features_denseblock3_denselayer4_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer4_conv1), A(RX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
@@ -12304,9 +12036,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer3_norm2_weight),
         P(P_features_denseblock3_denselayer3_norm2_bias), n,
         &g_features_denseblock3_denselayer3_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer3_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 62720,
         A(RX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
@@ -12339,8 +12070,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer3_norm1_weight),
         P(P_features_denseblock3_denselayer3_norm1_bias), n,
         &g_features_denseblock3_denselayer3_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1),
-        G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu1),
+        G(P_features_denseblock3_denselayer3_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer3_conv1), A(RX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
@@ -12377,9 +12108,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer2_norm2_weight),
         P(P_features_denseblock3_denselayer2_norm2_bias), n,
         &g_features_denseblock3_denselayer2_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer2_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 56448,
         A(RX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
@@ -12412,8 +12142,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer2_norm1_weight),
         P(P_features_denseblock3_denselayer2_norm1_bias), n,
         &g_features_denseblock3_denselayer2_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1),
-        G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu1),
+        G(P_features_denseblock3_denselayer2_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer2_conv1), A(RX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
@@ -12450,9 +12180,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer1_norm2_weight),
         P(P_features_denseblock3_denselayer1_norm2_bias), n,
         &g_features_denseblock3_denselayer1_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer1_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 50176,
         A(RX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
@@ -12485,8 +12214,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer1_norm1_weight),
         P(P_features_denseblock3_denselayer1_norm1_bias), n,
         &g_features_denseblock3_denselayer1_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1),
-        G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu1),
+        G(P_features_denseblock3_denselayer1_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer1_conv1), A(RX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
@@ -12522,9 +12251,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm),
         S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight),
         P(P_features_transition2_norm_bias), n, &g_features_transition2_norm);
-    rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL,
-        NULL, A(D_features_transition2_conv), A(RX_features_transition2_relu),
-        P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
+    rt_conv2d_direct_backward(A(D_features_transition2_relu),
+        G(P_features_transition2_conv_weight), NULL, A(D_features_transition2_conv),
+        A(RX_features_transition2_relu), P(P_features_transition2_conv_weight), n,
+        &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 401408, 401408);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
@@ -12552,9 +12282,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer12_norm2_weight),
         P(P_features_denseblock2_denselayer12_norm2_bias), n,
         &g_features_denseblock2_denselayer12_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer12_relu2),
         G(P_features_denseblock2_denselayer12_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer12_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 376320,
         A(RX_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), n,
@@ -12588,8 +12317,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer12_norm1_weight),
         P(P_features_denseblock2_denselayer12_norm1_bias), n,
         &g_features_denseblock2_denselayer12_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu1),
-        G(P_features_denseblock2_denselayer12_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer12_relu1),
+        G(P_features_denseblock2_denselayer12_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer12_conv1),
         A(RX_features_denseblock2_denselayer12_relu1),
         P(P_features_denseblock2_denselayer12_conv1_weight), n,
@@ -12628,9 +12357,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer11_norm2_weight),
         P(P_features_denseblock2_denselayer11_norm2_bias), n,
         &g_features_denseblock2_denselayer11_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer11_relu2),
         G(P_features_denseblock2_denselayer11_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer11_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 351232,
         A(RX_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), n,
@@ -12664,8 +12392,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer11_norm1_weight),
         P(P_features_denseblock2_denselayer11_norm1_bias), n,
         &g_features_denseblock2_denselayer11_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu1),
-        G(P_features_denseblock2_denselayer11_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer11_relu1),
+        G(P_features_denseblock2_denselayer11_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer11_conv1),
         A(RX_features_denseblock2_denselayer11_relu1),
         P(P_features_denseblock2_denselayer11_conv1_weight), n,
@@ -12704,9 +12432,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer10_norm2_weight),
         P(P_features_denseblock2_denselayer10_norm2_bias), n,
         &g_features_denseblock2_denselayer10_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer10_relu2),
         G(P_features_denseblock2_denselayer10_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer10_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 326144,
         A(RX_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), n,
@@ -12740,8 +12467,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer10_norm1_weight),
         P(P_features_denseblock2_denselayer10_norm1_bias), n,
         &g_features_denseblock2_denselayer10_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu1),
-        G(P_features_denseblock2_denselayer10_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer10_relu1),
+        G(P_features_denseblock2_denselayer10_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer10_conv1),
         A(RX_features_denseblock2_denselayer10_relu1),
         P(P_features_denseblock2_denselayer10_conv1_weight), n,
@@ -12780,9 +12507,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer9_norm2_weight),
         P(P_features_denseblock2_denselayer9_norm2_bias), n,
         &g_features_denseblock2_denselayer9_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer9_relu2),
         G(P_features_denseblock2_denselayer9_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer9_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 301056,
         A(RX_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), n,
@@ -12815,8 +12541,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer9_norm1_weight),
         P(P_features_denseblock2_denselayer9_norm1_bias), n,
         &g_features_denseblock2_denselayer9_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu1),
-        G(P_features_denseblock2_denselayer9_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer9_relu1),
+        G(P_features_denseblock2_denselayer9_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer9_conv1), A(RX_features_denseblock2_denselayer9_relu1),
         P(P_features_denseblock2_denselayer9_conv1_weight), n,
         &g_features_denseblock2_denselayer9_conv1, RT_SET);
@@ -12853,9 +12579,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer8_norm2_weight),
         P(P_features_denseblock2_denselayer8_norm2_bias), n,
         &g_features_denseblock2_denselayer8_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer8_relu2),
         G(P_features_denseblock2_denselayer8_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer8_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 275968,
         A(RX_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), n,
@@ -12888,8 +12613,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer8_norm1_weight),
         P(P_features_denseblock2_denselayer8_norm1_bias), n,
         &g_features_denseblock2_denselayer8_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu1),
-        G(P_features_denseblock2_denselayer8_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer8_relu1),
+        G(P_features_denseblock2_denselayer8_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer8_conv1), A(RX_features_denseblock2_denselayer8_relu1),
         P(P_features_denseblock2_denselayer8_conv1_weight), n,
         &g_features_denseblock2_denselayer8_conv1, RT_SET);
@@ -12926,9 +12651,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer7_norm2_weight),
         P(P_features_denseblock2_denselayer7_norm2_bias), n,
         &g_features_denseblock2_denselayer7_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer7_relu2),
         G(P_features_denseblock2_denselayer7_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer7_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 250880,
         A(RX_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), n,
@@ -12961,8 +12685,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer7_norm1_weight),
         P(P_features_denseblock2_denselayer7_norm1_bias), n,
         &g_features_denseblock2_denselayer7_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu1),
-        G(P_features_denseblock2_denselayer7_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer7_relu1),
+        G(P_features_denseblock2_denselayer7_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer7_conv1), A(RX_features_denseblock2_denselayer7_relu1),
         P(P_features_denseblock2_denselayer7_conv1_weight), n,
         &g_features_denseblock2_denselayer7_conv1, RT_SET);
@@ -12999,9 +12723,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer6_norm2_weight),
         P(P_features_denseblock2_denselayer6_norm2_bias), n,
         &g_features_denseblock2_denselayer6_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer6_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 225792,
         A(RX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
@@ -13034,8 +12757,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer6_norm1_weight),
         P(P_features_denseblock2_denselayer6_norm1_bias), n,
         &g_features_denseblock2_denselayer6_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1),
-        G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu1),
+        G(P_features_denseblock2_denselayer6_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer6_conv1), A(RX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
@@ -13072,9 +12795,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer5_norm2_weight),
         P(P_features_denseblock2_denselayer5_norm2_bias), n,
         &g_features_denseblock2_denselayer5_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer5_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 200704,
         A(RX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
@@ -13107,8 +12829,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer5_norm1_weight),
         P(P_features_denseblock2_denselayer5_norm1_bias), n,
         &g_features_denseblock2_denselayer5_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1),
-        G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu1),
+        G(P_features_denseblock2_denselayer5_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer5_conv1), A(RX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
@@ -13145,9 +12867,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer4_norm2_weight),
         P(P_features_denseblock2_denselayer4_norm2_bias), n,
         &g_features_denseblock2_denselayer4_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer4_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 175616,
         A(RX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
@@ -13180,8 +12901,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer4_norm1_weight),
         P(P_features_denseblock2_denselayer4_norm1_bias), n,
         &g_features_denseblock2_denselayer4_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1),
-        G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu1),
+        G(P_features_denseblock2_denselayer4_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer4_conv1), A(RX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
@@ -13218,9 +12939,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer3_norm2_weight),
         P(P_features_denseblock2_denselayer3_norm2_bias), n,
         &g_features_denseblock2_denselayer3_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer3_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 150528,
         A(RX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
@@ -13253,8 +12973,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer3_norm1_weight),
         P(P_features_denseblock2_denselayer3_norm1_bias), n,
         &g_features_denseblock2_denselayer3_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1),
-        G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu1),
+        G(P_features_denseblock2_denselayer3_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer3_conv1), A(RX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
@@ -13291,9 +13011,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer2_norm2_weight),
         P(P_features_denseblock2_denselayer2_norm2_bias), n,
         &g_features_denseblock2_denselayer2_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer2_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 125440,
         A(RX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
@@ -13326,8 +13045,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer2_norm1_weight),
         P(P_features_denseblock2_denselayer2_norm1_bias), n,
         &g_features_denseblock2_denselayer2_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1),
-        G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu1),
+        G(P_features_denseblock2_denselayer2_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer2_conv1), A(RX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
@@ -13364,9 +13083,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer1_norm2_weight),
         P(P_features_denseblock2_denselayer1_norm2_bias), n,
         &g_features_denseblock2_denselayer1_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer1_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 100352,
         A(RX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
@@ -13399,8 +13117,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer1_norm1_weight),
         P(P_features_denseblock2_denselayer1_norm1_bias), n,
         &g_features_denseblock2_denselayer1_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1),
-        G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu1),
+        G(P_features_denseblock2_denselayer1_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer1_conv1), A(RX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
@@ -13436,9 +13154,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
         S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight),
         P(P_features_transition1_norm_bias), n, &g_features_transition1_norm);
-    rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL,
-        NULL, A(D_features_transition1_conv), A(RX_features_transition1_relu),
-        P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
+    rt_conv2d_direct_backward(A(D_features_transition1_relu),
+        G(P_features_transition1_conv_weight), NULL, A(D_features_transition1_conv),
+        A(RX_features_transition1_relu), P(P_features_transition1_conv_weight), n,
+        &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 802816, 802816);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
@@ -13466,9 +13185,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer6_norm2_weight),
         P(P_features_denseblock1_denselayer6_norm2_bias), n,
         &g_features_denseblock1_denselayer6_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer6_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 702464,
         A(RX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
@@ -13500,8 +13218,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer6_norm1_weight),
         P(P_features_denseblock1_denselayer6_norm1_bias), n,
         &g_features_denseblock1_denselayer6_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1),
-        G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu1),
+        G(P_features_denseblock1_denselayer6_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer6_conv1), A(RX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
@@ -13537,9 +13255,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer5_norm2_weight),
         P(P_features_denseblock1_denselayer5_norm2_bias), n,
         &g_features_denseblock1_denselayer5_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer5_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 602112,
         A(RX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
@@ -13571,8 +13288,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer5_norm1_weight),
         P(P_features_denseblock1_denselayer5_norm1_bias), n,
         &g_features_denseblock1_denselayer5_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1),
-        G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu1),
+        G(P_features_denseblock1_denselayer5_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer5_conv1), A(RX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
@@ -13608,9 +13325,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer4_norm2_weight),
         P(P_features_denseblock1_denselayer4_norm2_bias), n,
         &g_features_denseblock1_denselayer4_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer4_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 501760,
         A(RX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
@@ -13642,8 +13358,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer4_norm1_weight),
         P(P_features_denseblock1_denselayer4_norm1_bias), n,
         &g_features_denseblock1_denselayer4_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1),
-        G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu1),
+        G(P_features_denseblock1_denselayer4_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer4_conv1), A(RX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
@@ -13679,9 +13395,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer3_norm2_weight),
         P(P_features_denseblock1_denselayer3_norm2_bias), n,
         &g_features_denseblock1_denselayer3_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer3_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 401408,
         A(RX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
@@ -13713,8 +13428,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer3_norm1_weight),
         P(P_features_denseblock1_denselayer3_norm1_bias), n,
         &g_features_denseblock1_denselayer3_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1),
-        G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu1),
+        G(P_features_denseblock1_denselayer3_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer3_conv1), A(RX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
@@ -13750,9 +13465,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer2_norm2_weight),
         P(P_features_denseblock1_denselayer2_norm2_bias), n,
         &g_features_denseblock1_denselayer2_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer2_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 301056,
         A(RX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
@@ -13784,8 +13498,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer2_norm1_weight),
         P(P_features_denseblock1_denselayer2_norm1_bias), n,
         &g_features_denseblock1_denselayer2_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1),
-        G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu1),
+        G(P_features_denseblock1_denselayer2_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer2_conv1), A(RX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
@@ -13821,9 +13535,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer1_norm2_weight),
         P(P_features_denseblock1_denselayer1_norm2_bias), n,
         &g_features_denseblock1_denselayer1_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer1_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 200704,
         A(RX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
@@ -13855,8 +13568,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer1_norm1_weight),
         P(P_features_denseblock1_denselayer1_norm1_bias), n,
         &g_features_denseblock1_denselayer1_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1),
-        G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu1),
+        G(P_features_denseblock1_denselayer1_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer1_conv1), A(RX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);

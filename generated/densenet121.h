@@ -13,7 +13,7 @@
 #define DENSENET121_NUM_TRAINABLE ((size_t)7978856)  /* floats in grads and optimizer state */
 #define DENSENET121_ARENA_PER_SAMPLE ((size_t)7727104)  /* arena floats per sample */
 #define DENSENET121_ARENA_FIXED ((size_t)83648)  /* arena floats for any batch size */
-#define DENSENET121_ARENA_SCRATCH ((size_t)3612672) \
+#define DENSENET121_ARENA_SCRATCH ((size_t)1843968) \
     /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET121_ARENA_BYTES(n) (sizeof(float) * (DENSENET121_ARENA_PER_SAMPLE * (size_t)(n) + \
@@ -22,7 +22,7 @@
     /* inference arena floats per sample */
 #define DENSENET121_INFER_ARENA_FIXED ((size_t)0) \
     /* inference arena floats for any batch size */
-#define DENSENET121_INFER_ARENA_SCRATCH ((size_t)3612672) \
+#define DENSENET121_INFER_ARENA_SCRATCH ((size_t)1843968) \
     /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define DENSENET121_INFER_ARENA_BYTES(n) (sizeof(float) * (DENSENET121_INFER_ARENA_PER_SAMPLE * \

@@ -609,49 +609,6 @@ enum {
     S_features_norm5 = 4824,  /* 264 floats */
 };
 
-/* Kernel scratch (T_), last: offsets in floats per slice, times
-** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
-enum {
-    T_features_conv0 = 0,  /* 7056 floats */
-    TB_features_conv0 = 0,  /* 7056 floats */
-    T_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
-};
-
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
@@ -719,29 +676,6 @@ enum {
     IX_relu = 6468,  /* [132,7,7] */
     IX_avgpool = 0,  /* [132] */
     IX_classifier = 132,  /* [10] */
-};
-
-/* Its kernel scratch, per slice as above. */
-enum {
-    IT_features_conv0 = 0,  /* 7056 floats */
-    IT_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -935,10 +869,6 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + DENSENET40_ARENA_PER_SAMPLE * (size_t)n + (o))
-#define T(o) (arena + DENSENET40_ARENA_PER_SAMPLE * (size_t)n + DENSENET40_ARENA_FIXED + \
-    (size_t)(o) * rt_scratch_slices(n))
-#define IT(o) (arena + DENSENET40_INFER_ARENA_PER_SAMPLE * (size_t)n + \
-    DENSENET40_INFER_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28, 784, 75264};
@@ -1224,7 +1154,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     RT_PROF(C_features_conv0);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1), T(T_features_conv0), x,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1), x,
         P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
@@ -1251,7 +1181,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_conv1),
         A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv1);
@@ -1280,8 +1210,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 18816,
-        T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 18816,
+        A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
@@ -1312,7 +1242,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_conv1),
         A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv1);
@@ -1341,8 +1271,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 28224,
-        T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 28224,
+        A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
@@ -1373,7 +1303,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_conv1),
         A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv1);
@@ -1402,8 +1332,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 37632,
-        T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 37632,
+        A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
@@ -1434,7 +1364,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_conv1),
         A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv1);
@@ -1463,8 +1393,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 47040,
-        T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 47040,
+        A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
@@ -1495,7 +1425,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_conv1),
         A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv1);
@@ -1524,8 +1454,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 56448,
-        T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 56448,
+        A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
@@ -1556,7 +1486,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_conv1),
         A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv1);
@@ -1585,8 +1515,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
-        T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
+        A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
@@ -1612,7 +1542,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
-    rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
+    rt_conv2d_direct_forward(A(X_features_transition1_conv), A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
@@ -1644,7 +1574,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_conv1),
         A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv1);
@@ -1673,8 +1603,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 9408,
-        T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 9408,
+        A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
@@ -1705,7 +1635,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_conv1),
         A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv1);
@@ -1734,8 +1664,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 11760,
-        T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 11760,
+        A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
@@ -1766,7 +1696,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_conv1),
         A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv1);
@@ -1795,8 +1725,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 14112,
-        T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 14112,
+        A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
@@ -1827,7 +1757,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_conv1),
         A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv1);
@@ -1856,8 +1786,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 16464,
-        T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 16464,
+        A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
@@ -1888,7 +1818,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_conv1),
         A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv1);
@@ -1917,8 +1847,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 18816,
-        T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 18816,
+        A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
@@ -1949,7 +1879,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_conv1),
         A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv1);
@@ -1978,8 +1908,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
-        T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
+        A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
@@ -2005,7 +1935,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
-    rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
+    rt_conv2d_direct_forward(A(X_features_transition2_conv), A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
@@ -2037,7 +1967,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_conv1),
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv1);
@@ -2066,8 +1996,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 2940,
-        T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 2940,
+        A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
@@ -2098,7 +2028,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_conv1),
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv1);
@@ -2127,8 +2057,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 3528,
-        T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 3528,
+        A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
@@ -2159,7 +2089,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_conv1),
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv1);
@@ -2188,8 +2118,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4116,
-        T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 4116,
+        A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
@@ -2220,7 +2150,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_conv1),
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv1);
@@ -2249,8 +2179,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4704,
-        T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 4704,
+        A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
@@ -2281,7 +2211,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_conv1),
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv1);
@@ -2310,8 +2240,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5292,
-        T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 5292,
+        A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
@@ -2342,7 +2272,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_conv1),
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv1);
@@ -2371,8 +2301,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
-        T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
+        A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
@@ -2406,7 +2336,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1), IT(IT_features_conv0), x,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1), x,
         P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
@@ -2420,7 +2350,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_conv1),
         A(IX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv1);
@@ -2436,8 +2366,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 18816,
-        IT(IT_features_denseblock1_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 18816,
         A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
@@ -2456,7 +2385,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_conv1),
         A(IX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv1);
@@ -2472,8 +2401,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 28224,
-        IT(IT_features_denseblock1_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 28224,
         A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
@@ -2492,7 +2420,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_conv1),
         A(IX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv1);
@@ -2508,8 +2436,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 37632,
-        IT(IT_features_denseblock1_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 37632,
         A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
@@ -2528,7 +2455,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_conv1),
         A(IX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv1);
@@ -2544,8 +2471,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 47040,
-        IT(IT_features_denseblock1_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 47040,
         A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
@@ -2564,7 +2490,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_conv1),
         A(IX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv1);
@@ -2580,8 +2506,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 56448,
-        IT(IT_features_denseblock1_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 56448,
         A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
@@ -2600,7 +2525,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_conv1),
         A(IX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv1);
@@ -2616,8 +2541,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
-        IT(IT_features_denseblock1_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
         A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
@@ -2633,7 +2557,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
+    rt_conv2d_direct_forward(A(IX_features_transition1_conv), A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
@@ -2651,7 +2575,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_conv1),
         A(IX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv1);
@@ -2667,8 +2591,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 9408,
-        IT(IT_features_denseblock2_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 9408,
         A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
@@ -2687,7 +2610,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_conv1),
         A(IX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv1);
@@ -2703,8 +2626,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 11760,
-        IT(IT_features_denseblock2_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 11760,
         A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
@@ -2723,7 +2645,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_conv1),
         A(IX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv1);
@@ -2739,8 +2661,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 14112,
-        IT(IT_features_denseblock2_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 14112,
         A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
@@ -2759,7 +2680,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_conv1),
         A(IX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv1);
@@ -2775,8 +2696,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 16464,
-        IT(IT_features_denseblock2_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 16464,
         A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
@@ -2795,7 +2715,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_conv1),
         A(IX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv1);
@@ -2811,8 +2731,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 18816,
-        IT(IT_features_denseblock2_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 18816,
         A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
@@ -2831,7 +2750,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_conv1),
         A(IX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv1);
@@ -2847,8 +2766,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
-        IT(IT_features_denseblock2_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
         A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
@@ -2864,7 +2782,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
+    rt_conv2d_direct_forward(A(IX_features_transition2_conv), A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
@@ -2882,7 +2800,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_conv1),
         A(IX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv1);
@@ -2898,8 +2816,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 2940,
-        IT(IT_features_denseblock3_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 2940,
         A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
@@ -2918,7 +2835,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_conv1),
         A(IX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv1);
@@ -2934,8 +2851,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 3528,
-        IT(IT_features_denseblock3_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 3528,
         A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
@@ -2954,7 +2870,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_conv1),
         A(IX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv1);
@@ -2970,8 +2886,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4116,
-        IT(IT_features_denseblock3_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4116,
         A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
@@ -2990,7 +2905,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_conv1),
         A(IX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv1);
@@ -3006,8 +2921,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4704,
-        IT(IT_features_denseblock3_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4704,
         A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
@@ -3026,7 +2940,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_conv1),
         A(IX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv1);
@@ -3042,8 +2956,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5292,
-        IT(IT_features_denseblock3_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5292,
         A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
@@ -3062,7 +2975,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_conv1),
         A(IX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv1);
@@ -3078,8 +2991,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
-        IT(IT_features_denseblock3_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
         A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
@@ -3143,9 +3055,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer6_norm2_weight),
         P(P_features_denseblock3_denselayer6_norm2_bias), n,
         &g_features_denseblock3_denselayer6_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer6_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 5880,
         A(RX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
@@ -3177,8 +3088,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer6_norm1_weight),
         P(P_features_denseblock3_denselayer6_norm1_bias), n,
         &g_features_denseblock3_denselayer6_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1),
-        G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu1),
+        G(P_features_denseblock3_denselayer6_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer6_conv1), A(RX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
@@ -3214,9 +3125,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer5_norm2_weight),
         P(P_features_denseblock3_denselayer5_norm2_bias), n,
         &g_features_denseblock3_denselayer5_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer5_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 5292,
         A(RX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
@@ -3248,8 +3158,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer5_norm1_weight),
         P(P_features_denseblock3_denselayer5_norm1_bias), n,
         &g_features_denseblock3_denselayer5_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1),
-        G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu1),
+        G(P_features_denseblock3_denselayer5_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer5_conv1), A(RX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
@@ -3285,9 +3195,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer4_norm2_weight),
         P(P_features_denseblock3_denselayer4_norm2_bias), n,
         &g_features_denseblock3_denselayer4_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer4_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 4704,
         A(RX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
@@ -3319,8 +3228,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer4_norm1_weight),
         P(P_features_denseblock3_denselayer4_norm1_bias), n,
         &g_features_denseblock3_denselayer4_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1),
-        G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu1),
+        G(P_features_denseblock3_denselayer4_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer4_conv1), A(RX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
@@ -3356,9 +3265,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer3_norm2_weight),
         P(P_features_denseblock3_denselayer3_norm2_bias), n,
         &g_features_denseblock3_denselayer3_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer3_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 4116,
         A(RX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
@@ -3390,8 +3298,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer3_norm1_weight),
         P(P_features_denseblock3_denselayer3_norm1_bias), n,
         &g_features_denseblock3_denselayer3_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1),
-        G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu1),
+        G(P_features_denseblock3_denselayer3_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer3_conv1), A(RX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
@@ -3427,9 +3335,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer2_norm2_weight),
         P(P_features_denseblock3_denselayer2_norm2_bias), n,
         &g_features_denseblock3_denselayer2_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer2_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 3528,
         A(RX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
@@ -3461,8 +3368,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer2_norm1_weight),
         P(P_features_denseblock3_denselayer2_norm1_bias), n,
         &g_features_denseblock3_denselayer2_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1),
-        G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu1),
+        G(P_features_denseblock3_denselayer2_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer2_conv1), A(RX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
@@ -3498,9 +3405,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer1_norm2_weight),
         P(P_features_denseblock3_denselayer1_norm2_bias), n,
         &g_features_denseblock3_denselayer1_norm2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight), NULL,
-        T(TB_features_denseblock3_denselayer1_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 2940,
         A(RX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
@@ -3532,8 +3438,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer1_norm1_weight),
         P(P_features_denseblock3_denselayer1_norm1_bias), n,
         &g_features_denseblock3_denselayer1_norm1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1),
-        G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu1),
+        G(P_features_denseblock3_denselayer1_conv1_weight), NULL,
         A(D_features_denseblock3_denselayer1_conv1), A(RX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
@@ -3568,9 +3474,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm),
         S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight),
         P(P_features_transition2_norm_bias), n, &g_features_transition2_norm);
-    rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL,
-        NULL, A(D_features_transition2_conv), A(RX_features_transition2_relu),
-        P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
+    rt_conv2d_direct_backward(A(D_features_transition2_relu),
+        G(P_features_transition2_conv_weight), NULL, A(D_features_transition2_conv),
+        A(RX_features_transition2_relu), P(P_features_transition2_conv_weight), n,
+        &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
@@ -3598,9 +3505,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer6_norm2_weight),
         P(P_features_denseblock2_denselayer6_norm2_bias), n,
         &g_features_denseblock2_denselayer6_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer6_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 21168,
         A(RX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
@@ -3632,8 +3538,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer6_norm1_weight),
         P(P_features_denseblock2_denselayer6_norm1_bias), n,
         &g_features_denseblock2_denselayer6_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1),
-        G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu1),
+        G(P_features_denseblock2_denselayer6_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer6_conv1), A(RX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
@@ -3669,9 +3575,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer5_norm2_weight),
         P(P_features_denseblock2_denselayer5_norm2_bias), n,
         &g_features_denseblock2_denselayer5_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer5_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 18816,
         A(RX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
@@ -3703,8 +3608,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer5_norm1_weight),
         P(P_features_denseblock2_denselayer5_norm1_bias), n,
         &g_features_denseblock2_denselayer5_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1),
-        G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu1),
+        G(P_features_denseblock2_denselayer5_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer5_conv1), A(RX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
@@ -3740,9 +3645,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer4_norm2_weight),
         P(P_features_denseblock2_denselayer4_norm2_bias), n,
         &g_features_denseblock2_denselayer4_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer4_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 16464,
         A(RX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
@@ -3774,8 +3678,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer4_norm1_weight),
         P(P_features_denseblock2_denselayer4_norm1_bias), n,
         &g_features_denseblock2_denselayer4_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1),
-        G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu1),
+        G(P_features_denseblock2_denselayer4_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer4_conv1), A(RX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
@@ -3811,9 +3715,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer3_norm2_weight),
         P(P_features_denseblock2_denselayer3_norm2_bias), n,
         &g_features_denseblock2_denselayer3_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer3_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 14112,
         A(RX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
@@ -3845,8 +3748,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer3_norm1_weight),
         P(P_features_denseblock2_denselayer3_norm1_bias), n,
         &g_features_denseblock2_denselayer3_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1),
-        G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu1),
+        G(P_features_denseblock2_denselayer3_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer3_conv1), A(RX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
@@ -3882,9 +3785,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer2_norm2_weight),
         P(P_features_denseblock2_denselayer2_norm2_bias), n,
         &g_features_denseblock2_denselayer2_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer2_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 11760,
         A(RX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
@@ -3916,8 +3818,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer2_norm1_weight),
         P(P_features_denseblock2_denselayer2_norm1_bias), n,
         &g_features_denseblock2_denselayer2_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1),
-        G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu1),
+        G(P_features_denseblock2_denselayer2_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer2_conv1), A(RX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
@@ -3953,9 +3855,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer1_norm2_weight),
         P(P_features_denseblock2_denselayer1_norm2_bias), n,
         &g_features_denseblock2_denselayer1_norm2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight), NULL,
-        T(TB_features_denseblock2_denselayer1_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 9408,
         A(RX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
@@ -3987,8 +3888,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer1_norm1_weight),
         P(P_features_denseblock2_denselayer1_norm1_bias), n,
         &g_features_denseblock2_denselayer1_norm1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1),
-        G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu1),
+        G(P_features_denseblock2_denselayer1_conv1_weight), NULL,
         A(D_features_denseblock2_denselayer1_conv1), A(RX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
@@ -4023,9 +3924,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
         S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight),
         P(P_features_transition1_norm_bias), n, &g_features_transition1_norm);
-    rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL,
-        NULL, A(D_features_transition1_conv), A(RX_features_transition1_relu),
-        P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
+    rt_conv2d_direct_backward(A(D_features_transition1_relu),
+        G(P_features_transition1_conv_weight), NULL, A(D_features_transition1_conv),
+        A(RX_features_transition1_relu), P(P_features_transition1_conv_weight), n,
+        &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
@@ -4053,9 +3955,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer6_norm2_weight),
         P(P_features_denseblock1_denselayer6_norm2_bias), n,
         &g_features_denseblock1_denselayer6_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer6_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 65856,
         A(RX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
@@ -4087,8 +3988,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer6_norm1_weight),
         P(P_features_denseblock1_denselayer6_norm1_bias), n,
         &g_features_denseblock1_denselayer6_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1),
-        G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu1),
+        G(P_features_denseblock1_denselayer6_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer6_conv1), A(RX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
@@ -4124,9 +4025,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer5_norm2_weight),
         P(P_features_denseblock1_denselayer5_norm2_bias), n,
         &g_features_denseblock1_denselayer5_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer5_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 56448,
         A(RX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
@@ -4158,8 +4058,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer5_norm1_weight),
         P(P_features_denseblock1_denselayer5_norm1_bias), n,
         &g_features_denseblock1_denselayer5_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1),
-        G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu1),
+        G(P_features_denseblock1_denselayer5_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer5_conv1), A(RX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
@@ -4195,9 +4095,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer4_norm2_weight),
         P(P_features_denseblock1_denselayer4_norm2_bias), n,
         &g_features_denseblock1_denselayer4_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer4_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 47040,
         A(RX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
@@ -4229,8 +4128,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer4_norm1_weight),
         P(P_features_denseblock1_denselayer4_norm1_bias), n,
         &g_features_denseblock1_denselayer4_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1),
-        G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu1),
+        G(P_features_denseblock1_denselayer4_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer4_conv1), A(RX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
@@ -4266,9 +4165,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer3_norm2_weight),
         P(P_features_denseblock1_denselayer3_norm2_bias), n,
         &g_features_denseblock1_denselayer3_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer3_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 37632,
         A(RX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
@@ -4300,8 +4198,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer3_norm1_weight),
         P(P_features_denseblock1_denselayer3_norm1_bias), n,
         &g_features_denseblock1_denselayer3_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1),
-        G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu1),
+        G(P_features_denseblock1_denselayer3_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer3_conv1), A(RX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
@@ -4337,9 +4235,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer2_norm2_weight),
         P(P_features_denseblock1_denselayer2_norm2_bias), n,
         &g_features_denseblock1_denselayer2_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer2_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 28224,
         A(RX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
@@ -4371,8 +4268,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer2_norm1_weight),
         P(P_features_denseblock1_denselayer2_norm1_bias), n,
         &g_features_denseblock1_denselayer2_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1),
-        G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu1),
+        G(P_features_denseblock1_denselayer2_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer2_conv1), A(RX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
@@ -4408,9 +4305,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer1_norm2_weight),
         P(P_features_denseblock1_denselayer1_norm2_bias), n,
         &g_features_denseblock1_denselayer1_norm2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight), NULL,
-        T(TB_features_denseblock1_denselayer1_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 18816,
         A(RX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
@@ -4442,8 +4338,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer1_norm1_weight),
         P(P_features_denseblock1_denselayer1_norm1_bias), n,
         &g_features_denseblock1_denselayer1_norm1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1),
-        G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu1),
+        G(P_features_denseblock1_denselayer1_conv1_weight), NULL,
         A(D_features_denseblock1_denselayer1_conv1), A(RX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
@@ -4468,7 +4364,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     RT_PROF(C_features_conv0);
-    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, T(TB_features_conv0),
+    rt_conv2d_direct_backward(dx, G(P_features_conv0_weight), NULL,
         A(D_features_denseblock1_denselayer6_concat1), x, P(P_features_conv0_weight), n,
         &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 784, 784);

@@ -334,49 +334,6 @@ enum {
     D_classifier = 142,  /* [10] */
 };
 
-/* Kernel scratch (T_), last: offsets in floats per slice, times
-** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
-enum {
-    T_features_conv0 = 0,  /* 7056 floats */
-    TB_features_conv0 = 0,  /* 7056 floats */
-    T_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
-    T_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
-    T_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
-    T_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
-};
-
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
@@ -462,29 +419,6 @@ enum {
     IX_relu = 0,  /* [132,7,7] */
     IX_avgpool = 6468,  /* [132] */
     IX_classifier = 0,  /* [10] */
-};
-
-/* Its kernel scratch, per slice as above. */
-enum {
-    IT_features_conv0 = 0,  /* 7056 floats */
-    IT_features_denseblock1_denselayer1_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer2_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer3_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer4_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer5_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock1_denselayer6_conv2 = 0,  /* 338688 floats */
-    IT_features_denseblock2_denselayer1_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer2_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer3_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer4_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer5_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock2_denselayer6_conv2 = 0,  /* 84672 floats */
-    IT_features_denseblock3_denselayer1_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer2_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer3_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer4_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer5_conv2 = 0,  /* 21168 floats */
-    IT_features_denseblock3_denselayer6_conv2 = 0,  /* 21168 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -656,10 +590,6 @@ enum {
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
-#define T(o) (arena + DENSENET40_NONORM_ARENA_PER_SAMPLE * (size_t)n + \
-    DENSENET40_NONORM_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
-#define IT(o) (arena + DENSENET40_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)n + \
-    DENSENET40_NONORM_INFER_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28, 784, 18816};
@@ -830,7 +760,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     RT_PROF(C_features_conv0);
-    rt_conv2d_forward(A(X_features_conv0), T(T_features_conv0), x, P(P_features_conv0_weight),
+    rt_conv2d_direct_forward(A(X_features_conv0), x, P(P_features_conv0_weight),
         P(P_features_conv0_bias), n, &g_features_conv0);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
@@ -840,7 +770,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_conv1),
         A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight),
         P(P_features_denseblock1_denselayer1_conv1_bias), n,
@@ -853,8 +783,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_concat1) + 18816,
-        T(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_concat1) + 18816,
+        A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight),
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
         &g_features_denseblock1_denselayer1_conv2);
@@ -871,7 +801,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_conv1),
         A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight),
         P(P_features_denseblock1_denselayer2_conv1_bias), n,
@@ -884,8 +814,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_concat1) + 28224,
-        T(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_concat1) + 28224,
+        A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight),
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
         &g_features_denseblock1_denselayer2_conv2);
@@ -902,7 +832,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_conv1),
         A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight),
         P(P_features_denseblock1_denselayer3_conv1_bias), n,
@@ -915,8 +845,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_concat1) + 37632,
-        T(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_concat1) + 37632,
+        A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight),
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
         &g_features_denseblock1_denselayer3_conv2);
@@ -933,7 +863,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_conv1),
         A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight),
         P(P_features_denseblock1_denselayer4_conv1_bias), n,
@@ -946,8 +876,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_concat1) + 47040,
-        T(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_concat1) + 47040,
+        A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight),
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
         &g_features_denseblock1_denselayer4_conv2);
@@ -964,7 +894,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_conv1),
         A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight),
         P(P_features_denseblock1_denselayer5_conv1_bias), n,
@@ -977,8 +907,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_concat1) + 56448,
-        T(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_concat1) + 56448,
+        A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight),
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
         &g_features_denseblock1_denselayer5_conv2);
@@ -995,7 +925,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_conv1),
         A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight),
         P(P_features_denseblock1_denselayer6_conv1_bias), n,
@@ -1008,8 +938,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
-        T(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
+        A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight),
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
         &g_features_denseblock1_denselayer6_conv2);
@@ -1026,7 +956,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
-    rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
+    rt_conv2d_direct_forward(A(X_features_transition1_conv), A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n,
         &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
@@ -1042,7 +972,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_conv1),
         A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight),
         P(P_features_denseblock2_denselayer1_conv1_bias), n,
@@ -1055,8 +985,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_concat1) + 9408,
-        T(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_concat1) + 9408,
+        A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight),
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
         &g_features_denseblock2_denselayer1_conv2);
@@ -1073,7 +1003,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_conv1),
         A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight),
         P(P_features_denseblock2_denselayer2_conv1_bias), n,
@@ -1086,8 +1016,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_concat1) + 11760,
-        T(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_concat1) + 11760,
+        A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight),
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
         &g_features_denseblock2_denselayer2_conv2);
@@ -1104,7 +1034,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_conv1),
         A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight),
         P(P_features_denseblock2_denselayer3_conv1_bias), n,
@@ -1117,8 +1047,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_concat1) + 14112,
-        T(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_concat1) + 14112,
+        A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight),
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
         &g_features_denseblock2_denselayer3_conv2);
@@ -1135,7 +1065,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_conv1),
         A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight),
         P(P_features_denseblock2_denselayer4_conv1_bias), n,
@@ -1148,8 +1078,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_concat1) + 16464,
-        T(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_concat1) + 16464,
+        A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight),
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
         &g_features_denseblock2_denselayer4_conv2);
@@ -1166,7 +1096,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_conv1),
         A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight),
         P(P_features_denseblock2_denselayer5_conv1_bias), n,
@@ -1179,8 +1109,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_concat1) + 18816,
-        T(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_concat1) + 18816,
+        A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight),
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
         &g_features_denseblock2_denselayer5_conv2);
@@ -1197,7 +1127,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_conv1),
         A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight),
         P(P_features_denseblock2_denselayer6_conv1_bias), n,
@@ -1210,8 +1140,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
-        T(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
+        A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight),
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
         &g_features_denseblock2_denselayer6_conv2);
@@ -1228,7 +1158,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
-    rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
+    rt_conv2d_direct_forward(A(X_features_transition2_conv), A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n,
         &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
@@ -1244,7 +1174,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_conv1),
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight),
         P(P_features_denseblock3_denselayer1_conv1_bias), n,
@@ -1257,8 +1187,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_concat1) + 2940,
-        T(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_concat1) + 2940,
+        A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight),
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
         &g_features_denseblock3_denselayer1_conv2);
@@ -1275,7 +1205,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_conv1),
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight),
         P(P_features_denseblock3_denselayer2_conv1_bias), n,
@@ -1288,8 +1218,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_concat1) + 3528,
-        T(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_concat1) + 3528,
+        A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight),
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
         &g_features_denseblock3_denselayer2_conv2);
@@ -1306,7 +1236,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_conv1),
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight),
         P(P_features_denseblock3_denselayer3_conv1_bias), n,
@@ -1319,8 +1249,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_concat1) + 4116,
-        T(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_concat1) + 4116,
+        A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight),
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
         &g_features_denseblock3_denselayer3_conv2);
@@ -1337,7 +1267,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_conv1),
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight),
         P(P_features_denseblock3_denselayer4_conv1_bias), n,
@@ -1350,8 +1280,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_concat1) + 4704,
-        T(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_concat1) + 4704,
+        A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight),
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
         &g_features_denseblock3_denselayer4_conv2);
@@ -1368,7 +1298,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_conv1),
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight),
         P(P_features_denseblock3_denselayer5_conv1_bias), n,
@@ -1381,8 +1311,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_concat1) + 5292,
-        T(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_concat1) + 5292,
+        A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight),
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
         &g_features_denseblock3_denselayer5_conv2);
@@ -1399,7 +1329,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_conv1),
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight),
         P(P_features_denseblock3_denselayer6_conv1_bias), n,
@@ -1412,8 +1342,8 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
-        T(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
+        A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight),
         P(P_features_denseblock3_denselayer6_conv2_bias), n,
         &g_features_denseblock3_denselayer6_conv2);
@@ -1440,7 +1370,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_forward(A(IX_features_conv0), IT(IT_features_conv0), x, P(P_features_conv0_weight),
+    rt_conv2d_direct_forward(A(IX_features_conv0), x, P(P_features_conv0_weight),
         P(P_features_conv0_bias), n, &g_features_conv0);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
@@ -1448,7 +1378,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         (size_t)n * 18816);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_conv1),
         A(IX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight),
         P(P_features_denseblock1_denselayer1_conv1_bias), n,
@@ -1459,8 +1389,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_concat1) + 18816,
-        IT(IT_features_denseblock1_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_concat1) + 18816,
         A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight),
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
@@ -1475,7 +1404,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_conv1),
         A(IX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight),
         P(P_features_denseblock1_denselayer2_conv1_bias), n,
@@ -1486,8 +1415,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_concat1) + 28224,
-        IT(IT_features_denseblock1_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_concat1) + 28224,
         A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight),
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
@@ -1502,7 +1430,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_conv1),
         A(IX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight),
         P(P_features_denseblock1_denselayer3_conv1_bias), n,
@@ -1513,8 +1441,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_concat1) + 37632,
-        IT(IT_features_denseblock1_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_concat1) + 37632,
         A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight),
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
@@ -1529,7 +1456,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_conv1),
         A(IX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight),
         P(P_features_denseblock1_denselayer4_conv1_bias), n,
@@ -1540,8 +1467,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_concat1) + 47040,
-        IT(IT_features_denseblock1_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_concat1) + 47040,
         A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight),
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
@@ -1556,7 +1482,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_conv1),
         A(IX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight),
         P(P_features_denseblock1_denselayer5_conv1_bias), n,
@@ -1567,8 +1493,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_concat1) + 56448,
-        IT(IT_features_denseblock1_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_concat1) + 56448,
         A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight),
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
@@ -1583,7 +1508,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_conv1),
         A(IX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight),
         P(P_features_denseblock1_denselayer6_conv1_bias), n,
@@ -1594,8 +1519,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
-        IT(IT_features_denseblock1_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
         A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight),
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
@@ -1610,7 +1534,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer6_concat1), (size_t)n * 75264);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
+    rt_conv2d_direct_forward(A(IX_features_transition1_conv), A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n,
         &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
@@ -1623,7 +1547,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_conv1),
         A(IX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight),
         P(P_features_denseblock2_denselayer1_conv1_bias), n,
@@ -1634,8 +1558,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_concat1) + 9408,
-        IT(IT_features_denseblock2_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_concat1) + 9408,
         A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight),
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
@@ -1650,7 +1573,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_conv1),
         A(IX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight),
         P(P_features_denseblock2_denselayer2_conv1_bias), n,
@@ -1661,8 +1584,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_concat1) + 11760,
-        IT(IT_features_denseblock2_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_concat1) + 11760,
         A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight),
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
@@ -1677,7 +1599,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_conv1),
         A(IX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight),
         P(P_features_denseblock2_denselayer3_conv1_bias), n,
@@ -1688,8 +1610,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_concat1) + 14112,
-        IT(IT_features_denseblock2_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_concat1) + 14112,
         A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight),
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
@@ -1704,7 +1625,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_conv1),
         A(IX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight),
         P(P_features_denseblock2_denselayer4_conv1_bias), n,
@@ -1715,8 +1636,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_concat1) + 16464,
-        IT(IT_features_denseblock2_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_concat1) + 16464,
         A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight),
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
@@ -1731,7 +1651,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_conv1),
         A(IX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight),
         P(P_features_denseblock2_denselayer5_conv1_bias), n,
@@ -1742,8 +1662,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_concat1) + 18816,
-        IT(IT_features_denseblock2_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_concat1) + 18816,
         A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight),
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
@@ -1758,7 +1677,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_conv1),
         A(IX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight),
         P(P_features_denseblock2_denselayer6_conv1_bias), n,
@@ -1769,8 +1688,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
-        IT(IT_features_denseblock2_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
         A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight),
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
@@ -1785,7 +1703,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer6_concat1), (size_t)n * 23520);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
+    rt_conv2d_direct_forward(A(IX_features_transition2_conv), A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n,
         &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
@@ -1798,7 +1716,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         (size_t)n * 2940);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_conv1),
         A(IX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight),
         P(P_features_denseblock3_denselayer1_conv1_bias), n,
@@ -1809,8 +1727,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_concat1) + 2940,
-        IT(IT_features_denseblock3_denselayer1_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_concat1) + 2940,
         A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight),
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
@@ -1825,7 +1742,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_conv1),
         A(IX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight),
         P(P_features_denseblock3_denselayer2_conv1_bias), n,
@@ -1836,8 +1753,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_concat1) + 3528,
-        IT(IT_features_denseblock3_denselayer2_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_concat1) + 3528,
         A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight),
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
@@ -1852,7 +1768,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_conv1),
         A(IX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight),
         P(P_features_denseblock3_denselayer3_conv1_bias), n,
@@ -1863,8 +1779,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_concat1) + 4116,
-        IT(IT_features_denseblock3_denselayer3_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_concat1) + 4116,
         A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight),
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
@@ -1879,7 +1794,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_conv1),
         A(IX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight),
         P(P_features_denseblock3_denselayer4_conv1_bias), n,
@@ -1890,8 +1805,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_concat1) + 4704,
-        IT(IT_features_denseblock3_denselayer4_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_concat1) + 4704,
         A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight),
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
@@ -1906,7 +1820,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_conv1),
         A(IX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight),
         P(P_features_denseblock3_denselayer5_conv1_bias), n,
@@ -1917,8 +1831,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_concat1) + 5292,
-        IT(IT_features_denseblock3_denselayer5_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_concat1) + 5292,
         A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight),
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
@@ -1933,7 +1846,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_conv1),
         A(IX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight),
         P(P_features_denseblock3_denselayer6_conv1_bias), n,
@@ -1944,8 +1857,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
-        IT(IT_features_denseblock3_denselayer6_conv2),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
         A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight),
         P(P_features_denseblock3_denselayer6_conv2_bias), n,
@@ -1993,10 +1905,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight),
         G(P_features_denseblock3_denselayer6_conv2_bias),
-        T(TB_features_denseblock3_denselayer6_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 5880,
         A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
@@ -2012,9 +1923,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu1),
         G(P_features_denseblock3_denselayer6_conv1_weight),
-        G(P_features_denseblock3_denselayer6_conv1_bias), NULL,
+        G(P_features_denseblock3_denselayer6_conv1_bias),
         A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
@@ -2036,10 +1947,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight),
         G(P_features_denseblock3_denselayer5_conv2_bias),
-        T(TB_features_denseblock3_denselayer5_conv2),
         A(D_features_denseblock3_denselayer5_concat1) + 5292,
         A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
@@ -2055,9 +1965,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu1),
         G(P_features_denseblock3_denselayer5_conv1_weight),
-        G(P_features_denseblock3_denselayer5_conv1_bias), NULL,
+        G(P_features_denseblock3_denselayer5_conv1_bias),
         A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
@@ -2079,10 +1989,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight),
         G(P_features_denseblock3_denselayer4_conv2_bias),
-        T(TB_features_denseblock3_denselayer4_conv2),
         A(D_features_denseblock3_denselayer4_concat1) + 4704,
         A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
@@ -2098,9 +2007,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu1),
         G(P_features_denseblock3_denselayer4_conv1_weight),
-        G(P_features_denseblock3_denselayer4_conv1_bias), NULL,
+        G(P_features_denseblock3_denselayer4_conv1_bias),
         A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
@@ -2122,10 +2031,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight),
         G(P_features_denseblock3_denselayer3_conv2_bias),
-        T(TB_features_denseblock3_denselayer3_conv2),
         A(D_features_denseblock3_denselayer3_concat1) + 4116,
         A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
@@ -2141,9 +2049,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu1),
         G(P_features_denseblock3_denselayer3_conv1_weight),
-        G(P_features_denseblock3_denselayer3_conv1_bias), NULL,
+        G(P_features_denseblock3_denselayer3_conv1_bias),
         A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
@@ -2165,10 +2073,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight),
         G(P_features_denseblock3_denselayer2_conv2_bias),
-        T(TB_features_denseblock3_denselayer2_conv2),
         A(D_features_denseblock3_denselayer2_concat1) + 3528,
         A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
@@ -2184,9 +2091,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu1),
         G(P_features_denseblock3_denselayer2_conv1_weight),
-        G(P_features_denseblock3_denselayer2_conv1_bias), NULL,
+        G(P_features_denseblock3_denselayer2_conv1_bias),
         A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
@@ -2208,10 +2115,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight),
         G(P_features_denseblock3_denselayer1_conv2_bias),
-        T(TB_features_denseblock3_denselayer1_conv2),
         A(D_features_denseblock3_denselayer1_concat1) + 2940,
         A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
@@ -2227,9 +2133,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu1),
         G(P_features_denseblock3_denselayer1_conv1_weight),
-        G(P_features_denseblock3_denselayer1_conv1_bias), NULL,
+        G(P_features_denseblock3_denselayer1_conv1_bias),
         A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
@@ -2250,10 +2156,10 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
-    rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight),
-        G(P_features_transition2_conv_bias), NULL, A(D_features_transition2_conv),
-        A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n,
-        &g_features_transition2_conv, RT_SET);
+    rt_conv2d_direct_backward(A(D_features_transition2_relu),
+        G(P_features_transition2_conv_weight), G(P_features_transition2_conv_bias),
+        A(D_features_transition2_conv), A(X_features_transition2_relu),
+        P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
@@ -2269,10 +2175,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight),
         G(P_features_denseblock2_denselayer6_conv2_bias),
-        T(TB_features_denseblock2_denselayer6_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 21168,
         A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
@@ -2288,9 +2193,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu1),
         G(P_features_denseblock2_denselayer6_conv1_weight),
-        G(P_features_denseblock2_denselayer6_conv1_bias), NULL,
+        G(P_features_denseblock2_denselayer6_conv1_bias),
         A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
@@ -2312,10 +2217,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight),
         G(P_features_denseblock2_denselayer5_conv2_bias),
-        T(TB_features_denseblock2_denselayer5_conv2),
         A(D_features_denseblock2_denselayer5_concat1) + 18816,
         A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
@@ -2331,9 +2235,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu1),
         G(P_features_denseblock2_denselayer5_conv1_weight),
-        G(P_features_denseblock2_denselayer5_conv1_bias), NULL,
+        G(P_features_denseblock2_denselayer5_conv1_bias),
         A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
@@ -2355,10 +2259,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight),
         G(P_features_denseblock2_denselayer4_conv2_bias),
-        T(TB_features_denseblock2_denselayer4_conv2),
         A(D_features_denseblock2_denselayer4_concat1) + 16464,
         A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
@@ -2374,9 +2277,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu1),
         G(P_features_denseblock2_denselayer4_conv1_weight),
-        G(P_features_denseblock2_denselayer4_conv1_bias), NULL,
+        G(P_features_denseblock2_denselayer4_conv1_bias),
         A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
@@ -2398,10 +2301,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight),
         G(P_features_denseblock2_denselayer3_conv2_bias),
-        T(TB_features_denseblock2_denselayer3_conv2),
         A(D_features_denseblock2_denselayer3_concat1) + 14112,
         A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
@@ -2417,9 +2319,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu1),
         G(P_features_denseblock2_denselayer3_conv1_weight),
-        G(P_features_denseblock2_denselayer3_conv1_bias), NULL,
+        G(P_features_denseblock2_denselayer3_conv1_bias),
         A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
@@ -2441,10 +2343,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight),
         G(P_features_denseblock2_denselayer2_conv2_bias),
-        T(TB_features_denseblock2_denselayer2_conv2),
         A(D_features_denseblock2_denselayer2_concat1) + 11760,
         A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
@@ -2460,9 +2361,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu1),
         G(P_features_denseblock2_denselayer2_conv1_weight),
-        G(P_features_denseblock2_denselayer2_conv1_bias), NULL,
+        G(P_features_denseblock2_denselayer2_conv1_bias),
         A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
@@ -2484,10 +2385,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight),
         G(P_features_denseblock2_denselayer1_conv2_bias),
-        T(TB_features_denseblock2_denselayer1_conv2),
         A(D_features_denseblock2_denselayer1_concat1) + 9408,
         A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
@@ -2503,9 +2403,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu1),
         G(P_features_denseblock2_denselayer1_conv1_weight),
-        G(P_features_denseblock2_denselayer1_conv1_bias), NULL,
+        G(P_features_denseblock2_denselayer1_conv1_bias),
         A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
@@ -2526,10 +2426,10 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
-    rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight),
-        G(P_features_transition1_conv_bias), NULL, A(D_features_transition1_conv),
-        A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n,
-        &g_features_transition1_conv, RT_SET);
+    rt_conv2d_direct_backward(A(D_features_transition1_relu),
+        G(P_features_transition1_conv_weight), G(P_features_transition1_conv_bias),
+        A(D_features_transition1_conv), A(X_features_transition1_relu),
+        P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
@@ -2545,10 +2445,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight),
         G(P_features_denseblock1_denselayer6_conv2_bias),
-        T(TB_features_denseblock1_denselayer6_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 65856,
         A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
@@ -2564,9 +2463,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu1),
         G(P_features_denseblock1_denselayer6_conv1_weight),
-        G(P_features_denseblock1_denselayer6_conv1_bias), NULL,
+        G(P_features_denseblock1_denselayer6_conv1_bias),
         A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
@@ -2588,10 +2487,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight),
         G(P_features_denseblock1_denselayer5_conv2_bias),
-        T(TB_features_denseblock1_denselayer5_conv2),
         A(D_features_denseblock1_denselayer5_concat1) + 56448,
         A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
@@ -2607,9 +2505,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu1),
         G(P_features_denseblock1_denselayer5_conv1_weight),
-        G(P_features_denseblock1_denselayer5_conv1_bias), NULL,
+        G(P_features_denseblock1_denselayer5_conv1_bias),
         A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
@@ -2631,10 +2529,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight),
         G(P_features_denseblock1_denselayer4_conv2_bias),
-        T(TB_features_denseblock1_denselayer4_conv2),
         A(D_features_denseblock1_denselayer4_concat1) + 47040,
         A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
@@ -2650,9 +2547,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu1),
         G(P_features_denseblock1_denselayer4_conv1_weight),
-        G(P_features_denseblock1_denselayer4_conv1_bias), NULL,
+        G(P_features_denseblock1_denselayer4_conv1_bias),
         A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
@@ -2674,10 +2571,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight),
         G(P_features_denseblock1_denselayer3_conv2_bias),
-        T(TB_features_denseblock1_denselayer3_conv2),
         A(D_features_denseblock1_denselayer3_concat1) + 37632,
         A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
@@ -2693,9 +2589,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu1),
         G(P_features_denseblock1_denselayer3_conv1_weight),
-        G(P_features_denseblock1_denselayer3_conv1_bias), NULL,
+        G(P_features_denseblock1_denselayer3_conv1_bias),
         A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
@@ -2717,10 +2613,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight),
         G(P_features_denseblock1_denselayer2_conv2_bias),
-        T(TB_features_denseblock1_denselayer2_conv2),
         A(D_features_denseblock1_denselayer2_concat1) + 28224,
         A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
@@ -2736,9 +2631,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu1),
         G(P_features_denseblock1_denselayer2_conv1_weight),
-        G(P_features_denseblock1_denselayer2_conv1_bias), NULL,
+        G(P_features_denseblock1_denselayer2_conv1_bias),
         A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
@@ -2760,10 +2655,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight),
         G(P_features_denseblock1_denselayer1_conv2_bias),
-        T(TB_features_denseblock1_denselayer1_conv2),
         A(D_features_denseblock1_denselayer1_concat1) + 18816,
         A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
@@ -2779,9 +2673,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1),
+    rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu1),
         G(P_features_denseblock1_denselayer1_conv1_weight),
-        G(P_features_denseblock1_denselayer1_conv1_bias), NULL,
+        G(P_features_denseblock1_denselayer1_conv1_bias),
         A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
@@ -2797,9 +2691,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     RT_PROF(C_features_conv0);
-    rt_conv2d_backward(dx, G(P_features_conv0_weight), G(P_features_conv0_bias),
-        T(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n,
-        &g_features_conv0, RT_ADD);
+    rt_conv2d_direct_backward(dx, G(P_features_conv0_weight), G(P_features_conv0_bias),
+        A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

@@ -237,44 +237,10 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
-    T_conv1 = 0,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
-    T_layer1_0_conv1 = 0,  /* 112896 floats */
-    TB_layer1_0_conv1 = 0,  /* 112896 floats */
-    T_layer1_0_conv2 = 0,  /* 112896 floats */
-    TB_layer1_0_conv2 = 0,  /* 112896 floats */
-    T_layer1_1_conv1 = 0,  /* 112896 floats */
-    TB_layer1_1_conv1 = 0,  /* 112896 floats */
-    T_layer1_1_conv2 = 0,  /* 112896 floats */
-    TB_layer1_1_conv2 = 0,  /* 112896 floats */
-    T_layer1_2_conv1 = 0,  /* 112896 floats */
-    TB_layer1_2_conv1 = 0,  /* 112896 floats */
-    T_layer1_2_conv2 = 0,  /* 112896 floats */
-    TB_layer1_2_conv2 = 0,  /* 112896 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
-    T_layer2_0_conv2 = 0,  /* 56448 floats */
-    TB_layer2_0_conv2 = 0,  /* 56448 floats */
-    T_layer2_1_conv1 = 0,  /* 56448 floats */
-    TB_layer2_1_conv1 = 0,  /* 56448 floats */
-    T_layer2_1_conv2 = 0,  /* 56448 floats */
-    TB_layer2_1_conv2 = 0,  /* 56448 floats */
-    T_layer2_2_conv1 = 0,  /* 56448 floats */
-    TB_layer2_2_conv1 = 0,  /* 56448 floats */
-    T_layer2_2_conv2 = 0,  /* 56448 floats */
-    TB_layer2_2_conv2 = 0,  /* 56448 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
-    T_layer3_0_conv2 = 0,  /* 28224 floats */
-    TB_layer3_0_conv2 = 0,  /* 28224 floats */
-    T_layer3_1_conv1 = 0,  /* 28224 floats */
-    TB_layer3_1_conv1 = 0,  /* 28224 floats */
-    T_layer3_1_conv2 = 0,  /* 28224 floats */
-    TB_layer3_1_conv2 = 0,  /* 28224 floats */
-    T_layer3_2_conv1 = 0,  /* 28224 floats */
-    TB_layer3_2_conv1 = 0,  /* 28224 floats */
-    T_layer3_2_conv2 = 0,  /* 28224 floats */
-    TB_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -324,25 +290,8 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_conv1 = 0,  /* 7056 floats */
-    IT_layer1_0_conv1 = 0,  /* 112896 floats */
-    IT_layer1_0_conv2 = 0,  /* 112896 floats */
-    IT_layer1_1_conv1 = 0,  /* 112896 floats */
-    IT_layer1_1_conv2 = 0,  /* 112896 floats */
-    IT_layer1_2_conv1 = 0,  /* 112896 floats */
-    IT_layer1_2_conv2 = 0,  /* 112896 floats */
     IT_layer2_0_conv1 = 0,  /* 28224 floats */
-    IT_layer2_0_conv2 = 0,  /* 56448 floats */
-    IT_layer2_1_conv1 = 0,  /* 56448 floats */
-    IT_layer2_1_conv2 = 0,  /* 56448 floats */
-    IT_layer2_2_conv1 = 0,  /* 56448 floats */
-    IT_layer2_2_conv2 = 0,  /* 56448 floats */
     IT_layer3_0_conv1 = 0,  /* 14112 floats */
-    IT_layer3_0_conv2 = 0,  /* 28224 floats */
-    IT_layer3_1_conv1 = 0,  /* 28224 floats */
-    IT_layer3_1_conv2 = 0,  /* 28224 floats */
-    IT_layer3_2_conv1 = 0,  /* 28224 floats */
-    IT_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -548,7 +497,7 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
     if (training)
@@ -561,8 +510,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n,
+        &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
@@ -578,8 +527,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_0_bn2);
@@ -595,8 +544,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
@@ -612,8 +561,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_1_bn2);
@@ -629,8 +578,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
@@ -646,8 +595,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_2_bn2);
@@ -680,8 +629,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_0_bn2);
@@ -697,8 +646,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
@@ -714,8 +663,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_1_bn2);
@@ -731,8 +680,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
@@ -748,8 +697,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_2_bn2);
@@ -782,8 +731,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_0_bn2);
@@ -799,8 +748,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
@@ -816,8 +765,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_1_bn2);
@@ -833,8 +782,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
@@ -850,8 +799,8 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_2_bn2);
@@ -877,14 +826,14 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n,
+        &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
@@ -892,7 +841,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -901,7 +850,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -910,7 +859,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -919,7 +868,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -928,7 +877,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -946,7 +895,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -955,7 +904,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -964,7 +913,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -973,7 +922,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -982,7 +931,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -1000,7 +949,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -1009,7 +958,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -1018,7 +967,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -1027,7 +976,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -1036,7 +985,7 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -1086,7 +1035,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
         S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL,
         A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
         &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
@@ -1107,7 +1056,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
         S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
         &g_layer3_1_bn2);
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL,
         A(D_layer3_2_conv1), A(RX_layer3_1_relu2), P(P_layer3_2_conv1_weight), n,
         &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
@@ -1128,7 +1077,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
         A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
         &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
@@ -1149,7 +1098,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
         S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
         &g_layer3_0_bn2);
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL,
         A(D_layer3_1_conv1), A(RX_layer3_0_relu2), P(P_layer3_1_conv1_weight), n,
         &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
@@ -1170,7 +1119,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
         A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
         &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
@@ -1212,7 +1161,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL,
         A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
         &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
@@ -1233,7 +1182,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
         S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
         &g_layer2_1_bn2);
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL,
         A(D_layer2_2_conv1), A(RX_layer2_1_relu2), P(P_layer2_2_conv1_weight), n,
         &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
@@ -1254,7 +1203,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
         A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
         &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
@@ -1275,7 +1224,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
         S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
         &g_layer2_0_bn2);
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL,
         A(D_layer2_1_conv1), A(RX_layer2_0_relu2), P(P_layer2_1_conv1_weight), n,
         &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
@@ -1296,7 +1245,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
         A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
         &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
@@ -1338,7 +1287,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL,
         A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
         &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
@@ -1359,7 +1308,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
         S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
         &g_layer1_1_bn2);
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL,
         A(D_layer1_2_conv1), A(RX_layer1_1_relu2), P(P_layer1_2_conv1_weight), n,
         &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
@@ -1380,7 +1329,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
         A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
         &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
@@ -1401,7 +1350,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
         S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
         &g_layer1_0_bn2);
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL,
         A(D_layer1_1_conv1), A(RX_layer1_0_relu2), P(P_layer1_1_conv1_weight), n,
         &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
@@ -1422,7 +1371,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
         A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
         &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
@@ -1442,8 +1391,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
-        A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(D_layer1_0_conv1),
+        A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
@@ -1452,8 +1401,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
-        n, &g_conv1, RT_ADD);
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, A(D_conv1), x, P(P_conv1_weight), n,
+        &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

@@ -633,116 +633,10 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
-    T_conv1 = 0,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
-    T_layer1_0_conv1 = 0,  /* 112896 floats */
-    TB_layer1_0_conv1 = 0,  /* 112896 floats */
-    T_layer1_0_conv2 = 0,  /* 112896 floats */
-    TB_layer1_0_conv2 = 0,  /* 112896 floats */
-    T_layer1_1_conv1 = 0,  /* 112896 floats */
-    TB_layer1_1_conv1 = 0,  /* 112896 floats */
-    T_layer1_1_conv2 = 0,  /* 112896 floats */
-    TB_layer1_1_conv2 = 0,  /* 112896 floats */
-    T_layer1_2_conv1 = 0,  /* 112896 floats */
-    TB_layer1_2_conv1 = 0,  /* 112896 floats */
-    T_layer1_2_conv2 = 0,  /* 112896 floats */
-    TB_layer1_2_conv2 = 0,  /* 112896 floats */
-    T_layer1_3_conv1 = 0,  /* 112896 floats */
-    TB_layer1_3_conv1 = 0,  /* 112896 floats */
-    T_layer1_3_conv2 = 0,  /* 112896 floats */
-    TB_layer1_3_conv2 = 0,  /* 112896 floats */
-    T_layer1_4_conv1 = 0,  /* 112896 floats */
-    TB_layer1_4_conv1 = 0,  /* 112896 floats */
-    T_layer1_4_conv2 = 0,  /* 112896 floats */
-    TB_layer1_4_conv2 = 0,  /* 112896 floats */
-    T_layer1_5_conv1 = 0,  /* 112896 floats */
-    TB_layer1_5_conv1 = 0,  /* 112896 floats */
-    T_layer1_5_conv2 = 0,  /* 112896 floats */
-    TB_layer1_5_conv2 = 0,  /* 112896 floats */
-    T_layer1_6_conv1 = 0,  /* 112896 floats */
-    TB_layer1_6_conv1 = 0,  /* 112896 floats */
-    T_layer1_6_conv2 = 0,  /* 112896 floats */
-    TB_layer1_6_conv2 = 0,  /* 112896 floats */
-    T_layer1_7_conv1 = 0,  /* 112896 floats */
-    TB_layer1_7_conv1 = 0,  /* 112896 floats */
-    T_layer1_7_conv2 = 0,  /* 112896 floats */
-    TB_layer1_7_conv2 = 0,  /* 112896 floats */
-    T_layer1_8_conv1 = 0,  /* 112896 floats */
-    TB_layer1_8_conv1 = 0,  /* 112896 floats */
-    T_layer1_8_conv2 = 0,  /* 112896 floats */
-    TB_layer1_8_conv2 = 0,  /* 112896 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
-    T_layer2_0_conv2 = 0,  /* 56448 floats */
-    TB_layer2_0_conv2 = 0,  /* 56448 floats */
-    T_layer2_1_conv1 = 0,  /* 56448 floats */
-    TB_layer2_1_conv1 = 0,  /* 56448 floats */
-    T_layer2_1_conv2 = 0,  /* 56448 floats */
-    TB_layer2_1_conv2 = 0,  /* 56448 floats */
-    T_layer2_2_conv1 = 0,  /* 56448 floats */
-    TB_layer2_2_conv1 = 0,  /* 56448 floats */
-    T_layer2_2_conv2 = 0,  /* 56448 floats */
-    TB_layer2_2_conv2 = 0,  /* 56448 floats */
-    T_layer2_3_conv1 = 0,  /* 56448 floats */
-    TB_layer2_3_conv1 = 0,  /* 56448 floats */
-    T_layer2_3_conv2 = 0,  /* 56448 floats */
-    TB_layer2_3_conv2 = 0,  /* 56448 floats */
-    T_layer2_4_conv1 = 0,  /* 56448 floats */
-    TB_layer2_4_conv1 = 0,  /* 56448 floats */
-    T_layer2_4_conv2 = 0,  /* 56448 floats */
-    TB_layer2_4_conv2 = 0,  /* 56448 floats */
-    T_layer2_5_conv1 = 0,  /* 56448 floats */
-    TB_layer2_5_conv1 = 0,  /* 56448 floats */
-    T_layer2_5_conv2 = 0,  /* 56448 floats */
-    TB_layer2_5_conv2 = 0,  /* 56448 floats */
-    T_layer2_6_conv1 = 0,  /* 56448 floats */
-    TB_layer2_6_conv1 = 0,  /* 56448 floats */
-    T_layer2_6_conv2 = 0,  /* 56448 floats */
-    TB_layer2_6_conv2 = 0,  /* 56448 floats */
-    T_layer2_7_conv1 = 0,  /* 56448 floats */
-    TB_layer2_7_conv1 = 0,  /* 56448 floats */
-    T_layer2_7_conv2 = 0,  /* 56448 floats */
-    TB_layer2_7_conv2 = 0,  /* 56448 floats */
-    T_layer2_8_conv1 = 0,  /* 56448 floats */
-    TB_layer2_8_conv1 = 0,  /* 56448 floats */
-    T_layer2_8_conv2 = 0,  /* 56448 floats */
-    TB_layer2_8_conv2 = 0,  /* 56448 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
-    T_layer3_0_conv2 = 0,  /* 28224 floats */
-    TB_layer3_0_conv2 = 0,  /* 28224 floats */
-    T_layer3_1_conv1 = 0,  /* 28224 floats */
-    TB_layer3_1_conv1 = 0,  /* 28224 floats */
-    T_layer3_1_conv2 = 0,  /* 28224 floats */
-    TB_layer3_1_conv2 = 0,  /* 28224 floats */
-    T_layer3_2_conv1 = 0,  /* 28224 floats */
-    TB_layer3_2_conv1 = 0,  /* 28224 floats */
-    T_layer3_2_conv2 = 0,  /* 28224 floats */
-    TB_layer3_2_conv2 = 0,  /* 28224 floats */
-    T_layer3_3_conv1 = 0,  /* 28224 floats */
-    TB_layer3_3_conv1 = 0,  /* 28224 floats */
-    T_layer3_3_conv2 = 0,  /* 28224 floats */
-    TB_layer3_3_conv2 = 0,  /* 28224 floats */
-    T_layer3_4_conv1 = 0,  /* 28224 floats */
-    TB_layer3_4_conv1 = 0,  /* 28224 floats */
-    T_layer3_4_conv2 = 0,  /* 28224 floats */
-    TB_layer3_4_conv2 = 0,  /* 28224 floats */
-    T_layer3_5_conv1 = 0,  /* 28224 floats */
-    TB_layer3_5_conv1 = 0,  /* 28224 floats */
-    T_layer3_5_conv2 = 0,  /* 28224 floats */
-    TB_layer3_5_conv2 = 0,  /* 28224 floats */
-    T_layer3_6_conv1 = 0,  /* 28224 floats */
-    TB_layer3_6_conv1 = 0,  /* 28224 floats */
-    T_layer3_6_conv2 = 0,  /* 28224 floats */
-    TB_layer3_6_conv2 = 0,  /* 28224 floats */
-    T_layer3_7_conv1 = 0,  /* 28224 floats */
-    TB_layer3_7_conv1 = 0,  /* 28224 floats */
-    T_layer3_7_conv2 = 0,  /* 28224 floats */
-    TB_layer3_7_conv2 = 0,  /* 28224 floats */
-    T_layer3_8_conv1 = 0,  /* 28224 floats */
-    TB_layer3_8_conv1 = 0,  /* 28224 floats */
-    T_layer3_8_conv2 = 0,  /* 28224 floats */
-    TB_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -864,61 +758,8 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_conv1 = 0,  /* 7056 floats */
-    IT_layer1_0_conv1 = 0,  /* 112896 floats */
-    IT_layer1_0_conv2 = 0,  /* 112896 floats */
-    IT_layer1_1_conv1 = 0,  /* 112896 floats */
-    IT_layer1_1_conv2 = 0,  /* 112896 floats */
-    IT_layer1_2_conv1 = 0,  /* 112896 floats */
-    IT_layer1_2_conv2 = 0,  /* 112896 floats */
-    IT_layer1_3_conv1 = 0,  /* 112896 floats */
-    IT_layer1_3_conv2 = 0,  /* 112896 floats */
-    IT_layer1_4_conv1 = 0,  /* 112896 floats */
-    IT_layer1_4_conv2 = 0,  /* 112896 floats */
-    IT_layer1_5_conv1 = 0,  /* 112896 floats */
-    IT_layer1_5_conv2 = 0,  /* 112896 floats */
-    IT_layer1_6_conv1 = 0,  /* 112896 floats */
-    IT_layer1_6_conv2 = 0,  /* 112896 floats */
-    IT_layer1_7_conv1 = 0,  /* 112896 floats */
-    IT_layer1_7_conv2 = 0,  /* 112896 floats */
-    IT_layer1_8_conv1 = 0,  /* 112896 floats */
-    IT_layer1_8_conv2 = 0,  /* 112896 floats */
     IT_layer2_0_conv1 = 0,  /* 28224 floats */
-    IT_layer2_0_conv2 = 0,  /* 56448 floats */
-    IT_layer2_1_conv1 = 0,  /* 56448 floats */
-    IT_layer2_1_conv2 = 0,  /* 56448 floats */
-    IT_layer2_2_conv1 = 0,  /* 56448 floats */
-    IT_layer2_2_conv2 = 0,  /* 56448 floats */
-    IT_layer2_3_conv1 = 0,  /* 56448 floats */
-    IT_layer2_3_conv2 = 0,  /* 56448 floats */
-    IT_layer2_4_conv1 = 0,  /* 56448 floats */
-    IT_layer2_4_conv2 = 0,  /* 56448 floats */
-    IT_layer2_5_conv1 = 0,  /* 56448 floats */
-    IT_layer2_5_conv2 = 0,  /* 56448 floats */
-    IT_layer2_6_conv1 = 0,  /* 56448 floats */
-    IT_layer2_6_conv2 = 0,  /* 56448 floats */
-    IT_layer2_7_conv1 = 0,  /* 56448 floats */
-    IT_layer2_7_conv2 = 0,  /* 56448 floats */
-    IT_layer2_8_conv1 = 0,  /* 56448 floats */
-    IT_layer2_8_conv2 = 0,  /* 56448 floats */
     IT_layer3_0_conv1 = 0,  /* 14112 floats */
-    IT_layer3_0_conv2 = 0,  /* 28224 floats */
-    IT_layer3_1_conv1 = 0,  /* 28224 floats */
-    IT_layer3_1_conv2 = 0,  /* 28224 floats */
-    IT_layer3_2_conv1 = 0,  /* 28224 floats */
-    IT_layer3_2_conv2 = 0,  /* 28224 floats */
-    IT_layer3_3_conv1 = 0,  /* 28224 floats */
-    IT_layer3_3_conv2 = 0,  /* 28224 floats */
-    IT_layer3_4_conv1 = 0,  /* 28224 floats */
-    IT_layer3_4_conv2 = 0,  /* 28224 floats */
-    IT_layer3_5_conv1 = 0,  /* 28224 floats */
-    IT_layer3_5_conv2 = 0,  /* 28224 floats */
-    IT_layer3_6_conv1 = 0,  /* 28224 floats */
-    IT_layer3_6_conv2 = 0,  /* 28224 floats */
-    IT_layer3_7_conv1 = 0,  /* 28224 floats */
-    IT_layer3_7_conv2 = 0,  /* 28224 floats */
-    IT_layer3_8_conv1 = 0,  /* 28224 floats */
-    IT_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -1448,7 +1289,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
     if (training)
@@ -1461,8 +1302,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n,
+        &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
@@ -1478,8 +1319,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_0_bn2);
@@ -1495,8 +1336,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
@@ -1512,8 +1353,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_1_bn2);
@@ -1529,8 +1370,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
@@ -1546,8 +1387,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_2_bn2);
@@ -1563,8 +1404,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
-        P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
+        NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_bn1);
@@ -1580,8 +1421,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
-        P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
+        NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_3_bn2);
@@ -1597,8 +1438,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
-        P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
+        NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_bn1);
@@ -1614,8 +1455,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
-        P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
+        NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_4_bn2);
@@ -1631,8 +1472,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
-        P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
+        NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_bn1);
@@ -1648,8 +1489,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
-        P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
+        NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_5_bn2);
@@ -1665,8 +1506,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
-        P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
+        NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_bn1);
@@ -1682,8 +1523,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
-        P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
+        NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_6_bn2);
@@ -1699,8 +1540,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
-        P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
+        NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_bn1);
@@ -1716,8 +1557,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
-        P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
+        NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_7_bn2);
@@ -1733,8 +1574,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
-        P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
+        NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_bn1);
@@ -1750,8 +1591,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
-        P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
+        NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_8_bn2);
@@ -1784,8 +1625,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_0_bn2);
@@ -1801,8 +1642,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
@@ -1818,8 +1659,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_1_bn2);
@@ -1835,8 +1676,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
@@ -1852,8 +1693,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_2_bn2);
@@ -1869,8 +1710,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
-        P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
+        NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_bn1);
@@ -1886,8 +1727,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
-        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
+        NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_3_bn2);
@@ -1903,8 +1744,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
-        P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
+        NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_bn1);
@@ -1920,8 +1761,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
-        P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
+        NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_4_bn2);
@@ -1937,8 +1778,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
-        P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
+        NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_bn1);
@@ -1954,8 +1795,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
-        P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
+        NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_5_bn2);
@@ -1971,8 +1812,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
-        P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
+        NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_bn1);
@@ -1988,8 +1829,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
-        P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
+        NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_6_bn2);
@@ -2005,8 +1846,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
-        P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
+        NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_bn1);
@@ -2022,8 +1863,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
-        P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
+        NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_7_bn2);
@@ -2039,8 +1880,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
-        P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
+        NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_bn1);
@@ -2056,8 +1897,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
-        P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
+        NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_8_bn2);
@@ -2090,8 +1931,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_0_bn2);
@@ -2107,8 +1948,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
@@ -2124,8 +1965,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_1_bn2);
@@ -2141,8 +1982,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
@@ -2158,8 +1999,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_2_bn2);
@@ -2175,8 +2016,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
-        P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
+        NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_bn1);
@@ -2192,8 +2033,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
-        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
+        NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_3_bn2);
@@ -2209,8 +2050,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
-        P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
+        NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_bn1);
@@ -2226,8 +2067,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
-        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
+        NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_4_bn2);
@@ -2243,8 +2084,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
-        P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
+        NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_bn1);
@@ -2260,8 +2101,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
-        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
+        NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_5_bn2);
@@ -2277,8 +2118,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
-        P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
+        NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_bn1);
@@ -2294,8 +2135,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
-        P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
+        NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_6_bn2);
@@ -2311,8 +2152,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
-        P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
+        NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_bn1);
@@ -2328,8 +2169,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
-        P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
+        NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_7_bn2);
@@ -2345,8 +2186,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
-        P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
+        NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_bn1);
@@ -2362,8 +2203,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
-        P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
+        NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_8_bn2);
@@ -2389,14 +2230,14 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n,
+        &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
@@ -2404,7 +2245,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2413,7 +2254,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2422,7 +2263,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2431,7 +2272,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2440,7 +2281,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2449,7 +2290,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2458,7 +2299,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2467,7 +2308,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2, 1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2476,7 +2317,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2485,7 +2326,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2, 1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2494,7 +2335,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2503,7 +2344,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2, 1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2512,7 +2353,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2521,7 +2362,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2, 1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2530,7 +2371,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2539,7 +2380,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2, 1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2548,7 +2389,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2566,7 +2407,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2575,7 +2416,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2584,7 +2425,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2593,7 +2434,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2602,7 +2443,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2611,7 +2452,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2620,7 +2461,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2629,7 +2470,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2638,7 +2479,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2647,7 +2488,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2, 1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2656,7 +2497,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2665,7 +2506,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2, 1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2674,7 +2515,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2683,7 +2524,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2, 1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2692,7 +2533,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2701,7 +2542,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2, 1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2710,7 +2551,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
@@ -2728,7 +2569,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -2737,7 +2578,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -2746,7 +2587,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -2755,7 +2596,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -2764,7 +2605,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -2773,7 +2614,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -2782,7 +2623,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -2791,7 +2632,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -2800,7 +2641,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -2809,7 +2650,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -2818,7 +2659,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -2827,7 +2668,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -2836,7 +2677,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -2845,7 +2686,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2, 1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -2854,7 +2695,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -2863,7 +2704,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2, 1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -2872,7 +2713,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
         P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
@@ -2922,7 +2763,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_8_relu1), A(X_layer3_8_conv1), S(S_layer3_8_bn1),
         S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
         &g_layer3_8_bn1);
-    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, T(TB_layer3_8_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL,
         A(D_layer3_8_conv2), A(RX_layer3_8_relu1), P(P_layer3_8_conv2_weight), n,
         &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
@@ -2943,7 +2784,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_7_relu2), A(X_layer3_7_conv2), S(S_layer3_7_bn2),
         S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n,
         &g_layer3_7_bn2);
-    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, T(TB_layer3_8_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL,
         A(D_layer3_8_conv1), A(RX_layer3_7_relu2), P(P_layer3_8_conv1_weight), n,
         &g_layer3_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_7_relu2), n, 3136,
@@ -2964,7 +2805,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_7_relu1), A(X_layer3_7_conv1), S(S_layer3_7_bn1),
         S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
         &g_layer3_7_bn1);
-    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, T(TB_layer3_7_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL,
         A(D_layer3_7_conv2), A(RX_layer3_7_relu1), P(P_layer3_7_conv2_weight), n,
         &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
@@ -2985,7 +2826,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_6_relu2), A(X_layer3_6_conv2), S(S_layer3_6_bn2),
         S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n,
         &g_layer3_6_bn2);
-    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, T(TB_layer3_7_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL,
         A(D_layer3_7_conv1), A(RX_layer3_6_relu2), P(P_layer3_7_conv1_weight), n,
         &g_layer3_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_6_relu2), n, 3136,
@@ -3006,7 +2847,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_6_relu1), A(X_layer3_6_conv1), S(S_layer3_6_bn1),
         S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
         &g_layer3_6_bn1);
-    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, T(TB_layer3_6_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL,
         A(D_layer3_6_conv2), A(RX_layer3_6_relu1), P(P_layer3_6_conv2_weight), n,
         &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
@@ -3027,7 +2868,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu2), A(X_layer3_5_conv2), S(S_layer3_5_bn2),
         S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
         &g_layer3_5_bn2);
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, T(TB_layer3_6_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL,
         A(D_layer3_6_conv1), A(RX_layer3_5_relu2), P(P_layer3_6_conv1_weight), n,
         &g_layer3_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 3136,
@@ -3048,7 +2889,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
         S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
         &g_layer3_5_bn1);
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, T(TB_layer3_5_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL,
         A(D_layer3_5_conv2), A(RX_layer3_5_relu1), P(P_layer3_5_conv2_weight), n,
         &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
@@ -3069,7 +2910,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu2), A(X_layer3_4_conv2), S(S_layer3_4_bn2),
         S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
         &g_layer3_4_bn2);
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, T(TB_layer3_5_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL,
         A(D_layer3_5_conv1), A(RX_layer3_4_relu2), P(P_layer3_5_conv1_weight), n,
         &g_layer3_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 3136,
@@ -3090,7 +2931,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
         S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
         &g_layer3_4_bn1);
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, T(TB_layer3_4_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL,
         A(D_layer3_4_conv2), A(RX_layer3_4_relu1), P(P_layer3_4_conv2_weight), n,
         &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
@@ -3111,7 +2952,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu2), A(X_layer3_3_conv2), S(S_layer3_3_bn2),
         S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
         &g_layer3_3_bn2);
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, T(TB_layer3_4_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL,
         A(D_layer3_4_conv1), A(RX_layer3_3_relu2), P(P_layer3_4_conv1_weight), n,
         &g_layer3_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 3136,
@@ -3132,7 +2973,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
         S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
         &g_layer3_3_bn1);
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, T(TB_layer3_3_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL,
         A(D_layer3_3_conv2), A(RX_layer3_3_relu1), P(P_layer3_3_conv2_weight), n,
         &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
@@ -3153,7 +2994,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
         S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
         &g_layer3_2_bn2);
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, T(TB_layer3_3_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL,
         A(D_layer3_3_conv1), A(RX_layer3_2_relu2), P(P_layer3_3_conv1_weight), n,
         &g_layer3_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 3136,
@@ -3174,7 +3015,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
         S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL,
         A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
         &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
@@ -3195,7 +3036,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
         S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
         &g_layer3_1_bn2);
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL,
         A(D_layer3_2_conv1), A(RX_layer3_1_relu2), P(P_layer3_2_conv1_weight), n,
         &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
@@ -3216,7 +3057,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
         A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
         &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
@@ -3237,7 +3078,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
         S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
         &g_layer3_0_bn2);
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL,
         A(D_layer3_1_conv1), A(RX_layer3_0_relu2), P(P_layer3_1_conv1_weight), n,
         &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
@@ -3258,7 +3099,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
         A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
         &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
@@ -3300,7 +3141,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_8_relu1), A(X_layer2_8_conv1), S(S_layer2_8_bn1),
         S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
         &g_layer2_8_bn1);
-    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, T(TB_layer2_8_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL,
         A(D_layer2_8_conv2), A(RX_layer2_8_relu1), P(P_layer2_8_conv2_weight), n,
         &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
@@ -3321,7 +3162,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_7_relu2), A(X_layer2_7_conv2), S(S_layer2_7_bn2),
         S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n,
         &g_layer2_7_bn2);
-    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, T(TB_layer2_8_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL,
         A(D_layer2_8_conv1), A(RX_layer2_7_relu2), P(P_layer2_8_conv1_weight), n,
         &g_layer2_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_7_relu2), n, 6272,
@@ -3342,7 +3183,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_7_relu1), A(X_layer2_7_conv1), S(S_layer2_7_bn1),
         S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
         &g_layer2_7_bn1);
-    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, T(TB_layer2_7_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL,
         A(D_layer2_7_conv2), A(RX_layer2_7_relu1), P(P_layer2_7_conv2_weight), n,
         &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
@@ -3363,7 +3204,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_6_relu2), A(X_layer2_6_conv2), S(S_layer2_6_bn2),
         S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n,
         &g_layer2_6_bn2);
-    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, T(TB_layer2_7_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL,
         A(D_layer2_7_conv1), A(RX_layer2_6_relu2), P(P_layer2_7_conv1_weight), n,
         &g_layer2_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_6_relu2), n, 6272,
@@ -3384,7 +3225,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_6_relu1), A(X_layer2_6_conv1), S(S_layer2_6_bn1),
         S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
         &g_layer2_6_bn1);
-    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, T(TB_layer2_6_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL,
         A(D_layer2_6_conv2), A(RX_layer2_6_relu1), P(P_layer2_6_conv2_weight), n,
         &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
@@ -3405,7 +3246,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_5_relu2), A(X_layer2_5_conv2), S(S_layer2_5_bn2),
         S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n,
         &g_layer2_5_bn2);
-    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, T(TB_layer2_6_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL,
         A(D_layer2_6_conv1), A(RX_layer2_5_relu2), P(P_layer2_6_conv1_weight), n,
         &g_layer2_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_5_relu2), n, 6272,
@@ -3426,7 +3267,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_5_relu1), A(X_layer2_5_conv1), S(S_layer2_5_bn1),
         S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
         &g_layer2_5_bn1);
-    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, T(TB_layer2_5_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL,
         A(D_layer2_5_conv2), A(RX_layer2_5_relu1), P(P_layer2_5_conv2_weight), n,
         &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
@@ -3447,7 +3288,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_4_relu2), A(X_layer2_4_conv2), S(S_layer2_4_bn2),
         S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n,
         &g_layer2_4_bn2);
-    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, T(TB_layer2_5_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL,
         A(D_layer2_5_conv1), A(RX_layer2_4_relu2), P(P_layer2_5_conv1_weight), n,
         &g_layer2_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_4_relu2), n, 6272,
@@ -3468,7 +3309,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_4_relu1), A(X_layer2_4_conv1), S(S_layer2_4_bn1),
         S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
         &g_layer2_4_bn1);
-    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, T(TB_layer2_4_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL,
         A(D_layer2_4_conv2), A(RX_layer2_4_relu1), P(P_layer2_4_conv2_weight), n,
         &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
@@ -3489,7 +3330,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu2), A(X_layer2_3_conv2), S(S_layer2_3_bn2),
         S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
         &g_layer2_3_bn2);
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, T(TB_layer2_4_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL,
         A(D_layer2_4_conv1), A(RX_layer2_3_relu2), P(P_layer2_4_conv1_weight), n,
         &g_layer2_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 6272,
@@ -3510,7 +3351,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
         S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
         &g_layer2_3_bn1);
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, T(TB_layer2_3_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL,
         A(D_layer2_3_conv2), A(RX_layer2_3_relu1), P(P_layer2_3_conv2_weight), n,
         &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
@@ -3531,7 +3372,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
         S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
         &g_layer2_2_bn2);
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, T(TB_layer2_3_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL,
         A(D_layer2_3_conv1), A(RX_layer2_2_relu2), P(P_layer2_3_conv1_weight), n,
         &g_layer2_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
@@ -3552,7 +3393,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL,
         A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
         &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
@@ -3573,7 +3414,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
         S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
         &g_layer2_1_bn2);
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL,
         A(D_layer2_2_conv1), A(RX_layer2_1_relu2), P(P_layer2_2_conv1_weight), n,
         &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
@@ -3594,7 +3435,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
         A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
         &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
@@ -3615,7 +3456,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
         S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
         &g_layer2_0_bn2);
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL,
         A(D_layer2_1_conv1), A(RX_layer2_0_relu2), P(P_layer2_1_conv1_weight), n,
         &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
@@ -3636,7 +3477,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
         A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
         &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
@@ -3678,7 +3519,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_8_relu1), A(X_layer1_8_conv1), S(S_layer1_8_bn1),
         S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
         &g_layer1_8_bn1);
-    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, T(TB_layer1_8_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL,
         A(D_layer1_8_conv2), A(RX_layer1_8_relu1), P(P_layer1_8_conv2_weight), n,
         &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
@@ -3699,7 +3540,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_7_relu2), A(X_layer1_7_conv2), S(S_layer1_7_bn2),
         S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n,
         &g_layer1_7_bn2);
-    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, T(TB_layer1_8_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL,
         A(D_layer1_8_conv1), A(RX_layer1_7_relu2), P(P_layer1_8_conv1_weight), n,
         &g_layer1_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_7_relu2), n, 12544,
@@ -3720,7 +3561,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_7_relu1), A(X_layer1_7_conv1), S(S_layer1_7_bn1),
         S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
         &g_layer1_7_bn1);
-    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, T(TB_layer1_7_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL,
         A(D_layer1_7_conv2), A(RX_layer1_7_relu1), P(P_layer1_7_conv2_weight), n,
         &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
@@ -3741,7 +3582,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_6_relu2), A(X_layer1_6_conv2), S(S_layer1_6_bn2),
         S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n,
         &g_layer1_6_bn2);
-    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, T(TB_layer1_7_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL,
         A(D_layer1_7_conv1), A(RX_layer1_6_relu2), P(P_layer1_7_conv1_weight), n,
         &g_layer1_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_6_relu2), n, 12544,
@@ -3762,7 +3603,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_6_relu1), A(X_layer1_6_conv1), S(S_layer1_6_bn1),
         S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
         &g_layer1_6_bn1);
-    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, T(TB_layer1_6_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL,
         A(D_layer1_6_conv2), A(RX_layer1_6_relu1), P(P_layer1_6_conv2_weight), n,
         &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
@@ -3783,7 +3624,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_5_relu2), A(X_layer1_5_conv2), S(S_layer1_5_bn2),
         S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n,
         &g_layer1_5_bn2);
-    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, T(TB_layer1_6_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL,
         A(D_layer1_6_conv1), A(RX_layer1_5_relu2), P(P_layer1_6_conv1_weight), n,
         &g_layer1_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_5_relu2), n, 12544,
@@ -3804,7 +3645,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_5_relu1), A(X_layer1_5_conv1), S(S_layer1_5_bn1),
         S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
         &g_layer1_5_bn1);
-    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, T(TB_layer1_5_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL,
         A(D_layer1_5_conv2), A(RX_layer1_5_relu1), P(P_layer1_5_conv2_weight), n,
         &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
@@ -3825,7 +3666,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_4_relu2), A(X_layer1_4_conv2), S(S_layer1_4_bn2),
         S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n,
         &g_layer1_4_bn2);
-    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, T(TB_layer1_5_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL,
         A(D_layer1_5_conv1), A(RX_layer1_4_relu2), P(P_layer1_5_conv1_weight), n,
         &g_layer1_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_4_relu2), n, 12544,
@@ -3846,7 +3687,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_4_relu1), A(X_layer1_4_conv1), S(S_layer1_4_bn1),
         S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
         &g_layer1_4_bn1);
-    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, T(TB_layer1_4_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL,
         A(D_layer1_4_conv2), A(RX_layer1_4_relu1), P(P_layer1_4_conv2_weight), n,
         &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
@@ -3867,7 +3708,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_3_relu2), A(X_layer1_3_conv2), S(S_layer1_3_bn2),
         S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n,
         &g_layer1_3_bn2);
-    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, T(TB_layer1_4_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL,
         A(D_layer1_4_conv1), A(RX_layer1_3_relu2), P(P_layer1_4_conv1_weight), n,
         &g_layer1_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_3_relu2), n, 12544,
@@ -3888,7 +3729,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_3_relu1), A(X_layer1_3_conv1), S(S_layer1_3_bn1),
         S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
         &g_layer1_3_bn1);
-    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, T(TB_layer1_3_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL,
         A(D_layer1_3_conv2), A(RX_layer1_3_relu1), P(P_layer1_3_conv2_weight), n,
         &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
@@ -3909,7 +3750,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
         S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
         &g_layer1_2_bn2);
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, T(TB_layer1_3_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL,
         A(D_layer1_3_conv1), A(RX_layer1_2_relu2), P(P_layer1_3_conv1_weight), n,
         &g_layer1_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
@@ -3930,7 +3771,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL,
         A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
         &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
@@ -3951,7 +3792,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
         S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
         &g_layer1_1_bn2);
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL,
         A(D_layer1_2_conv1), A(RX_layer1_1_relu2), P(P_layer1_2_conv1_weight), n,
         &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
@@ -3972,7 +3813,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
         A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
         &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
@@ -3993,7 +3834,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
         S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
         &g_layer1_0_bn2);
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL,
         A(D_layer1_1_conv1), A(RX_layer1_0_relu2), P(P_layer1_1_conv1_weight), n,
         &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
@@ -4014,7 +3855,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
         A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
         &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
@@ -4034,8 +3875,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
-        A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(D_layer1_0_conv1),
+        A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
@@ -4044,8 +3885,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
-        n, &g_conv1, RT_ADD);
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, A(D_conv1), x, P(P_conv1_weight), n,
+        &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

@@ -355,116 +355,10 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
-    T_conv1 = 0,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
-    T_layer1_0_conv1 = 0,  /* 112896 floats */
-    TB_layer1_0_conv1 = 0,  /* 112896 floats */
-    T_layer1_0_conv2 = 0,  /* 112896 floats */
-    TB_layer1_0_conv2 = 0,  /* 112896 floats */
-    T_layer1_1_conv1 = 0,  /* 112896 floats */
-    TB_layer1_1_conv1 = 0,  /* 112896 floats */
-    T_layer1_1_conv2 = 0,  /* 112896 floats */
-    TB_layer1_1_conv2 = 0,  /* 112896 floats */
-    T_layer1_2_conv1 = 0,  /* 112896 floats */
-    TB_layer1_2_conv1 = 0,  /* 112896 floats */
-    T_layer1_2_conv2 = 0,  /* 112896 floats */
-    TB_layer1_2_conv2 = 0,  /* 112896 floats */
-    T_layer1_3_conv1 = 0,  /* 112896 floats */
-    TB_layer1_3_conv1 = 0,  /* 112896 floats */
-    T_layer1_3_conv2 = 0,  /* 112896 floats */
-    TB_layer1_3_conv2 = 0,  /* 112896 floats */
-    T_layer1_4_conv1 = 0,  /* 112896 floats */
-    TB_layer1_4_conv1 = 0,  /* 112896 floats */
-    T_layer1_4_conv2 = 0,  /* 112896 floats */
-    TB_layer1_4_conv2 = 0,  /* 112896 floats */
-    T_layer1_5_conv1 = 0,  /* 112896 floats */
-    TB_layer1_5_conv1 = 0,  /* 112896 floats */
-    T_layer1_5_conv2 = 0,  /* 112896 floats */
-    TB_layer1_5_conv2 = 0,  /* 112896 floats */
-    T_layer1_6_conv1 = 0,  /* 112896 floats */
-    TB_layer1_6_conv1 = 0,  /* 112896 floats */
-    T_layer1_6_conv2 = 0,  /* 112896 floats */
-    TB_layer1_6_conv2 = 0,  /* 112896 floats */
-    T_layer1_7_conv1 = 0,  /* 112896 floats */
-    TB_layer1_7_conv1 = 0,  /* 112896 floats */
-    T_layer1_7_conv2 = 0,  /* 112896 floats */
-    TB_layer1_7_conv2 = 0,  /* 112896 floats */
-    T_layer1_8_conv1 = 0,  /* 112896 floats */
-    TB_layer1_8_conv1 = 0,  /* 112896 floats */
-    T_layer1_8_conv2 = 0,  /* 112896 floats */
-    TB_layer1_8_conv2 = 0,  /* 112896 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
-    T_layer2_0_conv2 = 0,  /* 56448 floats */
-    TB_layer2_0_conv2 = 0,  /* 56448 floats */
-    T_layer2_1_conv1 = 0,  /* 56448 floats */
-    TB_layer2_1_conv1 = 0,  /* 56448 floats */
-    T_layer2_1_conv2 = 0,  /* 56448 floats */
-    TB_layer2_1_conv2 = 0,  /* 56448 floats */
-    T_layer2_2_conv1 = 0,  /* 56448 floats */
-    TB_layer2_2_conv1 = 0,  /* 56448 floats */
-    T_layer2_2_conv2 = 0,  /* 56448 floats */
-    TB_layer2_2_conv2 = 0,  /* 56448 floats */
-    T_layer2_3_conv1 = 0,  /* 56448 floats */
-    TB_layer2_3_conv1 = 0,  /* 56448 floats */
-    T_layer2_3_conv2 = 0,  /* 56448 floats */
-    TB_layer2_3_conv2 = 0,  /* 56448 floats */
-    T_layer2_4_conv1 = 0,  /* 56448 floats */
-    TB_layer2_4_conv1 = 0,  /* 56448 floats */
-    T_layer2_4_conv2 = 0,  /* 56448 floats */
-    TB_layer2_4_conv2 = 0,  /* 56448 floats */
-    T_layer2_5_conv1 = 0,  /* 56448 floats */
-    TB_layer2_5_conv1 = 0,  /* 56448 floats */
-    T_layer2_5_conv2 = 0,  /* 56448 floats */
-    TB_layer2_5_conv2 = 0,  /* 56448 floats */
-    T_layer2_6_conv1 = 0,  /* 56448 floats */
-    TB_layer2_6_conv1 = 0,  /* 56448 floats */
-    T_layer2_6_conv2 = 0,  /* 56448 floats */
-    TB_layer2_6_conv2 = 0,  /* 56448 floats */
-    T_layer2_7_conv1 = 0,  /* 56448 floats */
-    TB_layer2_7_conv1 = 0,  /* 56448 floats */
-    T_layer2_7_conv2 = 0,  /* 56448 floats */
-    TB_layer2_7_conv2 = 0,  /* 56448 floats */
-    T_layer2_8_conv1 = 0,  /* 56448 floats */
-    TB_layer2_8_conv1 = 0,  /* 56448 floats */
-    T_layer2_8_conv2 = 0,  /* 56448 floats */
-    TB_layer2_8_conv2 = 0,  /* 56448 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
-    T_layer3_0_conv2 = 0,  /* 28224 floats */
-    TB_layer3_0_conv2 = 0,  /* 28224 floats */
-    T_layer3_1_conv1 = 0,  /* 28224 floats */
-    TB_layer3_1_conv1 = 0,  /* 28224 floats */
-    T_layer3_1_conv2 = 0,  /* 28224 floats */
-    TB_layer3_1_conv2 = 0,  /* 28224 floats */
-    T_layer3_2_conv1 = 0,  /* 28224 floats */
-    TB_layer3_2_conv1 = 0,  /* 28224 floats */
-    T_layer3_2_conv2 = 0,  /* 28224 floats */
-    TB_layer3_2_conv2 = 0,  /* 28224 floats */
-    T_layer3_3_conv1 = 0,  /* 28224 floats */
-    TB_layer3_3_conv1 = 0,  /* 28224 floats */
-    T_layer3_3_conv2 = 0,  /* 28224 floats */
-    TB_layer3_3_conv2 = 0,  /* 28224 floats */
-    T_layer3_4_conv1 = 0,  /* 28224 floats */
-    TB_layer3_4_conv1 = 0,  /* 28224 floats */
-    T_layer3_4_conv2 = 0,  /* 28224 floats */
-    TB_layer3_4_conv2 = 0,  /* 28224 floats */
-    T_layer3_5_conv1 = 0,  /* 28224 floats */
-    TB_layer3_5_conv1 = 0,  /* 28224 floats */
-    T_layer3_5_conv2 = 0,  /* 28224 floats */
-    TB_layer3_5_conv2 = 0,  /* 28224 floats */
-    T_layer3_6_conv1 = 0,  /* 28224 floats */
-    TB_layer3_6_conv1 = 0,  /* 28224 floats */
-    T_layer3_6_conv2 = 0,  /* 28224 floats */
-    TB_layer3_6_conv2 = 0,  /* 28224 floats */
-    T_layer3_7_conv1 = 0,  /* 28224 floats */
-    TB_layer3_7_conv1 = 0,  /* 28224 floats */
-    T_layer3_7_conv2 = 0,  /* 28224 floats */
-    TB_layer3_7_conv2 = 0,  /* 28224 floats */
-    T_layer3_8_conv1 = 0,  /* 28224 floats */
-    TB_layer3_8_conv1 = 0,  /* 28224 floats */
-    T_layer3_8_conv2 = 0,  /* 28224 floats */
-    TB_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -586,61 +480,8 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_conv1 = 0,  /* 7056 floats */
-    IT_layer1_0_conv1 = 0,  /* 112896 floats */
-    IT_layer1_0_conv2 = 0,  /* 112896 floats */
-    IT_layer1_1_conv1 = 0,  /* 112896 floats */
-    IT_layer1_1_conv2 = 0,  /* 112896 floats */
-    IT_layer1_2_conv1 = 0,  /* 112896 floats */
-    IT_layer1_2_conv2 = 0,  /* 112896 floats */
-    IT_layer1_3_conv1 = 0,  /* 112896 floats */
-    IT_layer1_3_conv2 = 0,  /* 112896 floats */
-    IT_layer1_4_conv1 = 0,  /* 112896 floats */
-    IT_layer1_4_conv2 = 0,  /* 112896 floats */
-    IT_layer1_5_conv1 = 0,  /* 112896 floats */
-    IT_layer1_5_conv2 = 0,  /* 112896 floats */
-    IT_layer1_6_conv1 = 0,  /* 112896 floats */
-    IT_layer1_6_conv2 = 0,  /* 112896 floats */
-    IT_layer1_7_conv1 = 0,  /* 112896 floats */
-    IT_layer1_7_conv2 = 0,  /* 112896 floats */
-    IT_layer1_8_conv1 = 0,  /* 112896 floats */
-    IT_layer1_8_conv2 = 0,  /* 112896 floats */
     IT_layer2_0_conv1 = 0,  /* 28224 floats */
-    IT_layer2_0_conv2 = 0,  /* 56448 floats */
-    IT_layer2_1_conv1 = 0,  /* 56448 floats */
-    IT_layer2_1_conv2 = 0,  /* 56448 floats */
-    IT_layer2_2_conv1 = 0,  /* 56448 floats */
-    IT_layer2_2_conv2 = 0,  /* 56448 floats */
-    IT_layer2_3_conv1 = 0,  /* 56448 floats */
-    IT_layer2_3_conv2 = 0,  /* 56448 floats */
-    IT_layer2_4_conv1 = 0,  /* 56448 floats */
-    IT_layer2_4_conv2 = 0,  /* 56448 floats */
-    IT_layer2_5_conv1 = 0,  /* 56448 floats */
-    IT_layer2_5_conv2 = 0,  /* 56448 floats */
-    IT_layer2_6_conv1 = 0,  /* 56448 floats */
-    IT_layer2_6_conv2 = 0,  /* 56448 floats */
-    IT_layer2_7_conv1 = 0,  /* 56448 floats */
-    IT_layer2_7_conv2 = 0,  /* 56448 floats */
-    IT_layer2_8_conv1 = 0,  /* 56448 floats */
-    IT_layer2_8_conv2 = 0,  /* 56448 floats */
     IT_layer3_0_conv1 = 0,  /* 14112 floats */
-    IT_layer3_0_conv2 = 0,  /* 28224 floats */
-    IT_layer3_1_conv1 = 0,  /* 28224 floats */
-    IT_layer3_1_conv2 = 0,  /* 28224 floats */
-    IT_layer3_2_conv1 = 0,  /* 28224 floats */
-    IT_layer3_2_conv2 = 0,  /* 28224 floats */
-    IT_layer3_3_conv1 = 0,  /* 28224 floats */
-    IT_layer3_3_conv2 = 0,  /* 28224 floats */
-    IT_layer3_4_conv1 = 0,  /* 28224 floats */
-    IT_layer3_4_conv2 = 0,  /* 28224 floats */
-    IT_layer3_5_conv1 = 0,  /* 28224 floats */
-    IT_layer3_5_conv2 = 0,  /* 28224 floats */
-    IT_layer3_6_conv1 = 0,  /* 28224 floats */
-    IT_layer3_6_conv2 = 0,  /* 28224 floats */
-    IT_layer3_7_conv1 = 0,  /* 28224 floats */
-    IT_layer3_7_conv2 = 0,  /* 28224 floats */
-    IT_layer3_8_conv1 = 0,  /* 28224 floats */
-    IT_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -951,15 +792,15 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
-        P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight),
+        P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_relu1);
@@ -967,8 +808,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
@@ -976,8 +817,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
@@ -985,8 +826,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
@@ -994,8 +835,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
@@ -1003,8 +844,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
@@ -1012,8 +853,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
-        P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
+        P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_relu1);
@@ -1021,8 +862,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
-        P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
+        P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_3_relu2);
@@ -1030,8 +871,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
-        P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
+        P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_relu1);
@@ -1039,8 +880,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
-        P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
+        P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_4_relu2);
@@ -1048,8 +889,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
-        P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
+        P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_relu1);
@@ -1057,8 +898,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
-        P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
+        P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_5_relu2);
@@ -1066,8 +907,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
-        P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
+        P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_relu1);
@@ -1075,8 +916,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
-        P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
+        P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_6_relu2);
@@ -1084,8 +925,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
-        P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
+        P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_relu1);
@@ -1093,8 +934,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
-        P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
+        P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_7_relu2);
@@ -1102,8 +943,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
-        P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
+        P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_relu1);
@@ -1111,8 +952,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
-        P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
+        P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_8_relu2);
@@ -1129,8 +970,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
@@ -1138,8 +979,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
@@ -1147,8 +988,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
@@ -1156,8 +997,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
@@ -1165,8 +1006,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
@@ -1174,8 +1015,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
-        P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
+        P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_relu1);
@@ -1183,8 +1024,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
-        P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
+        P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_3_relu2);
@@ -1192,8 +1033,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
-        P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
+        P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_relu1);
@@ -1201,8 +1042,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
-        P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
+        P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_4_relu2);
@@ -1210,8 +1051,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
-        P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
+        P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_relu1);
@@ -1219,8 +1060,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
-        P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
+        P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_5_relu2);
@@ -1228,8 +1069,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
-        P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
+        P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_relu1);
@@ -1237,8 +1078,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
-        P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
+        P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_6_relu2);
@@ -1246,8 +1087,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
-        P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
+        P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_relu1);
@@ -1255,8 +1096,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
-        P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
+        P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_7_relu2);
@@ -1264,8 +1105,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
-        P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
+        P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_relu1);
@@ -1273,8 +1114,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
-        P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
+        P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_8_relu2);
@@ -1291,8 +1132,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
@@ -1300,8 +1141,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
@@ -1309,8 +1150,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
@@ -1318,8 +1159,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
@@ -1327,8 +1168,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
@@ -1336,8 +1177,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
-        P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
+        P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_relu1);
@@ -1345,8 +1186,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
-        P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
+        P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_3_relu2);
@@ -1354,8 +1195,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
-        P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
+        P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_relu1);
@@ -1363,8 +1204,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
-        P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
+        P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_4_relu2);
@@ -1372,8 +1213,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
-        P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
+        P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_relu1);
@@ -1381,8 +1222,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
-        P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
+        P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_5_relu2);
@@ -1390,8 +1231,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
-        P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
+        P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_relu1);
@@ -1399,8 +1240,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
-        P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
+        P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_6_relu2);
@@ -1408,8 +1249,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
-        P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
+        P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_relu1);
@@ -1417,8 +1258,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
-        P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
+        P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_7_relu2);
@@ -1426,8 +1267,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
-        P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
+        P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_relu1);
@@ -1435,8 +1276,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
-        P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
+        P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_8_relu2);
@@ -1454,132 +1295,131 @@ const float *plain56_nonorm_infer(const float *params, float *arena, const float
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n,
-        &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
-        P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight),
+        P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_3_conv2), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_4_conv2), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_5_conv2), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_6_conv2), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_7_conv2), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
@@ -1593,119 +1433,119 @@ const float *plain56_nonorm_infer(const float *params, float *arena, const float
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_4_conv2), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_5_conv2), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_6_conv2), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_7_conv2), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
@@ -1719,119 +1559,119 @@ const float *plain56_nonorm_infer(const float *params, float *arena, const float
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_6_conv2), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_7_conv2), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
@@ -1868,9 +1708,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), G(P_layer3_8_conv2_bias),
-        T(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
-        n, &g_layer3_8_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight),
+        G(P_layer3_8_conv2_bias), A(D_layer3_8_conv2), A(X_layer3_8_relu1),
+        P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1881,9 +1721,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), G(P_layer3_8_conv1_bias),
-        T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
-        n, &g_layer3_8_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight),
+        G(P_layer3_8_conv1_bias), A(D_layer3_8_conv1), A(X_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_7_relu2), n, 3136,
         3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1894,9 +1734,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), G(P_layer3_7_conv2_bias),
-        T(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
-        n, &g_layer3_7_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight),
+        G(P_layer3_7_conv2_bias), A(D_layer3_7_conv2), A(X_layer3_7_relu1),
+        P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1907,9 +1747,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), G(P_layer3_7_conv1_bias),
-        T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
-        n, &g_layer3_7_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight),
+        G(P_layer3_7_conv1_bias), A(D_layer3_7_conv1), A(X_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_6_relu2), n, 3136,
         3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1920,9 +1760,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), G(P_layer3_6_conv2_bias),
-        T(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
-        n, &g_layer3_6_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight),
+        G(P_layer3_6_conv2_bias), A(D_layer3_6_conv2), A(X_layer3_6_relu1),
+        P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1933,9 +1773,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), G(P_layer3_6_conv1_bias),
-        T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
-        n, &g_layer3_6_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight),
+        G(P_layer3_6_conv1_bias), A(D_layer3_6_conv1), A(X_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 3136,
         3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1946,9 +1786,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), G(P_layer3_5_conv2_bias),
-        T(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
-        n, &g_layer3_5_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight),
+        G(P_layer3_5_conv2_bias), A(D_layer3_5_conv2), A(X_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1959,9 +1799,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), G(P_layer3_5_conv1_bias),
-        T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
-        n, &g_layer3_5_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight),
+        G(P_layer3_5_conv1_bias), A(D_layer3_5_conv1), A(X_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 3136,
         3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1972,9 +1812,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), G(P_layer3_4_conv2_bias),
-        T(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
-        n, &g_layer3_4_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight),
+        G(P_layer3_4_conv2_bias), A(D_layer3_4_conv2), A(X_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1985,9 +1825,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), G(P_layer3_4_conv1_bias),
-        T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
-        n, &g_layer3_4_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight),
+        G(P_layer3_4_conv1_bias), A(D_layer3_4_conv1), A(X_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 3136,
         3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1998,9 +1838,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), G(P_layer3_3_conv2_bias),
-        T(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
-        n, &g_layer3_3_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight),
+        G(P_layer3_3_conv2_bias), A(D_layer3_3_conv2), A(X_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2011,9 +1851,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), G(P_layer3_3_conv1_bias),
-        T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
-        n, &g_layer3_3_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight),
+        G(P_layer3_3_conv1_bias), A(D_layer3_3_conv1), A(X_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 3136,
         3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2024,9 +1864,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
-        T(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        n, &g_layer3_2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight),
+        G(P_layer3_2_conv2_bias), A(D_layer3_2_conv2), A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2037,9 +1877,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
-        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        n, &g_layer3_2_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight),
+        G(P_layer3_2_conv1_bias), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2050,9 +1890,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
-        T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        n, &g_layer3_1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight),
+        G(P_layer3_1_conv2_bias), A(D_layer3_1_conv2), A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2063,9 +1903,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
-        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        n, &g_layer3_1_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight),
+        G(P_layer3_1_conv1_bias), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2076,9 +1916,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
-        T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        n, &g_layer3_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight),
+        G(P_layer3_0_conv2_bias), A(D_layer3_0_conv2), A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2102,9 +1942,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), G(P_layer2_8_conv2_bias),
-        T(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
-        n, &g_layer2_8_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight),
+        G(P_layer2_8_conv2_bias), A(D_layer2_8_conv2), A(X_layer2_8_relu1),
+        P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2115,9 +1955,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), G(P_layer2_8_conv1_bias),
-        T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
-        n, &g_layer2_8_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight),
+        G(P_layer2_8_conv1_bias), A(D_layer2_8_conv1), A(X_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_7_relu2), n, 6272,
         6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2128,9 +1968,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), G(P_layer2_7_conv2_bias),
-        T(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
-        n, &g_layer2_7_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight),
+        G(P_layer2_7_conv2_bias), A(D_layer2_7_conv2), A(X_layer2_7_relu1),
+        P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2141,9 +1981,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), G(P_layer2_7_conv1_bias),
-        T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
-        n, &g_layer2_7_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight),
+        G(P_layer2_7_conv1_bias), A(D_layer2_7_conv1), A(X_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_6_relu2), n, 6272,
         6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2154,9 +1994,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), G(P_layer2_6_conv2_bias),
-        T(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
-        n, &g_layer2_6_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight),
+        G(P_layer2_6_conv2_bias), A(D_layer2_6_conv2), A(X_layer2_6_relu1),
+        P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2167,9 +2007,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), G(P_layer2_6_conv1_bias),
-        T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
-        n, &g_layer2_6_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight),
+        G(P_layer2_6_conv1_bias), A(D_layer2_6_conv1), A(X_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_5_relu2), n, 6272,
         6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2180,9 +2020,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), G(P_layer2_5_conv2_bias),
-        T(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
-        n, &g_layer2_5_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight),
+        G(P_layer2_5_conv2_bias), A(D_layer2_5_conv2), A(X_layer2_5_relu1),
+        P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2193,9 +2033,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), G(P_layer2_5_conv1_bias),
-        T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
-        n, &g_layer2_5_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight),
+        G(P_layer2_5_conv1_bias), A(D_layer2_5_conv1), A(X_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_4_relu2), n, 6272,
         6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2206,9 +2046,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), G(P_layer2_4_conv2_bias),
-        T(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
-        n, &g_layer2_4_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight),
+        G(P_layer2_4_conv2_bias), A(D_layer2_4_conv2), A(X_layer2_4_relu1),
+        P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2219,9 +2059,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), G(P_layer2_4_conv1_bias),
-        T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
-        n, &g_layer2_4_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight),
+        G(P_layer2_4_conv1_bias), A(D_layer2_4_conv1), A(X_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 6272,
         6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2232,9 +2072,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), G(P_layer2_3_conv2_bias),
-        T(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
-        n, &g_layer2_3_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight),
+        G(P_layer2_3_conv2_bias), A(D_layer2_3_conv2), A(X_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2245,9 +2085,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), G(P_layer2_3_conv1_bias),
-        T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
-        n, &g_layer2_3_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight),
+        G(P_layer2_3_conv1_bias), A(D_layer2_3_conv1), A(X_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2258,9 +2098,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
-        T(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        n, &g_layer2_2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight),
+        G(P_layer2_2_conv2_bias), A(D_layer2_2_conv2), A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2271,9 +2111,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
-        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        n, &g_layer2_2_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight),
+        G(P_layer2_2_conv1_bias), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2284,9 +2124,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
-        T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        n, &g_layer2_1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight),
+        G(P_layer2_1_conv2_bias), A(D_layer2_1_conv2), A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2297,9 +2137,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
-        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        n, &g_layer2_1_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight),
+        G(P_layer2_1_conv1_bias), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2310,9 +2150,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
-        T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        n, &g_layer2_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight),
+        G(P_layer2_0_conv2_bias), A(D_layer2_0_conv2), A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2336,9 +2176,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), G(P_layer1_8_conv2_bias),
-        T(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
-        n, &g_layer1_8_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight),
+        G(P_layer1_8_conv2_bias), A(D_layer1_8_conv2), A(X_layer1_8_relu1),
+        P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2349,9 +2189,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), G(P_layer1_8_conv1_bias),
-        T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
-        n, &g_layer1_8_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight),
+        G(P_layer1_8_conv1_bias), A(D_layer1_8_conv1), A(X_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_7_relu2), n, 12544,
         12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2362,9 +2202,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), G(P_layer1_7_conv2_bias),
-        T(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
-        n, &g_layer1_7_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight),
+        G(P_layer1_7_conv2_bias), A(D_layer1_7_conv2), A(X_layer1_7_relu1),
+        P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2375,9 +2215,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), G(P_layer1_7_conv1_bias),
-        T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
-        n, &g_layer1_7_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight),
+        G(P_layer1_7_conv1_bias), A(D_layer1_7_conv1), A(X_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_6_relu2), n, 12544,
         12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2388,9 +2228,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), G(P_layer1_6_conv2_bias),
-        T(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
-        n, &g_layer1_6_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight),
+        G(P_layer1_6_conv2_bias), A(D_layer1_6_conv2), A(X_layer1_6_relu1),
+        P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2401,9 +2241,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), G(P_layer1_6_conv1_bias),
-        T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
-        n, &g_layer1_6_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight),
+        G(P_layer1_6_conv1_bias), A(D_layer1_6_conv1), A(X_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_5_relu2), n, 12544,
         12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2414,9 +2254,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), G(P_layer1_5_conv2_bias),
-        T(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
-        n, &g_layer1_5_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight),
+        G(P_layer1_5_conv2_bias), A(D_layer1_5_conv2), A(X_layer1_5_relu1),
+        P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2427,9 +2267,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), G(P_layer1_5_conv1_bias),
-        T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
-        n, &g_layer1_5_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight),
+        G(P_layer1_5_conv1_bias), A(D_layer1_5_conv1), A(X_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_4_relu2), n, 12544,
         12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2440,9 +2280,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), G(P_layer1_4_conv2_bias),
-        T(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
-        n, &g_layer1_4_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight),
+        G(P_layer1_4_conv2_bias), A(D_layer1_4_conv2), A(X_layer1_4_relu1),
+        P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2453,9 +2293,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), G(P_layer1_4_conv1_bias),
-        T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
-        n, &g_layer1_4_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight),
+        G(P_layer1_4_conv1_bias), A(D_layer1_4_conv1), A(X_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_3_relu2), n, 12544,
         12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2466,9 +2306,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), G(P_layer1_3_conv2_bias),
-        T(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
-        n, &g_layer1_3_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight),
+        G(P_layer1_3_conv2_bias), A(D_layer1_3_conv2), A(X_layer1_3_relu1),
+        P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2479,9 +2319,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), G(P_layer1_3_conv1_bias),
-        T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
-        n, &g_layer1_3_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight),
+        G(P_layer1_3_conv1_bias), A(D_layer1_3_conv1), A(X_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2492,9 +2332,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
-        T(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        n, &g_layer1_2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight),
+        G(P_layer1_2_conv2_bias), A(D_layer1_2_conv2), A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2505,9 +2345,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
-        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        n, &g_layer1_2_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight),
+        G(P_layer1_2_conv1_bias), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2518,9 +2358,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
-        T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        n, &g_layer1_1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight),
+        G(P_layer1_1_conv2_bias), A(D_layer1_1_conv2), A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2531,9 +2371,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
-        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        n, &g_layer1_1_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight),
+        G(P_layer1_1_conv1_bias), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2544,9 +2384,9 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
-        T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        n, &g_layer1_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight),
+        G(P_layer1_0_conv2_bias), A(D_layer1_0_conv2), A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2557,16 +2397,15 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
-        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
-        &g_layer1_0_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_relu), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
+        A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_backward(A(D_conv1), A(D_relu), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }

@@ -241,44 +241,18 @@ enum {
 enum {
     T_conv1 = 0,  /* 1843968 floats */
     TB_conv1 = 0,  /* 1843968 floats */
-    T_layer1_0_conv1 = 0,  /* 1806336 floats */
-    TB_layer1_0_conv1 = 0,  /* 1806336 floats */
-    T_layer1_0_conv2 = 0,  /* 1806336 floats */
-    TB_layer1_0_conv2 = 0,  /* 1806336 floats */
-    T_layer1_1_conv1 = 0,  /* 1806336 floats */
-    TB_layer1_1_conv1 = 0,  /* 1806336 floats */
-    T_layer1_1_conv2 = 0,  /* 1806336 floats */
-    TB_layer1_1_conv2 = 0,  /* 1806336 floats */
     T_layer2_0_conv1 = 0,  /* 451584 floats */
     TB_layer2_0_conv1 = 0,  /* 451584 floats */
-    T_layer2_0_conv2 = 0,  /* 903168 floats */
-    TB_layer2_0_conv2 = 0,  /* 903168 floats */
     T_layer2_0_downsample_0 = 0,  /* 50176 floats */
     TB_layer2_0_downsample_0 = 0,  /* 50176 floats */
-    T_layer2_1_conv1 = 0,  /* 903168 floats */
-    TB_layer2_1_conv1 = 0,  /* 903168 floats */
-    T_layer2_1_conv2 = 0,  /* 903168 floats */
-    TB_layer2_1_conv2 = 0,  /* 903168 floats */
     T_layer3_0_conv1 = 0,  /* 225792 floats */
     TB_layer3_0_conv1 = 0,  /* 225792 floats */
-    T_layer3_0_conv2 = 0,  /* 451584 floats */
-    TB_layer3_0_conv2 = 0,  /* 451584 floats */
     T_layer3_0_downsample_0 = 0,  /* 25088 floats */
     TB_layer3_0_downsample_0 = 0,  /* 25088 floats */
-    T_layer3_1_conv1 = 0,  /* 451584 floats */
-    TB_layer3_1_conv1 = 0,  /* 451584 floats */
-    T_layer3_1_conv2 = 0,  /* 451584 floats */
-    TB_layer3_1_conv2 = 0,  /* 451584 floats */
     T_layer4_0_conv1 = 0,  /* 112896 floats */
     TB_layer4_0_conv1 = 0,  /* 112896 floats */
-    T_layer4_0_conv2 = 0,  /* 225792 floats */
-    TB_layer4_0_conv2 = 0,  /* 225792 floats */
     T_layer4_0_downsample_0 = 0,  /* 12544 floats */
     TB_layer4_0_downsample_0 = 0,  /* 12544 floats */
-    T_layer4_1_conv1 = 0,  /* 225792 floats */
-    TB_layer4_1_conv1 = 0,  /* 225792 floats */
-    T_layer4_1_conv2 = 0,  /* 225792 floats */
-    TB_layer4_1_conv2 = 0,  /* 225792 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -332,25 +306,12 @@ enum {
 /* Its kernel scratch, per slice as above. */
 enum {
     IT_conv1 = 0,  /* 1843968 floats */
-    IT_layer1_0_conv1 = 0,  /* 1806336 floats */
-    IT_layer1_0_conv2 = 0,  /* 1806336 floats */
-    IT_layer1_1_conv1 = 0,  /* 1806336 floats */
-    IT_layer1_1_conv2 = 0,  /* 1806336 floats */
     IT_layer2_0_conv1 = 0,  /* 451584 floats */
-    IT_layer2_0_conv2 = 0,  /* 903168 floats */
     IT_layer2_0_downsample_0 = 0,  /* 50176 floats */
-    IT_layer2_1_conv1 = 0,  /* 903168 floats */
-    IT_layer2_1_conv2 = 0,  /* 903168 floats */
     IT_layer3_0_conv1 = 0,  /* 225792 floats */
-    IT_layer3_0_conv2 = 0,  /* 451584 floats */
     IT_layer3_0_downsample_0 = 0,  /* 25088 floats */
-    IT_layer3_1_conv1 = 0,  /* 451584 floats */
-    IT_layer3_1_conv2 = 0,  /* 451584 floats */
     IT_layer4_0_conv1 = 0,  /* 112896 floats */
-    IT_layer4_0_conv2 = 0,  /* 225792 floats */
     IT_layer4_0_downsample_0 = 0,  /* 12544 floats */
-    IT_layer4_1_conv1 = 0,  /* 225792 floats */
-    IT_layer4_1_conv2 = 0,  /* 225792 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -623,8 +584,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_maxpool),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), NULL,
+        n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
@@ -640,8 +601,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_0_add1);
@@ -659,8 +620,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
@@ -676,8 +637,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_1_add1);
@@ -713,8 +674,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
@@ -752,8 +713,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
@@ -769,8 +730,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... ->
        [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_1_add1);
@@ -806,8 +767,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
@@ -845,8 +806,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
@@ -862,8 +823,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... ->
        [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_1_add1);
@@ -899,8 +860,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer4_0_conv2);
-    rt_conv2d_forward(A(X_layer4_0_conv2), T(T_layer4_0_conv2), A(X_layer4_0_relu1),
-        P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight),
+        NULL, n, &g_layer4_0_conv2);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer4_0_downsample_0);
@@ -938,8 +899,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_conv1);
-    rt_conv2d_forward(A(X_layer4_1_conv1), T(T_layer4_1_conv1), A(X_layer4_0_relu2),
-        P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight),
+        NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_bn1);
@@ -955,8 +916,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer4_1_conv2);
-    rt_conv2d_forward(A(X_layer4_1_conv2), T(T_layer4_1_conv2), A(X_layer4_1_relu1),
-        P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight),
+        NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... ->
        [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer4_1_add1);
@@ -995,8 +956,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_maxpool),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL,
+        n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
@@ -1004,7 +965,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1016,7 +977,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
@@ -1025,7 +986,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1047,7 +1008,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
@@ -1071,7 +1032,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
@@ -1080,7 +1041,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... ->
        [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1102,7 +1063,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
@@ -1126,7 +1087,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
@@ -1135,7 +1096,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... ->
        [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1157,7 +1118,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer4_0_conv2), IT(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer4_0_conv2), A(IX_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
@@ -1181,7 +1142,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer4_1_conv1), IT(IT_layer4_1_conv1), A(IX_layer4_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer4_1_conv1), A(IX_layer4_0_relu2),
         P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
@@ -1190,7 +1151,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer4_1_conv2), IT(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer4_1_conv2), A(IX_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... ->
        [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1247,7 +1208,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1),
         S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
         &g_layer4_1_bn1);
-    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, T(TB_layer4_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL,
         A(D_layer4_1_conv2), A(RX_layer4_1_relu1), P(P_layer4_1_conv2_weight), n,
         &g_layer4_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
@@ -1264,7 +1225,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_conv1);
-    rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, T(TB_layer4_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL,
         A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 25088,
@@ -1306,7 +1267,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1),
         S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
         &g_layer4_0_bn1);
-    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, T(TB_layer4_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL,
         A(D_layer4_0_conv2), A(RX_layer4_0_relu1), P(P_layer4_0_conv2_weight), n,
         &g_layer4_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq_samples(A(D_layer4_0_relu1), n, 25088,
@@ -1352,7 +1313,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
         A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
         &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
@@ -1369,7 +1330,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL,
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 50176,
@@ -1411,7 +1372,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
         A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
         &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 50176,
@@ -1457,7 +1418,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
         A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
         &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
@@ -1474,7 +1435,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL,
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 100352,
@@ -1516,7 +1477,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
         A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
         &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 100352,
@@ -1562,7 +1523,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
         A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
         &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
@@ -1579,7 +1540,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL,
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 200704,
@@ -1606,7 +1567,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
         A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
         &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
@@ -1623,7 +1584,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL,
         A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 200704,

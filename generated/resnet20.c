@@ -248,48 +248,14 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
-    T_conv1 = 0,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
-    T_layer1_0_conv1 = 0,  /* 112896 floats */
-    TB_layer1_0_conv1 = 0,  /* 112896 floats */
-    T_layer1_0_conv2 = 0,  /* 112896 floats */
-    TB_layer1_0_conv2 = 0,  /* 112896 floats */
-    T_layer1_1_conv1 = 0,  /* 112896 floats */
-    TB_layer1_1_conv1 = 0,  /* 112896 floats */
-    T_layer1_1_conv2 = 0,  /* 112896 floats */
-    TB_layer1_1_conv2 = 0,  /* 112896 floats */
-    T_layer1_2_conv1 = 0,  /* 112896 floats */
-    TB_layer1_2_conv1 = 0,  /* 112896 floats */
-    T_layer1_2_conv2 = 0,  /* 112896 floats */
-    TB_layer1_2_conv2 = 0,  /* 112896 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
-    T_layer2_0_conv2 = 0,  /* 56448 floats */
-    TB_layer2_0_conv2 = 0,  /* 56448 floats */
     T_layer2_0_downsample_0 = 0,  /* 3136 floats */
     TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    T_layer2_1_conv1 = 0,  /* 56448 floats */
-    TB_layer2_1_conv1 = 0,  /* 56448 floats */
-    T_layer2_1_conv2 = 0,  /* 56448 floats */
-    TB_layer2_1_conv2 = 0,  /* 56448 floats */
-    T_layer2_2_conv1 = 0,  /* 56448 floats */
-    TB_layer2_2_conv1 = 0,  /* 56448 floats */
-    T_layer2_2_conv2 = 0,  /* 56448 floats */
-    TB_layer2_2_conv2 = 0,  /* 56448 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
-    T_layer3_0_conv2 = 0,  /* 28224 floats */
-    TB_layer3_0_conv2 = 0,  /* 28224 floats */
     T_layer3_0_downsample_0 = 0,  /* 1568 floats */
     TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
-    T_layer3_1_conv1 = 0,  /* 28224 floats */
-    TB_layer3_1_conv1 = 0,  /* 28224 floats */
-    T_layer3_1_conv2 = 0,  /* 28224 floats */
-    TB_layer3_1_conv2 = 0,  /* 28224 floats */
-    T_layer3_2_conv1 = 0,  /* 28224 floats */
-    TB_layer3_2_conv1 = 0,  /* 28224 floats */
-    T_layer3_2_conv2 = 0,  /* 28224 floats */
-    TB_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -343,27 +309,10 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_conv1 = 0,  /* 7056 floats */
-    IT_layer1_0_conv1 = 0,  /* 112896 floats */
-    IT_layer1_0_conv2 = 0,  /* 112896 floats */
-    IT_layer1_1_conv1 = 0,  /* 112896 floats */
-    IT_layer1_1_conv2 = 0,  /* 112896 floats */
-    IT_layer1_2_conv1 = 0,  /* 112896 floats */
-    IT_layer1_2_conv2 = 0,  /* 112896 floats */
     IT_layer2_0_conv1 = 0,  /* 28224 floats */
-    IT_layer2_0_conv2 = 0,  /* 56448 floats */
     IT_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    IT_layer2_1_conv1 = 0,  /* 56448 floats */
-    IT_layer2_1_conv2 = 0,  /* 56448 floats */
-    IT_layer2_2_conv1 = 0,  /* 56448 floats */
-    IT_layer2_2_conv2 = 0,  /* 56448 floats */
     IT_layer3_0_conv1 = 0,  /* 14112 floats */
-    IT_layer3_0_conv2 = 0,  /* 28224 floats */
     IT_layer3_0_downsample_0 = 0,  /* 1568 floats */
-    IT_layer3_1_conv1 = 0,  /* 28224 floats */
-    IT_layer3_1_conv2 = 0,  /* 28224 floats */
-    IT_layer3_2_conv1 = 0,  /* 28224 floats */
-    IT_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -626,7 +575,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
     if (training)
@@ -639,8 +588,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n,
+        &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
@@ -656,8 +605,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_0_add1);
@@ -675,8 +624,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
@@ -692,8 +641,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_1_add1);
@@ -712,8 +661,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
@@ -729,8 +678,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_2_add1);
@@ -766,8 +715,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
@@ -805,8 +754,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
@@ -822,8 +771,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_1_add1);
@@ -842,8 +791,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
@@ -859,8 +808,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_2_add1);
@@ -896,8 +845,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
@@ -935,8 +884,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
@@ -952,8 +901,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_1_add1);
@@ -972,8 +921,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
@@ -989,8 +938,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_2_add1);
@@ -1018,14 +967,14 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
 const float *resnet20_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n,
+        &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
@@ -1033,7 +982,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1045,7 +994,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -1054,7 +1003,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1067,7 +1016,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -1076,7 +1025,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1098,7 +1047,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
@@ -1122,7 +1071,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -1131,7 +1080,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1144,7 +1093,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -1153,7 +1102,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1175,7 +1124,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
@@ -1199,7 +1148,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -1208,7 +1157,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1221,7 +1170,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -1230,7 +1179,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -1287,7 +1236,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
         S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL,
         A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
         &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
@@ -1304,7 +1253,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL,
         A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
@@ -1331,7 +1280,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
         A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
         &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
@@ -1348,7 +1297,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL,
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
@@ -1390,7 +1339,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
         A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
         &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
@@ -1436,7 +1385,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL,
         A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
         &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
@@ -1453,7 +1402,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL,
         A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
@@ -1480,7 +1429,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
         A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
         &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
@@ -1497,7 +1446,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL,
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
@@ -1539,7 +1488,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
         A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
         &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
@@ -1585,7 +1534,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL,
         A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
         &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
@@ -1602,7 +1551,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL,
         A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
@@ -1629,7 +1578,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
         A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
         &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
@@ -1646,7 +1595,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL,
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
@@ -1673,7 +1622,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
         A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
         &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
@@ -1693,7 +1642,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
-    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL,
         A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
@@ -1704,8 +1653,8 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
-        n, &g_conv1, RT_ADD);
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, A(D_conv1), x, P(P_conv1_weight), n,
+        &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

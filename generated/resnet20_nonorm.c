@@ -147,48 +147,14 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
-    T_conv1 = 0,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
-    T_layer1_0_conv1 = 0,  /* 112896 floats */
-    TB_layer1_0_conv1 = 0,  /* 112896 floats */
-    T_layer1_0_conv2 = 0,  /* 112896 floats */
-    TB_layer1_0_conv2 = 0,  /* 112896 floats */
-    T_layer1_1_conv1 = 0,  /* 112896 floats */
-    TB_layer1_1_conv1 = 0,  /* 112896 floats */
-    T_layer1_1_conv2 = 0,  /* 112896 floats */
-    TB_layer1_1_conv2 = 0,  /* 112896 floats */
-    T_layer1_2_conv1 = 0,  /* 112896 floats */
-    TB_layer1_2_conv1 = 0,  /* 112896 floats */
-    T_layer1_2_conv2 = 0,  /* 112896 floats */
-    TB_layer1_2_conv2 = 0,  /* 112896 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
-    T_layer2_0_conv2 = 0,  /* 56448 floats */
-    TB_layer2_0_conv2 = 0,  /* 56448 floats */
     T_layer2_0_downsample_0 = 0,  /* 3136 floats */
     TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    T_layer2_1_conv1 = 0,  /* 56448 floats */
-    TB_layer2_1_conv1 = 0,  /* 56448 floats */
-    T_layer2_1_conv2 = 0,  /* 56448 floats */
-    TB_layer2_1_conv2 = 0,  /* 56448 floats */
-    T_layer2_2_conv1 = 0,  /* 56448 floats */
-    TB_layer2_2_conv1 = 0,  /* 56448 floats */
-    T_layer2_2_conv2 = 0,  /* 56448 floats */
-    TB_layer2_2_conv2 = 0,  /* 56448 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
-    T_layer3_0_conv2 = 0,  /* 28224 floats */
-    TB_layer3_0_conv2 = 0,  /* 28224 floats */
     T_layer3_0_downsample_0 = 0,  /* 1568 floats */
     TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
-    T_layer3_1_conv1 = 0,  /* 28224 floats */
-    TB_layer3_1_conv1 = 0,  /* 28224 floats */
-    T_layer3_1_conv2 = 0,  /* 28224 floats */
-    TB_layer3_1_conv2 = 0,  /* 28224 floats */
-    T_layer3_2_conv1 = 0,  /* 28224 floats */
-    TB_layer3_2_conv1 = 0,  /* 28224 floats */
-    T_layer3_2_conv2 = 0,  /* 28224 floats */
-    TB_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -249,27 +215,10 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_conv1 = 0,  /* 7056 floats */
-    IT_layer1_0_conv1 = 0,  /* 112896 floats */
-    IT_layer1_0_conv2 = 0,  /* 112896 floats */
-    IT_layer1_1_conv1 = 0,  /* 112896 floats */
-    IT_layer1_1_conv2 = 0,  /* 112896 floats */
-    IT_layer1_2_conv1 = 0,  /* 112896 floats */
-    IT_layer1_2_conv2 = 0,  /* 112896 floats */
     IT_layer2_0_conv1 = 0,  /* 28224 floats */
-    IT_layer2_0_conv2 = 0,  /* 56448 floats */
     IT_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    IT_layer2_1_conv1 = 0,  /* 56448 floats */
-    IT_layer2_1_conv2 = 0,  /* 56448 floats */
-    IT_layer2_2_conv1 = 0,  /* 56448 floats */
-    IT_layer2_2_conv2 = 0,  /* 56448 floats */
     IT_layer3_0_conv1 = 0,  /* 14112 floats */
-    IT_layer3_0_conv2 = 0,  /* 28224 floats */
     IT_layer3_0_downsample_0 = 0,  /* 1568 floats */
-    IT_layer3_1_conv1 = 0,  /* 28224 floats */
-    IT_layer3_1_conv2 = 0,  /* 28224 floats */
-    IT_layer3_2_conv1 = 0,  /* 28224 floats */
-    IT_layer3_2_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -438,15 +387,15 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     (void)training;  /* no batchnorm: both modes compute the same */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
-        P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight),
+        P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_relu1);
@@ -454,8 +403,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_0_add1);
@@ -470,8 +419,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
@@ -479,8 +428,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_1_add1);
@@ -496,8 +445,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
@@ -505,8 +454,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_2_add1);
@@ -531,8 +480,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
@@ -554,8 +503,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
@@ -563,8 +512,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_1_add1);
@@ -580,8 +529,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
@@ -589,8 +538,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_2_add1);
@@ -615,8 +564,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
@@ -638,8 +587,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
@@ -647,8 +596,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_1_add1);
@@ -664,8 +613,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
@@ -673,8 +622,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_2_add1);
@@ -699,20 +648,19 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
 const float *resnet20_nonorm_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n,
-        &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
-        P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight),
+        P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -725,14 +673,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -746,14 +694,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -774,7 +722,7 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
@@ -793,14 +741,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -814,14 +762,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -842,7 +790,7 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
@@ -861,14 +809,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -882,14 +830,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -935,9 +883,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
-        T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        n, &g_layer3_2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight),
+        G(P_layer3_2_conv2_bias), A(D_layer3_2_add1), A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -948,9 +896,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
-        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        n, &g_layer3_2_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight),
+        G(P_layer3_2_conv1_bias), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -963,9 +911,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
-        T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        n, &g_layer3_1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight),
+        G(P_layer3_1_conv2_bias), A(D_layer3_1_add1), A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -976,9 +924,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
-        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        n, &g_layer3_1_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight),
+        G(P_layer3_1_conv1_bias), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -998,9 +946,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
-        T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        n, &g_layer3_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight),
+        G(P_layer3_0_conv2_bias), A(D_layer3_0_add1), A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1028,9 +976,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
-        T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        n, &g_layer2_2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight),
+        G(P_layer2_2_conv2_bias), A(D_layer2_2_add1), A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -1041,9 +989,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
-        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        n, &g_layer2_2_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight),
+        G(P_layer2_2_conv1_bias), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -1056,9 +1004,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
-        T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        n, &g_layer2_1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight),
+        G(P_layer2_1_conv2_bias), A(D_layer2_1_add1), A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -1069,9 +1017,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
-        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        n, &g_layer2_1_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight),
+        G(P_layer2_1_conv1_bias), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -1091,9 +1039,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
-        T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        n, &g_layer2_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight),
+        G(P_layer2_0_conv2_bias), A(D_layer2_0_add1), A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -1121,9 +1069,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
-        T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        n, &g_layer1_2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight),
+        G(P_layer1_2_conv2_bias), A(D_layer1_2_add1), A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -1134,9 +1082,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
-        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        n, &g_layer1_2_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight),
+        G(P_layer1_2_conv1_bias), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -1149,9 +1097,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
-        T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        n, &g_layer1_1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight),
+        G(P_layer1_1_conv2_bias), A(D_layer1_1_add1), A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -1162,9 +1110,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
-        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        n, &g_layer1_1_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight),
+        G(P_layer1_1_conv1_bias), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -1177,9 +1125,9 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
-        T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        n, &g_layer1_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight),
+        G(P_layer1_0_conv2_bias), A(D_layer1_0_add1), A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -1190,8 +1138,8 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
-        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
+    rt_conv2d_direct_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight),
+        G(P_layer1_0_conv1_bias), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
         &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
@@ -1200,7 +1148,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }

@@ -597,44 +597,18 @@ enum {
 enum {
     T_conv1 = 0,  /* 1843968 floats */
     TB_conv1 = 0,  /* 1843968 floats */
-    T_layer1_0_conv2 = 0,  /* 1806336 floats */
-    TB_layer1_0_conv2 = 0,  /* 1806336 floats */
-    T_layer1_1_conv2 = 0,  /* 1806336 floats */
-    TB_layer1_1_conv2 = 0,  /* 1806336 floats */
-    T_layer1_2_conv2 = 0,  /* 1806336 floats */
-    TB_layer1_2_conv2 = 0,  /* 1806336 floats */
     T_layer2_0_conv2 = 0,  /* 903168 floats */
     TB_layer2_0_conv2 = 0,  /* 903168 floats */
     T_layer2_0_downsample_0 = 0,  /* 200704 floats */
     TB_layer2_0_downsample_0 = 0,  /* 200704 floats */
-    T_layer2_1_conv2 = 0,  /* 903168 floats */
-    TB_layer2_1_conv2 = 0,  /* 903168 floats */
-    T_layer2_2_conv2 = 0,  /* 903168 floats */
-    TB_layer2_2_conv2 = 0,  /* 903168 floats */
-    T_layer2_3_conv2 = 0,  /* 903168 floats */
-    TB_layer2_3_conv2 = 0,  /* 903168 floats */
     T_layer3_0_conv2 = 0,  /* 451584 floats */
     TB_layer3_0_conv2 = 0,  /* 451584 floats */
     T_layer3_0_downsample_0 = 0,  /* 100352 floats */
     TB_layer3_0_downsample_0 = 0,  /* 100352 floats */
-    T_layer3_1_conv2 = 0,  /* 451584 floats */
-    TB_layer3_1_conv2 = 0,  /* 451584 floats */
-    T_layer3_2_conv2 = 0,  /* 451584 floats */
-    TB_layer3_2_conv2 = 0,  /* 451584 floats */
-    T_layer3_3_conv2 = 0,  /* 451584 floats */
-    TB_layer3_3_conv2 = 0,  /* 451584 floats */
-    T_layer3_4_conv2 = 0,  /* 451584 floats */
-    TB_layer3_4_conv2 = 0,  /* 451584 floats */
-    T_layer3_5_conv2 = 0,  /* 451584 floats */
-    TB_layer3_5_conv2 = 0,  /* 451584 floats */
     T_layer4_0_conv2 = 0,  /* 225792 floats */
     TB_layer4_0_conv2 = 0,  /* 225792 floats */
     T_layer4_0_downsample_0 = 0,  /* 50176 floats */
     TB_layer4_0_downsample_0 = 0,  /* 50176 floats */
-    T_layer4_1_conv2 = 0,  /* 225792 floats */
-    TB_layer4_1_conv2 = 0,  /* 225792 floats */
-    T_layer4_2_conv2 = 0,  /* 225792 floats */
-    TB_layer4_2_conv2 = 0,  /* 225792 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -754,25 +728,12 @@ enum {
 /* Its kernel scratch, per slice as above. */
 enum {
     IT_conv1 = 0,  /* 1843968 floats */
-    IT_layer1_0_conv2 = 0,  /* 1806336 floats */
-    IT_layer1_1_conv2 = 0,  /* 1806336 floats */
-    IT_layer1_2_conv2 = 0,  /* 1806336 floats */
     IT_layer2_0_conv2 = 0,  /* 903168 floats */
     IT_layer2_0_downsample_0 = 0,  /* 200704 floats */
-    IT_layer2_1_conv2 = 0,  /* 903168 floats */
-    IT_layer2_2_conv2 = 0,  /* 903168 floats */
-    IT_layer2_3_conv2 = 0,  /* 903168 floats */
     IT_layer3_0_conv2 = 0,  /* 451584 floats */
     IT_layer3_0_downsample_0 = 0,  /* 100352 floats */
-    IT_layer3_1_conv2 = 0,  /* 451584 floats */
-    IT_layer3_2_conv2 = 0,  /* 451584 floats */
-    IT_layer3_3_conv2 = 0,  /* 451584 floats */
-    IT_layer3_4_conv2 = 0,  /* 451584 floats */
-    IT_layer3_5_conv2 = 0,  /* 451584 floats */
     IT_layer4_0_conv2 = 0,  /* 225792 floats */
     IT_layer4_0_downsample_0 = 0,  /* 50176 floats */
-    IT_layer4_1_conv2 = 0,  /* 225792 floats */
-    IT_layer4_2_conv2 = 0,  /* 225792 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -1376,8 +1337,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_forward(A(X_layer1_0_conv1), NULL, A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n,
-        &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), NULL,
+        n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_bn1);
@@ -1393,8 +1354,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_0_bn2);
@@ -1410,12 +1371,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_0_conv3);
-    rt_conv2d_forward(A(X_layer1_0_conv3), NULL, A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight),
         NULL, n, &g_layer1_0_conv3);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer1_0_downsample_0);
-    rt_conv2d_forward(A(X_layer1_0_downsample_0), NULL, A(X_maxpool),
+    rt_conv2d_direct_forward(A(X_layer1_0_downsample_0), A(X_maxpool),
         P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:101) */
@@ -1449,7 +1410,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight),
         NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1466,8 +1427,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_1_bn2);
@@ -1483,7 +1444,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_1_conv3);
-    rt_conv2d_forward(A(X_layer1_1_conv3), NULL, A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight),
         NULL, n, &g_layer1_1_conv3);
     /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
@@ -1503,7 +1464,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight),
         NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1520,8 +1481,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_2_bn2);
@@ -1537,7 +1498,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_2_conv3);
-    rt_conv2d_forward(A(X_layer1_2_conv3), NULL, A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight),
         NULL, n, &g_layer1_2_conv3);
     /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
@@ -1557,7 +1518,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_forward(A(X_layer2_0_conv1), NULL, A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight),
         NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1591,7 +1552,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_0_conv3);
-    rt_conv2d_forward(A(X_layer2_0_conv3), NULL, A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight),
         NULL, n, &g_layer2_0_conv3);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
@@ -1630,7 +1591,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight),
         NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1647,8 +1608,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_1_bn2);
@@ -1664,7 +1625,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_1_conv3);
-    rt_conv2d_forward(A(X_layer2_1_conv3), NULL, A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight),
         NULL, n, &g_layer2_1_conv3);
     /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
@@ -1684,7 +1645,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight),
         NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1701,8 +1662,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_2_bn2);
@@ -1718,7 +1679,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_2_conv3);
-    rt_conv2d_forward(A(X_layer2_2_conv3), NULL, A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight),
         NULL, n, &g_layer2_2_conv3);
     /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
@@ -1738,7 +1699,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight),
         NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1755,8 +1716,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
-        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
+        NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_3_bn2);
@@ -1772,7 +1733,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_3_conv3);
-    rt_conv2d_forward(A(X_layer2_3_conv3), NULL, A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight),
         NULL, n, &g_layer2_3_conv3);
     /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
@@ -1792,7 +1753,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_forward(A(X_layer3_0_conv1), NULL, A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight),
         NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1826,7 +1787,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_0_conv3);
-    rt_conv2d_forward(A(X_layer3_0_conv3), NULL, A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight),
         NULL, n, &g_layer3_0_conv3);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
@@ -1866,7 +1827,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight),
         NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1883,8 +1844,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_1_bn2);
@@ -1900,7 +1861,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_1_conv3);
-    rt_conv2d_forward(A(X_layer3_1_conv3), NULL, A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight),
         NULL, n, &g_layer3_1_conv3);
     /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
@@ -1921,7 +1882,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight),
         NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1938,8 +1899,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_2_bn2);
@@ -1955,7 +1916,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_2_conv3);
-    rt_conv2d_forward(A(X_layer3_2_conv3), NULL, A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight),
         NULL, n, &g_layer3_2_conv3);
     /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
@@ -1976,7 +1937,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight),
         NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -1993,8 +1954,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
-        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
+        NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_3_bn2);
@@ -2010,7 +1971,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_3_conv3);
-    rt_conv2d_forward(A(X_layer3_3_conv3), NULL, A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight),
         NULL, n, &g_layer3_3_conv3);
     /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
@@ -2031,7 +1992,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight),
         NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -2048,8 +2009,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
-        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
+        NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_4_bn2);
@@ -2065,7 +2026,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_4_conv3);
-    rt_conv2d_forward(A(X_layer3_4_conv3), NULL, A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight),
         NULL, n, &g_layer3_4_conv3);
     /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
@@ -2086,7 +2047,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight),
         NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -2103,8 +2064,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
-        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
+        NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_5_bn2);
@@ -2120,7 +2081,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_5_conv3);
-    rt_conv2d_forward(A(X_layer3_5_conv3), NULL, A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight),
         NULL, n, &g_layer3_5_conv3);
     /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
@@ -2141,7 +2102,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_0_conv1);
-    rt_conv2d_forward(A(X_layer4_0_conv1), NULL, A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight),
         NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -2175,7 +2136,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_0_conv3);
-    rt_conv2d_forward(A(X_layer4_0_conv3), NULL, A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight),
         NULL, n, &g_layer4_0_conv3);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
@@ -2214,7 +2175,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_1_conv1);
-    rt_conv2d_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight),
         NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -2231,8 +2192,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_1_conv2);
-    rt_conv2d_forward(A(X_layer4_1_conv2), T(T_layer4_1_conv2), A(X_layer4_1_relu1),
-        P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight),
+        NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_1_bn2);
@@ -2248,7 +2209,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_1_conv3);
-    rt_conv2d_forward(A(X_layer4_1_conv3), NULL, A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight),
         NULL, n, &g_layer4_1_conv3);
     /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
@@ -2268,7 +2229,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_2_conv1);
-    rt_conv2d_forward(A(X_layer4_2_conv1), NULL, A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight),
         NULL, n, &g_layer4_2_conv1);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -2285,8 +2246,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_2_conv2);
-    rt_conv2d_forward(A(X_layer4_2_conv2), T(T_layer4_2_conv2), A(X_layer4_2_relu1),
-        P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight),
+        NULL, n, &g_layer4_2_conv2);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_2_bn2);
@@ -2302,7 +2263,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_2_conv3);
-    rt_conv2d_forward(A(X_layer4_2_conv3), NULL, A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight),
+    rt_conv2d_direct_forward(A(X_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight),
         NULL, n, &g_layer4_2_conv3);
     /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
@@ -2342,7 +2303,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), NULL, A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL,
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL,
         n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
@@ -2351,7 +2312,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2360,11 +2321,11 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer1_0_conv3), NULL, A(IX_layer1_0_relu2), P(P_layer1_0_conv3_weight),
-        NULL, n, &g_layer1_0_conv3);
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv3), A(IX_layer1_0_relu2),
+        P(P_layer1_0_conv3_weight), NULL, n, &g_layer1_0_conv3);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
-    rt_conv2d_forward(A(IX_layer1_0_downsample_0), NULL, A(IX_maxpool),
+    rt_conv2d_direct_forward(A(IX_layer1_0_downsample_0), A(IX_maxpool),
         P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:101) */
@@ -2383,8 +2344,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu3), P(P_layer1_1_conv1_weight),
-        NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu3),
+        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
@@ -2392,7 +2353,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2401,8 +2362,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer1_1_conv3), NULL, A(IX_layer1_1_relu2), P(P_layer1_1_conv3_weight),
-        NULL, n, &g_layer1_1_conv3);
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv3), A(IX_layer1_1_relu2),
+        P(P_layer1_1_conv3_weight), NULL, n, &g_layer1_1_conv3);
     /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer1_1_add1])
@@ -2414,8 +2375,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu3), P(P_layer1_2_conv1_weight),
-        NULL, n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu3),
+        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
@@ -2423,7 +2384,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2432,8 +2393,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer1_2_conv3), NULL, A(IX_layer1_2_relu2), P(P_layer1_2_conv3_weight),
-        NULL, n, &g_layer1_2_conv3);
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv3), A(IX_layer1_2_relu2),
+        P(P_layer1_2_conv3_weight), NULL, n, &g_layer1_2_conv3);
     /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer1_2_add1])
@@ -2445,8 +2406,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), NULL, A(IX_layer1_2_relu3), P(P_layer2_0_conv1_weight),
-        NULL, n, &g_layer2_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv1), A(IX_layer1_2_relu3),
+        P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
@@ -2463,8 +2424,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer2_0_conv3), NULL, A(IX_layer2_0_relu2), P(P_layer2_0_conv3_weight),
-        NULL, n, &g_layer2_0_conv3);
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv3), A(IX_layer2_0_relu2),
+        P(P_layer2_0_conv3_weight), NULL, n, &g_layer2_0_conv3);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
@@ -2487,8 +2448,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu3), P(P_layer2_1_conv1_weight),
-        NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu3),
+        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
@@ -2496,7 +2457,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2505,8 +2466,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer2_1_conv3), NULL, A(IX_layer2_1_relu2), P(P_layer2_1_conv3_weight),
-        NULL, n, &g_layer2_1_conv3);
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv3), A(IX_layer2_1_relu2),
+        P(P_layer2_1_conv3_weight), NULL, n, &g_layer2_1_conv3);
     /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_1_add1])
@@ -2518,8 +2479,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu3), P(P_layer2_2_conv1_weight),
-        NULL, n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu3),
+        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
@@ -2527,7 +2488,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2536,8 +2497,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer2_2_conv3), NULL, A(IX_layer2_2_relu2), P(P_layer2_2_conv3_weight),
-        NULL, n, &g_layer2_2_conv3);
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv3), A(IX_layer2_2_relu2),
+        P(P_layer2_2_conv3_weight), NULL, n, &g_layer2_2_conv3);
     /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_2_add1])
@@ -2549,8 +2510,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer2_3_conv1), NULL, A(IX_layer2_2_relu3), P(P_layer2_3_conv1_weight),
-        NULL, n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu3),
+        P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
@@ -2558,7 +2519,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2567,8 +2528,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer2_3_conv3), NULL, A(IX_layer2_3_relu2), P(P_layer2_3_conv3_weight),
-        NULL, n, &g_layer2_3_conv3);
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv3), A(IX_layer2_3_relu2),
+        P(P_layer2_3_conv3_weight), NULL, n, &g_layer2_3_conv3);
     /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_3_add1])
@@ -2580,8 +2541,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), NULL, A(IX_layer2_3_relu3), P(P_layer3_0_conv1_weight),
-        NULL, n, &g_layer3_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv1), A(IX_layer2_3_relu3),
+        P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
@@ -2598,8 +2559,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer3_0_conv3), NULL, A(IX_layer3_0_relu2), P(P_layer3_0_conv3_weight),
-        NULL, n, &g_layer3_0_conv3);
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv3), A(IX_layer3_0_relu2),
+        P(P_layer3_0_conv3_weight), NULL, n, &g_layer3_0_conv3);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
@@ -2623,8 +2584,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu3), P(P_layer3_1_conv1_weight),
-        NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu3),
+        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
@@ -2632,7 +2593,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2641,8 +2602,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer3_1_conv3), NULL, A(IX_layer3_1_relu2), P(P_layer3_1_conv3_weight),
-        NULL, n, &g_layer3_1_conv3);
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv3), A(IX_layer3_1_relu2),
+        P(P_layer3_1_conv3_weight), NULL, n, &g_layer3_1_conv3);
     /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -2655,8 +2616,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu3), P(P_layer3_2_conv1_weight),
-        NULL, n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu3),
+        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
@@ -2664,7 +2625,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2673,8 +2634,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer3_2_conv3), NULL, A(IX_layer3_2_relu2), P(P_layer3_2_conv3_weight),
-        NULL, n, &g_layer3_2_conv3);
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv3), A(IX_layer3_2_relu2),
+        P(P_layer3_2_conv3_weight), NULL, n, &g_layer3_2_conv3);
     /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -2687,8 +2648,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer3_3_conv1), NULL, A(IX_layer3_2_relu3), P(P_layer3_3_conv1_weight),
-        NULL, n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu3),
+        P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
@@ -2696,7 +2657,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2705,8 +2666,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer3_3_conv3), NULL, A(IX_layer3_3_relu2), P(P_layer3_3_conv3_weight),
-        NULL, n, &g_layer3_3_conv3);
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv3), A(IX_layer3_3_relu2),
+        P(P_layer3_3_conv3_weight), NULL, n, &g_layer3_3_conv3);
     /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -2719,8 +2680,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer3_4_conv1), NULL, A(IX_layer3_3_relu3), P(P_layer3_4_conv1_weight),
-        NULL, n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu3),
+        P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
@@ -2728,7 +2689,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2737,8 +2698,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer3_4_conv3), NULL, A(IX_layer3_4_relu2), P(P_layer3_4_conv3_weight),
-        NULL, n, &g_layer3_4_conv3);
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv3), A(IX_layer3_4_relu2),
+        P(P_layer3_4_conv3_weight), NULL, n, &g_layer3_4_conv3);
     /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -2751,8 +2712,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer3_5_conv1), NULL, A(IX_layer3_4_relu3), P(P_layer3_5_conv1_weight),
-        NULL, n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu3),
+        P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
@@ -2760,7 +2721,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2769,8 +2730,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer3_5_conv3), NULL, A(IX_layer3_5_relu2), P(P_layer3_5_conv3_weight),
-        NULL, n, &g_layer3_5_conv3);
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv3), A(IX_layer3_5_relu2),
+        P(P_layer3_5_conv3_weight), NULL, n, &g_layer3_5_conv3);
     /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -2783,8 +2744,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer4_0_conv1), NULL, A(IX_layer3_5_relu3), P(P_layer4_0_conv1_weight),
-        NULL, n, &g_layer4_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer4_0_conv1), A(IX_layer3_5_relu3),
+        P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL,
@@ -2801,8 +2762,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2, 1e-05f);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer4_0_conv3), NULL, A(IX_layer4_0_relu2), P(P_layer4_0_conv3_weight),
-        NULL, n, &g_layer4_0_conv3);
+    rt_conv2d_direct_forward(A(IX_layer4_0_conv3), A(IX_layer4_0_relu2),
+        P(P_layer4_0_conv3_weight), NULL, n, &g_layer4_0_conv3);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     rt_conv2d_forward(A(IX_layer4_0_downsample_0), IT(IT_layer4_0_downsample_0),
@@ -2825,8 +2786,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer4_1_conv1), NULL, A(IX_layer4_0_relu3), P(P_layer4_1_conv1_weight),
-        NULL, n, &g_layer4_1_conv1);
+    rt_conv2d_direct_forward(A(IX_layer4_1_conv1), A(IX_layer4_0_relu3),
+        P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL,
@@ -2834,7 +2795,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer4_1_conv2), IT(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer4_1_conv2), A(IX_layer4_1_relu1),
         P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2843,8 +2804,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2, 1e-05f);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer4_1_conv3), NULL, A(IX_layer4_1_relu2), P(P_layer4_1_conv3_weight),
-        NULL, n, &g_layer4_1_conv3);
+    rt_conv2d_direct_forward(A(IX_layer4_1_conv3), A(IX_layer4_1_relu2),
+        P(P_layer4_1_conv3_weight), NULL, n, &g_layer4_1_conv3);
     /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer4_1_add1])
@@ -2856,8 +2817,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_forward(A(IX_layer4_2_conv1), NULL, A(IX_layer4_1_relu3), P(P_layer4_2_conv1_weight),
-        NULL, n, &g_layer4_2_conv1);
+    rt_conv2d_direct_forward(A(IX_layer4_2_conv1), A(IX_layer4_1_relu3),
+        P(P_layer4_2_conv1_weight), NULL, n, &g_layer4_2_conv1);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu1), A(IX_layer4_2_conv1), NULL,
@@ -2865,7 +2826,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_2_bn1_running_var), n, &g_layer4_2_bn1, 1e-05f);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer4_2_conv2), IT(IT_layer4_2_conv2), A(IX_layer4_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer4_2_conv2), A(IX_layer4_2_relu1),
         P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2874,8 +2835,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
         P(P_layer4_2_bn2_running_var), n, &g_layer4_2_bn2, 1e-05f);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_forward(A(IX_layer4_2_conv3), NULL, A(IX_layer4_2_relu2), P(P_layer4_2_conv3_weight),
-        NULL, n, &g_layer4_2_conv3);
+    rt_conv2d_direct_forward(A(IX_layer4_2_conv3), A(IX_layer4_2_relu2),
+        P(P_layer4_2_conv3_weight), NULL, n, &g_layer4_2_conv3);
     /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer4_2_add1])
@@ -2931,7 +2892,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer4_2_relu2), A(X_layer4_2_conv2), S(S_layer4_2_bn2),
         S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n,
         &g_layer4_2_bn2);
-    rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL,
         A(D_layer4_2_conv3), A(RX_layer4_2_relu2), P(P_layer4_2_conv3_weight), n,
         &g_layer4_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq_samples(A(D_layer4_2_relu2), n, 25088,
@@ -2952,7 +2913,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer4_2_relu1), A(X_layer4_2_conv1), S(S_layer4_2_bn1),
         S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n,
         &g_layer4_2_bn1);
-    rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, T(TB_layer4_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL,
         A(D_layer4_2_conv2), A(RX_layer4_2_relu1), P(P_layer4_2_conv2_weight), n,
         &g_layer4_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq_samples(A(D_layer4_2_relu1), n, 25088,
@@ -2969,7 +2930,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_2_conv1);
-    rt_conv2d_backward(A(D_layer4_2_add1), G(P_layer4_2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer4_2_add1), G(P_layer4_2_conv1_weight), NULL,
         A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq_samples(A(D_layer4_2_add1), n, 100352,
@@ -2996,7 +2957,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer4_1_relu2), A(X_layer4_1_conv2), S(S_layer4_1_bn2),
         S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n,
         &g_layer4_1_bn2);
-    rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL,
         A(D_layer4_1_conv3), A(RX_layer4_1_relu2), P(P_layer4_1_conv3_weight), n,
         &g_layer4_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq_samples(A(D_layer4_1_relu2), n, 25088,
@@ -3017,7 +2978,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1),
         S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
         &g_layer4_1_bn1);
-    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, T(TB_layer4_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL,
         A(D_layer4_1_conv2), A(RX_layer4_1_relu1), P(P_layer4_1_conv2_weight), n,
         &g_layer4_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
@@ -3034,7 +2995,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_1_conv1);
-    rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL,
         A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 100352,
@@ -3076,7 +3037,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer4_0_relu2), A(X_layer4_0_conv2), S(S_layer4_0_bn2),
         S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n,
         &g_layer4_0_bn2);
-    rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL,
         A(D_layer4_0_conv3), A(RX_layer4_0_relu2), P(P_layer4_0_conv3_weight), n,
         &g_layer4_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq_samples(A(D_layer4_0_relu2), n, 25088,
@@ -3114,7 +3075,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_0_conv1);
-    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL,
         A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq_samples(A(D_layer3_5_relu3), n, 200704,
@@ -3143,7 +3104,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu2), A(X_layer3_5_conv2), S(S_layer3_5_bn2),
         S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
         &g_layer3_5_bn2);
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL,
         A(D_layer3_5_conv3), A(RX_layer3_5_relu2), P(P_layer3_5_conv3_weight), n,
         &g_layer3_5_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 50176,
@@ -3164,7 +3125,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
         S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
         &g_layer3_5_bn1);
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, T(TB_layer3_5_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL,
         A(D_layer3_5_conv2), A(RX_layer3_5_relu1), P(P_layer3_5_conv2_weight), n,
         &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 50176,
@@ -3181,7 +3142,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL,
         A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 200704,
@@ -3208,7 +3169,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu2), A(X_layer3_4_conv2), S(S_layer3_4_bn2),
         S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
         &g_layer3_4_bn2);
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL,
         A(D_layer3_4_conv3), A(RX_layer3_4_relu2), P(P_layer3_4_conv3_weight), n,
         &g_layer3_4_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 50176,
@@ -3229,7 +3190,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
         S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
         &g_layer3_4_bn1);
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, T(TB_layer3_4_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL,
         A(D_layer3_4_conv2), A(RX_layer3_4_relu1), P(P_layer3_4_conv2_weight), n,
         &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 50176,
@@ -3246,7 +3207,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL,
         A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 200704,
@@ -3273,7 +3234,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu2), A(X_layer3_3_conv2), S(S_layer3_3_bn2),
         S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
         &g_layer3_3_bn2);
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL,
         A(D_layer3_3_conv3), A(RX_layer3_3_relu2), P(P_layer3_3_conv3_weight), n,
         &g_layer3_3_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 50176,
@@ -3294,7 +3255,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
         S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
         &g_layer3_3_bn1);
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, T(TB_layer3_3_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL,
         A(D_layer3_3_conv2), A(RX_layer3_3_relu1), P(P_layer3_3_conv2_weight), n,
         &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 50176,
@@ -3311,7 +3272,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL,
         A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 200704,
@@ -3338,7 +3299,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2),
         S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
         &g_layer3_2_bn2);
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL,
         A(D_layer3_2_conv3), A(RX_layer3_2_relu2), P(P_layer3_2_conv3_weight), n,
         &g_layer3_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 50176,
@@ -3359,7 +3320,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
         S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL,
         A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
         &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 50176,
@@ -3376,7 +3337,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL,
         A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 200704,
@@ -3403,7 +3364,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2),
         S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
         &g_layer3_1_bn2);
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL,
         A(D_layer3_1_conv3), A(RX_layer3_1_relu2), P(P_layer3_1_conv3_weight), n,
         &g_layer3_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 50176,
@@ -3424,7 +3385,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
         A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
         &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
@@ -3441,7 +3402,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL,
         A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 200704,
@@ -3483,7 +3444,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2),
         S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
         &g_layer3_0_bn2);
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL,
         A(D_layer3_0_conv3), A(RX_layer3_0_relu2), P(P_layer3_0_conv3_weight), n,
         &g_layer3_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 50176,
@@ -3521,7 +3482,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL,
         A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_3_relu3), n, 401408,
@@ -3550,7 +3511,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu2), A(X_layer2_3_conv2), S(S_layer2_3_bn2),
         S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
         &g_layer2_3_bn2);
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL,
         A(D_layer2_3_conv3), A(RX_layer2_3_relu2), P(P_layer2_3_conv3_weight), n,
         &g_layer2_3_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 100352,
@@ -3571,7 +3532,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
         S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
         &g_layer2_3_bn1);
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, T(TB_layer2_3_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL,
         A(D_layer2_3_conv2), A(RX_layer2_3_relu1), P(P_layer2_3_conv2_weight), n,
         &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 100352,
@@ -3588,7 +3549,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL,
         A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 401408,
@@ -3615,7 +3576,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
         S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
         &g_layer2_2_bn2);
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL,
         A(D_layer2_2_conv3), A(RX_layer2_2_relu2), P(P_layer2_2_conv3_weight), n,
         &g_layer2_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 100352,
@@ -3636,7 +3597,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL,
         A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
         &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 100352,
@@ -3653,7 +3614,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL,
         A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 401408,
@@ -3680,7 +3641,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2),
         S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
         &g_layer2_1_bn2);
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL,
         A(D_layer2_1_conv3), A(RX_layer2_1_relu2), P(P_layer2_1_conv3_weight), n,
         &g_layer2_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 100352,
@@ -3701,7 +3662,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
         A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
         &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
@@ -3718,7 +3679,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL,
         A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 401408,
@@ -3760,7 +3721,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2),
         S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
         &g_layer2_0_bn2);
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL,
         A(D_layer2_0_conv3), A(RX_layer2_0_relu2), P(P_layer2_0_conv3_weight), n,
         &g_layer2_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 100352,
@@ -3798,7 +3759,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL,
         A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu3), n, 802816,
@@ -3827,7 +3788,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
         S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
         &g_layer1_2_bn2);
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL,
         A(D_layer1_2_conv3), A(RX_layer1_2_relu2), P(P_layer1_2_conv3_weight), n,
         &g_layer1_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 200704,
@@ -3848,7 +3809,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL,
         A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
         &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 200704,
@@ -3865,7 +3826,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL,
         A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 802816,
@@ -3892,7 +3853,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2),
         S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
         &g_layer1_1_bn2);
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL,
         A(D_layer1_1_conv3), A(RX_layer1_1_relu2), P(P_layer1_1_conv3_weight), n,
         &g_layer1_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 200704,
@@ -3913,7 +3874,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
         A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
         &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
@@ -3930,7 +3891,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL,
         A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 802816,
@@ -3952,7 +3913,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer1_0_downsample_0);
-    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL,
         A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n,
         &g_layer1_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 802816,
@@ -3972,7 +3933,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2),
         S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
         &g_layer1_0_bn2);
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL,
+    rt_conv2d_direct_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL,
         A(D_layer1_0_conv3), A(RX_layer1_0_relu2), P(P_layer1_0_conv3_weight), n,
         &g_layer1_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 200704,
@@ -3993,7 +3954,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
         A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
         &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
@@ -4010,7 +3971,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1),
+    rt_conv2d_direct_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, A(D_layer1_0_conv1),
         A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_maxpool), n, 200704,
         200704);

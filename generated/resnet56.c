@@ -626,120 +626,14 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
-    T_conv1 = 0,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
-    T_layer1_0_conv1 = 0,  /* 112896 floats */
-    TB_layer1_0_conv1 = 0,  /* 112896 floats */
-    T_layer1_0_conv2 = 0,  /* 112896 floats */
-    TB_layer1_0_conv2 = 0,  /* 112896 floats */
-    T_layer1_1_conv1 = 0,  /* 112896 floats */
-    TB_layer1_1_conv1 = 0,  /* 112896 floats */
-    T_layer1_1_conv2 = 0,  /* 112896 floats */
-    TB_layer1_1_conv2 = 0,  /* 112896 floats */
-    T_layer1_2_conv1 = 0,  /* 112896 floats */
-    TB_layer1_2_conv1 = 0,  /* 112896 floats */
-    T_layer1_2_conv2 = 0,  /* 112896 floats */
-    TB_layer1_2_conv2 = 0,  /* 112896 floats */
-    T_layer1_3_conv1 = 0,  /* 112896 floats */
-    TB_layer1_3_conv1 = 0,  /* 112896 floats */
-    T_layer1_3_conv2 = 0,  /* 112896 floats */
-    TB_layer1_3_conv2 = 0,  /* 112896 floats */
-    T_layer1_4_conv1 = 0,  /* 112896 floats */
-    TB_layer1_4_conv1 = 0,  /* 112896 floats */
-    T_layer1_4_conv2 = 0,  /* 112896 floats */
-    TB_layer1_4_conv2 = 0,  /* 112896 floats */
-    T_layer1_5_conv1 = 0,  /* 112896 floats */
-    TB_layer1_5_conv1 = 0,  /* 112896 floats */
-    T_layer1_5_conv2 = 0,  /* 112896 floats */
-    TB_layer1_5_conv2 = 0,  /* 112896 floats */
-    T_layer1_6_conv1 = 0,  /* 112896 floats */
-    TB_layer1_6_conv1 = 0,  /* 112896 floats */
-    T_layer1_6_conv2 = 0,  /* 112896 floats */
-    TB_layer1_6_conv2 = 0,  /* 112896 floats */
-    T_layer1_7_conv1 = 0,  /* 112896 floats */
-    TB_layer1_7_conv1 = 0,  /* 112896 floats */
-    T_layer1_7_conv2 = 0,  /* 112896 floats */
-    TB_layer1_7_conv2 = 0,  /* 112896 floats */
-    T_layer1_8_conv1 = 0,  /* 112896 floats */
-    TB_layer1_8_conv1 = 0,  /* 112896 floats */
-    T_layer1_8_conv2 = 0,  /* 112896 floats */
-    TB_layer1_8_conv2 = 0,  /* 112896 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
-    T_layer2_0_conv2 = 0,  /* 56448 floats */
-    TB_layer2_0_conv2 = 0,  /* 56448 floats */
     T_layer2_0_downsample_0 = 0,  /* 3136 floats */
     TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    T_layer2_1_conv1 = 0,  /* 56448 floats */
-    TB_layer2_1_conv1 = 0,  /* 56448 floats */
-    T_layer2_1_conv2 = 0,  /* 56448 floats */
-    TB_layer2_1_conv2 = 0,  /* 56448 floats */
-    T_layer2_2_conv1 = 0,  /* 56448 floats */
-    TB_layer2_2_conv1 = 0,  /* 56448 floats */
-    T_layer2_2_conv2 = 0,  /* 56448 floats */
-    TB_layer2_2_conv2 = 0,  /* 56448 floats */
-    T_layer2_3_conv1 = 0,  /* 56448 floats */
-    TB_layer2_3_conv1 = 0,  /* 56448 floats */
-    T_layer2_3_conv2 = 0,  /* 56448 floats */
-    TB_layer2_3_conv2 = 0,  /* 56448 floats */
-    T_layer2_4_conv1 = 0,  /* 56448 floats */
-    TB_layer2_4_conv1 = 0,  /* 56448 floats */
-    T_layer2_4_conv2 = 0,  /* 56448 floats */
-    TB_layer2_4_conv2 = 0,  /* 56448 floats */
-    T_layer2_5_conv1 = 0,  /* 56448 floats */
-    TB_layer2_5_conv1 = 0,  /* 56448 floats */
-    T_layer2_5_conv2 = 0,  /* 56448 floats */
-    TB_layer2_5_conv2 = 0,  /* 56448 floats */
-    T_layer2_6_conv1 = 0,  /* 56448 floats */
-    TB_layer2_6_conv1 = 0,  /* 56448 floats */
-    T_layer2_6_conv2 = 0,  /* 56448 floats */
-    TB_layer2_6_conv2 = 0,  /* 56448 floats */
-    T_layer2_7_conv1 = 0,  /* 56448 floats */
-    TB_layer2_7_conv1 = 0,  /* 56448 floats */
-    T_layer2_7_conv2 = 0,  /* 56448 floats */
-    TB_layer2_7_conv2 = 0,  /* 56448 floats */
-    T_layer2_8_conv1 = 0,  /* 56448 floats */
-    TB_layer2_8_conv1 = 0,  /* 56448 floats */
-    T_layer2_8_conv2 = 0,  /* 56448 floats */
-    TB_layer2_8_conv2 = 0,  /* 56448 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
-    T_layer3_0_conv2 = 0,  /* 28224 floats */
-    TB_layer3_0_conv2 = 0,  /* 28224 floats */
     T_layer3_0_downsample_0 = 0,  /* 1568 floats */
     TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
-    T_layer3_1_conv1 = 0,  /* 28224 floats */
-    TB_layer3_1_conv1 = 0,  /* 28224 floats */
-    T_layer3_1_conv2 = 0,  /* 28224 floats */
-    TB_layer3_1_conv2 = 0,  /* 28224 floats */
-    T_layer3_2_conv1 = 0,  /* 28224 floats */
-    TB_layer3_2_conv1 = 0,  /* 28224 floats */
-    T_layer3_2_conv2 = 0,  /* 28224 floats */
-    TB_layer3_2_conv2 = 0,  /* 28224 floats */
-    T_layer3_3_conv1 = 0,  /* 28224 floats */
-    TB_layer3_3_conv1 = 0,  /* 28224 floats */
-    T_layer3_3_conv2 = 0,  /* 28224 floats */
-    TB_layer3_3_conv2 = 0,  /* 28224 floats */
-    T_layer3_4_conv1 = 0,  /* 28224 floats */
-    TB_layer3_4_conv1 = 0,  /* 28224 floats */
-    T_layer3_4_conv2 = 0,  /* 28224 floats */
-    TB_layer3_4_conv2 = 0,  /* 28224 floats */
-    T_layer3_5_conv1 = 0,  /* 28224 floats */
-    TB_layer3_5_conv1 = 0,  /* 28224 floats */
-    T_layer3_5_conv2 = 0,  /* 28224 floats */
-    TB_layer3_5_conv2 = 0,  /* 28224 floats */
-    T_layer3_6_conv1 = 0,  /* 28224 floats */
-    TB_layer3_6_conv1 = 0,  /* 28224 floats */
-    T_layer3_6_conv2 = 0,  /* 28224 floats */
-    TB_layer3_6_conv2 = 0,  /* 28224 floats */
-    T_layer3_7_conv1 = 0,  /* 28224 floats */
-    TB_layer3_7_conv1 = 0,  /* 28224 floats */
-    T_layer3_7_conv2 = 0,  /* 28224 floats */
-    TB_layer3_7_conv2 = 0,  /* 28224 floats */
-    T_layer3_8_conv1 = 0,  /* 28224 floats */
-    TB_layer3_8_conv1 = 0,  /* 28224 floats */
-    T_layer3_8_conv2 = 0,  /* 28224 floats */
-    TB_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -865,63 +759,10 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_conv1 = 0,  /* 7056 floats */
-    IT_layer1_0_conv1 = 0,  /* 112896 floats */
-    IT_layer1_0_conv2 = 0,  /* 112896 floats */
-    IT_layer1_1_conv1 = 0,  /* 112896 floats */
-    IT_layer1_1_conv2 = 0,  /* 112896 floats */
-    IT_layer1_2_conv1 = 0,  /* 112896 floats */
-    IT_layer1_2_conv2 = 0,  /* 112896 floats */
-    IT_layer1_3_conv1 = 0,  /* 112896 floats */
-    IT_layer1_3_conv2 = 0,  /* 112896 floats */
-    IT_layer1_4_conv1 = 0,  /* 112896 floats */
-    IT_layer1_4_conv2 = 0,  /* 112896 floats */
-    IT_layer1_5_conv1 = 0,  /* 112896 floats */
-    IT_layer1_5_conv2 = 0,  /* 112896 floats */
-    IT_layer1_6_conv1 = 0,  /* 112896 floats */
-    IT_layer1_6_conv2 = 0,  /* 112896 floats */
-    IT_layer1_7_conv1 = 0,  /* 112896 floats */
-    IT_layer1_7_conv2 = 0,  /* 112896 floats */
-    IT_layer1_8_conv1 = 0,  /* 112896 floats */
-    IT_layer1_8_conv2 = 0,  /* 112896 floats */
     IT_layer2_0_conv1 = 0,  /* 28224 floats */
-    IT_layer2_0_conv2 = 0,  /* 56448 floats */
     IT_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    IT_layer2_1_conv1 = 0,  /* 56448 floats */
-    IT_layer2_1_conv2 = 0,  /* 56448 floats */
-    IT_layer2_2_conv1 = 0,  /* 56448 floats */
-    IT_layer2_2_conv2 = 0,  /* 56448 floats */
-    IT_layer2_3_conv1 = 0,  /* 56448 floats */
-    IT_layer2_3_conv2 = 0,  /* 56448 floats */
-    IT_layer2_4_conv1 = 0,  /* 56448 floats */
-    IT_layer2_4_conv2 = 0,  /* 56448 floats */
-    IT_layer2_5_conv1 = 0,  /* 56448 floats */
-    IT_layer2_5_conv2 = 0,  /* 56448 floats */
-    IT_layer2_6_conv1 = 0,  /* 56448 floats */
-    IT_layer2_6_conv2 = 0,  /* 56448 floats */
-    IT_layer2_7_conv1 = 0,  /* 56448 floats */
-    IT_layer2_7_conv2 = 0,  /* 56448 floats */
-    IT_layer2_8_conv1 = 0,  /* 56448 floats */
-    IT_layer2_8_conv2 = 0,  /* 56448 floats */
     IT_layer3_0_conv1 = 0,  /* 14112 floats */
-    IT_layer3_0_conv2 = 0,  /* 28224 floats */
     IT_layer3_0_downsample_0 = 0,  /* 1568 floats */
-    IT_layer3_1_conv1 = 0,  /* 28224 floats */
-    IT_layer3_1_conv2 = 0,  /* 28224 floats */
-    IT_layer3_2_conv1 = 0,  /* 28224 floats */
-    IT_layer3_2_conv2 = 0,  /* 28224 floats */
-    IT_layer3_3_conv1 = 0,  /* 28224 floats */
-    IT_layer3_3_conv2 = 0,  /* 28224 floats */
-    IT_layer3_4_conv1 = 0,  /* 28224 floats */
-    IT_layer3_4_conv2 = 0,  /* 28224 floats */
-    IT_layer3_5_conv1 = 0,  /* 28224 floats */
-    IT_layer3_5_conv2 = 0,  /* 28224 floats */
-    IT_layer3_6_conv1 = 0,  /* 28224 floats */
-    IT_layer3_6_conv2 = 0,  /* 28224 floats */
-    IT_layer3_7_conv1 = 0,  /* 28224 floats */
-    IT_layer3_7_conv2 = 0,  /* 28224 floats */
-    IT_layer3_8_conv1 = 0,  /* 28224 floats */
-    IT_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -1580,7 +1421,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
     if (training)
@@ -1593,8 +1434,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n,
+        &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
@@ -1610,8 +1451,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_0_add1);
@@ -1629,8 +1470,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
@@ -1646,8 +1487,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_1_add1);
@@ -1666,8 +1507,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
@@ -1683,8 +1524,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_2_add1);
@@ -1703,8 +1544,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
-        P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
+        NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_bn1);
@@ -1720,8 +1561,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
-        P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
+        NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_3_add1);
@@ -1740,8 +1581,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
-        P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
+        NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_bn1);
@@ -1757,8 +1598,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
-        P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
+        NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_4_add1);
@@ -1777,8 +1618,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
-        P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
+        NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_bn1);
@@ -1794,8 +1635,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
-        P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
+        NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_5_add1);
@@ -1814,8 +1655,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
-        P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
+        NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_bn1);
@@ -1831,8 +1672,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
-        P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
+        NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_6_add1);
@@ -1851,8 +1692,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
-        P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
+        NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_bn1);
@@ -1868,8 +1709,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
-        P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
+        NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_7_add1);
@@ -1888,8 +1729,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
-        P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
+        NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_bn1);
@@ -1905,8 +1746,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
-        P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
+        NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_8_add1);
@@ -1942,8 +1783,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
@@ -1981,8 +1822,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
@@ -1998,8 +1839,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_1_add1);
@@ -2018,8 +1859,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
@@ -2035,8 +1876,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_2_add1);
@@ -2055,8 +1896,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
-        P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
+        NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_bn1);
@@ -2072,8 +1913,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
-        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
+        NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_3_add1);
@@ -2092,8 +1933,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
-        P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
+        NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_bn1);
@@ -2109,8 +1950,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
-        P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
+        NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_4_add1);
@@ -2129,8 +1970,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
-        P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
+        NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_bn1);
@@ -2146,8 +1987,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
-        P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
+        NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_5_add1);
@@ -2166,8 +2007,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
-        P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
+        NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_bn1);
@@ -2183,8 +2024,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
-        P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
+        NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_6_add1);
@@ -2203,8 +2044,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
-        P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
+        NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_bn1);
@@ -2220,8 +2061,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
-        P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
+        NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_7_add1);
@@ -2240,8 +2081,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
-        P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
+        NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_bn1);
@@ -2257,8 +2098,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
-        P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
+        NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_8_add1);
@@ -2294,8 +2135,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
@@ -2333,8 +2174,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
@@ -2350,8 +2191,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_1_add1);
@@ -2370,8 +2211,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
@@ -2387,8 +2228,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_2_add1);
@@ -2407,8 +2248,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
-        P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
+        NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_bn1);
@@ -2424,8 +2265,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
-        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
+        NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_3_add1);
@@ -2444,8 +2285,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
-        P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
+        NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_bn1);
@@ -2461,8 +2302,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
-        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
+        NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_4_add1);
@@ -2481,8 +2322,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
-        P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
+        NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_bn1);
@@ -2498,8 +2339,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
-        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
+        NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_5_add1);
@@ -2518,8 +2359,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
-        P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
+        NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_bn1);
@@ -2535,8 +2376,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
-        P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
+        NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_6_add1);
@@ -2555,8 +2396,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
-        P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
+        NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_bn1);
@@ -2572,8 +2413,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
-        P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
+        NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_7_add1);
@@ -2592,8 +2433,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
-        P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
+        NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_bn1);
@@ -2609,8 +2450,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
-        P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
+        NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_8_add1);
@@ -2638,14 +2479,14 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
 const float *resnet56_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
         P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
-        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n,
+        &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
@@ -2653,7 +2494,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2665,7 +2506,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2674,7 +2515,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2687,7 +2528,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2696,7 +2537,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2709,7 +2550,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2718,7 +2559,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2731,7 +2572,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2740,7 +2581,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2753,7 +2594,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2762,7 +2603,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2775,7 +2616,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2784,7 +2625,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2797,7 +2638,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2806,7 +2647,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2819,7 +2660,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2828,7 +2669,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2850,7 +2691,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
@@ -2874,7 +2715,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2883,7 +2724,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2896,7 +2737,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2905,7 +2746,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2918,7 +2759,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2927,7 +2768,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2940,7 +2781,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2949,7 +2790,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2962,7 +2803,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2971,7 +2812,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -2984,7 +2825,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -2993,7 +2834,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3006,7 +2847,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -3015,7 +2856,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3028,7 +2869,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -3037,7 +2878,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3059,7 +2900,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
@@ -3083,7 +2924,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -3092,7 +2933,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3105,7 +2946,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -3114,7 +2955,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3127,7 +2968,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -3136,7 +2977,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3149,7 +2990,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -3158,7 +2999,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3171,7 +3012,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -3180,7 +3021,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3193,7 +3034,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -3202,7 +3043,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3215,7 +3056,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -3224,7 +3065,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3237,7 +3078,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
             1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -3246,7 +3087,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
         P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
@@ -3303,7 +3144,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_8_relu1), A(X_layer3_8_conv1), S(S_layer3_8_bn1),
         S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
         &g_layer3_8_bn1);
-    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, T(TB_layer3_8_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL,
         A(D_layer3_8_conv2), A(RX_layer3_8_relu1), P(P_layer3_8_conv2_weight), n,
         &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
@@ -3320,7 +3161,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), NULL, T(TB_layer3_8_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), NULL,
         A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
@@ -3347,7 +3188,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_7_relu1), A(X_layer3_7_conv1), S(S_layer3_7_bn1),
         S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
         &g_layer3_7_bn1);
-    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, T(TB_layer3_7_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL,
         A(D_layer3_7_conv2), A(RX_layer3_7_relu1), P(P_layer3_7_conv2_weight), n,
         &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
@@ -3364,7 +3205,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), NULL, T(TB_layer3_7_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), NULL,
         A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
@@ -3391,7 +3232,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_6_relu1), A(X_layer3_6_conv1), S(S_layer3_6_bn1),
         S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
         &g_layer3_6_bn1);
-    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, T(TB_layer3_6_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL,
         A(D_layer3_6_conv2), A(RX_layer3_6_relu1), P(P_layer3_6_conv2_weight), n,
         &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
@@ -3408,7 +3249,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), NULL, T(TB_layer3_6_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), NULL,
         A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
@@ -3435,7 +3276,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1),
         S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
         &g_layer3_5_bn1);
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, T(TB_layer3_5_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL,
         A(D_layer3_5_conv2), A(RX_layer3_5_relu1), P(P_layer3_5_conv2_weight), n,
         &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
@@ -3452,7 +3293,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, T(TB_layer3_5_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL,
         A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
@@ -3479,7 +3320,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1),
         S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
         &g_layer3_4_bn1);
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, T(TB_layer3_4_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL,
         A(D_layer3_4_conv2), A(RX_layer3_4_relu1), P(P_layer3_4_conv2_weight), n,
         &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
@@ -3496,7 +3337,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, T(TB_layer3_4_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL,
         A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
@@ -3523,7 +3364,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1),
         S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
         &g_layer3_3_bn1);
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, T(TB_layer3_3_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL,
         A(D_layer3_3_conv2), A(RX_layer3_3_relu1), P(P_layer3_3_conv2_weight), n,
         &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
@@ -3540,7 +3381,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, T(TB_layer3_3_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL,
         A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
@@ -3567,7 +3408,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1),
         S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, T(TB_layer3_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL,
         A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
         &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
@@ -3584,7 +3425,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, T(TB_layer3_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL,
         A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
@@ -3611,7 +3452,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1),
         S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, T(TB_layer3_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
         A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
         &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
@@ -3628,7 +3469,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, T(TB_layer3_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL,
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
@@ -3670,7 +3511,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
         A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
         &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
@@ -3716,7 +3557,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_8_relu1), A(X_layer2_8_conv1), S(S_layer2_8_bn1),
         S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
         &g_layer2_8_bn1);
-    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, T(TB_layer2_8_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL,
         A(D_layer2_8_conv2), A(RX_layer2_8_relu1), P(P_layer2_8_conv2_weight), n,
         &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
@@ -3733,7 +3574,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), NULL, T(TB_layer2_8_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), NULL,
         A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
@@ -3760,7 +3601,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_7_relu1), A(X_layer2_7_conv1), S(S_layer2_7_bn1),
         S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
         &g_layer2_7_bn1);
-    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, T(TB_layer2_7_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL,
         A(D_layer2_7_conv2), A(RX_layer2_7_relu1), P(P_layer2_7_conv2_weight), n,
         &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
@@ -3777,7 +3618,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), NULL, T(TB_layer2_7_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), NULL,
         A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
@@ -3804,7 +3645,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_6_relu1), A(X_layer2_6_conv1), S(S_layer2_6_bn1),
         S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
         &g_layer2_6_bn1);
-    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, T(TB_layer2_6_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL,
         A(D_layer2_6_conv2), A(RX_layer2_6_relu1), P(P_layer2_6_conv2_weight), n,
         &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
@@ -3821,7 +3662,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), NULL, T(TB_layer2_6_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), NULL,
         A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
@@ -3848,7 +3689,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_5_relu1), A(X_layer2_5_conv1), S(S_layer2_5_bn1),
         S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
         &g_layer2_5_bn1);
-    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, T(TB_layer2_5_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL,
         A(D_layer2_5_conv2), A(RX_layer2_5_relu1), P(P_layer2_5_conv2_weight), n,
         &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
@@ -3865,7 +3706,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), NULL, T(TB_layer2_5_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), NULL,
         A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
@@ -3892,7 +3733,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_4_relu1), A(X_layer2_4_conv1), S(S_layer2_4_bn1),
         S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
         &g_layer2_4_bn1);
-    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, T(TB_layer2_4_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL,
         A(D_layer2_4_conv2), A(RX_layer2_4_relu1), P(P_layer2_4_conv2_weight), n,
         &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
@@ -3909,7 +3750,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), NULL, T(TB_layer2_4_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), NULL,
         A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
@@ -3936,7 +3777,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1),
         S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
         &g_layer2_3_bn1);
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, T(TB_layer2_3_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL,
         A(D_layer2_3_conv2), A(RX_layer2_3_relu1), P(P_layer2_3_conv2_weight), n,
         &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
@@ -3953,7 +3794,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, T(TB_layer2_3_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL,
         A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
@@ -3980,7 +3821,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1),
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, T(TB_layer2_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL,
         A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
         &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
@@ -3997,7 +3838,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, T(TB_layer2_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL,
         A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
@@ -4024,7 +3865,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1),
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, T(TB_layer2_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
         A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
         &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
@@ -4041,7 +3882,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, T(TB_layer2_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL,
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
@@ -4083,7 +3924,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
         A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
         &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
@@ -4129,7 +3970,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_8_relu1), A(X_layer1_8_conv1), S(S_layer1_8_bn1),
         S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
         &g_layer1_8_bn1);
-    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, T(TB_layer1_8_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL,
         A(D_layer1_8_conv2), A(RX_layer1_8_relu1), P(P_layer1_8_conv2_weight), n,
         &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
@@ -4146,7 +3987,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), NULL, T(TB_layer1_8_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), NULL,
         A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
@@ -4173,7 +4014,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_7_relu1), A(X_layer1_7_conv1), S(S_layer1_7_bn1),
         S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
         &g_layer1_7_bn1);
-    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, T(TB_layer1_7_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL,
         A(D_layer1_7_conv2), A(RX_layer1_7_relu1), P(P_layer1_7_conv2_weight), n,
         &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
@@ -4190,7 +4031,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), NULL, T(TB_layer1_7_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), NULL,
         A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
@@ -4217,7 +4058,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_6_relu1), A(X_layer1_6_conv1), S(S_layer1_6_bn1),
         S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
         &g_layer1_6_bn1);
-    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, T(TB_layer1_6_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL,
         A(D_layer1_6_conv2), A(RX_layer1_6_relu1), P(P_layer1_6_conv2_weight), n,
         &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
@@ -4234,7 +4075,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), NULL, T(TB_layer1_6_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), NULL,
         A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
@@ -4261,7 +4102,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_5_relu1), A(X_layer1_5_conv1), S(S_layer1_5_bn1),
         S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
         &g_layer1_5_bn1);
-    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, T(TB_layer1_5_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL,
         A(D_layer1_5_conv2), A(RX_layer1_5_relu1), P(P_layer1_5_conv2_weight), n,
         &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
@@ -4278,7 +4119,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), NULL, T(TB_layer1_5_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), NULL,
         A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
@@ -4305,7 +4146,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_4_relu1), A(X_layer1_4_conv1), S(S_layer1_4_bn1),
         S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
         &g_layer1_4_bn1);
-    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, T(TB_layer1_4_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL,
         A(D_layer1_4_conv2), A(RX_layer1_4_relu1), P(P_layer1_4_conv2_weight), n,
         &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
@@ -4322,7 +4163,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), NULL, T(TB_layer1_4_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), NULL,
         A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
@@ -4349,7 +4190,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_3_relu1), A(X_layer1_3_conv1), S(S_layer1_3_bn1),
         S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
         &g_layer1_3_bn1);
-    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, T(TB_layer1_3_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL,
         A(D_layer1_3_conv2), A(RX_layer1_3_relu1), P(P_layer1_3_conv2_weight), n,
         &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
@@ -4366,7 +4207,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), NULL, T(TB_layer1_3_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), NULL,
         A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
@@ -4393,7 +4234,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1),
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, T(TB_layer1_2_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL,
         A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
         &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
@@ -4410,7 +4251,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, T(TB_layer1_2_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL,
         A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
@@ -4437,7 +4278,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1),
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, T(TB_layer1_1_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
         A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
         &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
@@ -4454,7 +4295,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, T(TB_layer1_1_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL,
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
@@ -4481,7 +4322,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1),
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, T(TB_layer1_0_conv2),
+    rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
         A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
         &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
@@ -4501,7 +4342,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
-    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+    rt_conv2d_direct_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL,
         A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
@@ -4512,8 +4353,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
-        n, &g_conv1, RT_ADD);
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, A(D_conv1), x, P(P_conv1_weight), n,
+        &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

@@ -363,120 +363,14 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
-    T_conv1 = 0,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
-    T_layer1_0_conv1 = 0,  /* 112896 floats */
-    TB_layer1_0_conv1 = 0,  /* 112896 floats */
-    T_layer1_0_conv2 = 0,  /* 112896 floats */
-    TB_layer1_0_conv2 = 0,  /* 112896 floats */
-    T_layer1_1_conv1 = 0,  /* 112896 floats */
-    TB_layer1_1_conv1 = 0,  /* 112896 floats */
-    T_layer1_1_conv2 = 0,  /* 112896 floats */
-    TB_layer1_1_conv2 = 0,  /* 112896 floats */
-    T_layer1_2_conv1 = 0,  /* 112896 floats */
-    TB_layer1_2_conv1 = 0,  /* 112896 floats */
-    T_layer1_2_conv2 = 0,  /* 112896 floats */
-    TB_layer1_2_conv2 = 0,  /* 112896 floats */
-    T_layer1_3_conv1 = 0,  /* 112896 floats */
-    TB_layer1_3_conv1 = 0,  /* 112896 floats */
-    T_layer1_3_conv2 = 0,  /* 112896 floats */
-    TB_layer1_3_conv2 = 0,  /* 112896 floats */
-    T_layer1_4_conv1 = 0,  /* 112896 floats */
-    TB_layer1_4_conv1 = 0,  /* 112896 floats */
-    T_layer1_4_conv2 = 0,  /* 112896 floats */
-    TB_layer1_4_conv2 = 0,  /* 112896 floats */
-    T_layer1_5_conv1 = 0,  /* 112896 floats */
-    TB_layer1_5_conv1 = 0,  /* 112896 floats */
-    T_layer1_5_conv2 = 0,  /* 112896 floats */
-    TB_layer1_5_conv2 = 0,  /* 112896 floats */
-    T_layer1_6_conv1 = 0,  /* 112896 floats */
-    TB_layer1_6_conv1 = 0,  /* 112896 floats */
-    T_layer1_6_conv2 = 0,  /* 112896 floats */
-    TB_layer1_6_conv2 = 0,  /* 112896 floats */
-    T_layer1_7_conv1 = 0,  /* 112896 floats */
-    TB_layer1_7_conv1 = 0,  /* 112896 floats */
-    T_layer1_7_conv2 = 0,  /* 112896 floats */
-    TB_layer1_7_conv2 = 0,  /* 112896 floats */
-    T_layer1_8_conv1 = 0,  /* 112896 floats */
-    TB_layer1_8_conv1 = 0,  /* 112896 floats */
-    T_layer1_8_conv2 = 0,  /* 112896 floats */
-    TB_layer1_8_conv2 = 0,  /* 112896 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
-    T_layer2_0_conv2 = 0,  /* 56448 floats */
-    TB_layer2_0_conv2 = 0,  /* 56448 floats */
     T_layer2_0_downsample_0 = 0,  /* 3136 floats */
     TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    T_layer2_1_conv1 = 0,  /* 56448 floats */
-    TB_layer2_1_conv1 = 0,  /* 56448 floats */
-    T_layer2_1_conv2 = 0,  /* 56448 floats */
-    TB_layer2_1_conv2 = 0,  /* 56448 floats */
-    T_layer2_2_conv1 = 0,  /* 56448 floats */
-    TB_layer2_2_conv1 = 0,  /* 56448 floats */
-    T_layer2_2_conv2 = 0,  /* 56448 floats */
-    TB_layer2_2_conv2 = 0,  /* 56448 floats */
-    T_layer2_3_conv1 = 0,  /* 56448 floats */
-    TB_layer2_3_conv1 = 0,  /* 56448 floats */
-    T_layer2_3_conv2 = 0,  /* 56448 floats */
-    TB_layer2_3_conv2 = 0,  /* 56448 floats */
-    T_layer2_4_conv1 = 0,  /* 56448 floats */
-    TB_layer2_4_conv1 = 0,  /* 56448 floats */
-    T_layer2_4_conv2 = 0,  /* 56448 floats */
-    TB_layer2_4_conv2 = 0,  /* 56448 floats */
-    T_layer2_5_conv1 = 0,  /* 56448 floats */
-    TB_layer2_5_conv1 = 0,  /* 56448 floats */
-    T_layer2_5_conv2 = 0,  /* 56448 floats */
-    TB_layer2_5_conv2 = 0,  /* 56448 floats */
-    T_layer2_6_conv1 = 0,  /* 56448 floats */
-    TB_layer2_6_conv1 = 0,  /* 56448 floats */
-    T_layer2_6_conv2 = 0,  /* 56448 floats */
-    TB_layer2_6_conv2 = 0,  /* 56448 floats */
-    T_layer2_7_conv1 = 0,  /* 56448 floats */
-    TB_layer2_7_conv1 = 0,  /* 56448 floats */
-    T_layer2_7_conv2 = 0,  /* 56448 floats */
-    TB_layer2_7_conv2 = 0,  /* 56448 floats */
-    T_layer2_8_conv1 = 0,  /* 56448 floats */
-    TB_layer2_8_conv1 = 0,  /* 56448 floats */
-    T_layer2_8_conv2 = 0,  /* 56448 floats */
-    TB_layer2_8_conv2 = 0,  /* 56448 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
-    T_layer3_0_conv2 = 0,  /* 28224 floats */
-    TB_layer3_0_conv2 = 0,  /* 28224 floats */
     T_layer3_0_downsample_0 = 0,  /* 1568 floats */
     TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
-    T_layer3_1_conv1 = 0,  /* 28224 floats */
-    TB_layer3_1_conv1 = 0,  /* 28224 floats */
-    T_layer3_1_conv2 = 0,  /* 28224 floats */
-    TB_layer3_1_conv2 = 0,  /* 28224 floats */
-    T_layer3_2_conv1 = 0,  /* 28224 floats */
-    TB_layer3_2_conv1 = 0,  /* 28224 floats */
-    T_layer3_2_conv2 = 0,  /* 28224 floats */
-    TB_layer3_2_conv2 = 0,  /* 28224 floats */
-    T_layer3_3_conv1 = 0,  /* 28224 floats */
-    TB_layer3_3_conv1 = 0,  /* 28224 floats */
-    T_layer3_3_conv2 = 0,  /* 28224 floats */
-    TB_layer3_3_conv2 = 0,  /* 28224 floats */
-    T_layer3_4_conv1 = 0,  /* 28224 floats */
-    TB_layer3_4_conv1 = 0,  /* 28224 floats */
-    T_layer3_4_conv2 = 0,  /* 28224 floats */
-    TB_layer3_4_conv2 = 0,  /* 28224 floats */
-    T_layer3_5_conv1 = 0,  /* 28224 floats */
-    TB_layer3_5_conv1 = 0,  /* 28224 floats */
-    T_layer3_5_conv2 = 0,  /* 28224 floats */
-    TB_layer3_5_conv2 = 0,  /* 28224 floats */
-    T_layer3_6_conv1 = 0,  /* 28224 floats */
-    TB_layer3_6_conv1 = 0,  /* 28224 floats */
-    T_layer3_6_conv2 = 0,  /* 28224 floats */
-    TB_layer3_6_conv2 = 0,  /* 28224 floats */
-    T_layer3_7_conv1 = 0,  /* 28224 floats */
-    TB_layer3_7_conv1 = 0,  /* 28224 floats */
-    T_layer3_7_conv2 = 0,  /* 28224 floats */
-    TB_layer3_7_conv2 = 0,  /* 28224 floats */
-    T_layer3_8_conv1 = 0,  /* 28224 floats */
-    TB_layer3_8_conv1 = 0,  /* 28224 floats */
-    T_layer3_8_conv2 = 0,  /* 28224 floats */
-    TB_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -627,63 +521,10 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_conv1 = 0,  /* 7056 floats */
-    IT_layer1_0_conv1 = 0,  /* 112896 floats */
-    IT_layer1_0_conv2 = 0,  /* 112896 floats */
-    IT_layer1_1_conv1 = 0,  /* 112896 floats */
-    IT_layer1_1_conv2 = 0,  /* 112896 floats */
-    IT_layer1_2_conv1 = 0,  /* 112896 floats */
-    IT_layer1_2_conv2 = 0,  /* 112896 floats */
-    IT_layer1_3_conv1 = 0,  /* 112896 floats */
-    IT_layer1_3_conv2 = 0,  /* 112896 floats */
-    IT_layer1_4_conv1 = 0,  /* 112896 floats */
-    IT_layer1_4_conv2 = 0,  /* 112896 floats */
-    IT_layer1_5_conv1 = 0,  /* 112896 floats */
-    IT_layer1_5_conv2 = 0,  /* 112896 floats */
-    IT_layer1_6_conv1 = 0,  /* 112896 floats */
-    IT_layer1_6_conv2 = 0,  /* 112896 floats */
-    IT_layer1_7_conv1 = 0,  /* 112896 floats */
-    IT_layer1_7_conv2 = 0,  /* 112896 floats */
-    IT_layer1_8_conv1 = 0,  /* 112896 floats */
-    IT_layer1_8_conv2 = 0,  /* 112896 floats */
     IT_layer2_0_conv1 = 0,  /* 28224 floats */
-    IT_layer2_0_conv2 = 0,  /* 56448 floats */
     IT_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    IT_layer2_1_conv1 = 0,  /* 56448 floats */
-    IT_layer2_1_conv2 = 0,  /* 56448 floats */
-    IT_layer2_2_conv1 = 0,  /* 56448 floats */
-    IT_layer2_2_conv2 = 0,  /* 56448 floats */
-    IT_layer2_3_conv1 = 0,  /* 56448 floats */
-    IT_layer2_3_conv2 = 0,  /* 56448 floats */
-    IT_layer2_4_conv1 = 0,  /* 56448 floats */
-    IT_layer2_4_conv2 = 0,  /* 56448 floats */
-    IT_layer2_5_conv1 = 0,  /* 56448 floats */
-    IT_layer2_5_conv2 = 0,  /* 56448 floats */
-    IT_layer2_6_conv1 = 0,  /* 56448 floats */
-    IT_layer2_6_conv2 = 0,  /* 56448 floats */
-    IT_layer2_7_conv1 = 0,  /* 56448 floats */
-    IT_layer2_7_conv2 = 0,  /* 56448 floats */
-    IT_layer2_8_conv1 = 0,  /* 56448 floats */
-    IT_layer2_8_conv2 = 0,  /* 56448 floats */
     IT_layer3_0_conv1 = 0,  /* 14112 floats */
-    IT_layer3_0_conv2 = 0,  /* 28224 floats */
     IT_layer3_0_downsample_0 = 0,  /* 1568 floats */
-    IT_layer3_1_conv1 = 0,  /* 28224 floats */
-    IT_layer3_1_conv2 = 0,  /* 28224 floats */
-    IT_layer3_2_conv1 = 0,  /* 28224 floats */
-    IT_layer3_2_conv2 = 0,  /* 28224 floats */
-    IT_layer3_3_conv1 = 0,  /* 28224 floats */
-    IT_layer3_3_conv2 = 0,  /* 28224 floats */
-    IT_layer3_4_conv1 = 0,  /* 28224 floats */
-    IT_layer3_4_conv2 = 0,  /* 28224 floats */
-    IT_layer3_5_conv1 = 0,  /* 28224 floats */
-    IT_layer3_5_conv2 = 0,  /* 28224 floats */
-    IT_layer3_6_conv1 = 0,  /* 28224 floats */
-    IT_layer3_6_conv2 = 0,  /* 28224 floats */
-    IT_layer3_7_conv1 = 0,  /* 28224 floats */
-    IT_layer3_7_conv2 = 0,  /* 28224 floats */
-    IT_layer3_8_conv1 = 0,  /* 28224 floats */
-    IT_layer3_8_conv2 = 0,  /* 28224 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -1086,15 +927,15 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     (void)training;  /* no batchnorm: both modes compute the same */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_forward(A(X_conv1), T(T_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_forward(A(X_layer1_0_conv1), T(T_layer1_0_conv1), A(X_relu),
-        P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight),
+        P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_relu1);
@@ -1102,8 +943,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_forward(A(X_layer1_0_conv2), T(T_layer1_0_conv2), A(X_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
+        P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_0_add1);
@@ -1118,8 +959,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_forward(A(X_layer1_1_conv1), T(T_layer1_1_conv1), A(X_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
@@ -1127,8 +968,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_forward(A(X_layer1_1_conv2), T(T_layer1_1_conv2), A(X_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
+        P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_1_add1);
@@ -1144,8 +985,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_forward(A(X_layer1_2_conv1), T(T_layer1_2_conv1), A(X_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
@@ -1153,8 +994,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_forward(A(X_layer1_2_conv2), T(T_layer1_2_conv2), A(X_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
+        P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_2_add1);
@@ -1170,8 +1011,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_forward(A(X_layer1_3_conv1), T(T_layer1_3_conv1), A(X_layer1_2_relu2),
-        P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
+        P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_relu1);
@@ -1179,8 +1020,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_forward(A(X_layer1_3_conv2), T(T_layer1_3_conv2), A(X_layer1_3_relu1),
-        P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
+        P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_3_add1);
@@ -1196,8 +1037,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_forward(A(X_layer1_4_conv1), T(T_layer1_4_conv1), A(X_layer1_3_relu2),
-        P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
+        P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_relu1);
@@ -1205,8 +1046,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_forward(A(X_layer1_4_conv2), T(T_layer1_4_conv2), A(X_layer1_4_relu1),
-        P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
+        P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_4_add1);
@@ -1222,8 +1063,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_forward(A(X_layer1_5_conv1), T(T_layer1_5_conv1), A(X_layer1_4_relu2),
-        P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
+        P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_relu1);
@@ -1231,8 +1072,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_forward(A(X_layer1_5_conv2), T(T_layer1_5_conv2), A(X_layer1_5_relu1),
-        P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
+        P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_5_add1);
@@ -1248,8 +1089,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_forward(A(X_layer1_6_conv1), T(T_layer1_6_conv1), A(X_layer1_5_relu2),
-        P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
+        P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_relu1);
@@ -1257,8 +1098,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_forward(A(X_layer1_6_conv2), T(T_layer1_6_conv2), A(X_layer1_6_relu1),
-        P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
+        P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_6_add1);
@@ -1274,8 +1115,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_forward(A(X_layer1_7_conv1), T(T_layer1_7_conv1), A(X_layer1_6_relu2),
-        P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
+        P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_relu1);
@@ -1283,8 +1124,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_forward(A(X_layer1_7_conv2), T(T_layer1_7_conv2), A(X_layer1_7_relu1),
-        P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
+        P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_7_add1);
@@ -1300,8 +1141,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_forward(A(X_layer1_8_conv1), T(T_layer1_8_conv1), A(X_layer1_7_relu2),
-        P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
+        P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_relu1);
@@ -1309,8 +1150,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_forward(A(X_layer1_8_conv2), T(T_layer1_8_conv2), A(X_layer1_8_relu1),
-        P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
+        P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_8_add1);
@@ -1335,8 +1176,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
+        P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
@@ -1358,8 +1199,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_forward(A(X_layer2_1_conv1), T(T_layer2_1_conv1), A(X_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
@@ -1367,8 +1208,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_forward(A(X_layer2_1_conv2), T(T_layer2_1_conv2), A(X_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
+        P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_1_add1);
@@ -1384,8 +1225,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_forward(A(X_layer2_2_conv1), T(T_layer2_2_conv1), A(X_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
@@ -1393,8 +1234,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_forward(A(X_layer2_2_conv2), T(T_layer2_2_conv2), A(X_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
+        P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_2_add1);
@@ -1410,8 +1251,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_forward(A(X_layer2_3_conv1), T(T_layer2_3_conv1), A(X_layer2_2_relu2),
-        P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
+        P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_relu1);
@@ -1419,8 +1260,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_forward(A(X_layer2_3_conv2), T(T_layer2_3_conv2), A(X_layer2_3_relu1),
-        P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
+        P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_3_add1);
@@ -1436,8 +1277,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_forward(A(X_layer2_4_conv1), T(T_layer2_4_conv1), A(X_layer2_3_relu2),
-        P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
+        P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_relu1);
@@ -1445,8 +1286,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_forward(A(X_layer2_4_conv2), T(T_layer2_4_conv2), A(X_layer2_4_relu1),
-        P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
+        P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_4_add1);
@@ -1462,8 +1303,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_forward(A(X_layer2_5_conv1), T(T_layer2_5_conv1), A(X_layer2_4_relu2),
-        P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
+        P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_relu1);
@@ -1471,8 +1312,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_forward(A(X_layer2_5_conv2), T(T_layer2_5_conv2), A(X_layer2_5_relu1),
-        P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
+        P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_5_add1);
@@ -1488,8 +1329,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_forward(A(X_layer2_6_conv1), T(T_layer2_6_conv1), A(X_layer2_5_relu2),
-        P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
+        P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_relu1);
@@ -1497,8 +1338,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_forward(A(X_layer2_6_conv2), T(T_layer2_6_conv2), A(X_layer2_6_relu1),
-        P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
+        P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_6_add1);
@@ -1514,8 +1355,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_forward(A(X_layer2_7_conv1), T(T_layer2_7_conv1), A(X_layer2_6_relu2),
-        P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
+        P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_relu1);
@@ -1523,8 +1364,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_forward(A(X_layer2_7_conv2), T(T_layer2_7_conv2), A(X_layer2_7_relu1),
-        P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
+        P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_7_add1);
@@ -1540,8 +1381,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_forward(A(X_layer2_8_conv1), T(T_layer2_8_conv1), A(X_layer2_7_relu2),
-        P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
+        P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_relu1);
@@ -1549,8 +1390,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_forward(A(X_layer2_8_conv2), T(T_layer2_8_conv2), A(X_layer2_8_relu1),
-        P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
+        P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_8_add1);
@@ -1575,8 +1416,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
+        P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
@@ -1598,8 +1439,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_forward(A(X_layer3_1_conv1), T(T_layer3_1_conv1), A(X_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
@@ -1607,8 +1448,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_forward(A(X_layer3_1_conv2), T(T_layer3_1_conv2), A(X_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
+        P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_1_add1);
@@ -1624,8 +1465,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_forward(A(X_layer3_2_conv1), T(T_layer3_2_conv1), A(X_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
@@ -1633,8 +1474,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_forward(A(X_layer3_2_conv2), T(T_layer3_2_conv2), A(X_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
+        P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_2_add1);
@@ -1650,8 +1491,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_forward(A(X_layer3_3_conv1), T(T_layer3_3_conv1), A(X_layer3_2_relu2),
-        P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
+        P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_relu1);
@@ -1659,8 +1500,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_forward(A(X_layer3_3_conv2), T(T_layer3_3_conv2), A(X_layer3_3_relu1),
-        P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
+        P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_3_add1);
@@ -1676,8 +1517,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_forward(A(X_layer3_4_conv1), T(T_layer3_4_conv1), A(X_layer3_3_relu2),
-        P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
+        P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_relu1);
@@ -1685,8 +1526,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_forward(A(X_layer3_4_conv2), T(T_layer3_4_conv2), A(X_layer3_4_relu1),
-        P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
+        P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_4_add1);
@@ -1702,8 +1543,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_forward(A(X_layer3_5_conv1), T(T_layer3_5_conv1), A(X_layer3_4_relu2),
-        P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
+        P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_relu1);
@@ -1711,8 +1552,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_forward(A(X_layer3_5_conv2), T(T_layer3_5_conv2), A(X_layer3_5_relu1),
-        P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
+        P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_5_add1);
@@ -1728,8 +1569,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_forward(A(X_layer3_6_conv1), T(T_layer3_6_conv1), A(X_layer3_5_relu2),
-        P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
+        P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_relu1);
@@ -1737,8 +1578,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_forward(A(X_layer3_6_conv2), T(T_layer3_6_conv2), A(X_layer3_6_relu1),
-        P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
+        P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_6_add1);
@@ -1754,8 +1595,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_forward(A(X_layer3_7_conv1), T(T_layer3_7_conv1), A(X_layer3_6_relu2),
-        P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
+        P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_relu1);
@@ -1763,8 +1604,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_forward(A(X_layer3_7_conv2), T(T_layer3_7_conv2), A(X_layer3_7_relu1),
-        P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
+        P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_7_add1);
@@ -1780,8 +1621,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_forward(A(X_layer3_8_conv1), T(T_layer3_8_conv1), A(X_layer3_7_relu2),
-        P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
+        P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_relu1);
@@ -1789,8 +1630,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_forward(A(X_layer3_8_conv2), T(T_layer3_8_conv2), A(X_layer3_8_relu1),
-        P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
+        P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_8_add1);
@@ -1815,20 +1656,19 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
 const float *resnet56_nonorm_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(IX_conv1), IT(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n,
-        &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), IT(IT_layer1_0_conv1), A(IX_relu),
-        P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight),
+        P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), IT(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1841,14 +1681,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), IT(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), IT(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1862,14 +1702,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), IT(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), IT(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1883,14 +1723,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_3_conv1), IT(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_3_conv2), IT(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1904,14 +1744,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_3_add1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_4_conv1), IT(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_4_conv2), IT(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1925,14 +1765,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_4_add1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_5_conv1), IT(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_5_conv2), IT(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1946,14 +1786,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_5_add1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_6_conv1), IT(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_6_conv2), IT(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1967,14 +1807,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_6_add1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_7_conv1), IT(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_7_conv2), IT(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1988,14 +1828,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_7_add1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer1_8_conv1), IT(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer1_8_conv2), IT(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2016,7 +1856,7 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
@@ -2035,14 +1875,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), IT(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), IT(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2056,14 +1896,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), IT(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), IT(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2077,14 +1917,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_3_conv1), IT(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), IT(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2098,14 +1938,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_add1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_4_conv1), IT(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_4_conv2), IT(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2119,14 +1959,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_4_add1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_5_conv1), IT(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_5_conv2), IT(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2140,14 +1980,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_5_add1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_6_conv1), IT(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_6_conv2), IT(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2161,14 +2001,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_6_add1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_7_conv1), IT(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_7_conv2), IT(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2182,14 +2022,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_7_add1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_8_conv1), IT(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer2_8_conv2), IT(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2210,7 +2050,7 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
@@ -2229,14 +2069,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), IT(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), IT(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2250,14 +2090,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), IT(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), IT(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2271,14 +2111,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_add1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_3_conv1), IT(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), IT(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2292,14 +2132,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_add1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_4_conv1), IT(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), IT(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2313,14 +2153,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_add1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_5_conv1), IT(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), IT(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2334,14 +2174,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_add1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_6_conv1), IT(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_6_conv2), IT(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2355,14 +2195,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_6_add1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_7_conv1), IT(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_7_conv2), IT(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2376,14 +2216,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_7_add1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_8_conv1), IT(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_forward(A(IX_layer3_8_conv2), IT(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2429,9 +2269,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), G(P_layer3_8_conv2_bias),
-        T(TB_layer3_8_conv2), A(D_layer3_8_add1), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
-        n, &g_layer3_8_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight),
+        G(P_layer3_8_conv2_bias), A(D_layer3_8_add1), A(X_layer3_8_relu1),
+        P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2442,9 +2282,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), G(P_layer3_8_conv1_bias),
-        T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
-        n, &g_layer3_8_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight),
+        G(P_layer3_8_conv1_bias), A(D_layer3_8_conv1), A(X_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2457,9 +2297,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), G(P_layer3_7_conv2_bias),
-        T(TB_layer3_7_conv2), A(D_layer3_7_add1), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
-        n, &g_layer3_7_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight),
+        G(P_layer3_7_conv2_bias), A(D_layer3_7_add1), A(X_layer3_7_relu1),
+        P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2470,9 +2310,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), G(P_layer3_7_conv1_bias),
-        T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
-        n, &g_layer3_7_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight),
+        G(P_layer3_7_conv1_bias), A(D_layer3_7_conv1), A(X_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2485,9 +2325,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), G(P_layer3_6_conv2_bias),
-        T(TB_layer3_6_conv2), A(D_layer3_6_add1), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
-        n, &g_layer3_6_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight),
+        G(P_layer3_6_conv2_bias), A(D_layer3_6_add1), A(X_layer3_6_relu1),
+        P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2498,9 +2338,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), G(P_layer3_6_conv1_bias),
-        T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
-        n, &g_layer3_6_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight),
+        G(P_layer3_6_conv1_bias), A(D_layer3_6_conv1), A(X_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2513,9 +2353,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), G(P_layer3_5_conv2_bias),
-        T(TB_layer3_5_conv2), A(D_layer3_5_add1), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
-        n, &g_layer3_5_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight),
+        G(P_layer3_5_conv2_bias), A(D_layer3_5_add1), A(X_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2526,9 +2366,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), G(P_layer3_5_conv1_bias),
-        T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
-        n, &g_layer3_5_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight),
+        G(P_layer3_5_conv1_bias), A(D_layer3_5_conv1), A(X_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2541,9 +2381,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), G(P_layer3_4_conv2_bias),
-        T(TB_layer3_4_conv2), A(D_layer3_4_add1), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
-        n, &g_layer3_4_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight),
+        G(P_layer3_4_conv2_bias), A(D_layer3_4_add1), A(X_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2554,9 +2394,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), G(P_layer3_4_conv1_bias),
-        T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
-        n, &g_layer3_4_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight),
+        G(P_layer3_4_conv1_bias), A(D_layer3_4_conv1), A(X_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2569,9 +2409,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), G(P_layer3_3_conv2_bias),
-        T(TB_layer3_3_conv2), A(D_layer3_3_add1), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
-        n, &g_layer3_3_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight),
+        G(P_layer3_3_conv2_bias), A(D_layer3_3_add1), A(X_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2582,9 +2422,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), G(P_layer3_3_conv1_bias),
-        T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
-        n, &g_layer3_3_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight),
+        G(P_layer3_3_conv1_bias), A(D_layer3_3_conv1), A(X_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2597,9 +2437,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
-        T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        n, &g_layer3_2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight),
+        G(P_layer3_2_conv2_bias), A(D_layer3_2_add1), A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2610,9 +2450,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
-        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        n, &g_layer3_2_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight),
+        G(P_layer3_2_conv1_bias), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2625,9 +2465,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
-        T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        n, &g_layer3_1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight),
+        G(P_layer3_1_conv2_bias), A(D_layer3_1_add1), A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2638,9 +2478,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
-        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        n, &g_layer3_1_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight),
+        G(P_layer3_1_conv1_bias), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2660,9 +2500,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
-        T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        n, &g_layer3_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight),
+        G(P_layer3_0_conv2_bias), A(D_layer3_0_add1), A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2690,9 +2530,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), G(P_layer2_8_conv2_bias),
-        T(TB_layer2_8_conv2), A(D_layer2_8_add1), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
-        n, &g_layer2_8_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight),
+        G(P_layer2_8_conv2_bias), A(D_layer2_8_add1), A(X_layer2_8_relu1),
+        P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2703,9 +2543,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), G(P_layer2_8_conv1_bias),
-        T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
-        n, &g_layer2_8_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight),
+        G(P_layer2_8_conv1_bias), A(D_layer2_8_conv1), A(X_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2718,9 +2558,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), G(P_layer2_7_conv2_bias),
-        T(TB_layer2_7_conv2), A(D_layer2_7_add1), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
-        n, &g_layer2_7_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight),
+        G(P_layer2_7_conv2_bias), A(D_layer2_7_add1), A(X_layer2_7_relu1),
+        P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2731,9 +2571,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), G(P_layer2_7_conv1_bias),
-        T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
-        n, &g_layer2_7_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight),
+        G(P_layer2_7_conv1_bias), A(D_layer2_7_conv1), A(X_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2746,9 +2586,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), G(P_layer2_6_conv2_bias),
-        T(TB_layer2_6_conv2), A(D_layer2_6_add1), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
-        n, &g_layer2_6_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight),
+        G(P_layer2_6_conv2_bias), A(D_layer2_6_add1), A(X_layer2_6_relu1),
+        P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2759,9 +2599,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), G(P_layer2_6_conv1_bias),
-        T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
-        n, &g_layer2_6_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight),
+        G(P_layer2_6_conv1_bias), A(D_layer2_6_conv1), A(X_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2774,9 +2614,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), G(P_layer2_5_conv2_bias),
-        T(TB_layer2_5_conv2), A(D_layer2_5_add1), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
-        n, &g_layer2_5_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight),
+        G(P_layer2_5_conv2_bias), A(D_layer2_5_add1), A(X_layer2_5_relu1),
+        P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2787,9 +2627,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), G(P_layer2_5_conv1_bias),
-        T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
-        n, &g_layer2_5_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight),
+        G(P_layer2_5_conv1_bias), A(D_layer2_5_conv1), A(X_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2802,9 +2642,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), G(P_layer2_4_conv2_bias),
-        T(TB_layer2_4_conv2), A(D_layer2_4_add1), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
-        n, &g_layer2_4_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight),
+        G(P_layer2_4_conv2_bias), A(D_layer2_4_add1), A(X_layer2_4_relu1),
+        P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2815,9 +2655,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), G(P_layer2_4_conv1_bias),
-        T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
-        n, &g_layer2_4_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight),
+        G(P_layer2_4_conv1_bias), A(D_layer2_4_conv1), A(X_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2830,9 +2670,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), G(P_layer2_3_conv2_bias),
-        T(TB_layer2_3_conv2), A(D_layer2_3_add1), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
-        n, &g_layer2_3_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight),
+        G(P_layer2_3_conv2_bias), A(D_layer2_3_add1), A(X_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2843,9 +2683,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), G(P_layer2_3_conv1_bias),
-        T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
-        n, &g_layer2_3_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight),
+        G(P_layer2_3_conv1_bias), A(D_layer2_3_conv1), A(X_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2858,9 +2698,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
-        T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        n, &g_layer2_2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight),
+        G(P_layer2_2_conv2_bias), A(D_layer2_2_add1), A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2871,9 +2711,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
-        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        n, &g_layer2_2_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight),
+        G(P_layer2_2_conv1_bias), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2886,9 +2726,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
-        T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        n, &g_layer2_1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight),
+        G(P_layer2_1_conv2_bias), A(D_layer2_1_add1), A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2899,9 +2739,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
-        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        n, &g_layer2_1_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight),
+        G(P_layer2_1_conv1_bias), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2921,9 +2761,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
-        T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        n, &g_layer2_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight),
+        G(P_layer2_0_conv2_bias), A(D_layer2_0_add1), A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -2951,9 +2791,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), G(P_layer1_8_conv2_bias),
-        T(TB_layer1_8_conv2), A(D_layer1_8_add1), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
-        n, &g_layer1_8_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight),
+        G(P_layer1_8_conv2_bias), A(D_layer1_8_add1), A(X_layer1_8_relu1),
+        P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2964,9 +2804,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), G(P_layer1_8_conv1_bias),
-        T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
-        n, &g_layer1_8_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight),
+        G(P_layer1_8_conv1_bias), A(D_layer1_8_conv1), A(X_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2979,9 +2819,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), G(P_layer1_7_conv2_bias),
-        T(TB_layer1_7_conv2), A(D_layer1_7_add1), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
-        n, &g_layer1_7_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight),
+        G(P_layer1_7_conv2_bias), A(D_layer1_7_add1), A(X_layer1_7_relu1),
+        P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -2992,9 +2832,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), G(P_layer1_7_conv1_bias),
-        T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
-        n, &g_layer1_7_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight),
+        G(P_layer1_7_conv1_bias), A(D_layer1_7_conv1), A(X_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3007,9 +2847,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), G(P_layer1_6_conv2_bias),
-        T(TB_layer1_6_conv2), A(D_layer1_6_add1), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
-        n, &g_layer1_6_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight),
+        G(P_layer1_6_conv2_bias), A(D_layer1_6_add1), A(X_layer1_6_relu1),
+        P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3020,9 +2860,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), G(P_layer1_6_conv1_bias),
-        T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
-        n, &g_layer1_6_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight),
+        G(P_layer1_6_conv1_bias), A(D_layer1_6_conv1), A(X_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3035,9 +2875,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), G(P_layer1_5_conv2_bias),
-        T(TB_layer1_5_conv2), A(D_layer1_5_add1), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
-        n, &g_layer1_5_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight),
+        G(P_layer1_5_conv2_bias), A(D_layer1_5_add1), A(X_layer1_5_relu1),
+        P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3048,9 +2888,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), G(P_layer1_5_conv1_bias),
-        T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
-        n, &g_layer1_5_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight),
+        G(P_layer1_5_conv1_bias), A(D_layer1_5_conv1), A(X_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3063,9 +2903,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), G(P_layer1_4_conv2_bias),
-        T(TB_layer1_4_conv2), A(D_layer1_4_add1), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
-        n, &g_layer1_4_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight),
+        G(P_layer1_4_conv2_bias), A(D_layer1_4_add1), A(X_layer1_4_relu1),
+        P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3076,9 +2916,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), G(P_layer1_4_conv1_bias),
-        T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
-        n, &g_layer1_4_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight),
+        G(P_layer1_4_conv1_bias), A(D_layer1_4_conv1), A(X_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3091,9 +2931,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), G(P_layer1_3_conv2_bias),
-        T(TB_layer1_3_conv2), A(D_layer1_3_add1), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
-        n, &g_layer1_3_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight),
+        G(P_layer1_3_conv2_bias), A(D_layer1_3_add1), A(X_layer1_3_relu1),
+        P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3104,9 +2944,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), G(P_layer1_3_conv1_bias),
-        T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
-        n, &g_layer1_3_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight),
+        G(P_layer1_3_conv1_bias), A(D_layer1_3_conv1), A(X_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3119,9 +2959,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
-        T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        n, &g_layer1_2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight),
+        G(P_layer1_2_conv2_bias), A(D_layer1_2_add1), A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3132,9 +2972,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
-        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        n, &g_layer1_2_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight),
+        G(P_layer1_2_conv1_bias), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3147,9 +2987,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
-        T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        n, &g_layer1_1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight),
+        G(P_layer1_1_conv2_bias), A(D_layer1_1_add1), A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3160,9 +3000,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
-        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        n, &g_layer1_1_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight),
+        G(P_layer1_1_conv1_bias), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3175,9 +3015,9 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
-        T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        n, &g_layer1_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight),
+        G(P_layer1_0_conv2_bias), A(D_layer1_0_add1), A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3188,8 +3028,8 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
-        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
+    rt_conv2d_direct_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight),
+        G(P_layer1_0_conv1_bias), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
         &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
@@ -3198,7 +3038,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }

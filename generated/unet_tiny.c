@@ -139,31 +139,6 @@ enum {
     S_dec1_bn2 = 608,  /* 32 floats */
 };
 
-/* Kernel scratch (T_), last: offsets in floats per slice, times
-** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
-enum {
-    T_enc1_conv1 = 0,  /* 7056 floats */
-    TB_enc1_conv1 = 0,  /* 7056 floats */
-    T_enc1_conv2 = 0,  /* 112896 floats */
-    TB_enc1_conv2 = 0,  /* 112896 floats */
-    T_enc2_conv1 = 0,  /* 28224 floats */
-    TB_enc2_conv1 = 0,  /* 28224 floats */
-    T_enc2_conv2 = 0,  /* 56448 floats */
-    TB_enc2_conv2 = 0,  /* 56448 floats */
-    T_mid_conv1 = 0,  /* 14112 floats */
-    TB_mid_conv1 = 0,  /* 14112 floats */
-    T_mid_conv2 = 0,  /* 28224 floats */
-    TB_mid_conv2 = 0,  /* 28224 floats */
-    T_dec2_conv1 = 0,  /* 169344 floats */
-    TB_dec2_conv1 = 0,  /* 169344 floats */
-    T_dec2_conv2 = 0,  /* 56448 floats */
-    TB_dec2_conv2 = 0,  /* 56448 floats */
-    T_dec1_conv1 = 0,  /* 338688 floats */
-    TB_dec1_conv1 = 0,  /* 338688 floats */
-    T_dec1_conv2 = 0,  /* 112896 floats */
-    TB_dec1_conv2 = 0,  /* 112896 floats */
-};
-
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
@@ -192,20 +167,6 @@ enum {
     IX_dec1_conv2 = 0,  /* [16,28,28] */
     IX_dec1_relu2 = 12544,  /* [16,28,28] */
     IX_head = 0,  /* [10,28,28] */
-};
-
-/* Its kernel scratch, per slice as above. */
-enum {
-    IT_enc1_conv1 = 0,  /* 7056 floats */
-    IT_enc1_conv2 = 0,  /* 112896 floats */
-    IT_enc2_conv1 = 0,  /* 28224 floats */
-    IT_enc2_conv2 = 0,  /* 56448 floats */
-    IT_mid_conv1 = 0,  /* 14112 floats */
-    IT_mid_conv2 = 0,  /* 28224 floats */
-    IT_dec2_conv1 = 0,  /* 169344 floats */
-    IT_dec2_conv2 = 0,  /* 56448 floats */
-    IT_dec1_conv1 = 0,  /* 338688 floats */
-    IT_dec1_conv2 = 0,  /* 112896 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -270,10 +231,6 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + UNET_TINY_ARENA_PER_SAMPLE * (size_t)n + (o))
-#define T(o) (arena + UNET_TINY_ARENA_PER_SAMPLE * (size_t)n + UNET_TINY_ARENA_FIXED + \
-    (size_t)(o) * rt_scratch_slices(n))
-#define IT(o) (arena + UNET_TINY_INFER_ARENA_PER_SAMPLE * (size_t)n + UNET_TINY_INFER_ARENA_FIXED \
-    + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_enc1_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -341,8 +298,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc1_conv1);
-    rt_conv2d_forward(A(X_enc1_conv1), T(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n,
-        &g_enc1_conv1);
+    rt_conv2d_direct_forward(A(X_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_enc1_bn1);
@@ -357,8 +313,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc1_conv2);
-    rt_conv2d_forward(A(X_enc1_conv2), T(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight),
-        NULL, n, &g_enc1_conv2);
+    rt_conv2d_direct_forward(A(X_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), NULL, n,
+        &g_enc1_conv2);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_enc1_bn2);
@@ -376,8 +332,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc2_conv1);
-    rt_conv2d_forward(A(X_enc2_conv1), T(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight),
-        NULL, n, &g_enc2_conv1);
+    rt_conv2d_direct_forward(A(X_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), NULL, n,
+        &g_enc2_conv1);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_enc2_bn1);
@@ -392,8 +348,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc2_conv2);
-    rt_conv2d_forward(A(X_enc2_conv2), T(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight),
-        NULL, n, &g_enc2_conv2);
+    rt_conv2d_direct_forward(A(X_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), NULL, n,
+        &g_enc2_conv2);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_enc2_bn2);
@@ -411,8 +367,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     RT_PROF(C_mid_conv1);
-    rt_conv2d_forward(A(X_mid_conv1), T(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL,
-        n, &g_mid_conv1);
+    rt_conv2d_direct_forward(A(X_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL, n,
+        &g_mid_conv1);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     RT_PROF(C_mid_bn1);
     if (training)
@@ -426,8 +382,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     RT_PROF(C_mid_conv2);
-    rt_conv2d_forward(A(X_mid_conv2), T(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL,
-        n, &g_mid_conv2);
+    rt_conv2d_direct_forward(A(X_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL, n,
+        &g_mid_conv2);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     RT_PROF(C_mid_bn2);
     if (training)
@@ -447,8 +403,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec2_conv1);
-    rt_conv2d_forward(A(X_dec2_conv1), T(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL,
-        n, &g_dec2_conv1);
+    rt_conv2d_direct_forward(A(X_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL, n,
+        &g_dec2_conv1);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_dec2_bn1);
@@ -463,8 +419,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec2_conv2);
-    rt_conv2d_forward(A(X_dec2_conv2), T(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight),
-        NULL, n, &g_dec2_conv2);
+    rt_conv2d_direct_forward(A(X_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), NULL, n,
+        &g_dec2_conv2);
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_dec2_bn2);
@@ -485,8 +441,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec1_conv1);
-    rt_conv2d_forward(A(X_dec1_conv1), T(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL,
-        n, &g_dec1_conv1);
+    rt_conv2d_direct_forward(A(X_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL, n,
+        &g_dec1_conv1);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_dec1_bn1);
@@ -501,8 +457,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec1_conv2);
-    rt_conv2d_forward(A(X_dec1_conv2), T(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight),
-        NULL, n, &g_dec1_conv2);
+    rt_conv2d_direct_forward(A(X_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), NULL, n,
+        &g_dec1_conv2);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_dec1_bn2);
@@ -516,7 +472,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_dec1_bn2_running_var), n, &g_dec1_bn2, 1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     RT_PROF(C_head);
-    rt_conv2d_forward(A(X_head), NULL, A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
+    rt_conv2d_direct_forward(A(X_head), A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
         &g_head);
     return A(X_head);
 }
@@ -526,8 +482,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     (void)drop;  /* no residual adds to switch off */
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc1_conv1), IT(IT_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n,
-        &g_enc1_conv1);
+    rt_conv2d_direct_forward(A(IX_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_enc1_relu1), A(IX_enc1_conv1), NULL, P(P_enc1_bn1_weight),
@@ -535,8 +490,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         1e-05f);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc1_conv2), IT(IT_enc1_conv2), A(IX_enc1_relu1),
-        P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
+    rt_conv2d_direct_forward(A(IX_enc1_conv2), A(IX_enc1_relu1), P(P_enc1_conv2_weight), NULL, n,
+        &g_enc1_conv2);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_concat2) + 25088, A(IX_enc1_conv2), NULL,
@@ -546,8 +501,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_maxpool_forward(A(IX_maxpool1), A(IX_concat2) + 25088, n, &g_maxpool1);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc2_conv1), IT(IT_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight),
-        NULL, n, &g_enc2_conv1);
+    rt_conv2d_direct_forward(A(IX_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight), NULL, n,
+        &g_enc2_conv1);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_enc2_relu1), A(IX_enc2_conv1), NULL, P(P_enc2_bn1_weight),
@@ -555,8 +510,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         1e-05f);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc2_conv2), IT(IT_enc2_conv2), A(IX_enc2_relu1),
-        P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
+    rt_conv2d_direct_forward(A(IX_enc2_conv2), A(IX_enc2_relu1), P(P_enc2_conv2_weight), NULL, n,
+        &g_enc2_conv2);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_concat1) + 12544, A(IX_enc2_conv2), NULL,
@@ -566,16 +521,16 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_maxpool_forward(A(IX_maxpool2), A(IX_concat1) + 12544, n, &g_maxpool2);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
-    rt_conv2d_forward(A(IX_mid_conv1), IT(IT_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight),
-        NULL, n, &g_mid_conv1);
+    rt_conv2d_direct_forward(A(IX_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight), NULL, n,
+        &g_mid_conv1);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     rt_batchnorm_relu_forward_eval(A(IX_mid_relu1), A(IX_mid_conv1), NULL, P(P_mid_bn1_weight),
         P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, &g_mid_bn1,
         1e-05f);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
-    rt_conv2d_forward(A(IX_mid_conv2), IT(IT_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight),
-        NULL, n, &g_mid_conv2);
+    rt_conv2d_direct_forward(A(IX_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight), NULL, n,
+        &g_mid_conv2);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     rt_batchnorm_relu_forward_eval(A(IX_mid_relu2), A(IX_mid_conv2), NULL, P(P_mid_bn2_weight),
         P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, &g_mid_bn2,
@@ -586,8 +541,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_concat_forward(A(IX_concat1), A(IX_up1), n, 96, 0, 64, 196);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec2_conv1), IT(IT_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight),
-        NULL, n, &g_dec2_conv1);
+    rt_conv2d_direct_forward(A(IX_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight), NULL, n,
+        &g_dec2_conv1);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec2_relu1), A(IX_dec2_conv1), NULL, P(P_dec2_bn1_weight),
@@ -595,8 +550,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         1e-05f);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec2_conv2), IT(IT_dec2_conv2), A(IX_dec2_relu1),
-        P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
+    rt_conv2d_direct_forward(A(IX_dec2_conv2), A(IX_dec2_relu1), P(P_dec2_conv2_weight), NULL, n,
+        &g_dec2_conv2);
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec2_relu2), A(IX_dec2_conv2), NULL, P(P_dec2_bn2_weight),
@@ -608,8 +563,8 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_concat_forward(A(IX_concat2), A(IX_up2), n, 48, 0, 32, 784);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec1_conv1), IT(IT_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight),
-        NULL, n, &g_dec1_conv1);
+    rt_conv2d_direct_forward(A(IX_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight), NULL, n,
+        &g_dec1_conv1);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec1_relu1), A(IX_dec1_conv1), NULL, P(P_dec1_bn1_weight),
@@ -617,15 +572,15 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         1e-05f);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec1_conv2), IT(IT_dec1_conv2), A(IX_dec1_relu1),
-        P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
+    rt_conv2d_direct_forward(A(IX_dec1_conv2), A(IX_dec1_relu1), P(P_dec1_conv2_weight), NULL, n,
+        &g_dec1_conv2);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec1_relu2), A(IX_dec1_conv2), NULL, P(P_dec1_bn2_weight),
         P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, &g_dec1_bn2,
         1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
-    rt_conv2d_forward(A(IX_head), NULL, A(IX_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
+    rt_conv2d_direct_forward(A(IX_head), A(IX_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
         &g_head);
     return A(IX_head);
 }
@@ -644,7 +599,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_head);
     rt_batchnorm_relu_recompute(A(RX_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2),
         S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, &g_dec1_bn2);
-    rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head),
+    rt_conv2d_direct_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), A(D_head),
         A(RX_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
     if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq_samples(A(D_dec1_relu2), n, 12544, 12544);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
@@ -659,8 +614,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_dec1_conv2);
     rt_batchnorm_relu_recompute(A(RX_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1),
         S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, &g_dec1_bn1);
-    rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, T(TB_dec1_conv2),
-        A(D_dec1_conv2), A(RX_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(D_dec1_conv2),
+        A(RX_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq_samples(A(D_dec1_relu1), n, 12544, 12544);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -672,8 +627,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec1_conv1);
-    rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, T(TB_dec1_conv1),
-        A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(D_dec1_conv1),
+        A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv1] = rt_sumsq_samples(A(D_concat2), n, 37632, 37632);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     RT_PROF(C_concat2);
@@ -696,8 +651,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_dec2_conv2);
     rt_batchnorm_relu_recompute(A(RX_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1),
         S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, &g_dec2_bn1);
-    rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, T(TB_dec2_conv2),
-        A(D_dec2_conv2), A(RX_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(D_dec2_conv2),
+        A(RX_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq_samples(A(D_dec2_relu1), n, 6272, 6272);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -709,8 +664,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec2_conv1);
-    rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, T(TB_dec2_conv1),
-        A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(D_dec2_conv1),
+        A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv1] = rt_sumsq_samples(A(D_concat1), n, 18816, 18816);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     RT_PROF(C_concat1);
@@ -732,8 +687,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_mid_conv2);
     rt_batchnorm_relu_recompute(A(RX_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64,
         P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, &g_mid_bn1);
-    rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, T(TB_mid_conv2),
-        A(D_mid_conv2), A(RX_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(D_mid_conv2),
+        A(RX_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq_samples(A(D_mid_relu1), n, 3136, 3136);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     RT_PROF(C_mid_bn1);
@@ -744,7 +699,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     RT_PROF(C_mid_conv1);
-    rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, T(TB_mid_conv1), A(D_mid_conv1),
+    rt_conv2d_direct_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(D_mid_conv1),
         A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq_samples(A(D_maxpool2), n, 1568, 1568);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
@@ -763,8 +718,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_enc2_conv2);
     rt_batchnorm_relu_recompute(A(RX_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1),
         S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, &g_enc2_bn1);
-    rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, T(TB_enc2_conv2),
-        A(D_enc2_conv2), A(RX_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(D_enc2_conv2),
+        A(RX_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq_samples(A(D_enc2_relu1), n, 6272, 6272);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -776,8 +731,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc2_conv1);
-    rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, T(TB_enc2_conv1),
-        A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(D_enc2_conv1),
+        A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq_samples(A(D_maxpool1), n, 3136, 3136);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     RT_PROF(C_maxpool1);
@@ -795,8 +750,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_enc1_conv2);
     rt_batchnorm_relu_recompute(A(RX_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1),
         S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, &g_enc1_bn1);
-    rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, T(TB_enc1_conv2),
-        A(D_enc1_conv2), A(RX_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(D_enc1_conv2),
+        A(RX_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq_samples(A(D_enc1_relu1), n, 12544, 12544);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -808,7 +763,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc1_conv1);
-    rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, T(TB_enc1_conv1), A(D_enc1_conv1), x,
+    rt_conv2d_direct_backward(dx, G(P_enc1_conv1_weight), NULL, A(D_enc1_conv1), x,
         P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_enc1_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }

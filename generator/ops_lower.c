@@ -8,6 +8,7 @@
 #include "ops_lower.h"
 #include "autodiff.h"
 #include "ops.h"
+#include "rt_geom.h"
 
 static const IrNode *src_node(const Lower *l, int i) { return l->g->nodes[l->n->src[i]]; }
 static int64_t numel(const Lower *l) { return shape_numel(l->n->shape); }
@@ -36,6 +37,18 @@ static KArg scratch(const Lower *l, int backward) {
 ** Convolution and linear
 ** ===================================================================== */
 
+/*
+** Kernel choice: the direct kernels wherever they apply (rt_conv_is_direct:
+** stride 1, same padding, 1x1 or 3x3, one group); they beat im2col + sgemm
+** on every such layer of the shipped networks, forward and backward
+** (README, "Convolution kernels"). Everything else unfolds.
+*/
+static int conv_is_direct(const Lower *l) {
+    const ConvArgs *a = &l->n->a.conv;
+    Shape s = src_node(l, 0)->shape;
+    return rt_conv_is_direct(a->k, a->stride, a->pad, a->groups, s.d[1], s.d[2]);
+}
+
 void lower_conv_fwd(Lower *l) {
     const ConvArgs *a = &l->n->a.conv;
     Shape s = src_node(l, 0)->shape;
@@ -45,13 +58,21 @@ void lower_conv_fwd(Lower *l) {
     for (int i = 0; i < (int)(sizeof v / sizeof v[0]); i++) gm->v[gm->nv++] = v[i];
     gm->xs = shape_numel(s);
     gm->ys = numel(l);
-    LOWER(l, K_CONV2D_FORWARD, OUT(l), scratch(l, 0), IN(l, 0), PW(l, 0), BIAS(l), N(),
-          karg_geom(l->n->id));
+    if (conv_is_direct(l))
+        LOWER(l, K_CONV2D_DIRECT_FORWARD, OUT(l), IN(l, 0), PW(l, 0), BIAS(l), N(),
+              karg_geom(l->n->id));
+    else
+        LOWER(l, K_CONV2D_FORWARD, OUT(l), scratch(l, 0), IN(l, 0), PW(l, 0), BIAS(l), N(),
+              karg_geom(l->n->id));
 }
 
 void lower_conv_bwd(Lower *l) {
-    LOWER(l, K_CONV2D_BACKWARD, DIN(l, 0), PG(l, 0), DBIAS(l), scratch(l, 1), DOUT(l), IN(l, 0),
-          PW(l, 0), N(), karg_geom(l->n->id));
+    if (conv_is_direct(l))
+        LOWER(l, K_CONV2D_DIRECT_BACKWARD, DIN(l, 0), PG(l, 0), DBIAS(l), DOUT(l), IN(l, 0),
+              PW(l, 0), N(), karg_geom(l->n->id));
+    else
+        LOWER(l, K_CONV2D_BACKWARD, DIN(l, 0), PG(l, 0), DBIAS(l), scratch(l, 1), DOUT(l),
+              IN(l, 0), PW(l, 0), N(), karg_geom(l->n->id));
 }
 
 void lower_linear_fwd(Lower *l) {

@@ -76,6 +76,17 @@ void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
                         const float *dout, const float *inp, const float *w,
                         int n, const RtConv *g, RtStore st);
 
+/* Direct convolution (rt_dconv.c), for the geometries rt_conv_is_direct
+** accepts (stride 1, groups 1, 1x1 or 3x3, same padding): no scratch. */
+/* inp is (n,c,h,w), w is (oc,c,k,k), b is (oc) or NULL; out is (n,oc,h,w) */
+void rt_conv2d_direct_forward(float *out, const float *inp, const float *w, const float *b,
+                              int n, const RtConv *g);
+/* dout is (n,oc,h,w); stores into dinp (may be NULL), accumulates into dw, db
+** (may be NULL); dw does not depend on the thread count */
+void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, const float *dout,
+                               const float *inp, const float *w, int n, const RtConv *g,
+                               RtStore st);
+
 /* inp is (n,in), w is (out,in), b is (out) or NULL; out is (n,out) */
 void rt_linear_forward(float *out, const float *inp, const float *w,
                        const float *b, int n, int in, int outf);

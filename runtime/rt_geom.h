@@ -14,6 +14,20 @@ static inline int rt_conv_is_pointwise(int k, int stride, int pad) {
     return k == 1 && stride == 1 && pad == 0;
 }
 
+/*
+** Convolutions the direct kernels run (rt_dconv.c): stride 1, one group,
+** a 1x1 or 3x3 kernel and "same" padding, so the output plane is the input
+** plane's size and every tap is a constant shift of it, on planes of at
+** most RT_DCONV_MAX_PIXELS (the size of the kernels' table of tap masks).
+** The generator lowers these to rt_conv2d_direct_*, which need no scratch.
+*/
+#define RT_DCONV_MAX_PIXELS 65536
+
+static inline int rt_conv_is_direct(int k, int stride, int pad, int groups, int h, int w) {
+    return stride == 1 && groups == 1 && (k == 1 || k == 3) && 2 * pad == k - 1 &&
+           (long)h * w <= RT_DCONV_MAX_PIXELS;
+}
+
 /* Most threads the runtime runs (rt_set_threads clamps to it). */
 #define RT_MAX_THREADS 64
 #define RT_STR_(x) #x

@@ -1,0 +1,486 @@
+/*
+** rt_dconv.c: direct convolution, without im2col, for the convolutions
+** rt_conv_is_direct accepts (rt_geom.h): stride 1, one group, a 1x1 or
+** 3x3 kernel, and "same" padding, so the output plane is as large as the
+** input plane. Forward, input gradient and weight gradient.
+**
+** Layout: NCHW, as everywhere in the runtime. A vector holds 16
+** consecutive pixels of one flattened h*w channel plane. For a same
+** convolution, tap (ky,kx) of output pixel p reads input pixel
+**     p + (ky - pad)*w + (kx - pad)
+** of every input plane, so a vector of outputs reads one unaligned vector
+** of each input plane per tap. Lanes whose tap falls in the padding (or
+** past the plane's end) are masked off in the load: the edges need no
+** branch in the inner loop and no padded copy. Because pixels, not
+** channels, fill the vectors, any channel count runs at full width
+** (DenseNet's growth of 12, 1 or 3 input channels) and a channel slice of a
+** concatenation is just a run of whole planes; lanes are idle only in a
+** plane's last vector (28x28: 49 vectors, all full; 14x14: 94% of lanes
+** used; 7x7: 77%).
+**
+** Forward and input gradient are one kernel: the input gradient of a same
+** stride-1 convolution is the same convolution of the output gradient
+** with the weights transposed and flipped, which is only a change of the
+** strides the kernel walks the weights with (DConv). Its register tile is
+** TB output channels x TV pixel vectors of accumulators; the inner loop
+** over input channels loads TV input vectors and broadcasts TB weights for
+** TB*TV fused multiply-adds. Samples are split over threads.
+**
+** Weight gradient: dW[o][i][t] = sum over samples and pixels of
+** dy[o][p] * x[i][p + off(t)], a reduction over n*h*w products for a tiny
+** output. A tile holds WB output channels x WI input channels x one
+** kernel row of taps in registers and streams over the pixels of a fixed
+** chunk of samples (sized by the geometry to stay in L2); each chunk's
+** tile is reduced to floats and added to dW, chunks in order. Threads take
+** whole tiles, so every dW element is computed by the same sequence of
+** operations whatever the thread count: results are bit-identical at any
+** number of threads.
+**
+** The AVX-512 kernels are used where the compiler targets AVX-512F (and
+** RT_PORTABLE is not defined); elsewhere plain loops over row spans, which
+** compilers vectorise, compute the same sums.
+*/
+#include <stddef.h>
+#include <string.h>
+
+#include "rt.h"
+#include "rt_geom.h"
+#include "rt_par.h"
+
+#if defined(__AVX512F__) && !defined(RT_PORTABLE)
+#define RT_DCONV_AVX512 1
+#include <immintrin.h>
+#else
+#define RT_DCONV_AVX512 0
+#endif
+
+/* One convolution of a sample's ci planes into its co planes, all h x w. */
+typedef struct {
+    int ci, co, h, w, k, pad;
+    const float *wt;            /* weight of output 0, input 0, tap 0 */
+    ptrdiff_t so, si, st;       /* weight strides: per output, input, tap */
+    const float *bias;          /* per output (RT_SET only), or NULL */
+    RtStore store;              /* RT_SET writes the outputs, RT_ADD adds */
+} DConv;
+
+/* The forward convolution of g. */
+static DConv forward_of(const RtConv *g, const float *w, const float *b) {
+    DConv d = {g->c, g->oc, g->h, g->w, g->k, g->pad, w,
+               (ptrdiff_t)g->c * g->k * g->k, (ptrdiff_t)g->k * g->k, 1, b, RT_SET};
+    return d;
+}
+
+/* The input gradient of g: outputs are g's inputs, taps run backwards. */
+static DConv input_grad_of(const RtConv *g, const float *w, RtStore st) {
+    int kk = g->k * g->k;
+    DConv d = {g->oc, g->c, g->h, g->w, g->k, g->k - 1 - g->pad, w + kk - 1,
+               kk, (ptrdiff_t)g->c * kk, -1, NULL, st};
+    return d;
+}
+
+static size_t x_stride(const RtConv *g) {
+    return g->xs ? (size_t)g->xs : (size_t)g->c * g->h * g->w;
+}
+
+static size_t y_stride(const RtConv *g) {
+    return g->ys ? (size_t)g->ys : (size_t)g->oc * g->oh * g->ow;
+}
+
+/*
+** Samples in each chunk of the weight gradient: enough that a tile streams
+** at least 64 pixel vectors between two reductions of its accumulators,
+** more while the chunk's input and output planes fit in about a quarter of
+** a megabyte (half a typical L2), at most 32. A function of the geometry
+** alone, so the order of the sums does not depend on the batch split.
+*/
+static int wgrad_chunk(const RtConv *g) {
+    size_t hw = (size_t)g->h * g->w, per = (size_t)(g->c + g->oc) * hw * sizeof(float);
+    size_t by_cache = ((size_t)1 << 18) / per, by_vectors = (64 * 16 + hw - 1) / hw;
+    size_t s = by_cache > by_vectors ? by_cache : by_vectors;
+    return s > 32 ? 32 : (int)s;
+}
+
+#if RT_DCONV_AVX512
+/* {====================================================================
+** AVX-512 kernels
+** ===================================================================== */
+
+enum { LANES = 16, TB = 4, TV = 6 };
+#define RT_DCONV_TAPS 9   /* taps of the largest kernel, 3x3 */
+typedef __mmask16 TapMask;
+
+#define INLINE static inline __attribute__((always_inline))
+/* Loops over a tile's registers are unrolled completely, so that each
+** accumulator is a variable of its own that lives in a register. */
+#define UNROLL _Pragma("GCC unroll 32")
+
+/*
+** Row and column of every lane of the pixel vector starting at p0 in a
+** plane of h x w. Lanes past the plane get a row no tap can reach, so
+** every tap mask leaves them out.
+*/
+INLINE void lane_coords(__m512i *y, __m512i *x, int p0, int h, int w) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7,
+                                           8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i xv = _mm512_add_epi32(_mm512_set1_epi32(p0 % w), iota);
+    __m512i yv = _mm512_set1_epi32(p0 / w), wv = _mm512_set1_epi32(w);
+    __mmask16 m;
+    while ((m = _mm512_cmpge_epi32_mask(xv, wv)) != 0) {
+        xv = _mm512_mask_sub_epi32(xv, m, xv, wv);
+        yv = _mm512_mask_add_epi32(yv, m, yv, _mm512_set1_epi32(1));
+    }
+    m = _mm512_cmpge_epi32_mask(yv, _mm512_set1_epi32(h));
+    *y = _mm512_mask_mov_epi32(yv, m, _mm512_set1_epi32(1 << 29));
+    *x = xv;
+}
+
+/* Lanes whose input pixel (row y+dy, column x+dx) lies inside the plane. */
+INLINE __mmask16 tap_mask(__m512i y, __m512i x, int dy, int dx, int h, int w) {
+    __mmask16 r = _mm512_cmplt_epu32_mask(_mm512_add_epi32(y, _mm512_set1_epi32(dy)),
+                                          _mm512_set1_epi32(h));
+    return _mm512_mask_cmplt_epu32_mask(r, _mm512_add_epi32(x, _mm512_set1_epi32(dx)),
+                                        _mm512_set1_epi32(w));
+}
+
+/* Lanes of the vector at p0 that lie inside a plane of hw pixels. */
+INLINE __mmask16 tail_mask(int p0, int hw) {
+    int left = hw - p0;
+    return left >= LANES ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/*
+** Outputs [o0, o0+TB) x pixel vectors [v0, v0+nv) of one sample: y (co
+** planes) from x (ci planes), with m the lanes each tap reaches. Outputs
+** past co repeat the last one's weights and are not stored, so any co
+** works with one tile shape. nv is a literal in every caller, so the
+** accumulators stay in registers.
+*/
+INLINE void conv_tile(const DConv *d, float *y, const float *x, __mmask16 m[][TV],
+                      int o0, int v0, int nv) {
+    const int hw = d->h * d->w, nb = d->co - o0 < TB ? d->co - o0 : TB;
+    __m512 acc[TB][TV];
+    ptrdiff_t wo[TB];
+    UNROLL for (int b = 0; b < TB; b++) wo[b] = (ptrdiff_t)(b < nb ? o0 + b : d->co - 1) * d->so;
+    UNROLL for (int b = 0; b < TB; b++) {
+        float init = d->bias && b < nb ? d->bias[o0 + b] : 0.0f;
+        UNROLL for (int v = 0; v < nv; v++) acc[b][v] = _mm512_set1_ps(init);
+    }
+    if (d->store == RT_ADD)
+        UNROLL for (int b = 0; b < TB; b++)
+            UNROLL for (int v = 0; v < nv; v++)
+                if (b < nb) acc[b][v] = _mm512_maskz_loadu_ps(tail_mask((v0 + v) * LANES, hw),
+                                                  y + (size_t)(o0 + b) * hw + (v0 + v) * LANES);
+    for (int t = 0; t < d->k * d->k; t++) {
+        const float *xp = x + v0 * LANES + (t / d->k - d->pad) * d->w + t % d->k - d->pad;
+        const float *wp = d->wt + t * d->st;
+        for (int i = 0; i < d->ci; i++, xp += hw, wp += d->si) {
+            __m512 xv[TV];
+            UNROLL for (int v = 0; v < nv; v++)
+                xv[v] = _mm512_maskz_loadu_ps(m[t][v], xp + v * LANES);
+            UNROLL for (int b = 0; b < TB; b++) {
+                __m512 wv = _mm512_set1_ps(wp[wo[b]]);
+                UNROLL for (int v = 0; v < nv; v++)
+                    acc[b][v] = _mm512_fmadd_ps(wv, xv[v], acc[b][v]);
+            }
+        }
+    }
+    UNROLL for (int b = 0; b < TB; b++)
+        UNROLL for (int v = 0; v < nv; v++)
+            if (b < nb)
+                _mm512_mask_storeu_ps(y + (size_t)(o0 + b) * hw + (v0 + v) * LANES,
+                                      tail_mask((v0 + v) * LANES, hw), acc[b][v]);
+}
+
+/*
+** Every output of pixel vectors [v0, v0+nv): the tap masks once, then one
+** tile per block of TB outputs while the input vectors are in L1. One
+** instance per width, each with its accumulators in registers.
+*/
+INLINE void conv_run(const DConv *d, float *y, const float *x, int v0, int nv) {
+    __mmask16 m[RT_DCONV_TAPS][TV];
+    UNROLL for (int v = 0; v < nv; v++) {
+        __m512i ly, lx;
+        lane_coords(&ly, &lx, (v0 + v) * LANES, d->h, d->w);
+        for (int t = 0; t < d->k * d->k; t++)
+            m[t][v] = tap_mask(ly, lx, t / d->k - d->pad, t % d->k - d->pad, d->h, d->w);
+    }
+    for (int o0 = 0; o0 < d->co; o0 += TB) conv_tile(d, y, x, m, o0, v0, nv);
+}
+
+#define CONV_RUN(nv) \
+    static void conv_run_##nv(const DConv *d, float *y, const float *x, int v0) { \
+        conv_run(d, y, x, v0, nv); \
+    }
+CONV_RUN(1) CONV_RUN(2) CONV_RUN(3) CONV_RUN(4) CONV_RUN(5) CONV_RUN(6)
+#undef CONV_RUN
+
+typedef void (*ConvRunFn)(const DConv *, float *, const float *, int);
+static const ConvRunFn conv_runs[TV + 1] = {
+    NULL, conv_run_1, conv_run_2, conv_run_3, conv_run_4, conv_run_5, conv_run_6,
+};
+
+/* All outputs of one sample, in runs of TV pixel vectors. */
+static void conv_sample(const DConv *d, float *y, const float *x) {
+    int nvec = (d->h * d->w + LANES - 1) / LANES;
+    for (int v0 = 0; v0 < nvec; v0 += TV) conv_runs[nvec - v0 < TV ? nvec - v0 : TV](d, y, x, v0);
+}
+
+/* The weight gradient of a batch, and the lanes each tap reaches in each
+** pixel vector (masks[v*k*k + t]), computed once for all tiles. */
+typedef struct {
+    const RtConv *g;
+    const float *dy, *x;        /* the batch's output gradient and input */
+    size_t ys, xs;              /* their sample strides */
+    float *dw;
+    const TapMask *masks;
+} WGrad;
+
+/* Horizontal sum of a vector, lanes added in a fixed order. */
+INLINE float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+/*
+** dW[o0..o0+wb) x [i0..i0+wi) x taps of row ky, over samples [s0, s1).
+** Outputs and inputs past the end repeat the last one and are not stored.
+** The wi*wt input vectors are loaded first, then each output's in turn, so
+** wb*wi*wt accumulators and wi*wt + 1 vectors are live.
+*/
+INLINE void wgrad_tile(const WGrad *j, int o0, int i0, int ky, int s0, int s1,
+                       const int wb, const int wi, const int wt) {
+    const RtConv *g = j->g;
+    const int hw = g->h * g->w, nvec = (hw + LANES - 1) / LANES, kk = g->k * g->k;
+    __m512 acc[8][3][3];
+    const float *yb[8], *xb[3];
+    UNROLL for (int b = 0; b < wb; b++)
+        yb[b] = j->dy + (size_t)(o0 + b < g->oc ? o0 + b : g->oc - 1) * hw;
+    UNROLL for (int a = 0; a < wi; a++)
+        xb[a] = j->x + (size_t)(i0 + a < g->c ? i0 + a : g->c - 1) * hw +
+                (ky - g->pad) * g->w - g->pad;
+    UNROLL for (int b = 0; b < wb; b++)
+        UNROLL for (int a = 0; a < wi; a++)
+            UNROLL for (int t = 0; t < wt; t++) acc[b][a][t] = _mm512_setzero_ps();
+    for (int s = s0; s < s1; s++)
+        for (int v = 0; v < nvec; v++) {
+            const TapMask *m = j->masks + (size_t)v * kk + ky * g->k;
+            __m512 xv[3][3];
+            UNROLL for (int a = 0; a < wi; a++)
+                UNROLL for (int t = 0; t < wt; t++)
+                    xv[a][t] = _mm512_maskz_loadu_ps(m[t], xb[a] + s * j->xs + v * LANES + t);
+            UNROLL for (int b = 0; b < wb; b++) {
+                __m512 yv = _mm512_maskz_loadu_ps(tail_mask(v * LANES, hw),
+                                                  yb[b] + s * j->ys + v * LANES);
+                UNROLL for (int a = 0; a < wi; a++)
+                    UNROLL for (int t = 0; t < wt; t++)
+                        acc[b][a][t] = _mm512_fmadd_ps(yv, xv[a][t], acc[b][a][t]);
+            }
+        }
+    UNROLL for (int b = 0; b < wb; b++)
+        UNROLL for (int a = 0; a < wi; a++)
+            UNROLL for (int t = 0; t < wt; t++)
+                if (o0 + b < g->oc && i0 + a < g->c)
+                    j->dw[((size_t)(o0 + b) * g->c + i0 + a) * kk + ky * g->k + t] +=
+                        hsum(acc[b][a][t]);
+}
+
+/* masks[v*k*k + t]: the lanes of pixel vector v that tap t reaches. */
+static void tap_masks(TapMask *masks, const RtConv *g) {
+    int hw = g->h * g->w, kk = g->k * g->k;
+    for (int v = 0; v * LANES < hw; v++) {
+        __m512i ly, lx;
+        lane_coords(&ly, &lx, v * LANES, g->h, g->w);
+        for (int t = 0; t < kk; t++)
+            masks[(size_t)v * kk + t] =
+                tap_mask(ly, lx, t / g->k - g->pad, t % g->k - g->pad, g->h, g->w);
+    }
+}
+
+/* Tile shapes, by kernel size and output count: WB*WI*WT accumulators,
+** 24 at most, and as few outputs past oc as the shapes allow. */
+#define WGRAD_TILE(name, wb, wi, wt) \
+    static void name(const WGrad *j, int o0, int i0, int ky, int s0, int s1) { \
+        wgrad_tile(j, o0, i0, ky, s0, s1, wb, wi, wt); \
+    }
+WGRAD_TILE(wgrad_8x1x3, 8, 1, 3)
+WGRAD_TILE(wgrad_6x1x3, 6, 1, 3)
+WGRAD_TILE(wgrad_4x1x3, 4, 1, 3)
+WGRAD_TILE(wgrad_8x3x1, 8, 3, 1)
+WGRAD_TILE(wgrad_6x3x1, 6, 3, 1)
+WGRAD_TILE(wgrad_4x3x1, 4, 3, 1)
+#undef WGRAD_TILE
+
+typedef void (*WGradTileFn)(const WGrad *, int, int, int, int, int);
+typedef struct { WGradTileFn fn; int wb, wi; } WGradShape;
+
+static WGradShape wgrad_shape(const RtConv *g) {
+    static const WGradShape by_k[2][3] = {
+        {{wgrad_8x3x1, 8, 3}, {wgrad_6x3x1, 6, 3}, {wgrad_4x3x1, 4, 3}},
+        {{wgrad_8x1x3, 8, 1}, {wgrad_6x1x3, 6, 1}, {wgrad_4x1x3, 4, 1}},
+    };
+    int row = g->k == 1 ? 0 : 1;
+    if (g->oc % 8 == 0) return by_k[row][0];
+    if (g->oc % 6 == 0 || g->oc % 8 > 4) return by_k[row][1];
+    return by_k[row][2];
+}
+
+/* }==================================================================== */
+#else
+/* {====================================================================
+** Portable kernels: plain loops over the valid span of every row
+** ===================================================================== */
+
+typedef unsigned short TapMask;
+
+/* Columns [lo, hi) of a row whose tap column x + dx lies inside w. */
+static void span(int *lo, int *hi, int dx, int w) {
+    *lo = dx < 0 ? -dx : 0;
+    *hi = dx > 0 ? w - dx : w;
+}
+
+/* All outputs of one sample: y (co planes) from x (ci planes). */
+static void conv_sample(const DConv *d, float *y, const float *x) {
+    int h = d->h, w = d->w, hw = h * w;
+    for (int o = 0; o < d->co; o++) {
+        float *yo = y + (size_t)o * hw;
+        if (d->store == RT_SET)
+            for (int p = 0; p < hw; p++) yo[p] = d->bias ? d->bias[o] : 0.0f;
+        for (int i = 0; i < d->ci; i++)
+            for (int ky = 0; ky < d->k; ky++)
+                for (int kx = 0; kx < d->k; kx++) {
+                    int dy = ky - d->pad, dx = kx - d->pad, lo, hi;
+                    float wv = d->wt[o * d->so + i * d->si + (ky * d->k + kx) * d->st];
+                    const float *xi = x + (size_t)i * hw;
+                    span(&lo, &hi, dx, w);
+                    for (int r = dy < 0 ? -dy : 0; r < (dy > 0 ? h - dy : h); r++)
+                        for (int c = lo; c < hi; c++)
+                            yo[r * w + c] += wv * xi[(r + dy) * w + c + dx];
+                }
+    }
+}
+
+typedef struct {
+    const RtConv *g;
+    const float *dy, *x;
+    size_t ys, xs;
+    float *dw;
+    const TapMask *masks;   /* unused: the loops clip to valid spans */
+} WGrad;
+
+static void tap_masks(TapMask *masks, const RtConv *g) {
+    (void)masks;
+    (void)g;
+}
+
+/* dW[o][i][ky][*] over samples [s0, s1). */
+static void wgrad_row(const WGrad *j, int o, int i, int ky, int s0, int s1) {
+    const RtConv *g = j->g;
+    int h = g->h, w = g->w, hw = h * w, dy = ky - g->pad;
+    for (int kx = 0; kx < g->k; kx++) {
+        int dx = kx - g->pad, lo, hi;
+        float acc = 0.0f;
+        span(&lo, &hi, dx, w);
+        for (int s = s0; s < s1; s++) {
+            const float *yo = j->dy + s * j->ys + (size_t)o * hw;
+            const float *xi = j->x + s * j->xs + (size_t)i * hw;
+            for (int r = dy < 0 ? -dy : 0; r < (dy > 0 ? h - dy : h); r++)
+                for (int c = lo; c < hi; c++) acc += yo[r * w + c] * xi[(r + dy) * w + c + dx];
+        }
+        j->dw[((size_t)o * g->c + i) * g->k * g->k + ky * g->k + kx] += acc;
+    }
+}
+
+typedef void (*WGradTileFn)(const WGrad *, int, int, int, int, int);
+typedef struct { WGradTileFn fn; int wb, wi; } WGradShape;
+
+static WGradShape wgrad_shape(const RtConv *g) {
+    (void)g;
+    WGradShape s = {wgrad_row, 1, 1};
+    return s;
+}
+
+/* }==================================================================== */
+#endif
+
+/* {====================================================================
+** Entry points
+** ===================================================================== */
+
+typedef struct {
+    DConv d;
+    const float *x;
+    float *y;
+    size_t xs, ys;
+    int n;
+} ConvJob;
+
+static void conv_part(void *p, int t, int nt) {
+    const ConvJob *j = p;
+    int lo, hi;
+    rt_par_range(&lo, &hi, j->n, t, nt);
+    for (int s = lo; s < hi; s++) conv_sample(&j->d, j->y + s * j->ys, j->x + s * j->xs);
+}
+
+static int sample_threads(int n) {
+    int nt = rt_get_threads();
+    return nt < n ? nt : n;
+}
+
+/* inp is (n,c,h,w), w is (oc,c,k,k), b is (oc) or NULL; out is (n,oc,h,w) */
+void rt_conv2d_direct_forward(float *out, const float *inp, const float *w, const float *b,
+                              int n, const RtConv *g) {
+    ConvJob j = {forward_of(g, w, b), inp, out, x_stride(g), y_stride(g), n};
+    rt_par_run(conv_part, &j, sample_threads(n));
+}
+
+typedef struct {
+    WGrad w;
+    WGradShape shape;
+    int n, chunk;
+} WGradJob;
+
+/* Tiles t, t+nt, ... of every chunk of samples, chunks in order. */
+static void wgrad_part(void *p, int t, int nt) {
+    const WGradJob *j = p;
+    const RtConv *g = j->w.g;
+    int nbo = (g->oc + j->shape.wb - 1) / j->shape.wb, nbi = (g->c + j->shape.wi - 1) / j->shape.wi;
+    int tiles = nbo * nbi * g->k;
+    for (int s0 = 0; s0 < j->n; s0 += j->chunk) {
+        int s1 = s0 + j->chunk < j->n ? s0 + j->chunk : j->n;
+        for (int q = t; q < tiles; q += nt) {
+            int ky = q % g->k, bi = q / g->k % nbi, bo = q / g->k / nbi;
+            j->shape.fn(&j->w, bo * j->shape.wb, bi * j->shape.wi, ky, s0, s1);
+        }
+    }
+}
+
+/* db (oc) += spatial and batch sums of dout, samples in order */
+static void bias_grad(float *db, const float *dout, int n, size_t ys, int oc, int hw) {
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < oc; o++) {
+            const float *d = dout + s * ys + (size_t)o * hw;
+            float acc = 0.0f;
+            for (int p = 0; p < hw; p++) acc += d[p];
+            db[o] += acc;
+        }
+}
+
+/*
+** dout is (n,oc,h,w); accumulates dw (oc,c,k,k) and db (oc, may be NULL),
+** stores into dinp (n,c,h,w; may be NULL) as st says.
+*/
+void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, const float *dout,
+                               const float *inp, const float *w, int n, const RtConv *g,
+                               RtStore st) {
+    static _Thread_local TapMask masks[RT_DCONV_MAX_PIXELS / 16 * 9];
+    WGradJob wj = {{g, dout, inp, y_stride(g), x_stride(g), dw, masks}, wgrad_shape(g), n,
+                   wgrad_chunk(g)};
+    int nbo = (g->oc + wj.shape.wb - 1) / wj.shape.wb, nbi = (g->c + wj.shape.wi - 1) / wj.shape.wi;
+    int tiles = nbo * nbi * g->k, nt = rt_get_threads();
+    tap_masks(masks, g);
+    rt_par_run(wgrad_part, &wj, nt < tiles ? nt : tiles);
+    if (db) bias_grad(db, dout, n, y_stride(g), g->oc, g->h * g->w);
+    if (dinp) {
+        ConvJob j = {input_grad_of(g, w, st), dout, dinp, y_stride(g), x_stride(g), n};
+        rt_par_run(conv_part, &j, sample_threads(n));
+    }
+}
+
+/* }==================================================================== */

@@ -1,0 +1,240 @@
+/*
+** test_rt_dconv.c: the direct convolution kernels (rt_dconv.c) against
+** double-precision loops, over odd shapes: channel counts that are not a
+** multiple of the tile (1, 3, 5, 12, 17, 33), planes from 1x1 to 31x17
+** (lanes past a plane's end, planes narrower than a vector), 1x1 and 3x3
+** kernels, batches 1 and 3. Built twice: with the AVX-512 kernels and with
+** the portable ones (RT_PORTABLE).
+**
+** Tolerance 1e-4 relative (tr_maxrel): a sum of up to 33*9 float products
+** (forward, input gradient) or 3*31*17*9 (weight gradient) against a
+** double reference.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "rt.h"
+#include "grad_check.h"
+
+#define TOL 1e-4
+
+static RtConv geom(int c, int h, int w, int oc, int k) {
+    RtConv g = {c, h, w, oc, k, 1, (k - 1) / 2, 1, h, w, 0, 0};
+    return g;
+}
+
+/* x[s][ci][iy][ix], or 0 in the padding */
+static double at(const float *x, const RtConv *g, int s, int ci, int iy, int ix) {
+    if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) return 0.0;
+    return x[(((size_t)s * g->c + ci) * g->h + iy) * g->w + ix];
+}
+
+static double wt(const float *w, const RtConv *g, int o, int ci, int ky, int kx) {
+    return w[(((size_t)o * g->c + ci) * g->k + ky) * g->k + kx];
+}
+
+static void ref_forward(float *y, const float *x, const float *w, const float *b, int n,
+                        const RtConv *g) {
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < g->oc; o++)
+            for (int oy = 0; oy < g->h; oy++)
+                for (int ox = 0; ox < g->w; ox++) {
+                    double acc = b ? b[o] : 0.0;
+                    for (int ci = 0; ci < g->c; ci++)
+                        for (int ky = 0; ky < g->k; ky++)
+                            for (int kx = 0; kx < g->k; kx++)
+                                acc += at(x, g, s, ci, oy - g->pad + ky, ox - g->pad + kx) *
+                                       wt(w, g, o, ci, ky, kx);
+                    y[(((size_t)s * g->oc + o) * g->h + oy) * g->w + ox] = (float)acc;
+                }
+}
+
+/* dy[s][o][oy][ox], or 0 outside the plane */
+static double dy_at(const float *dy, const RtConv *g, int s, int o, int oy, int ox) {
+    if (oy < 0 || oy >= g->h || ox < 0 || ox >= g->w) return 0.0;
+    return dy[(((size_t)s * g->oc + o) * g->h + oy) * g->w + ox];
+}
+
+static void ref_input_grad(float *dx, const float *dy, const float *w, int n, const RtConv *g) {
+    for (int s = 0; s < n; s++)
+        for (int ci = 0; ci < g->c; ci++)
+            for (int iy = 0; iy < g->h; iy++)
+                for (int ix = 0; ix < g->w; ix++) {
+                    double acc = 0.0;
+                    for (int o = 0; o < g->oc; o++)
+                        for (int ky = 0; ky < g->k; ky++)
+                            for (int kx = 0; kx < g->k; kx++)
+                                acc += dy_at(dy, g, s, o, iy + g->pad - ky, ix + g->pad - kx) *
+                                       wt(w, g, o, ci, ky, kx);
+                    dx[(((size_t)s * g->c + ci) * g->h + iy) * g->w + ix] = (float)acc;
+                }
+}
+
+static void ref_weight_grad(float *dw, const float *dy, const float *x, int n, const RtConv *g) {
+    for (int o = 0; o < g->oc; o++)
+        for (int ci = 0; ci < g->c; ci++)
+            for (int ky = 0; ky < g->k; ky++)
+                for (int kx = 0; kx < g->k; kx++) {
+                    double acc = 0.0;
+                    for (int s = 0; s < n; s++)
+                        for (int oy = 0; oy < g->h; oy++)
+                            for (int ox = 0; ox < g->w; ox++)
+                                acc += dy_at(dy, g, s, o, oy, ox) *
+                                       at(x, g, s, ci, oy - g->pad + ky, ox - g->pad + kx);
+                    dw[(((size_t)o * g->c + ci) * g->k + ky) * g->k + kx] = (float)acc;
+                }
+}
+
+static double ref_bias_grad(const float *dy, int n, const RtConv *g, int o) {
+    double acc = 0.0;
+    for (int s = 0; s < n; s++)
+        for (int p = 0; p < g->h * g->w; p++) acc += dy[((size_t)s * g->oc + o) * g->h * g->w + p];
+    return acc;
+}
+
+/*
+** Forward, input gradient (stored and added), weight and bias gradient
+** (added) of one geometry against the references, and the same bits at
+** 1, 2 and 3 threads.
+*/
+static void check_geom(RtConv g, int n) {
+    size_t xl = (size_t)n * g.c * g.h * g.w, yl = (size_t)n * g.oc * g.h * g.w;
+    size_t wl = (size_t)g.oc * g.c * g.k * g.k;
+    float *x = tr_alloc(xl), *w = tr_alloc(wl), *b = tr_alloc(g.oc), *dy = tr_alloc(yl);
+    float *y = tr_alloc(yl), *ry = tr_alloc(yl), *rdx = tr_alloc(xl), *rdw = tr_alloc(wl);
+    float *dx = tr_primed(xl), *dw = tr_primed(wl), *db = tr_primed(g.oc);
+    tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(b, g.oc, -1, 1); tr_fill(dy, yl, -1, 1);
+    rt_set_threads(1);
+    rt_conv2d_direct_forward(y, x, w, b, n, &g);
+    ref_forward(ry, x, w, b, n, &g);
+    assert_true(tr_maxrel(y, ry, yl) < TOL);
+    rt_conv2d_direct_backward(dx, dw, db, dy, x, w, n, &g, RT_ADD);
+    tr_unprime(dx, xl); tr_unprime(dw, wl); tr_unprime(db, g.oc);
+    ref_input_grad(rdx, dy, w, n, &g);
+    ref_weight_grad(rdw, dy, x, n, &g);
+    assert_true(tr_maxrel(dx, rdx, xl) < TOL);
+    assert_true(tr_maxrel(dw, rdw, wl) < TOL);
+    for (int o = 0; o < g.oc; o++)
+        assert_true(fabs(db[o] - ref_bias_grad(dy, n, &g, o)) < TOL * (1 + fabs(db[o])));
+    float *dw2 = tr_alloc(wl);
+    TR_CHECK_SET(xl, rt_conv2d_direct_backward(dx_, dw2, NULL, dy, x, w, n, &g, st_));
+    for (int nt = 2; nt <= 3; nt++) {
+        float *y2 = tr_alloc(yl), *dx2 = tr_alloc(xl), *dw3 = tr_alloc(wl), *dw1 = tr_alloc(wl);
+        float *dx1 = tr_alloc(xl);
+        rt_set_threads(1);
+        rt_conv2d_direct_backward(dx1, dw1, NULL, dy, x, w, n, &g, RT_SET);
+        rt_set_threads(nt);
+        rt_conv2d_direct_forward(y2, x, w, b, n, &g);
+        rt_conv2d_direct_backward(dx2, dw3, NULL, dy, x, w, n, &g, RT_SET);
+        assert_true(tr_same(y2, y, yl));
+        assert_true(tr_same(dx2, dx1, xl));
+        assert_true(tr_same(dw3, dw1, wl));
+        free(y2); free(dx2); free(dw3); free(dw1); free(dx1);
+    }
+    rt_set_threads(1);
+    free(x); free(w); free(b); free(dy); free(y); free(ry); free(rdx); free(rdw);
+    free(dx); free(dw); free(db); free(dw2);
+}
+
+static const int planes[][2] = {
+    {1, 1}, {2, 3}, {4, 4}, {5, 7}, {7, 7}, {13, 11}, {14, 14}, {16, 16}, {28, 28}, {31, 17},
+};
+static const int channels[][2] = {{1, 16}, {3, 5}, {12, 12}, {16, 16}, {17, 33}, {33, 12}};
+
+static void check_all(int k) {
+    tr_seed((uint64_t)k);
+    for (size_t p = 0; p < sizeof planes / sizeof planes[0]; p++)
+        for (size_t c = 0; c < sizeof channels / sizeof channels[0]; c++) {
+            /* the largest planes with the widest channels only at batch 1 */
+            int n = planes[p][0] * planes[p][1] >= 256 && channels[c][0] > 16 ? 1 : 3;
+            check_geom(geom(channels[c][0], planes[p][0], planes[p][1], channels[c][1], k), n);
+        }
+}
+
+static void test_dconv_3x3(void **state) {
+    (void)state;
+    check_all(3);
+}
+
+static void test_dconv_1x1(void **state) {
+    (void)state;
+    check_all(1);
+}
+
+/* The geometry predicate the generator uses: only what the kernels do. */
+static void test_dconv_predicate(void **state) {
+    (void)state;
+    assert_true(rt_conv_is_direct(3, 1, 1, 1, 28, 28));
+    assert_true(rt_conv_is_direct(1, 1, 0, 1, 28, 28));
+    assert_false(rt_conv_is_direct(3, 2, 1, 1, 28, 28));   /* stride 2 */
+    assert_false(rt_conv_is_direct(3, 1, 0, 1, 28, 28));   /* valid padding */
+    assert_false(rt_conv_is_direct(3, 1, 1, 2, 28, 28));   /* groups */
+    assert_false(rt_conv_is_direct(5, 1, 2, 1, 28, 28));   /* 5x5 */
+    assert_true(rt_conv_is_direct(3, 1, 1, 1, 256, 256));
+    assert_false(rt_conv_is_direct(3, 1, 1, 1, 257, 256));  /* past the mask table */
+}
+
+/*
+** Input and output as channel slices of wider tensors (a concatenation
+** written in place): the same bits as dense, and nothing read or written
+** outside the slices (NaN around inputs, a sentinel around outputs).
+*/
+static void check_slices(RtConv g, int n) {
+    size_t xp = (size_t)g.c * g.h * g.w, yp = (size_t)g.oc * g.h * g.w, hw = (size_t)g.h * g.w;
+    size_t xs = xp + 2 * hw, ys = yp + 3 * hw, xo = hw, yo = 2 * hw;
+    size_t wl = (size_t)g.oc * g.c * g.k * g.k;
+    float *x = tr_alloc(n * xp), *w = tr_alloc(wl), *dy = tr_alloc(n * yp);
+    float *y = tr_alloc(n * yp), *dx = tr_alloc(n * xp), *dw = tr_alloc(wl), *dw2 = tr_alloc(wl);
+    RtConv gs = g;
+    tr_fill(x, n * xp, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(dy, n * yp, -1, 1);
+    rt_conv2d_direct_forward(y, x, w, NULL, n, &g);
+    rt_conv2d_direct_backward(dx, dw, NULL, dy, x, w, n, &g, RT_SET);
+    gs.xs = (int)xs;
+    gs.ys = (int)ys;
+    float *xw = tr_wide(x, n, xp, xs, xo, NAN), *dyw = tr_wide(dy, n, yp, ys, yo, NAN);
+    float *yw = tr_wide(NULL, n, yp, ys, yo, 7.0f), *dxw = tr_wide(NULL, n, xp, xs, xo, 7.0f);
+    rt_conv2d_direct_forward(yw + yo, xw + xo, w, NULL, n, &gs);
+    rt_conv2d_direct_backward(dxw + xo, dw2, NULL, dyw + yo, xw + xo, w, n, &gs, RT_SET);
+    assert_true(tr_slice_is(yw, y, n, yp, ys, yo, 7.0f));
+    assert_true(tr_slice_is(dxw, dx, n, xp, xs, xo, 7.0f));
+    assert_true(tr_same(dw2, dw, wl));
+    free(x); free(w); free(dy); free(y); free(dx); free(dw); free(dw2);
+    free(xw); free(dyw); free(yw); free(dxw);
+}
+
+static void test_dconv_slices(void **state) {
+    (void)state;
+    tr_seed(11);
+    check_slices(geom(3, 6, 6, 4, 3), 3);
+    check_slices(geom(12, 7, 7, 12, 3), 2);
+    check_slices(geom(5, 5, 9, 6, 1), 2);
+}
+
+/* The direct kernels agree with im2col + sgemm on the same convolution. */
+static void test_dconv_matches_im2col(void **state) {
+    (void)state;
+    RtConv g = geom(16, 14, 14, 32, 3);
+    int n = 2;
+    size_t xl = (size_t)n * g.c * 196, yl = (size_t)n * g.oc * 196, wl = (size_t)g.oc * g.c * 9;
+    float *x = tr_alloc(xl), *w = tr_alloc(wl), *y1 = tr_alloc(yl), *y2 = tr_alloc(yl);
+    float *col = tr_alloc(rt_conv2d_col_floats(&g) * n);
+    tr_seed(5);
+    tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1);
+    rt_conv2d_direct_forward(y1, x, w, NULL, n, &g);
+    rt_conv2d_forward(y2, col, x, w, NULL, n, &g);
+    assert_true(tr_maxrel(y1, y2, yl) < TOL);
+    free(x); free(w); free(y1); free(y2); free(col);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dconv_predicate),
+        cmocka_unit_test(test_dconv_3x3),
+        cmocka_unit_test(test_dconv_1x1),
+        cmocka_unit_test(test_dconv_slices),
+        cmocka_unit_test(test_dconv_matches_im2col),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
