@@ -1852,188 +1852,130 @@ enum {
     IX_features_relu0 = 802816,  /* [64,112,112] */
     IX_features_denseblock1_denselayer6_concat1 = 0,  /* [256,56,56] */
     IX_features_denseblock1_denselayer1_relu1 = 802816,  /* [64,56,56] */
-    IX_features_denseblock1_denselayer1_conv1 = 1003520,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer1_relu2 = 1404928,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer1_relu2 = 1003520,  /* [128,56,56] */
     IX_features_denseblock1_denselayer2_relu1 = 802816,  /* [96,56,56] */
-    IX_features_denseblock1_denselayer2_conv1 = 1103872,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer2_relu2 = 1505280,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer2_relu2 = 1103872,  /* [128,56,56] */
     IX_features_denseblock1_denselayer3_relu1 = 802816,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer3_conv1 = 1204224,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer3_relu2 = 802816,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer3_relu2 = 1204224,  /* [128,56,56] */
     IX_features_denseblock1_denselayer4_relu1 = 802816,  /* [160,56,56] */
-    IX_features_denseblock1_denselayer4_conv1 = 1304576,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer4_relu2 = 802816,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer4_relu2 = 1304576,  /* [128,56,56] */
     IX_features_denseblock1_denselayer5_relu1 = 802816,  /* [192,56,56] */
-    IX_features_denseblock1_denselayer5_conv1 = 1404928,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer5_relu2 = 802816,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer5_relu2 = 1404928,  /* [128,56,56] */
     IX_features_denseblock1_denselayer6_relu1 = 802816,  /* [224,56,56] */
-    IX_features_denseblock1_denselayer6_conv1 = 1505280,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer6_relu2 = 802816,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer6_relu2 = 1505280,  /* [128,56,56] */
     IX_features_transition1_relu = 802816,  /* [256,56,56] */
     IX_features_transition1_conv = 0,  /* [128,56,56] */
     IX_features_denseblock2_denselayer12_concat1 = 401408,  /* [512,28,28] */
     IX_features_denseblock2_denselayer1_relu1 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer1_conv1 = 100352,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer1_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer1_relu2 = 100352,  /* [128,28,28] */
     IX_features_denseblock2_denselayer2_relu1 = 0,  /* [160,28,28] */
-    IX_features_denseblock2_denselayer2_conv1 = 125440,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer2_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer2_relu2 = 125440,  /* [128,28,28] */
     IX_features_denseblock2_denselayer3_relu1 = 0,  /* [192,28,28] */
-    IX_features_denseblock2_denselayer3_conv1 = 150528,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer3_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer3_relu2 = 150528,  /* [128,28,28] */
     IX_features_denseblock2_denselayer4_relu1 = 0,  /* [224,28,28] */
-    IX_features_denseblock2_denselayer4_conv1 = 175616,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer4_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer4_relu2 = 175616,  /* [128,28,28] */
     IX_features_denseblock2_denselayer5_relu1 = 0,  /* [256,28,28] */
-    IX_features_denseblock2_denselayer5_conv1 = 200704,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer5_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer5_relu2 = 200704,  /* [128,28,28] */
     IX_features_denseblock2_denselayer6_relu1 = 0,  /* [288,28,28] */
-    IX_features_denseblock2_denselayer6_conv1 = 225792,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer6_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer6_relu2 = 225792,  /* [128,28,28] */
     IX_features_denseblock2_denselayer7_relu1 = 0,  /* [320,28,28] */
-    IX_features_denseblock2_denselayer7_conv1 = 250880,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer7_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer7_relu2 = 250880,  /* [128,28,28] */
     IX_features_denseblock2_denselayer8_relu1 = 0,  /* [352,28,28] */
-    IX_features_denseblock2_denselayer8_conv1 = 275968,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer8_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer8_relu2 = 275968,  /* [128,28,28] */
     IX_features_denseblock2_denselayer9_relu1 = 0,  /* [384,28,28] */
-    IX_features_denseblock2_denselayer9_conv1 = 301056,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer9_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer9_relu2 = 301056,  /* [128,28,28] */
     IX_features_denseblock2_denselayer10_relu1 = 0,  /* [416,28,28] */
-    IX_features_denseblock2_denselayer10_conv1 = 802816,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer10_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer10_relu2 = 802816,  /* [128,28,28] */
     IX_features_denseblock2_denselayer11_relu1 = 0,  /* [448,28,28] */
-    IX_features_denseblock2_denselayer11_conv1 = 802816,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer11_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer11_relu2 = 802816,  /* [128,28,28] */
     IX_features_denseblock2_denselayer12_relu1 = 0,  /* [480,28,28] */
-    IX_features_denseblock2_denselayer12_conv1 = 802816,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer12_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer12_relu2 = 802816,  /* [128,28,28] */
     IX_features_transition2_relu = 0,  /* [512,28,28] */
     IX_features_transition2_conv = 401408,  /* [256,28,28] */
     IX_features_denseblock3_denselayer24_concat1 = 0,  /* [1024,14,14] */
     IX_features_denseblock3_denselayer1_relu1 = 200704,  /* [256,14,14] */
-    IX_features_denseblock3_denselayer1_conv1 = 250880,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer1_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer1_relu2 = 250880,  /* [128,14,14] */
     IX_features_denseblock3_denselayer2_relu1 = 200704,  /* [288,14,14] */
-    IX_features_denseblock3_denselayer2_conv1 = 257152,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer2_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer2_relu2 = 257152,  /* [128,14,14] */
     IX_features_denseblock3_denselayer3_relu1 = 200704,  /* [320,14,14] */
-    IX_features_denseblock3_denselayer3_conv1 = 263424,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer3_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer3_relu2 = 263424,  /* [128,14,14] */
     IX_features_denseblock3_denselayer4_relu1 = 200704,  /* [352,14,14] */
-    IX_features_denseblock3_denselayer4_conv1 = 269696,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer4_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer4_relu2 = 269696,  /* [128,14,14] */
     IX_features_denseblock3_denselayer5_relu1 = 200704,  /* [384,14,14] */
-    IX_features_denseblock3_denselayer5_conv1 = 275968,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer5_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer5_relu2 = 275968,  /* [128,14,14] */
     IX_features_denseblock3_denselayer6_relu1 = 200704,  /* [416,14,14] */
-    IX_features_denseblock3_denselayer6_conv1 = 282240,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer6_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer6_relu2 = 282240,  /* [128,14,14] */
     IX_features_denseblock3_denselayer7_relu1 = 200704,  /* [448,14,14] */
-    IX_features_denseblock3_denselayer7_conv1 = 288512,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer7_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer7_relu2 = 288512,  /* [128,14,14] */
     IX_features_denseblock3_denselayer8_relu1 = 200704,  /* [480,14,14] */
-    IX_features_denseblock3_denselayer8_conv1 = 294784,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer8_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer8_relu2 = 294784,  /* [128,14,14] */
     IX_features_denseblock3_denselayer9_relu1 = 200704,  /* [512,14,14] */
-    IX_features_denseblock3_denselayer9_conv1 = 301056,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer9_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer9_relu2 = 301056,  /* [128,14,14] */
     IX_features_denseblock3_denselayer10_relu1 = 200704,  /* [544,14,14] */
-    IX_features_denseblock3_denselayer10_conv1 = 307328,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer10_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer10_relu2 = 307328,  /* [128,14,14] */
     IX_features_denseblock3_denselayer11_relu1 = 200704,  /* [576,14,14] */
-    IX_features_denseblock3_denselayer11_conv1 = 313600,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer11_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer11_relu2 = 313600,  /* [128,14,14] */
     IX_features_denseblock3_denselayer12_relu1 = 200704,  /* [608,14,14] */
-    IX_features_denseblock3_denselayer12_conv1 = 319872,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer12_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer12_relu2 = 319872,  /* [128,14,14] */
     IX_features_denseblock3_denselayer13_relu1 = 200704,  /* [640,14,14] */
-    IX_features_denseblock3_denselayer13_conv1 = 326144,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer13_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer13_relu2 = 326144,  /* [128,14,14] */
     IX_features_denseblock3_denselayer14_relu1 = 200704,  /* [672,14,14] */
-    IX_features_denseblock3_denselayer14_conv1 = 332416,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer14_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer14_relu2 = 332416,  /* [128,14,14] */
     IX_features_denseblock3_denselayer15_relu1 = 200704,  /* [704,14,14] */
-    IX_features_denseblock3_denselayer15_conv1 = 338688,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer15_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer15_relu2 = 338688,  /* [128,14,14] */
     IX_features_denseblock3_denselayer16_relu1 = 200704,  /* [736,14,14] */
-    IX_features_denseblock3_denselayer16_conv1 = 344960,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer16_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer16_relu2 = 344960,  /* [128,14,14] */
     IX_features_denseblock3_denselayer17_relu1 = 200704,  /* [768,14,14] */
-    IX_features_denseblock3_denselayer17_conv1 = 351232,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer17_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer17_relu2 = 351232,  /* [128,14,14] */
     IX_features_denseblock3_denselayer18_relu1 = 200704,  /* [800,14,14] */
-    IX_features_denseblock3_denselayer18_conv1 = 357504,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer18_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer18_relu2 = 357504,  /* [128,14,14] */
     IX_features_denseblock3_denselayer19_relu1 = 200704,  /* [832,14,14] */
-    IX_features_denseblock3_denselayer19_conv1 = 363776,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer19_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer19_relu2 = 363776,  /* [128,14,14] */
     IX_features_denseblock3_denselayer20_relu1 = 200704,  /* [864,14,14] */
-    IX_features_denseblock3_denselayer20_conv1 = 370048,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer20_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer20_relu2 = 370048,  /* [128,14,14] */
     IX_features_denseblock3_denselayer21_relu1 = 200704,  /* [896,14,14] */
-    IX_features_denseblock3_denselayer21_conv1 = 376320,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer21_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer21_relu2 = 376320,  /* [128,14,14] */
     IX_features_denseblock3_denselayer22_relu1 = 200704,  /* [928,14,14] */
-    IX_features_denseblock3_denselayer22_conv1 = 382592,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer22_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer22_relu2 = 382592,  /* [128,14,14] */
     IX_features_denseblock3_denselayer23_relu1 = 200704,  /* [960,14,14] */
-    IX_features_denseblock3_denselayer23_conv1 = 388864,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer23_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer23_relu2 = 388864,  /* [128,14,14] */
     IX_features_denseblock3_denselayer24_relu1 = 200704,  /* [992,14,14] */
-    IX_features_denseblock3_denselayer24_conv1 = 395136,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer24_relu2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer24_relu2 = 395136,  /* [128,14,14] */
     IX_features_transition3_relu = 200704,  /* [1024,14,14] */
     IX_features_transition3_conv = 0,  /* [512,14,14] */
     IX_features_denseblock4_denselayer16_concat1 = 100352,  /* [1024,7,7] */
     IX_features_denseblock4_denselayer1_relu1 = 0,  /* [512,7,7] */
-    IX_features_denseblock4_denselayer1_conv1 = 25088,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer1_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer1_relu2 = 25088,  /* [128,7,7] */
     IX_features_denseblock4_denselayer2_relu1 = 0,  /* [544,7,7] */
-    IX_features_denseblock4_denselayer2_conv1 = 26656,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer2_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer2_relu2 = 26656,  /* [128,7,7] */
     IX_features_denseblock4_denselayer3_relu1 = 0,  /* [576,7,7] */
-    IX_features_denseblock4_denselayer3_conv1 = 28224,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer3_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer3_relu2 = 28224,  /* [128,7,7] */
     IX_features_denseblock4_denselayer4_relu1 = 0,  /* [608,7,7] */
-    IX_features_denseblock4_denselayer4_conv1 = 29792,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer4_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer4_relu2 = 29792,  /* [128,7,7] */
     IX_features_denseblock4_denselayer5_relu1 = 0,  /* [640,7,7] */
-    IX_features_denseblock4_denselayer5_conv1 = 31360,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer5_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer5_relu2 = 31360,  /* [128,7,7] */
     IX_features_denseblock4_denselayer6_relu1 = 0,  /* [672,7,7] */
-    IX_features_denseblock4_denselayer6_conv1 = 32928,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer6_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer6_relu2 = 32928,  /* [128,7,7] */
     IX_features_denseblock4_denselayer7_relu1 = 0,  /* [704,7,7] */
-    IX_features_denseblock4_denselayer7_conv1 = 34496,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer7_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer7_relu2 = 34496,  /* [128,7,7] */
     IX_features_denseblock4_denselayer8_relu1 = 0,  /* [736,7,7] */
-    IX_features_denseblock4_denselayer8_conv1 = 36064,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer8_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer8_relu2 = 36064,  /* [128,7,7] */
     IX_features_denseblock4_denselayer9_relu1 = 0,  /* [768,7,7] */
-    IX_features_denseblock4_denselayer9_conv1 = 37632,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer9_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer9_relu2 = 37632,  /* [128,7,7] */
     IX_features_denseblock4_denselayer10_relu1 = 0,  /* [800,7,7] */
-    IX_features_denseblock4_denselayer10_conv1 = 39200,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer10_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer10_relu2 = 39200,  /* [128,7,7] */
     IX_features_denseblock4_denselayer11_relu1 = 0,  /* [832,7,7] */
-    IX_features_denseblock4_denselayer11_conv1 = 40768,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer11_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer11_relu2 = 40768,  /* [128,7,7] */
     IX_features_denseblock4_denselayer12_relu1 = 0,  /* [864,7,7] */
-    IX_features_denseblock4_denselayer12_conv1 = 42336,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer12_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer12_relu2 = 42336,  /* [128,7,7] */
     IX_features_denseblock4_denselayer13_relu1 = 0,  /* [896,7,7] */
-    IX_features_denseblock4_denselayer13_conv1 = 43904,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer13_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer13_relu2 = 43904,  /* [128,7,7] */
     IX_features_denseblock4_denselayer14_relu1 = 0,  /* [928,7,7] */
-    IX_features_denseblock4_denselayer14_conv1 = 45472,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer14_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer14_relu2 = 45472,  /* [128,7,7] */
     IX_features_denseblock4_denselayer15_relu1 = 0,  /* [960,7,7] */
-    IX_features_denseblock4_denselayer15_conv1 = 47040,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer15_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer15_relu2 = 47040,  /* [128,7,7] */
     IX_features_denseblock4_denselayer16_relu1 = 0,  /* [992,7,7] */
-    IX_features_denseblock4_denselayer16_conv1 = 48608,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer16_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer16_relu2 = 48608,  /* [128,7,7] */
     IX_relu = 0,  /* [1024,7,7] */
     IX_avgpool = 50176,  /* [1024] */
     IX_classifier = 0,  /* [1000] */
@@ -3510,7 +3452,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
         A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv1);
@@ -3539,7 +3481,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 200704,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 200704, NULL,
         A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
@@ -3571,7 +3513,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
         A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv1);
@@ -3600,7 +3542,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 301056,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 301056, NULL,
         A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
@@ -3632,7 +3574,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
         A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv1);
@@ -3661,7 +3603,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 401408,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 401408, NULL,
         A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
@@ -3693,7 +3635,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
         A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv1);
@@ -3722,7 +3664,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 501760,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 501760, NULL,
         A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
@@ -3754,7 +3696,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
         A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv1);
@@ -3783,7 +3725,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 602112,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 602112, NULL,
         A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
@@ -3815,7 +3757,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
         A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv1);
@@ -3844,7 +3786,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 702464,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 702464, NULL,
         A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
@@ -3871,7 +3813,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
-    rt_conv2d_direct_forward(A(X_features_transition1_conv), A(X_features_transition1_relu),
+    rt_conv2d_direct_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
@@ -3903,7 +3845,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
         A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv1);
@@ -3932,7 +3874,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 100352,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 100352, NULL,
         A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
@@ -3964,7 +3906,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
         A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv1);
@@ -3993,7 +3935,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 125440,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 125440, NULL,
         A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
@@ -4025,7 +3967,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
         A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv1);
@@ -4054,7 +3996,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 150528,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 150528, NULL,
         A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
@@ -4086,7 +4028,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
         A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv1);
@@ -4115,7 +4057,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 175616,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 175616, NULL,
         A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
@@ -4147,7 +4089,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
         A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv1);
@@ -4176,7 +4118,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 200704,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 200704, NULL,
         A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
@@ -4208,7 +4150,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
         A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv1);
@@ -4237,7 +4179,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 225792,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 225792, NULL,
         A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
@@ -4269,7 +4211,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer7_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer7_conv1), NULL,
         A(X_features_denseblock2_denselayer7_relu1),
         P(P_features_denseblock2_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv1);
@@ -4298,7 +4240,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer7_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 250880,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 250880, NULL,
         A(X_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
@@ -4330,7 +4272,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer8_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer8_conv1), NULL,
         A(X_features_denseblock2_denselayer8_relu1),
         P(P_features_denseblock2_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv1);
@@ -4359,7 +4301,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer8_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 275968,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 275968, NULL,
         A(X_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
@@ -4391,7 +4333,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer9_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer9_conv1), NULL,
         A(X_features_denseblock2_denselayer9_relu1),
         P(P_features_denseblock2_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv1);
@@ -4420,7 +4362,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer9_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 301056,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 301056, NULL,
         A(X_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
@@ -4452,7 +4394,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer10_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer10_conv1), NULL,
         A(X_features_denseblock2_denselayer10_relu1),
         P(P_features_denseblock2_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv1);
@@ -4481,7 +4423,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer10_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 326144,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 326144, NULL,
         A(X_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
@@ -4513,7 +4455,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer11_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer11_conv1), NULL,
         A(X_features_denseblock2_denselayer11_relu1),
         P(P_features_denseblock2_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv1);
@@ -4542,7 +4484,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer11_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 351232,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 351232, NULL,
         A(X_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
@@ -4574,7 +4516,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_conv1), NULL,
         A(X_features_denseblock2_denselayer12_relu1),
         P(P_features_denseblock2_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv1);
@@ -4603,7 +4545,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer12_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 376320,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer12_concat1) + 376320, NULL,
         A(X_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
@@ -4630,7 +4572,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
-    rt_conv2d_direct_forward(A(X_features_transition2_conv), A(X_features_transition2_relu),
+    rt_conv2d_direct_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
@@ -4662,7 +4604,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv1);
@@ -4691,7 +4633,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 50176,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 50176, NULL,
         A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
@@ -4723,7 +4665,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv1);
@@ -4752,7 +4694,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 56448,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 56448, NULL,
         A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
@@ -4784,7 +4726,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv1);
@@ -4813,7 +4755,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 62720,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 62720, NULL,
         A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
@@ -4845,7 +4787,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv1);
@@ -4874,7 +4816,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 68992,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 68992, NULL,
         A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
@@ -4906,7 +4848,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv1);
@@ -4935,7 +4877,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 75264,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 75264, NULL,
         A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
@@ -4967,7 +4909,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv1);
@@ -4996,7 +4938,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 81536,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 81536, NULL,
         A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
@@ -5028,7 +4970,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer7_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer7_conv1), NULL,
         A(X_features_denseblock3_denselayer7_relu1),
         P(P_features_denseblock3_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv1);
@@ -5057,7 +4999,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer7_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 87808,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 87808, NULL,
         A(X_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
@@ -5089,7 +5031,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer8_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer8_conv1), NULL,
         A(X_features_denseblock3_denselayer8_relu1),
         P(P_features_denseblock3_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv1);
@@ -5118,7 +5060,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer8_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 94080,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 94080, NULL,
         A(X_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
@@ -5150,7 +5092,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer9_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer9_conv1), NULL,
         A(X_features_denseblock3_denselayer9_relu1),
         P(P_features_denseblock3_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv1);
@@ -5179,7 +5121,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer9_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 100352,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 100352, NULL,
         A(X_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
@@ -5211,7 +5153,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer10_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer10_conv1), NULL,
         A(X_features_denseblock3_denselayer10_relu1),
         P(P_features_denseblock3_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv1);
@@ -5240,7 +5182,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer10_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 106624,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 106624, NULL,
         A(X_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
@@ -5272,7 +5214,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer11_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer11_conv1), NULL,
         A(X_features_denseblock3_denselayer11_relu1),
         P(P_features_denseblock3_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv1);
@@ -5301,7 +5243,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer11_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 112896,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 112896, NULL,
         A(X_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
@@ -5333,7 +5275,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer12_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer12_conv1), NULL,
         A(X_features_denseblock3_denselayer12_relu1),
         P(P_features_denseblock3_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv1);
@@ -5362,7 +5304,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer12_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 119168,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 119168, NULL,
         A(X_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
@@ -5394,7 +5336,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer13_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer13_conv1), NULL,
         A(X_features_denseblock3_denselayer13_relu1),
         P(P_features_denseblock3_denselayer13_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv1);
@@ -5423,7 +5365,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer13_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 125440,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 125440, NULL,
         A(X_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
@@ -5455,7 +5397,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer14_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer14_conv1), NULL,
         A(X_features_denseblock3_denselayer14_relu1),
         P(P_features_denseblock3_denselayer14_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv1);
@@ -5484,7 +5426,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer14_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 131712,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 131712, NULL,
         A(X_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
@@ -5516,7 +5458,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer15_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer15_conv1), NULL,
         A(X_features_denseblock3_denselayer15_relu1),
         P(P_features_denseblock3_denselayer15_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv1);
@@ -5545,7 +5487,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer15_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 137984,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 137984, NULL,
         A(X_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
@@ -5577,7 +5519,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer16_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer16_conv1), NULL,
         A(X_features_denseblock3_denselayer16_relu1),
         P(P_features_denseblock3_denselayer16_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv1);
@@ -5606,7 +5548,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer16_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 144256,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 144256, NULL,
         A(X_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
@@ -5638,7 +5580,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer17_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer17_conv1), NULL,
         A(X_features_denseblock3_denselayer17_relu1),
         P(P_features_denseblock3_denselayer17_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv1);
@@ -5667,7 +5609,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer17_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 150528,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 150528, NULL,
         A(X_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
@@ -5699,7 +5641,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer18_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer18_conv1), NULL,
         A(X_features_denseblock3_denselayer18_relu1),
         P(P_features_denseblock3_denselayer18_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv1);
@@ -5728,7 +5670,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer18_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 156800,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 156800, NULL,
         A(X_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
@@ -5760,7 +5702,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer19_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer19_conv1), NULL,
         A(X_features_denseblock3_denselayer19_relu1),
         P(P_features_denseblock3_denselayer19_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv1);
@@ -5789,7 +5731,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer19_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 163072,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 163072, NULL,
         A(X_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
@@ -5821,7 +5763,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer20_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer20_conv1), NULL,
         A(X_features_denseblock3_denselayer20_relu1),
         P(P_features_denseblock3_denselayer20_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv1);
@@ -5850,7 +5792,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer20_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 169344,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 169344, NULL,
         A(X_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
@@ -5882,7 +5824,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer21_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer21_conv1), NULL,
         A(X_features_denseblock3_denselayer21_relu1),
         P(P_features_denseblock3_denselayer21_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv1);
@@ -5911,7 +5853,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer21_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 175616,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 175616, NULL,
         A(X_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
@@ -5943,7 +5885,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer22_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer22_conv1), NULL,
         A(X_features_denseblock3_denselayer22_relu1),
         P(P_features_denseblock3_denselayer22_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv1);
@@ -5972,7 +5914,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer22_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 181888,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 181888, NULL,
         A(X_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
@@ -6004,7 +5946,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer23_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer23_conv1), NULL,
         A(X_features_denseblock3_denselayer23_relu1),
         P(P_features_denseblock3_denselayer23_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv1);
@@ -6033,7 +5975,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer23_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 188160,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 188160, NULL,
         A(X_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
@@ -6065,7 +6007,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_conv1), NULL,
         A(X_features_denseblock3_denselayer24_relu1),
         P(P_features_denseblock3_denselayer24_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv1);
@@ -6094,7 +6036,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer24_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 194432,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer24_concat1) + 194432, NULL,
         A(X_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
@@ -6121,7 +6063,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition3_conv);
-    rt_conv2d_direct_forward(A(X_features_transition3_conv), A(X_features_transition3_relu),
+    rt_conv2d_direct_forward(A(X_features_transition3_conv), NULL, A(X_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
@@ -6153,7 +6095,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer1_conv1), NULL,
         A(X_features_denseblock4_denselayer1_relu1),
         P(P_features_denseblock4_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv1);
@@ -6182,7 +6124,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 25088,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 25088, NULL,
         A(X_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
@@ -6214,7 +6156,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer2_conv1), NULL,
         A(X_features_denseblock4_denselayer2_relu1),
         P(P_features_denseblock4_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv1);
@@ -6243,7 +6185,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 26656,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 26656, NULL,
         A(X_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
@@ -6275,7 +6217,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer3_conv1), NULL,
         A(X_features_denseblock4_denselayer3_relu1),
         P(P_features_denseblock4_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv1);
@@ -6304,7 +6246,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 28224,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 28224, NULL,
         A(X_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
@@ -6336,7 +6278,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer4_conv1), NULL,
         A(X_features_denseblock4_denselayer4_relu1),
         P(P_features_denseblock4_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv1);
@@ -6365,7 +6307,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 29792,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 29792, NULL,
         A(X_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
@@ -6397,7 +6339,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer5_conv1), NULL,
         A(X_features_denseblock4_denselayer5_relu1),
         P(P_features_denseblock4_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv1);
@@ -6426,7 +6368,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 31360,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 31360, NULL,
         A(X_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
@@ -6458,7 +6400,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer6_conv1), NULL,
         A(X_features_denseblock4_denselayer6_relu1),
         P(P_features_denseblock4_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv1);
@@ -6487,7 +6429,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 32928,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 32928, NULL,
         A(X_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
@@ -6519,7 +6461,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer7_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer7_conv1), NULL,
         A(X_features_denseblock4_denselayer7_relu1),
         P(P_features_denseblock4_denselayer7_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv1);
@@ -6548,7 +6490,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer7_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 34496,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 34496, NULL,
         A(X_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
@@ -6580,7 +6522,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer8_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer8_conv1), NULL,
         A(X_features_denseblock4_denselayer8_relu1),
         P(P_features_denseblock4_denselayer8_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv1);
@@ -6609,7 +6551,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer8_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 36064,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 36064, NULL,
         A(X_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
@@ -6641,7 +6583,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer9_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer9_conv1), NULL,
         A(X_features_denseblock4_denselayer9_relu1),
         P(P_features_denseblock4_denselayer9_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv1);
@@ -6670,7 +6612,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer9_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 37632,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 37632, NULL,
         A(X_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
@@ -6702,7 +6644,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer10_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer10_conv1), NULL,
         A(X_features_denseblock4_denselayer10_relu1),
         P(P_features_denseblock4_denselayer10_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv1);
@@ -6731,7 +6673,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer10_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 39200,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 39200, NULL,
         A(X_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
@@ -6763,7 +6705,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer11_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer11_conv1), NULL,
         A(X_features_denseblock4_denselayer11_relu1),
         P(P_features_denseblock4_denselayer11_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv1);
@@ -6792,7 +6734,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer11_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 40768,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 40768, NULL,
         A(X_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
@@ -6824,7 +6766,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer12_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer12_conv1), NULL,
         A(X_features_denseblock4_denselayer12_relu1),
         P(P_features_denseblock4_denselayer12_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv1);
@@ -6853,7 +6795,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer12_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 42336,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 42336, NULL,
         A(X_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
@@ -6885,7 +6827,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer13_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer13_conv1), NULL,
         A(X_features_denseblock4_denselayer13_relu1),
         P(P_features_denseblock4_denselayer13_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv1);
@@ -6914,7 +6856,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer13_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 43904,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 43904, NULL,
         A(X_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
@@ -6946,7 +6888,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer14_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer14_conv1), NULL,
         A(X_features_denseblock4_denselayer14_relu1),
         P(P_features_denseblock4_denselayer14_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv1);
@@ -6975,7 +6917,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer14_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 45472,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 45472, NULL,
         A(X_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
@@ -7007,7 +6949,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer15_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer15_conv1), NULL,
         A(X_features_denseblock4_denselayer15_relu1),
         P(P_features_denseblock4_denselayer15_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv1);
@@ -7036,7 +6978,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer15_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 47040,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 47040, NULL,
         A(X_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
@@ -7068,7 +7010,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_conv1), NULL,
         A(X_features_denseblock4_denselayer16_relu1),
         P(P_features_denseblock4_denselayer16_conv1_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv1);
@@ -7097,7 +7039,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock4_denselayer16_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 48608,
+    rt_conv2d_direct_forward(A(X_features_denseblock4_denselayer16_concat1) + 48608, NULL,
         A(X_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);
@@ -7153,25 +7095,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer1_norm1_running_mean),
         P(P_features_denseblock1_denselayer1_norm1_running_var), n,
         &g_features_denseblock1_denselayer1_norm1, 1e-05f);
-    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_conv1),
-        A(IX_features_denseblock1_denselayer1_relu1),
-        P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer1_conv1);
-    /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
-       relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock1.denselayer1.conv1 + features.denseblock1.denselayer1.norm2 +
+       features.denseblock1.denselayer1.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu2),
-        A(IX_features_denseblock1_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer1_relu2), NULL,
+        A(IX_features_denseblock1_denselayer1_relu1),
+        P(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer1_norm2_weight),
         P(P_features_denseblock1_denselayer1_norm2_bias),
         P(P_features_denseblock1_denselayer1_norm2_running_mean),
         P(P_features_denseblock1_denselayer1_norm2_running_var), n,
-        &g_features_denseblock1_denselayer1_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer1_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 200704,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 200704, NULL,
         A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
@@ -7188,25 +7126,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer2_norm1_running_mean),
         P(P_features_denseblock1_denselayer2_norm1_running_var), n,
         &g_features_denseblock1_denselayer2_norm1, 1e-05f);
-    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_conv1),
-        A(IX_features_denseblock1_denselayer2_relu1),
-        P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer2_conv1);
-    /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
-       relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock1.denselayer2.conv1 + features.denseblock1.denselayer2.norm2 +
+       features.denseblock1.denselayer2.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu2),
-        A(IX_features_denseblock1_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer2_relu2), NULL,
+        A(IX_features_denseblock1_denselayer2_relu1),
+        P(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer2_norm2_weight),
         P(P_features_denseblock1_denselayer2_norm2_bias),
         P(P_features_denseblock1_denselayer2_norm2_running_mean),
         P(P_features_denseblock1_denselayer2_norm2_running_var), n,
-        &g_features_denseblock1_denselayer2_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer2_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 301056,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 301056, NULL,
         A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
@@ -7223,25 +7157,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer3_norm1_running_mean),
         P(P_features_denseblock1_denselayer3_norm1_running_var), n,
         &g_features_denseblock1_denselayer3_norm1, 1e-05f);
-    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_conv1),
-        A(IX_features_denseblock1_denselayer3_relu1),
-        P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer3_conv1);
-    /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
+    /* features.denseblock1.denselayer3.conv1 + features.denseblock1.denselayer3.norm2 +
+       features.denseblock1.denselayer3.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu2),
-        A(IX_features_denseblock1_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer3_relu2), NULL,
+        A(IX_features_denseblock1_denselayer3_relu1),
+        P(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer3_norm2_weight),
         P(P_features_denseblock1_denselayer3_norm2_bias),
         P(P_features_denseblock1_denselayer3_norm2_running_mean),
         P(P_features_denseblock1_denselayer3_norm2_running_var), n,
-        &g_features_denseblock1_denselayer3_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer3_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 401408,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 401408, NULL,
         A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
@@ -7258,25 +7188,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer4_norm1_running_mean),
         P(P_features_denseblock1_denselayer4_norm1_running_var), n,
         &g_features_denseblock1_denselayer4_norm1, 1e-05f);
-    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_conv1),
-        A(IX_features_denseblock1_denselayer4_relu1),
-        P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer4_conv1);
-    /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
-       relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock1.denselayer4.conv1 + features.denseblock1.denselayer4.norm2 +
+       features.denseblock1.denselayer4.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu2),
-        A(IX_features_denseblock1_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer4_relu2), NULL,
+        A(IX_features_denseblock1_denselayer4_relu1),
+        P(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer4_norm2_weight),
         P(P_features_denseblock1_denselayer4_norm2_bias),
         P(P_features_denseblock1_denselayer4_norm2_running_mean),
         P(P_features_denseblock1_denselayer4_norm2_running_var), n,
-        &g_features_denseblock1_denselayer4_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer4_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 501760,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 501760, NULL,
         A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
@@ -7293,25 +7219,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer5_norm1_running_mean),
         P(P_features_denseblock1_denselayer5_norm1_running_var), n,
         &g_features_denseblock1_denselayer5_norm1, 1e-05f);
-    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_conv1),
-        A(IX_features_denseblock1_denselayer5_relu1),
-        P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer5_conv1);
-    /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
-       relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock1.denselayer5.conv1 + features.denseblock1.denselayer5.norm2 +
+       features.denseblock1.denselayer5.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu2),
-        A(IX_features_denseblock1_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer5_relu2), NULL,
+        A(IX_features_denseblock1_denselayer5_relu1),
+        P(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer5_norm2_weight),
         P(P_features_denseblock1_denselayer5_norm2_bias),
         P(P_features_denseblock1_denselayer5_norm2_running_mean),
         P(P_features_denseblock1_denselayer5_norm2_running_var), n,
-        &g_features_denseblock1_denselayer5_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer5_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 602112,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 602112, NULL,
         A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
@@ -7328,25 +7250,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer6_norm1_running_mean),
         P(P_features_denseblock1_denselayer6_norm1_running_var), n,
         &g_features_denseblock1_denselayer6_norm1, 1e-05f);
-    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
-       [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_conv1),
-        A(IX_features_denseblock1_denselayer6_relu1),
-        P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer6_conv1);
-    /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
-       relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock1.denselayer6.conv1 + features.denseblock1.denselayer6.norm2 +
+       features.denseblock1.denselayer6.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu2),
-        A(IX_features_denseblock1_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer6_relu2), NULL,
+        A(IX_features_denseblock1_denselayer6_relu1),
+        P(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer6_norm2_weight),
         P(P_features_denseblock1_denselayer6_norm2_bias),
         P(P_features_denseblock1_denselayer6_norm2_running_mean),
         P(P_features_denseblock1_denselayer6_norm2_running_var), n,
-        &g_features_denseblock1_denselayer6_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer6_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 702464,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 702464, NULL,
         A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
@@ -7362,8 +7280,9 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_direct_forward(A(IX_features_transition1_conv), A(IX_features_transition1_relu),
-        P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
+    rt_conv2d_direct_forward(A(IX_features_transition1_conv), NULL,
+        A(IX_features_transition1_relu), P(P_features_transition1_conv_weight), NULL, n,
+        &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock2_denselayer12_concat1),
@@ -7378,25 +7297,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer1_norm1_running_mean),
         P(P_features_denseblock2_denselayer1_norm1_running_var), n,
         &g_features_denseblock2_denselayer1_norm1, 1e-05f);
-    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_conv1),
-        A(IX_features_denseblock2_denselayer1_relu1),
-        P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer1_conv1);
-    /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
+    /* features.denseblock2.denselayer1.conv1 + features.denseblock2.denselayer1.norm2 +
+       features.denseblock2.denselayer1.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu2),
-        A(IX_features_denseblock2_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer1_relu2), NULL,
+        A(IX_features_denseblock2_denselayer1_relu1),
+        P(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer1_norm2_weight),
         P(P_features_denseblock2_denselayer1_norm2_bias),
         P(P_features_denseblock2_denselayer1_norm2_running_mean),
         P(P_features_denseblock2_denselayer1_norm2_running_var), n,
-        &g_features_denseblock2_denselayer1_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer1_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 100352,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 100352, NULL,
         A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
@@ -7413,25 +7328,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer2_norm1_running_mean),
         P(P_features_denseblock2_denselayer2_norm1_running_var), n,
         &g_features_denseblock2_denselayer2_norm1, 1e-05f);
-    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_conv1),
-        A(IX_features_denseblock2_denselayer2_relu1),
-        P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer2_conv1);
-    /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
-       relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer2.conv1 + features.denseblock2.denselayer2.norm2 +
+       features.denseblock2.denselayer2.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu2),
-        A(IX_features_denseblock2_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer2_relu2), NULL,
+        A(IX_features_denseblock2_denselayer2_relu1),
+        P(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer2_norm2_weight),
         P(P_features_denseblock2_denselayer2_norm2_bias),
         P(P_features_denseblock2_denselayer2_norm2_running_mean),
         P(P_features_denseblock2_denselayer2_norm2_running_var), n,
-        &g_features_denseblock2_denselayer2_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer2_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 125440,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 125440, NULL,
         A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
@@ -7448,25 +7359,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer3_norm1_running_mean),
         P(P_features_denseblock2_denselayer3_norm1_running_var), n,
         &g_features_denseblock2_denselayer3_norm1, 1e-05f);
-    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_conv1),
-        A(IX_features_denseblock2_denselayer3_relu1),
-        P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer3_conv1);
-    /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
-       relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer3.conv1 + features.denseblock2.denselayer3.norm2 +
+       features.denseblock2.denselayer3.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu2),
-        A(IX_features_denseblock2_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer3_relu2), NULL,
+        A(IX_features_denseblock2_denselayer3_relu1),
+        P(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer3_norm2_weight),
         P(P_features_denseblock2_denselayer3_norm2_bias),
         P(P_features_denseblock2_denselayer3_norm2_running_mean),
         P(P_features_denseblock2_denselayer3_norm2_running_var), n,
-        &g_features_denseblock2_denselayer3_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer3_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 150528,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 150528, NULL,
         A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
@@ -7483,25 +7390,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer4_norm1_running_mean),
         P(P_features_denseblock2_denselayer4_norm1_running_var), n,
         &g_features_denseblock2_denselayer4_norm1, 1e-05f);
-    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_conv1),
-        A(IX_features_denseblock2_denselayer4_relu1),
-        P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer4_conv1);
-    /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
-       relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer4.conv1 + features.denseblock2.denselayer4.norm2 +
+       features.denseblock2.denselayer4.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu2),
-        A(IX_features_denseblock2_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer4_relu2), NULL,
+        A(IX_features_denseblock2_denselayer4_relu1),
+        P(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer4_norm2_weight),
         P(P_features_denseblock2_denselayer4_norm2_bias),
         P(P_features_denseblock2_denselayer4_norm2_running_mean),
         P(P_features_denseblock2_denselayer4_norm2_running_var), n,
-        &g_features_denseblock2_denselayer4_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer4_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 175616,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 175616, NULL,
         A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
@@ -7518,25 +7421,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer5_norm1_running_mean),
         P(P_features_denseblock2_denselayer5_norm1_running_var), n,
         &g_features_denseblock2_denselayer5_norm1, 1e-05f);
-    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_conv1),
-        A(IX_features_denseblock2_denselayer5_relu1),
-        P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer5_conv1);
-    /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
-       relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer5.conv1 + features.denseblock2.denselayer5.norm2 +
+       features.denseblock2.denselayer5.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu2),
-        A(IX_features_denseblock2_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer5_relu2), NULL,
+        A(IX_features_denseblock2_denselayer5_relu1),
+        P(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer5_norm2_weight),
         P(P_features_denseblock2_denselayer5_norm2_bias),
         P(P_features_denseblock2_denselayer5_norm2_running_mean),
         P(P_features_denseblock2_denselayer5_norm2_running_var), n,
-        &g_features_denseblock2_denselayer5_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer5_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 200704,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 200704, NULL,
         A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
@@ -7553,25 +7452,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer6_norm1_running_mean),
         P(P_features_denseblock2_denselayer6_norm1_running_var), n,
         &g_features_denseblock2_denselayer6_norm1, 1e-05f);
-    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_conv1),
-        A(IX_features_denseblock2_denselayer6_relu1),
-        P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer6_conv1);
-    /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
-       relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer6.conv1 + features.denseblock2.denselayer6.norm2 +
+       features.denseblock2.denselayer6.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu2),
-        A(IX_features_denseblock2_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer6_relu2), NULL,
+        A(IX_features_denseblock2_denselayer6_relu1),
+        P(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer6_norm2_weight),
         P(P_features_denseblock2_denselayer6_norm2_bias),
         P(P_features_denseblock2_denselayer6_norm2_running_mean),
         P(P_features_denseblock2_denselayer6_norm2_running_var), n,
-        &g_features_denseblock2_denselayer6_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer6_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 225792,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 225792, NULL,
         A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
@@ -7588,25 +7483,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer7_norm1_running_mean),
         P(P_features_denseblock2_denselayer7_norm1_running_var), n,
         &g_features_denseblock2_denselayer7_norm1, 1e-05f);
-    /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer7_conv1),
-        A(IX_features_denseblock2_denselayer7_relu1),
-        P(P_features_denseblock2_denselayer7_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer7_conv1);
-    /* features.denseblock2.denselayer7.norm2 + features.denseblock2.denselayer7.relu2: batchnorm +
-       relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer7.conv1 + features.denseblock2.denselayer7.norm2 +
+       features.denseblock2.denselayer7.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer7_relu2),
-        A(IX_features_denseblock2_denselayer7_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer7_relu2), NULL,
+        A(IX_features_denseblock2_denselayer7_relu1),
+        P(P_features_denseblock2_denselayer7_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer7_norm2_weight),
         P(P_features_denseblock2_denselayer7_norm2_bias),
         P(P_features_denseblock2_denselayer7_norm2_running_mean),
         P(P_features_denseblock2_denselayer7_norm2_running_var), n,
-        &g_features_denseblock2_denselayer7_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer7_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 250880,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 250880, NULL,
         A(IX_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
@@ -7623,25 +7514,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer8_norm1_running_mean),
         P(P_features_denseblock2_denselayer8_norm1_running_var), n,
         &g_features_denseblock2_denselayer8_norm1, 1e-05f);
-    /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer8_conv1),
-        A(IX_features_denseblock2_denselayer8_relu1),
-        P(P_features_denseblock2_denselayer8_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer8_conv1);
-    /* features.denseblock2.denselayer8.norm2 + features.denseblock2.denselayer8.relu2: batchnorm +
-       relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer8.conv1 + features.denseblock2.denselayer8.norm2 +
+       features.denseblock2.denselayer8.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer8_relu2),
-        A(IX_features_denseblock2_denselayer8_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer8_relu2), NULL,
+        A(IX_features_denseblock2_denselayer8_relu1),
+        P(P_features_denseblock2_denselayer8_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer8_norm2_weight),
         P(P_features_denseblock2_denselayer8_norm2_bias),
         P(P_features_denseblock2_denselayer8_norm2_running_mean),
         P(P_features_denseblock2_denselayer8_norm2_running_var), n,
-        &g_features_denseblock2_denselayer8_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer8_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 275968,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 275968, NULL,
         A(IX_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
@@ -7658,25 +7545,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer9_norm1_running_mean),
         P(P_features_denseblock2_denselayer9_norm1_running_var), n,
         &g_features_denseblock2_denselayer9_norm1, 1e-05f);
-    /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer9_conv1),
-        A(IX_features_denseblock2_denselayer9_relu1),
-        P(P_features_denseblock2_denselayer9_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer9_conv1);
-    /* features.denseblock2.denselayer9.norm2 + features.denseblock2.denselayer9.relu2: batchnorm +
-       relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer9.conv1 + features.denseblock2.denselayer9.norm2 +
+       features.denseblock2.denselayer9.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer9_relu2),
-        A(IX_features_denseblock2_denselayer9_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer9_relu2), NULL,
+        A(IX_features_denseblock2_denselayer9_relu1),
+        P(P_features_denseblock2_denselayer9_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer9_norm2_weight),
         P(P_features_denseblock2_denselayer9_norm2_bias),
         P(P_features_denseblock2_denselayer9_norm2_running_mean),
         P(P_features_denseblock2_denselayer9_norm2_running_var), n,
-        &g_features_denseblock2_denselayer9_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer9_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 301056,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 301056, NULL,
         A(IX_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
@@ -7693,25 +7576,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer10_norm1_running_mean),
         P(P_features_denseblock2_denselayer10_norm1_running_var), n,
         &g_features_denseblock2_denselayer10_norm1, 1e-05f);
-    /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer10_conv1),
-        A(IX_features_denseblock2_denselayer10_relu1),
-        P(P_features_denseblock2_denselayer10_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer10_conv1);
-    /* features.denseblock2.denselayer10.norm2 + features.denseblock2.denselayer10.relu2: batchnorm
-       + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer10.conv1 + features.denseblock2.denselayer10.norm2 +
+       features.denseblock2.denselayer10.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer10_relu2),
-        A(IX_features_denseblock2_denselayer10_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer10_relu2), NULL,
+        A(IX_features_denseblock2_denselayer10_relu1),
+        P(P_features_denseblock2_denselayer10_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer10_norm2_weight),
         P(P_features_denseblock2_denselayer10_norm2_bias),
         P(P_features_denseblock2_denselayer10_norm2_running_mean),
         P(P_features_denseblock2_denselayer10_norm2_running_var), n,
-        &g_features_denseblock2_denselayer10_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer10_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 326144,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 326144, NULL,
         A(IX_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
@@ -7728,25 +7607,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer11_norm1_running_mean),
         P(P_features_denseblock2_denselayer11_norm1_running_var), n,
         &g_features_denseblock2_denselayer11_norm1, 1e-05f);
-    /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer11_conv1),
-        A(IX_features_denseblock2_denselayer11_relu1),
-        P(P_features_denseblock2_denselayer11_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer11_conv1);
-    /* features.denseblock2.denselayer11.norm2 + features.denseblock2.denselayer11.relu2: batchnorm
-       + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer11.conv1 + features.denseblock2.denselayer11.norm2 +
+       features.denseblock2.denselayer11.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer11_relu2),
-        A(IX_features_denseblock2_denselayer11_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer11_relu2), NULL,
+        A(IX_features_denseblock2_denselayer11_relu1),
+        P(P_features_denseblock2_denselayer11_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer11_norm2_weight),
         P(P_features_denseblock2_denselayer11_norm2_bias),
         P(P_features_denseblock2_denselayer11_norm2_running_mean),
         P(P_features_denseblock2_denselayer11_norm2_running_var), n,
-        &g_features_denseblock2_denselayer11_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer11_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 351232,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 351232, NULL,
         A(IX_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
@@ -7763,25 +7638,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer12_norm1_running_mean),
         P(P_features_denseblock2_denselayer12_norm1_running_var), n,
         &g_features_denseblock2_denselayer12_norm1, 1e-05f);
-    /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
-       [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_conv1),
-        A(IX_features_denseblock2_denselayer12_relu1),
-        P(P_features_denseblock2_denselayer12_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer12_conv1);
-    /* features.denseblock2.denselayer12.norm2 + features.denseblock2.denselayer12.relu2: batchnorm
-       + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock2.denselayer12.conv1 + features.denseblock2.denselayer12.norm2 +
+       features.denseblock2.denselayer12.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer12_relu2),
-        A(IX_features_denseblock2_denselayer12_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer12_relu2), NULL,
+        A(IX_features_denseblock2_denselayer12_relu1),
+        P(P_features_denseblock2_denselayer12_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer12_norm2_weight),
         P(P_features_denseblock2_denselayer12_norm2_bias),
         P(P_features_denseblock2_denselayer12_norm2_running_mean),
         P(P_features_denseblock2_denselayer12_norm2_running_var), n,
-        &g_features_denseblock2_denselayer12_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer12_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 376320,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer12_concat1) + 376320, NULL,
         A(IX_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
@@ -7797,8 +7668,9 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_direct_forward(A(IX_features_transition2_conv), A(IX_features_transition2_relu),
-        P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
+    rt_conv2d_direct_forward(A(IX_features_transition2_conv), NULL,
+        A(IX_features_transition2_relu), P(P_features_transition2_conv_weight), NULL, n,
+        &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock3_denselayer24_concat1),
@@ -7813,25 +7685,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer1_norm1_running_mean),
         P(P_features_denseblock3_denselayer1_norm1_running_var), n,
         &g_features_denseblock3_denselayer1_norm1, 1e-05f);
-    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_conv1),
-        A(IX_features_denseblock3_denselayer1_relu1),
-        P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer1_conv1);
-    /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
-       relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer1.conv1 + features.denseblock3.denselayer1.norm2 +
+       features.denseblock3.denselayer1.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu2),
-        A(IX_features_denseblock3_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer1_relu2), NULL,
+        A(IX_features_denseblock3_denselayer1_relu1),
+        P(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer1_norm2_weight),
         P(P_features_denseblock3_denselayer1_norm2_bias),
         P(P_features_denseblock3_denselayer1_norm2_running_mean),
         P(P_features_denseblock3_denselayer1_norm2_running_var), n,
-        &g_features_denseblock3_denselayer1_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer1_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 50176,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 50176, NULL,
         A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
@@ -7848,25 +7716,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer2_norm1_running_mean),
         P(P_features_denseblock3_denselayer2_norm1_running_var), n,
         &g_features_denseblock3_denselayer2_norm1, 1e-05f);
-    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_conv1),
-        A(IX_features_denseblock3_denselayer2_relu1),
-        P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer2_conv1);
-    /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
-       relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer2.conv1 + features.denseblock3.denselayer2.norm2 +
+       features.denseblock3.denselayer2.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu2),
-        A(IX_features_denseblock3_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer2_relu2), NULL,
+        A(IX_features_denseblock3_denselayer2_relu1),
+        P(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer2_norm2_weight),
         P(P_features_denseblock3_denselayer2_norm2_bias),
         P(P_features_denseblock3_denselayer2_norm2_running_mean),
         P(P_features_denseblock3_denselayer2_norm2_running_var), n,
-        &g_features_denseblock3_denselayer2_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer2_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 56448,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 56448, NULL,
         A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
@@ -7883,25 +7747,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer3_norm1_running_mean),
         P(P_features_denseblock3_denselayer3_norm1_running_var), n,
         &g_features_denseblock3_denselayer3_norm1, 1e-05f);
-    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_conv1),
-        A(IX_features_denseblock3_denselayer3_relu1),
-        P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer3_conv1);
-    /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
-       relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer3.conv1 + features.denseblock3.denselayer3.norm2 +
+       features.denseblock3.denselayer3.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu2),
-        A(IX_features_denseblock3_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer3_relu2), NULL,
+        A(IX_features_denseblock3_denselayer3_relu1),
+        P(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer3_norm2_weight),
         P(P_features_denseblock3_denselayer3_norm2_bias),
         P(P_features_denseblock3_denselayer3_norm2_running_mean),
         P(P_features_denseblock3_denselayer3_norm2_running_var), n,
-        &g_features_denseblock3_denselayer3_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer3_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 62720,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 62720, NULL,
         A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
@@ -7918,25 +7778,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer4_norm1_running_mean),
         P(P_features_denseblock3_denselayer4_norm1_running_var), n,
         &g_features_denseblock3_denselayer4_norm1, 1e-05f);
-    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_conv1),
-        A(IX_features_denseblock3_denselayer4_relu1),
-        P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer4_conv1);
-    /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
-       relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer4.conv1 + features.denseblock3.denselayer4.norm2 +
+       features.denseblock3.denselayer4.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu2),
-        A(IX_features_denseblock3_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer4_relu2), NULL,
+        A(IX_features_denseblock3_denselayer4_relu1),
+        P(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer4_norm2_weight),
         P(P_features_denseblock3_denselayer4_norm2_bias),
         P(P_features_denseblock3_denselayer4_norm2_running_mean),
         P(P_features_denseblock3_denselayer4_norm2_running_var), n,
-        &g_features_denseblock3_denselayer4_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer4_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 68992,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 68992, NULL,
         A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
@@ -7953,25 +7809,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer5_norm1_running_mean),
         P(P_features_denseblock3_denselayer5_norm1_running_var), n,
         &g_features_denseblock3_denselayer5_norm1, 1e-05f);
-    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_conv1),
-        A(IX_features_denseblock3_denselayer5_relu1),
-        P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer5_conv1);
-    /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
-       relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer5.conv1 + features.denseblock3.denselayer5.norm2 +
+       features.denseblock3.denselayer5.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu2),
-        A(IX_features_denseblock3_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer5_relu2), NULL,
+        A(IX_features_denseblock3_denselayer5_relu1),
+        P(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer5_norm2_weight),
         P(P_features_denseblock3_denselayer5_norm2_bias),
         P(P_features_denseblock3_denselayer5_norm2_running_mean),
         P(P_features_denseblock3_denselayer5_norm2_running_var), n,
-        &g_features_denseblock3_denselayer5_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer5_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 75264,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 75264, NULL,
         A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
@@ -7988,25 +7840,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer6_norm1_running_mean),
         P(P_features_denseblock3_denselayer6_norm1_running_var), n,
         &g_features_denseblock3_denselayer6_norm1, 1e-05f);
-    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_conv1),
-        A(IX_features_denseblock3_denselayer6_relu1),
-        P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer6_conv1);
-    /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
-       relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer6.conv1 + features.denseblock3.denselayer6.norm2 +
+       features.denseblock3.denselayer6.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu2),
-        A(IX_features_denseblock3_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer6_relu2), NULL,
+        A(IX_features_denseblock3_denselayer6_relu1),
+        P(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer6_norm2_weight),
         P(P_features_denseblock3_denselayer6_norm2_bias),
         P(P_features_denseblock3_denselayer6_norm2_running_mean),
         P(P_features_denseblock3_denselayer6_norm2_running_var), n,
-        &g_features_denseblock3_denselayer6_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer6_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 81536,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 81536, NULL,
         A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
@@ -8023,25 +7871,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer7_norm1_running_mean),
         P(P_features_denseblock3_denselayer7_norm1_running_var), n,
         &g_features_denseblock3_denselayer7_norm1, 1e-05f);
-    /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer7_conv1),
-        A(IX_features_denseblock3_denselayer7_relu1),
-        P(P_features_denseblock3_denselayer7_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer7_conv1);
-    /* features.denseblock3.denselayer7.norm2 + features.denseblock3.denselayer7.relu2: batchnorm +
-       relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer7.conv1 + features.denseblock3.denselayer7.norm2 +
+       features.denseblock3.denselayer7.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer7_relu2),
-        A(IX_features_denseblock3_denselayer7_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer7_relu2), NULL,
+        A(IX_features_denseblock3_denselayer7_relu1),
+        P(P_features_denseblock3_denselayer7_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer7_norm2_weight),
         P(P_features_denseblock3_denselayer7_norm2_bias),
         P(P_features_denseblock3_denselayer7_norm2_running_mean),
         P(P_features_denseblock3_denselayer7_norm2_running_var), n,
-        &g_features_denseblock3_denselayer7_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer7_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 87808,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 87808, NULL,
         A(IX_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
@@ -8058,25 +7902,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer8_norm1_running_mean),
         P(P_features_denseblock3_denselayer8_norm1_running_var), n,
         &g_features_denseblock3_denselayer8_norm1, 1e-05f);
-    /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer8_conv1),
-        A(IX_features_denseblock3_denselayer8_relu1),
-        P(P_features_denseblock3_denselayer8_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer8_conv1);
-    /* features.denseblock3.denselayer8.norm2 + features.denseblock3.denselayer8.relu2: batchnorm +
-       relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer8.conv1 + features.denseblock3.denselayer8.norm2 +
+       features.denseblock3.denselayer8.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer8_relu2),
-        A(IX_features_denseblock3_denselayer8_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer8_relu2), NULL,
+        A(IX_features_denseblock3_denselayer8_relu1),
+        P(P_features_denseblock3_denselayer8_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer8_norm2_weight),
         P(P_features_denseblock3_denselayer8_norm2_bias),
         P(P_features_denseblock3_denselayer8_norm2_running_mean),
         P(P_features_denseblock3_denselayer8_norm2_running_var), n,
-        &g_features_denseblock3_denselayer8_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer8_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 94080,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 94080, NULL,
         A(IX_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
@@ -8093,25 +7933,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer9_norm1_running_mean),
         P(P_features_denseblock3_denselayer9_norm1_running_var), n,
         &g_features_denseblock3_denselayer9_norm1, 1e-05f);
-    /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer9_conv1),
-        A(IX_features_denseblock3_denselayer9_relu1),
-        P(P_features_denseblock3_denselayer9_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer9_conv1);
-    /* features.denseblock3.denselayer9.norm2 + features.denseblock3.denselayer9.relu2: batchnorm +
-       relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer9.conv1 + features.denseblock3.denselayer9.norm2 +
+       features.denseblock3.denselayer9.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer9_relu2),
-        A(IX_features_denseblock3_denselayer9_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer9_relu2), NULL,
+        A(IX_features_denseblock3_denselayer9_relu1),
+        P(P_features_denseblock3_denselayer9_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer9_norm2_weight),
         P(P_features_denseblock3_denselayer9_norm2_bias),
         P(P_features_denseblock3_denselayer9_norm2_running_mean),
         P(P_features_denseblock3_denselayer9_norm2_running_var), n,
-        &g_features_denseblock3_denselayer9_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer9_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 100352,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 100352, NULL,
         A(IX_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
@@ -8128,25 +7964,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer10_norm1_running_mean),
         P(P_features_denseblock3_denselayer10_norm1_running_var), n,
         &g_features_denseblock3_denselayer10_norm1, 1e-05f);
-    /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer10_conv1),
-        A(IX_features_denseblock3_denselayer10_relu1),
-        P(P_features_denseblock3_denselayer10_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer10_conv1);
-    /* features.denseblock3.denselayer10.norm2 + features.denseblock3.denselayer10.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer10.conv1 + features.denseblock3.denselayer10.norm2 +
+       features.denseblock3.denselayer10.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer10_relu2),
-        A(IX_features_denseblock3_denselayer10_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer10_relu2), NULL,
+        A(IX_features_denseblock3_denselayer10_relu1),
+        P(P_features_denseblock3_denselayer10_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer10_norm2_weight),
         P(P_features_denseblock3_denselayer10_norm2_bias),
         P(P_features_denseblock3_denselayer10_norm2_running_mean),
         P(P_features_denseblock3_denselayer10_norm2_running_var), n,
-        &g_features_denseblock3_denselayer10_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer10_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 106624,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 106624, NULL,
         A(IX_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
@@ -8163,25 +7995,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer11_norm1_running_mean),
         P(P_features_denseblock3_denselayer11_norm1_running_var), n,
         &g_features_denseblock3_denselayer11_norm1, 1e-05f);
-    /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer11_conv1),
-        A(IX_features_denseblock3_denselayer11_relu1),
-        P(P_features_denseblock3_denselayer11_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer11_conv1);
-    /* features.denseblock3.denselayer11.norm2 + features.denseblock3.denselayer11.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer11.conv1 + features.denseblock3.denselayer11.norm2 +
+       features.denseblock3.denselayer11.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer11_relu2),
-        A(IX_features_denseblock3_denselayer11_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer11_relu2), NULL,
+        A(IX_features_denseblock3_denselayer11_relu1),
+        P(P_features_denseblock3_denselayer11_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer11_norm2_weight),
         P(P_features_denseblock3_denselayer11_norm2_bias),
         P(P_features_denseblock3_denselayer11_norm2_running_mean),
         P(P_features_denseblock3_denselayer11_norm2_running_var), n,
-        &g_features_denseblock3_denselayer11_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer11_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 112896,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 112896, NULL,
         A(IX_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
@@ -8198,25 +8026,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer12_norm1_running_mean),
         P(P_features_denseblock3_denselayer12_norm1_running_var), n,
         &g_features_denseblock3_denselayer12_norm1, 1e-05f);
-    /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer12_conv1),
-        A(IX_features_denseblock3_denselayer12_relu1),
-        P(P_features_denseblock3_denselayer12_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer12_conv1);
-    /* features.denseblock3.denselayer12.norm2 + features.denseblock3.denselayer12.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer12.conv1 + features.denseblock3.denselayer12.norm2 +
+       features.denseblock3.denselayer12.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer12_relu2),
-        A(IX_features_denseblock3_denselayer12_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer12_relu2), NULL,
+        A(IX_features_denseblock3_denselayer12_relu1),
+        P(P_features_denseblock3_denselayer12_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer12_norm2_weight),
         P(P_features_denseblock3_denselayer12_norm2_bias),
         P(P_features_denseblock3_denselayer12_norm2_running_mean),
         P(P_features_denseblock3_denselayer12_norm2_running_var), n,
-        &g_features_denseblock3_denselayer12_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer12_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 119168,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 119168, NULL,
         A(IX_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
@@ -8233,25 +8057,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer13_norm1_running_mean),
         P(P_features_denseblock3_denselayer13_norm1_running_var), n,
         &g_features_denseblock3_denselayer13_norm1, 1e-05f);
-    /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer13_conv1),
-        A(IX_features_denseblock3_denselayer13_relu1),
-        P(P_features_denseblock3_denselayer13_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer13_conv1);
-    /* features.denseblock3.denselayer13.norm2 + features.denseblock3.denselayer13.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer13.conv1 + features.denseblock3.denselayer13.norm2 +
+       features.denseblock3.denselayer13.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer13_relu2),
-        A(IX_features_denseblock3_denselayer13_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer13_relu2), NULL,
+        A(IX_features_denseblock3_denselayer13_relu1),
+        P(P_features_denseblock3_denselayer13_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer13_norm2_weight),
         P(P_features_denseblock3_denselayer13_norm2_bias),
         P(P_features_denseblock3_denselayer13_norm2_running_mean),
         P(P_features_denseblock3_denselayer13_norm2_running_var), n,
-        &g_features_denseblock3_denselayer13_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer13_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 125440,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 125440, NULL,
         A(IX_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
@@ -8268,25 +8088,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer14_norm1_running_mean),
         P(P_features_denseblock3_denselayer14_norm1_running_var), n,
         &g_features_denseblock3_denselayer14_norm1, 1e-05f);
-    /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer14_conv1),
-        A(IX_features_denseblock3_denselayer14_relu1),
-        P(P_features_denseblock3_denselayer14_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer14_conv1);
-    /* features.denseblock3.denselayer14.norm2 + features.denseblock3.denselayer14.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer14.conv1 + features.denseblock3.denselayer14.norm2 +
+       features.denseblock3.denselayer14.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer14_relu2),
-        A(IX_features_denseblock3_denselayer14_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer14_relu2), NULL,
+        A(IX_features_denseblock3_denselayer14_relu1),
+        P(P_features_denseblock3_denselayer14_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer14_norm2_weight),
         P(P_features_denseblock3_denselayer14_norm2_bias),
         P(P_features_denseblock3_denselayer14_norm2_running_mean),
         P(P_features_denseblock3_denselayer14_norm2_running_var), n,
-        &g_features_denseblock3_denselayer14_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer14_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 131712,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 131712, NULL,
         A(IX_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
@@ -8303,25 +8119,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer15_norm1_running_mean),
         P(P_features_denseblock3_denselayer15_norm1_running_var), n,
         &g_features_denseblock3_denselayer15_norm1, 1e-05f);
-    /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer15_conv1),
-        A(IX_features_denseblock3_denselayer15_relu1),
-        P(P_features_denseblock3_denselayer15_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer15_conv1);
-    /* features.denseblock3.denselayer15.norm2 + features.denseblock3.denselayer15.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer15.conv1 + features.denseblock3.denselayer15.norm2 +
+       features.denseblock3.denselayer15.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer15_relu2),
-        A(IX_features_denseblock3_denselayer15_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer15_relu2), NULL,
+        A(IX_features_denseblock3_denselayer15_relu1),
+        P(P_features_denseblock3_denselayer15_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer15_norm2_weight),
         P(P_features_denseblock3_denselayer15_norm2_bias),
         P(P_features_denseblock3_denselayer15_norm2_running_mean),
         P(P_features_denseblock3_denselayer15_norm2_running_var), n,
-        &g_features_denseblock3_denselayer15_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer15_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 137984,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 137984, NULL,
         A(IX_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
@@ -8338,25 +8150,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer16_norm1_running_mean),
         P(P_features_denseblock3_denselayer16_norm1_running_var), n,
         &g_features_denseblock3_denselayer16_norm1, 1e-05f);
-    /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer16_conv1),
-        A(IX_features_denseblock3_denselayer16_relu1),
-        P(P_features_denseblock3_denselayer16_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer16_conv1);
-    /* features.denseblock3.denselayer16.norm2 + features.denseblock3.denselayer16.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer16.conv1 + features.denseblock3.denselayer16.norm2 +
+       features.denseblock3.denselayer16.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer16_relu2),
-        A(IX_features_denseblock3_denselayer16_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer16_relu2), NULL,
+        A(IX_features_denseblock3_denselayer16_relu1),
+        P(P_features_denseblock3_denselayer16_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer16_norm2_weight),
         P(P_features_denseblock3_denselayer16_norm2_bias),
         P(P_features_denseblock3_denselayer16_norm2_running_mean),
         P(P_features_denseblock3_denselayer16_norm2_running_var), n,
-        &g_features_denseblock3_denselayer16_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer16_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 144256,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 144256, NULL,
         A(IX_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
@@ -8373,25 +8181,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer17_norm1_running_mean),
         P(P_features_denseblock3_denselayer17_norm1_running_var), n,
         &g_features_denseblock3_denselayer17_norm1, 1e-05f);
-    /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer17_conv1),
-        A(IX_features_denseblock3_denselayer17_relu1),
-        P(P_features_denseblock3_denselayer17_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer17_conv1);
-    /* features.denseblock3.denselayer17.norm2 + features.denseblock3.denselayer17.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer17.conv1 + features.denseblock3.denselayer17.norm2 +
+       features.denseblock3.denselayer17.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer17_relu2),
-        A(IX_features_denseblock3_denselayer17_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer17_relu2), NULL,
+        A(IX_features_denseblock3_denselayer17_relu1),
+        P(P_features_denseblock3_denselayer17_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer17_norm2_weight),
         P(P_features_denseblock3_denselayer17_norm2_bias),
         P(P_features_denseblock3_denselayer17_norm2_running_mean),
         P(P_features_denseblock3_denselayer17_norm2_running_var), n,
-        &g_features_denseblock3_denselayer17_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer17_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 150528,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 150528, NULL,
         A(IX_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
@@ -8408,25 +8212,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer18_norm1_running_mean),
         P(P_features_denseblock3_denselayer18_norm1_running_var), n,
         &g_features_denseblock3_denselayer18_norm1, 1e-05f);
-    /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer18_conv1),
-        A(IX_features_denseblock3_denselayer18_relu1),
-        P(P_features_denseblock3_denselayer18_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer18_conv1);
-    /* features.denseblock3.denselayer18.norm2 + features.denseblock3.denselayer18.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer18.conv1 + features.denseblock3.denselayer18.norm2 +
+       features.denseblock3.denselayer18.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer18_relu2),
-        A(IX_features_denseblock3_denselayer18_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer18_relu2), NULL,
+        A(IX_features_denseblock3_denselayer18_relu1),
+        P(P_features_denseblock3_denselayer18_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer18_norm2_weight),
         P(P_features_denseblock3_denselayer18_norm2_bias),
         P(P_features_denseblock3_denselayer18_norm2_running_mean),
         P(P_features_denseblock3_denselayer18_norm2_running_var), n,
-        &g_features_denseblock3_denselayer18_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer18_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 156800,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 156800, NULL,
         A(IX_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
@@ -8443,25 +8243,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer19_norm1_running_mean),
         P(P_features_denseblock3_denselayer19_norm1_running_var), n,
         &g_features_denseblock3_denselayer19_norm1, 1e-05f);
-    /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer19_conv1),
-        A(IX_features_denseblock3_denselayer19_relu1),
-        P(P_features_denseblock3_denselayer19_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer19_conv1);
-    /* features.denseblock3.denselayer19.norm2 + features.denseblock3.denselayer19.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer19.conv1 + features.denseblock3.denselayer19.norm2 +
+       features.denseblock3.denselayer19.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer19_relu2),
-        A(IX_features_denseblock3_denselayer19_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer19_relu2), NULL,
+        A(IX_features_denseblock3_denselayer19_relu1),
+        P(P_features_denseblock3_denselayer19_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer19_norm2_weight),
         P(P_features_denseblock3_denselayer19_norm2_bias),
         P(P_features_denseblock3_denselayer19_norm2_running_mean),
         P(P_features_denseblock3_denselayer19_norm2_running_var), n,
-        &g_features_denseblock3_denselayer19_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer19_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 163072,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 163072, NULL,
         A(IX_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
@@ -8478,25 +8274,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer20_norm1_running_mean),
         P(P_features_denseblock3_denselayer20_norm1_running_var), n,
         &g_features_denseblock3_denselayer20_norm1, 1e-05f);
-    /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer20_conv1),
-        A(IX_features_denseblock3_denselayer20_relu1),
-        P(P_features_denseblock3_denselayer20_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer20_conv1);
-    /* features.denseblock3.denselayer20.norm2 + features.denseblock3.denselayer20.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer20.conv1 + features.denseblock3.denselayer20.norm2 +
+       features.denseblock3.denselayer20.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer20_relu2),
-        A(IX_features_denseblock3_denselayer20_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer20_relu2), NULL,
+        A(IX_features_denseblock3_denselayer20_relu1),
+        P(P_features_denseblock3_denselayer20_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer20_norm2_weight),
         P(P_features_denseblock3_denselayer20_norm2_bias),
         P(P_features_denseblock3_denselayer20_norm2_running_mean),
         P(P_features_denseblock3_denselayer20_norm2_running_var), n,
-        &g_features_denseblock3_denselayer20_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer20_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 169344,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 169344, NULL,
         A(IX_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
@@ -8513,25 +8305,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer21_norm1_running_mean),
         P(P_features_denseblock3_denselayer21_norm1_running_var), n,
         &g_features_denseblock3_denselayer21_norm1, 1e-05f);
-    /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer21_conv1),
-        A(IX_features_denseblock3_denselayer21_relu1),
-        P(P_features_denseblock3_denselayer21_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer21_conv1);
-    /* features.denseblock3.denselayer21.norm2 + features.denseblock3.denselayer21.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer21.conv1 + features.denseblock3.denselayer21.norm2 +
+       features.denseblock3.denselayer21.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer21_relu2),
-        A(IX_features_denseblock3_denselayer21_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer21_relu2), NULL,
+        A(IX_features_denseblock3_denselayer21_relu1),
+        P(P_features_denseblock3_denselayer21_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer21_norm2_weight),
         P(P_features_denseblock3_denselayer21_norm2_bias),
         P(P_features_denseblock3_denselayer21_norm2_running_mean),
         P(P_features_denseblock3_denselayer21_norm2_running_var), n,
-        &g_features_denseblock3_denselayer21_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer21_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 175616,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 175616, NULL,
         A(IX_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
@@ -8548,25 +8336,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer22_norm1_running_mean),
         P(P_features_denseblock3_denselayer22_norm1_running_var), n,
         &g_features_denseblock3_denselayer22_norm1, 1e-05f);
-    /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer22_conv1),
-        A(IX_features_denseblock3_denselayer22_relu1),
-        P(P_features_denseblock3_denselayer22_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer22_conv1);
-    /* features.denseblock3.denselayer22.norm2 + features.denseblock3.denselayer22.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer22.conv1 + features.denseblock3.denselayer22.norm2 +
+       features.denseblock3.denselayer22.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer22_relu2),
-        A(IX_features_denseblock3_denselayer22_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer22_relu2), NULL,
+        A(IX_features_denseblock3_denselayer22_relu1),
+        P(P_features_denseblock3_denselayer22_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer22_norm2_weight),
         P(P_features_denseblock3_denselayer22_norm2_bias),
         P(P_features_denseblock3_denselayer22_norm2_running_mean),
         P(P_features_denseblock3_denselayer22_norm2_running_var), n,
-        &g_features_denseblock3_denselayer22_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer22_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 181888,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 181888, NULL,
         A(IX_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
@@ -8583,25 +8367,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer23_norm1_running_mean),
         P(P_features_denseblock3_denselayer23_norm1_running_var), n,
         &g_features_denseblock3_denselayer23_norm1, 1e-05f);
-    /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer23_conv1),
-        A(IX_features_denseblock3_denselayer23_relu1),
-        P(P_features_denseblock3_denselayer23_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer23_conv1);
-    /* features.denseblock3.denselayer23.norm2 + features.denseblock3.denselayer23.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer23.conv1 + features.denseblock3.denselayer23.norm2 +
+       features.denseblock3.denselayer23.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer23_relu2),
-        A(IX_features_denseblock3_denselayer23_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer23_relu2), NULL,
+        A(IX_features_denseblock3_denselayer23_relu1),
+        P(P_features_denseblock3_denselayer23_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer23_norm2_weight),
         P(P_features_denseblock3_denselayer23_norm2_bias),
         P(P_features_denseblock3_denselayer23_norm2_running_mean),
         P(P_features_denseblock3_denselayer23_norm2_running_var), n,
-        &g_features_denseblock3_denselayer23_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer23_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 188160,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 188160, NULL,
         A(IX_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
@@ -8618,25 +8398,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer24_norm1_running_mean),
         P(P_features_denseblock3_denselayer24_norm1_running_var), n,
         &g_features_denseblock3_denselayer24_norm1, 1e-05f);
-    /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
-       [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_conv1),
-        A(IX_features_denseblock3_denselayer24_relu1),
-        P(P_features_denseblock3_denselayer24_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer24_conv1);
-    /* features.denseblock3.denselayer24.norm2 + features.denseblock3.denselayer24.relu2: batchnorm
-       + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock3.denselayer24.conv1 + features.denseblock3.denselayer24.norm2 +
+       features.denseblock3.denselayer24.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer24_relu2),
-        A(IX_features_denseblock3_denselayer24_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer24_relu2), NULL,
+        A(IX_features_denseblock3_denselayer24_relu1),
+        P(P_features_denseblock3_denselayer24_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer24_norm2_weight),
         P(P_features_denseblock3_denselayer24_norm2_bias),
         P(P_features_denseblock3_denselayer24_norm2_running_mean),
         P(P_features_denseblock3_denselayer24_norm2_running_var), n,
-        &g_features_denseblock3_denselayer24_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer24_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 194432,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer24_concat1) + 194432, NULL,
         A(IX_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
@@ -8652,8 +8428,9 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         &g_features_transition3_norm, 1e-05f);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_direct_forward(A(IX_features_transition3_conv), A(IX_features_transition3_relu),
-        P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
+    rt_conv2d_direct_forward(A(IX_features_transition3_conv), NULL,
+        A(IX_features_transition3_relu), P(P_features_transition3_conv_weight), NULL, n,
+        &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock4_denselayer16_concat1),
@@ -8668,25 +8445,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer1_norm1_running_mean),
         P(P_features_denseblock4_denselayer1_norm1_running_var), n,
         &g_features_denseblock4_denselayer1_norm1, 1e-05f);
-    /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer1_conv1),
-        A(IX_features_denseblock4_denselayer1_relu1),
-        P(P_features_denseblock4_denselayer1_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer1_conv1);
-    /* features.denseblock4.denselayer1.norm2 + features.denseblock4.denselayer1.relu2: batchnorm +
-       relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer1.conv1 + features.denseblock4.denselayer1.norm2 +
+       features.denseblock4.denselayer1.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer1_relu2),
-        A(IX_features_denseblock4_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer1_relu2), NULL,
+        A(IX_features_denseblock4_denselayer1_relu1),
+        P(P_features_denseblock4_denselayer1_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer1_norm2_weight),
         P(P_features_denseblock4_denselayer1_norm2_bias),
         P(P_features_denseblock4_denselayer1_norm2_running_mean),
         P(P_features_denseblock4_denselayer1_norm2_running_var), n,
-        &g_features_denseblock4_denselayer1_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer1_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 25088,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 25088, NULL,
         A(IX_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
@@ -8703,25 +8476,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer2_norm1_running_mean),
         P(P_features_denseblock4_denselayer2_norm1_running_var), n,
         &g_features_denseblock4_denselayer2_norm1, 1e-05f);
-    /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer2_conv1),
-        A(IX_features_denseblock4_denselayer2_relu1),
-        P(P_features_denseblock4_denselayer2_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer2_conv1);
-    /* features.denseblock4.denselayer2.norm2 + features.denseblock4.denselayer2.relu2: batchnorm +
-       relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer2.conv1 + features.denseblock4.denselayer2.norm2 +
+       features.denseblock4.denselayer2.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer2_relu2),
-        A(IX_features_denseblock4_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer2_relu2), NULL,
+        A(IX_features_denseblock4_denselayer2_relu1),
+        P(P_features_denseblock4_denselayer2_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer2_norm2_weight),
         P(P_features_denseblock4_denselayer2_norm2_bias),
         P(P_features_denseblock4_denselayer2_norm2_running_mean),
         P(P_features_denseblock4_denselayer2_norm2_running_var), n,
-        &g_features_denseblock4_denselayer2_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer2_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 26656,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 26656, NULL,
         A(IX_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
@@ -8738,25 +8507,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer3_norm1_running_mean),
         P(P_features_denseblock4_denselayer3_norm1_running_var), n,
         &g_features_denseblock4_denselayer3_norm1, 1e-05f);
-    /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer3_conv1),
-        A(IX_features_denseblock4_denselayer3_relu1),
-        P(P_features_denseblock4_denselayer3_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer3_conv1);
-    /* features.denseblock4.denselayer3.norm2 + features.denseblock4.denselayer3.relu2: batchnorm +
-       relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer3.conv1 + features.denseblock4.denselayer3.norm2 +
+       features.denseblock4.denselayer3.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer3_relu2),
-        A(IX_features_denseblock4_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer3_relu2), NULL,
+        A(IX_features_denseblock4_denselayer3_relu1),
+        P(P_features_denseblock4_denselayer3_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer3_norm2_weight),
         P(P_features_denseblock4_denselayer3_norm2_bias),
         P(P_features_denseblock4_denselayer3_norm2_running_mean),
         P(P_features_denseblock4_denselayer3_norm2_running_var), n,
-        &g_features_denseblock4_denselayer3_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer3_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 28224,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 28224, NULL,
         A(IX_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
@@ -8773,25 +8538,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer4_norm1_running_mean),
         P(P_features_denseblock4_denselayer4_norm1_running_var), n,
         &g_features_denseblock4_denselayer4_norm1, 1e-05f);
-    /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer4_conv1),
-        A(IX_features_denseblock4_denselayer4_relu1),
-        P(P_features_denseblock4_denselayer4_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer4_conv1);
-    /* features.denseblock4.denselayer4.norm2 + features.denseblock4.denselayer4.relu2: batchnorm +
-       relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer4.conv1 + features.denseblock4.denselayer4.norm2 +
+       features.denseblock4.denselayer4.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer4_relu2),
-        A(IX_features_denseblock4_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer4_relu2), NULL,
+        A(IX_features_denseblock4_denselayer4_relu1),
+        P(P_features_denseblock4_denselayer4_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer4_norm2_weight),
         P(P_features_denseblock4_denselayer4_norm2_bias),
         P(P_features_denseblock4_denselayer4_norm2_running_mean),
         P(P_features_denseblock4_denselayer4_norm2_running_var), n,
-        &g_features_denseblock4_denselayer4_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer4_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 29792,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 29792, NULL,
         A(IX_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
@@ -8808,25 +8569,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer5_norm1_running_mean),
         P(P_features_denseblock4_denselayer5_norm1_running_var), n,
         &g_features_denseblock4_denselayer5_norm1, 1e-05f);
-    /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer5_conv1),
-        A(IX_features_denseblock4_denselayer5_relu1),
-        P(P_features_denseblock4_denselayer5_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer5_conv1);
-    /* features.denseblock4.denselayer5.norm2 + features.denseblock4.denselayer5.relu2: batchnorm +
-       relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer5.conv1 + features.denseblock4.denselayer5.norm2 +
+       features.denseblock4.denselayer5.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer5_relu2),
-        A(IX_features_denseblock4_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer5_relu2), NULL,
+        A(IX_features_denseblock4_denselayer5_relu1),
+        P(P_features_denseblock4_denselayer5_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer5_norm2_weight),
         P(P_features_denseblock4_denselayer5_norm2_bias),
         P(P_features_denseblock4_denselayer5_norm2_running_mean),
         P(P_features_denseblock4_denselayer5_norm2_running_var), n,
-        &g_features_denseblock4_denselayer5_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer5_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 31360,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 31360, NULL,
         A(IX_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
@@ -8843,25 +8600,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer6_norm1_running_mean),
         P(P_features_denseblock4_denselayer6_norm1_running_var), n,
         &g_features_denseblock4_denselayer6_norm1, 1e-05f);
-    /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer6_conv1),
-        A(IX_features_denseblock4_denselayer6_relu1),
-        P(P_features_denseblock4_denselayer6_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer6_conv1);
-    /* features.denseblock4.denselayer6.norm2 + features.denseblock4.denselayer6.relu2: batchnorm +
-       relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer6.conv1 + features.denseblock4.denselayer6.norm2 +
+       features.denseblock4.denselayer6.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer6_relu2),
-        A(IX_features_denseblock4_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer6_relu2), NULL,
+        A(IX_features_denseblock4_denselayer6_relu1),
+        P(P_features_denseblock4_denselayer6_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer6_norm2_weight),
         P(P_features_denseblock4_denselayer6_norm2_bias),
         P(P_features_denseblock4_denselayer6_norm2_running_mean),
         P(P_features_denseblock4_denselayer6_norm2_running_var), n,
-        &g_features_denseblock4_denselayer6_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer6_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 32928,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 32928, NULL,
         A(IX_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
@@ -8878,25 +8631,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer7_norm1_running_mean),
         P(P_features_denseblock4_denselayer7_norm1_running_var), n,
         &g_features_denseblock4_denselayer7_norm1, 1e-05f);
-    /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer7_conv1),
-        A(IX_features_denseblock4_denselayer7_relu1),
-        P(P_features_denseblock4_denselayer7_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer7_conv1);
-    /* features.denseblock4.denselayer7.norm2 + features.denseblock4.denselayer7.relu2: batchnorm +
-       relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer7.conv1 + features.denseblock4.denselayer7.norm2 +
+       features.denseblock4.denselayer7.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer7_relu2),
-        A(IX_features_denseblock4_denselayer7_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer7_relu2), NULL,
+        A(IX_features_denseblock4_denselayer7_relu1),
+        P(P_features_denseblock4_denselayer7_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer7_norm2_weight),
         P(P_features_denseblock4_denselayer7_norm2_bias),
         P(P_features_denseblock4_denselayer7_norm2_running_mean),
         P(P_features_denseblock4_denselayer7_norm2_running_var), n,
-        &g_features_denseblock4_denselayer7_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer7_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 34496,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 34496, NULL,
         A(IX_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
@@ -8913,25 +8662,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer8_norm1_running_mean),
         P(P_features_denseblock4_denselayer8_norm1_running_var), n,
         &g_features_denseblock4_denselayer8_norm1, 1e-05f);
-    /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer8_conv1),
-        A(IX_features_denseblock4_denselayer8_relu1),
-        P(P_features_denseblock4_denselayer8_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer8_conv1);
-    /* features.denseblock4.denselayer8.norm2 + features.denseblock4.denselayer8.relu2: batchnorm +
-       relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer8.conv1 + features.denseblock4.denselayer8.norm2 +
+       features.denseblock4.denselayer8.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer8_relu2),
-        A(IX_features_denseblock4_denselayer8_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer8_relu2), NULL,
+        A(IX_features_denseblock4_denselayer8_relu1),
+        P(P_features_denseblock4_denselayer8_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer8_norm2_weight),
         P(P_features_denseblock4_denselayer8_norm2_bias),
         P(P_features_denseblock4_denselayer8_norm2_running_mean),
         P(P_features_denseblock4_denselayer8_norm2_running_var), n,
-        &g_features_denseblock4_denselayer8_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer8_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 36064,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 36064, NULL,
         A(IX_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
@@ -8948,25 +8693,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer9_norm1_running_mean),
         P(P_features_denseblock4_denselayer9_norm1_running_var), n,
         &g_features_denseblock4_denselayer9_norm1, 1e-05f);
-    /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer9_conv1),
-        A(IX_features_denseblock4_denselayer9_relu1),
-        P(P_features_denseblock4_denselayer9_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer9_conv1);
-    /* features.denseblock4.denselayer9.norm2 + features.denseblock4.denselayer9.relu2: batchnorm +
-       relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer9.conv1 + features.denseblock4.denselayer9.norm2 +
+       features.denseblock4.denselayer9.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer9_relu2),
-        A(IX_features_denseblock4_denselayer9_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer9_relu2), NULL,
+        A(IX_features_denseblock4_denselayer9_relu1),
+        P(P_features_denseblock4_denselayer9_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer9_norm2_weight),
         P(P_features_denseblock4_denselayer9_norm2_bias),
         P(P_features_denseblock4_denselayer9_norm2_running_mean),
         P(P_features_denseblock4_denselayer9_norm2_running_var), n,
-        &g_features_denseblock4_denselayer9_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer9_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 37632,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 37632, NULL,
         A(IX_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
@@ -8983,25 +8724,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer10_norm1_running_mean),
         P(P_features_denseblock4_denselayer10_norm1_running_var), n,
         &g_features_denseblock4_denselayer10_norm1, 1e-05f);
-    /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer10_conv1),
-        A(IX_features_denseblock4_denselayer10_relu1),
-        P(P_features_denseblock4_denselayer10_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer10_conv1);
-    /* features.denseblock4.denselayer10.norm2 + features.denseblock4.denselayer10.relu2: batchnorm
-       + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer10.conv1 + features.denseblock4.denselayer10.norm2 +
+       features.denseblock4.denselayer10.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer10_relu2),
-        A(IX_features_denseblock4_denselayer10_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer10_relu2), NULL,
+        A(IX_features_denseblock4_denselayer10_relu1),
+        P(P_features_denseblock4_denselayer10_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer10_norm2_weight),
         P(P_features_denseblock4_denselayer10_norm2_bias),
         P(P_features_denseblock4_denselayer10_norm2_running_mean),
         P(P_features_denseblock4_denselayer10_norm2_running_var), n,
-        &g_features_denseblock4_denselayer10_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer10_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 39200,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 39200, NULL,
         A(IX_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
@@ -9018,25 +8755,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer11_norm1_running_mean),
         P(P_features_denseblock4_denselayer11_norm1_running_var), n,
         &g_features_denseblock4_denselayer11_norm1, 1e-05f);
-    /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer11_conv1),
-        A(IX_features_denseblock4_denselayer11_relu1),
-        P(P_features_denseblock4_denselayer11_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer11_conv1);
-    /* features.denseblock4.denselayer11.norm2 + features.denseblock4.denselayer11.relu2: batchnorm
-       + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer11.conv1 + features.denseblock4.denselayer11.norm2 +
+       features.denseblock4.denselayer11.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer11_relu2),
-        A(IX_features_denseblock4_denselayer11_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer11_relu2), NULL,
+        A(IX_features_denseblock4_denselayer11_relu1),
+        P(P_features_denseblock4_denselayer11_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer11_norm2_weight),
         P(P_features_denseblock4_denselayer11_norm2_bias),
         P(P_features_denseblock4_denselayer11_norm2_running_mean),
         P(P_features_denseblock4_denselayer11_norm2_running_var), n,
-        &g_features_denseblock4_denselayer11_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer11_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 40768,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 40768, NULL,
         A(IX_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
@@ -9053,25 +8786,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer12_norm1_running_mean),
         P(P_features_denseblock4_denselayer12_norm1_running_var), n,
         &g_features_denseblock4_denselayer12_norm1, 1e-05f);
-    /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer12_conv1),
-        A(IX_features_denseblock4_denselayer12_relu1),
-        P(P_features_denseblock4_denselayer12_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer12_conv1);
-    /* features.denseblock4.denselayer12.norm2 + features.denseblock4.denselayer12.relu2: batchnorm
-       + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer12.conv1 + features.denseblock4.denselayer12.norm2 +
+       features.denseblock4.denselayer12.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer12_relu2),
-        A(IX_features_denseblock4_denselayer12_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer12_relu2), NULL,
+        A(IX_features_denseblock4_denselayer12_relu1),
+        P(P_features_denseblock4_denselayer12_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer12_norm2_weight),
         P(P_features_denseblock4_denselayer12_norm2_bias),
         P(P_features_denseblock4_denselayer12_norm2_running_mean),
         P(P_features_denseblock4_denselayer12_norm2_running_var), n,
-        &g_features_denseblock4_denselayer12_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer12_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 42336,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 42336, NULL,
         A(IX_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
@@ -9088,25 +8817,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer13_norm1_running_mean),
         P(P_features_denseblock4_denselayer13_norm1_running_var), n,
         &g_features_denseblock4_denselayer13_norm1, 1e-05f);
-    /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer13_conv1),
-        A(IX_features_denseblock4_denselayer13_relu1),
-        P(P_features_denseblock4_denselayer13_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer13_conv1);
-    /* features.denseblock4.denselayer13.norm2 + features.denseblock4.denselayer13.relu2: batchnorm
-       + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer13.conv1 + features.denseblock4.denselayer13.norm2 +
+       features.denseblock4.denselayer13.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer13_relu2),
-        A(IX_features_denseblock4_denselayer13_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer13_relu2), NULL,
+        A(IX_features_denseblock4_denselayer13_relu1),
+        P(P_features_denseblock4_denselayer13_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer13_norm2_weight),
         P(P_features_denseblock4_denselayer13_norm2_bias),
         P(P_features_denseblock4_denselayer13_norm2_running_mean),
         P(P_features_denseblock4_denselayer13_norm2_running_var), n,
-        &g_features_denseblock4_denselayer13_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer13_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 43904,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 43904, NULL,
         A(IX_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
@@ -9123,25 +8848,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer14_norm1_running_mean),
         P(P_features_denseblock4_denselayer14_norm1_running_var), n,
         &g_features_denseblock4_denselayer14_norm1, 1e-05f);
-    /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer14_conv1),
-        A(IX_features_denseblock4_denselayer14_relu1),
-        P(P_features_denseblock4_denselayer14_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer14_conv1);
-    /* features.denseblock4.denselayer14.norm2 + features.denseblock4.denselayer14.relu2: batchnorm
-       + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer14.conv1 + features.denseblock4.denselayer14.norm2 +
+       features.denseblock4.denselayer14.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer14_relu2),
-        A(IX_features_denseblock4_denselayer14_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer14_relu2), NULL,
+        A(IX_features_denseblock4_denselayer14_relu1),
+        P(P_features_denseblock4_denselayer14_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer14_norm2_weight),
         P(P_features_denseblock4_denselayer14_norm2_bias),
         P(P_features_denseblock4_denselayer14_norm2_running_mean),
         P(P_features_denseblock4_denselayer14_norm2_running_var), n,
-        &g_features_denseblock4_denselayer14_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer14_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 45472,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 45472, NULL,
         A(IX_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
@@ -9158,25 +8879,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer15_norm1_running_mean),
         P(P_features_denseblock4_denselayer15_norm1_running_var), n,
         &g_features_denseblock4_denselayer15_norm1, 1e-05f);
-    /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer15_conv1),
-        A(IX_features_denseblock4_denselayer15_relu1),
-        P(P_features_denseblock4_denselayer15_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer15_conv1);
-    /* features.denseblock4.denselayer15.norm2 + features.denseblock4.denselayer15.relu2: batchnorm
-       + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer15.conv1 + features.denseblock4.denselayer15.norm2 +
+       features.denseblock4.denselayer15.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer15_relu2),
-        A(IX_features_denseblock4_denselayer15_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer15_relu2), NULL,
+        A(IX_features_denseblock4_denselayer15_relu1),
+        P(P_features_denseblock4_denselayer15_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer15_norm2_weight),
         P(P_features_denseblock4_denselayer15_norm2_bias),
         P(P_features_denseblock4_denselayer15_norm2_running_mean),
         P(P_features_denseblock4_denselayer15_norm2_running_var), n,
-        &g_features_denseblock4_denselayer15_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer15_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 47040,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 47040, NULL,
         A(IX_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
@@ -9193,25 +8910,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer16_norm1_running_mean),
         P(P_features_denseblock4_denselayer16_norm1_running_var), n,
         &g_features_denseblock4_denselayer16_norm1, 1e-05f);
-    /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
-       [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_conv1),
-        A(IX_features_denseblock4_denselayer16_relu1),
-        P(P_features_denseblock4_denselayer16_conv1_weight), NULL, n,
-        &g_features_denseblock4_denselayer16_conv1);
-    /* features.denseblock4.denselayer16.norm2 + features.denseblock4.denselayer16.relu2: batchnorm
-       + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
+    /* features.denseblock4.denselayer16.conv1 + features.denseblock4.denselayer16.norm2 +
+       features.denseblock4.denselayer16.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer16_relu2),
-        A(IX_features_denseblock4_denselayer16_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock4_denselayer16_relu2), NULL,
+        A(IX_features_denseblock4_denselayer16_relu1),
+        P(P_features_denseblock4_denselayer16_conv1_weight), NULL, NULL,
         P(P_features_denseblock4_denselayer16_norm2_weight),
         P(P_features_denseblock4_denselayer16_norm2_bias),
         P(P_features_denseblock4_denselayer16_norm2_running_mean),
         P(P_features_denseblock4_denselayer16_norm2_running_var), n,
-        &g_features_denseblock4_denselayer16_norm2, 1e-05f);
+        &g_features_denseblock4_denselayer16_conv1, 1e-05f, 1);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 48608,
+    rt_conv2d_direct_forward(A(IX_features_denseblock4_denselayer16_concat1) + 48608, NULL,
         A(IX_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);

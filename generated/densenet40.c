@@ -614,65 +614,47 @@ enum {
 enum {
     IX_features_denseblock1_denselayer6_concat1 = 0,  /* [96,28,28] */
     IX_features_denseblock1_denselayer1_relu1 = 75264,  /* [24,28,28] */
-    IX_features_denseblock1_denselayer1_conv1 = 94080,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer1_relu2 = 131712,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_relu2 = 94080,  /* [48,28,28] */
     IX_features_denseblock1_denselayer2_relu1 = 75264,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_conv1 = 103488,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer2_relu2 = 141120,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_relu2 = 103488,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_relu1 = 75264,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_conv1 = 112896,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_relu2 = 75264,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_relu2 = 112896,  /* [48,28,28] */
     IX_features_denseblock1_denselayer4_relu1 = 75264,  /* [60,28,28] */
-    IX_features_denseblock1_denselayer4_conv1 = 122304,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer4_relu2 = 75264,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer4_relu2 = 122304,  /* [48,28,28] */
     IX_features_denseblock1_denselayer5_relu1 = 75264,  /* [72,28,28] */
-    IX_features_denseblock1_denselayer5_conv1 = 131712,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer5_relu2 = 75264,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer5_relu2 = 131712,  /* [48,28,28] */
     IX_features_denseblock1_denselayer6_relu1 = 75264,  /* [84,28,28] */
-    IX_features_denseblock1_denselayer6_conv1 = 141120,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_relu2 = 75264,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_relu2 = 141120,  /* [48,28,28] */
     IX_features_transition1_relu = 75264,  /* [96,28,28] */
     IX_features_transition1_conv = 0,  /* [48,28,28] */
     IX_features_denseblock2_denselayer6_concat1 = 37632,  /* [120,14,14] */
     IX_features_denseblock2_denselayer1_relu1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_conv1 = 9408,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_relu2 = 9408,  /* [48,14,14] */
     IX_features_denseblock2_denselayer2_relu1 = 0,  /* [60,14,14] */
-    IX_features_denseblock2_denselayer2_conv1 = 11760,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer2_relu2 = 11760,  /* [48,14,14] */
     IX_features_denseblock2_denselayer3_relu1 = 0,  /* [72,14,14] */
-    IX_features_denseblock2_denselayer3_conv1 = 14112,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer3_relu2 = 14112,  /* [48,14,14] */
     IX_features_denseblock2_denselayer4_relu1 = 0,  /* [84,14,14] */
-    IX_features_denseblock2_denselayer4_conv1 = 16464,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_relu2 = 16464,  /* [48,14,14] */
     IX_features_denseblock2_denselayer5_relu1 = 0,  /* [96,14,14] */
-    IX_features_denseblock2_denselayer5_conv1 = 18816,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer5_relu2 = 18816,  /* [48,14,14] */
     IX_features_denseblock2_denselayer6_relu1 = 0,  /* [108,14,14] */
-    IX_features_denseblock2_denselayer6_conv1 = 21168,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer6_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer6_relu2 = 21168,  /* [48,14,14] */
     IX_features_transition2_relu = 0,  /* [120,14,14] */
     IX_features_transition2_conv = 23520,  /* [60,14,14] */
     IX_features_denseblock3_denselayer6_concat1 = 0,  /* [132,7,7] */
     IX_features_denseblock3_denselayer1_relu1 = 6468,  /* [60,7,7] */
-    IX_features_denseblock3_denselayer1_conv1 = 9408,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer1_relu2 = 6468,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_relu2 = 9408,  /* [48,7,7] */
     IX_features_denseblock3_denselayer2_relu1 = 6468,  /* [72,7,7] */
-    IX_features_denseblock3_denselayer2_conv1 = 9996,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer2_relu2 = 6468,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_relu2 = 9996,  /* [48,7,7] */
     IX_features_denseblock3_denselayer3_relu1 = 6468,  /* [84,7,7] */
-    IX_features_denseblock3_denselayer3_conv1 = 10584,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer3_relu2 = 6468,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer3_relu2 = 10584,  /* [48,7,7] */
     IX_features_denseblock3_denselayer4_relu1 = 6468,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_conv1 = 11172,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer4_relu2 = 6468,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_relu2 = 11172,  /* [48,7,7] */
     IX_features_denseblock3_denselayer5_relu1 = 6468,  /* [108,7,7] */
-    IX_features_denseblock3_denselayer5_conv1 = 11760,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_relu2 = 6468,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_relu2 = 11760,  /* [48,7,7] */
     IX_features_denseblock3_denselayer6_relu1 = 6468,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_conv1 = 12348,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer6_relu2 = 6468,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_relu2 = 12348,  /* [48,7,7] */
     IX_relu = 6468,  /* [132,7,7] */
     IX_avgpool = 0,  /* [132] */
     IX_classifier = 132,  /* [10] */
@@ -1154,7 +1136,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     RT_PROF(C_features_conv0);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1), x,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1), NULL, x,
         P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
@@ -1181,7 +1163,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
         A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv1);
@@ -1210,7 +1192,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 18816,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 18816, NULL,
         A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
@@ -1242,7 +1224,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
         A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv1);
@@ -1271,7 +1253,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 28224,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 28224, NULL,
         A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
@@ -1303,7 +1285,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
         A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv1);
@@ -1332,7 +1314,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 37632,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 37632, NULL,
         A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
@@ -1364,7 +1346,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
         A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv1);
@@ -1393,7 +1375,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 47040,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 47040, NULL,
         A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
@@ -1425,7 +1407,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
         A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv1);
@@ -1454,7 +1436,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 56448,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 56448, NULL,
         A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
@@ -1486,7 +1468,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
         A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv1);
@@ -1515,7 +1497,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856, NULL,
         A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
@@ -1542,7 +1524,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
-    rt_conv2d_direct_forward(A(X_features_transition1_conv), A(X_features_transition1_relu),
+    rt_conv2d_direct_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
@@ -1574,7 +1556,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
         A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv1);
@@ -1603,7 +1585,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 9408,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 9408, NULL,
         A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
@@ -1635,7 +1617,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
         A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv1);
@@ -1664,7 +1646,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 11760,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 11760, NULL,
         A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
@@ -1696,7 +1678,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
         A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv1);
@@ -1725,7 +1707,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 14112,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 14112, NULL,
         A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
@@ -1757,7 +1739,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
         A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv1);
@@ -1786,7 +1768,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 16464,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 16464, NULL,
         A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
@@ -1818,7 +1800,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
         A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv1);
@@ -1847,7 +1829,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 18816,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 18816, NULL,
         A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
@@ -1879,7 +1861,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
         A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv1);
@@ -1908,7 +1890,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168, NULL,
         A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
@@ -1935,7 +1917,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
-    rt_conv2d_direct_forward(A(X_features_transition2_conv), A(X_features_transition2_relu),
+    rt_conv2d_direct_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
@@ -1967,7 +1949,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv1);
@@ -1996,7 +1978,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 2940,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 2940, NULL,
         A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
@@ -2028,7 +2010,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv1);
@@ -2057,7 +2039,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 3528,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 3528, NULL,
         A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
@@ -2089,7 +2071,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv1);
@@ -2118,7 +2100,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 4116,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 4116, NULL,
         A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
@@ -2150,7 +2132,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv1);
@@ -2179,7 +2161,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 4704,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 4704, NULL,
         A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
@@ -2211,7 +2193,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv1);
@@ -2240,7 +2222,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 5292,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 5292, NULL,
         A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
@@ -2272,7 +2254,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv1);
@@ -2301,7 +2283,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880, NULL,
         A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
@@ -2336,7 +2318,7 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1), x,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1), NULL, x,
         P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
@@ -2348,25 +2330,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer1_norm1_running_mean),
         P(P_features_denseblock1_denselayer1_norm1_running_var), n,
         &g_features_denseblock1_denselayer1_norm1, 1e-05f);
-    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_conv1),
-        A(IX_features_denseblock1_denselayer1_relu1),
-        P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer1_conv1);
-    /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
-       relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+    /* features.denseblock1.denselayer1.conv1 + features.denseblock1.denselayer1.norm2 +
+       features.denseblock1.denselayer1.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu2),
-        A(IX_features_denseblock1_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer1_relu2), NULL,
+        A(IX_features_denseblock1_denselayer1_relu1),
+        P(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer1_norm2_weight),
         P(P_features_denseblock1_denselayer1_norm2_bias),
         P(P_features_denseblock1_denselayer1_norm2_running_mean),
         P(P_features_denseblock1_denselayer1_norm2_running_var), n,
-        &g_features_denseblock1_denselayer1_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer1_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 18816,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 18816, NULL,
         A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
@@ -2383,25 +2361,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer2_norm1_running_mean),
         P(P_features_denseblock1_denselayer2_norm1_running_var), n,
         &g_features_denseblock1_denselayer2_norm1, 1e-05f);
-    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_conv1),
-        A(IX_features_denseblock1_denselayer2_relu1),
-        P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer2_conv1);
-    /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
-       relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+    /* features.denseblock1.denselayer2.conv1 + features.denseblock1.denselayer2.norm2 +
+       features.denseblock1.denselayer2.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu2),
-        A(IX_features_denseblock1_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer2_relu2), NULL,
+        A(IX_features_denseblock1_denselayer2_relu1),
+        P(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer2_norm2_weight),
         P(P_features_denseblock1_denselayer2_norm2_bias),
         P(P_features_denseblock1_denselayer2_norm2_running_mean),
         P(P_features_denseblock1_denselayer2_norm2_running_var), n,
-        &g_features_denseblock1_denselayer2_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer2_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 28224,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 28224, NULL,
         A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
@@ -2418,25 +2392,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer3_norm1_running_mean),
         P(P_features_denseblock1_denselayer3_norm1_running_var), n,
         &g_features_denseblock1_denselayer3_norm1, 1e-05f);
-    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_conv1),
-        A(IX_features_denseblock1_denselayer3_relu1),
-        P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer3_conv1);
-    /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
+    /* features.denseblock1.denselayer3.conv1 + features.denseblock1.denselayer3.norm2 +
+       features.denseblock1.denselayer3.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu2),
-        A(IX_features_denseblock1_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer3_relu2), NULL,
+        A(IX_features_denseblock1_denselayer3_relu1),
+        P(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer3_norm2_weight),
         P(P_features_denseblock1_denselayer3_norm2_bias),
         P(P_features_denseblock1_denselayer3_norm2_running_mean),
         P(P_features_denseblock1_denselayer3_norm2_running_var), n,
-        &g_features_denseblock1_denselayer3_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer3_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 37632,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 37632, NULL,
         A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
@@ -2453,25 +2423,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer4_norm1_running_mean),
         P(P_features_denseblock1_denselayer4_norm1_running_var), n,
         &g_features_denseblock1_denselayer4_norm1, 1e-05f);
-    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_conv1),
-        A(IX_features_denseblock1_denselayer4_relu1),
-        P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer4_conv1);
-    /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
-       relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+    /* features.denseblock1.denselayer4.conv1 + features.denseblock1.denselayer4.norm2 +
+       features.denseblock1.denselayer4.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu2),
-        A(IX_features_denseblock1_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer4_relu2), NULL,
+        A(IX_features_denseblock1_denselayer4_relu1),
+        P(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer4_norm2_weight),
         P(P_features_denseblock1_denselayer4_norm2_bias),
         P(P_features_denseblock1_denselayer4_norm2_running_mean),
         P(P_features_denseblock1_denselayer4_norm2_running_var), n,
-        &g_features_denseblock1_denselayer4_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer4_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 47040,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 47040, NULL,
         A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
@@ -2488,25 +2454,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer5_norm1_running_mean),
         P(P_features_denseblock1_denselayer5_norm1_running_var), n,
         &g_features_denseblock1_denselayer5_norm1, 1e-05f);
-    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_conv1),
-        A(IX_features_denseblock1_denselayer5_relu1),
-        P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer5_conv1);
-    /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
-       relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+    /* features.denseblock1.denselayer5.conv1 + features.denseblock1.denselayer5.norm2 +
+       features.denseblock1.denselayer5.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu2),
-        A(IX_features_denseblock1_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer5_relu2), NULL,
+        A(IX_features_denseblock1_denselayer5_relu1),
+        P(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer5_norm2_weight),
         P(P_features_denseblock1_denselayer5_norm2_bias),
         P(P_features_denseblock1_denselayer5_norm2_running_mean),
         P(P_features_denseblock1_denselayer5_norm2_running_var), n,
-        &g_features_denseblock1_denselayer5_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer5_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 56448,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 56448, NULL,
         A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
@@ -2523,25 +2485,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer6_norm1_running_mean),
         P(P_features_denseblock1_denselayer6_norm1_running_var), n,
         &g_features_denseblock1_denselayer6_norm1, 1e-05f);
-    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
-       [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_conv1),
-        A(IX_features_denseblock1_denselayer6_relu1),
-        P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n,
-        &g_features_denseblock1_denselayer6_conv1);
-    /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
-       relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+    /* features.denseblock1.denselayer6.conv1 + features.denseblock1.denselayer6.norm2 +
+       features.denseblock1.denselayer6.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu2),
-        A(IX_features_denseblock1_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock1_denselayer6_relu2), NULL,
+        A(IX_features_denseblock1_denselayer6_relu1),
+        P(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL,
         P(P_features_denseblock1_denselayer6_norm2_weight),
         P(P_features_denseblock1_denselayer6_norm2_bias),
         P(P_features_denseblock1_denselayer6_norm2_running_mean),
         P(P_features_denseblock1_denselayer6_norm2_running_var), n,
-        &g_features_denseblock1_denselayer6_norm2, 1e-05f);
+        &g_features_denseblock1_denselayer6_conv1, 1e-05f, 1);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856, NULL,
         A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
@@ -2557,8 +2515,9 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_direct_forward(A(IX_features_transition1_conv), A(IX_features_transition1_relu),
-        P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
+    rt_conv2d_direct_forward(A(IX_features_transition1_conv), NULL,
+        A(IX_features_transition1_relu), P(P_features_transition1_conv_weight), NULL, n,
+        &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock2_denselayer6_concat1),
@@ -2573,25 +2532,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer1_norm1_running_mean),
         P(P_features_denseblock2_denselayer1_norm1_running_var), n,
         &g_features_denseblock2_denselayer1_norm1, 1e-05f);
-    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_conv1),
-        A(IX_features_denseblock2_denselayer1_relu1),
-        P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer1_conv1);
-    /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
+    /* features.denseblock2.denselayer1.conv1 + features.denseblock2.denselayer1.norm2 +
+       features.denseblock2.denselayer1.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu2),
-        A(IX_features_denseblock2_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer1_relu2), NULL,
+        A(IX_features_denseblock2_denselayer1_relu1),
+        P(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer1_norm2_weight),
         P(P_features_denseblock2_denselayer1_norm2_bias),
         P(P_features_denseblock2_denselayer1_norm2_running_mean),
         P(P_features_denseblock2_denselayer1_norm2_running_var), n,
-        &g_features_denseblock2_denselayer1_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer1_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 9408,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 9408, NULL,
         A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
@@ -2608,25 +2563,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer2_norm1_running_mean),
         P(P_features_denseblock2_denselayer2_norm1_running_var), n,
         &g_features_denseblock2_denselayer2_norm1, 1e-05f);
-    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_conv1),
-        A(IX_features_denseblock2_denselayer2_relu1),
-        P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer2_conv1);
-    /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
-       relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+    /* features.denseblock2.denselayer2.conv1 + features.denseblock2.denselayer2.norm2 +
+       features.denseblock2.denselayer2.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu2),
-        A(IX_features_denseblock2_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer2_relu2), NULL,
+        A(IX_features_denseblock2_denselayer2_relu1),
+        P(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer2_norm2_weight),
         P(P_features_denseblock2_denselayer2_norm2_bias),
         P(P_features_denseblock2_denselayer2_norm2_running_mean),
         P(P_features_denseblock2_denselayer2_norm2_running_var), n,
-        &g_features_denseblock2_denselayer2_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer2_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 11760,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 11760, NULL,
         A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
@@ -2643,25 +2594,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer3_norm1_running_mean),
         P(P_features_denseblock2_denselayer3_norm1_running_var), n,
         &g_features_denseblock2_denselayer3_norm1, 1e-05f);
-    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_conv1),
-        A(IX_features_denseblock2_denselayer3_relu1),
-        P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer3_conv1);
-    /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
-       relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+    /* features.denseblock2.denselayer3.conv1 + features.denseblock2.denselayer3.norm2 +
+       features.denseblock2.denselayer3.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu2),
-        A(IX_features_denseblock2_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer3_relu2), NULL,
+        A(IX_features_denseblock2_denselayer3_relu1),
+        P(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer3_norm2_weight),
         P(P_features_denseblock2_denselayer3_norm2_bias),
         P(P_features_denseblock2_denselayer3_norm2_running_mean),
         P(P_features_denseblock2_denselayer3_norm2_running_var), n,
-        &g_features_denseblock2_denselayer3_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer3_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 14112,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 14112, NULL,
         A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
@@ -2678,25 +2625,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer4_norm1_running_mean),
         P(P_features_denseblock2_denselayer4_norm1_running_var), n,
         &g_features_denseblock2_denselayer4_norm1, 1e-05f);
-    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_conv1),
-        A(IX_features_denseblock2_denselayer4_relu1),
-        P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer4_conv1);
-    /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
-       relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+    /* features.denseblock2.denselayer4.conv1 + features.denseblock2.denselayer4.norm2 +
+       features.denseblock2.denselayer4.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu2),
-        A(IX_features_denseblock2_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer4_relu2), NULL,
+        A(IX_features_denseblock2_denselayer4_relu1),
+        P(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer4_norm2_weight),
         P(P_features_denseblock2_denselayer4_norm2_bias),
         P(P_features_denseblock2_denselayer4_norm2_running_mean),
         P(P_features_denseblock2_denselayer4_norm2_running_var), n,
-        &g_features_denseblock2_denselayer4_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer4_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 16464,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 16464, NULL,
         A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
@@ -2713,25 +2656,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer5_norm1_running_mean),
         P(P_features_denseblock2_denselayer5_norm1_running_var), n,
         &g_features_denseblock2_denselayer5_norm1, 1e-05f);
-    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_conv1),
-        A(IX_features_denseblock2_denselayer5_relu1),
-        P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer5_conv1);
-    /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
-       relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+    /* features.denseblock2.denselayer5.conv1 + features.denseblock2.denselayer5.norm2 +
+       features.denseblock2.denselayer5.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu2),
-        A(IX_features_denseblock2_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer5_relu2), NULL,
+        A(IX_features_denseblock2_denselayer5_relu1),
+        P(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer5_norm2_weight),
         P(P_features_denseblock2_denselayer5_norm2_bias),
         P(P_features_denseblock2_denselayer5_norm2_running_mean),
         P(P_features_denseblock2_denselayer5_norm2_running_var), n,
-        &g_features_denseblock2_denselayer5_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer5_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 18816,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 18816, NULL,
         A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
@@ -2748,25 +2687,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer6_norm1_running_mean),
         P(P_features_denseblock2_denselayer6_norm1_running_var), n,
         &g_features_denseblock2_denselayer6_norm1, 1e-05f);
-    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
-       [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_conv1),
-        A(IX_features_denseblock2_denselayer6_relu1),
-        P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n,
-        &g_features_denseblock2_denselayer6_conv1);
-    /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
-       relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+    /* features.denseblock2.denselayer6.conv1 + features.denseblock2.denselayer6.norm2 +
+       features.denseblock2.denselayer6.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:146) */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu2),
-        A(IX_features_denseblock2_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock2_denselayer6_relu2), NULL,
+        A(IX_features_denseblock2_denselayer6_relu1),
+        P(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL,
         P(P_features_denseblock2_denselayer6_norm2_weight),
         P(P_features_denseblock2_denselayer6_norm2_bias),
         P(P_features_denseblock2_denselayer6_norm2_running_mean),
         P(P_features_denseblock2_denselayer6_norm2_running_var), n,
-        &g_features_denseblock2_denselayer6_norm2, 1e-05f);
+        &g_features_denseblock2_denselayer6_conv1, 1e-05f, 1);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168, NULL,
         A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
@@ -2782,8 +2717,9 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_direct_forward(A(IX_features_transition2_conv), A(IX_features_transition2_relu),
-        P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
+    rt_conv2d_direct_forward(A(IX_features_transition2_conv), NULL,
+        A(IX_features_transition2_relu), P(P_features_transition2_conv_weight), NULL, n,
+        &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_denseblock3_denselayer6_concat1),
@@ -2798,25 +2734,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer1_norm1_running_mean),
         P(P_features_denseblock3_denselayer1_norm1_running_var), n,
         &g_features_denseblock3_denselayer1_norm1, 1e-05f);
-    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_conv1),
-        A(IX_features_denseblock3_denselayer1_relu1),
-        P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer1_conv1);
-    /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
+    /* features.denseblock3.denselayer1.conv1 + features.denseblock3.denselayer1.norm2 +
+       features.denseblock3.denselayer1.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu2),
-        A(IX_features_denseblock3_denselayer1_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer1_relu2), NULL,
+        A(IX_features_denseblock3_denselayer1_relu1),
+        P(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer1_norm2_weight),
         P(P_features_denseblock3_denselayer1_norm2_bias),
         P(P_features_denseblock3_denselayer1_norm2_running_mean),
         P(P_features_denseblock3_denselayer1_norm2_running_var), n,
-        &g_features_denseblock3_denselayer1_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer1_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 2940,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 2940, NULL,
         A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
@@ -2833,25 +2765,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer2_norm1_running_mean),
         P(P_features_denseblock3_denselayer2_norm1_running_var), n,
         &g_features_denseblock3_denselayer2_norm1, 1e-05f);
-    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_conv1),
-        A(IX_features_denseblock3_denselayer2_relu1),
-        P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer2_conv1);
-    /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
+    /* features.denseblock3.denselayer2.conv1 + features.denseblock3.denselayer2.norm2 +
+       features.denseblock3.denselayer2.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu2),
-        A(IX_features_denseblock3_denselayer2_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer2_relu2), NULL,
+        A(IX_features_denseblock3_denselayer2_relu1),
+        P(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer2_norm2_weight),
         P(P_features_denseblock3_denselayer2_norm2_bias),
         P(P_features_denseblock3_denselayer2_norm2_running_mean),
         P(P_features_denseblock3_denselayer2_norm2_running_var), n,
-        &g_features_denseblock3_denselayer2_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer2_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 3528,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 3528, NULL,
         A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
@@ -2868,25 +2796,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer3_norm1_running_mean),
         P(P_features_denseblock3_denselayer3_norm1_running_var), n,
         &g_features_denseblock3_denselayer3_norm1, 1e-05f);
-    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_conv1),
-        A(IX_features_denseblock3_denselayer3_relu1),
-        P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer3_conv1);
-    /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
+    /* features.denseblock3.denselayer3.conv1 + features.denseblock3.denselayer3.norm2 +
+       features.denseblock3.denselayer3.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu2),
-        A(IX_features_denseblock3_denselayer3_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer3_relu2), NULL,
+        A(IX_features_denseblock3_denselayer3_relu1),
+        P(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer3_norm2_weight),
         P(P_features_denseblock3_denselayer3_norm2_bias),
         P(P_features_denseblock3_denselayer3_norm2_running_mean),
         P(P_features_denseblock3_denselayer3_norm2_running_var), n,
-        &g_features_denseblock3_denselayer3_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer3_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4116,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4116, NULL,
         A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
@@ -2903,25 +2827,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer4_norm1_running_mean),
         P(P_features_denseblock3_denselayer4_norm1_running_var), n,
         &g_features_denseblock3_denselayer4_norm1, 1e-05f);
-    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_conv1),
-        A(IX_features_denseblock3_denselayer4_relu1),
-        P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer4_conv1);
-    /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
+    /* features.denseblock3.denselayer4.conv1 + features.denseblock3.denselayer4.norm2 +
+       features.denseblock3.denselayer4.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu2),
-        A(IX_features_denseblock3_denselayer4_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer4_relu2), NULL,
+        A(IX_features_denseblock3_denselayer4_relu1),
+        P(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer4_norm2_weight),
         P(P_features_denseblock3_denselayer4_norm2_bias),
         P(P_features_denseblock3_denselayer4_norm2_running_mean),
         P(P_features_denseblock3_denselayer4_norm2_running_var), n,
-        &g_features_denseblock3_denselayer4_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer4_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4704,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4704, NULL,
         A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
@@ -2938,25 +2858,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer5_norm1_running_mean),
         P(P_features_denseblock3_denselayer5_norm1_running_var), n,
         &g_features_denseblock3_denselayer5_norm1, 1e-05f);
-    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_conv1),
-        A(IX_features_denseblock3_denselayer5_relu1),
-        P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer5_conv1);
-    /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
+    /* features.denseblock3.denselayer5.conv1 + features.denseblock3.denselayer5.norm2 +
+       features.denseblock3.denselayer5.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu2),
-        A(IX_features_denseblock3_denselayer5_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer5_relu2), NULL,
+        A(IX_features_denseblock3_denselayer5_relu1),
+        P(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer5_norm2_weight),
         P(P_features_denseblock3_denselayer5_norm2_bias),
         P(P_features_denseblock3_denselayer5_norm2_running_mean),
         P(P_features_denseblock3_denselayer5_norm2_running_var), n,
-        &g_features_denseblock3_denselayer5_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer5_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5292,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5292, NULL,
         A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
@@ -2973,25 +2889,21 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer6_norm1_running_mean),
         P(P_features_denseblock3_denselayer6_norm1_running_var), n,
         &g_features_denseblock3_denselayer6_norm1, 1e-05f);
-    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
-       [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_conv1),
-        A(IX_features_denseblock3_denselayer6_relu1),
-        P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n,
-        &g_features_denseblock3_denselayer6_conv1);
-    /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
-       relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
+    /* features.denseblock3.denselayer6.conv1 + features.denseblock3.denselayer6.norm2 +
+       features.denseblock3.denselayer6.relu2: conv2d 1x1 stride 1 pad 0 no bias + batchnorm +
+       relu, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146)
        */
-    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu2),
-        A(IX_features_denseblock3_denselayer6_conv1), NULL,
+    rt_conv2d_direct_forward_bn_eval(A(IX_features_denseblock3_denselayer6_relu2), NULL,
+        A(IX_features_denseblock3_denselayer6_relu1),
+        P(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL,
         P(P_features_denseblock3_denselayer6_norm2_weight),
         P(P_features_denseblock3_denselayer6_norm2_bias),
         P(P_features_denseblock3_denselayer6_norm2_running_mean),
         P(P_features_denseblock3_denselayer6_norm2_running_var), n,
-        &g_features_denseblock3_denselayer6_norm2, 1e-05f);
+        &g_features_denseblock3_denselayer6_conv1, 1e-05f, 1);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880, NULL,
         A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);

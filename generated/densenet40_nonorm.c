@@ -760,7 +760,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     RT_PROF(C_features_conv0);
-    rt_conv2d_direct_forward(A(X_features_conv0), x, P(P_features_conv0_weight),
+    rt_conv2d_direct_forward(A(X_features_conv0), NULL, x, P(P_features_conv0_weight),
         P(P_features_conv0_bias), n, &g_features_conv0);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
@@ -770,7 +770,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
         A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight),
         P(P_features_denseblock1_denselayer1_conv1_bias), n,
@@ -783,7 +783,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_concat1) + 18816,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer1_concat1) + 18816, NULL,
         A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight),
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
@@ -801,7 +801,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
         A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight),
         P(P_features_denseblock1_denselayer2_conv1_bias), n,
@@ -814,7 +814,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_concat1) + 28224,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer2_concat1) + 28224, NULL,
         A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight),
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
@@ -832,7 +832,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
         A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight),
         P(P_features_denseblock1_denselayer3_conv1_bias), n,
@@ -845,7 +845,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_concat1) + 37632,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer3_concat1) + 37632, NULL,
         A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight),
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
@@ -863,7 +863,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
         A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight),
         P(P_features_denseblock1_denselayer4_conv1_bias), n,
@@ -876,7 +876,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_concat1) + 47040,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer4_concat1) + 47040, NULL,
         A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight),
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
@@ -894,7 +894,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
         A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight),
         P(P_features_denseblock1_denselayer5_conv1_bias), n,
@@ -907,7 +907,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_concat1) + 56448,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer5_concat1) + 56448, NULL,
         A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight),
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
@@ -925,7 +925,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
         A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight),
         P(P_features_denseblock1_denselayer6_conv1_bias), n,
@@ -938,7 +938,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock1_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
+    rt_conv2d_direct_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856, NULL,
         A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight),
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
@@ -956,7 +956,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition1_conv);
-    rt_conv2d_direct_forward(A(X_features_transition1_conv), A(X_features_transition1_relu),
+    rt_conv2d_direct_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n,
         &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
@@ -972,7 +972,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
         A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight),
         P(P_features_denseblock2_denselayer1_conv1_bias), n,
@@ -985,7 +985,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_concat1) + 9408,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer1_concat1) + 9408, NULL,
         A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight),
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
@@ -1003,7 +1003,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
         A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight),
         P(P_features_denseblock2_denselayer2_conv1_bias), n,
@@ -1016,7 +1016,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_concat1) + 11760,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer2_concat1) + 11760, NULL,
         A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight),
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
@@ -1034,7 +1034,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
         A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight),
         P(P_features_denseblock2_denselayer3_conv1_bias), n,
@@ -1047,7 +1047,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_concat1) + 14112,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer3_concat1) + 14112, NULL,
         A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight),
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
@@ -1065,7 +1065,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
         A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight),
         P(P_features_denseblock2_denselayer4_conv1_bias), n,
@@ -1078,7 +1078,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_concat1) + 16464,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer4_concat1) + 16464, NULL,
         A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight),
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
@@ -1096,7 +1096,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
         A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight),
         P(P_features_denseblock2_denselayer5_conv1_bias), n,
@@ -1109,7 +1109,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_concat1) + 18816,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer5_concat1) + 18816, NULL,
         A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight),
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
@@ -1127,7 +1127,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
         A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight),
         P(P_features_denseblock2_denselayer6_conv1_bias), n,
@@ -1140,7 +1140,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock2_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
+    rt_conv2d_direct_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168, NULL,
         A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight),
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
@@ -1158,7 +1158,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
     RT_PROF(C_features_transition2_conv);
-    rt_conv2d_direct_forward(A(X_features_transition2_conv), A(X_features_transition2_relu),
+    rt_conv2d_direct_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n,
         &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
@@ -1174,7 +1174,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
         A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight),
         P(P_features_denseblock3_denselayer1_conv1_bias), n,
@@ -1187,7 +1187,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer1_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_concat1) + 2940,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer1_concat1) + 2940, NULL,
         A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight),
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
@@ -1205,7 +1205,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
         A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight),
         P(P_features_denseblock3_denselayer2_conv1_bias), n,
@@ -1218,7 +1218,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer2_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_concat1) + 3528,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer2_concat1) + 3528, NULL,
         A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight),
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
@@ -1236,7 +1236,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
         A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight),
         P(P_features_denseblock3_denselayer3_conv1_bias), n,
@@ -1249,7 +1249,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer3_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_concat1) + 4116,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer3_concat1) + 4116, NULL,
         A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight),
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
@@ -1267,7 +1267,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
         A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight),
         P(P_features_denseblock3_denselayer4_conv1_bias), n,
@@ -1280,7 +1280,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer4_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_concat1) + 4704,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer4_concat1) + 4704, NULL,
         A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight),
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
@@ -1298,7 +1298,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
         A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight),
         P(P_features_denseblock3_denselayer5_conv1_bias), n,
@@ -1311,7 +1311,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer5_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_concat1) + 5292,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer5_concat1) + 5292, NULL,
         A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight),
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
@@ -1329,7 +1329,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv1);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
         A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight),
         P(P_features_denseblock3_denselayer6_conv1_bias), n,
@@ -1342,7 +1342,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     RT_PROF(C_features_denseblock3_denselayer6_conv2);
-    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
+    rt_conv2d_direct_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880, NULL,
         A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight),
         P(P_features_denseblock3_denselayer6_conv2_bias), n,
@@ -1370,7 +1370,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_direct_forward(A(IX_features_conv0), x, P(P_features_conv0_weight),
+    rt_conv2d_direct_forward(A(IX_features_conv0), NULL, x, P(P_features_conv0_weight),
         P(P_features_conv0_bias), n, &g_features_conv0);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
@@ -1378,7 +1378,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         (size_t)n * 18816);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
         A(IX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight),
         P(P_features_denseblock1_denselayer1_conv1_bias), n,
@@ -1389,7 +1389,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_concat1) + 18816,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_concat1) + 18816, NULL,
         A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight),
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
@@ -1404,7 +1404,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
         A(IX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight),
         P(P_features_denseblock1_denselayer2_conv1_bias), n,
@@ -1415,7 +1415,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_concat1) + 28224,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_concat1) + 28224, NULL,
         A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight),
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
@@ -1430,7 +1430,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
         A(IX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight),
         P(P_features_denseblock1_denselayer3_conv1_bias), n,
@@ -1441,7 +1441,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_concat1) + 37632,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_concat1) + 37632, NULL,
         A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight),
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
@@ -1456,7 +1456,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
         A(IX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight),
         P(P_features_denseblock1_denselayer4_conv1_bias), n,
@@ -1467,7 +1467,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_concat1) + 47040,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_concat1) + 47040, NULL,
         A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight),
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
@@ -1482,7 +1482,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
         A(IX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight),
         P(P_features_denseblock1_denselayer5_conv1_bias), n,
@@ -1493,7 +1493,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_concat1) + 56448,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_concat1) + 56448, NULL,
         A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight),
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
@@ -1508,7 +1508,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
         A(IX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight),
         P(P_features_denseblock1_denselayer6_conv1_bias), n,
@@ -1519,7 +1519,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
+    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856, NULL,
         A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight),
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
@@ -1534,9 +1534,9 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer6_concat1), (size_t)n * 75264);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_direct_forward(A(IX_features_transition1_conv), A(IX_features_transition1_relu),
-        P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n,
-        &g_features_transition1_conv);
+    rt_conv2d_direct_forward(A(IX_features_transition1_conv), NULL,
+        A(IX_features_transition1_relu), P(P_features_transition1_conv_weight),
+        P(P_features_transition1_conv_bias), n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n,
@@ -1547,7 +1547,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
         A(IX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight),
         P(P_features_denseblock2_denselayer1_conv1_bias), n,
@@ -1558,7 +1558,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_concat1) + 9408,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_concat1) + 9408, NULL,
         A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight),
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
@@ -1573,7 +1573,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
         A(IX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight),
         P(P_features_denseblock2_denselayer2_conv1_bias), n,
@@ -1584,7 +1584,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_concat1) + 11760,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_concat1) + 11760, NULL,
         A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight),
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
@@ -1599,7 +1599,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
         A(IX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight),
         P(P_features_denseblock2_denselayer3_conv1_bias), n,
@@ -1610,7 +1610,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_concat1) + 14112,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_concat1) + 14112, NULL,
         A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight),
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
@@ -1625,7 +1625,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
         A(IX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight),
         P(P_features_denseblock2_denselayer4_conv1_bias), n,
@@ -1636,7 +1636,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_concat1) + 16464,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_concat1) + 16464, NULL,
         A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight),
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
@@ -1651,7 +1651,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
         A(IX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight),
         P(P_features_denseblock2_denselayer5_conv1_bias), n,
@@ -1662,7 +1662,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_concat1) + 18816,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_concat1) + 18816, NULL,
         A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight),
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
@@ -1677,7 +1677,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
         A(IX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight),
         P(P_features_denseblock2_denselayer6_conv1_bias), n,
@@ -1688,7 +1688,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
+    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168, NULL,
         A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight),
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
@@ -1703,9 +1703,9 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer6_concat1), (size_t)n * 23520);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:170) */
-    rt_conv2d_direct_forward(A(IX_features_transition2_conv), A(IX_features_transition2_relu),
-        P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n,
-        &g_features_transition2_conv);
+    rt_conv2d_direct_forward(A(IX_features_transition2_conv), NULL,
+        A(IX_features_transition2_relu), P(P_features_transition2_conv_weight),
+        P(P_features_transition2_conv_bias), n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:171) */
     rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n,
@@ -1716,7 +1716,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         (size_t)n * 2940);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
         A(IX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight),
         P(P_features_denseblock3_denselayer1_conv1_bias), n,
@@ -1727,7 +1727,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_concat1) + 2940,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_concat1) + 2940, NULL,
         A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight),
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
@@ -1742,7 +1742,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
         A(IX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight),
         P(P_features_denseblock3_denselayer2_conv1_bias), n,
@@ -1753,7 +1753,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_concat1) + 3528,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_concat1) + 3528, NULL,
         A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight),
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
@@ -1768,7 +1768,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
         A(IX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight),
         P(P_features_denseblock3_denselayer3_conv1_bias), n,
@@ -1779,7 +1779,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_concat1) + 4116,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_concat1) + 4116, NULL,
         A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight),
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
@@ -1794,7 +1794,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
         A(IX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight),
         P(P_features_denseblock3_denselayer4_conv1_bias), n,
@@ -1805,7 +1805,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_concat1) + 4704,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_concat1) + 4704, NULL,
         A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight),
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
@@ -1820,7 +1820,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
         A(IX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight),
         P(P_features_denseblock3_denselayer5_conv1_bias), n,
@@ -1831,7 +1831,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_concat1) + 5292,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_concat1) + 5292, NULL,
         A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight),
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
@@ -1846,7 +1846,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_conv1),
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
         A(IX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight),
         P(P_features_denseblock3_denselayer6_conv1_bias), n,
@@ -1857,7 +1857,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
+    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880, NULL,
         A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight),
         P(P_features_denseblock3_denselayer6_conv2_bias), n,

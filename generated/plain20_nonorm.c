@@ -324,14 +324,14 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), NULL, A(X_relu), P(P_layer1_0_conv1_weight),
         P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -340,8 +340,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), NULL, A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
@@ -349,8 +349,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
@@ -358,8 +358,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), NULL, A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
@@ -367,8 +367,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
@@ -376,8 +376,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), NULL, A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
@@ -385,7 +385,7 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -394,8 +394,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), NULL, A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
@@ -403,8 +403,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
@@ -412,8 +412,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), NULL, A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
@@ -421,8 +421,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
@@ -430,8 +430,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), NULL, A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
@@ -439,7 +439,7 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -448,8 +448,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), NULL, A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
@@ -457,8 +457,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
@@ -466,8 +466,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), NULL, A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
@@ -475,8 +475,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
@@ -484,8 +484,8 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), NULL, A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
@@ -503,131 +503,132 @@ const float *plain20_nonorm_infer(const float *params, float *arena, const float
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n,
+        &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), NULL, A(IX_relu), P(P_layer1_0_conv1_weight),
         P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), NULL, A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), NULL, A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), NULL, A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), NULL, A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), NULL, A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), NULL, A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), NULL, A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), NULL, A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), NULL, A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */

@@ -642,118 +642,63 @@ enum {
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
-    IX_conv1 = 0,  /* [16,28,28] */
-    IX_relu = 12544,  /* [16,28,28] */
-    IX_layer1_0_conv1 = 0,  /* [16,28,28] */
+    IX_relu = 0,  /* [16,28,28] */
     IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_0_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_1_conv1 = 0,  /* [16,28,28] */
+    IX_layer1_0_relu2 = 0,  /* [16,28,28] */
     IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_1_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_2_conv1 = 0,  /* [16,28,28] */
+    IX_layer1_1_relu2 = 0,  /* [16,28,28] */
     IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_2_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_2_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_3_conv1 = 0,  /* [16,28,28] */
+    IX_layer1_2_relu2 = 0,  /* [16,28,28] */
     IX_layer1_3_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_3_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_3_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_4_conv1 = 0,  /* [16,28,28] */
+    IX_layer1_3_relu2 = 0,  /* [16,28,28] */
     IX_layer1_4_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_4_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_4_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_5_conv1 = 0,  /* [16,28,28] */
+    IX_layer1_4_relu2 = 0,  /* [16,28,28] */
     IX_layer1_5_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_5_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_5_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_6_conv1 = 0,  /* [16,28,28] */
+    IX_layer1_5_relu2 = 0,  /* [16,28,28] */
     IX_layer1_6_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_6_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_6_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_7_conv1 = 0,  /* [16,28,28] */
+    IX_layer1_6_relu2 = 0,  /* [16,28,28] */
     IX_layer1_7_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_7_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_7_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_8_conv1 = 0,  /* [16,28,28] */
+    IX_layer1_7_relu2 = 0,  /* [16,28,28] */
     IX_layer1_8_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_8_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_8_relu2 = 12544,  /* [16,28,28] */
-    IX_layer2_0_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_0_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_1_conv1 = 0,  /* [32,14,14] */
+    IX_layer1_8_relu2 = 0,  /* [16,28,28] */
+    IX_layer2_0_relu1 = 12544,  /* [32,14,14] */
+    IX_layer2_0_relu2 = 0,  /* [32,14,14] */
     IX_layer2_1_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_2_conv1 = 0,  /* [32,14,14] */
+    IX_layer2_1_relu2 = 0,  /* [32,14,14] */
     IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_2_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_3_conv1 = 0,  /* [32,14,14] */
+    IX_layer2_2_relu2 = 0,  /* [32,14,14] */
     IX_layer2_3_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_3_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_3_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_4_conv1 = 0,  /* [32,14,14] */
+    IX_layer2_3_relu2 = 0,  /* [32,14,14] */
     IX_layer2_4_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_4_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_4_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_5_conv1 = 0,  /* [32,14,14] */
+    IX_layer2_4_relu2 = 0,  /* [32,14,14] */
     IX_layer2_5_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_5_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_5_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_6_conv1 = 0,  /* [32,14,14] */
+    IX_layer2_5_relu2 = 0,  /* [32,14,14] */
     IX_layer2_6_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_6_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_6_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_7_conv1 = 0,  /* [32,14,14] */
+    IX_layer2_6_relu2 = 0,  /* [32,14,14] */
     IX_layer2_7_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_7_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_7_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_8_conv1 = 0,  /* [32,14,14] */
+    IX_layer2_7_relu2 = 0,  /* [32,14,14] */
     IX_layer2_8_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_8_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_8_relu2 = 6272,  /* [32,14,14] */
-    IX_layer3_0_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_0_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_1_conv1 = 0,  /* [64,7,7] */
+    IX_layer2_8_relu2 = 0,  /* [32,14,14] */
+    IX_layer3_0_relu1 = 6272,  /* [64,7,7] */
+    IX_layer3_0_relu2 = 0,  /* [64,7,7] */
     IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_1_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_2_conv1 = 0,  /* [64,7,7] */
+    IX_layer3_1_relu2 = 0,  /* [64,7,7] */
     IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_2_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_3_conv1 = 0,  /* [64,7,7] */
+    IX_layer3_2_relu2 = 0,  /* [64,7,7] */
     IX_layer3_3_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_3_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_3_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_4_conv1 = 0,  /* [64,7,7] */
+    IX_layer3_3_relu2 = 0,  /* [64,7,7] */
     IX_layer3_4_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_4_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_4_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_5_conv1 = 0,  /* [64,7,7] */
+    IX_layer3_4_relu2 = 0,  /* [64,7,7] */
     IX_layer3_5_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_5_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_5_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_6_conv1 = 0,  /* [64,7,7] */
+    IX_layer3_5_relu2 = 0,  /* [64,7,7] */
     IX_layer3_6_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_6_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_6_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_7_conv1 = 0,  /* [64,7,7] */
+    IX_layer3_6_relu2 = 0,  /* [64,7,7] */
     IX_layer3_7_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_7_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_7_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_8_conv1 = 0,  /* [64,7,7] */
+    IX_layer3_7_relu2 = 0,  /* [64,7,7] */
     IX_layer3_8_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_8_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_8_relu2 = 3136,  /* [64,7,7] */
-    IX_avgpool = 0,  /* [64] */
-    IX_fc = 64,  /* [10] */
+    IX_layer3_8_relu2 = 0,  /* [64,7,7] */
+    IX_avgpool = 3136,  /* [64] */
+    IX_fc = 0,  /* [10] */
 };
 
 /* Its kernel scratch, per slice as above. */
@@ -1289,7 +1234,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), NULL, x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
     if (training)
@@ -1302,8 +1247,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n,
-        &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), NULL, A(X_relu), P(P_layer1_0_conv1_weight),
+        NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
@@ -1319,8 +1264,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), NULL, A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_0_bn2);
@@ -1336,8 +1281,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
@@ -1353,8 +1298,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), NULL, A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_1_bn2);
@@ -1370,8 +1315,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        NULL, n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
@@ -1387,8 +1332,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        NULL, n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), NULL, A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_2_bn2);
@@ -1404,8 +1349,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
-        NULL, n, &g_layer1_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv1), NULL, A(X_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_bn1);
@@ -1421,8 +1366,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
-        NULL, n, &g_layer1_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv2), NULL, A(X_layer1_3_relu1),
+        P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_3_bn2);
@@ -1438,8 +1383,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
-        NULL, n, &g_layer1_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv1), NULL, A(X_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_bn1);
@@ -1455,8 +1400,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
-        NULL, n, &g_layer1_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv2), NULL, A(X_layer1_4_relu1),
+        P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_4_bn2);
@@ -1472,8 +1417,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
-        NULL, n, &g_layer1_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv1), NULL, A(X_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_bn1);
@@ -1489,8 +1434,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
-        NULL, n, &g_layer1_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv2), NULL, A(X_layer1_5_relu1),
+        P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_5_bn2);
@@ -1506,8 +1451,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
-        NULL, n, &g_layer1_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv1), NULL, A(X_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_bn1);
@@ -1523,8 +1468,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
-        NULL, n, &g_layer1_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv2), NULL, A(X_layer1_6_relu1),
+        P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_6_bn2);
@@ -1540,8 +1485,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
-        NULL, n, &g_layer1_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv1), NULL, A(X_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_bn1);
@@ -1557,8 +1502,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
-        NULL, n, &g_layer1_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv2), NULL, A(X_layer1_7_relu1),
+        P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_7_bn2);
@@ -1574,8 +1519,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
-        NULL, n, &g_layer1_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv1), NULL, A(X_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_bn1);
@@ -1591,8 +1536,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
-        NULL, n, &g_layer1_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv2), NULL, A(X_layer1_8_relu1),
+        P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer1_8_bn2);
@@ -1608,7 +1553,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -1625,8 +1570,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        NULL, n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), NULL, A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_0_bn2);
@@ -1642,8 +1587,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
@@ -1659,8 +1604,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), NULL, A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_1_bn2);
@@ -1676,8 +1621,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        NULL, n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
@@ -1693,8 +1638,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        NULL, n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), NULL, A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_2_bn2);
@@ -1710,8 +1655,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
-        NULL, n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_bn1);
@@ -1727,8 +1672,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
-        NULL, n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), NULL, A(X_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_3_bn2);
@@ -1744,8 +1689,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
-        NULL, n, &g_layer2_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv1), NULL, A(X_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_bn1);
@@ -1761,8 +1706,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
-        NULL, n, &g_layer2_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv2), NULL, A(X_layer2_4_relu1),
+        P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_4_bn2);
@@ -1778,8 +1723,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
-        NULL, n, &g_layer2_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv1), NULL, A(X_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_bn1);
@@ -1795,8 +1740,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
-        NULL, n, &g_layer2_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv2), NULL, A(X_layer2_5_relu1),
+        P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_5_bn2);
@@ -1812,8 +1757,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
-        NULL, n, &g_layer2_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv1), NULL, A(X_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_bn1);
@@ -1829,8 +1774,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
-        NULL, n, &g_layer2_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv2), NULL, A(X_layer2_6_relu1),
+        P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_6_bn2);
@@ -1846,8 +1791,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
-        NULL, n, &g_layer2_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv1), NULL, A(X_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_bn1);
@@ -1863,8 +1808,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
-        NULL, n, &g_layer2_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv2), NULL, A(X_layer2_7_relu1),
+        P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_7_bn2);
@@ -1880,8 +1825,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
-        NULL, n, &g_layer2_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv1), NULL, A(X_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_bn1);
@@ -1897,8 +1842,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
-        NULL, n, &g_layer2_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv2), NULL, A(X_layer2_8_relu1),
+        P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer2_8_bn2);
@@ -1914,7 +1859,7 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -1931,8 +1876,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        NULL, n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), NULL, A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_0_bn2);
@@ -1948,8 +1893,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
@@ -1965,8 +1910,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), NULL, A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_1_bn2);
@@ -1982,8 +1927,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        NULL, n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
@@ -1999,8 +1944,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        NULL, n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), NULL, A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_2_bn2);
@@ -2016,8 +1961,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
-        NULL, n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_bn1);
@@ -2033,8 +1978,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
-        NULL, n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), NULL, A(X_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_3_bn2);
@@ -2050,8 +1995,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
-        NULL, n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_bn1);
@@ -2067,8 +2012,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
-        NULL, n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), NULL, A(X_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_4_bn2);
@@ -2084,8 +2029,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
-        NULL, n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_bn1);
@@ -2101,8 +2046,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
-        NULL, n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), NULL, A(X_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_5_bn2);
@@ -2118,8 +2063,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
-        NULL, n, &g_layer3_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv1), NULL, A(X_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_bn1);
@@ -2135,8 +2080,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
-        NULL, n, &g_layer3_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv2), NULL, A(X_layer3_6_relu1),
+        P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_6_bn2);
@@ -2152,8 +2097,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
-        NULL, n, &g_layer3_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv1), NULL, A(X_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_bn1);
@@ -2169,8 +2114,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
-        NULL, n, &g_layer3_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv2), NULL, A(X_layer3_7_relu1),
+        P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_7_bn2);
@@ -2186,8 +2131,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
-        NULL, n, &g_layer3_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv1), NULL, A(X_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_bn1);
@@ -2203,8 +2148,8 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
-        NULL, n, &g_layer3_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv2), NULL, A(X_layer3_8_relu1),
+        P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
     RT_PROF(C_layer3_8_bn2);
@@ -2229,497 +2174,389 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
 const float *plain56_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
-    /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
-    /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
-    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-        P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n,
-        &g_layer1_0_conv1);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
-        P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL,
-        P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-        P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
-        P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL,
-        P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
-        P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
-        P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-        P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL,
-        P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
-        P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
-    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), A(IX_layer1_2_relu2),
-        P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
-    /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), NULL,
-        P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
-        P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
-    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), A(IX_layer1_3_relu1),
-        P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
-    /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu2), A(IX_layer1_3_conv2), NULL,
-        P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean),
-        P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2, 1e-05f);
-    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), A(IX_layer1_3_relu2),
-        P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
-    /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), NULL,
-        P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
-        P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
-    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), A(IX_layer1_4_relu1),
-        P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
-    /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu2), A(IX_layer1_4_conv2), NULL,
-        P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean),
-        P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2, 1e-05f);
-    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), A(IX_layer1_4_relu2),
-        P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
-    /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), NULL,
-        P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
-        P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
-    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), A(IX_layer1_5_relu1),
-        P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
-    /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu2), A(IX_layer1_5_conv2), NULL,
-        P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean),
-        P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2, 1e-05f);
-    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), A(IX_layer1_5_relu2),
-        P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
-    /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), NULL,
-        P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
-        P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
-    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), A(IX_layer1_6_relu1),
-        P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
-    /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu2), A(IX_layer1_6_conv2), NULL,
-        P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean),
-        P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2, 1e-05f);
-    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), A(IX_layer1_6_relu2),
-        P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
-    /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), NULL,
-        P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
-        P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
-    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), A(IX_layer1_7_relu1),
-        P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
-    /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu2), A(IX_layer1_7_conv2), NULL,
-        P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean),
-        P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2, 1e-05f);
-    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), A(IX_layer1_7_relu2),
-        P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
-    /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), NULL,
-        P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
-        P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
-    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), A(IX_layer1_8_relu1),
-        P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
-    /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu2), A(IX_layer1_8_conv2), NULL,
-        P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean),
-        P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2, 1e-05f);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
-        P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
-        P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL,
-        P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
-        P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
-        P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL,
-        P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
-        P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
-        P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-        P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL,
-        P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
-        P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
-    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu2),
-        P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
-    /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
-        P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
-        P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
-        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
-    /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), NULL,
-        P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
-        P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
-    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), A(IX_layer2_3_relu2),
-        P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
-    /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), NULL,
-        P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
-        P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
-    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), A(IX_layer2_4_relu1),
-        P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
-    /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu2), A(IX_layer2_4_conv2), NULL,
-        P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean),
-        P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2, 1e-05f);
-    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), A(IX_layer2_4_relu2),
-        P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
-    /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), NULL,
-        P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
-        P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
-    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), A(IX_layer2_5_relu1),
-        P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
-    /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu2), A(IX_layer2_5_conv2), NULL,
-        P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean),
-        P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2, 1e-05f);
-    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), A(IX_layer2_5_relu2),
-        P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
-    /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), NULL,
-        P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
-        P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
-    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), A(IX_layer2_6_relu1),
-        P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
-    /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu2), A(IX_layer2_6_conv2), NULL,
-        P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean),
-        P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2, 1e-05f);
-    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), A(IX_layer2_6_relu2),
-        P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
-    /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), NULL,
-        P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
-        P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
-    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), A(IX_layer2_7_relu1),
-        P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
-    /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu2), A(IX_layer2_7_conv2), NULL,
-        P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean),
-        P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2, 1e-05f);
-    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), A(IX_layer2_7_relu2),
-        P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
-    /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), NULL,
-        P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
-        P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
-    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), A(IX_layer2_8_relu1),
-        P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
-    /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu2), A(IX_layer2_8_conv2), NULL,
-        P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean),
-        P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2, 1e-05f);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
-        P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    /* conv1 + bn1 + relu: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu, [1,28,28] ->
+       [16,28,28]  (specs/resnet.lua:27, 28, 29) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_relu), NULL, x, P(P_conv1_weight), NULL, NULL,
+        P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_conv1,
+        1e-05f, 1);
+    /* layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
-        P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu1), NULL, A(IX_relu),
+        P(P_layer1_0_conv1_weight), NULL, NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias),
+        P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, &g_layer1_0_conv1,
+        1e-05f, 1);
+    /* layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL,
-        P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
-        P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu2), NULL, A(IX_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias),
+        P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, &g_layer1_0_conv2,
+        1e-05f, 1);
+    /* layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
-        P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu1), NULL, A(IX_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias),
+        P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, &g_layer1_1_conv1,
+        1e-05f, 1);
+    /* layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL,
-        P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
-        P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu2), NULL, A(IX_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
+        P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_conv2,
+        1e-05f, 1);
+    /* layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
-        P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-        P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_2_relu1), NULL, A(IX_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), NULL, NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias),
+        P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, &g_layer1_2_conv1,
+        1e-05f, 1);
+    /* layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL,
-        P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
-        P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
-    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu2),
-        P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
-    /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_2_relu2), NULL, A(IX_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias),
+        P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_conv2,
+        1e-05f, 1);
+    /* layer1.3.conv1 + layer1.3.bn1 + layer1.3.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
-        P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
-        P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
-        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
-    /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_3_relu1), NULL, A(IX_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), NULL, NULL, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias),
+        P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), n, &g_layer1_3_conv1,
+        1e-05f, 1);
+    /* layer1.3.conv2 + layer1.3.bn2 + layer1.3.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), NULL,
-        P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
-        P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
-    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu2),
-        P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
-    /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_3_relu2), NULL, A(IX_layer1_3_relu1),
+        P(P_layer1_3_conv2_weight), NULL, NULL, P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias),
+        P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, &g_layer1_3_conv2,
+        1e-05f, 1);
+    /* layer1.4.conv1 + layer1.4.bn1 + layer1.4.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
-        P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
-        P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
-        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
-    /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_4_relu1), NULL, A(IX_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), NULL, NULL, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias),
+        P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), n, &g_layer1_4_conv1,
+        1e-05f, 1);
+    /* layer1.4.conv2 + layer1.4.bn2 + layer1.4.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), NULL,
-        P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
-        P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
-    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu2),
-        P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
-    /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_4_relu2), NULL, A(IX_layer1_4_relu1),
+        P(P_layer1_4_conv2_weight), NULL, NULL, P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias),
+        P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, &g_layer1_4_conv2,
+        1e-05f, 1);
+    /* layer1.5.conv1 + layer1.5.bn1 + layer1.5.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
-        P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
-        P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
-        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
-    /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_5_relu1), NULL, A(IX_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), NULL, NULL, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias),
+        P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), n, &g_layer1_5_conv1,
+        1e-05f, 1);
+    /* layer1.5.conv2 + layer1.5.bn2 + layer1.5.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), NULL,
-        P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
-        P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
-    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), A(IX_layer3_5_relu2),
-        P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
-    /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_5_relu2), NULL, A(IX_layer1_5_relu1),
+        P(P_layer1_5_conv2_weight), NULL, NULL, P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias),
+        P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, &g_layer1_5_conv2,
+        1e-05f, 1);
+    /* layer1.6.conv1 + layer1.6.bn1 + layer1.6.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), NULL,
-        P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
-        P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
-    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), A(IX_layer3_6_relu1),
-        P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
-    /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_6_relu1), NULL, A(IX_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), NULL, NULL, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias),
+        P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), n, &g_layer1_6_conv1,
+        1e-05f, 1);
+    /* layer1.6.conv2 + layer1.6.bn2 + layer1.6.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu2), A(IX_layer3_6_conv2), NULL,
-        P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean),
-        P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2, 1e-05f);
-    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), A(IX_layer3_6_relu2),
-        P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
-    /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_6_relu2), NULL, A(IX_layer1_6_relu1),
+        P(P_layer1_6_conv2_weight), NULL, NULL, P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias),
+        P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, &g_layer1_6_conv2,
+        1e-05f, 1);
+    /* layer1.7.conv1 + layer1.7.bn1 + layer1.7.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), NULL,
-        P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
-        P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
-    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), A(IX_layer3_7_relu1),
-        P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
-    /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_7_relu1), NULL, A(IX_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), NULL, NULL, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias),
+        P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), n, &g_layer1_7_conv1,
+        1e-05f, 1);
+    /* layer1.7.conv2 + layer1.7.bn2 + layer1.7.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu2), A(IX_layer3_7_conv2), NULL,
-        P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean),
-        P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2, 1e-05f);
-    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), A(IX_layer3_7_relu2),
-        P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
-    /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_7_relu2), NULL, A(IX_layer1_7_relu1),
+        P(P_layer1_7_conv2_weight), NULL, NULL, P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias),
+        P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, &g_layer1_7_conv2,
+        1e-05f, 1);
+    /* layer1.8.conv1 + layer1.8.bn1 + layer1.8.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), NULL,
-        P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
-        P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
-    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), A(IX_layer3_8_relu1),
-        P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
-    /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_8_relu1), NULL, A(IX_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), NULL, NULL, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias),
+        P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), n, &g_layer1_8_conv1,
+        1e-05f, 1);
+    /* layer1.8.conv2 + layer1.8.bn2 + layer1.8.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84, 86) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu2), A(IX_layer3_8_conv2), NULL,
-        P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean),
-        P(P_layer3_8_bn2_running_var), n, &g_layer3_8_bn2, 1e-05f);
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_8_relu2), NULL, A(IX_layer1_8_relu1),
+        P(P_layer1_8_conv2_weight), NULL, NULL, P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias),
+        P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, &g_layer1_8_conv2,
+        1e-05f, 1);
+    /* layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu1), IT(IT_layer2_0_conv1),
+        A(IX_layer1_8_relu2), P(P_layer2_0_conv1_weight), NULL, NULL, P(P_layer2_0_bn1_weight),
+        P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n,
+        &g_layer2_0_conv1, 1e-05f, 1);
+    /* layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu2), NULL, A(IX_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), NULL, NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
+        P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_conv2,
+        1e-05f, 1);
+    /* layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu1), NULL, A(IX_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias),
+        P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, &g_layer2_1_conv1,
+        1e-05f, 1);
+    /* layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu2), NULL, A(IX_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
+        P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_conv2,
+        1e-05f, 1);
+    /* layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_2_relu1), NULL, A(IX_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), NULL, NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias),
+        P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, &g_layer2_2_conv1,
+        1e-05f, 1);
+    /* layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_2_relu2), NULL, A(IX_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias),
+        P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_conv2,
+        1e-05f, 1);
+    /* layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_3_relu1), NULL, A(IX_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), NULL, NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias),
+        P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, &g_layer2_3_conv1,
+        1e-05f, 1);
+    /* layer2.3.conv2 + layer2.3.bn2 + layer2.3.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_3_relu2), NULL, A(IX_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), NULL, NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias),
+        P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, &g_layer2_3_conv2,
+        1e-05f, 1);
+    /* layer2.4.conv1 + layer2.4.bn1 + layer2.4.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_4_relu1), NULL, A(IX_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), NULL, NULL, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias),
+        P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), n, &g_layer2_4_conv1,
+        1e-05f, 1);
+    /* layer2.4.conv2 + layer2.4.bn2 + layer2.4.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_4_relu2), NULL, A(IX_layer2_4_relu1),
+        P(P_layer2_4_conv2_weight), NULL, NULL, P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias),
+        P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, &g_layer2_4_conv2,
+        1e-05f, 1);
+    /* layer2.5.conv1 + layer2.5.bn1 + layer2.5.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_5_relu1), NULL, A(IX_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), NULL, NULL, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias),
+        P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), n, &g_layer2_5_conv1,
+        1e-05f, 1);
+    /* layer2.5.conv2 + layer2.5.bn2 + layer2.5.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_5_relu2), NULL, A(IX_layer2_5_relu1),
+        P(P_layer2_5_conv2_weight), NULL, NULL, P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias),
+        P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, &g_layer2_5_conv2,
+        1e-05f, 1);
+    /* layer2.6.conv1 + layer2.6.bn1 + layer2.6.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_6_relu1), NULL, A(IX_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), NULL, NULL, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias),
+        P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), n, &g_layer2_6_conv1,
+        1e-05f, 1);
+    /* layer2.6.conv2 + layer2.6.bn2 + layer2.6.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_6_relu2), NULL, A(IX_layer2_6_relu1),
+        P(P_layer2_6_conv2_weight), NULL, NULL, P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias),
+        P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, &g_layer2_6_conv2,
+        1e-05f, 1);
+    /* layer2.7.conv1 + layer2.7.bn1 + layer2.7.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_7_relu1), NULL, A(IX_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), NULL, NULL, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias),
+        P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), n, &g_layer2_7_conv1,
+        1e-05f, 1);
+    /* layer2.7.conv2 + layer2.7.bn2 + layer2.7.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_7_relu2), NULL, A(IX_layer2_7_relu1),
+        P(P_layer2_7_conv2_weight), NULL, NULL, P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias),
+        P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, &g_layer2_7_conv2,
+        1e-05f, 1);
+    /* layer2.8.conv1 + layer2.8.bn1 + layer2.8.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_8_relu1), NULL, A(IX_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), NULL, NULL, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias),
+        P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), n, &g_layer2_8_conv1,
+        1e-05f, 1);
+    /* layer2.8.conv2 + layer2.8.bn2 + layer2.8.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_8_relu2), NULL, A(IX_layer2_8_relu1),
+        P(P_layer2_8_conv2_weight), NULL, NULL, P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias),
+        P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, &g_layer2_8_conv2,
+        1e-05f, 1);
+    /* layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu1), IT(IT_layer3_0_conv1),
+        A(IX_layer2_8_relu2), P(P_layer3_0_conv1_weight), NULL, NULL, P(P_layer3_0_bn1_weight),
+        P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n,
+        &g_layer3_0_conv1, 1e-05f, 1);
+    /* layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu2), NULL, A(IX_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), NULL, NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
+        P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_conv2,
+        1e-05f, 1);
+    /* layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu1), NULL, A(IX_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias),
+        P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, &g_layer3_1_conv1,
+        1e-05f, 1);
+    /* layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu2), NULL, A(IX_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
+        P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_conv2,
+        1e-05f, 1);
+    /* layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_2_relu1), NULL, A(IX_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), NULL, NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias),
+        P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, &g_layer3_2_conv1,
+        1e-05f, 1);
+    /* layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_2_relu2), NULL, A(IX_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias),
+        P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_conv2,
+        1e-05f, 1);
+    /* layer3.3.conv1 + layer3.3.bn1 + layer3.3.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_3_relu1), NULL, A(IX_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), NULL, NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias),
+        P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, &g_layer3_3_conv1,
+        1e-05f, 1);
+    /* layer3.3.conv2 + layer3.3.bn2 + layer3.3.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_3_relu2), NULL, A(IX_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), NULL, NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias),
+        P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, &g_layer3_3_conv2,
+        1e-05f, 1);
+    /* layer3.4.conv1 + layer3.4.bn1 + layer3.4.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_4_relu1), NULL, A(IX_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), NULL, NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias),
+        P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, &g_layer3_4_conv1,
+        1e-05f, 1);
+    /* layer3.4.conv2 + layer3.4.bn2 + layer3.4.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_4_relu2), NULL, A(IX_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), NULL, NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias),
+        P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, &g_layer3_4_conv2,
+        1e-05f, 1);
+    /* layer3.5.conv1 + layer3.5.bn1 + layer3.5.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_5_relu1), NULL, A(IX_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), NULL, NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias),
+        P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, &g_layer3_5_conv1,
+        1e-05f, 1);
+    /* layer3.5.conv2 + layer3.5.bn2 + layer3.5.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_5_relu2), NULL, A(IX_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), NULL, NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias),
+        P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, &g_layer3_5_conv2,
+        1e-05f, 1);
+    /* layer3.6.conv1 + layer3.6.bn1 + layer3.6.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_6_relu1), NULL, A(IX_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), NULL, NULL, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias),
+        P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), n, &g_layer3_6_conv1,
+        1e-05f, 1);
+    /* layer3.6.conv2 + layer3.6.bn2 + layer3.6.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_6_relu2), NULL, A(IX_layer3_6_relu1),
+        P(P_layer3_6_conv2_weight), NULL, NULL, P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias),
+        P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, &g_layer3_6_conv2,
+        1e-05f, 1);
+    /* layer3.7.conv1 + layer3.7.bn1 + layer3.7.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_7_relu1), NULL, A(IX_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), NULL, NULL, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias),
+        P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), n, &g_layer3_7_conv1,
+        1e-05f, 1);
+    /* layer3.7.conv2 + layer3.7.bn2 + layer3.7.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_7_relu2), NULL, A(IX_layer3_7_relu1),
+        P(P_layer3_7_conv2_weight), NULL, NULL, P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias),
+        P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, &g_layer3_7_conv2,
+        1e-05f, 1);
+    /* layer3.8.conv1 + layer3.8.bn1 + layer3.8.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_8_relu1), NULL, A(IX_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), NULL, NULL, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias),
+        P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), n, &g_layer3_8_conv1,
+        1e-05f, 1);
+    /* layer3.8.conv2 + layer3.8.bn2 + layer3.8.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_8_relu2), NULL, A(IX_layer3_8_relu1),
+        P(P_layer3_8_conv2_weight), NULL, NULL, P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias),
+        P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, &g_layer3_8_conv2,
+        1e-05f, 1);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_8_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */

@@ -792,14 +792,14 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), NULL, A(X_relu), P(P_layer1_0_conv1_weight),
         P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -808,8 +808,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), NULL, A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_0_relu2);
@@ -817,8 +817,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
@@ -826,8 +826,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), NULL, A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_1_relu2);
@@ -835,8 +835,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
@@ -844,8 +844,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), NULL, A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_2_relu2);
@@ -853,8 +853,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
-        P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv1), NULL, A(X_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_relu1);
@@ -862,8 +862,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
-        P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv2), NULL, A(X_layer1_3_relu1),
+        P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_3_relu2);
@@ -871,8 +871,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
-        P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv1), NULL, A(X_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_relu1);
@@ -880,8 +880,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
-        P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv2), NULL, A(X_layer1_4_relu1),
+        P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_4_relu2);
@@ -889,8 +889,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
-        P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv1), NULL, A(X_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_relu1);
@@ -898,8 +898,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
-        P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv2), NULL, A(X_layer1_5_relu1),
+        P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_5_relu2);
@@ -907,8 +907,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
-        P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv1), NULL, A(X_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_relu1);
@@ -916,8 +916,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
-        P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv2), NULL, A(X_layer1_6_relu1),
+        P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_6_relu2);
@@ -925,8 +925,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
-        P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv1), NULL, A(X_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_relu1);
@@ -934,8 +934,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
-        P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv2), NULL, A(X_layer1_7_relu1),
+        P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_7_relu2);
@@ -943,8 +943,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
-        P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv1), NULL, A(X_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_relu1);
@@ -952,8 +952,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
-        P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv2), NULL, A(X_layer1_8_relu1),
+        P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer1_8_relu2);
@@ -961,7 +961,7 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -970,8 +970,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), NULL, A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_0_relu2);
@@ -979,8 +979,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
@@ -988,8 +988,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), NULL, A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_1_relu2);
@@ -997,8 +997,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
@@ -1006,8 +1006,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), NULL, A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_2_relu2);
@@ -1015,8 +1015,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
-        P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_relu1);
@@ -1024,8 +1024,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
-        P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), NULL, A(X_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_3_relu2);
@@ -1033,8 +1033,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
-        P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv1), NULL, A(X_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_relu1);
@@ -1042,8 +1042,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
-        P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv2), NULL, A(X_layer2_4_relu1),
+        P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_4_relu2);
@@ -1051,8 +1051,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
-        P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv1), NULL, A(X_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_relu1);
@@ -1060,8 +1060,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
-        P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv2), NULL, A(X_layer2_5_relu1),
+        P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_5_relu2);
@@ -1069,8 +1069,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
-        P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv1), NULL, A(X_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_relu1);
@@ -1078,8 +1078,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
-        P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv2), NULL, A(X_layer2_6_relu1),
+        P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_6_relu2);
@@ -1087,8 +1087,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
-        P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv1), NULL, A(X_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_relu1);
@@ -1096,8 +1096,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
-        P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv2), NULL, A(X_layer2_7_relu1),
+        P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_7_relu2);
@@ -1105,8 +1105,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
-        P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv1), NULL, A(X_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_relu1);
@@ -1114,8 +1114,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
-        P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv2), NULL, A(X_layer2_8_relu1),
+        P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer2_8_relu2);
@@ -1123,7 +1123,7 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -1132,8 +1132,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), NULL, A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_0_relu2);
@@ -1141,8 +1141,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
@@ -1150,8 +1150,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), NULL, A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_1_relu2);
@@ -1159,8 +1159,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
@@ -1168,8 +1168,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), NULL, A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_2_relu2);
@@ -1177,8 +1177,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
-        P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_relu1);
@@ -1186,8 +1186,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
-        P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), NULL, A(X_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_3_relu2);
@@ -1195,8 +1195,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
-        P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_relu1);
@@ -1204,8 +1204,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
-        P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), NULL, A(X_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_4_relu2);
@@ -1213,8 +1213,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
-        P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_relu1);
@@ -1222,8 +1222,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
-        P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), NULL, A(X_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_5_relu2);
@@ -1231,8 +1231,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
-        P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv1), NULL, A(X_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_relu1);
@@ -1240,8 +1240,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
-        P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv2), NULL, A(X_layer3_6_relu1),
+        P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_6_relu2);
@@ -1249,8 +1249,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
-        P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv1), NULL, A(X_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_relu1);
@@ -1258,8 +1258,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
-        P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv2), NULL, A(X_layer3_7_relu1),
+        P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_7_relu2);
@@ -1267,8 +1267,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
-        P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv1), NULL, A(X_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_relu1);
@@ -1276,8 +1276,8 @@ const float *plain56_nonorm_forward(float *params, float *arena, const float *x,
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
-        P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv2), NULL, A(X_layer3_8_relu1),
+        P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     RT_PROF(C_layer3_8_relu2);
@@ -1295,383 +1295,384 @@ const float *plain56_nonorm_infer(const float *params, float *arena, const float
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n,
+        &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), NULL, A(IX_relu), P(P_layer1_0_conv1_weight),
         P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), NULL, A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), NULL, A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), NULL, A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), NULL, A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), A(IX_layer1_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), NULL, A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_3_conv2), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), A(IX_layer1_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), NULL, A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), A(IX_layer1_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), NULL, A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_4_conv2), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), A(IX_layer1_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), NULL, A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), A(IX_layer1_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), NULL, A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_5_conv2), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), A(IX_layer1_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), NULL, A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), A(IX_layer1_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), NULL, A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_6_conv2), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), A(IX_layer1_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), NULL, A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), A(IX_layer1_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), NULL, A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_7_conv2), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), A(IX_layer1_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), NULL, A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), A(IX_layer1_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), NULL, A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_8_relu2), A(IX_layer1_8_conv2), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), NULL, A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), NULL, A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), NULL, A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), NULL, A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), NULL, A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), A(IX_layer2_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), NULL, A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), A(IX_layer2_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), NULL, A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_4_conv2), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), A(IX_layer2_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), NULL, A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), A(IX_layer2_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), NULL, A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_5_conv2), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), A(IX_layer2_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), NULL, A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), A(IX_layer2_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), NULL, A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_6_conv2), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), A(IX_layer2_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), NULL, A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), A(IX_layer2_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), NULL, A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_7_conv2), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), A(IX_layer2_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), NULL, A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), A(IX_layer2_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), NULL, A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_8_relu2), A(IX_layer2_8_conv2), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), NULL, A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), NULL, A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), NULL, A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), NULL, A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), NULL, A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), NULL, A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), NULL, A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), NULL, A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), NULL, A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), A(IX_layer3_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), NULL, A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), A(IX_layer3_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), NULL, A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_6_conv2), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), A(IX_layer3_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), NULL, A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), A(IX_layer3_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), NULL, A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_7_conv2), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), A(IX_layer3_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), NULL, A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), A(IX_layer3_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), NULL, A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */

@@ -261,44 +261,25 @@ enum {
     IX_conv1 = 0,  /* [64,112,112] */
     IX_relu = 802816,  /* [64,112,112] */
     IX_maxpool = 0,  /* [64,56,56] */
-    IX_layer1_0_conv1 = 200704,  /* [64,56,56] */
-    IX_layer1_0_relu1 = 401408,  /* [64,56,56] */
-    IX_layer1_0_conv2 = 200704,  /* [64,56,56] */
+    IX_layer1_0_relu1 = 200704,  /* [64,56,56] */
     IX_layer1_0_relu2 = 401408,  /* [64,56,56] */
-    IX_layer1_1_conv1 = 0,  /* [64,56,56] */
-    IX_layer1_1_relu1 = 200704,  /* [64,56,56] */
-    IX_layer1_1_conv2 = 0,  /* [64,56,56] */
+    IX_layer1_1_relu1 = 0,  /* [64,56,56] */
     IX_layer1_1_relu2 = 200704,  /* [64,56,56] */
-    IX_layer2_0_conv1 = 0,  /* [128,28,28] */
-    IX_layer2_0_relu1 = 100352,  /* [128,28,28] */
-    IX_layer2_0_conv2 = 0,  /* [128,28,28] */
-    IX_layer2_0_downsample_0 = 100352,  /* [128,28,28] */
-    IX_layer2_0_downsample_1 = 200704,  /* [128,28,28] */
-    IX_layer2_0_relu2 = 100352,  /* [128,28,28] */
-    IX_layer2_1_conv1 = 0,  /* [128,28,28] */
-    IX_layer2_1_relu1 = 200704,  /* [128,28,28] */
-    IX_layer2_1_conv2 = 0,  /* [128,28,28] */
-    IX_layer2_1_relu2 = 200704,  /* [128,28,28] */
-    IX_layer3_0_conv1 = 0,  /* [256,14,14] */
-    IX_layer3_0_relu1 = 50176,  /* [256,14,14] */
-    IX_layer3_0_conv2 = 0,  /* [256,14,14] */
-    IX_layer3_0_downsample_0 = 50176,  /* [256,14,14] */
-    IX_layer3_0_downsample_1 = 100352,  /* [256,14,14] */
-    IX_layer3_0_relu2 = 50176,  /* [256,14,14] */
-    IX_layer3_1_conv1 = 0,  /* [256,14,14] */
-    IX_layer3_1_relu1 = 100352,  /* [256,14,14] */
-    IX_layer3_1_conv2 = 0,  /* [256,14,14] */
-    IX_layer3_1_relu2 = 100352,  /* [256,14,14] */
-    IX_layer4_0_conv1 = 0,  /* [512,7,7] */
-    IX_layer4_0_relu1 = 25088,  /* [512,7,7] */
-    IX_layer4_0_conv2 = 0,  /* [512,7,7] */
-    IX_layer4_0_downsample_0 = 25088,  /* [512,7,7] */
-    IX_layer4_0_downsample_1 = 50176,  /* [512,7,7] */
-    IX_layer4_0_relu2 = 25088,  /* [512,7,7] */
-    IX_layer4_1_conv1 = 0,  /* [512,7,7] */
-    IX_layer4_1_relu1 = 50176,  /* [512,7,7] */
-    IX_layer4_1_conv2 = 0,  /* [512,7,7] */
-    IX_layer4_1_relu2 = 50176,  /* [512,7,7] */
+    IX_layer2_0_relu1 = 0,  /* [128,28,28] */
+    IX_layer2_0_downsample_1 = 100352,  /* [128,28,28] */
+    IX_layer2_0_relu2 = 200704,  /* [128,28,28] */
+    IX_layer2_1_relu1 = 0,  /* [128,28,28] */
+    IX_layer2_1_relu2 = 100352,  /* [128,28,28] */
+    IX_layer3_0_relu1 = 0,  /* [256,14,14] */
+    IX_layer3_0_downsample_1 = 50176,  /* [256,14,14] */
+    IX_layer3_0_relu2 = 100352,  /* [256,14,14] */
+    IX_layer3_1_relu1 = 0,  /* [256,14,14] */
+    IX_layer3_1_relu2 = 50176,  /* [256,14,14] */
+    IX_layer4_0_relu1 = 0,  /* [512,7,7] */
+    IX_layer4_0_downsample_1 = 25088,  /* [512,7,7] */
+    IX_layer4_0_relu2 = 50176,  /* [512,7,7] */
+    IX_layer4_1_relu1 = 0,  /* [512,7,7] */
+    IX_layer4_1_relu2 = 25088,  /* [512,7,7] */
     IX_avgpool = 0,  /* [512] */
     IX_fc = 512,  /* [1000] */
 };
@@ -584,8 +565,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), NULL,
-        n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), NULL, A(X_maxpool), P(P_layer1_0_conv1_weight),
+        NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
@@ -601,8 +582,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), NULL, A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_0_add1);
@@ -620,8 +601,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
@@ -637,8 +618,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), NULL, A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... ->
        [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_1_add1);
@@ -657,7 +638,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_1_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
@@ -674,13 +655,13 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        NULL, n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), NULL, A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_1_relu2),
-        P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0),
+        A(X_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_1);
@@ -713,8 +694,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
@@ -730,8 +711,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), NULL, A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... ->
        [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_1_add1);
@@ -750,7 +731,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_1_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
@@ -767,13 +748,13 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        NULL, n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), NULL, A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_1_relu2),
-        P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0),
+        A(X_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_1);
@@ -806,8 +787,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
@@ -823,8 +804,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), NULL, A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... ->
        [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_1_add1);
@@ -843,7 +824,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_0_conv1);
-    rt_conv2d_forward(A(X_layer4_0_conv1), T(T_layer4_0_conv1), A(X_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(X_layer4_0_conv1), T(T_layer4_0_conv1), A(X_layer3_1_relu2),
         P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
@@ -860,13 +841,13 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer4_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight),
-        NULL, n, &g_layer4_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer4_0_conv2), NULL, A(X_layer4_0_relu1),
+        P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer4_0_downsample_0);
-    rt_conv2d_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0), A(X_layer3_1_relu2),
-        P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0),
+        A(X_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer4_0_downsample_1);
@@ -899,8 +880,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight),
-        NULL, n, &g_layer4_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu2),
+        P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_bn1);
@@ -916,8 +897,8 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer4_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight),
-        NULL, n, &g_layer4_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer4_1_conv2), NULL, A(X_layer4_1_relu1),
+        P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... ->
        [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer4_1_add1);
@@ -954,214 +935,166 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL,
-        n, &g_layer1_0_conv1);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
-        P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... ->
-       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    /* layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu1), NULL, A(IX_maxpool),
+        P(P_layer1_0_conv1_weight), NULL, NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias),
+        P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, &g_layer1_0_conv1,
+        1e-05f, 1);
+    /* layer1.0.conv2 + layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(IX_layer1_0_relu2), A(IX_maxpool), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), A(IX_maxpool),
-            P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
-        P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... ->
-       [64,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu2), NULL, A(IX_layer1_0_relu1),
+            P(P_layer1_0_conv2_weight), NULL, A(IX_maxpool), P(P_layer1_0_bn2_weight),
+            P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
+            n, &g_layer1_0_conv2, 1e-05f, 1);
+    /* layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu1), NULL, A(IX_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias),
+        P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, &g_layer1_1_conv1,
+        1e-05f, 1);
+    /* layer1.1.conv2 + layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_0_relu2), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2),
-            A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
-            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
-            1e-05f);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_1_relu2),
-        P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
-        P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
-        A(IX_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, n,
-        &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu2), NULL, A(IX_layer1_1_relu1),
+            P(P_layer1_1_conv2_weight), NULL, A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight),
+            P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
+            n, &g_layer1_1_conv2, 1e-05f, 1);
+    /* layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu1), IT(IT_layer2_0_conv1),
+        A(IX_layer1_1_relu2), P(P_layer2_0_conv1_weight), NULL, NULL, P(P_layer2_0_bn1_weight),
+        P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n,
+        &g_layer2_0_conv1, 1e-05f, 1);
+    /* layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:85) */
-    rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_downsample_1), IT(IT_layer2_0_downsample_0),
+        A(IX_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, NULL,
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
         P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
-        &g_layer2_0_downsample_1, 1e-05f);
-    /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [128,28,28] ... ->
-       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        &g_layer2_0_downsample_0, 1e-05f, 0);
+    /* layer2.0.conv2 + layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [128,28,28] ... -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_downsample_1), (size_t)n * 100352);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2),
-            A(IX_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
-            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
-            1e-05f);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
-        P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... ->
-       [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu2), NULL, A(IX_layer2_0_relu1),
+            P(P_layer2_0_conv2_weight), NULL, A(IX_layer2_0_downsample_1),
+            P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
+            P(P_layer2_0_bn2_running_var), n, &g_layer2_0_conv2, 1e-05f, 1);
+    /* layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu1), NULL, A(IX_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias),
+        P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, &g_layer2_1_conv1,
+        1e-05f, 1);
+    /* layer2.1.conv2 + layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [128,28,28] ... -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_0_relu2), (size_t)n * 100352);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2),
-            A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
-            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
-            1e-05f);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_1_relu2),
-        P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
-        P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
-        A(IX_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, n,
-        &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu2), NULL, A(IX_layer2_1_relu1),
+            P(P_layer2_1_conv2_weight), NULL, A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight),
+            P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
+            n, &g_layer2_1_conv2, 1e-05f, 1);
+    /* layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu1), IT(IT_layer3_0_conv1),
+        A(IX_layer2_1_relu2), P(P_layer3_0_conv1_weight), NULL, NULL, P(P_layer3_0_bn1_weight),
+        P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n,
+        &g_layer3_0_conv1, 1e-05f, 1);
+    /* layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:85) */
-    rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_downsample_1), IT(IT_layer3_0_downsample_0),
+        A(IX_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, NULL,
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
         P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
-        &g_layer3_0_downsample_1, 1e-05f);
-    /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [256,14,14] ... ->
-       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        &g_layer3_0_downsample_0, 1e-05f, 0);
+    /* layer3.0.conv2 + layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [256,14,14] ... -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_downsample_1), (size_t)n * 50176);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2),
-            A(IX_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
-            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
-            1e-05f);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
-        P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... ->
-       [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu2), NULL, A(IX_layer3_0_relu1),
+            P(P_layer3_0_conv2_weight), NULL, A(IX_layer3_0_downsample_1),
+            P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
+            P(P_layer3_0_bn2_running_var), n, &g_layer3_0_conv2, 1e-05f, 1);
+    /* layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu1), NULL, A(IX_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias),
+        P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, &g_layer3_1_conv1,
+        1e-05f, 1);
+    /* layer3.1.conv2 + layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [256,14,14] ... -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_0_relu2), (size_t)n * 50176);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2),
-            A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
-            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
-            1e-05f);
-    /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer4_0_conv1), IT(IT_layer4_0_conv1), A(IX_layer3_1_relu2),
-        P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
-    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL,
-        P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
-        P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
-    /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer4_0_conv2), A(IX_layer4_0_relu1),
-        P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
-    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer4_0_downsample_0), IT(IT_layer4_0_downsample_0),
-        A(IX_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, n,
-        &g_layer4_0_downsample_0);
-    /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu2), NULL, A(IX_layer3_1_relu1),
+            P(P_layer3_1_conv2_weight), NULL, A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight),
+            P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
+            n, &g_layer3_1_conv2, 1e-05f, 1);
+    /* layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_0_relu1), IT(IT_layer4_0_conv1),
+        A(IX_layer3_1_relu2), P(P_layer4_0_conv1_weight), NULL, NULL, P(P_layer4_0_bn1_weight),
+        P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n,
+        &g_layer4_0_conv1, 1e-05f, 1);
+    /* layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:85) */
-    rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0),
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_0_downsample_1), IT(IT_layer4_0_downsample_0),
+        A(IX_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, NULL,
         P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
         P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
-        &g_layer4_0_downsample_1, 1e-05f);
-    /* layer4.0.bn2 + layer4.0.add1 + layer4.0.relu2: batchnorm + add + relu, [512,7,7] ... ->
-       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        &g_layer4_0_downsample_0, 1e-05f, 0);
+    /* layer4.0.conv2 + layer4.0.bn2 + layer4.0.add1 + layer4.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(IX_layer4_0_relu2), A(IX_layer4_0_downsample_1), (size_t)n * 25088);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu2), A(IX_layer4_0_conv2),
-            A(IX_layer4_0_downsample_1), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias),
-            P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2,
-            1e-05f);
-    /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer4_1_conv1), A(IX_layer4_0_relu2),
-        P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
-    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL,
-        P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
-        P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer4_1_conv2), A(IX_layer4_1_relu1),
-        P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
-    /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... ->
-       [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer4_0_relu2), NULL, A(IX_layer4_0_relu1),
+            P(P_layer4_0_conv2_weight), NULL, A(IX_layer4_0_downsample_1),
+            P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean),
+            P(P_layer4_0_bn2_running_var), n, &g_layer4_0_conv2, 1e-05f, 1);
+    /* layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_1_relu1), NULL, A(IX_layer4_0_relu2),
+        P(P_layer4_1_conv1_weight), NULL, NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias),
+        P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, &g_layer4_1_conv1,
+        1e-05f, 1);
+    /* layer4.1.conv2 + layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(IX_layer4_1_relu2), A(IX_layer4_0_relu2), (size_t)n * 25088);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu2), A(IX_layer4_1_conv2),
-            A(IX_layer4_0_relu2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias),
-            P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2,
-            1e-05f);
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer4_1_relu2), NULL, A(IX_layer4_1_relu1),
+            P(P_layer4_1_conv2_weight), NULL, A(IX_layer4_0_relu2), P(P_layer4_1_bn2_weight),
+            P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var),
+            n, &g_layer4_1_conv2, 1e-05f, 1);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer4_1_relu2), n, 512, 49);
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */

@@ -261,48 +261,27 @@ enum {
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
-    IX_conv1 = 0,  /* [16,28,28] */
-    IX_relu = 12544,  /* [16,28,28] */
-    IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_0_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_0_conv2 = 0,  /* [16,28,28] */
+    IX_relu = 0,  /* [16,28,28] */
+    IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_0_relu2 = 25088,  /* [16,28,28] */
-    IX_layer1_1_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_1_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_1_relu1 = 0,  /* [16,28,28] */
     IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_2_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_2_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_2_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_2_relu1 = 0,  /* [16,28,28] */
     IX_layer1_2_relu2 = 25088,  /* [16,28,28] */
-    IX_layer2_0_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_0_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_0_downsample_0 = 6272,  /* [32,14,14] */
-    IX_layer2_0_downsample_1 = 12544,  /* [32,14,14] */
-    IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_1_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_1_relu2 = 12544,  /* [32,14,14] */
-    IX_layer2_2_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_2_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
-    IX_layer3_0_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_0_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_0_downsample_0 = 3136,  /* [64,7,7] */
-    IX_layer3_0_downsample_1 = 6272,  /* [64,7,7] */
-    IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_1_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_1_relu2 = 6272,  /* [64,7,7] */
-    IX_layer3_2_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_2_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
+    IX_layer2_0_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_0_downsample_1 = 6272,  /* [32,14,14] */
+    IX_layer2_0_relu2 = 12544,  /* [32,14,14] */
+    IX_layer2_1_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_2_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_2_relu2 = 12544,  /* [32,14,14] */
+    IX_layer3_0_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_0_downsample_1 = 3136,  /* [64,7,7] */
+    IX_layer3_0_relu2 = 6272,  /* [64,7,7] */
+    IX_layer3_1_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_1_relu2 = 3136,  /* [64,7,7] */
+    IX_layer3_2_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_2_relu2 = 6272,  /* [64,7,7] */
     IX_avgpool = 0,  /* [64] */
     IX_fc = 64,  /* [10] */
 };
@@ -575,7 +554,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), NULL, x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
     if (training)
@@ -588,8 +567,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n,
-        &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), NULL, A(X_relu), P(P_layer1_0_conv1_weight),
+        NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
@@ -605,8 +584,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), NULL, A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_0_add1);
@@ -624,8 +603,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
@@ -641,8 +620,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), NULL, A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_1_add1);
@@ -661,8 +640,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        NULL, n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
@@ -678,8 +657,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        NULL, n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), NULL, A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_2_add1);
@@ -698,7 +677,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -715,13 +694,13 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        NULL, n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), NULL, A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu2),
-        P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0),
+        A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_1);
@@ -754,8 +733,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
@@ -771,8 +750,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), NULL, A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_1_add1);
@@ -791,8 +770,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        NULL, n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
@@ -808,8 +787,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        NULL, n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), NULL, A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_2_add1);
@@ -828,7 +807,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -845,13 +824,13 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        NULL, n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), NULL, A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_2_relu2),
-        P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0),
+        A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_1);
@@ -884,8 +863,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
@@ -901,8 +880,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), NULL, A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_1_add1);
@@ -921,8 +900,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        NULL, n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
@@ -938,8 +917,8 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        NULL, n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), NULL, A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_2_add1);
@@ -966,230 +945,180 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
 
 const float *resnet20_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
-    /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
-    /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
-    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-        P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n,
-        &g_layer1_0_conv1);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
-        P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    /* conv1 + bn1 + relu: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu, [1,28,28] ->
+       [16,28,28]  (specs/resnet.lua:27, 28, 29) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_relu), NULL, x, P(P_conv1_weight), NULL, NULL,
+        P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_conv1,
+        1e-05f, 1);
+    /* layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu1), NULL, A(IX_relu),
+        P(P_layer1_0_conv1_weight), NULL, NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias),
+        P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, &g_layer1_0_conv1,
+        1e-05f, 1);
+    /* layer1.0.conv2 + layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(IX_layer1_0_relu2), A(IX_relu), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), A(IX_relu),
-            P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
-        P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu2), NULL, A(IX_layer1_0_relu1),
+            P(P_layer1_0_conv2_weight), NULL, A(IX_relu), P(P_layer1_0_bn2_weight),
+            P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
+            n, &g_layer1_0_conv2, 1e-05f, 1);
+    /* layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu1), NULL, A(IX_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias),
+        P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, &g_layer1_1_conv1,
+        1e-05f, 1);
+    /* layer1.1.conv2 + layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_0_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2),
-            A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
-            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
-            1e-05f);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
-        P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-        P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu2), NULL, A(IX_layer1_1_relu1),
+            P(P_layer1_1_conv2_weight), NULL, A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight),
+            P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
+            n, &g_layer1_1_conv2, 1e-05f, 1);
+    /* layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_2_relu1), NULL, A(IX_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), NULL, NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias),
+        P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, &g_layer1_2_conv1,
+        1e-05f, 1);
+    /* layer1.2.conv2 + layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_1_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2),
-            A(IX_layer1_1_relu2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias),
-            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2,
-            1e-05f);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
-        P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
-        P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
-        A(IX_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), NULL, n,
-        &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_2_relu2), NULL, A(IX_layer1_2_relu1),
+            P(P_layer1_2_conv2_weight), NULL, A(IX_layer1_1_relu2), P(P_layer1_2_bn2_weight),
+            P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
+            n, &g_layer1_2_conv2, 1e-05f, 1);
+    /* layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu1), IT(IT_layer2_0_conv1),
+        A(IX_layer1_2_relu2), P(P_layer2_0_conv1_weight), NULL, NULL, P(P_layer2_0_bn1_weight),
+        P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n,
+        &g_layer2_0_conv1, 1e-05f, 1);
+    /* layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
-    rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_downsample_1), IT(IT_layer2_0_downsample_0),
+        A(IX_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), NULL, NULL,
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
         P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
-        &g_layer2_0_downsample_1, 1e-05f);
-    /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        &g_layer2_0_downsample_0, 1e-05f, 0);
+    /* layer2.0.conv2 + layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_downsample_1), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2),
-            A(IX_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
-            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
-            1e-05f);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
-        P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu2), NULL, A(IX_layer2_0_relu1),
+            P(P_layer2_0_conv2_weight), NULL, A(IX_layer2_0_downsample_1),
+            P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
+            P(P_layer2_0_bn2_running_var), n, &g_layer2_0_conv2, 1e-05f, 1);
+    /* layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu1), NULL, A(IX_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias),
+        P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, &g_layer2_1_conv1,
+        1e-05f, 1);
+    /* layer2.1.conv2 + layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_0_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2),
-            A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
-            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
-            1e-05f);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
-        P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-        P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu2), NULL, A(IX_layer2_1_relu1),
+            P(P_layer2_1_conv2_weight), NULL, A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight),
+            P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
+            n, &g_layer2_1_conv2, 1e-05f, 1);
+    /* layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_2_relu1), NULL, A(IX_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), NULL, NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias),
+        P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, &g_layer2_2_conv1,
+        1e-05f, 1);
+    /* layer2.2.conv2 + layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_1_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2),
-            A(IX_layer2_1_relu2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias),
-            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2,
-            1e-05f);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
-        P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_2_relu2), NULL, A(IX_layer2_2_relu1),
+            P(P_layer2_2_conv2_weight), NULL, A(IX_layer2_1_relu2), P(P_layer2_2_bn2_weight),
+            P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
+            n, &g_layer2_2_conv2, 1e-05f, 1);
+    /* layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
-        P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
-        A(IX_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), NULL, n,
-        &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:85) */
-    rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu1), IT(IT_layer3_0_conv1),
+        A(IX_layer2_2_relu2), P(P_layer3_0_conv1_weight), NULL, NULL, P(P_layer3_0_bn1_weight),
+        P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n,
+        &g_layer3_0_conv1, 1e-05f, 1);
+    /* layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85)
+       */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_downsample_1), IT(IT_layer3_0_downsample_0),
+        A(IX_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), NULL, NULL,
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
         P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
-        &g_layer3_0_downsample_1, 1e-05f);
-    /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        &g_layer3_0_downsample_0, 1e-05f, 0);
+    /* layer3.0.conv2 + layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_downsample_1), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2),
-            A(IX_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
-            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
-            1e-05f);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu2), NULL, A(IX_layer3_0_relu1),
+            P(P_layer3_0_conv2_weight), NULL, A(IX_layer3_0_downsample_1),
+            P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
+            P(P_layer3_0_bn2_running_var), n, &g_layer3_0_conv2, 1e-05f, 1);
+    /* layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
-        P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu1), NULL, A(IX_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias),
+        P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, &g_layer3_1_conv1,
+        1e-05f, 1);
+    /* layer3.1.conv2 + layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_0_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2),
-            A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
-            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
-            1e-05f);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu2), NULL, A(IX_layer3_1_relu1),
+            P(P_layer3_1_conv2_weight), NULL, A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight),
+            P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
+            n, &g_layer3_1_conv2, 1e-05f, 1);
+    /* layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
-        P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-        P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_2_relu1), NULL, A(IX_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), NULL, NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias),
+        P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, &g_layer3_2_conv1,
+        1e-05f, 1);
+    /* layer3.2.conv2 + layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_1_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2),
-            A(IX_layer3_1_relu2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias),
-            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2,
-            1e-05f);
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_2_relu2), NULL, A(IX_layer3_2_relu1),
+            P(P_layer3_2_conv2_weight), NULL, A(IX_layer3_1_relu2), P(P_layer3_2_bn2_weight),
+            P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
+            n, &g_layer3_2_conv2, 1e-05f, 1);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_2_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */

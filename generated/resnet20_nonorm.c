@@ -387,14 +387,14 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     (void)training;  /* no batchnorm: both modes compute the same */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), NULL, A(X_relu), P(P_layer1_0_conv1_weight),
         P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -403,8 +403,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), NULL, A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_0_add1);
@@ -419,8 +419,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
@@ -428,8 +428,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), NULL, A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_1_add1);
@@ -445,8 +445,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
@@ -454,8 +454,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), NULL, A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_2_add1);
@@ -471,7 +471,7 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -480,13 +480,13 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), NULL, A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu2),
-        P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
+    rt_conv2d_direct_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0),
+        A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
         &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -503,8 +503,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
@@ -512,8 +512,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), NULL, A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_1_add1);
@@ -529,8 +529,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
@@ -538,8 +538,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), NULL, A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_2_add1);
@@ -555,7 +555,7 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -564,13 +564,13 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), NULL, A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_2_relu2),
-        P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
+    rt_conv2d_direct_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0),
+        A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
         &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -587,8 +587,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
@@ -596,8 +596,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), NULL, A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_1_add1);
@@ -613,8 +613,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
@@ -622,8 +622,8 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), NULL, A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_2_add1);
@@ -648,19 +648,20 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
 const float *resnet20_nonorm_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n,
+        &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), NULL, A(IX_relu), P(P_layer1_0_conv1_weight),
         P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), NULL, A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -673,14 +674,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), NULL, A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -694,14 +695,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), NULL, A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -715,18 +716,18 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), NULL, A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
+    rt_conv2d_direct_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias),
         n, &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
@@ -741,14 +742,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), NULL, A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -762,14 +763,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), NULL, A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -783,18 +784,18 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), NULL, A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
+    rt_conv2d_direct_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias),
         n, &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
@@ -809,14 +810,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), NULL, A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -830,14 +831,14 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), NULL, A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */

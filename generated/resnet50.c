@@ -617,110 +617,58 @@ enum {
     IX_conv1 = 0,  /* [64,112,112] */
     IX_relu = 802816,  /* [64,112,112] */
     IX_maxpool = 0,  /* [64,56,56] */
-    IX_layer1_0_conv1 = 200704,  /* [64,56,56] */
-    IX_layer1_0_relu1 = 401408,  /* [64,56,56] */
-    IX_layer1_0_conv2 = 200704,  /* [64,56,56] */
+    IX_layer1_0_relu1 = 200704,  /* [64,56,56] */
     IX_layer1_0_relu2 = 401408,  /* [64,56,56] */
-    IX_layer1_0_conv3 = 602112,  /* [256,56,56] */
-    IX_layer1_0_downsample_0 = 1404928,  /* [256,56,56] */
-    IX_layer1_0_downsample_1 = 2207744,  /* [256,56,56] */
+    IX_layer1_0_downsample_1 = 602112,  /* [256,56,56] */
     IX_layer1_0_relu3 = 1404928,  /* [256,56,56] */
-    IX_layer1_1_conv1 = 0,  /* [64,56,56] */
-    IX_layer1_1_relu1 = 200704,  /* [64,56,56] */
-    IX_layer1_1_conv2 = 0,  /* [64,56,56] */
+    IX_layer1_1_relu1 = 0,  /* [64,56,56] */
     IX_layer1_1_relu2 = 200704,  /* [64,56,56] */
-    IX_layer1_1_conv3 = 401408,  /* [256,56,56] */
-    IX_layer1_1_relu3 = 2207744,  /* [256,56,56] */
-    IX_layer1_2_conv1 = 0,  /* [64,56,56] */
-    IX_layer1_2_relu1 = 200704,  /* [64,56,56] */
-    IX_layer1_2_conv2 = 0,  /* [64,56,56] */
+    IX_layer1_1_relu3 = 401408,  /* [256,56,56] */
+    IX_layer1_2_relu1 = 0,  /* [64,56,56] */
     IX_layer1_2_relu2 = 200704,  /* [64,56,56] */
-    IX_layer1_2_conv3 = 401408,  /* [256,56,56] */
     IX_layer1_2_relu3 = 1204224,  /* [256,56,56] */
-    IX_layer2_0_conv1 = 0,  /* [128,56,56] */
-    IX_layer2_0_relu1 = 401408,  /* [128,56,56] */
-    IX_layer2_0_conv2 = 0,  /* [128,28,28] */
-    IX_layer2_0_relu2 = 100352,  /* [128,28,28] */
-    IX_layer2_0_conv3 = 200704,  /* [512,28,28] */
-    IX_layer2_0_downsample_0 = 602112,  /* [512,28,28] */
-    IX_layer2_0_downsample_1 = 1003520,  /* [512,28,28] */
-    IX_layer2_0_relu3 = 602112,  /* [512,28,28] */
-    IX_layer2_1_conv1 = 0,  /* [128,28,28] */
-    IX_layer2_1_relu1 = 100352,  /* [128,28,28] */
-    IX_layer2_1_conv2 = 0,  /* [128,28,28] */
+    IX_layer2_0_relu1 = 0,  /* [128,56,56] */
+    IX_layer2_0_relu2 = 401408,  /* [128,28,28] */
+    IX_layer2_0_downsample_1 = 0,  /* [512,28,28] */
+    IX_layer2_0_relu3 = 501760,  /* [512,28,28] */
+    IX_layer2_1_relu1 = 0,  /* [128,28,28] */
     IX_layer2_1_relu2 = 100352,  /* [128,28,28] */
-    IX_layer2_1_conv3 = 200704,  /* [512,28,28] */
-    IX_layer2_1_relu3 = 1003520,  /* [512,28,28] */
-    IX_layer2_2_conv1 = 0,  /* [128,28,28] */
-    IX_layer2_2_relu1 = 100352,  /* [128,28,28] */
-    IX_layer2_2_conv2 = 0,  /* [128,28,28] */
+    IX_layer2_1_relu3 = 903168,  /* [512,28,28] */
+    IX_layer2_2_relu1 = 0,  /* [128,28,28] */
     IX_layer2_2_relu2 = 100352,  /* [128,28,28] */
-    IX_layer2_2_conv3 = 200704,  /* [512,28,28] */
-    IX_layer2_2_relu3 = 602112,  /* [512,28,28] */
-    IX_layer2_3_conv1 = 0,  /* [128,28,28] */
-    IX_layer2_3_relu1 = 100352,  /* [128,28,28] */
-    IX_layer2_3_conv2 = 0,  /* [128,28,28] */
+    IX_layer2_2_relu3 = 200704,  /* [512,28,28] */
+    IX_layer2_3_relu1 = 0,  /* [128,28,28] */
     IX_layer2_3_relu2 = 100352,  /* [128,28,28] */
-    IX_layer2_3_conv3 = 200704,  /* [512,28,28] */
-    IX_layer2_3_relu3 = 1003520,  /* [512,28,28] */
-    IX_layer3_0_conv1 = 0,  /* [256,28,28] */
-    IX_layer3_0_relu1 = 200704,  /* [256,28,28] */
-    IX_layer3_0_conv2 = 0,  /* [256,14,14] */
-    IX_layer3_0_relu2 = 50176,  /* [256,14,14] */
-    IX_layer3_0_conv3 = 100352,  /* [1024,14,14] */
-    IX_layer3_0_downsample_0 = 301056,  /* [1024,14,14] */
-    IX_layer3_0_downsample_1 = 501760,  /* [1024,14,14] */
-    IX_layer3_0_relu3 = 301056,  /* [1024,14,14] */
-    IX_layer3_1_conv1 = 0,  /* [256,14,14] */
-    IX_layer3_1_relu1 = 50176,  /* [256,14,14] */
-    IX_layer3_1_conv2 = 0,  /* [256,14,14] */
+    IX_layer2_3_relu3 = 602112,  /* [512,28,28] */
+    IX_layer3_0_relu1 = 0,  /* [256,28,28] */
+    IX_layer3_0_relu2 = 200704,  /* [256,14,14] */
+    IX_layer3_0_downsample_1 = 0,  /* [1024,14,14] */
+    IX_layer3_0_relu3 = 250880,  /* [1024,14,14] */
+    IX_layer3_1_relu1 = 0,  /* [256,14,14] */
     IX_layer3_1_relu2 = 50176,  /* [256,14,14] */
-    IX_layer3_1_conv3 = 100352,  /* [1024,14,14] */
-    IX_layer3_1_relu3 = 501760,  /* [1024,14,14] */
-    IX_layer3_2_conv1 = 0,  /* [256,14,14] */
-    IX_layer3_2_relu1 = 50176,  /* [256,14,14] */
-    IX_layer3_2_conv2 = 0,  /* [256,14,14] */
+    IX_layer3_1_relu3 = 451584,  /* [1024,14,14] */
+    IX_layer3_2_relu1 = 0,  /* [256,14,14] */
     IX_layer3_2_relu2 = 50176,  /* [256,14,14] */
-    IX_layer3_2_conv3 = 100352,  /* [1024,14,14] */
-    IX_layer3_2_relu3 = 301056,  /* [1024,14,14] */
-    IX_layer3_3_conv1 = 0,  /* [256,14,14] */
-    IX_layer3_3_relu1 = 50176,  /* [256,14,14] */
-    IX_layer3_3_conv2 = 0,  /* [256,14,14] */
+    IX_layer3_2_relu3 = 100352,  /* [1024,14,14] */
+    IX_layer3_3_relu1 = 0,  /* [256,14,14] */
     IX_layer3_3_relu2 = 50176,  /* [256,14,14] */
-    IX_layer3_3_conv3 = 100352,  /* [1024,14,14] */
-    IX_layer3_3_relu3 = 501760,  /* [1024,14,14] */
-    IX_layer3_4_conv1 = 0,  /* [256,14,14] */
-    IX_layer3_4_relu1 = 50176,  /* [256,14,14] */
-    IX_layer3_4_conv2 = 0,  /* [256,14,14] */
+    IX_layer3_3_relu3 = 301056,  /* [1024,14,14] */
+    IX_layer3_4_relu1 = 0,  /* [256,14,14] */
     IX_layer3_4_relu2 = 50176,  /* [256,14,14] */
-    IX_layer3_4_conv3 = 100352,  /* [1024,14,14] */
-    IX_layer3_4_relu3 = 301056,  /* [1024,14,14] */
-    IX_layer3_5_conv1 = 0,  /* [256,14,14] */
-    IX_layer3_5_relu1 = 50176,  /* [256,14,14] */
-    IX_layer3_5_conv2 = 0,  /* [256,14,14] */
+    IX_layer3_4_relu3 = 100352,  /* [1024,14,14] */
+    IX_layer3_5_relu1 = 0,  /* [256,14,14] */
     IX_layer3_5_relu2 = 50176,  /* [256,14,14] */
-    IX_layer3_5_conv3 = 100352,  /* [1024,14,14] */
-    IX_layer3_5_relu3 = 501760,  /* [1024,14,14] */
-    IX_layer4_0_conv1 = 0,  /* [512,14,14] */
-    IX_layer4_0_relu1 = 100352,  /* [512,14,14] */
-    IX_layer4_0_conv2 = 0,  /* [512,7,7] */
-    IX_layer4_0_relu2 = 25088,  /* [512,7,7] */
-    IX_layer4_0_conv3 = 50176,  /* [2048,7,7] */
-    IX_layer4_0_downsample_0 = 150528,  /* [2048,7,7] */
-    IX_layer4_0_downsample_1 = 250880,  /* [2048,7,7] */
-    IX_layer4_0_relu3 = 150528,  /* [2048,7,7] */
-    IX_layer4_1_conv1 = 0,  /* [512,7,7] */
-    IX_layer4_1_relu1 = 25088,  /* [512,7,7] */
-    IX_layer4_1_conv2 = 0,  /* [512,7,7] */
+    IX_layer3_5_relu3 = 301056,  /* [1024,14,14] */
+    IX_layer4_0_relu1 = 0,  /* [512,14,14] */
+    IX_layer4_0_relu2 = 100352,  /* [512,7,7] */
+    IX_layer4_0_downsample_1 = 0,  /* [2048,7,7] */
+    IX_layer4_0_relu3 = 125440,  /* [2048,7,7] */
+    IX_layer4_1_relu1 = 0,  /* [512,7,7] */
     IX_layer4_1_relu2 = 25088,  /* [512,7,7] */
-    IX_layer4_1_conv3 = 50176,  /* [2048,7,7] */
-    IX_layer4_1_relu3 = 250880,  /* [2048,7,7] */
-    IX_layer4_2_conv1 = 0,  /* [512,7,7] */
-    IX_layer4_2_relu1 = 25088,  /* [512,7,7] */
-    IX_layer4_2_conv2 = 0,  /* [512,7,7] */
+    IX_layer4_1_relu3 = 225792,  /* [2048,7,7] */
+    IX_layer4_2_relu1 = 0,  /* [512,7,7] */
     IX_layer4_2_relu2 = 25088,  /* [512,7,7] */
-    IX_layer4_2_conv3 = 50176,  /* [2048,7,7] */
-    IX_layer4_2_relu3 = 150528,  /* [2048,7,7] */
+    IX_layer4_2_relu3 = 50176,  /* [2048,7,7] */
     IX_avgpool = 0,  /* [2048] */
     IX_fc = 2048,  /* [1000] */
 };
@@ -1337,8 +1285,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), NULL,
-        n, &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), NULL, A(X_maxpool), P(P_layer1_0_conv1_weight),
+        NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_bn1);
@@ -1354,8 +1302,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), NULL, A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_0_bn2);
@@ -1371,12 +1319,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_0_conv3);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight),
-        NULL, n, &g_layer1_0_conv3);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv3), NULL, A(X_layer1_0_relu2),
+        P(P_layer1_0_conv3_weight), NULL, n, &g_layer1_0_conv3);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer1_0_downsample_0);
-    rt_conv2d_direct_forward(A(X_layer1_0_downsample_0), A(X_maxpool),
+    rt_conv2d_direct_forward(A(X_layer1_0_downsample_0), NULL, A(X_maxpool),
         P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:101) */
@@ -1410,8 +1358,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight),
-        NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu3),
+        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_1_bn1);
@@ -1427,8 +1375,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), NULL, A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_1_bn2);
@@ -1444,8 +1392,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_1_conv3);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight),
-        NULL, n, &g_layer1_1_conv3);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv3), NULL, A(X_layer1_1_relu2),
+        P(P_layer1_1_conv3_weight), NULL, n, &g_layer1_1_conv3);
     /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer1_1_add1);
@@ -1464,8 +1412,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight),
-        NULL, n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu3),
+        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_2_bn1);
@@ -1481,8 +1429,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        NULL, n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), NULL, A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer1_2_bn2);
@@ -1498,8 +1446,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer1_2_conv3);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight),
-        NULL, n, &g_layer1_2_conv3);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv3), NULL, A(X_layer1_2_relu2),
+        P(P_layer1_2_conv3_weight), NULL, n, &g_layer1_2_conv3);
     /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer1_2_add1);
@@ -1518,8 +1466,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight),
-        NULL, n, &g_layer2_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), NULL, A(X_layer1_2_relu3),
+        P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_0_bn1);
@@ -1535,7 +1483,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), T(T_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -1552,13 +1500,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_0_conv3);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight),
-        NULL, n, &g_layer2_0_conv3);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv3), NULL, A(X_layer2_0_relu2),
+        P(P_layer2_0_conv3_weight), NULL, n, &g_layer2_0_conv3);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer2_0_downsample_0);
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_2_relu3),
-        P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0),
+        A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer2_0_downsample_1);
@@ -1591,8 +1539,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight),
-        NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu3),
+        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_1_bn1);
@@ -1608,8 +1556,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), NULL, A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_1_bn2);
@@ -1625,8 +1573,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_1_conv3);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight),
-        NULL, n, &g_layer2_1_conv3);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv3), NULL, A(X_layer2_1_relu2),
+        P(P_layer2_1_conv3_weight), NULL, n, &g_layer2_1_conv3);
     /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer2_1_add1);
@@ -1645,8 +1593,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight),
-        NULL, n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu3),
+        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_2_bn1);
@@ -1662,8 +1610,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        NULL, n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), NULL, A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_2_bn2);
@@ -1679,8 +1627,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_2_conv3);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight),
-        NULL, n, &g_layer2_2_conv3);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv3), NULL, A(X_layer2_2_relu2),
+        P(P_layer2_2_conv3_weight), NULL, n, &g_layer2_2_conv3);
     /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer2_2_add1);
@@ -1699,8 +1647,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight),
-        NULL, n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu3),
+        P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_3_bn1);
@@ -1716,8 +1664,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
-        NULL, n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), NULL, A(X_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer2_3_bn2);
@@ -1733,8 +1681,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer2_3_conv3);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight),
-        NULL, n, &g_layer2_3_conv3);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv3), NULL, A(X_layer2_3_relu2),
+        P(P_layer2_3_conv3_weight), NULL, n, &g_layer2_3_conv3);
     /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer2_3_add1);
@@ -1753,8 +1701,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight),
-        NULL, n, &g_layer3_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), NULL, A(X_layer2_3_relu3),
+        P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_0_bn1);
@@ -1770,7 +1718,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), T(T_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -1787,13 +1735,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_0_conv3);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight),
-        NULL, n, &g_layer3_0_conv3);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv3), NULL, A(X_layer3_0_relu2),
+        P(P_layer3_0_conv3_weight), NULL, n, &g_layer3_0_conv3);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer3_0_downsample_0);
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_3_relu3),
-        P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0),
+        A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer3_0_downsample_1);
@@ -1827,8 +1775,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight),
-        NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu3),
+        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_1_bn1);
@@ -1844,8 +1792,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), NULL, A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_1_bn2);
@@ -1861,8 +1809,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_1_conv3);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight),
-        NULL, n, &g_layer3_1_conv3);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv3), NULL, A(X_layer3_1_relu2),
+        P(P_layer3_1_conv3_weight), NULL, n, &g_layer3_1_conv3);
     /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -1882,8 +1830,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight),
-        NULL, n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu3),
+        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_2_bn1);
@@ -1899,8 +1847,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        NULL, n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), NULL, A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_2_bn2);
@@ -1916,8 +1864,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_2_conv3);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight),
-        NULL, n, &g_layer3_2_conv3);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv3), NULL, A(X_layer3_2_relu2),
+        P(P_layer3_2_conv3_weight), NULL, n, &g_layer3_2_conv3);
     /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -1937,8 +1885,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight),
-        NULL, n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu3),
+        P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_3_bn1);
@@ -1954,8 +1902,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
-        NULL, n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), NULL, A(X_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_3_bn2);
@@ -1971,8 +1919,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_3_conv3);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight),
-        NULL, n, &g_layer3_3_conv3);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv3), NULL, A(X_layer3_3_relu2),
+        P(P_layer3_3_conv3_weight), NULL, n, &g_layer3_3_conv3);
     /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -1992,8 +1940,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight),
-        NULL, n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu3),
+        P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_4_bn1);
@@ -2009,8 +1957,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
-        NULL, n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), NULL, A(X_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_4_bn2);
@@ -2026,8 +1974,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_4_conv3);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight),
-        NULL, n, &g_layer3_4_conv3);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv3), NULL, A(X_layer3_4_relu2),
+        P(P_layer3_4_conv3_weight), NULL, n, &g_layer3_4_conv3);
     /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -2047,8 +1995,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight),
-        NULL, n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu3),
+        P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_5_bn1);
@@ -2064,8 +2012,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
-        NULL, n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), NULL, A(X_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer3_5_bn2);
@@ -2081,8 +2029,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer3_5_conv3);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight),
-        NULL, n, &g_layer3_5_conv3);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv3), NULL, A(X_layer3_5_relu2),
+        P(P_layer3_5_conv3_weight), NULL, n, &g_layer3_5_conv3);
     /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
        */
@@ -2102,8 +2050,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight),
-        NULL, n, &g_layer4_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer4_0_conv1), NULL, A(X_layer3_5_relu3),
+        P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_0_bn1);
@@ -2119,7 +2067,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_0_conv2);
-    rt_conv2d_forward(A(X_layer4_0_conv2), T(T_layer4_0_conv2), A(X_layer4_0_relu1),
+    rt_conv2d_direct_forward(A(X_layer4_0_conv2), T(T_layer4_0_conv2), A(X_layer4_0_relu1),
         P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
@@ -2136,13 +2084,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_0_conv3);
-    rt_conv2d_direct_forward(A(X_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight),
-        NULL, n, &g_layer4_0_conv3);
+    rt_conv2d_direct_forward(A(X_layer4_0_conv3), NULL, A(X_layer4_0_relu2),
+        P(P_layer4_0_conv3_weight), NULL, n, &g_layer4_0_conv3);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer4_0_downsample_0);
-    rt_conv2d_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0), A(X_layer3_5_relu3),
-        P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer4_0_downsample_0), T(T_layer4_0_downsample_0),
+        A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer4_0_downsample_1);
@@ -2175,8 +2123,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight),
-        NULL, n, &g_layer4_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu3),
+        P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_1_bn1);
@@ -2192,8 +2140,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight),
-        NULL, n, &g_layer4_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer4_1_conv2), NULL, A(X_layer4_1_relu1),
+        P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_1_bn2);
@@ -2209,8 +2157,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_1_conv3);
-    rt_conv2d_direct_forward(A(X_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight),
-        NULL, n, &g_layer4_1_conv3);
+    rt_conv2d_direct_forward(A(X_layer4_1_conv3), NULL, A(X_layer4_1_relu2),
+        P(P_layer4_1_conv3_weight), NULL, n, &g_layer4_1_conv3);
     /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer4_1_add1);
@@ -2229,8 +2177,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight),
-        NULL, n, &g_layer4_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer4_2_conv1), NULL, A(X_layer4_1_relu3),
+        P(P_layer4_2_conv1_weight), NULL, n, &g_layer4_2_conv1);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_2_bn1);
@@ -2246,8 +2194,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight),
-        NULL, n, &g_layer4_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer4_2_conv2), NULL, A(X_layer4_2_relu1),
+        P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
     RT_PROF(C_layer4_2_bn2);
@@ -2263,8 +2211,8 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
     RT_PROF(C_layer4_2_conv3);
-    rt_conv2d_direct_forward(A(X_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight),
-        NULL, n, &g_layer4_2_conv3);
+    rt_conv2d_direct_forward(A(X_layer4_2_conv3), NULL, A(X_layer4_2_relu2),
+        P(P_layer4_2_conv3_weight), NULL, n, &g_layer4_2_conv3);
     /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     RT_PROF(C_layer4_2_add1);
@@ -2301,551 +2249,421 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
-    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL,
-        n, &g_layer1_0_conv1);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
-        P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL,
-        P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-        P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
-    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv3), A(IX_layer1_0_relu2),
-        P(P_layer1_0_conv3_weight), NULL, n, &g_layer1_0_conv3);
-    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_downsample_0), A(IX_maxpool),
-        P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
-    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+    /* layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu1), NULL, A(IX_maxpool),
+        P(P_layer1_0_conv1_weight), NULL, NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias),
+        P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, &g_layer1_0_conv1,
+        1e-05f, 1);
+    /* layer1.0.conv2 + layer1.0.bn2 + layer1.0.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu2), NULL, A(IX_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias),
+        P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, &g_layer1_0_conv2,
+        1e-05f, 1);
+    /* layer1.0.downsample.0 + layer1.0.downsample.1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:101) */
-    rt_batchnorm_forward_eval(A(IX_layer1_0_downsample_1), A(IX_layer1_0_downsample_0),
-        P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias),
-        P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n,
-        &g_layer1_0_downsample_1, 1e-05f);
-    /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... ->
-       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_downsample_1), NULL, A(IX_maxpool),
+        P(P_layer1_0_downsample_0_weight), NULL, NULL, P(P_layer1_0_downsample_1_weight),
+        P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean),
+        P(P_layer1_0_downsample_1_running_var), n, &g_layer1_0_downsample_0, 1e-05f, 0);
+    /* layer1.0.conv3 + layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [64,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(IX_layer1_0_relu3), A(IX_layer1_0_downsample_1), (size_t)n * 802816);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu3), A(IX_layer1_0_conv3),
-            A(IX_layer1_0_downsample_1), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias),
-            P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, &g_layer1_0_bn3,
-            1e-05f);
-    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu3),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
-        P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL,
-        P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
-        P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
-    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv3), A(IX_layer1_1_relu2),
-        P(P_layer1_1_conv3_weight), NULL, n, &g_layer1_1_conv3);
-    /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... ->
-       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu3), NULL, A(IX_layer1_0_relu2),
+            P(P_layer1_0_conv3_weight), NULL, A(IX_layer1_0_downsample_1),
+            P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), P(P_layer1_0_bn3_running_mean),
+            P(P_layer1_0_bn3_running_var), n, &g_layer1_0_conv3, 1e-05f, 1);
+    /* layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu1), NULL, A(IX_layer1_0_relu3),
+        P(P_layer1_1_conv1_weight), NULL, NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias),
+        P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, &g_layer1_1_conv1,
+        1e-05f, 1);
+    /* layer1.1.conv2 + layer1.1.bn2 + layer1.1.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu2), NULL, A(IX_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
+        P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_conv2,
+        1e-05f, 1);
+    /* layer1.1.conv3 + layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [64,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(IX_layer1_1_relu3), A(IX_layer1_0_relu3), (size_t)n * 802816);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu3), A(IX_layer1_1_conv3),
-            A(IX_layer1_0_relu3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias),
-            P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, &g_layer1_1_bn3,
-            1e-05f);
-    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu3),
-        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
-        P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-        P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL,
-        P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
-        P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
-    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv3), A(IX_layer1_2_relu2),
-        P(P_layer1_2_conv3_weight), NULL, n, &g_layer1_2_conv3);
-    /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... ->
-       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu3), NULL, A(IX_layer1_1_relu2),
+            P(P_layer1_1_conv3_weight), NULL, A(IX_layer1_0_relu3), P(P_layer1_1_bn3_weight),
+            P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var),
+            n, &g_layer1_1_conv3, 1e-05f, 1);
+    /* layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_2_relu1), NULL, A(IX_layer1_1_relu3),
+        P(P_layer1_2_conv1_weight), NULL, NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias),
+        P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, &g_layer1_2_conv1,
+        1e-05f, 1);
+    /* layer1.2.conv2 + layer1.2.bn2 + layer1.2.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_2_relu2), NULL, A(IX_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias),
+        P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_conv2,
+        1e-05f, 1);
+    /* layer1.2.conv3 + layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [64,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(IX_layer1_2_relu3), A(IX_layer1_1_relu3), (size_t)n * 802816);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu3), A(IX_layer1_2_conv3),
-            A(IX_layer1_1_relu3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias),
-            P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, &g_layer1_2_bn3,
-            1e-05f);
-    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv1), A(IX_layer1_2_relu3),
-        P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
-        P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
-    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), IT(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL,
-        P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
-        P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
-    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv3), A(IX_layer2_0_relu2),
-        P(P_layer2_0_conv3_weight), NULL, n, &g_layer2_0_conv3);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
-        A(IX_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n,
-        &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_2_relu3), NULL, A(IX_layer1_2_relu2),
+            P(P_layer1_2_conv3_weight), NULL, A(IX_layer1_1_relu3), P(P_layer1_2_bn3_weight),
+            P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var),
+            n, &g_layer1_2_conv3, 1e-05f, 1);
+    /* layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu1), NULL, A(IX_layer1_2_relu3),
+        P(P_layer2_0_conv1_weight), NULL, NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias),
+        P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, &g_layer2_0_conv1,
+        1e-05f, 1);
+    /* layer2.0.conv2 + layer2.0.bn2 + layer2.0.relu2: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu2), IT(IT_layer2_0_conv2),
+        A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, NULL, P(P_layer2_0_bn2_weight),
+        P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n,
+        &g_layer2_0_conv2, 1e-05f, 1);
+    /* layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:101) */
-    rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_downsample_1), IT(IT_layer2_0_downsample_0),
+        A(IX_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, NULL,
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
         P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
-        &g_layer2_0_downsample_1, 1e-05f);
-    /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+        &g_layer2_0_downsample_0, 1e-05f, 0);
+    /* layer2.0.conv3 + layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [128,28,28] ... -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(IX_layer2_0_relu3), A(IX_layer2_0_downsample_1), (size_t)n * 401408);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu3), A(IX_layer2_0_conv3),
-            A(IX_layer2_0_downsample_1), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias),
-            P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, &g_layer2_0_bn3,
-            1e-05f);
-    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu3),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
-        P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL,
-        P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
-        P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
-    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv3), A(IX_layer2_1_relu2),
-        P(P_layer2_1_conv3_weight), NULL, n, &g_layer2_1_conv3);
-    /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu3), NULL, A(IX_layer2_0_relu2),
+            P(P_layer2_0_conv3_weight), NULL, A(IX_layer2_0_downsample_1),
+            P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), P(P_layer2_0_bn3_running_mean),
+            P(P_layer2_0_bn3_running_var), n, &g_layer2_0_conv3, 1e-05f, 1);
+    /* layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu1), NULL, A(IX_layer2_0_relu3),
+        P(P_layer2_1_conv1_weight), NULL, NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias),
+        P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, &g_layer2_1_conv1,
+        1e-05f, 1);
+    /* layer2.1.conv2 + layer2.1.bn2 + layer2.1.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu2), NULL, A(IX_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
+        P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_conv2,
+        1e-05f, 1);
+    /* layer2.1.conv3 + layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [128,28,28] ... -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(IX_layer2_1_relu3), A(IX_layer2_0_relu3), (size_t)n * 401408);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu3), A(IX_layer2_1_conv3),
-            A(IX_layer2_0_relu3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias),
-            P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, &g_layer2_1_bn3,
-            1e-05f);
-    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu3),
-        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
-        P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-        P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL,
-        P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
-        P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
-    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv3), A(IX_layer2_2_relu2),
-        P(P_layer2_2_conv3_weight), NULL, n, &g_layer2_2_conv3);
-    /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu3), NULL, A(IX_layer2_1_relu2),
+            P(P_layer2_1_conv3_weight), NULL, A(IX_layer2_0_relu3), P(P_layer2_1_bn3_weight),
+            P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var),
+            n, &g_layer2_1_conv3, 1e-05f, 1);
+    /* layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_2_relu1), NULL, A(IX_layer2_1_relu3),
+        P(P_layer2_2_conv1_weight), NULL, NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias),
+        P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, &g_layer2_2_conv1,
+        1e-05f, 1);
+    /* layer2.2.conv2 + layer2.2.bn2 + layer2.2.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_2_relu2), NULL, A(IX_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias),
+        P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_conv2,
+        1e-05f, 1);
+    /* layer2.2.conv3 + layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [128,28,28] ... -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(IX_layer2_2_relu3), A(IX_layer2_1_relu3), (size_t)n * 401408);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu3), A(IX_layer2_2_conv3),
-            A(IX_layer2_1_relu3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias),
-            P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, &g_layer2_2_bn3,
-            1e-05f);
-    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu3),
-        P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
-    /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
-        P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
-        P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
-        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
-    /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), NULL,
-        P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
-        P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
-    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv3), A(IX_layer2_3_relu2),
-        P(P_layer2_3_conv3_weight), NULL, n, &g_layer2_3_conv3);
-    /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... ->
-       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_2_relu3), NULL, A(IX_layer2_2_relu2),
+            P(P_layer2_2_conv3_weight), NULL, A(IX_layer2_1_relu3), P(P_layer2_2_bn3_weight),
+            P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var),
+            n, &g_layer2_2_conv3, 1e-05f, 1);
+    /* layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_3_relu1), NULL, A(IX_layer2_2_relu3),
+        P(P_layer2_3_conv1_weight), NULL, NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias),
+        P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, &g_layer2_3_conv1,
+        1e-05f, 1);
+    /* layer2.3.conv2 + layer2.3.bn2 + layer2.3.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_3_relu2), NULL, A(IX_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), NULL, NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias),
+        P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, &g_layer2_3_conv2,
+        1e-05f, 1);
+    /* layer2.3.conv3 + layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [128,28,28] ... -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(IX_layer2_3_relu3), A(IX_layer2_2_relu3), (size_t)n * 401408);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu3), A(IX_layer2_3_conv3),
-            A(IX_layer2_2_relu3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias),
-            P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, &g_layer2_3_bn3,
-            1e-05f);
-    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv1), A(IX_layer2_3_relu3),
-        P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
-        P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
-    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), IT(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL,
-        P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
-        P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
-    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv3), A(IX_layer3_0_relu2),
-        P(P_layer3_0_conv3_weight), NULL, n, &g_layer3_0_conv3);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
-        A(IX_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n,
-        &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
-    rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_3_relu3), NULL, A(IX_layer2_3_relu2),
+            P(P_layer2_3_conv3_weight), NULL, A(IX_layer2_2_relu3), P(P_layer2_3_bn3_weight),
+            P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var),
+            n, &g_layer2_3_conv3, 1e-05f, 1);
+    /* layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu1), NULL, A(IX_layer2_3_relu3),
+        P(P_layer3_0_conv1_weight), NULL, NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias),
+        P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, &g_layer3_0_conv1,
+        1e-05f, 1);
+    /* layer3.0.conv2 + layer3.0.bn2 + layer3.0.relu2: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu2), IT(IT_layer3_0_conv2),
+        A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, NULL, P(P_layer3_0_bn2_weight),
+        P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n,
+        &g_layer3_0_conv2, 1e-05f, 1);
+    /* layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:101) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_downsample_1), IT(IT_layer3_0_downsample_0),
+        A(IX_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, NULL,
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
         P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
-        &g_layer3_0_downsample_1, 1e-05f);
-    /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
-       */
+        &g_layer3_0_downsample_0, 1e-05f, 0);
+    /* layer3.0.conv3 + layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [256,14,14] ... -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(IX_layer3_0_relu3), A(IX_layer3_0_downsample_1), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu3), A(IX_layer3_0_conv3),
-            A(IX_layer3_0_downsample_1), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias),
-            P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, &g_layer3_0_bn3,
-            1e-05f);
-    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu3),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
-        P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL,
-        P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
-        P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
-    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv3), A(IX_layer3_1_relu2),
-        P(P_layer3_1_conv3_weight), NULL, n, &g_layer3_1_conv3);
-    /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
-       */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu3), NULL, A(IX_layer3_0_relu2),
+            P(P_layer3_0_conv3_weight), NULL, A(IX_layer3_0_downsample_1),
+            P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), P(P_layer3_0_bn3_running_mean),
+            P(P_layer3_0_bn3_running_var), n, &g_layer3_0_conv3, 1e-05f, 1);
+    /* layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu1), NULL, A(IX_layer3_0_relu3),
+        P(P_layer3_1_conv1_weight), NULL, NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias),
+        P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, &g_layer3_1_conv1,
+        1e-05f, 1);
+    /* layer3.1.conv2 + layer3.1.bn2 + layer3.1.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu2), NULL, A(IX_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
+        P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_conv2,
+        1e-05f, 1);
+    /* layer3.1.conv3 + layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [256,14,14] ... -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(IX_layer3_1_relu3), A(IX_layer3_0_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu3), A(IX_layer3_1_conv3),
-            A(IX_layer3_0_relu3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias),
-            P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, &g_layer3_1_bn3,
-            1e-05f);
-    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu3),
-        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
-        P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-        P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL,
-        P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
-        P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
-    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv3), A(IX_layer3_2_relu2),
-        P(P_layer3_2_conv3_weight), NULL, n, &g_layer3_2_conv3);
-    /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
-       */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu3), NULL, A(IX_layer3_1_relu2),
+            P(P_layer3_1_conv3_weight), NULL, A(IX_layer3_0_relu3), P(P_layer3_1_bn3_weight),
+            P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var),
+            n, &g_layer3_1_conv3, 1e-05f, 1);
+    /* layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_2_relu1), NULL, A(IX_layer3_1_relu3),
+        P(P_layer3_2_conv1_weight), NULL, NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias),
+        P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, &g_layer3_2_conv1,
+        1e-05f, 1);
+    /* layer3.2.conv2 + layer3.2.bn2 + layer3.2.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_2_relu2), NULL, A(IX_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias),
+        P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_conv2,
+        1e-05f, 1);
+    /* layer3.2.conv3 + layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [256,14,14] ... -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(IX_layer3_2_relu3), A(IX_layer3_1_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu3), A(IX_layer3_2_conv3),
-            A(IX_layer3_1_relu3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias),
-            P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, &g_layer3_2_bn3,
-            1e-05f);
-    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu3),
-        P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
-    /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
-        P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
-        P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
-        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
-    /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), NULL,
-        P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
-        P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
-    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv3), A(IX_layer3_3_relu2),
-        P(P_layer3_3_conv3_weight), NULL, n, &g_layer3_3_conv3);
-    /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
-       */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_2_relu3), NULL, A(IX_layer3_2_relu2),
+            P(P_layer3_2_conv3_weight), NULL, A(IX_layer3_1_relu3), P(P_layer3_2_bn3_weight),
+            P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var),
+            n, &g_layer3_2_conv3, 1e-05f, 1);
+    /* layer3.3.conv1 + layer3.3.bn1 + layer3.3.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_3_relu1), NULL, A(IX_layer3_2_relu3),
+        P(P_layer3_3_conv1_weight), NULL, NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias),
+        P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, &g_layer3_3_conv1,
+        1e-05f, 1);
+    /* layer3.3.conv2 + layer3.3.bn2 + layer3.3.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_3_relu2), NULL, A(IX_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), NULL, NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias),
+        P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, &g_layer3_3_conv2,
+        1e-05f, 1);
+    /* layer3.3.conv3 + layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [256,14,14] ... -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(IX_layer3_3_relu3), A(IX_layer3_2_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu3), A(IX_layer3_3_conv3),
-            A(IX_layer3_2_relu3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias),
-            P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, &g_layer3_3_bn3,
-            1e-05f);
-    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu3),
-        P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
-    /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
-        P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
-        P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
-        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
-    /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), NULL,
-        P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
-        P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
-    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv3), A(IX_layer3_4_relu2),
-        P(P_layer3_4_conv3_weight), NULL, n, &g_layer3_4_conv3);
-    /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
-       */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_3_relu3), NULL, A(IX_layer3_3_relu2),
+            P(P_layer3_3_conv3_weight), NULL, A(IX_layer3_2_relu3), P(P_layer3_3_bn3_weight),
+            P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var),
+            n, &g_layer3_3_conv3, 1e-05f, 1);
+    /* layer3.4.conv1 + layer3.4.bn1 + layer3.4.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_4_relu1), NULL, A(IX_layer3_3_relu3),
+        P(P_layer3_4_conv1_weight), NULL, NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias),
+        P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, &g_layer3_4_conv1,
+        1e-05f, 1);
+    /* layer3.4.conv2 + layer3.4.bn2 + layer3.4.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_4_relu2), NULL, A(IX_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), NULL, NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias),
+        P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, &g_layer3_4_conv2,
+        1e-05f, 1);
+    /* layer3.4.conv3 + layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [256,14,14] ... -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(IX_layer3_4_relu3), A(IX_layer3_3_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu3), A(IX_layer3_4_conv3),
-            A(IX_layer3_3_relu3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias),
-            P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, &g_layer3_4_bn3,
-            1e-05f);
-    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu3),
-        P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
-    /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
-        P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
-        P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
-        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
-    /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), NULL,
-        P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
-        P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
-    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv3), A(IX_layer3_5_relu2),
-        P(P_layer3_5_conv3_weight), NULL, n, &g_layer3_5_conv3);
-    /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... ->
-       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102)
-       */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_4_relu3), NULL, A(IX_layer3_4_relu2),
+            P(P_layer3_4_conv3_weight), NULL, A(IX_layer3_3_relu3), P(P_layer3_4_bn3_weight),
+            P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var),
+            n, &g_layer3_4_conv3, 1e-05f, 1);
+    /* layer3.5.conv1 + layer3.5.bn1 + layer3.5.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_5_relu1), NULL, A(IX_layer3_4_relu3),
+        P(P_layer3_5_conv1_weight), NULL, NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias),
+        P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, &g_layer3_5_conv1,
+        1e-05f, 1);
+    /* layer3.5.conv2 + layer3.5.bn2 + layer3.5.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_5_relu2), NULL, A(IX_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), NULL, NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias),
+        P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, &g_layer3_5_conv2,
+        1e-05f, 1);
+    /* layer3.5.conv3 + layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [256,14,14] ... -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(IX_layer3_5_relu3), A(IX_layer3_4_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu3), A(IX_layer3_5_conv3),
-            A(IX_layer3_4_relu3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias),
-            P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, &g_layer3_5_bn3,
-            1e-05f);
-    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer4_0_conv1), A(IX_layer3_5_relu3),
-        P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
-    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL,
-        P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
-        P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
-    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_forward(A(IX_layer4_0_conv2), IT(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
-        P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
-    /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu2), A(IX_layer4_0_conv2), NULL,
-        P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean),
-        P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2, 1e-05f);
-    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer4_0_conv3), A(IX_layer4_0_relu2),
-        P(P_layer4_0_conv3_weight), NULL, n, &g_layer4_0_conv3);
-    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
-    rt_conv2d_forward(A(IX_layer4_0_downsample_0), IT(IT_layer4_0_downsample_0),
-        A(IX_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n,
-        &g_layer4_0_downsample_0);
-    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_5_relu3), NULL, A(IX_layer3_5_relu2),
+            P(P_layer3_5_conv3_weight), NULL, A(IX_layer3_4_relu3), P(P_layer3_5_bn3_weight),
+            P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var),
+            n, &g_layer3_5_conv3, 1e-05f, 1);
+    /* layer4.0.conv1 + layer4.0.bn1 + layer4.0.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_0_relu1), NULL, A(IX_layer3_5_relu3),
+        P(P_layer4_0_conv1_weight), NULL, NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias),
+        P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, &g_layer4_0_conv1,
+        1e-05f, 1);
+    /* layer4.0.conv2 + layer4.0.bn2 + layer4.0.relu2: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_0_relu2), IT(IT_layer4_0_conv2),
+        A(IX_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, NULL, P(P_layer4_0_bn2_weight),
+        P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n,
+        &g_layer4_0_conv2, 1e-05f, 1);
+    /* layer4.0.downsample.0 + layer4.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:101) */
-    rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0),
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_0_downsample_1), IT(IT_layer4_0_downsample_0),
+        A(IX_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, NULL,
         P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
         P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
-        &g_layer4_0_downsample_1, 1e-05f);
-    /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... ->
-       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+        &g_layer4_0_downsample_0, 1e-05f, 0);
+    /* layer4.0.conv3 + layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [512,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(IX_layer4_0_relu3), A(IX_layer4_0_downsample_1), (size_t)n * 100352);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu3), A(IX_layer4_0_conv3),
-            A(IX_layer4_0_downsample_1), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias),
-            P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, &g_layer4_0_bn3,
-            1e-05f);
-    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer4_1_conv1), A(IX_layer4_0_relu3),
-        P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
-    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL,
-        P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
-        P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer4_1_conv2), A(IX_layer4_1_relu1),
-        P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
-    /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu2), A(IX_layer4_1_conv2), NULL,
-        P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean),
-        P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2, 1e-05f);
-    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer4_1_conv3), A(IX_layer4_1_relu2),
-        P(P_layer4_1_conv3_weight), NULL, n, &g_layer4_1_conv3);
-    /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... ->
-       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer4_0_relu3), NULL, A(IX_layer4_0_relu2),
+            P(P_layer4_0_conv3_weight), NULL, A(IX_layer4_0_downsample_1),
+            P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), P(P_layer4_0_bn3_running_mean),
+            P(P_layer4_0_bn3_running_var), n, &g_layer4_0_conv3, 1e-05f, 1);
+    /* layer4.1.conv1 + layer4.1.bn1 + layer4.1.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_1_relu1), NULL, A(IX_layer4_0_relu3),
+        P(P_layer4_1_conv1_weight), NULL, NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias),
+        P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, &g_layer4_1_conv1,
+        1e-05f, 1);
+    /* layer4.1.conv2 + layer4.1.bn2 + layer4.1.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_1_relu2), NULL, A(IX_layer4_1_relu1),
+        P(P_layer4_1_conv2_weight), NULL, NULL, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias),
+        P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, &g_layer4_1_conv2,
+        1e-05f, 1);
+    /* layer4.1.conv3 + layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [512,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(IX_layer4_1_relu3), A(IX_layer4_0_relu3), (size_t)n * 100352);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu3), A(IX_layer4_1_conv3),
-            A(IX_layer4_0_relu3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias),
-            P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, &g_layer4_1_bn3,
-            1e-05f);
-    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_conv2d_direct_forward(A(IX_layer4_2_conv1), A(IX_layer4_1_relu3),
-        P(P_layer4_2_conv1_weight), NULL, n, &g_layer4_2_conv1);
-    /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu1), A(IX_layer4_2_conv1), NULL,
-        P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean),
-        P(P_layer4_2_bn1_running_var), n, &g_layer4_2_bn1, 1e-05f);
-    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_conv2d_direct_forward(A(IX_layer4_2_conv2), A(IX_layer4_2_relu1),
-        P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
-    /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:99) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu2), A(IX_layer4_2_conv2), NULL,
-        P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean),
-        P(P_layer4_2_bn2_running_var), n, &g_layer4_2_bn2, 1e-05f);
-    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
-       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100) */
-    rt_conv2d_direct_forward(A(IX_layer4_2_conv3), A(IX_layer4_2_relu2),
-        P(P_layer4_2_conv3_weight), NULL, n, &g_layer4_2_conv3);
-    /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... ->
-       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:100, 101, 102) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer4_1_relu3), NULL, A(IX_layer4_1_relu2),
+            P(P_layer4_1_conv3_weight), NULL, A(IX_layer4_0_relu3), P(P_layer4_1_bn3_weight),
+            P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var),
+            n, &g_layer4_1_conv3, 1e-05f, 1);
+    /* layer4.2.conv1 + layer4.2.bn1 + layer4.2.relu1: conv2d 1x1 stride 1 pad 0 no bias +
+       batchnorm + relu, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:98) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_2_relu1), NULL, A(IX_layer4_1_relu3),
+        P(P_layer4_2_conv1_weight), NULL, NULL, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias),
+        P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), n, &g_layer4_2_conv1,
+        1e-05f, 1);
+    /* layer4.2.conv2 + layer4.2.bn2 + layer4.2.relu2: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:99) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer4_2_relu2), NULL, A(IX_layer4_2_relu1),
+        P(P_layer4_2_conv2_weight), NULL, NULL, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias),
+        P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), n, &g_layer4_2_conv2,
+        1e-05f, 1);
+    /* layer4.2.conv3 + layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: conv2d 1x1 stride 1 pad 0 no
+       bias + batchnorm + add + relu, [512,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:100, 101, 102) */
     if (drop && drop[K_layer4_2_add1])
         rt_relu_forward(A(IX_layer4_2_relu3), A(IX_layer4_1_relu3), (size_t)n * 100352);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu3), A(IX_layer4_2_conv3),
-            A(IX_layer4_1_relu3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias),
-            P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, &g_layer4_2_bn3,
-            1e-05f);
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer4_2_relu3), NULL, A(IX_layer4_2_relu2),
+            P(P_layer4_2_conv3_weight), NULL, A(IX_layer4_1_relu3), P(P_layer4_2_bn3_weight),
+            P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var),
+            n, &g_layer4_2_conv3, 1e-05f, 1);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer4_2_relu3), n, 2048, 49);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */

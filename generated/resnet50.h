@@ -17,7 +17,7 @@
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET50_ARENA_BYTES(n) (sizeof(float) * (RESNET50_ARENA_PER_SAMPLE * (size_t)(n) + \
     RESNET50_ARENA_FIXED + RESNET50_ARENA_SCRATCH * rt_scratch_slices(n)))
-#define RESNET50_INFER_ARENA_PER_SAMPLE ((size_t)3010560) \
+#define RESNET50_INFER_ARENA_PER_SAMPLE ((size_t)2207744) \
     /* inference arena floats per sample */
 #define RESNET50_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 #define RESNET50_INFER_ARENA_SCRATCH ((size_t)1843968) \

@@ -639,120 +639,63 @@ enum {
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
-    IX_conv1 = 0,  /* [16,28,28] */
-    IX_relu = 12544,  /* [16,28,28] */
-    IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_0_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_0_conv2 = 0,  /* [16,28,28] */
+    IX_relu = 0,  /* [16,28,28] */
+    IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_0_relu2 = 25088,  /* [16,28,28] */
-    IX_layer1_1_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_1_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_1_relu1 = 0,  /* [16,28,28] */
     IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_2_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_2_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_2_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_2_relu1 = 0,  /* [16,28,28] */
     IX_layer1_2_relu2 = 25088,  /* [16,28,28] */
-    IX_layer1_3_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_3_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_3_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_3_relu1 = 0,  /* [16,28,28] */
     IX_layer1_3_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_4_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_4_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_4_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_4_relu1 = 0,  /* [16,28,28] */
     IX_layer1_4_relu2 = 25088,  /* [16,28,28] */
-    IX_layer1_5_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_5_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_5_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_5_relu1 = 0,  /* [16,28,28] */
     IX_layer1_5_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_6_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_6_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_6_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_6_relu1 = 0,  /* [16,28,28] */
     IX_layer1_6_relu2 = 25088,  /* [16,28,28] */
-    IX_layer1_7_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_7_relu1 = 12544,  /* [16,28,28] */
-    IX_layer1_7_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_7_relu1 = 0,  /* [16,28,28] */
     IX_layer1_7_relu2 = 12544,  /* [16,28,28] */
-    IX_layer1_8_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_8_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_8_conv2 = 0,  /* [16,28,28] */
+    IX_layer1_8_relu1 = 0,  /* [16,28,28] */
     IX_layer1_8_relu2 = 25088,  /* [16,28,28] */
-    IX_layer2_0_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_0_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_0_downsample_0 = 6272,  /* [32,14,14] */
-    IX_layer2_0_downsample_1 = 12544,  /* [32,14,14] */
-    IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_1_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_1_relu2 = 12544,  /* [32,14,14] */
-    IX_layer2_2_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_2_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_3_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_3_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_3_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_3_relu2 = 12544,  /* [32,14,14] */
-    IX_layer2_4_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_4_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_4_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_4_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_5_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_5_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_5_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_5_relu2 = 12544,  /* [32,14,14] */
-    IX_layer2_6_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_6_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_6_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_6_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_7_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_7_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_7_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_7_relu2 = 12544,  /* [32,14,14] */
-    IX_layer2_8_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_8_relu1 = 6272,  /* [32,14,14] */
-    IX_layer2_8_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_8_relu2 = 6272,  /* [32,14,14] */
-    IX_layer3_0_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_0_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_0_downsample_0 = 3136,  /* [64,7,7] */
-    IX_layer3_0_downsample_1 = 6272,  /* [64,7,7] */
-    IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_1_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_1_relu2 = 6272,  /* [64,7,7] */
-    IX_layer3_2_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_2_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_3_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_3_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_3_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_3_relu2 = 6272,  /* [64,7,7] */
-    IX_layer3_4_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_4_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_4_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_4_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_5_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_5_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_5_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_5_relu2 = 6272,  /* [64,7,7] */
-    IX_layer3_6_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_6_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_6_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_6_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_7_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_7_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_7_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_7_relu2 = 6272,  /* [64,7,7] */
-    IX_layer3_8_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_8_relu1 = 3136,  /* [64,7,7] */
-    IX_layer3_8_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_8_relu2 = 3136,  /* [64,7,7] */
+    IX_layer2_0_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_0_downsample_1 = 6272,  /* [32,14,14] */
+    IX_layer2_0_relu2 = 12544,  /* [32,14,14] */
+    IX_layer2_1_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_2_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_2_relu2 = 12544,  /* [32,14,14] */
+    IX_layer2_3_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_3_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_4_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_4_relu2 = 12544,  /* [32,14,14] */
+    IX_layer2_5_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_5_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_6_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_6_relu2 = 12544,  /* [32,14,14] */
+    IX_layer2_7_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_7_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_8_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_8_relu2 = 12544,  /* [32,14,14] */
+    IX_layer3_0_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_0_downsample_1 = 3136,  /* [64,7,7] */
+    IX_layer3_0_relu2 = 6272,  /* [64,7,7] */
+    IX_layer3_1_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_1_relu2 = 3136,  /* [64,7,7] */
+    IX_layer3_2_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_2_relu2 = 6272,  /* [64,7,7] */
+    IX_layer3_3_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_3_relu2 = 3136,  /* [64,7,7] */
+    IX_layer3_4_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_4_relu2 = 6272,  /* [64,7,7] */
+    IX_layer3_5_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_5_relu2 = 3136,  /* [64,7,7] */
+    IX_layer3_6_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_6_relu2 = 6272,  /* [64,7,7] */
+    IX_layer3_7_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_7_relu2 = 3136,  /* [64,7,7] */
+    IX_layer3_8_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_8_relu2 = 6272,  /* [64,7,7] */
     IX_avgpool = 0,  /* [64] */
     IX_fc = 64,  /* [10] */
 };
@@ -1421,7 +1364,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), NULL, x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
     if (training)
@@ -1434,8 +1377,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n,
-        &g_layer1_0_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), NULL, A(X_relu), P(P_layer1_0_conv1_weight),
+        NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_bn1);
@@ -1451,8 +1394,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        NULL, n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), NULL, A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_0_add1);
@@ -1470,8 +1413,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        NULL, n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_bn1);
@@ -1487,8 +1430,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        NULL, n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), NULL, A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_1_add1);
@@ -1507,8 +1450,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        NULL, n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_bn1);
@@ -1524,8 +1467,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        NULL, n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), NULL, A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_2_add1);
@@ -1544,8 +1487,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
-        NULL, n, &g_layer1_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv1), NULL, A(X_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_bn1);
@@ -1561,8 +1504,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
-        NULL, n, &g_layer1_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv2), NULL, A(X_layer1_3_relu1),
+        P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_3_add1);
@@ -1581,8 +1524,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
-        NULL, n, &g_layer1_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv1), NULL, A(X_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_bn1);
@@ -1598,8 +1541,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
-        NULL, n, &g_layer1_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv2), NULL, A(X_layer1_4_relu1),
+        P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_4_add1);
@@ -1618,8 +1561,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
-        NULL, n, &g_layer1_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv1), NULL, A(X_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_bn1);
@@ -1635,8 +1578,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
-        NULL, n, &g_layer1_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv2), NULL, A(X_layer1_5_relu1),
+        P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_5_add1);
@@ -1655,8 +1598,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
-        NULL, n, &g_layer1_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv1), NULL, A(X_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_bn1);
@@ -1672,8 +1615,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
-        NULL, n, &g_layer1_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv2), NULL, A(X_layer1_6_relu1),
+        P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_6_add1);
@@ -1692,8 +1635,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
-        NULL, n, &g_layer1_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv1), NULL, A(X_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_bn1);
@@ -1709,8 +1652,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
-        NULL, n, &g_layer1_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv2), NULL, A(X_layer1_7_relu1),
+        P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_7_add1);
@@ -1729,8 +1672,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
-        NULL, n, &g_layer1_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv1), NULL, A(X_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_bn1);
@@ -1746,8 +1689,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
-        NULL, n, &g_layer1_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv2), NULL, A(X_layer1_8_relu1),
+        P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: batchnorm + add + relu, [16,28,28] ... ->
        [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer1_8_add1);
@@ -1766,7 +1709,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
@@ -1783,13 +1726,13 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        NULL, n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), NULL, A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
-        P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0),
+        A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_1);
@@ -1822,8 +1765,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        NULL, n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_bn1);
@@ -1839,8 +1782,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        NULL, n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), NULL, A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_1_add1);
@@ -1859,8 +1802,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        NULL, n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_bn1);
@@ -1876,8 +1819,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        NULL, n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), NULL, A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_2_add1);
@@ -1896,8 +1839,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
-        NULL, n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_bn1);
@@ -1913,8 +1856,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
-        NULL, n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), NULL, A(X_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_3_add1);
@@ -1933,8 +1876,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
-        NULL, n, &g_layer2_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv1), NULL, A(X_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_bn1);
@@ -1950,8 +1893,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
-        NULL, n, &g_layer2_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv2), NULL, A(X_layer2_4_relu1),
+        P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_4_add1);
@@ -1970,8 +1913,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
-        NULL, n, &g_layer2_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv1), NULL, A(X_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_bn1);
@@ -1987,8 +1930,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
-        NULL, n, &g_layer2_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv2), NULL, A(X_layer2_5_relu1),
+        P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_5_add1);
@@ -2007,8 +1950,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
-        NULL, n, &g_layer2_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv1), NULL, A(X_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_bn1);
@@ -2024,8 +1967,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
-        NULL, n, &g_layer2_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv2), NULL, A(X_layer2_6_relu1),
+        P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_6_add1);
@@ -2044,8 +1987,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
-        NULL, n, &g_layer2_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv1), NULL, A(X_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_bn1);
@@ -2061,8 +2004,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
-        NULL, n, &g_layer2_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv2), NULL, A(X_layer2_7_relu1),
+        P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_7_add1);
@@ -2081,8 +2024,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
-        NULL, n, &g_layer2_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv1), NULL, A(X_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_bn1);
@@ -2098,8 +2041,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
-        NULL, n, &g_layer2_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv2), NULL, A(X_layer2_8_relu1),
+        P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer2_8_add1);
@@ -2118,7 +2061,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -2135,13 +2078,13 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        NULL, n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), NULL, A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
-        P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    rt_conv2d_direct_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0),
+        A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_1);
@@ -2174,8 +2117,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        NULL, n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_bn1);
@@ -2191,8 +2134,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        NULL, n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), NULL, A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_1_add1);
@@ -2211,8 +2154,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        NULL, n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_bn1);
@@ -2228,8 +2171,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        NULL, n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), NULL, A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_2_add1);
@@ -2248,8 +2191,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
-        NULL, n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_bn1);
@@ -2265,8 +2208,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
-        NULL, n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), NULL, A(X_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_3_add1);
@@ -2285,8 +2228,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
-        NULL, n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_bn1);
@@ -2302,8 +2245,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
-        NULL, n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), NULL, A(X_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_4_add1);
@@ -2322,8 +2265,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
-        NULL, n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_bn1);
@@ -2339,8 +2282,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
-        NULL, n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), NULL, A(X_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_5_add1);
@@ -2359,8 +2302,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
-        NULL, n, &g_layer3_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv1), NULL, A(X_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_bn1);
@@ -2376,8 +2319,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
-        NULL, n, &g_layer3_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv2), NULL, A(X_layer3_6_relu1),
+        P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_6_add1);
@@ -2396,8 +2339,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
-        NULL, n, &g_layer3_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv1), NULL, A(X_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_bn1);
@@ -2413,8 +2356,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
-        NULL, n, &g_layer3_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv2), NULL, A(X_layer3_7_relu1),
+        P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_7_add1);
@@ -2433,8 +2376,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
-        NULL, n, &g_layer3_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv1), NULL, A(X_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_bn1);
@@ -2450,8 +2393,8 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
-        NULL, n, &g_layer3_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv2), NULL, A(X_layer3_8_relu1),
+        P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
     RT_PROF(C_layer3_8_add1);
@@ -2478,626 +2421,486 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
 
 const float *resnet56_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
-    /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
-    /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
-    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-        P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n,
-        &g_layer1_0_conv1);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
-        P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
-        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    /* conv1 + bn1 + relu: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu, [1,28,28] ->
+       [16,28,28]  (specs/resnet.lua:27, 28, 29) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_relu), NULL, x, P(P_conv1_weight), NULL, NULL,
+        P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_conv1,
+        1e-05f, 1);
+    /* layer1.0.conv1 + layer1.0.bn1 + layer1.0.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu1), NULL, A(IX_relu),
+        P(P_layer1_0_conv1_weight), NULL, NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias),
+        P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, &g_layer1_0_conv1,
+        1e-05f, 1);
+    /* layer1.0.conv2 + layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(IX_layer1_0_relu2), A(IX_relu), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), A(IX_relu),
-            P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
-        P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
-        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_0_relu2), NULL, A(IX_layer1_0_relu1),
+            P(P_layer1_0_conv2_weight), NULL, A(IX_relu), P(P_layer1_0_bn2_weight),
+            P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
+            n, &g_layer1_0_conv2, 1e-05f, 1);
+    /* layer1.1.conv1 + layer1.1.bn1 + layer1.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu1), NULL, A(IX_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias),
+        P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, &g_layer1_1_conv1,
+        1e-05f, 1);
+    /* layer1.1.conv2 + layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_0_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2),
-            A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
-            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
-            1e-05f);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
-        P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-        P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
-        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_1_relu2), NULL, A(IX_layer1_1_relu1),
+            P(P_layer1_1_conv2_weight), NULL, A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight),
+            P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
+            n, &g_layer1_1_conv2, 1e-05f, 1);
+    /* layer1.2.conv1 + layer1.2.bn1 + layer1.2.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_2_relu1), NULL, A(IX_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), NULL, NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias),
+        P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, &g_layer1_2_conv1,
+        1e-05f, 1);
+    /* layer1.2.conv2 + layer1.2.bn2 + layer1.2.add1 + layer1.2.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_1_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2),
-            A(IX_layer1_1_relu2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias),
-            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2,
-            1e-05f);
-    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), A(IX_layer1_2_relu2),
-        P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
-    /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), NULL,
-        P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
-        P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
-    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), A(IX_layer1_3_relu1),
-        P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
-    /* layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_2_relu2), NULL, A(IX_layer1_2_relu1),
+            P(P_layer1_2_conv2_weight), NULL, A(IX_layer1_1_relu2), P(P_layer1_2_bn2_weight),
+            P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
+            n, &g_layer1_2_conv2, 1e-05f, 1);
+    /* layer1.3.conv1 + layer1.3.bn1 + layer1.3.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_3_relu1), NULL, A(IX_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), NULL, NULL, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias),
+        P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), n, &g_layer1_3_conv1,
+        1e-05f, 1);
+    /* layer1.3.conv2 + layer1.3.bn2 + layer1.3.add1 + layer1.3.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_3_add1])
         rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_2_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu2), A(IX_layer1_3_conv2),
-            A(IX_layer1_2_relu2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias),
-            P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2,
-            1e-05f);
-    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), A(IX_layer1_3_relu2),
-        P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
-    /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), NULL,
-        P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
-        P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
-    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), A(IX_layer1_4_relu1),
-        P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
-    /* layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_3_relu2), NULL, A(IX_layer1_3_relu1),
+            P(P_layer1_3_conv2_weight), NULL, A(IX_layer1_2_relu2), P(P_layer1_3_bn2_weight),
+            P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var),
+            n, &g_layer1_3_conv2, 1e-05f, 1);
+    /* layer1.4.conv1 + layer1.4.bn1 + layer1.4.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_4_relu1), NULL, A(IX_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), NULL, NULL, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias),
+        P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), n, &g_layer1_4_conv1,
+        1e-05f, 1);
+    /* layer1.4.conv2 + layer1.4.bn2 + layer1.4.add1 + layer1.4.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_4_add1])
         rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_3_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu2), A(IX_layer1_4_conv2),
-            A(IX_layer1_3_relu2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias),
-            P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2,
-            1e-05f);
-    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), A(IX_layer1_4_relu2),
-        P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
-    /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), NULL,
-        P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
-        P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
-    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), A(IX_layer1_5_relu1),
-        P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
-    /* layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_4_relu2), NULL, A(IX_layer1_4_relu1),
+            P(P_layer1_4_conv2_weight), NULL, A(IX_layer1_3_relu2), P(P_layer1_4_bn2_weight),
+            P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var),
+            n, &g_layer1_4_conv2, 1e-05f, 1);
+    /* layer1.5.conv1 + layer1.5.bn1 + layer1.5.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_5_relu1), NULL, A(IX_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), NULL, NULL, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias),
+        P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), n, &g_layer1_5_conv1,
+        1e-05f, 1);
+    /* layer1.5.conv2 + layer1.5.bn2 + layer1.5.add1 + layer1.5.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_5_add1])
         rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_4_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu2), A(IX_layer1_5_conv2),
-            A(IX_layer1_4_relu2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias),
-            P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2,
-            1e-05f);
-    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), A(IX_layer1_5_relu2),
-        P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
-    /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), NULL,
-        P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
-        P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
-    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), A(IX_layer1_6_relu1),
-        P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
-    /* layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_5_relu2), NULL, A(IX_layer1_5_relu1),
+            P(P_layer1_5_conv2_weight), NULL, A(IX_layer1_4_relu2), P(P_layer1_5_bn2_weight),
+            P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var),
+            n, &g_layer1_5_conv2, 1e-05f, 1);
+    /* layer1.6.conv1 + layer1.6.bn1 + layer1.6.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_6_relu1), NULL, A(IX_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), NULL, NULL, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias),
+        P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), n, &g_layer1_6_conv1,
+        1e-05f, 1);
+    /* layer1.6.conv2 + layer1.6.bn2 + layer1.6.add1 + layer1.6.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_6_add1])
         rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_5_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu2), A(IX_layer1_6_conv2),
-            A(IX_layer1_5_relu2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias),
-            P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2,
-            1e-05f);
-    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), A(IX_layer1_6_relu2),
-        P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
-    /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), NULL,
-        P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
-        P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
-    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), A(IX_layer1_7_relu1),
-        P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
-    /* layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_6_relu2), NULL, A(IX_layer1_6_relu1),
+            P(P_layer1_6_conv2_weight), NULL, A(IX_layer1_5_relu2), P(P_layer1_6_bn2_weight),
+            P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var),
+            n, &g_layer1_6_conv2, 1e-05f, 1);
+    /* layer1.7.conv1 + layer1.7.bn1 + layer1.7.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_7_relu1), NULL, A(IX_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), NULL, NULL, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias),
+        P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), n, &g_layer1_7_conv1,
+        1e-05f, 1);
+    /* layer1.7.conv2 + layer1.7.bn2 + layer1.7.add1 + layer1.7.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_7_add1])
         rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_6_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu2), A(IX_layer1_7_conv2),
-            A(IX_layer1_6_relu2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias),
-            P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2,
-            1e-05f);
-    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), A(IX_layer1_7_relu2),
-        P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
-    /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), NULL,
-        P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
-        P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
-    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), A(IX_layer1_8_relu1),
-        P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
-    /* layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: batchnorm + add + relu, [16,28,28] ... ->
-       [16,28,28]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_7_relu2), NULL, A(IX_layer1_7_relu1),
+            P(P_layer1_7_conv2_weight), NULL, A(IX_layer1_6_relu2), P(P_layer1_7_bn2_weight),
+            P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var),
+            n, &g_layer1_7_conv2, 1e-05f, 1);
+    /* layer1.8.conv1 + layer1.8.bn1 + layer1.8.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer1_8_relu1), NULL, A(IX_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), NULL, NULL, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias),
+        P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), n, &g_layer1_8_conv1,
+        1e-05f, 1);
+    /* layer1.8.conv2 + layer1.8.bn2 + layer1.8.add1 + layer1.8.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer1_8_add1])
         rt_relu_forward(A(IX_layer1_8_relu2), A(IX_layer1_7_relu2), (size_t)n * 12544);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu2), A(IX_layer1_8_conv2),
-            A(IX_layer1_7_relu2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias),
-            P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2,
-            1e-05f);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
-        P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
-        P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
-        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
-        A(IX_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), NULL, n,
-        &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer1_8_relu2), NULL, A(IX_layer1_8_relu1),
+            P(P_layer1_8_conv2_weight), NULL, A(IX_layer1_7_relu2), P(P_layer1_8_bn2_weight),
+            P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var),
+            n, &g_layer1_8_conv2, 1e-05f, 1);
+    /* layer2.0.conv1 + layer2.0.bn1 + layer2.0.relu1: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu1), IT(IT_layer2_0_conv1),
+        A(IX_layer1_8_relu2), P(P_layer2_0_conv1_weight), NULL, NULL, P(P_layer2_0_bn1_weight),
+        P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n,
+        &g_layer2_0_conv1, 1e-05f, 1);
+    /* layer2.0.downsample.0 + layer2.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
-    rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_downsample_1), IT(IT_layer2_0_downsample_0),
+        A(IX_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), NULL, NULL,
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
         P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
-        &g_layer2_0_downsample_1, 1e-05f);
-    /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        &g_layer2_0_downsample_0, 1e-05f, 0);
+    /* layer2.0.conv2 + layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_downsample_1), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2),
-            A(IX_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
-            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
-            1e-05f);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
-        P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
-        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_0_relu2), NULL, A(IX_layer2_0_relu1),
+            P(P_layer2_0_conv2_weight), NULL, A(IX_layer2_0_downsample_1),
+            P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
+            P(P_layer2_0_bn2_running_var), n, &g_layer2_0_conv2, 1e-05f, 1);
+    /* layer2.1.conv1 + layer2.1.bn1 + layer2.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu1), NULL, A(IX_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias),
+        P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, &g_layer2_1_conv1,
+        1e-05f, 1);
+    /* layer2.1.conv2 + layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_0_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2),
-            A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
-            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
-            1e-05f);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
-        P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-        P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
-        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_1_relu2), NULL, A(IX_layer2_1_relu1),
+            P(P_layer2_1_conv2_weight), NULL, A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight),
+            P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
+            n, &g_layer2_1_conv2, 1e-05f, 1);
+    /* layer2.2.conv1 + layer2.2.bn1 + layer2.2.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_2_relu1), NULL, A(IX_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), NULL, NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias),
+        P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, &g_layer2_2_conv1,
+        1e-05f, 1);
+    /* layer2.2.conv2 + layer2.2.bn2 + layer2.2.add1 + layer2.2.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_1_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2),
-            A(IX_layer2_1_relu2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias),
-            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2,
-            1e-05f);
-    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu2),
-        P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
-    /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
-        P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
-        P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
-        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
-    /* layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_2_relu2), NULL, A(IX_layer2_2_relu1),
+            P(P_layer2_2_conv2_weight), NULL, A(IX_layer2_1_relu2), P(P_layer2_2_bn2_weight),
+            P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
+            n, &g_layer2_2_conv2, 1e-05f, 1);
+    /* layer2.3.conv1 + layer2.3.bn1 + layer2.3.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_3_relu1), NULL, A(IX_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), NULL, NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias),
+        P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, &g_layer2_3_conv1,
+        1e-05f, 1);
+    /* layer2.3.conv2 + layer2.3.bn2 + layer2.3.add1 + layer2.3.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_2_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2),
-            A(IX_layer2_2_relu2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias),
-            P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2,
-            1e-05f);
-    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), A(IX_layer2_3_relu2),
-        P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
-    /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), NULL,
-        P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
-        P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
-    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), A(IX_layer2_4_relu1),
-        P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
-    /* layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_3_relu2), NULL, A(IX_layer2_3_relu1),
+            P(P_layer2_3_conv2_weight), NULL, A(IX_layer2_2_relu2), P(P_layer2_3_bn2_weight),
+            P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var),
+            n, &g_layer2_3_conv2, 1e-05f, 1);
+    /* layer2.4.conv1 + layer2.4.bn1 + layer2.4.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_4_relu1), NULL, A(IX_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), NULL, NULL, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias),
+        P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), n, &g_layer2_4_conv1,
+        1e-05f, 1);
+    /* layer2.4.conv2 + layer2.4.bn2 + layer2.4.add1 + layer2.4.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_4_add1])
         rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_3_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu2), A(IX_layer2_4_conv2),
-            A(IX_layer2_3_relu2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias),
-            P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2,
-            1e-05f);
-    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), A(IX_layer2_4_relu2),
-        P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
-    /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), NULL,
-        P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
-        P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
-    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), A(IX_layer2_5_relu1),
-        P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
-    /* layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_4_relu2), NULL, A(IX_layer2_4_relu1),
+            P(P_layer2_4_conv2_weight), NULL, A(IX_layer2_3_relu2), P(P_layer2_4_bn2_weight),
+            P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var),
+            n, &g_layer2_4_conv2, 1e-05f, 1);
+    /* layer2.5.conv1 + layer2.5.bn1 + layer2.5.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_5_relu1), NULL, A(IX_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), NULL, NULL, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias),
+        P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), n, &g_layer2_5_conv1,
+        1e-05f, 1);
+    /* layer2.5.conv2 + layer2.5.bn2 + layer2.5.add1 + layer2.5.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_5_add1])
         rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_4_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu2), A(IX_layer2_5_conv2),
-            A(IX_layer2_4_relu2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias),
-            P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2,
-            1e-05f);
-    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), A(IX_layer2_5_relu2),
-        P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
-    /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), NULL,
-        P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
-        P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
-    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), A(IX_layer2_6_relu1),
-        P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
-    /* layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_5_relu2), NULL, A(IX_layer2_5_relu1),
+            P(P_layer2_5_conv2_weight), NULL, A(IX_layer2_4_relu2), P(P_layer2_5_bn2_weight),
+            P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var),
+            n, &g_layer2_5_conv2, 1e-05f, 1);
+    /* layer2.6.conv1 + layer2.6.bn1 + layer2.6.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_6_relu1), NULL, A(IX_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), NULL, NULL, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias),
+        P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), n, &g_layer2_6_conv1,
+        1e-05f, 1);
+    /* layer2.6.conv2 + layer2.6.bn2 + layer2.6.add1 + layer2.6.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_6_add1])
         rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_5_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu2), A(IX_layer2_6_conv2),
-            A(IX_layer2_5_relu2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias),
-            P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2,
-            1e-05f);
-    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), A(IX_layer2_6_relu2),
-        P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
-    /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), NULL,
-        P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
-        P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
-    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), A(IX_layer2_7_relu1),
-        P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
-    /* layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_6_relu2), NULL, A(IX_layer2_6_relu1),
+            P(P_layer2_6_conv2_weight), NULL, A(IX_layer2_5_relu2), P(P_layer2_6_bn2_weight),
+            P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var),
+            n, &g_layer2_6_conv2, 1e-05f, 1);
+    /* layer2.7.conv1 + layer2.7.bn1 + layer2.7.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_7_relu1), NULL, A(IX_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), NULL, NULL, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias),
+        P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), n, &g_layer2_7_conv1,
+        1e-05f, 1);
+    /* layer2.7.conv2 + layer2.7.bn2 + layer2.7.add1 + layer2.7.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_7_add1])
         rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_6_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu2), A(IX_layer2_7_conv2),
-            A(IX_layer2_6_relu2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias),
-            P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2,
-            1e-05f);
-    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), A(IX_layer2_7_relu2),
-        P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
-    /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), NULL,
-        P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
-        P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
-    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), A(IX_layer2_8_relu1),
-        P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
-    /* layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: batchnorm + add + relu, [32,14,14] ... ->
-       [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_7_relu2), NULL, A(IX_layer2_7_relu1),
+            P(P_layer2_7_conv2_weight), NULL, A(IX_layer2_6_relu2), P(P_layer2_7_bn2_weight),
+            P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var),
+            n, &g_layer2_7_conv2, 1e-05f, 1);
+    /* layer2.8.conv1 + layer2.8.bn1 + layer2.8.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer2_8_relu1), NULL, A(IX_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), NULL, NULL, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias),
+        P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), n, &g_layer2_8_conv1,
+        1e-05f, 1);
+    /* layer2.8.conv2 + layer2.8.bn2 + layer2.8.add1 + layer2.8.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer2_8_add1])
         rt_relu_forward(A(IX_layer2_8_relu2), A(IX_layer2_7_relu2), (size_t)n * 6272);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu2), A(IX_layer2_8_conv2),
-            A(IX_layer2_7_relu2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias),
-            P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2,
-            1e-05f);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
-        P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer2_8_relu2), NULL, A(IX_layer2_8_relu1),
+            P(P_layer2_8_conv2_weight), NULL, A(IX_layer2_7_relu2), P(P_layer2_8_bn2_weight),
+            P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var),
+            n, &g_layer2_8_conv2, 1e-05f, 1);
+    /* layer3.0.conv1 + layer3.0.bn1 + layer3.0.relu1: conv2d 3x3 stride 2 pad 1 no bias +
+       batchnorm + relu, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
-        P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
-        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
-        A(IX_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), NULL, n,
-        &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:85) */
-    rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu1), IT(IT_layer3_0_conv1),
+        A(IX_layer2_8_relu2), P(P_layer3_0_conv1_weight), NULL, NULL, P(P_layer3_0_bn1_weight),
+        P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n,
+        &g_layer3_0_conv1, 1e-05f, 1);
+    /* layer3.0.downsample.0 + layer3.0.downsample.1: conv2d 1x1 stride 2 pad 0 no bias +
+       batchnorm, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85)
+       */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_downsample_1), IT(IT_layer3_0_downsample_0),
+        A(IX_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), NULL, NULL,
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
         P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
-        &g_layer3_0_downsample_1, 1e-05f);
-    /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+        &g_layer3_0_downsample_0, 1e-05f, 0);
+    /* layer3.0.conv2 + layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_downsample_1), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2),
-            A(IX_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
-            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
-            1e-05f);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_0_relu2), NULL, A(IX_layer3_0_relu1),
+            P(P_layer3_0_conv2_weight), NULL, A(IX_layer3_0_downsample_1),
+            P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
+            P(P_layer3_0_bn2_running_var), n, &g_layer3_0_conv2, 1e-05f, 1);
+    /* layer3.1.conv1 + layer3.1.bn1 + layer3.1.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
-        P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
-        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu1), NULL, A(IX_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias),
+        P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, &g_layer3_1_conv1,
+        1e-05f, 1);
+    /* layer3.1.conv2 + layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_0_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2),
-            A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
-            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
-            1e-05f);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_1_relu2), NULL, A(IX_layer3_1_relu1),
+            P(P_layer3_1_conv2_weight), NULL, A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight),
+            P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
+            n, &g_layer3_1_conv2, 1e-05f, 1);
+    /* layer3.2.conv1 + layer3.2.bn1 + layer3.2.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
-        P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-        P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
-        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_2_relu1), NULL, A(IX_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), NULL, NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias),
+        P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, &g_layer3_2_conv1,
+        1e-05f, 1);
+    /* layer3.2.conv2 + layer3.2.bn2 + layer3.2.add1 + layer3.2.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_1_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2),
-            A(IX_layer3_1_relu2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias),
-            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2,
-            1e-05f);
-    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu2),
-        P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
-    /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_2_relu2), NULL, A(IX_layer3_2_relu1),
+            P(P_layer3_2_conv2_weight), NULL, A(IX_layer3_1_relu2), P(P_layer3_2_bn2_weight),
+            P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
+            n, &g_layer3_2_conv2, 1e-05f, 1);
+    /* layer3.3.conv1 + layer3.3.bn1 + layer3.3.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
-        P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
-        P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
-        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
-    /* layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_3_relu1), NULL, A(IX_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), NULL, NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias),
+        P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, &g_layer3_3_conv1,
+        1e-05f, 1);
+    /* layer3.3.conv2 + layer3.3.bn2 + layer3.3.add1 + layer3.3.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_2_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2),
-            A(IX_layer3_2_relu2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias),
-            P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2,
-            1e-05f);
-    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu2),
-        P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
-    /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_3_relu2), NULL, A(IX_layer3_3_relu1),
+            P(P_layer3_3_conv2_weight), NULL, A(IX_layer3_2_relu2), P(P_layer3_3_bn2_weight),
+            P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var),
+            n, &g_layer3_3_conv2, 1e-05f, 1);
+    /* layer3.4.conv1 + layer3.4.bn1 + layer3.4.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
-        P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
-        P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
-        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
-    /* layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_4_relu1), NULL, A(IX_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), NULL, NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias),
+        P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, &g_layer3_4_conv1,
+        1e-05f, 1);
+    /* layer3.4.conv2 + layer3.4.bn2 + layer3.4.add1 + layer3.4.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_3_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2),
-            A(IX_layer3_3_relu2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias),
-            P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2,
-            1e-05f);
-    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu2),
-        P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
-    /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_4_relu2), NULL, A(IX_layer3_4_relu1),
+            P(P_layer3_4_conv2_weight), NULL, A(IX_layer3_3_relu2), P(P_layer3_4_bn2_weight),
+            P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var),
+            n, &g_layer3_4_conv2, 1e-05f, 1);
+    /* layer3.5.conv1 + layer3.5.bn1 + layer3.5.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
-        P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
-        P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
-        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
-    /* layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_5_relu1), NULL, A(IX_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), NULL, NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias),
+        P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, &g_layer3_5_conv1,
+        1e-05f, 1);
+    /* layer3.5.conv2 + layer3.5.bn2 + layer3.5.add1 + layer3.5.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_4_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2),
-            A(IX_layer3_4_relu2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias),
-            P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2,
-            1e-05f);
-    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), A(IX_layer3_5_relu2),
-        P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
-    /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_5_relu2), NULL, A(IX_layer3_5_relu1),
+            P(P_layer3_5_conv2_weight), NULL, A(IX_layer3_4_relu2), P(P_layer3_5_bn2_weight),
+            P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var),
+            n, &g_layer3_5_conv2, 1e-05f, 1);
+    /* layer3.6.conv1 + layer3.6.bn1 + layer3.6.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), NULL,
-        P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
-        P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
-    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), A(IX_layer3_6_relu1),
-        P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
-    /* layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_6_relu1), NULL, A(IX_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), NULL, NULL, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias),
+        P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), n, &g_layer3_6_conv1,
+        1e-05f, 1);
+    /* layer3.6.conv2 + layer3.6.bn2 + layer3.6.add1 + layer3.6.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_6_add1])
         rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_5_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu2), A(IX_layer3_6_conv2),
-            A(IX_layer3_5_relu2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias),
-            P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2,
-            1e-05f);
-    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), A(IX_layer3_6_relu2),
-        P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
-    /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_6_relu2), NULL, A(IX_layer3_6_relu1),
+            P(P_layer3_6_conv2_weight), NULL, A(IX_layer3_5_relu2), P(P_layer3_6_bn2_weight),
+            P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var),
+            n, &g_layer3_6_conv2, 1e-05f, 1);
+    /* layer3.7.conv1 + layer3.7.bn1 + layer3.7.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), NULL,
-        P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
-        P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
-    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), A(IX_layer3_7_relu1),
-        P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
-    /* layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_7_relu1), NULL, A(IX_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), NULL, NULL, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias),
+        P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), n, &g_layer3_7_conv1,
+        1e-05f, 1);
+    /* layer3.7.conv2 + layer3.7.bn2 + layer3.7.add1 + layer3.7.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_7_add1])
         rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_6_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu2), A(IX_layer3_7_conv2),
-            A(IX_layer3_6_relu2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias),
-            P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2,
-            1e-05f);
-    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), A(IX_layer3_7_relu2),
-        P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
-    /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_7_relu2), NULL, A(IX_layer3_7_relu1),
+            P(P_layer3_7_conv2_weight), NULL, A(IX_layer3_6_relu2), P(P_layer3_7_bn2_weight),
+            P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var),
+            n, &g_layer3_7_conv2, 1e-05f, 1);
+    /* layer3.8.conv1 + layer3.8.bn1 + layer3.8.relu1: conv2d 3x3 stride 1 pad 1 no bias +
+       batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), NULL,
-        P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
-        P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
-    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
-       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), A(IX_layer3_8_relu1),
-        P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
-    /* layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: batchnorm + add + relu, [64,7,7] ... ->
-       [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:84, 85, 86) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_layer3_8_relu1), NULL, A(IX_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), NULL, NULL, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias),
+        P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), n, &g_layer3_8_conv1,
+        1e-05f, 1);
+    /* layer3.8.conv2 + layer3.8.bn2 + layer3.8.add1 + layer3.8.relu2: conv2d 3x3 stride 1 pad 1 no
+       bias + batchnorm + add + relu, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:84, 85, 86) */
     if (drop && drop[K_layer3_8_add1])
         rt_relu_forward(A(IX_layer3_8_relu2), A(IX_layer3_7_relu2), (size_t)n * 3136);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu2), A(IX_layer3_8_conv2),
-            A(IX_layer3_7_relu2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias),
-            P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, &g_layer3_8_bn2,
-            1e-05f);
+        rt_conv2d_direct_forward_bn_eval(A(IX_layer3_8_relu2), NULL, A(IX_layer3_8_relu1),
+            P(P_layer3_8_conv2_weight), NULL, A(IX_layer3_7_relu2), P(P_layer3_8_bn2_weight),
+            P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var),
+            n, &g_layer3_8_conv2, 1e-05f, 1);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_8_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */

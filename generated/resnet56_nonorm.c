@@ -927,14 +927,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     (void)training;  /* no batchnorm: both modes compute the same */
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_forward(A(X_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(X_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_forward(A(X_relu), A(X_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight),
+    rt_conv2d_direct_forward(A(X_layer1_0_conv1), NULL, A(X_relu), P(P_layer1_0_conv1_weight),
         P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -943,8 +943,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
-        P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_0_conv2), NULL, A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_0_add1);
@@ -959,8 +959,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
-        P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_relu1);
@@ -968,8 +968,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
-        P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_1_conv2), NULL, A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_1_add1);
@@ -985,8 +985,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
-        P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_relu1);
@@ -994,8 +994,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
-        P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_2_conv2), NULL, A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_2_add1);
@@ -1011,8 +1011,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
-        P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv1), NULL, A(X_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_relu1);
@@ -1020,8 +1020,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight),
-        P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_3_conv2), NULL, A(X_layer1_3_relu1),
+        P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_3_add1);
@@ -1037,8 +1037,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
-        P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv1), NULL, A(X_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_relu1);
@@ -1046,8 +1046,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight),
-        P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_4_conv2), NULL, A(X_layer1_4_relu1),
+        P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_4_add1);
@@ -1063,8 +1063,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
-        P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv1), NULL, A(X_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_relu1);
@@ -1072,8 +1072,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight),
-        P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_5_conv2), NULL, A(X_layer1_5_relu1),
+        P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_5_add1);
@@ -1089,8 +1089,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
-        P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv1), NULL, A(X_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_relu1);
@@ -1098,8 +1098,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight),
-        P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_6_conv2), NULL, A(X_layer1_6_relu1),
+        P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_6_add1);
@@ -1115,8 +1115,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
-        P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv1), NULL, A(X_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_relu1);
@@ -1124,8 +1124,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight),
-        P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_7_conv2), NULL, A(X_layer1_7_relu1),
+        P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_7_add1);
@@ -1141,8 +1141,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
-        P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv1), NULL, A(X_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_relu1);
@@ -1150,8 +1150,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight),
-        P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer1_8_conv2), NULL, A(X_layer1_8_relu1),
+        P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer1_8_add1);
@@ -1167,7 +1167,7 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
+    rt_conv2d_direct_forward(A(X_layer2_0_conv1), T(T_layer2_0_conv1), A(X_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -1176,13 +1176,13 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
-        P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_0_conv2), NULL, A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0), A(X_layer1_8_relu2),
-        P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
+    rt_conv2d_direct_forward(A(X_layer2_0_downsample_0), T(T_layer2_0_downsample_0),
+        A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias), n,
         &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1199,8 +1199,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
-        P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_relu1);
@@ -1208,8 +1208,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
-        P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_1_conv2), NULL, A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_1_add1);
@@ -1225,8 +1225,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
-        P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_relu1);
@@ -1234,8 +1234,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
-        P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_2_conv2), NULL, A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_2_add1);
@@ -1251,8 +1251,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
-        P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_relu1);
@@ -1260,8 +1260,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight),
-        P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_3_conv2), NULL, A(X_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_3_add1);
@@ -1277,8 +1277,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
-        P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv1), NULL, A(X_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_relu1);
@@ -1286,8 +1286,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight),
-        P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_4_conv2), NULL, A(X_layer2_4_relu1),
+        P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_4_add1);
@@ -1303,8 +1303,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
-        P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv1), NULL, A(X_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_relu1);
@@ -1312,8 +1312,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight),
-        P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_5_conv2), NULL, A(X_layer2_5_relu1),
+        P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_5_add1);
@@ -1329,8 +1329,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
-        P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv1), NULL, A(X_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_relu1);
@@ -1338,8 +1338,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight),
-        P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_6_conv2), NULL, A(X_layer2_6_relu1),
+        P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_6_add1);
@@ -1355,8 +1355,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
-        P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv1), NULL, A(X_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_relu1);
@@ -1364,8 +1364,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight),
-        P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_7_conv2), NULL, A(X_layer2_7_relu1),
+        P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_7_add1);
@@ -1381,8 +1381,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
-        P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv1), NULL, A(X_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_relu1);
@@ -1390,8 +1390,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight),
-        P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer2_8_conv2), NULL, A(X_layer2_8_relu1),
+        P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_8_add1);
@@ -1407,7 +1407,7 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
+    rt_conv2d_direct_forward(A(X_layer3_0_conv1), T(T_layer3_0_conv1), A(X_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
@@ -1416,13 +1416,13 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
-        P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_0_conv2), NULL, A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0), A(X_layer2_8_relu2),
-        P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
+    rt_conv2d_direct_forward(A(X_layer3_0_downsample_0), T(T_layer3_0_downsample_0),
+        A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias), n,
         &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1439,8 +1439,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
-        P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_relu1);
@@ -1448,8 +1448,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
-        P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_1_conv2), NULL, A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_1_add1);
@@ -1465,8 +1465,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
-        P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_relu1);
@@ -1474,8 +1474,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
-        P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_2_conv2), NULL, A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_2_add1);
@@ -1491,8 +1491,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
-        P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_relu1);
@@ -1500,8 +1500,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight),
-        P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_3_conv2), NULL, A(X_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_3_add1);
@@ -1517,8 +1517,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
-        P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_relu1);
@@ -1526,8 +1526,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight),
-        P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_4_conv2), NULL, A(X_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_4_add1);
@@ -1543,8 +1543,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
-        P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_relu1);
@@ -1552,8 +1552,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight),
-        P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_5_conv2), NULL, A(X_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_5_add1);
@@ -1569,8 +1569,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
-        P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv1), NULL, A(X_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_relu1);
@@ -1578,8 +1578,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight),
-        P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_6_conv2), NULL, A(X_layer3_6_relu1),
+        P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_6_add1);
@@ -1595,8 +1595,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
-        P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv1), NULL, A(X_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_relu1);
@@ -1604,8 +1604,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight),
-        P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_7_conv2), NULL, A(X_layer3_7_relu1),
+        P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_7_add1);
@@ -1621,8 +1621,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
-    rt_conv2d_direct_forward(A(X_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
-        P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv1), NULL, A(X_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_relu1);
@@ -1630,8 +1630,8 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
-    rt_conv2d_direct_forward(A(X_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight),
-        P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
+    rt_conv2d_direct_forward(A(X_layer3_8_conv2), NULL, A(X_layer3_8_relu1),
+        P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_8_add1);
@@ -1656,19 +1656,20 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
 const float *resnet56_nonorm_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_direct_forward(A(IX_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    rt_conv2d_direct_forward(A(IX_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n,
+        &g_conv1);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), NULL, A(IX_relu), P(P_layer1_0_conv1_weight),
         P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), A(IX_layer1_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_0_conv2), NULL, A(IX_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1681,14 +1682,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), A(IX_layer1_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), A(IX_layer1_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_1_conv2), NULL, A(IX_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1702,14 +1703,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), A(IX_layer1_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), A(IX_layer1_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_2_conv2), NULL, A(IX_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1723,14 +1724,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), A(IX_layer1_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), NULL, A(IX_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), A(IX_layer1_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_3_conv2), NULL, A(IX_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), P(P_layer1_3_conv2_bias), n, &g_layer1_3_conv2);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1744,14 +1745,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_3_add1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), A(IX_layer1_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), NULL, A(IX_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), A(IX_layer1_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_4_conv2), NULL, A(IX_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), P(P_layer1_4_conv2_bias), n, &g_layer1_4_conv2);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1765,14 +1766,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_4_add1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), A(IX_layer1_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), NULL, A(IX_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), A(IX_layer1_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_5_conv2), NULL, A(IX_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), P(P_layer1_5_conv2_bias), n, &g_layer1_5_conv2);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1786,14 +1787,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_5_add1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), A(IX_layer1_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), NULL, A(IX_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), A(IX_layer1_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_6_conv2), NULL, A(IX_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), P(P_layer1_6_conv2_bias), n, &g_layer1_6_conv2);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1807,14 +1808,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_6_add1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), A(IX_layer1_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), NULL, A(IX_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), A(IX_layer1_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_7_conv2), NULL, A(IX_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), P(P_layer1_7_conv2_bias), n, &g_layer1_7_conv2);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1828,14 +1829,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_7_add1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), A(IX_layer1_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), NULL, A(IX_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), A(IX_layer1_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer1_8_conv2), NULL, A(IX_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), P(P_layer1_8_conv2_bias), n, &g_layer1_8_conv2);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1849,18 +1850,18 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer1_8_relu2), A(IX_layer1_8_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
         P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), A(IX_layer2_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_0_conv2), NULL, A(IX_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
+    rt_conv2d_direct_forward(A(IX_layer2_0_downsample_0), IT(IT_layer2_0_downsample_0),
         A(IX_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), P(P_layer2_0_downsample_0_bias),
         n, &g_layer2_0_downsample_0);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
@@ -1875,14 +1876,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), A(IX_layer2_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), A(IX_layer2_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_1_conv2), NULL, A(IX_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1896,14 +1897,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), A(IX_layer2_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), A(IX_layer2_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_2_conv2), NULL, A(IX_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1917,14 +1918,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), A(IX_layer2_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), NULL, A(IX_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), A(IX_layer2_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_3_conv2), NULL, A(IX_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), P(P_layer2_3_conv2_bias), n, &g_layer2_3_conv2);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1938,14 +1939,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_add1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), A(IX_layer2_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), NULL, A(IX_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), A(IX_layer2_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_4_conv2), NULL, A(IX_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), P(P_layer2_4_conv2_bias), n, &g_layer2_4_conv2);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1959,14 +1960,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_4_add1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), A(IX_layer2_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), NULL, A(IX_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), A(IX_layer2_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_5_conv2), NULL, A(IX_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), P(P_layer2_5_conv2_bias), n, &g_layer2_5_conv2);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -1980,14 +1981,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_5_add1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), A(IX_layer2_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), NULL, A(IX_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), A(IX_layer2_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_6_conv2), NULL, A(IX_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), P(P_layer2_6_conv2_bias), n, &g_layer2_6_conv2);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2001,14 +2002,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_6_add1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), A(IX_layer2_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), NULL, A(IX_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), A(IX_layer2_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_7_conv2), NULL, A(IX_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), P(P_layer2_7_conv2_bias), n, &g_layer2_7_conv2);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2022,14 +2023,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_7_add1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), A(IX_layer2_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), NULL, A(IX_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), A(IX_layer2_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer2_8_conv2), NULL, A(IX_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), P(P_layer2_8_conv2_bias), n, &g_layer2_8_conv2);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2043,18 +2044,18 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer2_8_relu2), A(IX_layer2_8_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
         P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), A(IX_layer3_0_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_0_conv2), NULL, A(IX_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
+    rt_conv2d_direct_forward(A(IX_layer3_0_downsample_0), IT(IT_layer3_0_downsample_0),
         A(IX_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), P(P_layer3_0_downsample_0_bias),
         n, &g_layer3_0_downsample_0);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
@@ -2069,14 +2070,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), A(IX_layer3_0_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), A(IX_layer3_1_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_1_conv2), NULL, A(IX_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2090,14 +2091,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), A(IX_layer3_1_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), A(IX_layer3_2_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_2_conv2), NULL, A(IX_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2111,14 +2112,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_add1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), A(IX_layer3_2_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), NULL, A(IX_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), A(IX_layer3_3_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_3_conv2), NULL, A(IX_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), P(P_layer3_3_conv2_bias), n, &g_layer3_3_conv2);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2132,14 +2133,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_add1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), A(IX_layer3_3_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), NULL, A(IX_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), A(IX_layer3_4_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_4_conv2), NULL, A(IX_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), P(P_layer3_4_conv2_bias), n, &g_layer3_4_conv2);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2153,14 +2154,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_add1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), A(IX_layer3_4_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), NULL, A(IX_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), A(IX_layer3_5_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_5_conv2), NULL, A(IX_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), P(P_layer3_5_conv2_bias), n, &g_layer3_5_conv2);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2174,14 +2175,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_add1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), A(IX_layer3_5_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), NULL, A(IX_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), A(IX_layer3_6_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_6_conv2), NULL, A(IX_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), P(P_layer3_6_conv2_bias), n, &g_layer3_6_conv2);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2195,14 +2196,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_6_add1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), A(IX_layer3_6_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), NULL, A(IX_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), A(IX_layer3_7_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_7_conv2), NULL, A(IX_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), P(P_layer3_7_conv2_bias), n, &g_layer3_7_conv2);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */
@@ -2216,14 +2217,14 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_7_add1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), A(IX_layer3_7_relu2),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), NULL, A(IX_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     rt_relu_forward(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
-    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), A(IX_layer3_8_relu1),
+    rt_conv2d_direct_forward(A(IX_layer3_8_conv2), NULL, A(IX_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), P(P_layer3_8_conv2_bias), n, &g_layer3_8_conv2);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:85) */

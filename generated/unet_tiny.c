@@ -142,29 +142,21 @@ enum {
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
-    IX_enc1_conv1 = 0,  /* [16,28,28] */
-    IX_enc1_relu1 = 12544,  /* [16,28,28] */
-    IX_enc1_conv2 = 0,  /* [16,28,28] */
-    IX_concat2 = 12544,  /* [48,28,28] */
+    IX_enc1_relu1 = 0,  /* [16,28,28] */
+    IX_enc1_conv2 = 12544,  /* [16,28,28] */
+    IX_concat2 = 25088,  /* [48,28,28] */
     IX_maxpool1 = 0,  /* [16,14,14] */
-    IX_enc2_conv1 = 3136,  /* [32,14,14] */
-    IX_enc2_relu1 = 50176,  /* [32,14,14] */
-    IX_enc2_conv2 = 0,  /* [32,14,14] */
-    IX_concat1 = 50176,  /* [96,14,14] */
+    IX_enc2_relu1 = 3136,  /* [32,14,14] */
+    IX_enc2_conv2 = 9408,  /* [32,14,14] */
+    IX_concat1 = 62720,  /* [96,14,14] */
     IX_maxpool2 = 0,  /* [32,7,7] */
-    IX_mid_conv1 = 1568,  /* [64,7,7] */
-    IX_mid_relu1 = 4704,  /* [64,7,7] */
-    IX_mid_conv2 = 0,  /* [64,7,7] */
-    IX_mid_relu2 = 3136,  /* [64,7,7] */
-    IX_up1 = 68992,  /* [64,14,14] */
-    IX_dec2_conv1 = 0,  /* [32,14,14] */
-    IX_dec2_relu1 = 6272,  /* [32,14,14] */
-    IX_dec2_conv2 = 0,  /* [32,14,14] */
+    IX_mid_relu1 = 1568,  /* [64,7,7] */
+    IX_mid_relu2 = 4704,  /* [64,7,7] */
+    IX_up1 = 7840,  /* [64,14,14] */
+    IX_dec2_relu1 = 0,  /* [32,14,14] */
     IX_dec2_relu2 = 6272,  /* [32,14,14] */
-    IX_up2 = 50176,  /* [32,28,28] */
-    IX_dec1_conv1 = 0,  /* [16,28,28] */
-    IX_dec1_relu1 = 12544,  /* [16,28,28] */
-    IX_dec1_conv2 = 0,  /* [16,28,28] */
+    IX_up2 = 62720,  /* [32,28,28] */
+    IX_dec1_relu1 = 0,  /* [16,28,28] */
     IX_dec1_relu2 = 12544,  /* [16,28,28] */
     IX_head = 0,  /* [10,28,28] */
 };
@@ -298,7 +290,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc1_conv1);
-    rt_conv2d_direct_forward(A(X_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
+    rt_conv2d_direct_forward(A(X_enc1_conv1), NULL, x, P(P_enc1_conv1_weight), NULL, n,
+        &g_enc1_conv1);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_enc1_bn1);
@@ -313,8 +306,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc1_conv2);
-    rt_conv2d_direct_forward(A(X_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), NULL, n,
-        &g_enc1_conv2);
+    rt_conv2d_direct_forward(A(X_enc1_conv2), NULL, A(X_enc1_relu1), P(P_enc1_conv2_weight), NULL,
+        n, &g_enc1_conv2);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_enc1_bn2);
@@ -332,7 +325,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc2_conv1);
-    rt_conv2d_direct_forward(A(X_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), NULL, n,
+    rt_conv2d_direct_forward(A(X_enc2_conv1), NULL, A(X_maxpool1), P(P_enc2_conv1_weight), NULL, n,
         &g_enc2_conv1);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -348,8 +341,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc2_conv2);
-    rt_conv2d_direct_forward(A(X_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), NULL, n,
-        &g_enc2_conv2);
+    rt_conv2d_direct_forward(A(X_enc2_conv2), NULL, A(X_enc2_relu1), P(P_enc2_conv2_weight), NULL,
+        n, &g_enc2_conv2);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_enc2_bn2);
@@ -367,7 +360,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     RT_PROF(C_mid_conv1);
-    rt_conv2d_direct_forward(A(X_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL, n,
+    rt_conv2d_direct_forward(A(X_mid_conv1), NULL, A(X_maxpool2), P(P_mid_conv1_weight), NULL, n,
         &g_mid_conv1);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     RT_PROF(C_mid_bn1);
@@ -382,7 +375,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     RT_PROF(C_mid_conv2);
-    rt_conv2d_direct_forward(A(X_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL, n,
+    rt_conv2d_direct_forward(A(X_mid_conv2), NULL, A(X_mid_relu1), P(P_mid_conv2_weight), NULL, n,
         &g_mid_conv2);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     RT_PROF(C_mid_bn2);
@@ -403,7 +396,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec2_conv1);
-    rt_conv2d_direct_forward(A(X_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL, n,
+    rt_conv2d_direct_forward(A(X_dec2_conv1), NULL, A(X_concat1), P(P_dec2_conv1_weight), NULL, n,
         &g_dec2_conv1);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -419,8 +412,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec2_conv2);
-    rt_conv2d_direct_forward(A(X_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), NULL, n,
-        &g_dec2_conv2);
+    rt_conv2d_direct_forward(A(X_dec2_conv2), NULL, A(X_dec2_relu1), P(P_dec2_conv2_weight), NULL,
+        n, &g_dec2_conv2);
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_dec2_bn2);
@@ -441,7 +434,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec1_conv1);
-    rt_conv2d_direct_forward(A(X_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL, n,
+    rt_conv2d_direct_forward(A(X_dec1_conv1), NULL, A(X_concat2), P(P_dec1_conv1_weight), NULL, n,
         &g_dec1_conv1);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -457,8 +450,8 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec1_conv2);
-    rt_conv2d_direct_forward(A(X_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), NULL, n,
-        &g_dec1_conv2);
+    rt_conv2d_direct_forward(A(X_dec1_conv2), NULL, A(X_dec1_relu1), P(P_dec1_conv2_weight), NULL,
+        n, &g_dec1_conv2);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     RT_PROF(C_dec1_bn2);
@@ -472,7 +465,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
             P(P_dec1_bn2_running_var), n, &g_dec1_bn2, 1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     RT_PROF(C_head);
-    rt_conv2d_direct_forward(A(X_head), A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
+    rt_conv2d_direct_forward(A(X_head), NULL, A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
         &g_head);
     return A(X_head);
 }
@@ -480,18 +473,15 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
 const float *unet_tiny_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
-    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_direct_forward(A(IX_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
-    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
-       30) */
-    rt_batchnorm_relu_forward_eval(A(IX_enc1_relu1), A(IX_enc1_conv1), NULL, P(P_enc1_bn1_weight),
-        P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, &g_enc1_bn1,
-        1e-05f);
+    /* enc1.conv1 + enc1.bn1 + enc1.relu1: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu,
+       [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28, 29, 30) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_enc1_relu1), NULL, x, P(P_enc1_conv1_weight), NULL, NULL,
+        P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean),
+        P(P_enc1_bn1_running_var), n, &g_enc1_conv1, 1e-05f, 1);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_direct_forward(A(IX_enc1_conv2), A(IX_enc1_relu1), P(P_enc1_conv2_weight), NULL, n,
-        &g_enc1_conv2);
+    rt_conv2d_direct_forward(A(IX_enc1_conv2), NULL, A(IX_enc1_relu1), P(P_enc1_conv2_weight),
+        NULL, n, &g_enc1_conv2);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_concat2) + 25088, A(IX_enc1_conv2), NULL,
@@ -499,19 +489,15 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         P(P_enc1_bn2_running_var), n, &g_enc1_bn2, 1e-05f);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_forward(A(IX_maxpool1), A(IX_concat2) + 25088, n, &g_maxpool1);
-    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_direct_forward(A(IX_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight), NULL, n,
-        &g_enc2_conv1);
-    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
-       30) */
-    rt_batchnorm_relu_forward_eval(A(IX_enc2_relu1), A(IX_enc2_conv1), NULL, P(P_enc2_bn1_weight),
-        P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, &g_enc2_bn1,
-        1e-05f);
+    /* enc2.conv1 + enc2.bn1 + enc2.relu1: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu,
+       [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28, 29, 30) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_enc2_relu1), NULL, A(IX_maxpool1),
+        P(P_enc2_conv1_weight), NULL, NULL, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias),
+        P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, &g_enc2_conv1, 1e-05f, 1);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
-    rt_conv2d_direct_forward(A(IX_enc2_conv2), A(IX_enc2_relu1), P(P_enc2_conv2_weight), NULL, n,
-        &g_enc2_conv2);
+    rt_conv2d_direct_forward(A(IX_enc2_conv2), NULL, A(IX_enc2_relu1), P(P_enc2_conv2_weight),
+        NULL, n, &g_enc2_conv2);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_concat1) + 12544, A(IX_enc2_conv2), NULL,
@@ -519,69 +505,47 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         P(P_enc2_bn2_running_var), n, &g_enc2_bn2, 1e-05f);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_forward(A(IX_maxpool2), A(IX_concat1) + 12544, n, &g_maxpool2);
-    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
-       */
-    rt_conv2d_direct_forward(A(IX_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight), NULL, n,
-        &g_mid_conv1);
-    /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_mid_relu1), A(IX_mid_conv1), NULL, P(P_mid_bn1_weight),
-        P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, &g_mid_bn1,
-        1e-05f);
-    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
-       */
-    rt_conv2d_direct_forward(A(IX_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight), NULL, n,
-        &g_mid_conv2);
-    /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_mid_relu2), A(IX_mid_conv2), NULL, P(P_mid_bn2_weight),
-        P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, &g_mid_bn2,
-        1e-05f);
+    /* mid.conv1 + mid.bn1 + mid.relu1: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu,
+       [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28, 29, 30) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_mid_relu1), NULL, A(IX_maxpool2), P(P_mid_conv1_weight),
+        NULL, NULL, P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean),
+        P(P_mid_bn1_running_var), n, &g_mid_conv1, 1e-05f, 1);
+    /* mid.conv2 + mid.bn2 + mid.relu2: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu,
+       [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28, 29, 30) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_mid_relu2), NULL, A(IX_mid_relu1), P(P_mid_conv2_weight),
+        NULL, NULL, P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean),
+        P(P_mid_bn2_running_var), n, &g_mid_conv2, 1e-05f, 1);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_forward(A(IX_up1), A(IX_mid_relu2), n, 64, 7, 7, 2);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_forward(A(IX_concat1), A(IX_up1), n, 96, 0, 64, 196);
-    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_direct_forward(A(IX_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight), NULL, n,
-        &g_dec2_conv1);
-    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
-       30) */
-    rt_batchnorm_relu_forward_eval(A(IX_dec2_relu1), A(IX_dec2_conv1), NULL, P(P_dec2_bn1_weight),
-        P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, &g_dec2_bn1,
-        1e-05f);
-    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_direct_forward(A(IX_dec2_conv2), A(IX_dec2_relu1), P(P_dec2_conv2_weight), NULL, n,
-        &g_dec2_conv2);
-    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
-       30) */
-    rt_batchnorm_relu_forward_eval(A(IX_dec2_relu2), A(IX_dec2_conv2), NULL, P(P_dec2_bn2_weight),
-        P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, &g_dec2_bn2,
-        1e-05f);
+    /* dec2.conv1 + dec2.bn1 + dec2.relu1: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu,
+       [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28, 29, 30) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_dec2_relu1), NULL, A(IX_concat1), P(P_dec2_conv1_weight),
+        NULL, NULL, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean),
+        P(P_dec2_bn1_running_var), n, &g_dec2_conv1, 1e-05f, 1);
+    /* dec2.conv2 + dec2.bn2 + dec2.relu2: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu,
+       [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28, 29, 30) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_dec2_relu2), NULL, A(IX_dec2_relu1),
+        P(P_dec2_conv2_weight), NULL, NULL, P(P_dec2_bn2_weight), P(P_dec2_bn2_bias),
+        P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, &g_dec2_conv2, 1e-05f, 1);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_forward(A(IX_up2), A(IX_dec2_relu2), n, 32, 14, 14, 2);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_forward(A(IX_concat2), A(IX_up2), n, 48, 0, 32, 784);
-    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_direct_forward(A(IX_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight), NULL, n,
-        &g_dec1_conv1);
-    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
-       30) */
-    rt_batchnorm_relu_forward_eval(A(IX_dec1_relu1), A(IX_dec1_conv1), NULL, P(P_dec1_bn1_weight),
-        P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, &g_dec1_bn1,
-        1e-05f);
-    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
-       (specs/unet_tiny.lua:28) */
-    rt_conv2d_direct_forward(A(IX_dec1_conv2), A(IX_dec1_relu1), P(P_dec1_conv2_weight), NULL, n,
-        &g_dec1_conv2);
-    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
-       30) */
-    rt_batchnorm_relu_forward_eval(A(IX_dec1_relu2), A(IX_dec1_conv2), NULL, P(P_dec1_bn2_weight),
-        P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, &g_dec1_bn2,
-        1e-05f);
+    /* dec1.conv1 + dec1.bn1 + dec1.relu1: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu,
+       [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28, 29, 30) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_dec1_relu1), NULL, A(IX_concat2), P(P_dec1_conv1_weight),
+        NULL, NULL, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean),
+        P(P_dec1_bn1_running_var), n, &g_dec1_conv1, 1e-05f, 1);
+    /* dec1.conv2 + dec1.bn2 + dec1.relu2: conv2d 3x3 stride 1 pad 1 no bias + batchnorm + relu,
+       [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28, 29, 30) */
+    rt_conv2d_direct_forward_bn_eval(A(IX_dec1_relu2), NULL, A(IX_dec1_relu1),
+        P(P_dec1_conv2_weight), NULL, NULL, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias),
+        P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, &g_dec1_conv2, 1e-05f, 1);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
-    rt_conv2d_direct_forward(A(IX_head), A(IX_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
-        &g_head);
+    rt_conv2d_direct_forward(A(IX_head), NULL, A(IX_dec1_relu2), P(P_head_weight), P(P_head_bias),
+        n, &g_head);
     return A(IX_head);
 }
 

@@ -17,7 +17,7 @@
 /* Arena bytes the caller provides for a batch of n samples. */
 #define UNET_TINY_ARENA_BYTES(n) (sizeof(float) * (UNET_TINY_ARENA_PER_SAMPLE * (size_t)(n) + \
     UNET_TINY_ARENA_FIXED + UNET_TINY_ARENA_SCRATCH * rt_scratch_slices(n)))
-#define UNET_TINY_INFER_ARENA_PER_SAMPLE ((size_t)81536)  /* inference arena floats per sample */
+#define UNET_TINY_INFER_ARENA_PER_SAMPLE ((size_t)87808)  /* inference arena floats per sample */
 #define UNET_TINY_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 #define UNET_TINY_INFER_ARENA_SCRATCH ((size_t)0) \
     /* inference arena floats per slice of kernel scratch */

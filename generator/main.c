@@ -243,6 +243,7 @@ static int compile(Args *a, const char *name) {
     autodiff(&prog, g);
     if (!a->no_passes) passes_run(&prog, !a->no_remat);
     pass_inference(&inf, &prog);
+    if (!a->no_passes) pass_epilogue(&inf);
     if (plan_build(&plan, &prog) == 0 && plan_build(&inf_plan, &inf) == 0) {
         info.name = name;
         info.spec = a->spec;

@@ -220,7 +220,7 @@ static int infer_mul(IrGraph *g, IrNode *n, char *err, size_t cap) {
 static int64_t conv_col(const IrGraph *g, const IrNode *n) {
     const ConvArgs *a = &n->a.conv;
     Shape s = in_shape(g, n);
-    if (rt_conv_is_direct(a->k, a->stride, a->pad, a->groups, s.d[1], s.d[2])) return 0;
+    if (rt_conv_direct_backward(a->k, a->stride, a->pad, a->groups, s.d[1], s.d[2])) return 0;
     return (int64_t)rt_conv_col_floats(in_shape(g, n).d[0], a->k, a->stride, a->pad,
                                        n->shape.d[1], n->shape.d[2]);
 }

@@ -38,15 +38,17 @@ static KArg scratch(const Lower *l, int backward) {
 ** ===================================================================== */
 
 /*
-** Kernel choice: the direct kernels wherever they apply (rt_conv_is_direct:
-** stride 1, same padding, 1x1 or 3x3, one group); they beat im2col + sgemm
-** on every such layer of the shipped networks, forward and backward
-** (README, "Convolution kernels"). Everything else unfolds.
+** Kernel choice: the direct kernels wherever they apply (rt_geom.h: 1x1
+** and 3x3, one group, stride 1 with same padding or stride 2 forward); they
+** beat im2col + sgemm on every such layer of the shipped networks (README,
+** "Convolution kernels"). Everything else unfolds. direct_backward picks
+** the backward's kernel instead of the forward's.
 */
-static int conv_is_direct(const Lower *l) {
+static int conv_is_direct(const Lower *l, int backward) {
     const ConvArgs *a = &l->n->a.conv;
     Shape s = src_node(l, 0)->shape;
-    return rt_conv_is_direct(a->k, a->stride, a->pad, a->groups, s.d[1], s.d[2]);
+    return (backward ? rt_conv_direct_backward : rt_conv_is_direct)(a->k, a->stride, a->pad,
+                                                                     a->groups, s.d[1], s.d[2]);
 }
 
 void lower_conv_fwd(Lower *l) {
@@ -58,8 +60,8 @@ void lower_conv_fwd(Lower *l) {
     for (int i = 0; i < (int)(sizeof v / sizeof v[0]); i++) gm->v[gm->nv++] = v[i];
     gm->xs = shape_numel(s);
     gm->ys = numel(l);
-    if (conv_is_direct(l))
-        LOWER(l, K_CONV2D_DIRECT_FORWARD, OUT(l), IN(l, 0), PW(l, 0), BIAS(l), N(),
+    if (conv_is_direct(l, 0))
+        LOWER(l, K_CONV2D_DIRECT_FORWARD, OUT(l), scratch(l, 0), IN(l, 0), PW(l, 0), BIAS(l), N(),
               karg_geom(l->n->id));
     else
         LOWER(l, K_CONV2D_FORWARD, OUT(l), scratch(l, 0), IN(l, 0), PW(l, 0), BIAS(l), N(),
@@ -67,7 +69,7 @@ void lower_conv_fwd(Lower *l) {
 }
 
 void lower_conv_bwd(Lower *l) {
-    if (conv_is_direct(l))
+    if (conv_is_direct(l, 1))
         LOWER(l, K_CONV2D_DIRECT_BACKWARD, DIN(l, 0), PG(l, 0), DBIAS(l), DOUT(l), IN(l, 0),
               PW(l, 0), N(), karg_geom(l->n->id));
     else

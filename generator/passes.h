@@ -32,6 +32,11 @@ int pass_remat(KProgram *p);
 ** its own (IX_conv1); returns its call count. */
 int pass_inference(KProgram *inf, const KProgram *train);
 
+/* Inference: a direct convolution followed by an evaluation-mode
+** batchnorm (+ residual add, relu) as one call with the batchnorm in its
+** epilogue; returns the fusions made. */
+int pass_epilogue(KProgram *p);
+
 /* The training program's passes, in order; remat 0 leaves out pass_remat
 ** (more memory, one elementwise pass less per batchnorm in backward). */
 void passes_run(KProgram *p, int remat);

@@ -77,12 +77,23 @@ void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
                         int n, const RtConv *g, RtStore st);
 
 /* Direct convolution (rt_dconv.c), for the geometries rt_conv_is_direct
-** accepts (stride 1, groups 1, 1x1 or 3x3, same padding): no scratch. */
-/* inp is (n,c,h,w), w is (oc,c,k,k), b is (oc) or NULL; out is (n,oc,h,w) */
-void rt_conv2d_direct_forward(float *out, const float *inp, const float *w, const float *b,
-                              int n, const RtConv *g);
-/* dout is (n,oc,h,w); stores into dinp (may be NULL), accumulates into dw, db
-** (may be NULL); dw does not depend on the thread count */
+** accepts (rt_geom.h). col: NULL at stride 1; at stride 2 scratch as for
+** rt_conv2d_forward (rt_conv2d_col_floats per slice). */
+/* inp is (n,c,h,w), w is (oc,c,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
+void rt_conv2d_direct_forward(float *out, float *col, const float *inp, const float *w,
+                              const float *b, int n, const RtConv *g);
+/* relu?(bn(conv(inp)) + res), the batchnorm in evaluation mode (running
+** statistics) applied to every output before it is stored, rounding as
+** rt_batchnorm_relu_forward_eval does; res (n,oc,oh,ow, dense) or NULL;
+** oc <= RT_DCONV_BN_MAX_CHANNELS */
+void rt_conv2d_direct_forward_bn_eval(float *out, float *col, const float *inp, const float *w,
+                                      const float *b, const float *res, const float *gamma,
+                                      const float *beta, const float *run_mean,
+                                      const float *run_var, int n, const RtConv *g, float eps,
+                                      int relu);
+/* Backward of a stride-1 direct convolution (rt_conv_direct_backward).
+** dout is (n,oc,h,w); stores into dinp (may be NULL), accumulates into dw,
+** db (may be NULL); dw does not depend on the thread count */
 void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, const float *dout,
                                const float *inp, const float *w, int n, const RtConv *g,
                                RtStore st);

@@ -40,6 +40,7 @@
 ** RT_PORTABLE is not defined); elsewhere plain loops over row spans, which
 ** compilers vectorise, compute the same sums.
 */
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -54,28 +55,115 @@
 #define RT_DCONV_AVX512 0
 #endif
 
-/* One convolution of a sample's ci planes into its co planes, all h x w. */
+/* An evaluation-mode batchnorm (then residual add, relu) as an epilogue:
+** per output channel y = v*scale + shift. */
 typedef struct {
-    int ci, co, h, w, k, pad;
-    const float *wt;            /* weight of output 0, input 0, tap 0 */
-    ptrdiff_t so, si, st;       /* weight strides: per output, input, tap */
+    const float *scale, *shift;
+    int relu;
+} BnEpilogue;
+
+/*
+** One convolution of a sample's ci input planes into its co output planes,
+** all h x w, as a list of taps: tap t reads, for output pixel (y,x), input
+** pixel (y + dy[t], x + dx[t]) of the planes starting xo[t] floats into the
+** input (0, or a phase of a stride-2 input split by split_phases), weighted
+** by the weight at wo[t] from an input's first one.
+*/
+enum { MAX_TAPS = 9 };
+
+typedef struct {
+    int ci, co, h, w;
+    int ntap, dy[MAX_TAPS], dx[MAX_TAPS];
+    ptrdiff_t xo[MAX_TAPS], wo[MAX_TAPS];
+    const float *wt;            /* weights of output 0, input 0 */
+    ptrdiff_t so, si;           /* weight strides: per output, per input */
     const float *bias;          /* per output (RT_SET only), or NULL */
     RtStore store;              /* RT_SET writes the outputs, RT_ADD adds */
+    const BnEpilogue *bn;       /* an evaluation-mode batchnorm applied on store, or NULL */
 } DConv;
 
-/* The forward convolution of g. */
+/*
+** The batchnorm epilogue's scale and shift of output channel o, computed
+** as rt_batchnorm_forward_eval computes them (rt_norm.c) and applied with
+** the same float operations (a multiply, then an add; then the residual,
+** then the relu), so the fused call gives the bits of the separate ones.
+*/
+static void bn_affine(float *scale, float *shift, const float *gamma, const float *beta,
+                      const float *run_mean, const float *run_var, float eps, int co) {
+    for (int o = 0; o < co; o++) {
+        double s = gamma[o] / sqrt((double)run_var[o] + eps);
+        scale[o] = (float)s;
+        shift[o] = (float)(beta[o] - run_mean[o] * s);
+    }
+}
+
+/* Phases of a stride-2 input: 4 for a 3x3 kernel (even and odd rows and
+** columns), 1 for a 1x1 (even ones only). */
+static int phases_of(const RtConv *g) {
+    return g->stride == 2 && g->k == 3 ? 4 : 1;
+}
+
+/*
+** The forward convolution of g. Stride 1: tap (ky,kx) is the shift (ky -
+** pad, kx - pad). Stride 2: input row 2*oy + ky - pad is row oy + dy of
+** phase a, with ky - pad = 2*dy + a, and the same for columns; the phase
+** planes (split_phases) are oh x ow, so the taps are shifts again.
+*/
 static DConv forward_of(const RtConv *g, const float *w, const float *b) {
-    DConv d = {g->c, g->oc, g->h, g->w, g->k, g->pad, w,
-               (ptrdiff_t)g->c * g->k * g->k, (ptrdiff_t)g->k * g->k, 1, b, RT_SET};
+    DConv d = {.ci = g->c, .co = g->oc, .h = g->oh, .w = g->ow, .ntap = g->k * g->k, .wt = w,
+               .so = (ptrdiff_t)g->c * g->k * g->k, .si = (ptrdiff_t)g->k * g->k, .bias = b,
+               .store = RT_SET};
+    size_t plane = (size_t)g->c * g->oh * g->ow;
+    for (int t = 0; t < d.ntap; t++) {
+        int ry = t / g->k - g->pad, rx = t % g->k - g->pad;
+        if (g->stride == 1) {
+            d.dy[t] = ry;
+            d.dx[t] = rx;
+        } else {
+            int ay = ry & 1, ax = rx & 1;   /* the phase: row and column parity */
+            d.dy[t] = (ry - ay) / 2;
+            d.dx[t] = (rx - ax) / 2;
+            d.xo[t] = (ptrdiff_t)((ay * 2 + ax) % phases_of(g) * plane);
+        }
+        d.wo[t] = t;
+    }
     return d;
 }
 
-/* The input gradient of g: outputs are g's inputs, taps run backwards. */
+/* The input gradient of a stride-1 g: outputs are g's inputs, taps run
+** backwards. */
 static DConv input_grad_of(const RtConv *g, const float *w, RtStore st) {
-    int kk = g->k * g->k;
-    DConv d = {g->oc, g->c, g->h, g->w, g->k, g->k - 1 - g->pad, w + kk - 1,
-               kk, (ptrdiff_t)g->c * kk, -1, NULL, st};
+    int kk = g->k * g->k, pad = g->k - 1 - g->pad;
+    DConv d = {.ci = g->oc, .co = g->c, .h = g->h, .w = g->w, .ntap = kk, .wt = w,
+               .so = kk, .si = (ptrdiff_t)g->c * kk, .store = st};
+    for (int t = 0; t < kk; t++) {
+        d.dy[t] = t / g->k - pad;
+        d.dx[t] = t % g->k - pad;
+        d.wo[t] = kk - 1 - t;
+    }
     return d;
+}
+
+/*
+** The phases of one stride-2 input sample x (c, h, w) into dst: plane
+** (phase, ci) is oh x ow and holds x[ci][2*oy + ay][2*ox + ax] for phase
+** ay*2 + ax, or 0 past the input's edge.
+*/
+static void split_phases(float *dst, const float *x, const RtConv *g) {
+    int np = phases_of(g), oh = g->oh, ow = g->ow;
+    for (int ph = 0; ph < np; ph++)
+        for (int c = 0; c < g->c; c++) {
+            const float *xc = x + (size_t)c * g->h * g->w;
+            float *d = dst + ((size_t)ph * g->c + c) * oh * ow;
+            int ay = ph / 2, ax = ph % 2;
+            for (int oy = 0; oy < oh; oy++) {
+                int iy = 2 * oy + ay;
+                for (int ox = 0; ox < ow; ox++) {
+                    int ix = 2 * ox + ax;
+                    d[oy * ow + ox] = iy < g->h && ix < g->w ? xc[iy * g->w + ix] : 0.0f;
+                }
+            }
+        }
 }
 
 static size_t x_stride(const RtConv *g) {
@@ -106,7 +194,6 @@ static int wgrad_chunk(const RtConv *g) {
 ** ===================================================================== */
 
 enum { LANES = 16, TB = 4, TV = 6 };
-#define RT_DCONV_TAPS 9   /* taps of the largest kernel, 3x3 */
 typedef __mmask16 TapMask;
 
 #define INLINE static inline __attribute__((always_inline))
@@ -155,8 +242,8 @@ INLINE __mmask16 tail_mask(int p0, int hw) {
 ** works with one tile shape. nv is a literal in every caller, so the
 ** accumulators stay in registers.
 */
-INLINE void conv_tile(const DConv *d, float *y, const float *x, __mmask16 m[][TV],
-                      int o0, int v0, int nv) {
+INLINE void conv_tile(const DConv *d, float *y, const float *x, const float *res,
+                      __mmask16 m[][TV], int o0, int v0, int nv) {
     const int hw = d->h * d->w, nb = d->co - o0 < TB ? d->co - o0 : TB;
     __m512 acc[TB][TV];
     ptrdiff_t wo[TB];
@@ -170,9 +257,9 @@ INLINE void conv_tile(const DConv *d, float *y, const float *x, __mmask16 m[][TV
             UNROLL for (int v = 0; v < nv; v++)
                 if (b < nb) acc[b][v] = _mm512_maskz_loadu_ps(tail_mask((v0 + v) * LANES, hw),
                                                   y + (size_t)(o0 + b) * hw + (v0 + v) * LANES);
-    for (int t = 0; t < d->k * d->k; t++) {
-        const float *xp = x + v0 * LANES + (t / d->k - d->pad) * d->w + t % d->k - d->pad;
-        const float *wp = d->wt + t * d->st;
+    for (int t = 0; t < d->ntap; t++) {
+        const float *xp = x + d->xo[t] + v0 * LANES + d->dy[t] * d->w + d->dx[t];
+        const float *wp = d->wt + d->wo[t];
         for (int i = 0; i < d->ci; i++, xp += hw, wp += d->si) {
             __m512 xv[TV];
             UNROLL for (int v = 0; v < nv; v++)
@@ -184,6 +271,19 @@ INLINE void conv_tile(const DConv *d, float *y, const float *x, __mmask16 m[][TV
             }
         }
     }
+    if (d->bn)
+        UNROLL for (int b = 0; b < TB; b++) {
+            int o = b < nb ? o0 + b : o0;
+            UNROLL for (int v = 0; v < nv; v++) {
+                __m512 a = _mm512_add_ps(_mm512_mul_ps(acc[b][v], _mm512_set1_ps(d->bn->scale[o])),
+                                         _mm512_set1_ps(d->bn->shift[o]));
+                if (res)
+                    a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(
+                        tail_mask((v0 + v) * LANES, hw),
+                        res + (size_t)(b < nb ? o0 + b : o0) * hw + (v0 + v) * LANES));
+                acc[b][v] = d->bn->relu ? _mm512_max_ps(a, _mm512_setzero_ps()) : a;
+            }
+        }
     UNROLL for (int b = 0; b < TB; b++)
         UNROLL for (int v = 0; v < nv; v++)
             if (b < nb)
@@ -196,33 +296,36 @@ INLINE void conv_tile(const DConv *d, float *y, const float *x, __mmask16 m[][TV
 ** tile per block of TB outputs while the input vectors are in L1. One
 ** instance per width, each with its accumulators in registers.
 */
-INLINE void conv_run(const DConv *d, float *y, const float *x, int v0, int nv) {
-    __mmask16 m[RT_DCONV_TAPS][TV];
+INLINE void conv_run(const DConv *d, float *y, const float *x, const float *res, int v0,
+                     int nv) {
+    __mmask16 m[MAX_TAPS][TV];
     UNROLL for (int v = 0; v < nv; v++) {
         __m512i ly, lx;
         lane_coords(&ly, &lx, (v0 + v) * LANES, d->h, d->w);
-        for (int t = 0; t < d->k * d->k; t++)
-            m[t][v] = tap_mask(ly, lx, t / d->k - d->pad, t % d->k - d->pad, d->h, d->w);
+        for (int t = 0; t < d->ntap; t++) m[t][v] = tap_mask(ly, lx, d->dy[t], d->dx[t], d->h, d->w);
     }
-    for (int o0 = 0; o0 < d->co; o0 += TB) conv_tile(d, y, x, m, o0, v0, nv);
+    for (int o0 = 0; o0 < d->co; o0 += TB) conv_tile(d, y, x, res, m, o0, v0, nv);
 }
 
 #define CONV_RUN(nv) \
-    static void conv_run_##nv(const DConv *d, float *y, const float *x, int v0) { \
-        conv_run(d, y, x, v0, nv); \
+    static void conv_run_##nv(const DConv *d, float *y, const float *x, const float *res, \
+                              int v0) { \
+        conv_run(d, y, x, res, v0, nv); \
     }
 CONV_RUN(1) CONV_RUN(2) CONV_RUN(3) CONV_RUN(4) CONV_RUN(5) CONV_RUN(6)
 #undef CONV_RUN
 
-typedef void (*ConvRunFn)(const DConv *, float *, const float *, int);
+typedef void (*ConvRunFn)(const DConv *, float *, const float *, const float *, int);
 static const ConvRunFn conv_runs[TV + 1] = {
     NULL, conv_run_1, conv_run_2, conv_run_3, conv_run_4, conv_run_5, conv_run_6,
 };
 
-/* All outputs of one sample, in runs of TV pixel vectors. */
-static void conv_sample(const DConv *d, float *y, const float *x) {
+/* All outputs of one sample, in runs of TV pixel vectors; res is the
+** sample's residual (co planes) or NULL. */
+static void conv_sample(const DConv *d, float *y, const float *x, const float *res) {
     int nvec = (d->h * d->w + LANES - 1) / LANES;
-    for (int v0 = 0; v0 < nvec; v0 += TV) conv_runs[nvec - v0 < TV ? nvec - v0 : TV](d, y, x, v0);
+    for (int v0 = 0; v0 < nvec; v0 += TV)
+        conv_runs[nvec - v0 < TV ? nvec - v0 : TV](d, y, x, res, v0);
 }
 
 /* The weight gradient of a batch, and the lanes each tap reaches in each
@@ -335,24 +438,31 @@ static void span(int *lo, int *hi, int dx, int w) {
     *hi = dx > 0 ? w - dx : w;
 }
 
-/* All outputs of one sample: y (co planes) from x (ci planes). */
-static void conv_sample(const DConv *d, float *y, const float *x) {
+/* All outputs of one sample: y (co planes) from x (ci planes), then the
+** batchnorm epilogue with res (co planes) or NULL. */
+static void conv_sample(const DConv *d, float *y, const float *x, const float *res) {
     int h = d->h, w = d->w, hw = h * w;
     for (int o = 0; o < d->co; o++) {
         float *yo = y + (size_t)o * hw;
         if (d->store == RT_SET)
             for (int p = 0; p < hw; p++) yo[p] = d->bias ? d->bias[o] : 0.0f;
         for (int i = 0; i < d->ci; i++)
-            for (int ky = 0; ky < d->k; ky++)
-                for (int kx = 0; kx < d->k; kx++) {
-                    int dy = ky - d->pad, dx = kx - d->pad, lo, hi;
-                    float wv = d->wt[o * d->so + i * d->si + (ky * d->k + kx) * d->st];
-                    const float *xi = x + (size_t)i * hw;
-                    span(&lo, &hi, dx, w);
-                    for (int r = dy < 0 ? -dy : 0; r < (dy > 0 ? h - dy : h); r++)
-                        for (int c = lo; c < hi; c++)
-                            yo[r * w + c] += wv * xi[(r + dy) * w + c + dx];
-                }
+            for (int t = 0; t < d->ntap; t++) {
+                int dy = d->dy[t], dx = d->dx[t], lo, hi;
+                float wv = d->wt[o * d->so + i * d->si + d->wo[t]];
+                const float *xi = x + d->xo[t] + (size_t)i * hw;
+                span(&lo, &hi, dx, w);
+                for (int r = dy < 0 ? -dy : 0; r < (dy > 0 ? h - dy : h); r++)
+                    for (int c = lo; c < hi; c++) yo[r * w + c] += wv * xi[(r + dy) * w + c + dx];
+            }
+        if (d->bn) {
+            float scale = d->bn->scale[o], shift = d->bn->shift[o];
+            for (int p = 0; p < hw; p++) {
+                float v = yo[p] * scale + shift;
+                if (res) v = v + res[(size_t)o * hw + p];
+                yo[p] = d->bn->relu && !(v > 0.0f) ? 0.0f : v;
+            }
+        }
     }
 }
 
@@ -405,29 +515,64 @@ static WGradShape wgrad_shape(const RtConv *g) {
 
 typedef struct {
     DConv d;
-    const float *x;
+    const float *x, *res;       /* res: the epilogue's residual (dense) or NULL */
     float *y;
     size_t xs, ys;
     int n;
+    const RtConv *split;        /* stride 2: the geometry whose input is split */
+    float *col;                 /* ... into one slice of this per thread */
 } ConvJob;
 
 static void conv_part(void *p, int t, int nt) {
     const ConvJob *j = p;
+    size_t rs = (size_t)j->d.co * j->d.h * j->d.w;
+    float *col = j->split ? j->col + (size_t)t * rt_conv2d_col_floats(j->split) : NULL;
     int lo, hi;
     rt_par_range(&lo, &hi, j->n, t, nt);
-    for (int s = lo; s < hi; s++) conv_sample(&j->d, j->y + s * j->ys, j->x + s * j->xs);
+    for (int s = lo; s < hi; s++) {
+        const float *x = j->x + s * j->xs;
+        if (col) {
+            split_phases(col, x, j->split);
+            x = col;
+        }
+        conv_sample(&j->d, j->y + s * j->ys, x, j->res ? j->res + s * rs : NULL);
+    }
 }
 
-static int sample_threads(int n) {
+/* Threads for n samples; a stride-2 convolution's need a scratch slice each. */
+static int sample_threads(int n, const RtConv *g) {
     int nt = rt_get_threads();
-    return nt < n ? nt : n;
+    if (nt > n) nt = n;
+    if (g && g->stride == 2 && nt > (int)rt_scratch_slices(n)) nt = (int)rt_scratch_slices(n);
+    return nt;
 }
 
-/* inp is (n,c,h,w), w is (oc,c,k,k), b is (oc) or NULL; out is (n,oc,h,w) */
-void rt_conv2d_direct_forward(float *out, const float *inp, const float *w, const float *b,
-                              int n, const RtConv *g) {
-    ConvJob j = {forward_of(g, w, b), inp, out, x_stride(g), y_stride(g), n};
-    rt_par_run(conv_part, &j, sample_threads(n));
+static void forward_run(ConvJob *j, float *col, const RtConv *g) {
+    if (g->stride == 2) {
+        j->split = g;
+        j->col = col;
+    }
+    rt_par_run(conv_part, j, sample_threads(j->n, g));
+}
+
+/* inp is (n,c,h,w), w is (oc,c,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
+void rt_conv2d_direct_forward(float *out, float *col, const float *inp, const float *w,
+                              const float *b, int n, const RtConv *g) {
+    ConvJob j = {forward_of(g, w, b), inp, NULL, out, x_stride(g), y_stride(g), n, NULL, NULL};
+    forward_run(&j, col, g);
+}
+
+void rt_conv2d_direct_forward_bn_eval(float *out, float *col, const float *inp, const float *w,
+                                      const float *b, const float *res, const float *gamma,
+                                      const float *beta, const float *run_mean,
+                                      const float *run_var, int n, const RtConv *g, float eps,
+                                      int relu) {
+    float scale[RT_DCONV_BN_MAX_CHANNELS], shift[RT_DCONV_BN_MAX_CHANNELS];
+    BnEpilogue bn = {scale, shift, relu};
+    bn_affine(scale, shift, gamma, beta, run_mean, run_var, eps, g->oc);
+    ConvJob j = {forward_of(g, w, b), inp, res, out, x_stride(g), y_stride(g), n, NULL, NULL};
+    j.d.bn = &bn;
+    forward_run(&j, col, g);
 }
 
 typedef struct {
@@ -478,8 +623,9 @@ void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, const float *d
     rt_par_run(wgrad_part, &wj, nt < tiles ? nt : tiles);
     if (db) bias_grad(db, dout, n, y_stride(g), g->oc, g->h * g->w);
     if (dinp) {
-        ConvJob j = {input_grad_of(g, w, st), dout, dinp, y_stride(g), x_stride(g), n};
-        rt_par_run(conv_part, &j, sample_threads(n));
+        ConvJob j = {input_grad_of(g, w, st), dout, NULL, dinp, y_stride(g), x_stride(g), n,
+                     NULL, NULL};
+        rt_par_run(conv_part, &j, sample_threads(n, NULL));
     }
 }
 

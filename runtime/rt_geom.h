@@ -15,18 +15,32 @@ static inline int rt_conv_is_pointwise(int k, int stride, int pad) {
 }
 
 /*
-** Convolutions the direct kernels run (rt_dconv.c): stride 1, one group,
-** a 1x1 or 3x3 kernel and "same" padding, so the output plane is the input
-** plane's size and every tap is a constant shift of it, on planes of at
-** most RT_DCONV_MAX_PIXELS (the size of the kernels' table of tap masks).
-** The generator lowers these to rt_conv2d_direct_*, which need no scratch.
+** Convolutions the direct kernels run (rt_dconv.c), one group each:
+**   - stride 1 with a 1x1 or 3x3 kernel and "same" padding: the output
+**     plane is the input plane's size and every tap a constant shift of it;
+**   - stride 2 with a 3x3 kernel and padding 1, or a 1x1 and none: the
+**     input split into its even and odd rows and columns (phases, oh x ow
+**     each), which makes every tap a shift of a phase again.
+** Output planes of at most RT_DCONV_MAX_PIXELS (the size of the kernels'
+** table of tap masks). The backward runs directly at stride 1 only; the
+** generator lowers the rest to im2col + sgemm.
 */
 #define RT_DCONV_MAX_PIXELS 65536
 
 static inline int rt_conv_is_direct(int k, int stride, int pad, int groups, int h, int w) {
-    return stride == 1 && groups == 1 && (k == 1 || k == 3) && 2 * pad == k - 1 &&
-           (long)h * w <= RT_DCONV_MAX_PIXELS;
+    int same = (k == 1 || k == 3) && 2 * pad == k - 1;
+    int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+    return groups == 1 && (stride == 1 || stride == 2) && same &&
+           (long)oh * ow <= RT_DCONV_MAX_PIXELS;
 }
+
+static inline int rt_conv_direct_backward(int k, int stride, int pad, int groups, int h, int w) {
+    return stride == 1 && rt_conv_is_direct(k, stride, pad, groups, h, w);
+}
+
+/* Output channels of a direct convolution with a batchnorm epilogue
+** (rt_conv2d_direct_forward_bn_eval keeps their scales on its stack). */
+#define RT_DCONV_BN_MAX_CHANNELS 2048
 
 /* Most threads the runtime runs (rt_set_threads clamps to it). */
 #define RT_MAX_THREADS 64

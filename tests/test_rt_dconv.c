@@ -37,17 +37,18 @@ static double wt(const float *w, const RtConv *g, int o, int ci, int ky, int kx)
 
 static void ref_forward(float *y, const float *x, const float *w, const float *b, int n,
                         const RtConv *g) {
+    int st = g->stride;
     for (int s = 0; s < n; s++)
         for (int o = 0; o < g->oc; o++)
-            for (int oy = 0; oy < g->h; oy++)
-                for (int ox = 0; ox < g->w; ox++) {
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++) {
                     double acc = b ? b[o] : 0.0;
                     for (int ci = 0; ci < g->c; ci++)
                         for (int ky = 0; ky < g->k; ky++)
                             for (int kx = 0; kx < g->k; kx++)
-                                acc += at(x, g, s, ci, oy - g->pad + ky, ox - g->pad + kx) *
-                                       wt(w, g, o, ci, ky, kx);
-                    y[(((size_t)s * g->oc + o) * g->h + oy) * g->w + ox] = (float)acc;
+                                acc += at(x, g, s, ci, oy * st - g->pad + ky,
+                                          ox * st - g->pad + kx) * wt(w, g, o, ci, ky, kx);
+                    y[(((size_t)s * g->oc + o) * g->oh + oy) * g->ow + ox] = (float)acc;
                 }
 }
 
@@ -107,7 +108,7 @@ static void check_geom(RtConv g, int n) {
     float *dx = tr_primed(xl), *dw = tr_primed(wl), *db = tr_primed(g.oc);
     tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(b, g.oc, -1, 1); tr_fill(dy, yl, -1, 1);
     rt_set_threads(1);
-    rt_conv2d_direct_forward(y, x, w, b, n, &g);
+    rt_conv2d_direct_forward(y, NULL, x, w, b, n, &g);
     ref_forward(ry, x, w, b, n, &g);
     assert_true(tr_maxrel(y, ry, yl) < TOL);
     rt_conv2d_direct_backward(dx, dw, db, dy, x, w, n, &g, RT_ADD);
@@ -126,7 +127,7 @@ static void check_geom(RtConv g, int n) {
         rt_set_threads(1);
         rt_conv2d_direct_backward(dx1, dw1, NULL, dy, x, w, n, &g, RT_SET);
         rt_set_threads(nt);
-        rt_conv2d_direct_forward(y2, x, w, b, n, &g);
+        rt_conv2d_direct_forward(y2, NULL, x, w, b, n, &g);
         rt_conv2d_direct_backward(dx2, dw3, NULL, dy, x, w, n, &g, RT_SET);
         assert_true(tr_same(y2, y, yl));
         assert_true(tr_same(dx2, dx1, xl));
@@ -168,7 +169,12 @@ static void test_dconv_predicate(void **state) {
     (void)state;
     assert_true(rt_conv_is_direct(3, 1, 1, 1, 28, 28));
     assert_true(rt_conv_is_direct(1, 1, 0, 1, 28, 28));
-    assert_false(rt_conv_is_direct(3, 2, 1, 1, 28, 28));   /* stride 2 */
+    assert_true(rt_conv_is_direct(3, 2, 1, 1, 28, 28));    /* stride 2: split into phases */
+    assert_true(rt_conv_is_direct(1, 2, 0, 1, 28, 28));
+    assert_false(rt_conv_direct_backward(3, 2, 1, 1, 28, 28));
+    assert_true(rt_conv_direct_backward(3, 1, 1, 1, 28, 28));
+    assert_false(rt_conv_is_direct(3, 3, 1, 1, 28, 28));   /* stride 3 */
+    assert_false(rt_conv_is_direct(3, 2, 0, 1, 28, 28));   /* stride 2, valid */
     assert_false(rt_conv_is_direct(3, 1, 0, 1, 28, 28));   /* valid padding */
     assert_false(rt_conv_is_direct(3, 1, 1, 2, 28, 28));   /* groups */
     assert_false(rt_conv_is_direct(5, 1, 2, 1, 28, 28));   /* 5x5 */
@@ -189,13 +195,13 @@ static void check_slices(RtConv g, int n) {
     float *y = tr_alloc(n * yp), *dx = tr_alloc(n * xp), *dw = tr_alloc(wl), *dw2 = tr_alloc(wl);
     RtConv gs = g;
     tr_fill(x, n * xp, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(dy, n * yp, -1, 1);
-    rt_conv2d_direct_forward(y, x, w, NULL, n, &g);
+    rt_conv2d_direct_forward(y, NULL, x, w, NULL, n, &g);
     rt_conv2d_direct_backward(dx, dw, NULL, dy, x, w, n, &g, RT_SET);
     gs.xs = (int)xs;
     gs.ys = (int)ys;
     float *xw = tr_wide(x, n, xp, xs, xo, NAN), *dyw = tr_wide(dy, n, yp, ys, yo, NAN);
     float *yw = tr_wide(NULL, n, yp, ys, yo, 7.0f), *dxw = tr_wide(NULL, n, xp, xs, xo, 7.0f);
-    rt_conv2d_direct_forward(yw + yo, xw + xo, w, NULL, n, &gs);
+    rt_conv2d_direct_forward(yw + yo, NULL, xw + xo, w, NULL, n, &gs);
     rt_conv2d_direct_backward(dxw + xo, dw2, NULL, dyw + yo, xw + xo, w, n, &gs, RT_SET);
     assert_true(tr_slice_is(yw, y, n, yp, ys, yo, 7.0f));
     assert_true(tr_slice_is(dxw, dx, n, xp, xs, xo, 7.0f));
@@ -222,10 +228,119 @@ static void test_dconv_matches_im2col(void **state) {
     float *col = tr_alloc(rt_conv2d_col_floats(&g) * n);
     tr_seed(5);
     tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1);
-    rt_conv2d_direct_forward(y1, x, w, NULL, n, &g);
+    rt_conv2d_direct_forward(y1, NULL, x, w, NULL, n, &g);
     rt_conv2d_forward(y2, col, x, w, NULL, n, &g);
     assert_true(tr_maxrel(y1, y2, yl) < TOL);
     free(x); free(w); free(y1); free(y2); free(col);
+}
+
+/*
+** The batchnorm epilogue gives the bits of the separate calls it replaces:
+** the convolution, then rt_batchnorm_forward_eval (no residual, no relu) or
+** rt_batchnorm_relu_forward_eval (with relu, with or without a residual).
+*/
+static void check_bn_epilogue(RtConv g, int n, int bias) {
+    size_t xl = (size_t)n * g.c * g.h * g.w, yl = (size_t)n * g.oc * g.h * g.w;
+    size_t wl = (size_t)g.oc * g.c * g.k * g.k;
+    float *x = tr_alloc(xl), *w = tr_alloc(wl), *b = tr_alloc(g.oc), *res = tr_alloc(yl);
+    float *gamma = tr_alloc(g.oc), *beta = tr_alloc(g.oc), *rm = tr_alloc(g.oc);
+    float *rv = tr_alloc(g.oc), *tmp = tr_alloc(yl), *want = tr_alloc(yl), *got = tr_alloc(yl);
+    RtNorm gn = {g.oc, g.h * g.w, 0, 0};
+    tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(b, g.oc, -1, 1);
+    tr_fill(res, yl, -1, 1); tr_fill(gamma, g.oc, 0.5f, 1.5f); tr_fill(beta, g.oc, -1, 1);
+    tr_fill(rm, g.oc, -0.5f, 0.5f); tr_fill(rv, g.oc, 0.5f, 2);
+    rt_conv2d_direct_forward(tmp, NULL, x, w, bias ? b : NULL, n, &g);
+    rt_batchnorm_forward_eval(want, tmp, gamma, beta, rm, rv, n, &gn, 1e-5f);
+    rt_conv2d_direct_forward_bn_eval(got, NULL, x, w, bias ? b : NULL, NULL, gamma, beta, rm, rv,
+                                     n, &g, 1e-5f, 0);
+    assert_true(tr_same(got, want, yl));
+    for (int r = 0; r < 2; r++) {
+        rt_batchnorm_relu_forward_eval(want, tmp, r ? res : NULL, gamma, beta, rm, rv, n, &gn,
+                                       1e-5f);
+        rt_conv2d_direct_forward_bn_eval(got, NULL, x, w, bias ? b : NULL, r ? res : NULL, gamma,
+                                         beta, rm, rv, n, &g, 1e-5f, 1);
+        assert_true(tr_same(got, want, yl));
+    }
+    free(x); free(w); free(b); free(res); free(gamma); free(beta); free(rm); free(rv);
+    free(tmp); free(want); free(got);
+}
+
+static void test_dconv_bn_epilogue(void **state) {
+    (void)state;
+    tr_seed(13);
+    check_bn_epilogue(geom(16, 28, 28, 16, 3), 2, 0);
+    check_bn_epilogue(geom(5, 7, 7, 6, 3), 3, 1);    /* outputs past the tile, lane tails */
+    check_bn_epilogue(geom(33, 13, 11, 12, 1), 2, 0);
+}
+
+/*
+** Stride 2 (3x3 padding 1, 1x1 none): the input split into phases in the
+** scratch, then shifts of them. Against the reference, over even and odd
+** planes, the same bits at 1, 2 and 3 threads, slices in and out, and the
+** batchnorm epilogue as the separate calls.
+*/
+static RtConv geom_s2(int c, int h, int w, int oc, int k) {
+    int p = (k - 1) / 2;
+    RtConv g = {c, h, w, oc, k, 2, p, 1, (h + 2 * p - k) / 2 + 1, (w + 2 * p - k) / 2 + 1, 0, 0};
+    return g;
+}
+
+static void check_s2(RtConv g, int n) {
+    size_t xl = (size_t)n * g.c * g.h * g.w, yl = (size_t)n * g.oc * g.oh * g.ow;
+    size_t wl = (size_t)g.oc * g.c * g.k * g.k, cl = rt_conv2d_col_floats(&g) * rt_scratch_slices(n);
+    float *x = tr_alloc(xl), *w = tr_alloc(wl), *b = tr_alloc(g.oc), *col = tr_alloc(cl);
+    float *y = tr_alloc(yl), *ry = tr_alloc(yl), *y2 = tr_alloc(yl);
+    tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(b, g.oc, -1, 1);
+    assert_true(rt_conv_is_direct(g.k, 2, g.pad, 1, g.h, g.w));
+    rt_set_threads(1);
+    rt_conv2d_direct_forward(y, col, x, w, b, n, &g);
+    ref_forward(ry, x, w, b, n, &g);
+    assert_true(tr_maxrel(y, ry, yl) < TOL);
+    for (int nt = 2; nt <= 3; nt++) {
+        rt_set_threads(nt);
+        rt_conv2d_direct_forward(y2, col, x, w, b, n, &g);
+        assert_true(tr_same(y2, y, yl));
+    }
+    rt_set_threads(1);
+    free(x); free(w); free(b); free(col); free(y); free(ry); free(y2);
+}
+
+static void test_dconv_stride2(void **state) {
+    static const int hw[][2] = {{1, 1}, {2, 3}, {5, 8}, {7, 7}, {14, 14}, {28, 28}, {31, 17}};
+    (void)state;
+    tr_seed(17);
+    for (size_t p = 0; p < sizeof hw / sizeof hw[0]; p++)
+        for (size_t c = 0; c < sizeof channels / sizeof channels[0]; c++)
+            for (int k = 1; k <= 3; k += 2)
+                check_s2(geom_s2(channels[c][0], hw[p][0], hw[p][1], channels[c][1], k),
+                         hw[p][0] * hw[p][1] >= 256 && channels[c][0] > 16 ? 1 : 3);
+}
+
+static void test_dconv_stride2_slices_and_bn(void **state) {
+    RtConv g = geom_s2(12, 14, 14, 16, 3), gs = g;
+    int n = 3;
+    size_t xp = (size_t)g.c * 196, yp = (size_t)g.oc * 49, xs = xp + 2 * 196, ys = yp + 49;
+    size_t wl = (size_t)g.oc * g.c * 9, cl = rt_conv2d_col_floats(&g) * rt_scratch_slices(n);
+    float *x = tr_alloc(n * xp), *w = tr_alloc(wl), *col = tr_alloc(cl), *y = tr_alloc(n * yp);
+    float *gamma = tr_alloc(g.oc), *beta = tr_alloc(g.oc), *rm = tr_alloc(g.oc);
+    float *rv = tr_alloc(g.oc), *want = tr_alloc(n * yp), *got = tr_alloc(n * yp);
+    RtNorm gn = {g.oc, 49, 0, 0};
+    (void)state;
+    tr_seed(19);
+    tr_fill(x, n * xp, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(gamma, g.oc, 0.5f, 1.5f);
+    tr_fill(beta, g.oc, -1, 1); tr_fill(rm, g.oc, -0.5f, 0.5f); tr_fill(rv, g.oc, 0.5f, 2);
+    rt_conv2d_direct_forward(y, col, x, w, NULL, n, &g);
+    gs.xs = (int)xs;
+    gs.ys = (int)ys;
+    float *xw = tr_wide(x, n, xp, xs, 196, NAN), *yw = tr_wide(NULL, n, yp, ys, 0, 7.0f);
+    rt_conv2d_direct_forward(yw, col, xw + 196, w, NULL, n, &gs);
+    assert_true(tr_slice_is(yw, y, n, yp, ys, 0, 7.0f));
+    rt_batchnorm_relu_forward_eval(want, y, NULL, gamma, beta, rm, rv, n, &gn, 1e-5f);
+    rt_conv2d_direct_forward_bn_eval(got, col, x, w, NULL, NULL, gamma, beta, rm, rv, n, &g,
+                                     1e-5f, 1);
+    assert_true(tr_same(got, want, n * yp));
+    free(x); free(w); free(col); free(y); free(gamma); free(beta); free(rm); free(rv);
+    free(want); free(got); free(xw); free(yw);
 }
 
 int main(void) {
@@ -235,6 +350,9 @@ int main(void) {
         cmocka_unit_test(test_dconv_1x1),
         cmocka_unit_test(test_dconv_slices),
         cmocka_unit_test(test_dconv_matches_im2col),
+        cmocka_unit_test(test_dconv_bn_epilogue),
+        cmocka_unit_test(test_dconv_stride2),
+        cmocka_unit_test(test_dconv_stride2_slices_and_bn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
