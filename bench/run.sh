@@ -28,8 +28,8 @@ train resnet20 128 2 6
 train resnet20 32 2 16
 train resnet56 128 1 2
 train resnet56 128 2 3
-train densenet40 128 1 2
-train densenet40 128 2 3
+train densenet40 64 1 3
+train densenet40 64 2 4
 infer resnet20 1 1 400
 infer resnet20 64 2 40
 infer resnet56 1 1 150
@@ -117,7 +117,34 @@ BEGIN {
     printf "| %s | %d | %.0f | %.0f | %s | %s | %s | %.1f (%.0f%%) | %s / %s / %s |\n", name, th, s, t,
         ratio(s, t), kind == "infer" ? sprintf("%.0f", o) : "-", kind == "infer" ? ratio(s, o) : "-",
         gf, 100 * gf / pk, mib(srss), mib(trss), kind == "infer" ? mib(orss) : "-"
+    key = kind " " model " " batch " " th
+    S[key] = s; T[key] = t; O[key] = o; SR[key] = srss; TR[key] = trss
     printf "%s    {\"model\": \"%s\", \"kind\": \"%s\", \"batch\": %d, \"threads\": %d, \"skipc\": %s, \"pytorch\": %s, \"onnxruntime\": %s, \"skipc_gflops\": %.2f, \"rss_kib\": {\"skipc\": %d, \"pytorch\": %d, \"onnxruntime\": %d}}", (NR > 1 ? ",\n" : ""), model, kind, batch, th, s, t, kind == "infer" ? o : "null", gf, srss, trss, orss > out
 }
-END { printf "\n  ]\n}\n" > out }'
+# The targets: each ratio, the least it must reach (the most, for memory) and the aim.
+function target(what, v, must, aim, lower) {
+    if (v == "" || v == "nan" || v + 0 == 0) { printf "| %s | - | %s | %s | no data |\n", what, must, aim; return }
+    ok = lower ? v <= must : v >= must
+    printf "| %s | %.2f | %s | %s | %s |\n", what, v, must, aim, ok ? "met" : "MISSED"
+}
+function q(a, b) { return (a == "nan" || b == "nan" || b + 0 == 0) ? "nan" : a / b }
+END {
+    printf "\n  ]\n}\n" > out
+    print ""
+    print "| target | measured | must reach | aim | |"
+    print "|---|---:|---:|---:|---|"
+    target("ResNet-20 training step, batch 128, 2 threads, skipc/PyTorch", q(S["train resnet20 128 2"], T["train resnet20 128 2"]), "1.0", "1.4", 0)
+    target("ResNet-56 training step, batch 128, 2 threads, skipc/PyTorch", q(S["train resnet56 128 2"], T["train resnet56 128 2"]), "1.0", "1.4", 0)
+    target("ResNet-20 training step, batch 32, 2 threads, skipc/PyTorch", q(S["train resnet20 32 2"], T["train resnet20 32 2"]), "1.0", "1.4", 0)
+    target("DenseNet-BC-40 training step, batch 64, 2 threads, skipc/PyTorch", q(S["train densenet40 64 2"], T["train densenet40 64 2"]), "1.5", "2.5", 0)
+    target("ResNet-20 inference, batch 1, 1 thread, skipc/ORT (latency)", q(S["infer resnet20 1 1"], O["infer resnet20 1 1"]), "1.0", "1.3", 0)
+    target("DenseNet-BC-40 inference, batch 1, 1 thread, skipc/ORT (latency)", q(S["infer densenet40 1 1"], O["infer densenet40 1 1"]), "1.0", "1.3", 0)
+    target("ResNet-20 inference, batch 64, 2 threads, skipc/ORT", q(S["infer resnet20 64 2"], O["infer resnet20 64 2"]), "0.9", "1.2", 0)
+    target("DenseNet-BC-40 inference, batch 64, 2 threads, skipc/ORT", q(S["infer densenet40 64 2"], O["infer densenet40 64 2"]), "0.9", "1.2", 0)
+    target("ResNet-20 training step, batch 128: 2 threads over 1", q(S["train resnet20 128 2"], S["train resnet20 128 1"]), "1.7", "1.9", 0)
+    target("ResNet-56 training step, batch 128: 2 threads over 1", q(S["train resnet56 128 2"], S["train resnet56 128 1"]), "1.7", "1.9", 0)
+    target("DenseNet-BC-40 training step, batch 64: 2 threads over 1", q(S["train densenet40 64 2"], S["train densenet40 64 1"]), "1.7", "1.9", 0)
+    target("ResNet-20 training b128, peak RSS skipc/PyTorch", q(SR["train resnet20 128 2"], TR["train resnet20 128 2"]), "0.33", "0.2", 1)
+    target("DenseNet-BC-40 training b64, peak RSS skipc/PyTorch", q(SR["train densenet40 64 2"], TR["train densenet40 64 2"]), "0.33", "0.2", 1)
+}'
 echo "bench: results in $OUT"

@@ -1843,6 +1843,125 @@ enum {
 enum {
     T_features_conv0 = 0,  /* 1843968 floats */
     TB_features_conv0 = 0,  /* 1843968 floats */
+    TB_features_denseblock1_denselayer1_conv1 = 0,  /* 8192 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock1_denselayer2_conv1 = 0,  /* 12288 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock1_denselayer3_conv1 = 0,  /* 16384 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock1_denselayer4_conv1 = 0,  /* 20480 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock1_denselayer5_conv1 = 0,  /* 24576 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock1_denselayer6_conv1 = 0,  /* 28672 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 0,  /* 36864 floats */
+    TB_features_transition1_conv = 0,  /* 32768 floats */
+    TB_features_denseblock2_denselayer1_conv1 = 0,  /* 16384 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer2_conv1 = 0,  /* 20480 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer3_conv1 = 0,  /* 24576 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer4_conv1 = 0,  /* 28672 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer5_conv1 = 0,  /* 32768 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer6_conv1 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer7_conv1 = 0,  /* 40960 floats */
+    TB_features_denseblock2_denselayer7_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer8_conv1 = 0,  /* 45056 floats */
+    TB_features_denseblock2_denselayer8_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer9_conv1 = 0,  /* 49152 floats */
+    TB_features_denseblock2_denselayer9_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer10_conv1 = 0,  /* 53248 floats */
+    TB_features_denseblock2_denselayer10_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer11_conv1 = 0,  /* 57344 floats */
+    TB_features_denseblock2_denselayer11_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock2_denselayer12_conv1 = 0,  /* 61440 floats */
+    TB_features_denseblock2_denselayer12_conv2 = 0,  /* 36864 floats */
+    TB_features_transition2_conv = 0,  /* 131072 floats */
+    TB_features_denseblock3_denselayer1_conv1 = 0,  /* 32768 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer2_conv1 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer3_conv1 = 0,  /* 40960 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer4_conv1 = 0,  /* 45056 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer5_conv1 = 0,  /* 49152 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer6_conv1 = 0,  /* 53248 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer7_conv1 = 0,  /* 57344 floats */
+    TB_features_denseblock3_denselayer7_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer8_conv1 = 0,  /* 61440 floats */
+    TB_features_denseblock3_denselayer8_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer9_conv1 = 0,  /* 65536 floats */
+    TB_features_denseblock3_denselayer9_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer10_conv1 = 0,  /* 69632 floats */
+    TB_features_denseblock3_denselayer10_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer11_conv1 = 0,  /* 73728 floats */
+    TB_features_denseblock3_denselayer11_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer12_conv1 = 0,  /* 77824 floats */
+    TB_features_denseblock3_denselayer12_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer13_conv1 = 0,  /* 81920 floats */
+    TB_features_denseblock3_denselayer13_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer14_conv1 = 0,  /* 86016 floats */
+    TB_features_denseblock3_denselayer14_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer15_conv1 = 0,  /* 90112 floats */
+    TB_features_denseblock3_denselayer15_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer16_conv1 = 0,  /* 94208 floats */
+    TB_features_denseblock3_denselayer16_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer17_conv1 = 0,  /* 98304 floats */
+    TB_features_denseblock3_denselayer17_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer18_conv1 = 0,  /* 102400 floats */
+    TB_features_denseblock3_denselayer18_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer19_conv1 = 0,  /* 106496 floats */
+    TB_features_denseblock3_denselayer19_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer20_conv1 = 0,  /* 110592 floats */
+    TB_features_denseblock3_denselayer20_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer21_conv1 = 0,  /* 114688 floats */
+    TB_features_denseblock3_denselayer21_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer22_conv1 = 0,  /* 118784 floats */
+    TB_features_denseblock3_denselayer22_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer23_conv1 = 0,  /* 122880 floats */
+    TB_features_denseblock3_denselayer23_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock3_denselayer24_conv1 = 0,  /* 126976 floats */
+    TB_features_denseblock3_denselayer24_conv2 = 0,  /* 36864 floats */
+    TB_features_transition3_conv = 0,  /* 524288 floats */
+    TB_features_denseblock4_denselayer1_conv1 = 0,  /* 65536 floats */
+    TB_features_denseblock4_denselayer1_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer2_conv1 = 0,  /* 69632 floats */
+    TB_features_denseblock4_denselayer2_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer3_conv1 = 0,  /* 73728 floats */
+    TB_features_denseblock4_denselayer3_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer4_conv1 = 0,  /* 77824 floats */
+    TB_features_denseblock4_denselayer4_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer5_conv1 = 0,  /* 81920 floats */
+    TB_features_denseblock4_denselayer5_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer6_conv1 = 0,  /* 86016 floats */
+    TB_features_denseblock4_denselayer6_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer7_conv1 = 0,  /* 90112 floats */
+    TB_features_denseblock4_denselayer7_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer8_conv1 = 0,  /* 94208 floats */
+    TB_features_denseblock4_denselayer8_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer9_conv1 = 0,  /* 98304 floats */
+    TB_features_denseblock4_denselayer9_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer10_conv1 = 0,  /* 102400 floats */
+    TB_features_denseblock4_denselayer10_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer11_conv1 = 0,  /* 106496 floats */
+    TB_features_denseblock4_denselayer11_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer12_conv1 = 0,  /* 110592 floats */
+    TB_features_denseblock4_denselayer12_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer13_conv1 = 0,  /* 114688 floats */
+    TB_features_denseblock4_denselayer13_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer14_conv1 = 0,  /* 118784 floats */
+    TB_features_denseblock4_denselayer14_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer15_conv1 = 0,  /* 122880 floats */
+    TB_features_denseblock4_denselayer15_conv2 = 0,  /* 36864 floats */
+    TB_features_denseblock4_denselayer16_conv1 = 0,  /* 126976 floats */
+    TB_features_denseblock4_denselayer16_conv2 = 0,  /* 36864 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -8991,6 +9110,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer16_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer16_relu2),
         G(P_features_denseblock4_denselayer16_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer16_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 48608,
         A(RX_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), n,
@@ -9026,6 +9146,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer16_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer16_relu1),
         G(P_features_denseblock4_denselayer16_conv1_weight), NULL,
+        T(TB_features_denseblock4_denselayer16_conv1),
         A(D_features_denseblock4_denselayer16_conv1),
         A(RX_features_denseblock4_denselayer16_relu1),
         P(P_features_denseblock4_denselayer16_conv1_weight), n,
@@ -9066,6 +9187,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer15_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer15_relu2),
         G(P_features_denseblock4_denselayer15_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer15_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 47040,
         A(RX_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), n,
@@ -9101,6 +9223,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer15_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer15_relu1),
         G(P_features_denseblock4_denselayer15_conv1_weight), NULL,
+        T(TB_features_denseblock4_denselayer15_conv1),
         A(D_features_denseblock4_denselayer15_conv1),
         A(RX_features_denseblock4_denselayer15_relu1),
         P(P_features_denseblock4_denselayer15_conv1_weight), n,
@@ -9141,6 +9264,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer14_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer14_relu2),
         G(P_features_denseblock4_denselayer14_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer14_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 45472,
         A(RX_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), n,
@@ -9176,6 +9300,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer14_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer14_relu1),
         G(P_features_denseblock4_denselayer14_conv1_weight), NULL,
+        T(TB_features_denseblock4_denselayer14_conv1),
         A(D_features_denseblock4_denselayer14_conv1),
         A(RX_features_denseblock4_denselayer14_relu1),
         P(P_features_denseblock4_denselayer14_conv1_weight), n,
@@ -9216,6 +9341,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer13_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer13_relu2),
         G(P_features_denseblock4_denselayer13_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer13_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 43904,
         A(RX_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), n,
@@ -9251,6 +9377,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer13_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer13_relu1),
         G(P_features_denseblock4_denselayer13_conv1_weight), NULL,
+        T(TB_features_denseblock4_denselayer13_conv1),
         A(D_features_denseblock4_denselayer13_conv1),
         A(RX_features_denseblock4_denselayer13_relu1),
         P(P_features_denseblock4_denselayer13_conv1_weight), n,
@@ -9291,6 +9418,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer12_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer12_relu2),
         G(P_features_denseblock4_denselayer12_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer12_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 42336,
         A(RX_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), n,
@@ -9326,6 +9454,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer12_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer12_relu1),
         G(P_features_denseblock4_denselayer12_conv1_weight), NULL,
+        T(TB_features_denseblock4_denselayer12_conv1),
         A(D_features_denseblock4_denselayer12_conv1),
         A(RX_features_denseblock4_denselayer12_relu1),
         P(P_features_denseblock4_denselayer12_conv1_weight), n,
@@ -9366,6 +9495,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer11_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer11_relu2),
         G(P_features_denseblock4_denselayer11_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer11_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 40768,
         A(RX_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), n,
@@ -9401,6 +9531,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer11_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer11_relu1),
         G(P_features_denseblock4_denselayer11_conv1_weight), NULL,
+        T(TB_features_denseblock4_denselayer11_conv1),
         A(D_features_denseblock4_denselayer11_conv1),
         A(RX_features_denseblock4_denselayer11_relu1),
         P(P_features_denseblock4_denselayer11_conv1_weight), n,
@@ -9441,6 +9572,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer10_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer10_relu2),
         G(P_features_denseblock4_denselayer10_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer10_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 39200,
         A(RX_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), n,
@@ -9476,6 +9608,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer10_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer10_relu1),
         G(P_features_denseblock4_denselayer10_conv1_weight), NULL,
+        T(TB_features_denseblock4_denselayer10_conv1),
         A(D_features_denseblock4_denselayer10_conv1),
         A(RX_features_denseblock4_denselayer10_relu1),
         P(P_features_denseblock4_denselayer10_conv1_weight), n,
@@ -9516,6 +9649,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer9_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer9_relu2),
         G(P_features_denseblock4_denselayer9_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer9_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 37632,
         A(RX_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), n,
@@ -9550,7 +9684,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer9_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer9_relu1),
         G(P_features_denseblock4_denselayer9_conv1_weight), NULL,
-        A(D_features_denseblock4_denselayer9_conv1), A(RX_features_denseblock4_denselayer9_relu1),
+        T(TB_features_denseblock4_denselayer9_conv1), A(D_features_denseblock4_denselayer9_conv1),
+        A(RX_features_denseblock4_denselayer9_relu1),
         P(P_features_denseblock4_denselayer9_conv1_weight), n,
         &g_features_denseblock4_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_conv1] =
@@ -9588,6 +9723,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer8_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer8_relu2),
         G(P_features_denseblock4_denselayer8_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer8_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 36064,
         A(RX_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), n,
@@ -9622,7 +9758,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer8_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer8_relu1),
         G(P_features_denseblock4_denselayer8_conv1_weight), NULL,
-        A(D_features_denseblock4_denselayer8_conv1), A(RX_features_denseblock4_denselayer8_relu1),
+        T(TB_features_denseblock4_denselayer8_conv1), A(D_features_denseblock4_denselayer8_conv1),
+        A(RX_features_denseblock4_denselayer8_relu1),
         P(P_features_denseblock4_denselayer8_conv1_weight), n,
         &g_features_denseblock4_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_conv1] =
@@ -9660,6 +9797,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer7_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer7_relu2),
         G(P_features_denseblock4_denselayer7_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer7_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 34496,
         A(RX_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), n,
@@ -9694,7 +9832,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer7_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer7_relu1),
         G(P_features_denseblock4_denselayer7_conv1_weight), NULL,
-        A(D_features_denseblock4_denselayer7_conv1), A(RX_features_denseblock4_denselayer7_relu1),
+        T(TB_features_denseblock4_denselayer7_conv1), A(D_features_denseblock4_denselayer7_conv1),
+        A(RX_features_denseblock4_denselayer7_relu1),
         P(P_features_denseblock4_denselayer7_conv1_weight), n,
         &g_features_denseblock4_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_conv1] =
@@ -9732,6 +9871,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer6_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer6_relu2),
         G(P_features_denseblock4_denselayer6_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer6_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 32928,
         A(RX_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), n,
@@ -9766,7 +9906,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer6_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer6_relu1),
         G(P_features_denseblock4_denselayer6_conv1_weight), NULL,
-        A(D_features_denseblock4_denselayer6_conv1), A(RX_features_denseblock4_denselayer6_relu1),
+        T(TB_features_denseblock4_denselayer6_conv1), A(D_features_denseblock4_denselayer6_conv1),
+        A(RX_features_denseblock4_denselayer6_relu1),
         P(P_features_denseblock4_denselayer6_conv1_weight), n,
         &g_features_denseblock4_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_conv1] =
@@ -9804,6 +9945,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer5_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer5_relu2),
         G(P_features_denseblock4_denselayer5_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer5_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 31360,
         A(RX_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), n,
@@ -9838,7 +9980,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer5_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer5_relu1),
         G(P_features_denseblock4_denselayer5_conv1_weight), NULL,
-        A(D_features_denseblock4_denselayer5_conv1), A(RX_features_denseblock4_denselayer5_relu1),
+        T(TB_features_denseblock4_denselayer5_conv1), A(D_features_denseblock4_denselayer5_conv1),
+        A(RX_features_denseblock4_denselayer5_relu1),
         P(P_features_denseblock4_denselayer5_conv1_weight), n,
         &g_features_denseblock4_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_conv1] =
@@ -9876,6 +10019,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer4_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer4_relu2),
         G(P_features_denseblock4_denselayer4_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer4_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 29792,
         A(RX_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), n,
@@ -9910,7 +10054,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer4_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer4_relu1),
         G(P_features_denseblock4_denselayer4_conv1_weight), NULL,
-        A(D_features_denseblock4_denselayer4_conv1), A(RX_features_denseblock4_denselayer4_relu1),
+        T(TB_features_denseblock4_denselayer4_conv1), A(D_features_denseblock4_denselayer4_conv1),
+        A(RX_features_denseblock4_denselayer4_relu1),
         P(P_features_denseblock4_denselayer4_conv1_weight), n,
         &g_features_denseblock4_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_conv1] =
@@ -9948,6 +10093,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer3_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer3_relu2),
         G(P_features_denseblock4_denselayer3_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer3_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 28224,
         A(RX_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), n,
@@ -9982,7 +10128,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer3_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer3_relu1),
         G(P_features_denseblock4_denselayer3_conv1_weight), NULL,
-        A(D_features_denseblock4_denselayer3_conv1), A(RX_features_denseblock4_denselayer3_relu1),
+        T(TB_features_denseblock4_denselayer3_conv1), A(D_features_denseblock4_denselayer3_conv1),
+        A(RX_features_denseblock4_denselayer3_relu1),
         P(P_features_denseblock4_denselayer3_conv1_weight), n,
         &g_features_denseblock4_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_conv1] =
@@ -10020,6 +10167,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer2_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer2_relu2),
         G(P_features_denseblock4_denselayer2_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer2_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 26656,
         A(RX_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), n,
@@ -10054,7 +10202,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer2_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer2_relu1),
         G(P_features_denseblock4_denselayer2_conv1_weight), NULL,
-        A(D_features_denseblock4_denselayer2_conv1), A(RX_features_denseblock4_denselayer2_relu1),
+        T(TB_features_denseblock4_denselayer2_conv1), A(D_features_denseblock4_denselayer2_conv1),
+        A(RX_features_denseblock4_denselayer2_relu1),
         P(P_features_denseblock4_denselayer2_conv1_weight), n,
         &g_features_denseblock4_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_conv1] =
@@ -10092,6 +10241,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer1_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer1_relu2),
         G(P_features_denseblock4_denselayer1_conv2_weight), NULL,
+        T(TB_features_denseblock4_denselayer1_conv2),
         A(D_features_denseblock4_denselayer16_concat1) + 25088,
         A(RX_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), n,
@@ -10126,7 +10276,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock4_denselayer1_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock4_denselayer1_relu1),
         G(P_features_denseblock4_denselayer1_conv1_weight), NULL,
-        A(D_features_denseblock4_denselayer1_conv1), A(RX_features_denseblock4_denselayer1_relu1),
+        T(TB_features_denseblock4_denselayer1_conv1), A(D_features_denseblock4_denselayer1_conv1),
+        A(RX_features_denseblock4_denselayer1_relu1),
         P(P_features_denseblock4_denselayer1_conv1_weight), n,
         &g_features_denseblock4_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_conv1] =
@@ -10162,9 +10313,9 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight),
         P(P_features_transition3_norm_bias), n, &g_features_transition3_norm);
     rt_conv2d_direct_backward(A(D_features_transition3_relu),
-        G(P_features_transition3_conv_weight), NULL, A(D_features_transition3_conv),
-        A(RX_features_transition3_relu), P(P_features_transition3_conv_weight), n,
-        &g_features_transition3_conv, RT_SET);
+        G(P_features_transition3_conv_weight), NULL, T(TB_features_transition3_conv),
+        A(D_features_transition3_conv), A(RX_features_transition3_relu),
+        P(P_features_transition3_conv_weight), n, &g_features_transition3_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition3_conv] =
         rt_sumsq_samples(A(D_features_transition3_relu), n, 200704, 200704);
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
@@ -10194,6 +10345,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer24_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer24_relu2),
         G(P_features_denseblock3_denselayer24_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer24_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 194432,
         A(RX_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), n,
@@ -10229,6 +10381,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer24_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer24_relu1),
         G(P_features_denseblock3_denselayer24_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer24_conv1),
         A(D_features_denseblock3_denselayer24_conv1),
         A(RX_features_denseblock3_denselayer24_relu1),
         P(P_features_denseblock3_denselayer24_conv1_weight), n,
@@ -10269,6 +10422,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer23_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer23_relu2),
         G(P_features_denseblock3_denselayer23_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer23_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 188160,
         A(RX_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), n,
@@ -10304,6 +10458,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer23_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer23_relu1),
         G(P_features_denseblock3_denselayer23_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer23_conv1),
         A(D_features_denseblock3_denselayer23_conv1),
         A(RX_features_denseblock3_denselayer23_relu1),
         P(P_features_denseblock3_denselayer23_conv1_weight), n,
@@ -10344,6 +10499,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer22_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer22_relu2),
         G(P_features_denseblock3_denselayer22_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer22_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 181888,
         A(RX_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), n,
@@ -10379,6 +10535,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer22_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer22_relu1),
         G(P_features_denseblock3_denselayer22_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer22_conv1),
         A(D_features_denseblock3_denselayer22_conv1),
         A(RX_features_denseblock3_denselayer22_relu1),
         P(P_features_denseblock3_denselayer22_conv1_weight), n,
@@ -10419,6 +10576,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer21_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer21_relu2),
         G(P_features_denseblock3_denselayer21_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer21_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 175616,
         A(RX_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), n,
@@ -10454,6 +10612,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer21_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer21_relu1),
         G(P_features_denseblock3_denselayer21_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer21_conv1),
         A(D_features_denseblock3_denselayer21_conv1),
         A(RX_features_denseblock3_denselayer21_relu1),
         P(P_features_denseblock3_denselayer21_conv1_weight), n,
@@ -10494,6 +10653,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer20_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer20_relu2),
         G(P_features_denseblock3_denselayer20_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer20_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 169344,
         A(RX_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), n,
@@ -10529,6 +10689,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer20_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer20_relu1),
         G(P_features_denseblock3_denselayer20_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer20_conv1),
         A(D_features_denseblock3_denselayer20_conv1),
         A(RX_features_denseblock3_denselayer20_relu1),
         P(P_features_denseblock3_denselayer20_conv1_weight), n,
@@ -10569,6 +10730,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer19_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer19_relu2),
         G(P_features_denseblock3_denselayer19_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer19_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 163072,
         A(RX_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), n,
@@ -10604,6 +10766,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer19_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer19_relu1),
         G(P_features_denseblock3_denselayer19_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer19_conv1),
         A(D_features_denseblock3_denselayer19_conv1),
         A(RX_features_denseblock3_denselayer19_relu1),
         P(P_features_denseblock3_denselayer19_conv1_weight), n,
@@ -10644,6 +10807,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer18_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer18_relu2),
         G(P_features_denseblock3_denselayer18_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer18_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 156800,
         A(RX_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), n,
@@ -10679,6 +10843,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer18_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer18_relu1),
         G(P_features_denseblock3_denselayer18_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer18_conv1),
         A(D_features_denseblock3_denselayer18_conv1),
         A(RX_features_denseblock3_denselayer18_relu1),
         P(P_features_denseblock3_denselayer18_conv1_weight), n,
@@ -10719,6 +10884,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer17_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer17_relu2),
         G(P_features_denseblock3_denselayer17_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer17_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 150528,
         A(RX_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), n,
@@ -10754,6 +10920,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer17_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer17_relu1),
         G(P_features_denseblock3_denselayer17_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer17_conv1),
         A(D_features_denseblock3_denselayer17_conv1),
         A(RX_features_denseblock3_denselayer17_relu1),
         P(P_features_denseblock3_denselayer17_conv1_weight), n,
@@ -10794,6 +10961,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer16_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer16_relu2),
         G(P_features_denseblock3_denselayer16_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer16_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 144256,
         A(RX_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), n,
@@ -10829,6 +10997,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer16_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer16_relu1),
         G(P_features_denseblock3_denselayer16_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer16_conv1),
         A(D_features_denseblock3_denselayer16_conv1),
         A(RX_features_denseblock3_denselayer16_relu1),
         P(P_features_denseblock3_denselayer16_conv1_weight), n,
@@ -10869,6 +11038,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer15_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer15_relu2),
         G(P_features_denseblock3_denselayer15_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer15_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 137984,
         A(RX_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), n,
@@ -10904,6 +11074,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer15_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer15_relu1),
         G(P_features_denseblock3_denselayer15_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer15_conv1),
         A(D_features_denseblock3_denselayer15_conv1),
         A(RX_features_denseblock3_denselayer15_relu1),
         P(P_features_denseblock3_denselayer15_conv1_weight), n,
@@ -10944,6 +11115,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer14_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer14_relu2),
         G(P_features_denseblock3_denselayer14_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer14_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 131712,
         A(RX_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), n,
@@ -10979,6 +11151,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer14_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer14_relu1),
         G(P_features_denseblock3_denselayer14_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer14_conv1),
         A(D_features_denseblock3_denselayer14_conv1),
         A(RX_features_denseblock3_denselayer14_relu1),
         P(P_features_denseblock3_denselayer14_conv1_weight), n,
@@ -11019,6 +11192,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer13_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer13_relu2),
         G(P_features_denseblock3_denselayer13_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer13_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 125440,
         A(RX_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), n,
@@ -11054,6 +11228,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer13_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer13_relu1),
         G(P_features_denseblock3_denselayer13_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer13_conv1),
         A(D_features_denseblock3_denselayer13_conv1),
         A(RX_features_denseblock3_denselayer13_relu1),
         P(P_features_denseblock3_denselayer13_conv1_weight), n,
@@ -11094,6 +11269,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer12_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer12_relu2),
         G(P_features_denseblock3_denselayer12_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer12_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 119168,
         A(RX_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), n,
@@ -11129,6 +11305,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer12_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer12_relu1),
         G(P_features_denseblock3_denselayer12_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer12_conv1),
         A(D_features_denseblock3_denselayer12_conv1),
         A(RX_features_denseblock3_denselayer12_relu1),
         P(P_features_denseblock3_denselayer12_conv1_weight), n,
@@ -11169,6 +11346,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer11_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer11_relu2),
         G(P_features_denseblock3_denselayer11_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer11_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 112896,
         A(RX_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), n,
@@ -11204,6 +11382,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer11_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer11_relu1),
         G(P_features_denseblock3_denselayer11_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer11_conv1),
         A(D_features_denseblock3_denselayer11_conv1),
         A(RX_features_denseblock3_denselayer11_relu1),
         P(P_features_denseblock3_denselayer11_conv1_weight), n,
@@ -11244,6 +11423,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer10_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer10_relu2),
         G(P_features_denseblock3_denselayer10_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer10_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 106624,
         A(RX_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), n,
@@ -11279,6 +11459,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer10_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer10_relu1),
         G(P_features_denseblock3_denselayer10_conv1_weight), NULL,
+        T(TB_features_denseblock3_denselayer10_conv1),
         A(D_features_denseblock3_denselayer10_conv1),
         A(RX_features_denseblock3_denselayer10_relu1),
         P(P_features_denseblock3_denselayer10_conv1_weight), n,
@@ -11319,6 +11500,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer9_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer9_relu2),
         G(P_features_denseblock3_denselayer9_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer9_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 100352,
         A(RX_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), n,
@@ -11353,7 +11535,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer9_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer9_relu1),
         G(P_features_denseblock3_denselayer9_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer9_conv1), A(RX_features_denseblock3_denselayer9_relu1),
+        T(TB_features_denseblock3_denselayer9_conv1), A(D_features_denseblock3_denselayer9_conv1),
+        A(RX_features_denseblock3_denselayer9_relu1),
         P(P_features_denseblock3_denselayer9_conv1_weight), n,
         &g_features_denseblock3_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_conv1] =
@@ -11391,6 +11574,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer8_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer8_relu2),
         G(P_features_denseblock3_denselayer8_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer8_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 94080,
         A(RX_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), n,
@@ -11425,7 +11609,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer8_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer8_relu1),
         G(P_features_denseblock3_denselayer8_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer8_conv1), A(RX_features_denseblock3_denselayer8_relu1),
+        T(TB_features_denseblock3_denselayer8_conv1), A(D_features_denseblock3_denselayer8_conv1),
+        A(RX_features_denseblock3_denselayer8_relu1),
         P(P_features_denseblock3_denselayer8_conv1_weight), n,
         &g_features_denseblock3_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_conv1] =
@@ -11463,6 +11648,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer7_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer7_relu2),
         G(P_features_denseblock3_denselayer7_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer7_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 87808,
         A(RX_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), n,
@@ -11497,7 +11683,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer7_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer7_relu1),
         G(P_features_denseblock3_denselayer7_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer7_conv1), A(RX_features_denseblock3_denselayer7_relu1),
+        T(TB_features_denseblock3_denselayer7_conv1), A(D_features_denseblock3_denselayer7_conv1),
+        A(RX_features_denseblock3_denselayer7_relu1),
         P(P_features_denseblock3_denselayer7_conv1_weight), n,
         &g_features_denseblock3_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_conv1] =
@@ -11535,6 +11722,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer6_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer6_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 81536,
         A(RX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
@@ -11569,7 +11757,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer6_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu1),
         G(P_features_denseblock3_denselayer6_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer6_conv1), A(RX_features_denseblock3_denselayer6_relu1),
+        T(TB_features_denseblock3_denselayer6_conv1), A(D_features_denseblock3_denselayer6_conv1),
+        A(RX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
@@ -11607,6 +11796,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer5_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer5_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 75264,
         A(RX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
@@ -11641,7 +11831,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer5_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu1),
         G(P_features_denseblock3_denselayer5_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer5_conv1), A(RX_features_denseblock3_denselayer5_relu1),
+        T(TB_features_denseblock3_denselayer5_conv1), A(D_features_denseblock3_denselayer5_conv1),
+        A(RX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
@@ -11679,6 +11870,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer4_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer4_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 68992,
         A(RX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
@@ -11713,7 +11905,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer4_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu1),
         G(P_features_denseblock3_denselayer4_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer4_conv1), A(RX_features_denseblock3_denselayer4_relu1),
+        T(TB_features_denseblock3_denselayer4_conv1), A(D_features_denseblock3_denselayer4_conv1),
+        A(RX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
@@ -11751,6 +11944,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer3_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer3_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 62720,
         A(RX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
@@ -11785,7 +11979,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer3_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu1),
         G(P_features_denseblock3_denselayer3_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer3_conv1), A(RX_features_denseblock3_denselayer3_relu1),
+        T(TB_features_denseblock3_denselayer3_conv1), A(D_features_denseblock3_denselayer3_conv1),
+        A(RX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
@@ -11823,6 +12018,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer2_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer2_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 56448,
         A(RX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
@@ -11857,7 +12053,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer2_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu1),
         G(P_features_denseblock3_denselayer2_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer2_conv1), A(RX_features_denseblock3_denselayer2_relu1),
+        T(TB_features_denseblock3_denselayer2_conv1), A(D_features_denseblock3_denselayer2_conv1),
+        A(RX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
@@ -11895,6 +12092,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer1_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer1_conv2),
         A(D_features_denseblock3_denselayer24_concat1) + 50176,
         A(RX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
@@ -11929,7 +12127,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock3_denselayer1_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu1),
         G(P_features_denseblock3_denselayer1_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer1_conv1), A(RX_features_denseblock3_denselayer1_relu1),
+        T(TB_features_denseblock3_denselayer1_conv1), A(D_features_denseblock3_denselayer1_conv1),
+        A(RX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
@@ -11965,9 +12164,9 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight),
         P(P_features_transition2_norm_bias), n, &g_features_transition2_norm);
     rt_conv2d_direct_backward(A(D_features_transition2_relu),
-        G(P_features_transition2_conv_weight), NULL, A(D_features_transition2_conv),
-        A(RX_features_transition2_relu), P(P_features_transition2_conv_weight), n,
-        &g_features_transition2_conv, RT_SET);
+        G(P_features_transition2_conv_weight), NULL, T(TB_features_transition2_conv),
+        A(D_features_transition2_conv), A(RX_features_transition2_relu),
+        P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 401408, 401408);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
@@ -11997,6 +12196,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer12_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer12_relu2),
         G(P_features_denseblock2_denselayer12_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer12_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 376320,
         A(RX_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), n,
@@ -12032,6 +12232,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer12_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer12_relu1),
         G(P_features_denseblock2_denselayer12_conv1_weight), NULL,
+        T(TB_features_denseblock2_denselayer12_conv1),
         A(D_features_denseblock2_denselayer12_conv1),
         A(RX_features_denseblock2_denselayer12_relu1),
         P(P_features_denseblock2_denselayer12_conv1_weight), n,
@@ -12072,6 +12273,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer11_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer11_relu2),
         G(P_features_denseblock2_denselayer11_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer11_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 351232,
         A(RX_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), n,
@@ -12107,6 +12309,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer11_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer11_relu1),
         G(P_features_denseblock2_denselayer11_conv1_weight), NULL,
+        T(TB_features_denseblock2_denselayer11_conv1),
         A(D_features_denseblock2_denselayer11_conv1),
         A(RX_features_denseblock2_denselayer11_relu1),
         P(P_features_denseblock2_denselayer11_conv1_weight), n,
@@ -12147,6 +12350,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer10_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer10_relu2),
         G(P_features_denseblock2_denselayer10_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer10_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 326144,
         A(RX_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), n,
@@ -12182,6 +12386,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer10_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer10_relu1),
         G(P_features_denseblock2_denselayer10_conv1_weight), NULL,
+        T(TB_features_denseblock2_denselayer10_conv1),
         A(D_features_denseblock2_denselayer10_conv1),
         A(RX_features_denseblock2_denselayer10_relu1),
         P(P_features_denseblock2_denselayer10_conv1_weight), n,
@@ -12222,6 +12427,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer9_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer9_relu2),
         G(P_features_denseblock2_denselayer9_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer9_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 301056,
         A(RX_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), n,
@@ -12256,7 +12462,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer9_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer9_relu1),
         G(P_features_denseblock2_denselayer9_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer9_conv1), A(RX_features_denseblock2_denselayer9_relu1),
+        T(TB_features_denseblock2_denselayer9_conv1), A(D_features_denseblock2_denselayer9_conv1),
+        A(RX_features_denseblock2_denselayer9_relu1),
         P(P_features_denseblock2_denselayer9_conv1_weight), n,
         &g_features_denseblock2_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_conv1] =
@@ -12294,6 +12501,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer8_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer8_relu2),
         G(P_features_denseblock2_denselayer8_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer8_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 275968,
         A(RX_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), n,
@@ -12328,7 +12536,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer8_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer8_relu1),
         G(P_features_denseblock2_denselayer8_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer8_conv1), A(RX_features_denseblock2_denselayer8_relu1),
+        T(TB_features_denseblock2_denselayer8_conv1), A(D_features_denseblock2_denselayer8_conv1),
+        A(RX_features_denseblock2_denselayer8_relu1),
         P(P_features_denseblock2_denselayer8_conv1_weight), n,
         &g_features_denseblock2_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_conv1] =
@@ -12366,6 +12575,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer7_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer7_relu2),
         G(P_features_denseblock2_denselayer7_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer7_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 250880,
         A(RX_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), n,
@@ -12400,7 +12610,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer7_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer7_relu1),
         G(P_features_denseblock2_denselayer7_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer7_conv1), A(RX_features_denseblock2_denselayer7_relu1),
+        T(TB_features_denseblock2_denselayer7_conv1), A(D_features_denseblock2_denselayer7_conv1),
+        A(RX_features_denseblock2_denselayer7_relu1),
         P(P_features_denseblock2_denselayer7_conv1_weight), n,
         &g_features_denseblock2_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_conv1] =
@@ -12438,6 +12649,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer6_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer6_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 225792,
         A(RX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
@@ -12472,7 +12684,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer6_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu1),
         G(P_features_denseblock2_denselayer6_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer6_conv1), A(RX_features_denseblock2_denselayer6_relu1),
+        T(TB_features_denseblock2_denselayer6_conv1), A(D_features_denseblock2_denselayer6_conv1),
+        A(RX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] =
@@ -12510,6 +12723,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer5_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer5_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 200704,
         A(RX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
@@ -12544,7 +12758,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer5_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu1),
         G(P_features_denseblock2_denselayer5_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer5_conv1), A(RX_features_denseblock2_denselayer5_relu1),
+        T(TB_features_denseblock2_denselayer5_conv1), A(D_features_denseblock2_denselayer5_conv1),
+        A(RX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] =
@@ -12582,6 +12797,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer4_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer4_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 175616,
         A(RX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
@@ -12616,7 +12832,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer4_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu1),
         G(P_features_denseblock2_denselayer4_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer4_conv1), A(RX_features_denseblock2_denselayer4_relu1),
+        T(TB_features_denseblock2_denselayer4_conv1), A(D_features_denseblock2_denselayer4_conv1),
+        A(RX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] =
@@ -12654,6 +12871,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer3_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer3_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 150528,
         A(RX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
@@ -12688,7 +12906,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer3_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu1),
         G(P_features_denseblock2_denselayer3_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer3_conv1), A(RX_features_denseblock2_denselayer3_relu1),
+        T(TB_features_denseblock2_denselayer3_conv1), A(D_features_denseblock2_denselayer3_conv1),
+        A(RX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] =
@@ -12726,6 +12945,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer2_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer2_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 125440,
         A(RX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
@@ -12760,7 +12980,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer2_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu1),
         G(P_features_denseblock2_denselayer2_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer2_conv1), A(RX_features_denseblock2_denselayer2_relu1),
+        T(TB_features_denseblock2_denselayer2_conv1), A(D_features_denseblock2_denselayer2_conv1),
+        A(RX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] =
@@ -12798,6 +13019,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer1_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer1_conv2),
         A(D_features_denseblock2_denselayer12_concat1) + 100352,
         A(RX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
@@ -12832,7 +13054,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock2_denselayer1_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu1),
         G(P_features_denseblock2_denselayer1_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer1_conv1), A(RX_features_denseblock2_denselayer1_relu1),
+        T(TB_features_denseblock2_denselayer1_conv1), A(D_features_denseblock2_denselayer1_conv1),
+        A(RX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] =
@@ -12868,9 +13091,9 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight),
         P(P_features_transition1_norm_bias), n, &g_features_transition1_norm);
     rt_conv2d_direct_backward(A(D_features_transition1_relu),
-        G(P_features_transition1_conv_weight), NULL, A(D_features_transition1_conv),
-        A(RX_features_transition1_relu), P(P_features_transition1_conv_weight), n,
-        &g_features_transition1_conv, RT_SET);
+        G(P_features_transition1_conv_weight), NULL, T(TB_features_transition1_conv),
+        A(D_features_transition1_conv), A(RX_features_transition1_relu),
+        P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 802816, 802816);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
@@ -12900,6 +13123,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer6_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer6_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 702464,
         A(RX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
@@ -12933,7 +13157,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer6_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu1),
         G(P_features_denseblock1_denselayer6_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer6_conv1), A(RX_features_denseblock1_denselayer6_relu1),
+        T(TB_features_denseblock1_denselayer6_conv1), A(D_features_denseblock1_denselayer6_conv1),
+        A(RX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] =
@@ -12970,6 +13195,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer5_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer5_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 602112,
         A(RX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
@@ -13003,7 +13229,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer5_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu1),
         G(P_features_denseblock1_denselayer5_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer5_conv1), A(RX_features_denseblock1_denselayer5_relu1),
+        T(TB_features_denseblock1_denselayer5_conv1), A(D_features_denseblock1_denselayer5_conv1),
+        A(RX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] =
@@ -13040,6 +13267,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer4_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer4_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 501760,
         A(RX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
@@ -13073,7 +13301,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer4_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu1),
         G(P_features_denseblock1_denselayer4_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer4_conv1), A(RX_features_denseblock1_denselayer4_relu1),
+        T(TB_features_denseblock1_denselayer4_conv1), A(D_features_denseblock1_denselayer4_conv1),
+        A(RX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] =
@@ -13110,6 +13339,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer3_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer3_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 401408,
         A(RX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
@@ -13143,7 +13373,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer3_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu1),
         G(P_features_denseblock1_denselayer3_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer3_conv1), A(RX_features_denseblock1_denselayer3_relu1),
+        T(TB_features_denseblock1_denselayer3_conv1), A(D_features_denseblock1_denselayer3_conv1),
+        A(RX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] =
@@ -13180,6 +13411,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer2_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer2_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 301056,
         A(RX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
@@ -13213,7 +13445,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer2_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu1),
         G(P_features_denseblock1_denselayer2_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer2_conv1), A(RX_features_denseblock1_denselayer2_relu1),
+        T(TB_features_denseblock1_denselayer2_conv1), A(D_features_denseblock1_denselayer2_conv1),
+        A(RX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] =
@@ -13250,6 +13483,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer1_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer1_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 200704,
         A(RX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
@@ -13283,7 +13517,8 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         &g_features_denseblock1_denselayer1_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu1),
         G(P_features_denseblock1_denselayer1_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer1_conv1), A(RX_features_denseblock1_denselayer1_relu1),
+        T(TB_features_denseblock1_denselayer1_conv1), A(D_features_denseblock1_denselayer1_conv1),
+        A(RX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] =

@@ -609,6 +609,50 @@ enum {
     S_features_norm5 = 4824,  /* 264 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    TB_features_conv0 = 0,  /* 216 floats */
+    TB_features_denseblock1_denselayer1_conv1 = 0,  /* 1152 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer2_conv1 = 0,  /* 1728 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer3_conv1 = 0,  /* 2304 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer4_conv1 = 0,  /* 2880 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer5_conv1 = 0,  /* 3456 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer6_conv1 = 0,  /* 4032 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 0,  /* 5184 floats */
+    TB_features_transition1_conv = 0,  /* 4608 floats */
+    TB_features_denseblock2_denselayer1_conv1 = 0,  /* 2304 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer2_conv1 = 0,  /* 2880 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer3_conv1 = 0,  /* 3456 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer4_conv1 = 0,  /* 4032 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer5_conv1 = 0,  /* 4608 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer6_conv1 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 0,  /* 5184 floats */
+    TB_features_transition2_conv = 0,  /* 7200 floats */
+    TB_features_denseblock3_denselayer1_conv1 = 0,  /* 2880 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer2_conv1 = 0,  /* 3456 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer3_conv1 = 0,  /* 4032 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer4_conv1 = 0,  /* 4608 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer5_conv1 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer6_conv1 = 0,  /* 5760 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 0,  /* 5184 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
@@ -851,6 +895,8 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + DENSENET40_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + DENSENET40_ARENA_PER_SAMPLE * (size_t)n + DENSENET40_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28, 784, 75264};
@@ -2969,6 +3015,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer6_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer6_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 5880,
         A(RX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
@@ -3002,7 +3049,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer6_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu1),
         G(P_features_denseblock3_denselayer6_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer6_conv1), A(RX_features_denseblock3_denselayer6_relu1),
+        T(TB_features_denseblock3_denselayer6_conv1), A(D_features_denseblock3_denselayer6_conv1),
+        A(RX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
@@ -3039,6 +3087,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer5_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer5_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 5292,
         A(RX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
@@ -3072,7 +3121,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer5_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu1),
         G(P_features_denseblock3_denselayer5_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer5_conv1), A(RX_features_denseblock3_denselayer5_relu1),
+        T(TB_features_denseblock3_denselayer5_conv1), A(D_features_denseblock3_denselayer5_conv1),
+        A(RX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
@@ -3109,6 +3159,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer4_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer4_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 4704,
         A(RX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
@@ -3142,7 +3193,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer4_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu1),
         G(P_features_denseblock3_denselayer4_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer4_conv1), A(RX_features_denseblock3_denselayer4_relu1),
+        T(TB_features_denseblock3_denselayer4_conv1), A(D_features_denseblock3_denselayer4_conv1),
+        A(RX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
@@ -3179,6 +3231,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer3_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer3_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 4116,
         A(RX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
@@ -3212,7 +3265,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer3_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu1),
         G(P_features_denseblock3_denselayer3_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer3_conv1), A(RX_features_denseblock3_denselayer3_relu1),
+        T(TB_features_denseblock3_denselayer3_conv1), A(D_features_denseblock3_denselayer3_conv1),
+        A(RX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
@@ -3249,6 +3303,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer2_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer2_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 3528,
         A(RX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
@@ -3282,7 +3337,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer2_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu1),
         G(P_features_denseblock3_denselayer2_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer2_conv1), A(RX_features_denseblock3_denselayer2_relu1),
+        T(TB_features_denseblock3_denselayer2_conv1), A(D_features_denseblock3_denselayer2_conv1),
+        A(RX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
@@ -3319,6 +3375,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer1_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight), NULL,
+        T(TB_features_denseblock3_denselayer1_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 2940,
         A(RX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
@@ -3352,7 +3409,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock3_denselayer1_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu1),
         G(P_features_denseblock3_denselayer1_conv1_weight), NULL,
-        A(D_features_denseblock3_denselayer1_conv1), A(RX_features_denseblock3_denselayer1_relu1),
+        T(TB_features_denseblock3_denselayer1_conv1), A(D_features_denseblock3_denselayer1_conv1),
+        A(RX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
@@ -3387,9 +3445,9 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight),
         P(P_features_transition2_norm_bias), n, &g_features_transition2_norm);
     rt_conv2d_direct_backward(A(D_features_transition2_relu),
-        G(P_features_transition2_conv_weight), NULL, A(D_features_transition2_conv),
-        A(RX_features_transition2_relu), P(P_features_transition2_conv_weight), n,
-        &g_features_transition2_conv, RT_SET);
+        G(P_features_transition2_conv_weight), NULL, T(TB_features_transition2_conv),
+        A(D_features_transition2_conv), A(RX_features_transition2_relu),
+        P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
@@ -3419,6 +3477,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer6_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer6_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 21168,
         A(RX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
@@ -3452,7 +3511,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer6_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu1),
         G(P_features_denseblock2_denselayer6_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer6_conv1), A(RX_features_denseblock2_denselayer6_relu1),
+        T(TB_features_denseblock2_denselayer6_conv1), A(D_features_denseblock2_denselayer6_conv1),
+        A(RX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] =
@@ -3489,6 +3549,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer5_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer5_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 18816,
         A(RX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
@@ -3522,7 +3583,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer5_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu1),
         G(P_features_denseblock2_denselayer5_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer5_conv1), A(RX_features_denseblock2_denselayer5_relu1),
+        T(TB_features_denseblock2_denselayer5_conv1), A(D_features_denseblock2_denselayer5_conv1),
+        A(RX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] =
@@ -3559,6 +3621,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer4_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer4_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 16464,
         A(RX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
@@ -3592,7 +3655,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer4_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu1),
         G(P_features_denseblock2_denselayer4_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer4_conv1), A(RX_features_denseblock2_denselayer4_relu1),
+        T(TB_features_denseblock2_denselayer4_conv1), A(D_features_denseblock2_denselayer4_conv1),
+        A(RX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] =
@@ -3629,6 +3693,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer3_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer3_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 14112,
         A(RX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
@@ -3662,7 +3727,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer3_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu1),
         G(P_features_denseblock2_denselayer3_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer3_conv1), A(RX_features_denseblock2_denselayer3_relu1),
+        T(TB_features_denseblock2_denselayer3_conv1), A(D_features_denseblock2_denselayer3_conv1),
+        A(RX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] =
@@ -3699,6 +3765,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer2_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer2_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 11760,
         A(RX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
@@ -3732,7 +3799,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer2_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu1),
         G(P_features_denseblock2_denselayer2_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer2_conv1), A(RX_features_denseblock2_denselayer2_relu1),
+        T(TB_features_denseblock2_denselayer2_conv1), A(D_features_denseblock2_denselayer2_conv1),
+        A(RX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] =
@@ -3769,6 +3837,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer1_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight), NULL,
+        T(TB_features_denseblock2_denselayer1_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 9408,
         A(RX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
@@ -3802,7 +3871,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock2_denselayer1_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu1),
         G(P_features_denseblock2_denselayer1_conv1_weight), NULL,
-        A(D_features_denseblock2_denselayer1_conv1), A(RX_features_denseblock2_denselayer1_relu1),
+        T(TB_features_denseblock2_denselayer1_conv1), A(D_features_denseblock2_denselayer1_conv1),
+        A(RX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] =
@@ -3837,9 +3907,9 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight),
         P(P_features_transition1_norm_bias), n, &g_features_transition1_norm);
     rt_conv2d_direct_backward(A(D_features_transition1_relu),
-        G(P_features_transition1_conv_weight), NULL, A(D_features_transition1_conv),
-        A(RX_features_transition1_relu), P(P_features_transition1_conv_weight), n,
-        &g_features_transition1_conv, RT_SET);
+        G(P_features_transition1_conv_weight), NULL, T(TB_features_transition1_conv),
+        A(D_features_transition1_conv), A(RX_features_transition1_relu),
+        P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
@@ -3869,6 +3939,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer6_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer6_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 65856,
         A(RX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
@@ -3902,7 +3973,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer6_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu1),
         G(P_features_denseblock1_denselayer6_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer6_conv1), A(RX_features_denseblock1_denselayer6_relu1),
+        T(TB_features_denseblock1_denselayer6_conv1), A(D_features_denseblock1_denselayer6_conv1),
+        A(RX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] =
@@ -3939,6 +4011,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer5_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer5_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 56448,
         A(RX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
@@ -3972,7 +4045,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer5_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu1),
         G(P_features_denseblock1_denselayer5_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer5_conv1), A(RX_features_denseblock1_denselayer5_relu1),
+        T(TB_features_denseblock1_denselayer5_conv1), A(D_features_denseblock1_denselayer5_conv1),
+        A(RX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] =
@@ -4009,6 +4083,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer4_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer4_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 47040,
         A(RX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
@@ -4042,7 +4117,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer4_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu1),
         G(P_features_denseblock1_denselayer4_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer4_conv1), A(RX_features_denseblock1_denselayer4_relu1),
+        T(TB_features_denseblock1_denselayer4_conv1), A(D_features_denseblock1_denselayer4_conv1),
+        A(RX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] =
@@ -4079,6 +4155,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer3_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer3_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 37632,
         A(RX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
@@ -4112,7 +4189,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer3_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu1),
         G(P_features_denseblock1_denselayer3_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer3_conv1), A(RX_features_denseblock1_denselayer3_relu1),
+        T(TB_features_denseblock1_denselayer3_conv1), A(D_features_denseblock1_denselayer3_conv1),
+        A(RX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] =
@@ -4149,6 +4227,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer2_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer2_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 28224,
         A(RX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
@@ -4182,7 +4261,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer2_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu1),
         G(P_features_denseblock1_denselayer2_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer2_conv1), A(RX_features_denseblock1_denselayer2_relu1),
+        T(TB_features_denseblock1_denselayer2_conv1), A(D_features_denseblock1_denselayer2_conv1),
+        A(RX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] =
@@ -4219,6 +4299,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer1_norm2);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight), NULL,
+        T(TB_features_denseblock1_denselayer1_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 18816,
         A(RX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
@@ -4252,7 +4333,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         &g_features_denseblock1_denselayer1_norm1);
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu1),
         G(P_features_denseblock1_denselayer1_conv1_weight), NULL,
-        A(D_features_denseblock1_denselayer1_conv1), A(RX_features_denseblock1_denselayer1_relu1),
+        T(TB_features_denseblock1_denselayer1_conv1), A(D_features_denseblock1_denselayer1_conv1),
+        A(RX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] =
@@ -4276,7 +4358,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     RT_PROF(C_features_conv0);
-    rt_conv2d_direct_backward(dx, G(P_features_conv0_weight), NULL,
+    rt_conv2d_direct_backward(dx, G(P_features_conv0_weight), NULL, T(TB_features_conv0),
         A(D_features_denseblock1_denselayer6_concat1), x, P(P_features_conv0_weight), n,
         &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 784, 784);

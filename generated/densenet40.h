@@ -14,7 +14,7 @@
 #define DENSENET40_NUM_TRAINABLE ((size_t)175690)  /* floats in grads and optimizer state */
 #define DENSENET40_ARENA_PER_SAMPLE ((size_t)630336)  /* arena floats per sample */
 #define DENSENET40_ARENA_FIXED ((size_t)5088)  /* arena floats for any batch size */
-#define DENSENET40_ARENA_SCRATCH ((size_t)0)  /* arena floats per slice of kernel scratch */
+#define DENSENET40_ARENA_SCRATCH ((size_t)7200)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET40_ARENA_BYTES(n) (sizeof(float) * (DENSENET40_ARENA_PER_SAMPLE * (size_t)(n) + \
     DENSENET40_ARENA_FIXED + DENSENET40_ARENA_SCRATCH * rt_scratch_slices(n)))

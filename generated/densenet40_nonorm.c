@@ -334,6 +334,50 @@ enum {
     D_classifier = 142,  /* [10] */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    TB_features_conv0 = 0,  /* 216 floats */
+    TB_features_denseblock1_denselayer1_conv1 = 0,  /* 1152 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer2_conv1 = 0,  /* 1728 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer3_conv1 = 0,  /* 2304 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer4_conv1 = 0,  /* 2880 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer5_conv1 = 0,  /* 3456 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock1_denselayer6_conv1 = 0,  /* 4032 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 0,  /* 5184 floats */
+    TB_features_transition1_conv = 0,  /* 4608 floats */
+    TB_features_denseblock2_denselayer1_conv1 = 0,  /* 2304 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer2_conv1 = 0,  /* 2880 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer3_conv1 = 0,  /* 3456 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer4_conv1 = 0,  /* 4032 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer5_conv1 = 0,  /* 4608 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer6_conv1 = 0,  /* 5184 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 0,  /* 5184 floats */
+    TB_features_transition2_conv = 0,  /* 7200 floats */
+    TB_features_denseblock3_denselayer1_conv1 = 0,  /* 2880 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer2_conv1 = 0,  /* 3456 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer3_conv1 = 0,  /* 4032 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer4_conv1 = 0,  /* 4608 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer5_conv1 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 0,  /* 5184 floats */
+    TB_features_denseblock3_denselayer6_conv1 = 0,  /* 5760 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 0,  /* 5184 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
@@ -590,6 +634,8 @@ enum {
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
+#define T(o) (arena + DENSENET40_NONORM_ARENA_PER_SAMPLE * (size_t)n + \
+    DENSENET40_NONORM_ARENA_FIXED + (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28, 784, 18816};
@@ -1908,6 +1954,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight),
         G(P_features_denseblock3_denselayer6_conv2_bias),
+        T(TB_features_denseblock3_denselayer6_conv2),
         A(D_features_denseblock3_denselayer6_concat1) + 5880,
         A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
@@ -1926,7 +1973,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer6_relu1),
         G(P_features_denseblock3_denselayer6_conv1_weight),
         G(P_features_denseblock3_denselayer6_conv1_bias),
-        A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1),
+        T(TB_features_denseblock3_denselayer6_conv1), A(D_features_denseblock3_denselayer6_conv1),
+        A(X_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
@@ -1950,6 +1998,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight),
         G(P_features_denseblock3_denselayer5_conv2_bias),
+        T(TB_features_denseblock3_denselayer5_conv2),
         A(D_features_denseblock3_denselayer5_concat1) + 5292,
         A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
@@ -1968,7 +2017,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer5_relu1),
         G(P_features_denseblock3_denselayer5_conv1_weight),
         G(P_features_denseblock3_denselayer5_conv1_bias),
-        A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1),
+        T(TB_features_denseblock3_denselayer5_conv1), A(D_features_denseblock3_denselayer5_conv1),
+        A(X_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
@@ -1992,6 +2042,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight),
         G(P_features_denseblock3_denselayer4_conv2_bias),
+        T(TB_features_denseblock3_denselayer4_conv2),
         A(D_features_denseblock3_denselayer4_concat1) + 4704,
         A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
@@ -2010,7 +2061,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer4_relu1),
         G(P_features_denseblock3_denselayer4_conv1_weight),
         G(P_features_denseblock3_denselayer4_conv1_bias),
-        A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1),
+        T(TB_features_denseblock3_denselayer4_conv1), A(D_features_denseblock3_denselayer4_conv1),
+        A(X_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
@@ -2034,6 +2086,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight),
         G(P_features_denseblock3_denselayer3_conv2_bias),
+        T(TB_features_denseblock3_denselayer3_conv2),
         A(D_features_denseblock3_denselayer3_concat1) + 4116,
         A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
@@ -2052,7 +2105,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer3_relu1),
         G(P_features_denseblock3_denselayer3_conv1_weight),
         G(P_features_denseblock3_denselayer3_conv1_bias),
-        A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1),
+        T(TB_features_denseblock3_denselayer3_conv1), A(D_features_denseblock3_denselayer3_conv1),
+        A(X_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
@@ -2076,6 +2130,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight),
         G(P_features_denseblock3_denselayer2_conv2_bias),
+        T(TB_features_denseblock3_denselayer2_conv2),
         A(D_features_denseblock3_denselayer2_concat1) + 3528,
         A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
@@ -2094,7 +2149,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer2_relu1),
         G(P_features_denseblock3_denselayer2_conv1_weight),
         G(P_features_denseblock3_denselayer2_conv1_bias),
-        A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1),
+        T(TB_features_denseblock3_denselayer2_conv1), A(D_features_denseblock3_denselayer2_conv1),
+        A(X_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
@@ -2118,6 +2174,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight),
         G(P_features_denseblock3_denselayer1_conv2_bias),
+        T(TB_features_denseblock3_denselayer1_conv2),
         A(D_features_denseblock3_denselayer1_concat1) + 2940,
         A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
@@ -2136,7 +2193,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock3_denselayer1_relu1),
         G(P_features_denseblock3_denselayer1_conv1_weight),
         G(P_features_denseblock3_denselayer1_conv1_bias),
-        A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1),
+        T(TB_features_denseblock3_denselayer1_conv1), A(D_features_denseblock3_denselayer1_conv1),
+        A(X_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
@@ -2158,8 +2216,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     RT_PROF(C_features_transition2_conv);
     rt_conv2d_direct_backward(A(D_features_transition2_relu),
         G(P_features_transition2_conv_weight), G(P_features_transition2_conv_bias),
-        A(D_features_transition2_conv), A(X_features_transition2_relu),
-        P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
+        T(TB_features_transition2_conv), A(D_features_transition2_conv),
+        A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n,
+        &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
@@ -2178,6 +2237,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight),
         G(P_features_denseblock2_denselayer6_conv2_bias),
+        T(TB_features_denseblock2_denselayer6_conv2),
         A(D_features_denseblock2_denselayer6_concat1) + 21168,
         A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
@@ -2196,7 +2256,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer6_relu1),
         G(P_features_denseblock2_denselayer6_conv1_weight),
         G(P_features_denseblock2_denselayer6_conv1_bias),
-        A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1),
+        T(TB_features_denseblock2_denselayer6_conv1), A(D_features_denseblock2_denselayer6_conv1),
+        A(X_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] =
@@ -2220,6 +2281,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight),
         G(P_features_denseblock2_denselayer5_conv2_bias),
+        T(TB_features_denseblock2_denselayer5_conv2),
         A(D_features_denseblock2_denselayer5_concat1) + 18816,
         A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
@@ -2238,7 +2300,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer5_relu1),
         G(P_features_denseblock2_denselayer5_conv1_weight),
         G(P_features_denseblock2_denselayer5_conv1_bias),
-        A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1),
+        T(TB_features_denseblock2_denselayer5_conv1), A(D_features_denseblock2_denselayer5_conv1),
+        A(X_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] =
@@ -2262,6 +2325,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight),
         G(P_features_denseblock2_denselayer4_conv2_bias),
+        T(TB_features_denseblock2_denselayer4_conv2),
         A(D_features_denseblock2_denselayer4_concat1) + 16464,
         A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
@@ -2280,7 +2344,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer4_relu1),
         G(P_features_denseblock2_denselayer4_conv1_weight),
         G(P_features_denseblock2_denselayer4_conv1_bias),
-        A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1),
+        T(TB_features_denseblock2_denselayer4_conv1), A(D_features_denseblock2_denselayer4_conv1),
+        A(X_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] =
@@ -2304,6 +2369,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight),
         G(P_features_denseblock2_denselayer3_conv2_bias),
+        T(TB_features_denseblock2_denselayer3_conv2),
         A(D_features_denseblock2_denselayer3_concat1) + 14112,
         A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
@@ -2322,7 +2388,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer3_relu1),
         G(P_features_denseblock2_denselayer3_conv1_weight),
         G(P_features_denseblock2_denselayer3_conv1_bias),
-        A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1),
+        T(TB_features_denseblock2_denselayer3_conv1), A(D_features_denseblock2_denselayer3_conv1),
+        A(X_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] =
@@ -2346,6 +2413,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight),
         G(P_features_denseblock2_denselayer2_conv2_bias),
+        T(TB_features_denseblock2_denselayer2_conv2),
         A(D_features_denseblock2_denselayer2_concat1) + 11760,
         A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
@@ -2364,7 +2432,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer2_relu1),
         G(P_features_denseblock2_denselayer2_conv1_weight),
         G(P_features_denseblock2_denselayer2_conv1_bias),
-        A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1),
+        T(TB_features_denseblock2_denselayer2_conv1), A(D_features_denseblock2_denselayer2_conv1),
+        A(X_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] =
@@ -2388,6 +2457,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight),
         G(P_features_denseblock2_denselayer1_conv2_bias),
+        T(TB_features_denseblock2_denselayer1_conv2),
         A(D_features_denseblock2_denselayer1_concat1) + 9408,
         A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
@@ -2406,7 +2476,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock2_denselayer1_relu1),
         G(P_features_denseblock2_denselayer1_conv1_weight),
         G(P_features_denseblock2_denselayer1_conv1_bias),
-        A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1),
+        T(TB_features_denseblock2_denselayer1_conv1), A(D_features_denseblock2_denselayer1_conv1),
+        A(X_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] =
@@ -2428,8 +2499,9 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     RT_PROF(C_features_transition1_conv);
     rt_conv2d_direct_backward(A(D_features_transition1_relu),
         G(P_features_transition1_conv_weight), G(P_features_transition1_conv_bias),
-        A(D_features_transition1_conv), A(X_features_transition1_relu),
-        P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
+        T(TB_features_transition1_conv), A(D_features_transition1_conv),
+        A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n,
+        &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
@@ -2448,6 +2520,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight),
         G(P_features_denseblock1_denselayer6_conv2_bias),
+        T(TB_features_denseblock1_denselayer6_conv2),
         A(D_features_denseblock1_denselayer6_concat1) + 65856,
         A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
@@ -2466,7 +2539,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer6_relu1),
         G(P_features_denseblock1_denselayer6_conv1_weight),
         G(P_features_denseblock1_denselayer6_conv1_bias),
-        A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1),
+        T(TB_features_denseblock1_denselayer6_conv1), A(D_features_denseblock1_denselayer6_conv1),
+        A(X_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] =
@@ -2490,6 +2564,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight),
         G(P_features_denseblock1_denselayer5_conv2_bias),
+        T(TB_features_denseblock1_denselayer5_conv2),
         A(D_features_denseblock1_denselayer5_concat1) + 56448,
         A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
@@ -2508,7 +2583,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer5_relu1),
         G(P_features_denseblock1_denselayer5_conv1_weight),
         G(P_features_denseblock1_denselayer5_conv1_bias),
-        A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1),
+        T(TB_features_denseblock1_denselayer5_conv1), A(D_features_denseblock1_denselayer5_conv1),
+        A(X_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] =
@@ -2532,6 +2608,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight),
         G(P_features_denseblock1_denselayer4_conv2_bias),
+        T(TB_features_denseblock1_denselayer4_conv2),
         A(D_features_denseblock1_denselayer4_concat1) + 47040,
         A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
@@ -2550,7 +2627,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer4_relu1),
         G(P_features_denseblock1_denselayer4_conv1_weight),
         G(P_features_denseblock1_denselayer4_conv1_bias),
-        A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1),
+        T(TB_features_denseblock1_denselayer4_conv1), A(D_features_denseblock1_denselayer4_conv1),
+        A(X_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] =
@@ -2574,6 +2652,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight),
         G(P_features_denseblock1_denselayer3_conv2_bias),
+        T(TB_features_denseblock1_denselayer3_conv2),
         A(D_features_denseblock1_denselayer3_concat1) + 37632,
         A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
@@ -2592,7 +2671,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer3_relu1),
         G(P_features_denseblock1_denselayer3_conv1_weight),
         G(P_features_denseblock1_denselayer3_conv1_bias),
-        A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1),
+        T(TB_features_denseblock1_denselayer3_conv1), A(D_features_denseblock1_denselayer3_conv1),
+        A(X_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] =
@@ -2616,6 +2696,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight),
         G(P_features_denseblock1_denselayer2_conv2_bias),
+        T(TB_features_denseblock1_denselayer2_conv2),
         A(D_features_denseblock1_denselayer2_concat1) + 28224,
         A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
@@ -2634,7 +2715,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer2_relu1),
         G(P_features_denseblock1_denselayer2_conv1_weight),
         G(P_features_denseblock1_denselayer2_conv1_bias),
-        A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1),
+        T(TB_features_denseblock1_denselayer2_conv1), A(D_features_denseblock1_denselayer2_conv1),
+        A(X_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] =
@@ -2658,6 +2740,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight),
         G(P_features_denseblock1_denselayer1_conv2_bias),
+        T(TB_features_denseblock1_denselayer1_conv2),
         A(D_features_denseblock1_denselayer1_concat1) + 18816,
         A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
@@ -2676,7 +2759,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     rt_conv2d_direct_backward(A(D_features_denseblock1_denselayer1_relu1),
         G(P_features_denseblock1_denselayer1_conv1_weight),
         G(P_features_denseblock1_denselayer1_conv1_bias),
-        A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1),
+        T(TB_features_denseblock1_denselayer1_conv1), A(D_features_denseblock1_denselayer1_conv1),
+        A(X_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] =
@@ -2692,7 +2776,8 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
        (specs/densenet_bc.lua:29) */
     RT_PROF(C_features_conv0);
     rt_conv2d_direct_backward(dx, G(P_features_conv0_weight), G(P_features_conv0_bias),
-        A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0, RT_ADD);
+        T(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n,
+        &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

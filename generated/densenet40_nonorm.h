@@ -15,7 +15,7 @@
     /* floats in grads and optimizer state */
 #define DENSENET40_NONORM_ARENA_PER_SAMPLE ((size_t)856128)  /* arena floats per sample */
 #define DENSENET40_NONORM_ARENA_FIXED ((size_t)0)  /* arena floats for any batch size */
-#define DENSENET40_NONORM_ARENA_SCRATCH ((size_t)0) \
+#define DENSENET40_NONORM_ARENA_SCRATCH ((size_t)7200) \
     /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET40_NONORM_ARENA_BYTES(n) (sizeof(float) * (DENSENET40_NONORM_ARENA_PER_SAMPLE * \

@@ -237,10 +237,27 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
+    TB_conv1 = 0,  /* 144 floats */
+    TB_layer1_0_conv1 = 0,  /* 2304 floats */
+    TB_layer1_0_conv2 = 0,  /* 2304 floats */
+    TB_layer1_1_conv1 = 0,  /* 2304 floats */
+    TB_layer1_1_conv2 = 0,  /* 2304 floats */
+    TB_layer1_2_conv1 = 0,  /* 2304 floats */
+    TB_layer1_2_conv2 = 0,  /* 2304 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv2 = 0,  /* 9216 floats */
+    TB_layer2_1_conv1 = 0,  /* 9216 floats */
+    TB_layer2_1_conv2 = 0,  /* 9216 floats */
+    TB_layer2_2_conv1 = 0,  /* 9216 floats */
+    TB_layer2_2_conv2 = 0,  /* 9216 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv2 = 0,  /* 36864 floats */
+    TB_layer3_1_conv1 = 0,  /* 36864 floats */
+    TB_layer3_1_conv2 = 0,  /* 36864 floats */
+    TB_layer3_2_conv1 = 0,  /* 36864 floats */
+    TB_layer3_2_conv2 = 0,  /* 36864 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -981,8 +998,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
     rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL,
-        A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
-        &g_layer3_2_conv2, RT_SET);
+        T(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(RX_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1002,8 +1019,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
         &g_layer3_1_bn2);
     rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL,
-        A(D_layer3_2_conv1), A(RX_layer3_1_relu2), P(P_layer3_2_conv1_weight), n,
-        &g_layer3_2_conv1, RT_SET);
+        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(RX_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1023,8 +1040,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
     rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
-        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
-        &g_layer3_1_conv2, RT_SET);
+        T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(RX_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1044,8 +1061,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
         &g_layer3_0_bn2);
     rt_conv2d_direct_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL,
-        A(D_layer3_1_conv1), A(RX_layer3_0_relu2), P(P_layer3_1_conv1_weight), n,
-        &g_layer3_1_conv1, RT_SET);
+        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(RX_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1065,8 +1082,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
     rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
-        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
-        &g_layer3_0_conv2, RT_SET);
+        T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(RX_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -1107,8 +1124,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
     rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL,
-        A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
-        &g_layer2_2_conv2, RT_SET);
+        T(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(RX_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -1128,8 +1145,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
         &g_layer2_1_bn2);
     rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL,
-        A(D_layer2_2_conv1), A(RX_layer2_1_relu2), P(P_layer2_2_conv1_weight), n,
-        &g_layer2_2_conv1, RT_SET);
+        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(RX_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -1149,8 +1166,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
     rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
-        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
-        &g_layer2_1_conv2, RT_SET);
+        T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(RX_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -1170,8 +1187,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
         &g_layer2_0_bn2);
     rt_conv2d_direct_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL,
-        A(D_layer2_1_conv1), A(RX_layer2_0_relu2), P(P_layer2_1_conv1_weight), n,
-        &g_layer2_1_conv1, RT_SET);
+        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(RX_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -1191,8 +1208,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
     rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
-        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
-        &g_layer2_0_conv2, RT_SET);
+        T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(RX_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -1233,8 +1250,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
     rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL,
-        A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
-        &g_layer1_2_conv2, RT_SET);
+        T(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(RX_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -1254,8 +1271,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
         &g_layer1_1_bn2);
     rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL,
-        A(D_layer1_2_conv1), A(RX_layer1_1_relu2), P(P_layer1_2_conv1_weight), n,
-        &g_layer1_2_conv1, RT_SET);
+        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(RX_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -1275,8 +1292,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
     rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
-        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
-        &g_layer1_1_conv2, RT_SET);
+        T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(RX_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -1296,8 +1313,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
         &g_layer1_0_bn2);
     rt_conv2d_direct_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL,
-        A(D_layer1_1_conv1), A(RX_layer1_0_relu2), P(P_layer1_1_conv1_weight), n,
-        &g_layer1_1_conv1, RT_SET);
+        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(RX_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -1317,8 +1334,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
     rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
-        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
-        &g_layer1_0_conv2, RT_SET);
+        T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(RX_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -1336,8 +1353,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
-    rt_conv2d_direct_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(D_layer1_0_conv1),
-        A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+        A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
@@ -1346,8 +1363,8 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, A(D_conv1), x, P(P_conv1_weight), n,
-        &g_conv1, RT_ADD);
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x,
+        P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

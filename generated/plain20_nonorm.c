@@ -139,10 +139,27 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
+    TB_conv1 = 0,  /* 144 floats */
+    TB_layer1_0_conv1 = 0,  /* 2304 floats */
+    TB_layer1_0_conv2 = 0,  /* 2304 floats */
+    TB_layer1_1_conv1 = 0,  /* 2304 floats */
+    TB_layer1_1_conv2 = 0,  /* 2304 floats */
+    TB_layer1_2_conv1 = 0,  /* 2304 floats */
+    TB_layer1_2_conv2 = 0,  /* 2304 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv2 = 0,  /* 9216 floats */
+    TB_layer2_1_conv1 = 0,  /* 9216 floats */
+    TB_layer2_1_conv2 = 0,  /* 9216 floats */
+    TB_layer2_2_conv1 = 0,  /* 9216 floats */
+    TB_layer2_2_conv2 = 0,  /* 9216 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv2 = 0,  /* 36864 floats */
+    TB_layer3_1_conv1 = 0,  /* 36864 floats */
+    TB_layer3_1_conv2 = 0,  /* 36864 floats */
+    TB_layer3_2_conv1 = 0,  /* 36864 floats */
+    TB_layer3_2_conv2 = 0,  /* 36864 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -666,7 +683,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight),
-        G(P_layer3_2_conv2_bias), A(D_layer3_2_conv2), A(X_layer3_2_relu1),
+        G(P_layer3_2_conv2_bias), T(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
@@ -679,7 +696,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight),
-        G(P_layer3_2_conv1_bias), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
+        G(P_layer3_2_conv1_bias), T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
@@ -692,7 +709,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight),
-        G(P_layer3_1_conv2_bias), A(D_layer3_1_conv2), A(X_layer3_1_relu1),
+        G(P_layer3_1_conv2_bias), T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
@@ -705,7 +722,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_direct_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight),
-        G(P_layer3_1_conv1_bias), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
+        G(P_layer3_1_conv1_bias), T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
@@ -718,7 +735,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight),
-        G(P_layer3_0_conv2_bias), A(D_layer3_0_conv2), A(X_layer3_0_relu1),
+        G(P_layer3_0_conv2_bias), T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
@@ -744,7 +761,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight),
-        G(P_layer2_2_conv2_bias), A(D_layer2_2_conv2), A(X_layer2_2_relu1),
+        G(P_layer2_2_conv2_bias), T(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
@@ -757,7 +774,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight),
-        G(P_layer2_2_conv1_bias), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
+        G(P_layer2_2_conv1_bias), T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
@@ -770,7 +787,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight),
-        G(P_layer2_1_conv2_bias), A(D_layer2_1_conv2), A(X_layer2_1_relu1),
+        G(P_layer2_1_conv2_bias), T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
@@ -783,7 +800,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_direct_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight),
-        G(P_layer2_1_conv1_bias), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
+        G(P_layer2_1_conv1_bias), T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
@@ -796,7 +813,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight),
-        G(P_layer2_0_conv2_bias), A(D_layer2_0_conv2), A(X_layer2_0_relu1),
+        G(P_layer2_0_conv2_bias), T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
@@ -822,7 +839,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight),
-        G(P_layer1_2_conv2_bias), A(D_layer1_2_conv2), A(X_layer1_2_relu1),
+        G(P_layer1_2_conv2_bias), T(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
@@ -835,7 +852,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight),
-        G(P_layer1_2_conv1_bias), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
+        G(P_layer1_2_conv1_bias), T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
@@ -848,7 +865,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight),
-        G(P_layer1_1_conv2_bias), A(D_layer1_1_conv2), A(X_layer1_1_relu1),
+        G(P_layer1_1_conv2_bias), T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
@@ -861,7 +878,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_direct_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight),
-        G(P_layer1_1_conv1_bias), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
+        G(P_layer1_1_conv1_bias), T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
@@ -874,7 +891,7 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight),
-        G(P_layer1_0_conv2_bias), A(D_layer1_0_conv2), A(X_layer1_0_relu1),
+        G(P_layer1_0_conv2_bias), T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
@@ -887,14 +904,15 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_direct_backward(A(D_relu), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
-        A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
+        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
+        &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_backward(A(D_conv1), A(D_relu), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(D_conv1), x,
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }

@@ -633,10 +633,63 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
+    TB_conv1 = 0,  /* 144 floats */
+    TB_layer1_0_conv1 = 0,  /* 2304 floats */
+    TB_layer1_0_conv2 = 0,  /* 2304 floats */
+    TB_layer1_1_conv1 = 0,  /* 2304 floats */
+    TB_layer1_1_conv2 = 0,  /* 2304 floats */
+    TB_layer1_2_conv1 = 0,  /* 2304 floats */
+    TB_layer1_2_conv2 = 0,  /* 2304 floats */
+    TB_layer1_3_conv1 = 0,  /* 2304 floats */
+    TB_layer1_3_conv2 = 0,  /* 2304 floats */
+    TB_layer1_4_conv1 = 0,  /* 2304 floats */
+    TB_layer1_4_conv2 = 0,  /* 2304 floats */
+    TB_layer1_5_conv1 = 0,  /* 2304 floats */
+    TB_layer1_5_conv2 = 0,  /* 2304 floats */
+    TB_layer1_6_conv1 = 0,  /* 2304 floats */
+    TB_layer1_6_conv2 = 0,  /* 2304 floats */
+    TB_layer1_7_conv1 = 0,  /* 2304 floats */
+    TB_layer1_7_conv2 = 0,  /* 2304 floats */
+    TB_layer1_8_conv1 = 0,  /* 2304 floats */
+    TB_layer1_8_conv2 = 0,  /* 2304 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv2 = 0,  /* 9216 floats */
+    TB_layer2_1_conv1 = 0,  /* 9216 floats */
+    TB_layer2_1_conv2 = 0,  /* 9216 floats */
+    TB_layer2_2_conv1 = 0,  /* 9216 floats */
+    TB_layer2_2_conv2 = 0,  /* 9216 floats */
+    TB_layer2_3_conv1 = 0,  /* 9216 floats */
+    TB_layer2_3_conv2 = 0,  /* 9216 floats */
+    TB_layer2_4_conv1 = 0,  /* 9216 floats */
+    TB_layer2_4_conv2 = 0,  /* 9216 floats */
+    TB_layer2_5_conv1 = 0,  /* 9216 floats */
+    TB_layer2_5_conv2 = 0,  /* 9216 floats */
+    TB_layer2_6_conv1 = 0,  /* 9216 floats */
+    TB_layer2_6_conv2 = 0,  /* 9216 floats */
+    TB_layer2_7_conv1 = 0,  /* 9216 floats */
+    TB_layer2_7_conv2 = 0,  /* 9216 floats */
+    TB_layer2_8_conv1 = 0,  /* 9216 floats */
+    TB_layer2_8_conv2 = 0,  /* 9216 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv2 = 0,  /* 36864 floats */
+    TB_layer3_1_conv1 = 0,  /* 36864 floats */
+    TB_layer3_1_conv2 = 0,  /* 36864 floats */
+    TB_layer3_2_conv1 = 0,  /* 36864 floats */
+    TB_layer3_2_conv2 = 0,  /* 36864 floats */
+    TB_layer3_3_conv1 = 0,  /* 36864 floats */
+    TB_layer3_3_conv2 = 0,  /* 36864 floats */
+    TB_layer3_4_conv1 = 0,  /* 36864 floats */
+    TB_layer3_4_conv2 = 0,  /* 36864 floats */
+    TB_layer3_5_conv1 = 0,  /* 36864 floats */
+    TB_layer3_5_conv2 = 0,  /* 36864 floats */
+    TB_layer3_6_conv1 = 0,  /* 36864 floats */
+    TB_layer3_6_conv2 = 0,  /* 36864 floats */
+    TB_layer3_7_conv1 = 0,  /* 36864 floats */
+    TB_layer3_7_conv2 = 0,  /* 36864 floats */
+    TB_layer3_8_conv1 = 0,  /* 36864 floats */
+    TB_layer3_8_conv2 = 0,  /* 36864 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -2601,8 +2654,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
         &g_layer3_8_bn1);
     rt_conv2d_direct_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL,
-        A(D_layer3_8_conv2), A(RX_layer3_8_relu1), P(P_layer3_8_conv2_weight), n,
-        &g_layer3_8_conv2, RT_SET);
+        T(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(RX_layer3_8_relu1),
+        P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2622,8 +2675,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n,
         &g_layer3_7_bn2);
     rt_conv2d_direct_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL,
-        A(D_layer3_8_conv1), A(RX_layer3_7_relu2), P(P_layer3_8_conv1_weight), n,
-        &g_layer3_8_conv1, RT_SET);
+        T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(RX_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_7_relu2), n, 3136,
         3136);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2643,8 +2696,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
         &g_layer3_7_bn1);
     rt_conv2d_direct_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL,
-        A(D_layer3_7_conv2), A(RX_layer3_7_relu1), P(P_layer3_7_conv2_weight), n,
-        &g_layer3_7_conv2, RT_SET);
+        T(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(RX_layer3_7_relu1),
+        P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2664,8 +2717,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n,
         &g_layer3_6_bn2);
     rt_conv2d_direct_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL,
-        A(D_layer3_7_conv1), A(RX_layer3_6_relu2), P(P_layer3_7_conv1_weight), n,
-        &g_layer3_7_conv1, RT_SET);
+        T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(RX_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_6_relu2), n, 3136,
         3136);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2685,8 +2738,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
         &g_layer3_6_bn1);
     rt_conv2d_direct_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL,
-        A(D_layer3_6_conv2), A(RX_layer3_6_relu1), P(P_layer3_6_conv2_weight), n,
-        &g_layer3_6_conv2, RT_SET);
+        T(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(RX_layer3_6_relu1),
+        P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2706,8 +2759,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
         &g_layer3_5_bn2);
     rt_conv2d_direct_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL,
-        A(D_layer3_6_conv1), A(RX_layer3_5_relu2), P(P_layer3_6_conv1_weight), n,
-        &g_layer3_6_conv1, RT_SET);
+        T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(RX_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 3136,
         3136);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2727,8 +2780,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
         &g_layer3_5_bn1);
     rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL,
-        A(D_layer3_5_conv2), A(RX_layer3_5_relu1), P(P_layer3_5_conv2_weight), n,
-        &g_layer3_5_conv2, RT_SET);
+        T(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(RX_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2748,8 +2801,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
         &g_layer3_4_bn2);
     rt_conv2d_direct_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL,
-        A(D_layer3_5_conv1), A(RX_layer3_4_relu2), P(P_layer3_5_conv1_weight), n,
-        &g_layer3_5_conv1, RT_SET);
+        T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(RX_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 3136,
         3136);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2769,8 +2822,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
         &g_layer3_4_bn1);
     rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL,
-        A(D_layer3_4_conv2), A(RX_layer3_4_relu1), P(P_layer3_4_conv2_weight), n,
-        &g_layer3_4_conv2, RT_SET);
+        T(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(RX_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2790,8 +2843,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
         &g_layer3_3_bn2);
     rt_conv2d_direct_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL,
-        A(D_layer3_4_conv1), A(RX_layer3_3_relu2), P(P_layer3_4_conv1_weight), n,
-        &g_layer3_4_conv1, RT_SET);
+        T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(RX_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 3136,
         3136);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2811,8 +2864,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
         &g_layer3_3_bn1);
     rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL,
-        A(D_layer3_3_conv2), A(RX_layer3_3_relu1), P(P_layer3_3_conv2_weight), n,
-        &g_layer3_3_conv2, RT_SET);
+        T(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(RX_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2832,8 +2885,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
         &g_layer3_2_bn2);
     rt_conv2d_direct_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL,
-        A(D_layer3_3_conv1), A(RX_layer3_2_relu2), P(P_layer3_3_conv1_weight), n,
-        &g_layer3_3_conv1, RT_SET);
+        T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(RX_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 3136,
         3136);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2853,8 +2906,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
     rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL,
-        A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
-        &g_layer3_2_conv2, RT_SET);
+        T(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(RX_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2874,8 +2927,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
         &g_layer3_1_bn2);
     rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL,
-        A(D_layer3_2_conv1), A(RX_layer3_1_relu2), P(P_layer3_2_conv1_weight), n,
-        &g_layer3_2_conv1, RT_SET);
+        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(RX_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2895,8 +2948,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
     rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
-        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
-        &g_layer3_1_conv2, RT_SET);
+        T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(RX_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2916,8 +2969,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
         &g_layer3_0_bn2);
     rt_conv2d_direct_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL,
-        A(D_layer3_1_conv1), A(RX_layer3_0_relu2), P(P_layer3_1_conv1_weight), n,
-        &g_layer3_1_conv1, RT_SET);
+        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(RX_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2937,8 +2990,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
     rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
-        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
-        &g_layer3_0_conv2, RT_SET);
+        T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(RX_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2979,8 +3032,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
         &g_layer2_8_bn1);
     rt_conv2d_direct_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL,
-        A(D_layer2_8_conv2), A(RX_layer2_8_relu1), P(P_layer2_8_conv2_weight), n,
-        &g_layer2_8_conv2, RT_SET);
+        T(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(RX_layer2_8_relu1),
+        P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3000,8 +3053,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n,
         &g_layer2_7_bn2);
     rt_conv2d_direct_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL,
-        A(D_layer2_8_conv1), A(RX_layer2_7_relu2), P(P_layer2_8_conv1_weight), n,
-        &g_layer2_8_conv1, RT_SET);
+        T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(RX_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_7_relu2), n, 6272,
         6272);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3021,8 +3074,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
         &g_layer2_7_bn1);
     rt_conv2d_direct_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL,
-        A(D_layer2_7_conv2), A(RX_layer2_7_relu1), P(P_layer2_7_conv2_weight), n,
-        &g_layer2_7_conv2, RT_SET);
+        T(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(RX_layer2_7_relu1),
+        P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3042,8 +3095,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n,
         &g_layer2_6_bn2);
     rt_conv2d_direct_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL,
-        A(D_layer2_7_conv1), A(RX_layer2_6_relu2), P(P_layer2_7_conv1_weight), n,
-        &g_layer2_7_conv1, RT_SET);
+        T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(RX_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_6_relu2), n, 6272,
         6272);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3063,8 +3116,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
         &g_layer2_6_bn1);
     rt_conv2d_direct_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL,
-        A(D_layer2_6_conv2), A(RX_layer2_6_relu1), P(P_layer2_6_conv2_weight), n,
-        &g_layer2_6_conv2, RT_SET);
+        T(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(RX_layer2_6_relu1),
+        P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3084,8 +3137,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n,
         &g_layer2_5_bn2);
     rt_conv2d_direct_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL,
-        A(D_layer2_6_conv1), A(RX_layer2_5_relu2), P(P_layer2_6_conv1_weight), n,
-        &g_layer2_6_conv1, RT_SET);
+        T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(RX_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_5_relu2), n, 6272,
         6272);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3105,8 +3158,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
         &g_layer2_5_bn1);
     rt_conv2d_direct_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL,
-        A(D_layer2_5_conv2), A(RX_layer2_5_relu1), P(P_layer2_5_conv2_weight), n,
-        &g_layer2_5_conv2, RT_SET);
+        T(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(RX_layer2_5_relu1),
+        P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3126,8 +3179,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n,
         &g_layer2_4_bn2);
     rt_conv2d_direct_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL,
-        A(D_layer2_5_conv1), A(RX_layer2_4_relu2), P(P_layer2_5_conv1_weight), n,
-        &g_layer2_5_conv1, RT_SET);
+        T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(RX_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_4_relu2), n, 6272,
         6272);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3147,8 +3200,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
         &g_layer2_4_bn1);
     rt_conv2d_direct_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL,
-        A(D_layer2_4_conv2), A(RX_layer2_4_relu1), P(P_layer2_4_conv2_weight), n,
-        &g_layer2_4_conv2, RT_SET);
+        T(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(RX_layer2_4_relu1),
+        P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3168,8 +3221,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
         &g_layer2_3_bn2);
     rt_conv2d_direct_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL,
-        A(D_layer2_4_conv1), A(RX_layer2_3_relu2), P(P_layer2_4_conv1_weight), n,
-        &g_layer2_4_conv1, RT_SET);
+        T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(RX_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 6272,
         6272);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3189,8 +3242,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
         &g_layer2_3_bn1);
     rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL,
-        A(D_layer2_3_conv2), A(RX_layer2_3_relu1), P(P_layer2_3_conv2_weight), n,
-        &g_layer2_3_conv2, RT_SET);
+        T(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(RX_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3210,8 +3263,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
         &g_layer2_2_bn2);
     rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL,
-        A(D_layer2_3_conv1), A(RX_layer2_2_relu2), P(P_layer2_3_conv1_weight), n,
-        &g_layer2_3_conv1, RT_SET);
+        T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(RX_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3231,8 +3284,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
     rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL,
-        A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
-        &g_layer2_2_conv2, RT_SET);
+        T(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(RX_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3252,8 +3305,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
         &g_layer2_1_bn2);
     rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL,
-        A(D_layer2_2_conv1), A(RX_layer2_1_relu2), P(P_layer2_2_conv1_weight), n,
-        &g_layer2_2_conv1, RT_SET);
+        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(RX_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3273,8 +3326,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
     rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
-        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
-        &g_layer2_1_conv2, RT_SET);
+        T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(RX_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3294,8 +3347,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
         &g_layer2_0_bn2);
     rt_conv2d_direct_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL,
-        A(D_layer2_1_conv1), A(RX_layer2_0_relu2), P(P_layer2_1_conv1_weight), n,
-        &g_layer2_1_conv1, RT_SET);
+        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(RX_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3315,8 +3368,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
     rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
-        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
-        &g_layer2_0_conv2, RT_SET);
+        T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(RX_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3357,8 +3410,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
         &g_layer1_8_bn1);
     rt_conv2d_direct_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL,
-        A(D_layer1_8_conv2), A(RX_layer1_8_relu1), P(P_layer1_8_conv2_weight), n,
-        &g_layer1_8_conv2, RT_SET);
+        T(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(RX_layer1_8_relu1),
+        P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3378,8 +3431,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n,
         &g_layer1_7_bn2);
     rt_conv2d_direct_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL,
-        A(D_layer1_8_conv1), A(RX_layer1_7_relu2), P(P_layer1_8_conv1_weight), n,
-        &g_layer1_8_conv1, RT_SET);
+        T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(RX_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_7_relu2), n, 12544,
         12544);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3399,8 +3452,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
         &g_layer1_7_bn1);
     rt_conv2d_direct_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL,
-        A(D_layer1_7_conv2), A(RX_layer1_7_relu1), P(P_layer1_7_conv2_weight), n,
-        &g_layer1_7_conv2, RT_SET);
+        T(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(RX_layer1_7_relu1),
+        P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3420,8 +3473,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n,
         &g_layer1_6_bn2);
     rt_conv2d_direct_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL,
-        A(D_layer1_7_conv1), A(RX_layer1_6_relu2), P(P_layer1_7_conv1_weight), n,
-        &g_layer1_7_conv1, RT_SET);
+        T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(RX_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_6_relu2), n, 12544,
         12544);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3441,8 +3494,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
         &g_layer1_6_bn1);
     rt_conv2d_direct_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL,
-        A(D_layer1_6_conv2), A(RX_layer1_6_relu1), P(P_layer1_6_conv2_weight), n,
-        &g_layer1_6_conv2, RT_SET);
+        T(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(RX_layer1_6_relu1),
+        P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3462,8 +3515,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n,
         &g_layer1_5_bn2);
     rt_conv2d_direct_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL,
-        A(D_layer1_6_conv1), A(RX_layer1_5_relu2), P(P_layer1_6_conv1_weight), n,
-        &g_layer1_6_conv1, RT_SET);
+        T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(RX_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_5_relu2), n, 12544,
         12544);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3483,8 +3536,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
         &g_layer1_5_bn1);
     rt_conv2d_direct_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL,
-        A(D_layer1_5_conv2), A(RX_layer1_5_relu1), P(P_layer1_5_conv2_weight), n,
-        &g_layer1_5_conv2, RT_SET);
+        T(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(RX_layer1_5_relu1),
+        P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3504,8 +3557,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n,
         &g_layer1_4_bn2);
     rt_conv2d_direct_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL,
-        A(D_layer1_5_conv1), A(RX_layer1_4_relu2), P(P_layer1_5_conv1_weight), n,
-        &g_layer1_5_conv1, RT_SET);
+        T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(RX_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_4_relu2), n, 12544,
         12544);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3525,8 +3578,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
         &g_layer1_4_bn1);
     rt_conv2d_direct_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL,
-        A(D_layer1_4_conv2), A(RX_layer1_4_relu1), P(P_layer1_4_conv2_weight), n,
-        &g_layer1_4_conv2, RT_SET);
+        T(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(RX_layer1_4_relu1),
+        P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3546,8 +3599,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n,
         &g_layer1_3_bn2);
     rt_conv2d_direct_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL,
-        A(D_layer1_4_conv1), A(RX_layer1_3_relu2), P(P_layer1_4_conv1_weight), n,
-        &g_layer1_4_conv1, RT_SET);
+        T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(RX_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_3_relu2), n, 12544,
         12544);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3567,8 +3620,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
         &g_layer1_3_bn1);
     rt_conv2d_direct_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL,
-        A(D_layer1_3_conv2), A(RX_layer1_3_relu1), P(P_layer1_3_conv2_weight), n,
-        &g_layer1_3_conv2, RT_SET);
+        T(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(RX_layer1_3_relu1),
+        P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3588,8 +3641,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
         &g_layer1_2_bn2);
     rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL,
-        A(D_layer1_3_conv1), A(RX_layer1_2_relu2), P(P_layer1_3_conv1_weight), n,
-        &g_layer1_3_conv1, RT_SET);
+        T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(RX_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3609,8 +3662,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
     rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL,
-        A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
-        &g_layer1_2_conv2, RT_SET);
+        T(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(RX_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3630,8 +3683,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
         &g_layer1_1_bn2);
     rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL,
-        A(D_layer1_2_conv1), A(RX_layer1_1_relu2), P(P_layer1_2_conv1_weight), n,
-        &g_layer1_2_conv1, RT_SET);
+        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(RX_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3651,8 +3704,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
     rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
-        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
-        &g_layer1_1_conv2, RT_SET);
+        T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(RX_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3672,8 +3725,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
         &g_layer1_0_bn2);
     rt_conv2d_direct_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL,
-        A(D_layer1_1_conv1), A(RX_layer1_0_relu2), P(P_layer1_1_conv1_weight), n,
-        &g_layer1_1_conv1, RT_SET);
+        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(RX_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3693,8 +3746,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
     rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
-        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
-        &g_layer1_0_conv2, RT_SET);
+        T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(RX_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3712,8 +3765,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     RT_PROF(C_layer1_0_conv1);
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
-    rt_conv2d_direct_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(D_layer1_0_conv1),
-        A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+        A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     RT_PROF(C_bn1);
@@ -3722,8 +3775,8 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, A(D_conv1), x, P(P_conv1_weight), n,
-        &g_conv1, RT_ADD);
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x,
+        P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

@@ -355,10 +355,63 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
+    TB_conv1 = 0,  /* 144 floats */
+    TB_layer1_0_conv1 = 0,  /* 2304 floats */
+    TB_layer1_0_conv2 = 0,  /* 2304 floats */
+    TB_layer1_1_conv1 = 0,  /* 2304 floats */
+    TB_layer1_1_conv2 = 0,  /* 2304 floats */
+    TB_layer1_2_conv1 = 0,  /* 2304 floats */
+    TB_layer1_2_conv2 = 0,  /* 2304 floats */
+    TB_layer1_3_conv1 = 0,  /* 2304 floats */
+    TB_layer1_3_conv2 = 0,  /* 2304 floats */
+    TB_layer1_4_conv1 = 0,  /* 2304 floats */
+    TB_layer1_4_conv2 = 0,  /* 2304 floats */
+    TB_layer1_5_conv1 = 0,  /* 2304 floats */
+    TB_layer1_5_conv2 = 0,  /* 2304 floats */
+    TB_layer1_6_conv1 = 0,  /* 2304 floats */
+    TB_layer1_6_conv2 = 0,  /* 2304 floats */
+    TB_layer1_7_conv1 = 0,  /* 2304 floats */
+    TB_layer1_7_conv2 = 0,  /* 2304 floats */
+    TB_layer1_8_conv1 = 0,  /* 2304 floats */
+    TB_layer1_8_conv2 = 0,  /* 2304 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv2 = 0,  /* 9216 floats */
+    TB_layer2_1_conv1 = 0,  /* 9216 floats */
+    TB_layer2_1_conv2 = 0,  /* 9216 floats */
+    TB_layer2_2_conv1 = 0,  /* 9216 floats */
+    TB_layer2_2_conv2 = 0,  /* 9216 floats */
+    TB_layer2_3_conv1 = 0,  /* 9216 floats */
+    TB_layer2_3_conv2 = 0,  /* 9216 floats */
+    TB_layer2_4_conv1 = 0,  /* 9216 floats */
+    TB_layer2_4_conv2 = 0,  /* 9216 floats */
+    TB_layer2_5_conv1 = 0,  /* 9216 floats */
+    TB_layer2_5_conv2 = 0,  /* 9216 floats */
+    TB_layer2_6_conv1 = 0,  /* 9216 floats */
+    TB_layer2_6_conv2 = 0,  /* 9216 floats */
+    TB_layer2_7_conv1 = 0,  /* 9216 floats */
+    TB_layer2_7_conv2 = 0,  /* 9216 floats */
+    TB_layer2_8_conv1 = 0,  /* 9216 floats */
+    TB_layer2_8_conv2 = 0,  /* 9216 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv2 = 0,  /* 36864 floats */
+    TB_layer3_1_conv1 = 0,  /* 36864 floats */
+    TB_layer3_1_conv2 = 0,  /* 36864 floats */
+    TB_layer3_2_conv1 = 0,  /* 36864 floats */
+    TB_layer3_2_conv2 = 0,  /* 36864 floats */
+    TB_layer3_3_conv1 = 0,  /* 36864 floats */
+    TB_layer3_3_conv2 = 0,  /* 36864 floats */
+    TB_layer3_4_conv1 = 0,  /* 36864 floats */
+    TB_layer3_4_conv2 = 0,  /* 36864 floats */
+    TB_layer3_5_conv1 = 0,  /* 36864 floats */
+    TB_layer3_5_conv2 = 0,  /* 36864 floats */
+    TB_layer3_6_conv1 = 0,  /* 36864 floats */
+    TB_layer3_6_conv2 = 0,  /* 36864 floats */
+    TB_layer3_7_conv1 = 0,  /* 36864 floats */
+    TB_layer3_7_conv2 = 0,  /* 36864 floats */
+    TB_layer3_8_conv1 = 0,  /* 36864 floats */
+    TB_layer3_8_conv2 = 0,  /* 36864 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -1710,7 +1763,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
     rt_conv2d_direct_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight),
-        G(P_layer3_8_conv2_bias), A(D_layer3_8_conv2), A(X_layer3_8_relu1),
+        G(P_layer3_8_conv2_bias), T(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
@@ -1723,7 +1776,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_direct_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight),
-        G(P_layer3_8_conv1_bias), A(D_layer3_8_conv1), A(X_layer3_7_relu2),
+        G(P_layer3_8_conv1_bias), T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_7_relu2), n, 3136,
         3136);
@@ -1736,7 +1789,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
     rt_conv2d_direct_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight),
-        G(P_layer3_7_conv2_bias), A(D_layer3_7_conv2), A(X_layer3_7_relu1),
+        G(P_layer3_7_conv2_bias), T(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
@@ -1749,7 +1802,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_direct_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight),
-        G(P_layer3_7_conv1_bias), A(D_layer3_7_conv1), A(X_layer3_6_relu2),
+        G(P_layer3_7_conv1_bias), T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_6_relu2), n, 3136,
         3136);
@@ -1762,7 +1815,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
     rt_conv2d_direct_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight),
-        G(P_layer3_6_conv2_bias), A(D_layer3_6_conv2), A(X_layer3_6_relu1),
+        G(P_layer3_6_conv2_bias), T(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
@@ -1775,7 +1828,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_direct_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight),
-        G(P_layer3_6_conv1_bias), A(D_layer3_6_conv1), A(X_layer3_5_relu2),
+        G(P_layer3_6_conv1_bias), T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 3136,
         3136);
@@ -1788,7 +1841,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
     rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight),
-        G(P_layer3_5_conv2_bias), A(D_layer3_5_conv2), A(X_layer3_5_relu1),
+        G(P_layer3_5_conv2_bias), T(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
@@ -1801,7 +1854,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_direct_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight),
-        G(P_layer3_5_conv1_bias), A(D_layer3_5_conv1), A(X_layer3_4_relu2),
+        G(P_layer3_5_conv1_bias), T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 3136,
         3136);
@@ -1814,7 +1867,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
     rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight),
-        G(P_layer3_4_conv2_bias), A(D_layer3_4_conv2), A(X_layer3_4_relu1),
+        G(P_layer3_4_conv2_bias), T(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
@@ -1827,7 +1880,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_direct_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight),
-        G(P_layer3_4_conv1_bias), A(D_layer3_4_conv1), A(X_layer3_3_relu2),
+        G(P_layer3_4_conv1_bias), T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 3136,
         3136);
@@ -1840,7 +1893,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
     rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight),
-        G(P_layer3_3_conv2_bias), A(D_layer3_3_conv2), A(X_layer3_3_relu1),
+        G(P_layer3_3_conv2_bias), T(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
@@ -1853,7 +1906,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_direct_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight),
-        G(P_layer3_3_conv1_bias), A(D_layer3_3_conv1), A(X_layer3_2_relu2),
+        G(P_layer3_3_conv1_bias), T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 3136,
         3136);
@@ -1866,7 +1919,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight),
-        G(P_layer3_2_conv2_bias), A(D_layer3_2_conv2), A(X_layer3_2_relu1),
+        G(P_layer3_2_conv2_bias), T(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
@@ -1879,7 +1932,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight),
-        G(P_layer3_2_conv1_bias), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
+        G(P_layer3_2_conv1_bias), T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
         3136);
@@ -1892,7 +1945,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight),
-        G(P_layer3_1_conv2_bias), A(D_layer3_1_conv2), A(X_layer3_1_relu1),
+        G(P_layer3_1_conv2_bias), T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
@@ -1905,7 +1958,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_direct_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight),
-        G(P_layer3_1_conv1_bias), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
+        G(P_layer3_1_conv1_bias), T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
         3136);
@@ -1918,7 +1971,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight),
-        G(P_layer3_0_conv2_bias), A(D_layer3_0_conv2), A(X_layer3_0_relu1),
+        G(P_layer3_0_conv2_bias), T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
@@ -1944,7 +1997,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
     rt_conv2d_direct_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight),
-        G(P_layer2_8_conv2_bias), A(D_layer2_8_conv2), A(X_layer2_8_relu1),
+        G(P_layer2_8_conv2_bias), T(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
@@ -1957,7 +2010,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_direct_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight),
-        G(P_layer2_8_conv1_bias), A(D_layer2_8_conv1), A(X_layer2_7_relu2),
+        G(P_layer2_8_conv1_bias), T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_7_relu2), n, 6272,
         6272);
@@ -1970,7 +2023,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
     rt_conv2d_direct_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight),
-        G(P_layer2_7_conv2_bias), A(D_layer2_7_conv2), A(X_layer2_7_relu1),
+        G(P_layer2_7_conv2_bias), T(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
@@ -1983,7 +2036,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_direct_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight),
-        G(P_layer2_7_conv1_bias), A(D_layer2_7_conv1), A(X_layer2_6_relu2),
+        G(P_layer2_7_conv1_bias), T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_6_relu2), n, 6272,
         6272);
@@ -1996,7 +2049,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
     rt_conv2d_direct_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight),
-        G(P_layer2_6_conv2_bias), A(D_layer2_6_conv2), A(X_layer2_6_relu1),
+        G(P_layer2_6_conv2_bias), T(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
@@ -2009,7 +2062,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_direct_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight),
-        G(P_layer2_6_conv1_bias), A(D_layer2_6_conv1), A(X_layer2_5_relu2),
+        G(P_layer2_6_conv1_bias), T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_5_relu2), n, 6272,
         6272);
@@ -2022,7 +2075,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
     rt_conv2d_direct_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight),
-        G(P_layer2_5_conv2_bias), A(D_layer2_5_conv2), A(X_layer2_5_relu1),
+        G(P_layer2_5_conv2_bias), T(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
@@ -2035,7 +2088,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_direct_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight),
-        G(P_layer2_5_conv1_bias), A(D_layer2_5_conv1), A(X_layer2_4_relu2),
+        G(P_layer2_5_conv1_bias), T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_4_relu2), n, 6272,
         6272);
@@ -2048,7 +2101,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
     rt_conv2d_direct_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight),
-        G(P_layer2_4_conv2_bias), A(D_layer2_4_conv2), A(X_layer2_4_relu1),
+        G(P_layer2_4_conv2_bias), T(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
@@ -2061,7 +2114,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_direct_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight),
-        G(P_layer2_4_conv1_bias), A(D_layer2_4_conv1), A(X_layer2_3_relu2),
+        G(P_layer2_4_conv1_bias), T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 6272,
         6272);
@@ -2074,7 +2127,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
     rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight),
-        G(P_layer2_3_conv2_bias), A(D_layer2_3_conv2), A(X_layer2_3_relu1),
+        G(P_layer2_3_conv2_bias), T(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
@@ -2087,7 +2140,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight),
-        G(P_layer2_3_conv1_bias), A(D_layer2_3_conv1), A(X_layer2_2_relu2),
+        G(P_layer2_3_conv1_bias), T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
@@ -2100,7 +2153,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight),
-        G(P_layer2_2_conv2_bias), A(D_layer2_2_conv2), A(X_layer2_2_relu1),
+        G(P_layer2_2_conv2_bias), T(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
@@ -2113,7 +2166,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight),
-        G(P_layer2_2_conv1_bias), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
+        G(P_layer2_2_conv1_bias), T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
         6272);
@@ -2126,7 +2179,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight),
-        G(P_layer2_1_conv2_bias), A(D_layer2_1_conv2), A(X_layer2_1_relu1),
+        G(P_layer2_1_conv2_bias), T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
@@ -2139,7 +2192,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_direct_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight),
-        G(P_layer2_1_conv1_bias), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
+        G(P_layer2_1_conv1_bias), T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
         6272);
@@ -2152,7 +2205,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight),
-        G(P_layer2_0_conv2_bias), A(D_layer2_0_conv2), A(X_layer2_0_relu1),
+        G(P_layer2_0_conv2_bias), T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
@@ -2178,7 +2231,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
     rt_conv2d_direct_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight),
-        G(P_layer1_8_conv2_bias), A(D_layer1_8_conv2), A(X_layer1_8_relu1),
+        G(P_layer1_8_conv2_bias), T(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
@@ -2191,7 +2244,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_direct_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight),
-        G(P_layer1_8_conv1_bias), A(D_layer1_8_conv1), A(X_layer1_7_relu2),
+        G(P_layer1_8_conv1_bias), T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_7_relu2), n, 12544,
         12544);
@@ -2204,7 +2257,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
     rt_conv2d_direct_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight),
-        G(P_layer1_7_conv2_bias), A(D_layer1_7_conv2), A(X_layer1_7_relu1),
+        G(P_layer1_7_conv2_bias), T(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
@@ -2217,7 +2270,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_direct_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight),
-        G(P_layer1_7_conv1_bias), A(D_layer1_7_conv1), A(X_layer1_6_relu2),
+        G(P_layer1_7_conv1_bias), T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_6_relu2), n, 12544,
         12544);
@@ -2230,7 +2283,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
     rt_conv2d_direct_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight),
-        G(P_layer1_6_conv2_bias), A(D_layer1_6_conv2), A(X_layer1_6_relu1),
+        G(P_layer1_6_conv2_bias), T(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
@@ -2243,7 +2296,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_direct_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight),
-        G(P_layer1_6_conv1_bias), A(D_layer1_6_conv1), A(X_layer1_5_relu2),
+        G(P_layer1_6_conv1_bias), T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_5_relu2), n, 12544,
         12544);
@@ -2256,7 +2309,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
     rt_conv2d_direct_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight),
-        G(P_layer1_5_conv2_bias), A(D_layer1_5_conv2), A(X_layer1_5_relu1),
+        G(P_layer1_5_conv2_bias), T(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
@@ -2269,7 +2322,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_direct_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight),
-        G(P_layer1_5_conv1_bias), A(D_layer1_5_conv1), A(X_layer1_4_relu2),
+        G(P_layer1_5_conv1_bias), T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_4_relu2), n, 12544,
         12544);
@@ -2282,7 +2335,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
     rt_conv2d_direct_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight),
-        G(P_layer1_4_conv2_bias), A(D_layer1_4_conv2), A(X_layer1_4_relu1),
+        G(P_layer1_4_conv2_bias), T(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
@@ -2295,7 +2348,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_direct_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight),
-        G(P_layer1_4_conv1_bias), A(D_layer1_4_conv1), A(X_layer1_3_relu2),
+        G(P_layer1_4_conv1_bias), T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_3_relu2), n, 12544,
         12544);
@@ -2308,7 +2361,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
     rt_conv2d_direct_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight),
-        G(P_layer1_3_conv2_bias), A(D_layer1_3_conv2), A(X_layer1_3_relu1),
+        G(P_layer1_3_conv2_bias), T(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
@@ -2321,7 +2374,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight),
-        G(P_layer1_3_conv1_bias), A(D_layer1_3_conv1), A(X_layer1_2_relu2),
+        G(P_layer1_3_conv1_bias), T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
@@ -2334,7 +2387,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight),
-        G(P_layer1_2_conv2_bias), A(D_layer1_2_conv2), A(X_layer1_2_relu1),
+        G(P_layer1_2_conv2_bias), T(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
@@ -2347,7 +2400,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight),
-        G(P_layer1_2_conv1_bias), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
+        G(P_layer1_2_conv1_bias), T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
         12544);
@@ -2360,7 +2413,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight),
-        G(P_layer1_1_conv2_bias), A(D_layer1_1_conv2), A(X_layer1_1_relu1),
+        G(P_layer1_1_conv2_bias), T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
@@ -2373,7 +2426,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_direct_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight),
-        G(P_layer1_1_conv1_bias), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
+        G(P_layer1_1_conv1_bias), T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
         12544);
@@ -2386,7 +2439,7 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight),
-        G(P_layer1_0_conv2_bias), A(D_layer1_0_conv2), A(X_layer1_0_relu1),
+        G(P_layer1_0_conv2_bias), T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
@@ -2399,14 +2452,15 @@ void plain56_nonorm_backward(const float *params, float *grads, float *arena, co
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_direct_backward(A(D_relu), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
-        A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
+        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
+        &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     RT_PROF(C_relu);
     rt_relu_backward(A(D_conv1), A(D_relu), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(D_conv1), x,
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }

@@ -241,18 +241,31 @@ enum {
 enum {
     T_conv1 = 0,  /* 1843968 floats */
     TB_conv1 = 0,  /* 1843968 floats */
+    TB_layer1_0_conv1 = 0,  /* 36864 floats */
+    TB_layer1_0_conv2 = 0,  /* 36864 floats */
+    TB_layer1_1_conv1 = 0,  /* 36864 floats */
+    TB_layer1_1_conv2 = 0,  /* 36864 floats */
     T_layer2_0_conv1 = 0,  /* 451584 floats */
     TB_layer2_0_conv1 = 0,  /* 451584 floats */
+    TB_layer2_0_conv2 = 0,  /* 147456 floats */
     T_layer2_0_downsample_0 = 0,  /* 50176 floats */
     TB_layer2_0_downsample_0 = 0,  /* 50176 floats */
+    TB_layer2_1_conv1 = 0,  /* 147456 floats */
+    TB_layer2_1_conv2 = 0,  /* 147456 floats */
     T_layer3_0_conv1 = 0,  /* 225792 floats */
     TB_layer3_0_conv1 = 0,  /* 225792 floats */
+    TB_layer3_0_conv2 = 0,  /* 589824 floats */
     T_layer3_0_downsample_0 = 0,  /* 25088 floats */
     TB_layer3_0_downsample_0 = 0,  /* 25088 floats */
+    TB_layer3_1_conv1 = 0,  /* 589824 floats */
+    TB_layer3_1_conv2 = 0,  /* 589824 floats */
     T_layer4_0_conv1 = 0,  /* 112896 floats */
     TB_layer4_0_conv1 = 0,  /* 112896 floats */
+    TB_layer4_0_conv2 = 0,  /* 2359296 floats */
     T_layer4_0_downsample_0 = 0,  /* 12544 floats */
     TB_layer4_0_downsample_0 = 0,  /* 12544 floats */
+    TB_layer4_1_conv1 = 0,  /* 2359296 floats */
+    TB_layer4_1_conv2 = 0,  /* 2359296 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -1142,8 +1155,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
         &g_layer4_1_bn1);
     rt_conv2d_direct_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL,
-        A(D_layer4_1_conv2), A(RX_layer4_1_relu1), P(P_layer4_1_conv2_weight), n,
-        &g_layer4_1_conv2, RT_SET);
+        T(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(RX_layer4_1_relu1),
+        P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
         25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
@@ -1159,8 +1172,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_1_conv1);
     rt_conv2d_direct_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL,
-        A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
-        RT_ADD);
+        T(TB_layer4_1_conv1), A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight),
+        n, &g_layer4_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 25088,
         25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
@@ -1201,8 +1214,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
         &g_layer4_0_bn1);
     rt_conv2d_direct_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL,
-        A(D_layer4_0_conv2), A(RX_layer4_0_relu1), P(P_layer4_0_conv2_weight), n,
-        &g_layer4_0_conv2, RT_SET);
+        T(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(RX_layer4_0_relu1),
+        P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq_samples(A(D_layer4_0_relu1), n, 25088,
         25088);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
@@ -1247,8 +1260,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
     rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
-        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
-        &g_layer3_1_conv2, RT_SET);
+        T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(RX_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
         50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -1264,8 +1277,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL,
-        A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
-        RT_ADD);
+        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 50176,
         50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
@@ -1306,8 +1319,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
     rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
-        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
-        &g_layer3_0_conv2, RT_SET);
+        T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(RX_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 50176,
         50176);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -1352,8 +1365,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
     rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
-        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
-        &g_layer2_1_conv2, RT_SET);
+        T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(RX_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
         100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
@@ -1369,8 +1382,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL,
-        A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
-        RT_ADD);
+        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 100352,
         100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
@@ -1411,8 +1424,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
     rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
-        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
-        &g_layer2_0_conv2, RT_SET);
+        T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(RX_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 100352,
         100352);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
@@ -1457,8 +1470,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
     rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
-        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
-        &g_layer1_1_conv2, RT_SET);
+        T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(RX_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
         200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
@@ -1474,8 +1487,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL,
-        A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
-        RT_ADD);
+        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 200704,
         200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
@@ -1501,8 +1514,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
     rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
-        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
-        &g_layer1_0_conv2, RT_SET);
+        T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(RX_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
         200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
@@ -1518,8 +1531,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_direct_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL,
-        A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1,
-        RT_ADD);
+        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n,
+        &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 200704,
         200704);
     /* bn1 + relu + maxpool: batchnorm + relu + maxpool 3x3 stride 2 pad 1, [64,112,112] ->

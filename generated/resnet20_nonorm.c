@@ -147,14 +147,31 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
+    TB_conv1 = 0,  /* 144 floats */
+    TB_layer1_0_conv1 = 0,  /* 2304 floats */
+    TB_layer1_0_conv2 = 0,  /* 2304 floats */
+    TB_layer1_1_conv1 = 0,  /* 2304 floats */
+    TB_layer1_1_conv2 = 0,  /* 2304 floats */
+    TB_layer1_2_conv1 = 0,  /* 2304 floats */
+    TB_layer1_2_conv2 = 0,  /* 2304 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv2 = 0,  /* 9216 floats */
     T_layer2_0_downsample_0 = 0,  /* 3136 floats */
     TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    TB_layer2_1_conv1 = 0,  /* 9216 floats */
+    TB_layer2_1_conv2 = 0,  /* 9216 floats */
+    TB_layer2_2_conv1 = 0,  /* 9216 floats */
+    TB_layer2_2_conv2 = 0,  /* 9216 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv2 = 0,  /* 36864 floats */
     T_layer3_0_downsample_0 = 0,  /* 1568 floats */
     TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    TB_layer3_1_conv1 = 0,  /* 36864 floats */
+    TB_layer3_1_conv2 = 0,  /* 36864 floats */
+    TB_layer3_2_conv1 = 0,  /* 36864 floats */
+    TB_layer3_2_conv2 = 0,  /* 36864 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -885,7 +902,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight),
-        G(P_layer3_2_conv2_bias), A(D_layer3_2_add1), A(X_layer3_2_relu1),
+        G(P_layer3_2_conv2_bias), T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
@@ -898,7 +915,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_direct_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight),
-        G(P_layer3_2_conv1_bias), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
+        G(P_layer3_2_conv1_bias), T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
@@ -913,7 +930,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight),
-        G(P_layer3_1_conv2_bias), A(D_layer3_1_add1), A(X_layer3_1_relu1),
+        G(P_layer3_1_conv2_bias), T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
@@ -926,7 +943,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight),
-        G(P_layer3_1_conv1_bias), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
+        G(P_layer3_1_conv1_bias), T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
@@ -948,7 +965,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight),
-        G(P_layer3_0_conv2_bias), A(D_layer3_0_add1), A(X_layer3_0_relu1),
+        G(P_layer3_0_conv2_bias), T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
@@ -978,7 +995,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight),
-        G(P_layer2_2_conv2_bias), A(D_layer2_2_add1), A(X_layer2_2_relu1),
+        G(P_layer2_2_conv2_bias), T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
@@ -991,7 +1008,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_direct_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight),
-        G(P_layer2_2_conv1_bias), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
+        G(P_layer2_2_conv1_bias), T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
@@ -1006,7 +1023,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight),
-        G(P_layer2_1_conv2_bias), A(D_layer2_1_add1), A(X_layer2_1_relu1),
+        G(P_layer2_1_conv2_bias), T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
@@ -1019,7 +1036,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight),
-        G(P_layer2_1_conv1_bias), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
+        G(P_layer2_1_conv1_bias), T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
@@ -1041,7 +1058,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight),
-        G(P_layer2_0_conv2_bias), A(D_layer2_0_add1), A(X_layer2_0_relu1),
+        G(P_layer2_0_conv2_bias), T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
@@ -1071,7 +1088,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight),
-        G(P_layer1_2_conv2_bias), A(D_layer1_2_add1), A(X_layer1_2_relu1),
+        G(P_layer1_2_conv2_bias), T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
@@ -1084,7 +1101,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_direct_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight),
-        G(P_layer1_2_conv1_bias), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
+        G(P_layer1_2_conv1_bias), T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
@@ -1099,7 +1116,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight),
-        G(P_layer1_1_conv2_bias), A(D_layer1_1_add1), A(X_layer1_1_relu1),
+        G(P_layer1_1_conv2_bias), T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
@@ -1112,7 +1129,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight),
-        G(P_layer1_1_conv1_bias), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
+        G(P_layer1_1_conv1_bias), T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
@@ -1127,7 +1144,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight),
-        G(P_layer1_0_conv2_bias), A(D_layer1_0_add1), A(X_layer1_0_relu1),
+        G(P_layer1_0_conv2_bias), T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
@@ -1140,8 +1157,8 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_direct_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight),
-        G(P_layer1_0_conv1_bias), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
-        &g_layer1_0_conv1, RT_ADD);
+        G(P_layer1_0_conv1_bias), T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu),
+        P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
@@ -1149,7 +1166,7 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(D_conv1), x,
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }

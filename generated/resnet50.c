@@ -597,18 +597,64 @@ enum {
 enum {
     T_conv1 = 0,  /* 1843968 floats */
     TB_conv1 = 0,  /* 1843968 floats */
+    TB_layer1_0_conv1 = 0,  /* 4096 floats */
+    TB_layer1_0_conv2 = 0,  /* 36864 floats */
+    TB_layer1_0_conv3 = 0,  /* 16384 floats */
+    TB_layer1_0_downsample_0 = 0,  /* 16384 floats */
+    TB_layer1_1_conv1 = 0,  /* 16384 floats */
+    TB_layer1_1_conv2 = 0,  /* 36864 floats */
+    TB_layer1_1_conv3 = 0,  /* 16384 floats */
+    TB_layer1_2_conv1 = 0,  /* 16384 floats */
+    TB_layer1_2_conv2 = 0,  /* 36864 floats */
+    TB_layer1_2_conv3 = 0,  /* 16384 floats */
+    TB_layer2_0_conv1 = 0,  /* 32768 floats */
     T_layer2_0_conv2 = 0,  /* 903168 floats */
     TB_layer2_0_conv2 = 0,  /* 903168 floats */
+    TB_layer2_0_conv3 = 0,  /* 65536 floats */
     T_layer2_0_downsample_0 = 0,  /* 200704 floats */
     TB_layer2_0_downsample_0 = 0,  /* 200704 floats */
+    TB_layer2_1_conv1 = 0,  /* 65536 floats */
+    TB_layer2_1_conv2 = 0,  /* 147456 floats */
+    TB_layer2_1_conv3 = 0,  /* 65536 floats */
+    TB_layer2_2_conv1 = 0,  /* 65536 floats */
+    TB_layer2_2_conv2 = 0,  /* 147456 floats */
+    TB_layer2_2_conv3 = 0,  /* 65536 floats */
+    TB_layer2_3_conv1 = 0,  /* 65536 floats */
+    TB_layer2_3_conv2 = 0,  /* 147456 floats */
+    TB_layer2_3_conv3 = 0,  /* 65536 floats */
+    TB_layer3_0_conv1 = 0,  /* 131072 floats */
     T_layer3_0_conv2 = 0,  /* 451584 floats */
     TB_layer3_0_conv2 = 0,  /* 451584 floats */
+    TB_layer3_0_conv3 = 0,  /* 262144 floats */
     T_layer3_0_downsample_0 = 0,  /* 100352 floats */
     TB_layer3_0_downsample_0 = 0,  /* 100352 floats */
+    TB_layer3_1_conv1 = 0,  /* 262144 floats */
+    TB_layer3_1_conv2 = 0,  /* 589824 floats */
+    TB_layer3_1_conv3 = 0,  /* 262144 floats */
+    TB_layer3_2_conv1 = 0,  /* 262144 floats */
+    TB_layer3_2_conv2 = 0,  /* 589824 floats */
+    TB_layer3_2_conv3 = 0,  /* 262144 floats */
+    TB_layer3_3_conv1 = 0,  /* 262144 floats */
+    TB_layer3_3_conv2 = 0,  /* 589824 floats */
+    TB_layer3_3_conv3 = 0,  /* 262144 floats */
+    TB_layer3_4_conv1 = 0,  /* 262144 floats */
+    TB_layer3_4_conv2 = 0,  /* 589824 floats */
+    TB_layer3_4_conv3 = 0,  /* 262144 floats */
+    TB_layer3_5_conv1 = 0,  /* 262144 floats */
+    TB_layer3_5_conv2 = 0,  /* 589824 floats */
+    TB_layer3_5_conv3 = 0,  /* 262144 floats */
+    TB_layer4_0_conv1 = 0,  /* 524288 floats */
     T_layer4_0_conv2 = 0,  /* 225792 floats */
     TB_layer4_0_conv2 = 0,  /* 225792 floats */
+    TB_layer4_0_conv3 = 0,  /* 1048576 floats */
     T_layer4_0_downsample_0 = 0,  /* 50176 floats */
     TB_layer4_0_downsample_0 = 0,  /* 50176 floats */
+    TB_layer4_1_conv1 = 0,  /* 1048576 floats */
+    TB_layer4_1_conv2 = 0,  /* 2359296 floats */
+    TB_layer4_1_conv3 = 0,  /* 1048576 floats */
+    TB_layer4_2_conv1 = 0,  /* 1048576 floats */
+    TB_layer4_2_conv2 = 0,  /* 2359296 floats */
+    TB_layer4_2_conv3 = 0,  /* 1048576 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -2711,8 +2757,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n,
         &g_layer4_2_bn2);
     rt_conv2d_direct_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL,
-        A(D_layer4_2_conv3), A(RX_layer4_2_relu2), P(P_layer4_2_conv3_weight), n,
-        &g_layer4_2_conv3, RT_SET);
+        T(TB_layer4_2_conv3), A(D_layer4_2_conv3), A(RX_layer4_2_relu2),
+        P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq_samples(A(D_layer4_2_relu2), n, 25088,
         25088);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
@@ -2732,8 +2778,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n,
         &g_layer4_2_bn1);
     rt_conv2d_direct_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL,
-        A(D_layer4_2_conv2), A(RX_layer4_2_relu1), P(P_layer4_2_conv2_weight), n,
-        &g_layer4_2_conv2, RT_SET);
+        T(TB_layer4_2_conv2), A(D_layer4_2_conv2), A(RX_layer4_2_relu1),
+        P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq_samples(A(D_layer4_2_relu1), n, 25088,
         25088);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
@@ -2749,8 +2795,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_2_conv1);
     rt_conv2d_direct_backward(A(D_layer4_2_add1), G(P_layer4_2_conv1_weight), NULL,
-        A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1,
-        RT_ADD);
+        T(TB_layer4_2_conv1), A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight),
+        n, &g_layer4_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq_samples(A(D_layer4_2_add1), n, 100352,
         100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
@@ -2776,8 +2822,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n,
         &g_layer4_1_bn2);
     rt_conv2d_direct_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL,
-        A(D_layer4_1_conv3), A(RX_layer4_1_relu2), P(P_layer4_1_conv3_weight), n,
-        &g_layer4_1_conv3, RT_SET);
+        T(TB_layer4_1_conv3), A(D_layer4_1_conv3), A(RX_layer4_1_relu2),
+        P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq_samples(A(D_layer4_1_relu2), n, 25088,
         25088);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
@@ -2797,8 +2843,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
         &g_layer4_1_bn1);
     rt_conv2d_direct_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL,
-        A(D_layer4_1_conv2), A(RX_layer4_1_relu1), P(P_layer4_1_conv2_weight), n,
-        &g_layer4_1_conv2, RT_SET);
+        T(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(RX_layer4_1_relu1),
+        P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
         25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
@@ -2814,8 +2860,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_1_conv1);
     rt_conv2d_direct_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL,
-        A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
-        RT_ADD);
+        T(TB_layer4_1_conv1), A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight),
+        n, &g_layer4_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 100352,
         100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
@@ -2856,8 +2902,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n,
         &g_layer4_0_bn2);
     rt_conv2d_direct_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL,
-        A(D_layer4_0_conv3), A(RX_layer4_0_relu2), P(P_layer4_0_conv3_weight), n,
-        &g_layer4_0_conv3, RT_SET);
+        T(TB_layer4_0_conv3), A(D_layer4_0_conv3), A(RX_layer4_0_relu2),
+        P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq_samples(A(D_layer4_0_relu2), n, 25088,
         25088);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
@@ -2894,8 +2940,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer4_0_conv1);
     rt_conv2d_direct_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL,
-        A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
-        RT_ADD);
+        T(TB_layer4_0_conv1), A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight),
+        n, &g_layer4_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq_samples(A(D_layer3_5_relu3), n, 200704,
         200704);
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq_samples(A(D_layer3_5_relu3), n,
@@ -2923,8 +2969,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
         &g_layer3_5_bn2);
     rt_conv2d_direct_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL,
-        A(D_layer3_5_conv3), A(RX_layer3_5_relu2), P(P_layer3_5_conv3_weight), n,
-        &g_layer3_5_conv3, RT_SET);
+        T(TB_layer3_5_conv3), A(D_layer3_5_conv3), A(RX_layer3_5_relu2),
+        P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 50176,
         50176);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -2944,8 +2990,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
         &g_layer3_5_bn1);
     rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL,
-        A(D_layer3_5_conv2), A(RX_layer3_5_relu1), P(P_layer3_5_conv2_weight), n,
-        &g_layer3_5_conv2, RT_SET);
+        T(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(RX_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 50176,
         50176);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -2961,8 +3007,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_direct_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL,
-        A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
-        RT_ADD);
+        T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight),
+        n, &g_layer3_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 200704,
         200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
@@ -2988,8 +3034,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
         &g_layer3_4_bn2);
     rt_conv2d_direct_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL,
-        A(D_layer3_4_conv3), A(RX_layer3_4_relu2), P(P_layer3_4_conv3_weight), n,
-        &g_layer3_4_conv3, RT_SET);
+        T(TB_layer3_4_conv3), A(D_layer3_4_conv3), A(RX_layer3_4_relu2),
+        P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 50176,
         50176);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -3009,8 +3055,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
         &g_layer3_4_bn1);
     rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL,
-        A(D_layer3_4_conv2), A(RX_layer3_4_relu1), P(P_layer3_4_conv2_weight), n,
-        &g_layer3_4_conv2, RT_SET);
+        T(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(RX_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 50176,
         50176);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -3026,8 +3072,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_direct_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL,
-        A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
-        RT_ADD);
+        T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight),
+        n, &g_layer3_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 200704,
         200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
@@ -3053,8 +3099,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
         &g_layer3_3_bn2);
     rt_conv2d_direct_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL,
-        A(D_layer3_3_conv3), A(RX_layer3_3_relu2), P(P_layer3_3_conv3_weight), n,
-        &g_layer3_3_conv3, RT_SET);
+        T(TB_layer3_3_conv3), A(D_layer3_3_conv3), A(RX_layer3_3_relu2),
+        P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 50176,
         50176);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -3074,8 +3120,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
         &g_layer3_3_bn1);
     rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL,
-        A(D_layer3_3_conv2), A(RX_layer3_3_relu1), P(P_layer3_3_conv2_weight), n,
-        &g_layer3_3_conv2, RT_SET);
+        T(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(RX_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 50176,
         50176);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -3091,8 +3137,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_direct_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL,
-        A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
-        RT_ADD);
+        T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight),
+        n, &g_layer3_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 200704,
         200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
@@ -3118,8 +3164,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
         &g_layer3_2_bn2);
     rt_conv2d_direct_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL,
-        A(D_layer3_2_conv3), A(RX_layer3_2_relu2), P(P_layer3_2_conv3_weight), n,
-        &g_layer3_2_conv3, RT_SET);
+        T(TB_layer3_2_conv3), A(D_layer3_2_conv3), A(RX_layer3_2_relu2),
+        P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 50176,
         50176);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -3139,8 +3185,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
     rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL,
-        A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
-        &g_layer3_2_conv2, RT_SET);
+        T(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(RX_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 50176,
         50176);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -3156,8 +3202,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_direct_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL,
-        A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
-        RT_ADD);
+        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight),
+        n, &g_layer3_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 200704,
         200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
@@ -3183,8 +3229,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
         &g_layer3_1_bn2);
     rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL,
-        A(D_layer3_1_conv3), A(RX_layer3_1_relu2), P(P_layer3_1_conv3_weight), n,
-        &g_layer3_1_conv3, RT_SET);
+        T(TB_layer3_1_conv3), A(D_layer3_1_conv3), A(RX_layer3_1_relu2),
+        P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 50176,
         50176);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -3204,8 +3250,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
     rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
-        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
-        &g_layer3_1_conv2, RT_SET);
+        T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(RX_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
         50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -3221,8 +3267,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL,
-        A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
-        RT_ADD);
+        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight),
+        n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 200704,
         200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
@@ -3263,8 +3309,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
         &g_layer3_0_bn2);
     rt_conv2d_direct_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL,
-        A(D_layer3_0_conv3), A(RX_layer3_0_relu2), P(P_layer3_0_conv3_weight), n,
-        &g_layer3_0_conv3, RT_SET);
+        T(TB_layer3_0_conv3), A(D_layer3_0_conv3), A(RX_layer3_0_relu2),
+        P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 50176,
         50176);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
@@ -3301,8 +3347,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer3_0_conv1);
     rt_conv2d_direct_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL,
-        A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
-        RT_ADD);
+        T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight),
+        n, &g_layer3_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_3_relu3), n, 401408,
         401408);
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_3_relu3), n,
@@ -3330,8 +3376,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
         &g_layer2_3_bn2);
     rt_conv2d_direct_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL,
-        A(D_layer2_3_conv3), A(RX_layer2_3_relu2), P(P_layer2_3_conv3_weight), n,
-        &g_layer2_3_conv3, RT_SET);
+        T(TB_layer2_3_conv3), A(D_layer2_3_conv3), A(RX_layer2_3_relu2),
+        P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 100352,
         100352);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
@@ -3351,8 +3397,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
         &g_layer2_3_bn1);
     rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL,
-        A(D_layer2_3_conv2), A(RX_layer2_3_relu1), P(P_layer2_3_conv2_weight), n,
-        &g_layer2_3_conv2, RT_SET);
+        T(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(RX_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 100352,
         100352);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
@@ -3368,8 +3414,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_direct_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL,
-        A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
-        RT_ADD);
+        T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight),
+        n, &g_layer2_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 401408,
         401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
@@ -3395,8 +3441,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
         &g_layer2_2_bn2);
     rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL,
-        A(D_layer2_2_conv3), A(RX_layer2_2_relu2), P(P_layer2_2_conv3_weight), n,
-        &g_layer2_2_conv3, RT_SET);
+        T(TB_layer2_2_conv3), A(D_layer2_2_conv3), A(RX_layer2_2_relu2),
+        P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 100352,
         100352);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
@@ -3416,8 +3462,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
     rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL,
-        A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
-        &g_layer2_2_conv2, RT_SET);
+        T(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(RX_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 100352,
         100352);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
@@ -3433,8 +3479,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_direct_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL,
-        A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
-        RT_ADD);
+        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight),
+        n, &g_layer2_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 401408,
         401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
@@ -3460,8 +3506,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
         &g_layer2_1_bn2);
     rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL,
-        A(D_layer2_1_conv3), A(RX_layer2_1_relu2), P(P_layer2_1_conv3_weight), n,
-        &g_layer2_1_conv3, RT_SET);
+        T(TB_layer2_1_conv3), A(D_layer2_1_conv3), A(RX_layer2_1_relu2),
+        P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 100352,
         100352);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
@@ -3481,8 +3527,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
     rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
-        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
-        &g_layer2_1_conv2, RT_SET);
+        T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(RX_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
         100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
@@ -3498,8 +3544,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL,
-        A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
-        RT_ADD);
+        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight),
+        n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 401408,
         401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
@@ -3540,8 +3586,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
         &g_layer2_0_bn2);
     rt_conv2d_direct_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL,
-        A(D_layer2_0_conv3), A(RX_layer2_0_relu2), P(P_layer2_0_conv3_weight), n,
-        &g_layer2_0_conv3, RT_SET);
+        T(TB_layer2_0_conv3), A(D_layer2_0_conv3), A(RX_layer2_0_relu2),
+        P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 100352,
         100352);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
@@ -3578,8 +3624,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer2_0_conv1);
     rt_conv2d_direct_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL,
-        A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
-        RT_ADD);
+        T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight),
+        n, &g_layer2_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu3), n, 802816,
         802816);
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_2_relu3), n,
@@ -3607,8 +3653,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
         &g_layer1_2_bn2);
     rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL,
-        A(D_layer1_2_conv3), A(RX_layer1_2_relu2), P(P_layer1_2_conv3_weight), n,
-        &g_layer1_2_conv3, RT_SET);
+        T(TB_layer1_2_conv3), A(D_layer1_2_conv3), A(RX_layer1_2_relu2),
+        P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 200704,
         200704);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
@@ -3628,8 +3674,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
     rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL,
-        A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
-        &g_layer1_2_conv2, RT_SET);
+        T(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(RX_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 200704,
         200704);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
@@ -3645,8 +3691,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_direct_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL,
-        A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
-        RT_ADD);
+        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight),
+        n, &g_layer1_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 802816,
         802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
@@ -3672,8 +3718,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
         &g_layer1_1_bn2);
     rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL,
-        A(D_layer1_1_conv3), A(RX_layer1_1_relu2), P(P_layer1_1_conv3_weight), n,
-        &g_layer1_1_conv3, RT_SET);
+        T(TB_layer1_1_conv3), A(D_layer1_1_conv3), A(RX_layer1_1_relu2),
+        P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 200704,
         200704);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
@@ -3693,8 +3739,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
     rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
-        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
-        &g_layer1_1_conv2, RT_SET);
+        T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(RX_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
         200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
@@ -3710,8 +3756,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL,
-        A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
-        RT_ADD);
+        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight),
+        n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 802816,
         802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
@@ -3732,8 +3778,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer1_0_downsample_0);
     rt_conv2d_direct_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL,
-        A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n,
-        &g_layer1_0_downsample_0, RT_SET);
+        T(TB_layer1_0_downsample_0), A(D_layer1_0_downsample_0), A(X_maxpool),
+        P(P_layer1_0_downsample_0_weight), n, &g_layer1_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 802816,
         802816);
     /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
@@ -3752,8 +3798,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
         &g_layer1_0_bn2);
     rt_conv2d_direct_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL,
-        A(D_layer1_0_conv3), A(RX_layer1_0_relu2), P(P_layer1_0_conv3_weight), n,
-        &g_layer1_0_conv3, RT_SET);
+        T(TB_layer1_0_conv3), A(D_layer1_0_conv3), A(RX_layer1_0_relu2),
+        P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 200704,
         200704);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
@@ -3773,8 +3819,8 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
     rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
-        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
-        &g_layer1_0_conv2, RT_SET);
+        T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(RX_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
         200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
@@ -3789,8 +3835,9 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:98) */
     RT_PROF(C_layer1_0_conv1);
-    rt_conv2d_direct_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, A(D_layer1_0_conv1),
-        A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+    rt_conv2d_direct_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, T(TB_layer1_0_conv1),
+        A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1,
+        RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_maxpool), n, 200704,
         200704);
     if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_0] = rt_sumsq_samples(A(D_maxpool), n, 200704,

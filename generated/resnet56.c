@@ -626,14 +626,67 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
+    TB_conv1 = 0,  /* 144 floats */
+    TB_layer1_0_conv1 = 0,  /* 2304 floats */
+    TB_layer1_0_conv2 = 0,  /* 2304 floats */
+    TB_layer1_1_conv1 = 0,  /* 2304 floats */
+    TB_layer1_1_conv2 = 0,  /* 2304 floats */
+    TB_layer1_2_conv1 = 0,  /* 2304 floats */
+    TB_layer1_2_conv2 = 0,  /* 2304 floats */
+    TB_layer1_3_conv1 = 0,  /* 2304 floats */
+    TB_layer1_3_conv2 = 0,  /* 2304 floats */
+    TB_layer1_4_conv1 = 0,  /* 2304 floats */
+    TB_layer1_4_conv2 = 0,  /* 2304 floats */
+    TB_layer1_5_conv1 = 0,  /* 2304 floats */
+    TB_layer1_5_conv2 = 0,  /* 2304 floats */
+    TB_layer1_6_conv1 = 0,  /* 2304 floats */
+    TB_layer1_6_conv2 = 0,  /* 2304 floats */
+    TB_layer1_7_conv1 = 0,  /* 2304 floats */
+    TB_layer1_7_conv2 = 0,  /* 2304 floats */
+    TB_layer1_8_conv1 = 0,  /* 2304 floats */
+    TB_layer1_8_conv2 = 0,  /* 2304 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv2 = 0,  /* 9216 floats */
     T_layer2_0_downsample_0 = 0,  /* 3136 floats */
     TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    TB_layer2_1_conv1 = 0,  /* 9216 floats */
+    TB_layer2_1_conv2 = 0,  /* 9216 floats */
+    TB_layer2_2_conv1 = 0,  /* 9216 floats */
+    TB_layer2_2_conv2 = 0,  /* 9216 floats */
+    TB_layer2_3_conv1 = 0,  /* 9216 floats */
+    TB_layer2_3_conv2 = 0,  /* 9216 floats */
+    TB_layer2_4_conv1 = 0,  /* 9216 floats */
+    TB_layer2_4_conv2 = 0,  /* 9216 floats */
+    TB_layer2_5_conv1 = 0,  /* 9216 floats */
+    TB_layer2_5_conv2 = 0,  /* 9216 floats */
+    TB_layer2_6_conv1 = 0,  /* 9216 floats */
+    TB_layer2_6_conv2 = 0,  /* 9216 floats */
+    TB_layer2_7_conv1 = 0,  /* 9216 floats */
+    TB_layer2_7_conv2 = 0,  /* 9216 floats */
+    TB_layer2_8_conv1 = 0,  /* 9216 floats */
+    TB_layer2_8_conv2 = 0,  /* 9216 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv2 = 0,  /* 36864 floats */
     T_layer3_0_downsample_0 = 0,  /* 1568 floats */
     TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    TB_layer3_1_conv1 = 0,  /* 36864 floats */
+    TB_layer3_1_conv2 = 0,  /* 36864 floats */
+    TB_layer3_2_conv1 = 0,  /* 36864 floats */
+    TB_layer3_2_conv2 = 0,  /* 36864 floats */
+    TB_layer3_3_conv1 = 0,  /* 36864 floats */
+    TB_layer3_3_conv2 = 0,  /* 36864 floats */
+    TB_layer3_4_conv1 = 0,  /* 36864 floats */
+    TB_layer3_4_conv2 = 0,  /* 36864 floats */
+    TB_layer3_5_conv1 = 0,  /* 36864 floats */
+    TB_layer3_5_conv2 = 0,  /* 36864 floats */
+    TB_layer3_6_conv1 = 0,  /* 36864 floats */
+    TB_layer3_6_conv2 = 0,  /* 36864 floats */
+    TB_layer3_7_conv1 = 0,  /* 36864 floats */
+    TB_layer3_7_conv2 = 0,  /* 36864 floats */
+    TB_layer3_8_conv1 = 0,  /* 36864 floats */
+    TB_layer3_8_conv2 = 0,  /* 36864 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -2948,8 +3001,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
         &g_layer3_8_bn1);
     rt_conv2d_direct_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL,
-        A(D_layer3_8_conv2), A(RX_layer3_8_relu1), P(P_layer3_8_conv2_weight), n,
-        &g_layer3_8_conv2, RT_SET);
+        T(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(RX_layer3_8_relu1),
+        P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2965,8 +3018,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_direct_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), NULL,
-        A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1,
-        RT_ADD);
+        T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight),
+        n, &g_layer3_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -2992,8 +3045,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
         &g_layer3_7_bn1);
     rt_conv2d_direct_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL,
-        A(D_layer3_7_conv2), A(RX_layer3_7_relu1), P(P_layer3_7_conv2_weight), n,
-        &g_layer3_7_conv2, RT_SET);
+        T(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(RX_layer3_7_relu1),
+        P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3009,8 +3062,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_direct_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), NULL,
-        A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1,
-        RT_ADD);
+        T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight),
+        n, &g_layer3_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3036,8 +3089,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
         &g_layer3_6_bn1);
     rt_conv2d_direct_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL,
-        A(D_layer3_6_conv2), A(RX_layer3_6_relu1), P(P_layer3_6_conv2_weight), n,
-        &g_layer3_6_conv2, RT_SET);
+        T(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(RX_layer3_6_relu1),
+        P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3053,8 +3106,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_direct_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), NULL,
-        A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1,
-        RT_ADD);
+        T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight),
+        n, &g_layer3_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3080,8 +3133,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
         &g_layer3_5_bn1);
     rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL,
-        A(D_layer3_5_conv2), A(RX_layer3_5_relu1), P(P_layer3_5_conv2_weight), n,
-        &g_layer3_5_conv2, RT_SET);
+        T(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(RX_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3097,8 +3150,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_direct_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL,
-        A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
-        RT_ADD);
+        T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight),
+        n, &g_layer3_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3124,8 +3177,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
         &g_layer3_4_bn1);
     rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL,
-        A(D_layer3_4_conv2), A(RX_layer3_4_relu1), P(P_layer3_4_conv2_weight), n,
-        &g_layer3_4_conv2, RT_SET);
+        T(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(RX_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3141,8 +3194,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_direct_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL,
-        A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
-        RT_ADD);
+        T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight),
+        n, &g_layer3_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3168,8 +3221,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
         &g_layer3_3_bn1);
     rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL,
-        A(D_layer3_3_conv2), A(RX_layer3_3_relu1), P(P_layer3_3_conv2_weight), n,
-        &g_layer3_3_conv2, RT_SET);
+        T(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(RX_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3185,8 +3238,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_direct_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL,
-        A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
-        RT_ADD);
+        T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight),
+        n, &g_layer3_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3212,8 +3265,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
         &g_layer3_2_bn1);
     rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL,
-        A(D_layer3_2_conv2), A(RX_layer3_2_relu1), P(P_layer3_2_conv2_weight), n,
-        &g_layer3_2_conv2, RT_SET);
+        T(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(RX_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3229,8 +3282,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_direct_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL,
-        A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
-        RT_ADD);
+        T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
+        n, &g_layer3_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3256,8 +3309,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
         &g_layer3_1_bn1);
     rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL,
-        A(D_layer3_1_conv2), A(RX_layer3_1_relu1), P(P_layer3_1_conv2_weight), n,
-        &g_layer3_1_conv2, RT_SET);
+        T(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(RX_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3273,8 +3326,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL,
-        A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
-        RT_ADD);
+        T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
+        n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3315,8 +3368,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
     rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
-        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
-        &g_layer3_0_conv2, RT_SET);
+        T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(RX_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
@@ -3361,8 +3414,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
         &g_layer2_8_bn1);
     rt_conv2d_direct_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL,
-        A(D_layer2_8_conv2), A(RX_layer2_8_relu1), P(P_layer2_8_conv2_weight), n,
-        &g_layer2_8_conv2, RT_SET);
+        T(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(RX_layer2_8_relu1),
+        P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3378,8 +3431,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_direct_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), NULL,
-        A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1,
-        RT_ADD);
+        T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight),
+        n, &g_layer2_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -3405,8 +3458,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
         &g_layer2_7_bn1);
     rt_conv2d_direct_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL,
-        A(D_layer2_7_conv2), A(RX_layer2_7_relu1), P(P_layer2_7_conv2_weight), n,
-        &g_layer2_7_conv2, RT_SET);
+        T(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(RX_layer2_7_relu1),
+        P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3422,8 +3475,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_direct_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), NULL,
-        A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1,
-        RT_ADD);
+        T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight),
+        n, &g_layer2_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -3449,8 +3502,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
         &g_layer2_6_bn1);
     rt_conv2d_direct_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL,
-        A(D_layer2_6_conv2), A(RX_layer2_6_relu1), P(P_layer2_6_conv2_weight), n,
-        &g_layer2_6_conv2, RT_SET);
+        T(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(RX_layer2_6_relu1),
+        P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3466,8 +3519,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_direct_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), NULL,
-        A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1,
-        RT_ADD);
+        T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight),
+        n, &g_layer2_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -3493,8 +3546,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
         &g_layer2_5_bn1);
     rt_conv2d_direct_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL,
-        A(D_layer2_5_conv2), A(RX_layer2_5_relu1), P(P_layer2_5_conv2_weight), n,
-        &g_layer2_5_conv2, RT_SET);
+        T(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(RX_layer2_5_relu1),
+        P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3510,8 +3563,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_direct_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), NULL,
-        A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1,
-        RT_ADD);
+        T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight),
+        n, &g_layer2_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -3537,8 +3590,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
         &g_layer2_4_bn1);
     rt_conv2d_direct_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL,
-        A(D_layer2_4_conv2), A(RX_layer2_4_relu1), P(P_layer2_4_conv2_weight), n,
-        &g_layer2_4_conv2, RT_SET);
+        T(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(RX_layer2_4_relu1),
+        P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3554,8 +3607,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_direct_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), NULL,
-        A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1,
-        RT_ADD);
+        T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight),
+        n, &g_layer2_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -3581,8 +3634,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
         &g_layer2_3_bn1);
     rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL,
-        A(D_layer2_3_conv2), A(RX_layer2_3_relu1), P(P_layer2_3_conv2_weight), n,
-        &g_layer2_3_conv2, RT_SET);
+        T(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(RX_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3598,8 +3651,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_direct_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL,
-        A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
-        RT_ADD);
+        T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight),
+        n, &g_layer2_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -3625,8 +3678,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
         &g_layer2_2_bn1);
     rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL,
-        A(D_layer2_2_conv2), A(RX_layer2_2_relu1), P(P_layer2_2_conv2_weight), n,
-        &g_layer2_2_conv2, RT_SET);
+        T(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(RX_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3642,8 +3695,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_direct_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL,
-        A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
-        RT_ADD);
+        T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
+        n, &g_layer2_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -3669,8 +3722,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
         &g_layer2_1_bn1);
     rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL,
-        A(D_layer2_1_conv2), A(RX_layer2_1_relu1), P(P_layer2_1_conv2_weight), n,
-        &g_layer2_1_conv2, RT_SET);
+        T(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(RX_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3686,8 +3739,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL,
-        A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
-        RT_ADD);
+        T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
+        n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -3728,8 +3781,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
     rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
-        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
-        &g_layer2_0_conv2, RT_SET);
+        T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(RX_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -3774,8 +3827,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
         &g_layer1_8_bn1);
     rt_conv2d_direct_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL,
-        A(D_layer1_8_conv2), A(RX_layer1_8_relu1), P(P_layer1_8_conv2_weight), n,
-        &g_layer1_8_conv2, RT_SET);
+        T(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(RX_layer1_8_relu1),
+        P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3791,8 +3844,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_direct_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), NULL,
-        A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1,
-        RT_ADD);
+        T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight),
+        n, &g_layer1_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3818,8 +3871,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
         &g_layer1_7_bn1);
     rt_conv2d_direct_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL,
-        A(D_layer1_7_conv2), A(RX_layer1_7_relu1), P(P_layer1_7_conv2_weight), n,
-        &g_layer1_7_conv2, RT_SET);
+        T(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(RX_layer1_7_relu1),
+        P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3835,8 +3888,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_direct_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), NULL,
-        A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1,
-        RT_ADD);
+        T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight),
+        n, &g_layer1_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3862,8 +3915,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
         &g_layer1_6_bn1);
     rt_conv2d_direct_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL,
-        A(D_layer1_6_conv2), A(RX_layer1_6_relu1), P(P_layer1_6_conv2_weight), n,
-        &g_layer1_6_conv2, RT_SET);
+        T(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(RX_layer1_6_relu1),
+        P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3879,8 +3932,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_direct_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), NULL,
-        A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1,
-        RT_ADD);
+        T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight),
+        n, &g_layer1_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3906,8 +3959,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
         &g_layer1_5_bn1);
     rt_conv2d_direct_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL,
-        A(D_layer1_5_conv2), A(RX_layer1_5_relu1), P(P_layer1_5_conv2_weight), n,
-        &g_layer1_5_conv2, RT_SET);
+        T(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(RX_layer1_5_relu1),
+        P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3923,8 +3976,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_direct_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), NULL,
-        A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1,
-        RT_ADD);
+        T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight),
+        n, &g_layer1_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3950,8 +4003,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
         &g_layer1_4_bn1);
     rt_conv2d_direct_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL,
-        A(D_layer1_4_conv2), A(RX_layer1_4_relu1), P(P_layer1_4_conv2_weight), n,
-        &g_layer1_4_conv2, RT_SET);
+        T(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(RX_layer1_4_relu1),
+        P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -3967,8 +4020,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_direct_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), NULL,
-        A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1,
-        RT_ADD);
+        T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight),
+        n, &g_layer1_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -3994,8 +4047,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
         &g_layer1_3_bn1);
     rt_conv2d_direct_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL,
-        A(D_layer1_3_conv2), A(RX_layer1_3_relu1), P(P_layer1_3_conv2_weight), n,
-        &g_layer1_3_conv2, RT_SET);
+        T(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(RX_layer1_3_relu1),
+        P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -4011,8 +4064,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_direct_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), NULL,
-        A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1,
-        RT_ADD);
+        T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight),
+        n, &g_layer1_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -4038,8 +4091,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
         &g_layer1_2_bn1);
     rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL,
-        A(D_layer1_2_conv2), A(RX_layer1_2_relu1), P(P_layer1_2_conv2_weight), n,
-        &g_layer1_2_conv2, RT_SET);
+        T(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(RX_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -4055,8 +4108,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_direct_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL,
-        A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
-        RT_ADD);
+        T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
+        n, &g_layer1_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -4082,8 +4135,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
         &g_layer1_1_bn1);
     rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL,
-        A(D_layer1_1_conv2), A(RX_layer1_1_relu1), P(P_layer1_1_conv2_weight), n,
-        &g_layer1_1_conv2, RT_SET);
+        T(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(RX_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -4099,8 +4152,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL,
-        A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
-        RT_ADD);
+        T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
+        n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
@@ -4126,8 +4179,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
         S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
         &g_layer1_0_bn1);
     rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL,
-        A(D_layer1_0_conv2), A(RX_layer1_0_relu1), P(P_layer1_0_conv2_weight), n,
-        &g_layer1_0_conv2, RT_SET);
+        T(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(RX_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
@@ -4146,7 +4199,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight),
         P(P_bn1_bias), n, &g_bn1);
     rt_conv2d_direct_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL,
-        A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+        T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(RX_relu), P(P_layer1_0_conv1_weight), n,
+        &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
@@ -4156,8 +4210,8 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, A(D_conv1), x, P(P_conv1_weight), n,
-        &g_conv1, RT_ADD);
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), NULL, T(TB_conv1), A(D_conv1), x,
+        P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

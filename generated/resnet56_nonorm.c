@@ -363,14 +363,67 @@ enum {
 /* Kernel scratch (T_), last: offsets in floats per slice, times
 ** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
 enum {
+    TB_conv1 = 0,  /* 144 floats */
+    TB_layer1_0_conv1 = 0,  /* 2304 floats */
+    TB_layer1_0_conv2 = 0,  /* 2304 floats */
+    TB_layer1_1_conv1 = 0,  /* 2304 floats */
+    TB_layer1_1_conv2 = 0,  /* 2304 floats */
+    TB_layer1_2_conv1 = 0,  /* 2304 floats */
+    TB_layer1_2_conv2 = 0,  /* 2304 floats */
+    TB_layer1_3_conv1 = 0,  /* 2304 floats */
+    TB_layer1_3_conv2 = 0,  /* 2304 floats */
+    TB_layer1_4_conv1 = 0,  /* 2304 floats */
+    TB_layer1_4_conv2 = 0,  /* 2304 floats */
+    TB_layer1_5_conv1 = 0,  /* 2304 floats */
+    TB_layer1_5_conv2 = 0,  /* 2304 floats */
+    TB_layer1_6_conv1 = 0,  /* 2304 floats */
+    TB_layer1_6_conv2 = 0,  /* 2304 floats */
+    TB_layer1_7_conv1 = 0,  /* 2304 floats */
+    TB_layer1_7_conv2 = 0,  /* 2304 floats */
+    TB_layer1_8_conv1 = 0,  /* 2304 floats */
+    TB_layer1_8_conv2 = 0,  /* 2304 floats */
     T_layer2_0_conv1 = 0,  /* 28224 floats */
     TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    TB_layer2_0_conv2 = 0,  /* 9216 floats */
     T_layer2_0_downsample_0 = 0,  /* 3136 floats */
     TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    TB_layer2_1_conv1 = 0,  /* 9216 floats */
+    TB_layer2_1_conv2 = 0,  /* 9216 floats */
+    TB_layer2_2_conv1 = 0,  /* 9216 floats */
+    TB_layer2_2_conv2 = 0,  /* 9216 floats */
+    TB_layer2_3_conv1 = 0,  /* 9216 floats */
+    TB_layer2_3_conv2 = 0,  /* 9216 floats */
+    TB_layer2_4_conv1 = 0,  /* 9216 floats */
+    TB_layer2_4_conv2 = 0,  /* 9216 floats */
+    TB_layer2_5_conv1 = 0,  /* 9216 floats */
+    TB_layer2_5_conv2 = 0,  /* 9216 floats */
+    TB_layer2_6_conv1 = 0,  /* 9216 floats */
+    TB_layer2_6_conv2 = 0,  /* 9216 floats */
+    TB_layer2_7_conv1 = 0,  /* 9216 floats */
+    TB_layer2_7_conv2 = 0,  /* 9216 floats */
+    TB_layer2_8_conv1 = 0,  /* 9216 floats */
+    TB_layer2_8_conv2 = 0,  /* 9216 floats */
     T_layer3_0_conv1 = 0,  /* 14112 floats */
     TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    TB_layer3_0_conv2 = 0,  /* 36864 floats */
     T_layer3_0_downsample_0 = 0,  /* 1568 floats */
     TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    TB_layer3_1_conv1 = 0,  /* 36864 floats */
+    TB_layer3_1_conv2 = 0,  /* 36864 floats */
+    TB_layer3_2_conv1 = 0,  /* 36864 floats */
+    TB_layer3_2_conv2 = 0,  /* 36864 floats */
+    TB_layer3_3_conv1 = 0,  /* 36864 floats */
+    TB_layer3_3_conv2 = 0,  /* 36864 floats */
+    TB_layer3_4_conv1 = 0,  /* 36864 floats */
+    TB_layer3_4_conv2 = 0,  /* 36864 floats */
+    TB_layer3_5_conv1 = 0,  /* 36864 floats */
+    TB_layer3_5_conv2 = 0,  /* 36864 floats */
+    TB_layer3_6_conv1 = 0,  /* 36864 floats */
+    TB_layer3_6_conv2 = 0,  /* 36864 floats */
+    TB_layer3_7_conv1 = 0,  /* 36864 floats */
+    TB_layer3_7_conv2 = 0,  /* 36864 floats */
+    TB_layer3_8_conv1 = 0,  /* 36864 floats */
+    TB_layer3_8_conv2 = 0,  /* 36864 floats */
 };
 
 /* The inference arena (infer): the evaluation-mode forward alone, each
@@ -2271,7 +2324,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_8_conv2);
     rt_conv2d_direct_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight),
-        G(P_layer3_8_conv2_bias), A(D_layer3_8_add1), A(X_layer3_8_relu1),
+        G(P_layer3_8_conv2_bias), T(TB_layer3_8_conv2), A(D_layer3_8_add1), A(X_layer3_8_relu1),
         P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
         3136);
@@ -2284,7 +2337,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_8_conv1);
     rt_conv2d_direct_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight),
-        G(P_layer3_8_conv1_bias), A(D_layer3_8_conv1), A(X_layer3_7_relu2),
+        G(P_layer3_8_conv1_bias), T(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2),
         P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
         3136);
@@ -2299,7 +2352,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_7_conv2);
     rt_conv2d_direct_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight),
-        G(P_layer3_7_conv2_bias), A(D_layer3_7_add1), A(X_layer3_7_relu1),
+        G(P_layer3_7_conv2_bias), T(TB_layer3_7_conv2), A(D_layer3_7_add1), A(X_layer3_7_relu1),
         P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
         3136);
@@ -2312,7 +2365,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_7_conv1);
     rt_conv2d_direct_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight),
-        G(P_layer3_7_conv1_bias), A(D_layer3_7_conv1), A(X_layer3_6_relu2),
+        G(P_layer3_7_conv1_bias), T(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2),
         P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
         3136);
@@ -2327,7 +2380,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_6_conv2);
     rt_conv2d_direct_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight),
-        G(P_layer3_6_conv2_bias), A(D_layer3_6_add1), A(X_layer3_6_relu1),
+        G(P_layer3_6_conv2_bias), T(TB_layer3_6_conv2), A(D_layer3_6_add1), A(X_layer3_6_relu1),
         P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
         3136);
@@ -2340,7 +2393,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_6_conv1);
     rt_conv2d_direct_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight),
-        G(P_layer3_6_conv1_bias), A(D_layer3_6_conv1), A(X_layer3_5_relu2),
+        G(P_layer3_6_conv1_bias), T(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2),
         P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
         3136);
@@ -2355,7 +2408,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_5_conv2);
     rt_conv2d_direct_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight),
-        G(P_layer3_5_conv2_bias), A(D_layer3_5_add1), A(X_layer3_5_relu1),
+        G(P_layer3_5_conv2_bias), T(TB_layer3_5_conv2), A(D_layer3_5_add1), A(X_layer3_5_relu1),
         P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
         3136);
@@ -2368,7 +2421,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_5_conv1);
     rt_conv2d_direct_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight),
-        G(P_layer3_5_conv1_bias), A(D_layer3_5_conv1), A(X_layer3_4_relu2),
+        G(P_layer3_5_conv1_bias), T(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2),
         P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
         3136);
@@ -2383,7 +2436,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_4_conv2);
     rt_conv2d_direct_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight),
-        G(P_layer3_4_conv2_bias), A(D_layer3_4_add1), A(X_layer3_4_relu1),
+        G(P_layer3_4_conv2_bias), T(TB_layer3_4_conv2), A(D_layer3_4_add1), A(X_layer3_4_relu1),
         P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
         3136);
@@ -2396,7 +2449,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_4_conv1);
     rt_conv2d_direct_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight),
-        G(P_layer3_4_conv1_bias), A(D_layer3_4_conv1), A(X_layer3_3_relu2),
+        G(P_layer3_4_conv1_bias), T(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2),
         P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
         3136);
@@ -2411,7 +2464,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_3_conv2);
     rt_conv2d_direct_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight),
-        G(P_layer3_3_conv2_bias), A(D_layer3_3_add1), A(X_layer3_3_relu1),
+        G(P_layer3_3_conv2_bias), T(TB_layer3_3_conv2), A(D_layer3_3_add1), A(X_layer3_3_relu1),
         P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
         3136);
@@ -2424,7 +2477,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_3_conv1);
     rt_conv2d_direct_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight),
-        G(P_layer3_3_conv1_bias), A(D_layer3_3_conv1), A(X_layer3_2_relu2),
+        G(P_layer3_3_conv1_bias), T(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2),
         P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
         3136);
@@ -2439,7 +2492,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_2_conv2);
     rt_conv2d_direct_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight),
-        G(P_layer3_2_conv2_bias), A(D_layer3_2_add1), A(X_layer3_2_relu1),
+        G(P_layer3_2_conv2_bias), T(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1),
         P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
         3136);
@@ -2452,7 +2505,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_2_conv1);
     rt_conv2d_direct_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight),
-        G(P_layer3_2_conv1_bias), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
+        G(P_layer3_2_conv1_bias), T(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2),
         P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
         3136);
@@ -2467,7 +2520,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_1_conv2);
     rt_conv2d_direct_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight),
-        G(P_layer3_1_conv2_bias), A(D_layer3_1_add1), A(X_layer3_1_relu1),
+        G(P_layer3_1_conv2_bias), T(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1),
         P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
         3136);
@@ -2480,7 +2533,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_1_conv1);
     rt_conv2d_direct_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight),
-        G(P_layer3_1_conv1_bias), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
+        G(P_layer3_1_conv1_bias), T(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2),
         P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
         3136);
@@ -2502,7 +2555,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer3_0_conv2);
     rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight),
-        G(P_layer3_0_conv2_bias), A(D_layer3_0_add1), A(X_layer3_0_relu1),
+        G(P_layer3_0_conv2_bias), T(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1),
         P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
         3136);
@@ -2532,7 +2585,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_8_conv2);
     rt_conv2d_direct_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight),
-        G(P_layer2_8_conv2_bias), A(D_layer2_8_add1), A(X_layer2_8_relu1),
+        G(P_layer2_8_conv2_bias), T(TB_layer2_8_conv2), A(D_layer2_8_add1), A(X_layer2_8_relu1),
         P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
         6272);
@@ -2545,7 +2598,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_8_conv1);
     rt_conv2d_direct_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight),
-        G(P_layer2_8_conv1_bias), A(D_layer2_8_conv1), A(X_layer2_7_relu2),
+        G(P_layer2_8_conv1_bias), T(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2),
         P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
         6272);
@@ -2560,7 +2613,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_7_conv2);
     rt_conv2d_direct_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight),
-        G(P_layer2_7_conv2_bias), A(D_layer2_7_add1), A(X_layer2_7_relu1),
+        G(P_layer2_7_conv2_bias), T(TB_layer2_7_conv2), A(D_layer2_7_add1), A(X_layer2_7_relu1),
         P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
         6272);
@@ -2573,7 +2626,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_7_conv1);
     rt_conv2d_direct_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight),
-        G(P_layer2_7_conv1_bias), A(D_layer2_7_conv1), A(X_layer2_6_relu2),
+        G(P_layer2_7_conv1_bias), T(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2),
         P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
         6272);
@@ -2588,7 +2641,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_6_conv2);
     rt_conv2d_direct_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight),
-        G(P_layer2_6_conv2_bias), A(D_layer2_6_add1), A(X_layer2_6_relu1),
+        G(P_layer2_6_conv2_bias), T(TB_layer2_6_conv2), A(D_layer2_6_add1), A(X_layer2_6_relu1),
         P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
         6272);
@@ -2601,7 +2654,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_6_conv1);
     rt_conv2d_direct_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight),
-        G(P_layer2_6_conv1_bias), A(D_layer2_6_conv1), A(X_layer2_5_relu2),
+        G(P_layer2_6_conv1_bias), T(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2),
         P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
         6272);
@@ -2616,7 +2669,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_5_conv2);
     rt_conv2d_direct_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight),
-        G(P_layer2_5_conv2_bias), A(D_layer2_5_add1), A(X_layer2_5_relu1),
+        G(P_layer2_5_conv2_bias), T(TB_layer2_5_conv2), A(D_layer2_5_add1), A(X_layer2_5_relu1),
         P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
         6272);
@@ -2629,7 +2682,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_5_conv1);
     rt_conv2d_direct_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight),
-        G(P_layer2_5_conv1_bias), A(D_layer2_5_conv1), A(X_layer2_4_relu2),
+        G(P_layer2_5_conv1_bias), T(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2),
         P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
         6272);
@@ -2644,7 +2697,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_4_conv2);
     rt_conv2d_direct_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight),
-        G(P_layer2_4_conv2_bias), A(D_layer2_4_add1), A(X_layer2_4_relu1),
+        G(P_layer2_4_conv2_bias), T(TB_layer2_4_conv2), A(D_layer2_4_add1), A(X_layer2_4_relu1),
         P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
         6272);
@@ -2657,7 +2710,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_4_conv1);
     rt_conv2d_direct_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight),
-        G(P_layer2_4_conv1_bias), A(D_layer2_4_conv1), A(X_layer2_3_relu2),
+        G(P_layer2_4_conv1_bias), T(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2),
         P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
         6272);
@@ -2672,7 +2725,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_3_conv2);
     rt_conv2d_direct_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight),
-        G(P_layer2_3_conv2_bias), A(D_layer2_3_add1), A(X_layer2_3_relu1),
+        G(P_layer2_3_conv2_bias), T(TB_layer2_3_conv2), A(D_layer2_3_add1), A(X_layer2_3_relu1),
         P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
         6272);
@@ -2685,7 +2738,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_3_conv1);
     rt_conv2d_direct_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight),
-        G(P_layer2_3_conv1_bias), A(D_layer2_3_conv1), A(X_layer2_2_relu2),
+        G(P_layer2_3_conv1_bias), T(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2),
         P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
         6272);
@@ -2700,7 +2753,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_2_conv2);
     rt_conv2d_direct_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight),
-        G(P_layer2_2_conv2_bias), A(D_layer2_2_add1), A(X_layer2_2_relu1),
+        G(P_layer2_2_conv2_bias), T(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1),
         P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
         6272);
@@ -2713,7 +2766,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_2_conv1);
     rt_conv2d_direct_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight),
-        G(P_layer2_2_conv1_bias), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
+        G(P_layer2_2_conv1_bias), T(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2),
         P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
         6272);
@@ -2728,7 +2781,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_1_conv2);
     rt_conv2d_direct_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight),
-        G(P_layer2_1_conv2_bias), A(D_layer2_1_add1), A(X_layer2_1_relu1),
+        G(P_layer2_1_conv2_bias), T(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1),
         P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
         6272);
@@ -2741,7 +2794,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_1_conv1);
     rt_conv2d_direct_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight),
-        G(P_layer2_1_conv1_bias), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
+        G(P_layer2_1_conv1_bias), T(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2),
         P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
         6272);
@@ -2763,7 +2816,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer2_0_conv2);
     rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight),
-        G(P_layer2_0_conv2_bias), A(D_layer2_0_add1), A(X_layer2_0_relu1),
+        G(P_layer2_0_conv2_bias), T(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1),
         P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
         6272);
@@ -2793,7 +2846,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_8_conv2);
     rt_conv2d_direct_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight),
-        G(P_layer1_8_conv2_bias), A(D_layer1_8_add1), A(X_layer1_8_relu1),
+        G(P_layer1_8_conv2_bias), T(TB_layer1_8_conv2), A(D_layer1_8_add1), A(X_layer1_8_relu1),
         P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
         12544);
@@ -2806,7 +2859,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_8_conv1);
     rt_conv2d_direct_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight),
-        G(P_layer1_8_conv1_bias), A(D_layer1_8_conv1), A(X_layer1_7_relu2),
+        G(P_layer1_8_conv1_bias), T(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2),
         P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
         12544);
@@ -2821,7 +2874,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_7_conv2);
     rt_conv2d_direct_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight),
-        G(P_layer1_7_conv2_bias), A(D_layer1_7_add1), A(X_layer1_7_relu1),
+        G(P_layer1_7_conv2_bias), T(TB_layer1_7_conv2), A(D_layer1_7_add1), A(X_layer1_7_relu1),
         P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
         12544);
@@ -2834,7 +2887,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_7_conv1);
     rt_conv2d_direct_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight),
-        G(P_layer1_7_conv1_bias), A(D_layer1_7_conv1), A(X_layer1_6_relu2),
+        G(P_layer1_7_conv1_bias), T(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2),
         P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
         12544);
@@ -2849,7 +2902,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_6_conv2);
     rt_conv2d_direct_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight),
-        G(P_layer1_6_conv2_bias), A(D_layer1_6_add1), A(X_layer1_6_relu1),
+        G(P_layer1_6_conv2_bias), T(TB_layer1_6_conv2), A(D_layer1_6_add1), A(X_layer1_6_relu1),
         P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
         12544);
@@ -2862,7 +2915,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_6_conv1);
     rt_conv2d_direct_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight),
-        G(P_layer1_6_conv1_bias), A(D_layer1_6_conv1), A(X_layer1_5_relu2),
+        G(P_layer1_6_conv1_bias), T(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2),
         P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
         12544);
@@ -2877,7 +2930,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_5_conv2);
     rt_conv2d_direct_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight),
-        G(P_layer1_5_conv2_bias), A(D_layer1_5_add1), A(X_layer1_5_relu1),
+        G(P_layer1_5_conv2_bias), T(TB_layer1_5_conv2), A(D_layer1_5_add1), A(X_layer1_5_relu1),
         P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
         12544);
@@ -2890,7 +2943,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_5_conv1);
     rt_conv2d_direct_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight),
-        G(P_layer1_5_conv1_bias), A(D_layer1_5_conv1), A(X_layer1_4_relu2),
+        G(P_layer1_5_conv1_bias), T(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2),
         P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
         12544);
@@ -2905,7 +2958,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_4_conv2);
     rt_conv2d_direct_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight),
-        G(P_layer1_4_conv2_bias), A(D_layer1_4_add1), A(X_layer1_4_relu1),
+        G(P_layer1_4_conv2_bias), T(TB_layer1_4_conv2), A(D_layer1_4_add1), A(X_layer1_4_relu1),
         P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
         12544);
@@ -2918,7 +2971,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_4_conv1);
     rt_conv2d_direct_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight),
-        G(P_layer1_4_conv1_bias), A(D_layer1_4_conv1), A(X_layer1_3_relu2),
+        G(P_layer1_4_conv1_bias), T(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2),
         P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
         12544);
@@ -2933,7 +2986,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_3_conv2);
     rt_conv2d_direct_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight),
-        G(P_layer1_3_conv2_bias), A(D_layer1_3_add1), A(X_layer1_3_relu1),
+        G(P_layer1_3_conv2_bias), T(TB_layer1_3_conv2), A(D_layer1_3_add1), A(X_layer1_3_relu1),
         P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
         12544);
@@ -2946,7 +2999,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_3_conv1);
     rt_conv2d_direct_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight),
-        G(P_layer1_3_conv1_bias), A(D_layer1_3_conv1), A(X_layer1_2_relu2),
+        G(P_layer1_3_conv1_bias), T(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2),
         P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
         12544);
@@ -2961,7 +3014,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_2_conv2);
     rt_conv2d_direct_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight),
-        G(P_layer1_2_conv2_bias), A(D_layer1_2_add1), A(X_layer1_2_relu1),
+        G(P_layer1_2_conv2_bias), T(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1),
         P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
         12544);
@@ -2974,7 +3027,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_2_conv1);
     rt_conv2d_direct_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight),
-        G(P_layer1_2_conv1_bias), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
+        G(P_layer1_2_conv1_bias), T(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2),
         P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
         12544);
@@ -2989,7 +3042,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_1_conv2);
     rt_conv2d_direct_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight),
-        G(P_layer1_1_conv2_bias), A(D_layer1_1_add1), A(X_layer1_1_relu1),
+        G(P_layer1_1_conv2_bias), T(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1),
         P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
         12544);
@@ -3002,7 +3055,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_1_conv1);
     rt_conv2d_direct_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight),
-        G(P_layer1_1_conv1_bias), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
+        G(P_layer1_1_conv1_bias), T(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2),
         P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
         12544);
@@ -3017,7 +3070,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:84) */
     RT_PROF(C_layer1_0_conv2);
     rt_conv2d_direct_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight),
-        G(P_layer1_0_conv2_bias), A(D_layer1_0_add1), A(X_layer1_0_relu1),
+        G(P_layer1_0_conv2_bias), T(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1),
         P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
         12544);
@@ -3030,8 +3083,8 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer1_0_conv1);
     rt_conv2d_direct_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight),
-        G(P_layer1_0_conv1_bias), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
-        &g_layer1_0_conv1, RT_ADD);
+        G(P_layer1_0_conv1_bias), T(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu),
+        P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
         12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
@@ -3039,7 +3092,7 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     RT_PROF(C_conv1);
-    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(D_conv1), x,
+    rt_conv2d_direct_backward(dx, G(P_conv1_weight), G(P_conv1_bias), T(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }

@@ -139,6 +139,22 @@ enum {
     S_dec1_bn2 = 608,  /* 32 floats */
 };
 
+/* Kernel scratch (T_), last: offsets in floats per slice, times
+** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */
+enum {
+    TB_enc1_conv1 = 0,  /* 144 floats */
+    TB_enc1_conv2 = 0,  /* 2304 floats */
+    TB_enc2_conv1 = 0,  /* 4608 floats */
+    TB_enc2_conv2 = 0,  /* 9216 floats */
+    TB_mid_conv1 = 0,  /* 18432 floats */
+    TB_mid_conv2 = 0,  /* 36864 floats */
+    TB_dec2_conv1 = 0,  /* 27648 floats */
+    TB_dec2_conv2 = 0,  /* 9216 floats */
+    TB_dec1_conv1 = 0,  /* 6912 floats */
+    TB_dec1_conv2 = 0,  /* 2304 floats */
+    TB_head = 0,  /* 160 floats */
+};
+
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
@@ -223,6 +239,8 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + UNET_TINY_ARENA_PER_SAMPLE * (size_t)n + (o))
+#define T(o) (arena + UNET_TINY_ARENA_PER_SAMPLE * (size_t)n + UNET_TINY_ARENA_FIXED + \
+    (size_t)(o) * rt_scratch_slices(n))
 
 /* Layer geometry (per sample), then the sample strides of input and output. */
 static const RtConv g_enc1_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
@@ -563,8 +581,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_head);
     rt_batchnorm_relu_recompute(A(RX_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2),
         S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, &g_dec1_bn2);
-    rt_conv2d_direct_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), A(D_head),
-        A(RX_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
+    rt_conv2d_direct_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), T(TB_head),
+        A(D_head), A(RX_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
     if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq_samples(A(D_dec1_relu2), n, 12544, 12544);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -578,8 +596,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_dec1_conv2);
     rt_batchnorm_relu_recompute(A(RX_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1),
         S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, &g_dec1_bn1);
-    rt_conv2d_direct_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(D_dec1_conv2),
-        A(RX_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, T(TB_dec1_conv2),
+        A(D_dec1_conv2), A(RX_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq_samples(A(D_dec1_relu1), n, 12544, 12544);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -591,8 +609,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec1_conv1);
-    rt_conv2d_direct_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(D_dec1_conv1),
-        A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, T(TB_dec1_conv1),
+        A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv1] = rt_sumsq_samples(A(D_concat2), n, 37632, 37632);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     RT_PROF(C_concat2);
@@ -615,8 +633,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_dec2_conv2);
     rt_batchnorm_relu_recompute(A(RX_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1),
         S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, &g_dec2_bn1);
-    rt_conv2d_direct_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(D_dec2_conv2),
-        A(RX_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, T(TB_dec2_conv2),
+        A(D_dec2_conv2), A(RX_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq_samples(A(D_dec2_relu1), n, 6272, 6272);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -628,8 +646,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_dec2_conv1);
-    rt_conv2d_direct_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(D_dec2_conv1),
-        A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, T(TB_dec2_conv1),
+        A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv1] = rt_sumsq_samples(A(D_concat1), n, 18816, 18816);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     RT_PROF(C_concat1);
@@ -651,8 +669,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_mid_conv2);
     rt_batchnorm_relu_recompute(A(RX_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64,
         P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, &g_mid_bn1);
-    rt_conv2d_direct_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(D_mid_conv2),
-        A(RX_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, T(TB_mid_conv2),
+        A(D_mid_conv2), A(RX_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq_samples(A(D_mid_relu1), n, 3136, 3136);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     RT_PROF(C_mid_bn1);
@@ -663,8 +681,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     RT_PROF(C_mid_conv1);
-    rt_conv2d_direct_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(D_mid_conv1),
-        A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, T(TB_mid_conv1),
+        A(D_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq_samples(A(D_maxpool2), n, 1568, 1568);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     RT_PROF(C_maxpool2);
@@ -682,8 +700,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_enc2_conv2);
     rt_batchnorm_relu_recompute(A(RX_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1),
         S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, &g_enc2_bn1);
-    rt_conv2d_direct_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(D_enc2_conv2),
-        A(RX_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, T(TB_enc2_conv2),
+        A(D_enc2_conv2), A(RX_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq_samples(A(D_enc2_relu1), n, 6272, 6272);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
@@ -695,8 +713,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc2_conv1);
-    rt_conv2d_direct_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(D_enc2_conv1),
-        A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, T(TB_enc2_conv1),
+        A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq_samples(A(D_maxpool1), n, 3136, 3136);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     RT_PROF(C_maxpool1);
@@ -714,8 +732,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     RT_PROF(C_enc1_conv2);
     rt_batchnorm_relu_recompute(A(RX_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1),
         S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, &g_enc1_bn1);
-    rt_conv2d_direct_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(D_enc1_conv2),
-        A(RX_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, T(TB_enc1_conv2),
+        A(D_enc1_conv2), A(RX_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq_samples(A(D_enc1_relu1), n, 12544, 12544);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
@@ -727,8 +745,8 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     RT_PROF(C_enc1_conv1);
-    rt_conv2d_direct_backward(dx, G(P_enc1_conv1_weight), NULL, A(D_enc1_conv1), x,
-        P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);
+    rt_conv2d_direct_backward(dx, G(P_enc1_conv1_weight), NULL, T(TB_enc1_conv1), A(D_enc1_conv1),
+        x, P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_enc1_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 

@@ -13,7 +13,7 @@
 #define UNET_TINY_NUM_TRAINABLE ((size_t)118458)  /* floats in grads and optimizer state */
 #define UNET_TINY_ARENA_PER_SAMPLE ((size_t)191296)  /* arena floats per sample */
 #define UNET_TINY_ARENA_FIXED ((size_t)640)  /* arena floats for any batch size */
-#define UNET_TINY_ARENA_SCRATCH ((size_t)0)  /* arena floats per slice of kernel scratch */
+#define UNET_TINY_ARENA_SCRATCH ((size_t)36864)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define UNET_TINY_ARENA_BYTES(n) (sizeof(float) * (UNET_TINY_ARENA_PER_SAMPLE * (size_t)(n) + \
     UNET_TINY_ARENA_FIXED + UNET_TINY_ARENA_SCRATCH * rt_scratch_slices(n)))

@@ -49,15 +49,19 @@ static int node_buffer(KProgram *p, BufKind kind, const char *prefix, const IrNo
 }
 
 /*
-** Kernel scratch (im2col columns) is a buffer of its own for each forward
-** and each backward step, living for that step only, in the scratch region:
-** one unfolding per slice, rt_scratch_slices(n) of them (rt_geom.h).
+** Kernel scratch (im2col columns, partial weight gradients) is a buffer of
+** its own for each forward and each backward step that needs one, living
+** for that step only, in the scratch region: rt_scratch_slices(n) slices of
+** it (rt_geom.h).
 */
 static void make_scratch(KProgram *p, const IrNode *n) {
-    int64_t floats = op_table[n->op].col_floats ? op_table[n->op].col_floats(p->g, n) : 0;
-    if (floats == 0) return;
-    p->scratch_fwd[n->id] = node_buffer(p, BUF_SCRATCH, "T", n, REGION_SCRATCH, floats);
-    p->scratch_bwd[n->id] = node_buffer(p, BUF_SCRATCH, "TB", n, REGION_SCRATCH, floats);
+    int64_t (*floats)(const IrGraph *, const IrNode *, int) = op_table[n->op].col_floats;
+    if (floats && floats(p->g, n, 0) > 0)
+        p->scratch_fwd[n->id] = node_buffer(p, BUF_SCRATCH, "T", n, REGION_SCRATCH,
+                                            floats(p->g, n, 0));
+    if (floats && floats(p->g, n, 1) > 0)
+        p->scratch_bwd[n->id] = node_buffer(p, BUF_SCRATCH, "TB", n, REGION_SCRATCH,
+                                            floats(p->g, n, 1));
 }
 
 /* Value and gradient buffers; views (flatten) share their source's. A

@@ -217,12 +217,13 @@ static int infer_mul(IrGraph *g, IrNode *n, char *err, size_t cap) {
 
 /* The runtime's own formula (rt_geom.h), so the plan gives the kernel the
 ** scratch it will use. */
-static int64_t conv_col(const IrGraph *g, const IrNode *n) {
+static int64_t conv_col(const IrGraph *g, const IrNode *n, int backward) {
     const ConvArgs *a = &n->a.conv;
     Shape s = in_shape(g, n);
-    if (rt_conv_direct_backward(a->k, a->stride, a->pad, a->groups, s.d[1], s.d[2])) return 0;
-    return (int64_t)rt_conv_col_floats(in_shape(g, n).d[0], a->k, a->stride, a->pad,
-                                       n->shape.d[1], n->shape.d[2]);
+    if (rt_conv_direct_backward(a->k, a->stride, a->pad, a->groups, s.d[1], s.d[2]))
+        return backward ? (int64_t)rt_conv_direct_col_floats(s.d[0], a->out, a->k) : 0;
+    return (int64_t)rt_conv_col_floats(s.d[0], a->k, a->stride, a->pad, n->shape.d[1],
+                                       n->shape.d[2]);
 }
 
 static int64_t bn_stats(const IrGraph *g, const IrNode *n) {

@@ -45,7 +45,8 @@ typedef struct {
     ** On error writes a one-line message and returns -1. */
     int (*infer)(IrGraph *g, IrNode *n, char *err, size_t cap);
     unsigned flags;            /* OPF_* */
-    int64_t (*col_floats)(const IrGraph *g, const IrNode *n);   /* kernel scratch */
+    /* kernel scratch per slice, forward (backward 0) or backward */
+    int64_t (*col_floats)(const IrGraph *g, const IrNode *n, int backward);
     int64_t (*stat_floats)(const IrGraph *g, const IrNode *n);  /* private, batch-independent */
     double (*flops)(const IrGraph *g, const IrNode *n);         /* per sample, forward */
     void (*describe)(const IrGraph *g, const IrNode *n, char *buf, size_t cap);

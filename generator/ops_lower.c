@@ -70,8 +70,8 @@ void lower_conv_fwd(Lower *l) {
 
 void lower_conv_bwd(Lower *l) {
     if (conv_is_direct(l, 1))
-        LOWER(l, K_CONV2D_DIRECT_BACKWARD, DIN(l, 0), PG(l, 0), DBIAS(l), DOUT(l), IN(l, 0),
-              PW(l, 0), N(), karg_geom(l->n->id));
+        LOWER(l, K_CONV2D_DIRECT_BACKWARD, DIN(l, 0), PG(l, 0), DBIAS(l), scratch(l, 1), DOUT(l),
+              IN(l, 0), PW(l, 0), N(), karg_geom(l->n->id));
     else
         LOWER(l, K_CONV2D_BACKWARD, DIN(l, 0), PG(l, 0), DBIAS(l), scratch(l, 1), DOUT(l),
               IN(l, 0), PW(l, 0), N(), karg_geom(l->n->id));

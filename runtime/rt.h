@@ -93,8 +93,10 @@ void rt_conv2d_direct_forward_bn_eval(float *out, float *col, const float *inp, 
                                       int relu);
 /* Backward of a stride-1 direct convolution (rt_conv_direct_backward).
 ** dout is (n,oc,h,w); stores into dinp (may be NULL), accumulates into dw,
-** db (may be NULL); dw does not depend on the thread count */
-void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, const float *dout,
+** db (may be NULL); col: rt_scratch_slices(n) slices of
+** rt_conv_direct_col_floats (rt_geom.h); dw does not depend on the thread
+** count */
+void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, float *col, const float *dout,
                                const float *inp, const float *w, int n, const RtConv *g,
                                RtStore st);
 

@@ -351,8 +351,9 @@ INLINE void wgrad_tile(const WGrad *j, int o0, int i0, int ky, int s0, int s1,
                        const int wb, const int wi, const int wt) {
     const RtConv *g = j->g;
     const int hw = g->h * g->w, nvec = (hw + LANES - 1) / LANES, kk = g->k * g->k;
-    __m512 acc[8][3][3];
-    const float *yb[8], *xb[3];
+    __m512 acc[8][6][3];
+    const float *yb[8], *xb[6];
+    const __mmask16 last = tail_mask((nvec - 1) * LANES, hw);
     UNROLL for (int b = 0; b < wb; b++)
         yb[b] = j->dy + (size_t)(o0 + b < g->oc ? o0 + b : g->oc - 1) * hw;
     UNROLL for (int a = 0; a < wi; a++)
@@ -361,21 +362,26 @@ INLINE void wgrad_tile(const WGrad *j, int o0, int i0, int ky, int s0, int s1,
     UNROLL for (int b = 0; b < wb; b++)
         UNROLL for (int a = 0; a < wi; a++)
             UNROLL for (int t = 0; t < wt; t++) acc[b][a][t] = _mm512_setzero_ps();
-    for (int s = s0; s < s1; s++)
-        for (int v = 0; v < nvec; v++) {
-            const TapMask *m = j->masks + (size_t)v * kk + ky * g->k;
-            __m512 xv[3][3];
+    for (int s = s0; s < s1; s++) {
+        /* this sample's planes, walked a vector at a time */
+        const float *yp[8], *xp[6];
+        const TapMask *m = j->masks + ky * g->k;
+        UNROLL for (int b = 0; b < wb; b++) yp[b] = yb[b] + s * j->ys;
+        UNROLL for (int a = 0; a < wi; a++) xp[a] = xb[a] + s * j->xs;
+        for (int v = 0; v < nvec; v++, m += kk) {
+            __m512 xv[6][3];
+            __mmask16 tail = v == nvec - 1 ? last : (__mmask16)0xffff;
             UNROLL for (int a = 0; a < wi; a++)
                 UNROLL for (int t = 0; t < wt; t++)
-                    xv[a][t] = _mm512_maskz_loadu_ps(m[t], xb[a] + s * j->xs + v * LANES + t);
+                    xv[a][t] = _mm512_maskz_loadu_ps(m[t], xp[a] + v * LANES + t);
             UNROLL for (int b = 0; b < wb; b++) {
-                __m512 yv = _mm512_maskz_loadu_ps(tail_mask(v * LANES, hw),
-                                                  yb[b] + s * j->ys + v * LANES);
+                __m512 yv = _mm512_maskz_loadu_ps(tail, yp[b] + v * LANES);
                 UNROLL for (int a = 0; a < wi; a++)
                     UNROLL for (int t = 0; t < wt; t++)
                         acc[b][a][t] = _mm512_fmadd_ps(yv, xv[a][t], acc[b][a][t]);
             }
         }
+    }
     UNROLL for (int b = 0; b < wb; b++)
         UNROLL for (int a = 0; a < wi; a++)
             UNROLL for (int t = 0; t < wt; t++)
@@ -396,32 +402,27 @@ static void tap_masks(TapMask *masks, const RtConv *g) {
     }
 }
 
-/* Tile shapes, by kernel size and output count: WB*WI*WT accumulators,
-** 24 at most, and as few outputs past oc as the shapes allow. */
+/* Tile shapes: WB*WI*WT accumulators, 24 at most. */
 #define WGRAD_TILE(name, wb, wi, wt) \
     static void name(const WGrad *j, int o0, int i0, int ky, int s0, int s1) { \
         wgrad_tile(j, o0, i0, ky, s0, s1, wb, wi, wt); \
     }
-WGRAD_TILE(wgrad_8x1x3, 8, 1, 3)
-WGRAD_TILE(wgrad_6x1x3, 6, 1, 3)
-WGRAD_TILE(wgrad_4x1x3, 4, 1, 3)
-WGRAD_TILE(wgrad_8x3x1, 8, 3, 1)
-WGRAD_TILE(wgrad_6x3x1, 6, 3, 1)
-WGRAD_TILE(wgrad_4x3x1, 4, 3, 1)
+WGRAD_TILE(wgrad_4x2x3, 4, 2, 3)
+WGRAD_TILE(wgrad_4x6x1, 4, 6, 1)
+WGRAD_TILE(wgrad_6x4x1, 6, 4, 1)
 #undef WGRAD_TILE
 
 typedef void (*WGradTileFn)(const WGrad *, int, int, int, int, int);
 typedef struct { WGradTileFn fn; int wb, wi; } WGradShape;
 
+/* 3x3: 4 outputs x 2 inputs x a kernel row; 1x1: 6 x 4 or 4 x 6, the one
+** without outputs past oc where it can (measured best of the shapes tried:
+** 8x1x3, 2x4x3 and 8x3x1 ran 10-40% slower here). */
 static WGradShape wgrad_shape(const RtConv *g) {
-    static const WGradShape by_k[2][3] = {
-        {{wgrad_8x3x1, 8, 3}, {wgrad_6x3x1, 6, 3}, {wgrad_4x3x1, 4, 3}},
-        {{wgrad_8x1x3, 8, 1}, {wgrad_6x1x3, 6, 1}, {wgrad_4x1x3, 4, 1}},
-    };
-    int row = g->k == 1 ? 0 : 1;
-    if (g->oc % 8 == 0) return by_k[row][0];
-    if (g->oc % 6 == 0 || g->oc % 8 > 4) return by_k[row][1];
-    return by_k[row][2];
+    static const WGradShape k3 = {wgrad_4x2x3, 4, 2}, k1_6 = {wgrad_6x4x1, 6, 4},
+                            k1_4 = {wgrad_4x6x1, 4, 6};
+    if (g->k == 3) return k3;
+    return g->oc % 6 == 0 ? k1_6 : k1_4;
 }
 
 /* }==================================================================== */
@@ -578,21 +579,67 @@ void rt_conv2d_direct_forward_bn_eval(float *out, float *col, const float *inp, 
 typedef struct {
     WGrad w;
     WGradShape shape;
-    int n, chunk;
+    int n, chunk, parts;
+    float *col;                 /* one partial dW per part */
 } WGradJob;
 
-/* Tiles t, t+nt, ... of every chunk of samples, chunks in order. */
+static size_t dw_floats(const RtConv *g) { return (size_t)g->oc * g->c * g->k * g->k; }
+
+/*
+** Parts the batch's weight gradient is summed in: as many as it has whole
+** chunks (a smaller part streams fewer vectors per reduction of its
+** accumulators), at least 4 so that threads can share the work, at most the
+** scratch's rt_scratch_slices(n). A function of n and the geometry.
+*/
+static int wgrad_parts(int n, const RtConv *g) {
+    int slices = (int)rt_scratch_slices(n), p = n / wgrad_chunk(g);
+    if (p < 4) p = n < 4 ? n : 4;
+    return p > slices ? slices : p;
+}
+
+/*
+** Parts [lo, hi) of the batch for thread t: each part's samples, a chunk
+** at a time, every tile of each chunk, summed into the part's own slice
+** of col, which starts cleared.
+*/
 static void wgrad_part(void *p, int t, int nt) {
     const WGradJob *j = p;
     const RtConv *g = j->w.g;
     int nbo = (g->oc + j->shape.wb - 1) / j->shape.wb, nbi = (g->c + j->shape.wi - 1) / j->shape.wi;
-    int tiles = nbo * nbi * g->k;
-    for (int s0 = 0; s0 < j->n; s0 += j->chunk) {
-        int s1 = s0 + j->chunk < j->n ? s0 + j->chunk : j->n;
-        for (int q = t; q < tiles; q += nt) {
-            int ky = q % g->k, bi = q / g->k % nbi, bo = q / g->k / nbi;
-            j->shape.fn(&j->w, bo * j->shape.wb, bi * j->shape.wi, ky, s0, s1);
+    int tiles = nbo * nbi * g->k, lo, hi;
+    rt_par_range(&lo, &hi, j->parts, t, nt);
+    for (int part = lo; part < hi; part++) {
+        WGrad w = j->w;
+        int first, end;
+        w.dw = j->col + (size_t)part * dw_floats(g);
+        memset(w.dw, 0, dw_floats(g) * sizeof *w.dw);
+        rt_par_range(&first, &end, j->n, part, j->parts);
+        for (int s0 = first; s0 < end; s0 += j->chunk) {
+            int s1 = s0 + j->chunk < end ? s0 + j->chunk : end;
+            for (int q = 0; q < tiles; q++) {
+                int ky = q % g->k, bi = q / g->k % nbi, bo = q / g->k / nbi;
+                j->shape.fn(&w, bo * j->shape.wb, bi * j->shape.wi, ky, s0, s1);
+            }
         }
+    }
+}
+
+typedef struct {
+    float *dw;
+    const float *col;
+    size_t len;
+    int parts;
+} WSumJob;
+
+/* dW[e] += the parts' sums, added in part order, for thread t's elements. */
+static void wsum_part(void *p, int t, int nt) {
+    const WSumJob *j = p;
+    int lo, hi;
+    rt_par_range(&lo, &hi, (int)j->len, t, nt);
+    for (int e = lo; e < hi; e++) {
+        float acc = 0.0f;
+        for (int part = 0; part < j->parts; part++) acc += j->col[(size_t)part * j->len + e];
+        j->dw[e] += acc;
     }
 }
 
@@ -609,18 +656,23 @@ static void bias_grad(float *db, const float *dout, int n, size_t ys, int oc, in
 
 /*
 ** dout is (n,oc,h,w); accumulates dw (oc,c,k,k) and db (oc, may be NULL),
-** stores into dinp (n,c,h,w; may be NULL) as st says.
+** stores into dinp (n,c,h,w; may be NULL) as st says. col is scratch for
+** rt_scratch_slices(n) partial weight gradients (rt_conv_direct_col_floats).
+** The batch is split into fixed parts (wgrad_parts), each summed on its own,
+** and the parts are added in order: dW depends on n only, not on the
+** thread count, and threads share no reads of the batch.
 */
-void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, const float *dout,
+void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, float *col, const float *dout,
                                const float *inp, const float *w, int n, const RtConv *g,
                                RtStore st) {
     static _Thread_local TapMask masks[RT_DCONV_MAX_PIXELS / 16 * 9];
+    int parts = wgrad_parts(n, g), nt = rt_get_threads();
     WGradJob wj = {{g, dout, inp, y_stride(g), x_stride(g), dw, masks}, wgrad_shape(g), n,
-                   wgrad_chunk(g)};
-    int nbo = (g->oc + wj.shape.wb - 1) / wj.shape.wb, nbi = (g->c + wj.shape.wi - 1) / wj.shape.wi;
-    int tiles = nbo * nbi * g->k, nt = rt_get_threads();
+                   wgrad_chunk(g), parts, col};
+    WSumJob sj = {dw, col, dw_floats(g), parts};
     tap_masks(masks, g);
-    rt_par_run(wgrad_part, &wj, nt < tiles ? nt : tiles);
+    rt_par_run(wgrad_part, &wj, nt < parts ? nt : parts);
+    rt_par_run(wsum_part, &sj, sj.len < 4096 ? 1 : nt);
     if (db) bias_grad(db, dout, n, y_stride(g), g->oc, g->h * g->w);
     if (dinp) {
         ConvJob j = {input_grad_of(g, w, st), dout, NULL, dinp, y_stride(g), x_stride(g), n,

@@ -38,6 +38,12 @@ static inline int rt_conv_direct_backward(int k, int stride, int pad, int groups
     return stride == 1 && rt_conv_is_direct(k, stride, pad, groups, h, w);
 }
 
+/* Scratch floats per slice of a direct backward: one partial weight
+** gradient (the batch is summed in rt_scratch_slices(n) parts). */
+static inline size_t rt_conv_direct_col_floats(int c, int oc, int k) {
+    return (size_t)oc * c * k * k;
+}
+
 /* Output channels of a direct convolution with a batchnorm epilogue
 ** (rt_conv2d_direct_forward_bn_eval keeps their scales on its stack). */
 #define RT_DCONV_BN_MAX_CHANNELS 2048

@@ -106,12 +106,13 @@ static void check_geom(RtConv g, int n) {
     float *x = tr_alloc(xl), *w = tr_alloc(wl), *b = tr_alloc(g.oc), *dy = tr_alloc(yl);
     float *y = tr_alloc(yl), *ry = tr_alloc(yl), *rdx = tr_alloc(xl), *rdw = tr_alloc(wl);
     float *dx = tr_primed(xl), *dw = tr_primed(wl), *db = tr_primed(g.oc);
+    float *col = tr_alloc(rt_conv_direct_col_floats(g.c, g.oc, g.k) * rt_scratch_slices(n));
     tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(b, g.oc, -1, 1); tr_fill(dy, yl, -1, 1);
     rt_set_threads(1);
     rt_conv2d_direct_forward(y, NULL, x, w, b, n, &g);
     ref_forward(ry, x, w, b, n, &g);
     assert_true(tr_maxrel(y, ry, yl) < TOL);
-    rt_conv2d_direct_backward(dx, dw, db, dy, x, w, n, &g, RT_ADD);
+    rt_conv2d_direct_backward(dx, dw, db, col, dy, x, w, n, &g, RT_ADD);
     tr_unprime(dx, xl); tr_unprime(dw, wl); tr_unprime(db, g.oc);
     ref_input_grad(rdx, dy, w, n, &g);
     ref_weight_grad(rdw, dy, x, n, &g);
@@ -120,15 +121,15 @@ static void check_geom(RtConv g, int n) {
     for (int o = 0; o < g.oc; o++)
         assert_true(fabs(db[o] - ref_bias_grad(dy, n, &g, o)) < TOL * (1 + fabs(db[o])));
     float *dw2 = tr_alloc(wl);
-    TR_CHECK_SET(xl, rt_conv2d_direct_backward(dx_, dw2, NULL, dy, x, w, n, &g, st_));
+    TR_CHECK_SET(xl, rt_conv2d_direct_backward(dx_, dw2, NULL, col, dy, x, w, n, &g, st_));
     for (int nt = 2; nt <= 3; nt++) {
         float *y2 = tr_alloc(yl), *dx2 = tr_alloc(xl), *dw3 = tr_alloc(wl), *dw1 = tr_alloc(wl);
         float *dx1 = tr_alloc(xl);
         rt_set_threads(1);
-        rt_conv2d_direct_backward(dx1, dw1, NULL, dy, x, w, n, &g, RT_SET);
+        rt_conv2d_direct_backward(dx1, dw1, NULL, col, dy, x, w, n, &g, RT_SET);
         rt_set_threads(nt);
         rt_conv2d_direct_forward(y2, NULL, x, w, b, n, &g);
-        rt_conv2d_direct_backward(dx2, dw3, NULL, dy, x, w, n, &g, RT_SET);
+        rt_conv2d_direct_backward(dx2, dw3, NULL, col, dy, x, w, n, &g, RT_SET);
         assert_true(tr_same(y2, y, yl));
         assert_true(tr_same(dx2, dx1, xl));
         assert_true(tr_same(dw3, dw1, wl));
@@ -136,7 +137,7 @@ static void check_geom(RtConv g, int n) {
     }
     rt_set_threads(1);
     free(x); free(w); free(b); free(dy); free(y); free(ry); free(rdx); free(rdw);
-    free(dx); free(dw); free(db); free(dw2);
+    free(dx); free(dw); free(db); free(dw2); free(col);
 }
 
 static const int planes[][2] = {
@@ -193,20 +194,21 @@ static void check_slices(RtConv g, int n) {
     size_t wl = (size_t)g.oc * g.c * g.k * g.k;
     float *x = tr_alloc(n * xp), *w = tr_alloc(wl), *dy = tr_alloc(n * yp);
     float *y = tr_alloc(n * yp), *dx = tr_alloc(n * xp), *dw = tr_alloc(wl), *dw2 = tr_alloc(wl);
+    float *col = tr_alloc(wl * rt_scratch_slices(n));
     RtConv gs = g;
     tr_fill(x, n * xp, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(dy, n * yp, -1, 1);
     rt_conv2d_direct_forward(y, NULL, x, w, NULL, n, &g);
-    rt_conv2d_direct_backward(dx, dw, NULL, dy, x, w, n, &g, RT_SET);
+    rt_conv2d_direct_backward(dx, dw, NULL, col, dy, x, w, n, &g, RT_SET);
     gs.xs = (int)xs;
     gs.ys = (int)ys;
     float *xw = tr_wide(x, n, xp, xs, xo, NAN), *dyw = tr_wide(dy, n, yp, ys, yo, NAN);
     float *yw = tr_wide(NULL, n, yp, ys, yo, 7.0f), *dxw = tr_wide(NULL, n, xp, xs, xo, 7.0f);
     rt_conv2d_direct_forward(yw + yo, NULL, xw + xo, w, NULL, n, &gs);
-    rt_conv2d_direct_backward(dxw + xo, dw2, NULL, dyw + yo, xw + xo, w, n, &gs, RT_SET);
+    rt_conv2d_direct_backward(dxw + xo, dw2, NULL, col, dyw + yo, xw + xo, w, n, &gs, RT_SET);
     assert_true(tr_slice_is(yw, y, n, yp, ys, yo, 7.0f));
     assert_true(tr_slice_is(dxw, dx, n, xp, xs, xo, 7.0f));
     assert_true(tr_same(dw2, dw, wl));
-    free(x); free(w); free(dy); free(y); free(dx); free(dw); free(dw2);
+    free(x); free(w); free(dy); free(y); free(dx); free(dw); free(dw2); free(col);
     free(xw); free(dyw); free(yw); free(dxw);
 }
 
