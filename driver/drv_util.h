@@ -36,7 +36,8 @@ int drv_all_finite(const float *x, size_t len);
 ** included): an output that would replace one of the command's inputs. */
 int drv_same_file(const char *a, const char *b);
 
-/* calloc of n floats; NULL (and a message in err) on failure. */
+/* n cleared floats aligned to 64 bytes (free() releases them); NULL (and a
+** message in err) on failure. */
 float *drv_floats(size_t n, char *err, size_t errlen);
 
 #endif

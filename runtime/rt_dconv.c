@@ -151,19 +151,24 @@ static DConv input_grad_of(const RtConv *g, const float *w, RtStore st) {
 */
 static void split_phases(float *dst, const float *x, const RtConv *g) {
     int np = phases_of(g), oh = g->oh, ow = g->ow;
-    for (int ph = 0; ph < np; ph++)
+    for (int ph = 0; ph < np; ph++) {
+        int ay = ph / 2, ax = ph % 2;
+        int rows = (g->h - ay + 1) / 2, cols = (g->w - ax + 1) / 2;   /* inside the input */
+        if (rows > oh) rows = oh;
+        if (cols > ow) cols = ow;
         for (int c = 0; c < g->c; c++) {
-            const float *xc = x + (size_t)c * g->h * g->w;
+            const float *xc = x + (size_t)c * g->h * g->w + ay * g->w + ax;
             float *d = dst + ((size_t)ph * g->c + c) * oh * ow;
-            int ay = ph / 2, ax = ph % 2;
-            for (int oy = 0; oy < oh; oy++) {
-                int iy = 2 * oy + ay;
-                for (int ox = 0; ox < ow; ox++) {
-                    int ix = 2 * ox + ax;
-                    d[oy * ow + ox] = iy < g->h && ix < g->w ? xc[iy * g->w + ix] : 0.0f;
-                }
+            for (int oy = 0; oy < rows; oy++) {
+                const float *restrict src = xc + (size_t)2 * oy * g->w;
+                float *restrict row = d + (size_t)oy * ow;
+                for (int ox = 0; ox < cols; ox++) row[ox] = src[2 * ox];
+                for (int ox = cols; ox < ow; ox++) row[ox] = 0.0f;
             }
+            for (int oy = rows; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) d[(size_t)oy * ow + ox] = 0.0f;
         }
+    }
 }
 
 static size_t x_stride(const RtConv *g) {
@@ -252,6 +257,14 @@ INLINE void conv_tile(const DConv *d, float *y, const float *x, const float *res
         float init = d->bias && b < nb ? d->bias[o0 + b] : 0.0f;
         UNROLL for (int v = 0; v < nv; v++) acc[b][v] = _mm512_set1_ps(init);
     }
+    /* The epilogue's residual is read in small pieces, which the hardware
+    ** does not prefetch: ask for it now, to arrive while the tile computes. */
+    if (res)
+        UNROLL for (int b = 0; b < TB; b++)
+            UNROLL for (int v = 0; v < nv; v++)
+                if (b < nb)
+                    _mm_prefetch((const char *)(res + (size_t)(o0 + b) * hw + (v0 + v) * LANES),
+                                 _MM_HINT_T0);
     if (d->store == RT_ADD)
         UNROLL for (int b = 0; b < TB; b++)
             UNROLL for (int v = 0; v < nv; v++)
