@@ -257,14 +257,6 @@ INLINE void conv_tile(const DConv *d, float *y, const float *x, const float *res
         float init = d->bias && b < nb ? d->bias[o0 + b] : 0.0f;
         UNROLL for (int v = 0; v < nv; v++) acc[b][v] = _mm512_set1_ps(init);
     }
-    /* The epilogue's residual is read in small pieces, which the hardware
-    ** does not prefetch: ask for it now, to arrive while the tile computes. */
-    if (res)
-        UNROLL for (int b = 0; b < TB; b++)
-            UNROLL for (int v = 0; v < nv; v++)
-                if (b < nb)
-                    _mm_prefetch((const char *)(res + (size_t)(o0 + b) * hw + (v0 + v) * LANES),
-                                 _MM_HINT_T0);
     if (d->store == RT_ADD)
         UNROLL for (int b = 0; b < TB; b++)
             UNROLL for (int v = 0; v < nv; v++)
