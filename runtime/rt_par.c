@@ -16,7 +16,9 @@
 ** two concurrent callers would only contend for the same cores.
 */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <cblas.h>
 
 #include "rt.h"
@@ -39,37 +41,83 @@ int rt_get_threads(void) {
 }
 
 /* {====================================================================
-** Persistent pool: workers 1..nworkers sleep on 'go' until the generation
-** counter moves, run their part, and the last one to finish signals 'done'.
-** Part 0 always runs on the calling thread.
+** Persistent pool: workers 1..nworkers wait for the generation counter to
+** move, run their part (if the region has one for them), and count
+** 'pending' down. Part 0 always runs on the calling thread.
+**
+** Waiting spins first and sleeps after: a region of a network's layer takes
+** from microseconds to milliseconds, and a condition-variable wake costs
+** about 20 us on a virtual machine, as much as a small layer. So a worker
+** polls the counter for up to SPIN_NS before it sleeps on 'go', and the
+** caller polls 'pending' as long before it sleeps on 'done'; a sleeper is
+** only woken when one is known to sleep ('sleepers', 'caller_sleeps'),
+** which is decided under pool_mu, so no wake-up is lost.
 ** ===================================================================== */
+
+#define SPIN_NS 100000L
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
 /* Serialises whole regions, should two application threads call kernels. */
 static pthread_mutex_t region_mu = PTHREAD_MUTEX_INITIALIZER;
-static int nworkers;
-static unsigned long gen;
+static int nworkers, sleepers, caller_sleeps;
+static atomic_ulong gen;
+static atomic_int pending;
 static RtParFn job_fn;
 static void *job_arg;
-static int job_nt, job_workers, pending;   /* parts, workers in use */
+static int job_nt, job_workers;   /* parts, workers in use */
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Polls for up to SPIN_NS until the generation moves on from seen (a new
+** region) or, in spin_done, until no part is pending; returns whether it did. */
+static int spin_gen(unsigned long seen) {
+    long end = now_ns() + SPIN_NS;
+    for (int i = 1;; i++) {
+        if (atomic_load_explicit(&gen, memory_order_acquire) != seen) return 1;
+        cpu_relax();
+        if (i % 256 == 0 && now_ns() > end) return 0;
+    }
+}
+
+static int spin_done(void) {
+    long end = now_ns() + SPIN_NS;
+    for (int i = 1;; i++) {
+        if (atomic_load_explicit(&pending, memory_order_acquire) == 0) return 1;
+        cpu_relax();
+        if (i % 256 == 0 && now_ns() > end) return 0;
+    }
+}
 
 static void *worker_main(void *p) {
     int id = (int)(intptr_t)p;
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool_mu);
     for (;;) {
-        while (gen == seen) pthread_cond_wait(&pool_go, &pool_mu);
-        seen = gen;
-        if (id > job_workers) continue;
-        RtParFn fn = job_fn;
-        void *arg = job_arg;
-        int nt = job_nt;
-        pthread_mutex_unlock(&pool_mu);
-        fn(arg, id, nt);
-        pthread_mutex_lock(&pool_mu);
-        if (--pending == 0) pthread_cond_signal(&pool_done);
+        if (!spin_gen(seen)) {
+            pthread_mutex_lock(&pool_mu);
+            sleepers++;
+            while (atomic_load(&gen) == seen) pthread_cond_wait(&pool_go, &pool_mu);
+            sleepers--;
+            pthread_mutex_unlock(&pool_mu);
+        }
+        seen = atomic_load_explicit(&gen, memory_order_acquire);
+        if (id <= job_workers) job_fn(job_arg, id, job_nt);
+        if (atomic_fetch_sub_explicit(&pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool_mu);
+            if (caller_sleeps) pthread_cond_signal(&pool_done);
+            pthread_mutex_unlock(&pool_mu);
+        }
     }
     return NULL;
 }
@@ -96,7 +144,7 @@ void rt_par_run(RtParFn fn, void *arg, int nt) {
     }
     pthread_mutex_lock(&region_mu);
     int blas = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    if (blas != 1) openblas_set_num_threads(1);
     pthread_mutex_lock(&pool_mu);
     int have = grow_pool(nt - 1);
     /* Parts without a worker (thread creation failed) run here after part
@@ -106,18 +154,24 @@ void rt_par_run(RtParFn fn, void *arg, int nt) {
     job_arg = arg;
     job_nt = nt;
     job_workers = spawned;
-    pending = spawned;
-    gen++;
-    pthread_cond_broadcast(&pool_go);
+    /* Every worker counts down, even one without a part, so none can still
+    ** be reading this region's job when the next one is set up. */
+    atomic_store_explicit(&pending, have, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gen, 1, memory_order_release);
+    if (sleepers) pthread_cond_broadcast(&pool_go);
     pthread_mutex_unlock(&pool_mu);
 
     fn(arg, 0, nt);
     for (int t = spawned + 1; t < nt; t++) fn(arg, t, nt);
 
-    pthread_mutex_lock(&pool_mu);
-    while (pending > 0) pthread_cond_wait(&pool_done, &pool_mu);
-    pthread_mutex_unlock(&pool_mu);
-    openblas_set_num_threads(blas);
+    if (!spin_done()) {
+        pthread_mutex_lock(&pool_mu);
+        caller_sleeps = 1;
+        while (atomic_load(&pending) > 0) pthread_cond_wait(&pool_done, &pool_mu);
+        caller_sleeps = 0;
+        pthread_mutex_unlock(&pool_mu);
+    }
+    if (blas != 1) openblas_set_num_threads(blas);
     pthread_mutex_unlock(&region_mu);
 }
 

@@ -12,7 +12,10 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "rt.h"
+#include "rt_par.h"
 #include "grad_check.h"
 
 static const int thread_counts[] = {1, 2, 3, 1};
@@ -152,6 +155,44 @@ static void test_elementwise_thread_invariant(void **state) {
     free(ref); free(a); free(b);
 }
 
+/*
+** The pool itself: regions of varying part counts back to back (workers
+** without a part in one region take part in the next), and after a pause
+** long enough for the workers to stop spinning and sleep. Every part of
+** every region runs exactly once, and the region returns only after all
+** of them.
+*/
+typedef struct { int runs[8]; } Tally;
+
+static void count_part(void *p, int t, int nt) {
+    Tally *c = p;
+    (void)nt;
+    __atomic_add_fetch(&c->runs[t], 1, __ATOMIC_RELAXED);
+}
+
+static void run_regions(int rounds) {
+    static const int parts[] = {2, 3, 5, 1, 4, 2, 8, 3};
+    for (int r = 0; r < rounds; r++) {
+        int nt = parts[r % 8];
+        Tally c;
+        memset(&c, 0, sizeof c);
+        rt_par_run(count_part, &c, nt);
+        for (int t = 0; t < 8; t++) assert_int_equal(c.runs[t], t < nt ? 1 : 0);
+    }
+}
+
+static void test_pool_regions(void **state) {
+    struct timespec pause = {0, 300 * 1000 * 1000};   /* past the workers' spinning */
+    (void)state;
+    rt_set_threads(8);
+    run_regions(2000);
+    nanosleep(&pause, NULL);
+    run_regions(16);
+    nanosleep(&pause, NULL);
+    run_regions(16);
+    rt_set_threads(1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_same_3x3),
@@ -160,6 +201,7 @@ int main(void) {
         cmocka_unit_test(test_conv_batch_smaller_than_threads),
         cmocka_unit_test(test_batchnorm_thread_invariant),
         cmocka_unit_test(test_elementwise_thread_invariant),
+        cmocka_unit_test(test_pool_regions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
