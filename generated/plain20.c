@@ -244,15 +244,15 @@ enum {
     TB_layer1_1_conv2 = 0,  /* 2304 floats */
     TB_layer1_2_conv1 = 0,  /* 2304 floats */
     TB_layer1_2_conv2 = 0,  /* 2304 floats */
-    T_layer2_0_conv1 = 0,  /* 28224 floats */
-    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv1 = 0,  /* 12544 floats */
+    TB_layer2_0_conv1 = 0,  /* 79872 floats */
     TB_layer2_0_conv2 = 0,  /* 9216 floats */
     TB_layer2_1_conv1 = 0,  /* 9216 floats */
     TB_layer2_1_conv2 = 0,  /* 9216 floats */
     TB_layer2_2_conv1 = 0,  /* 9216 floats */
     TB_layer2_2_conv2 = 0,  /* 9216 floats */
-    T_layer3_0_conv1 = 0,  /* 14112 floats */
-    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv1 = 0,  /* 6272 floats */
+    TB_layer3_0_conv1 = 0,  /* 68608 floats */
     TB_layer3_0_conv2 = 0,  /* 36864 floats */
     TB_layer3_1_conv1 = 0,  /* 36864 floats */
     TB_layer3_1_conv2 = 0,  /* 36864 floats */
@@ -288,8 +288,8 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_layer2_0_conv1 = 0,  /* 28224 floats */
-    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer2_0_conv1 = 0,  /* 12544 floats */
+    IT_layer3_0_conv1 = 0,  /* 6272 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -1102,9 +1102,9 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2),
         S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
         &g_layer2_2_bn2);
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
-        A(D_layer3_0_conv1), A(RX_layer2_2_relu2), P(P_layer3_0_conv1_weight), n,
-        &g_layer3_0_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL,
+        T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(RX_layer2_2_relu2),
+        P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
@@ -1228,9 +1228,9 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     rt_batchnorm_relu_recompute(A(RX_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2),
         S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
         &g_layer1_2_bn2);
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
-        A(D_layer2_0_conv1), A(RX_layer1_2_relu2), P(P_layer2_0_conv1_weight), n,
-        &g_layer2_0_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL,
+        T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(RX_layer1_2_relu2),
+        P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]

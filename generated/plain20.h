@@ -13,13 +13,13 @@
 #define PLAIN20_NUM_TRAINABLE ((size_t)269434)  /* floats in grads and optimizer state */
 #define PLAIN20_ARENA_PER_SAMPLE ((size_t)153664)  /* arena floats per sample */
 #define PLAIN20_ARENA_FIXED ((size_t)1376)  /* arena floats for any batch size */
-#define PLAIN20_ARENA_SCRATCH ((size_t)36864)  /* arena floats per slice of kernel scratch */
+#define PLAIN20_ARENA_SCRATCH ((size_t)79872)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define PLAIN20_ARENA_BYTES(n) (sizeof(float) * (PLAIN20_ARENA_PER_SAMPLE * (size_t)(n) + \
     PLAIN20_ARENA_FIXED + PLAIN20_ARENA_SCRATCH * rt_scratch_slices(n)))
 #define PLAIN20_INFER_ARENA_PER_SAMPLE ((size_t)25088)  /* inference arena floats per sample */
 #define PLAIN20_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
-#define PLAIN20_INFER_ARENA_SCRATCH ((size_t)28224) \
+#define PLAIN20_INFER_ARENA_SCRATCH ((size_t)12544) \
     /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define PLAIN20_INFER_ARENA_BYTES(n) (sizeof(float) * (PLAIN20_INFER_ARENA_PER_SAMPLE * \

@@ -146,15 +146,15 @@ enum {
     TB_layer1_1_conv2 = 0,  /* 2304 floats */
     TB_layer1_2_conv1 = 0,  /* 2304 floats */
     TB_layer1_2_conv2 = 0,  /* 2304 floats */
-    T_layer2_0_conv1 = 0,  /* 28224 floats */
-    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv1 = 0,  /* 12544 floats */
+    TB_layer2_0_conv1 = 0,  /* 79872 floats */
     TB_layer2_0_conv2 = 0,  /* 9216 floats */
     TB_layer2_1_conv1 = 0,  /* 9216 floats */
     TB_layer2_1_conv2 = 0,  /* 9216 floats */
     TB_layer2_2_conv1 = 0,  /* 9216 floats */
     TB_layer2_2_conv2 = 0,  /* 9216 floats */
-    T_layer3_0_conv1 = 0,  /* 14112 floats */
-    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv1 = 0,  /* 6272 floats */
+    TB_layer3_0_conv1 = 0,  /* 68608 floats */
     TB_layer3_0_conv2 = 0,  /* 36864 floats */
     TB_layer3_1_conv1 = 0,  /* 36864 floats */
     TB_layer3_1_conv2 = 0,  /* 36864 floats */
@@ -209,8 +209,8 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_layer2_0_conv1 = 0,  /* 28224 floats */
-    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer2_0_conv1 = 0,  /* 12544 floats */
+    IT_layer3_0_conv1 = 0,  /* 6272 floats */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -747,9 +747,9 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
-        T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight),
-        n, &g_layer3_0_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight),
+        G(P_layer3_0_conv1_bias), T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2),
+        P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
@@ -825,9 +825,9 @@ void plain20_nonorm_backward(const float *params, float *grads, float *arena, co
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
-        T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight),
-        n, &g_layer2_0_conv1, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight),
+        G(P_layer2_0_conv1_bias), T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2),
+        P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,

@@ -13,13 +13,13 @@
 #define PLAIN56_NUM_TRAINABLE ((size_t)852730)  /* floats in grads and optimizer state */
 #define PLAIN56_ARENA_PER_SAMPLE ((size_t)417088)  /* arena floats per sample */
 #define PLAIN56_ARENA_FIXED ((size_t)4064)  /* arena floats for any batch size */
-#define PLAIN56_ARENA_SCRATCH ((size_t)36864)  /* arena floats per slice of kernel scratch */
+#define PLAIN56_ARENA_SCRATCH ((size_t)79872)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define PLAIN56_ARENA_BYTES(n) (sizeof(float) * (PLAIN56_ARENA_PER_SAMPLE * (size_t)(n) + \
     PLAIN56_ARENA_FIXED + PLAIN56_ARENA_SCRATCH * rt_scratch_slices(n)))
 #define PLAIN56_INFER_ARENA_PER_SAMPLE ((size_t)25088)  /* inference arena floats per sample */
 #define PLAIN56_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
-#define PLAIN56_INFER_ARENA_SCRATCH ((size_t)28224) \
+#define PLAIN56_INFER_ARENA_SCRATCH ((size_t)12544) \
     /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define PLAIN56_INFER_ARENA_BYTES(n) (sizeof(float) * (PLAIN56_INFER_ARENA_PER_SAMPLE * \

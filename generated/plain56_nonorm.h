@@ -14,7 +14,7 @@
 #define PLAIN56_NONORM_NUM_TRAINABLE ((size_t)850698)  /* floats in grads and optimizer state */
 #define PLAIN56_NONORM_ARENA_PER_SAMPLE ((size_t)413952)  /* arena floats per sample */
 #define PLAIN56_NONORM_ARENA_FIXED ((size_t)0)  /* arena floats for any batch size */
-#define PLAIN56_NONORM_ARENA_SCRATCH ((size_t)36864) \
+#define PLAIN56_NONORM_ARENA_SCRATCH ((size_t)79872) \
     /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define PLAIN56_NONORM_ARENA_BYTES(n) (sizeof(float) * (PLAIN56_NONORM_ARENA_PER_SAMPLE * \
@@ -24,7 +24,7 @@
     /* inference arena floats per sample */
 #define PLAIN56_NONORM_INFER_ARENA_FIXED ((size_t)0) \
     /* inference arena floats for any batch size */
-#define PLAIN56_NONORM_INFER_ARENA_SCRATCH ((size_t)28224) \
+#define PLAIN56_NONORM_INFER_ARENA_SCRATCH ((size_t)12544) \
     /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define PLAIN56_NONORM_INFER_ARENA_BYTES(n) (sizeof(float) * \

@@ -245,25 +245,25 @@ enum {
     TB_layer1_0_conv2 = 0,  /* 36864 floats */
     TB_layer1_1_conv1 = 0,  /* 36864 floats */
     TB_layer1_1_conv2 = 0,  /* 36864 floats */
-    T_layer2_0_conv1 = 0,  /* 451584 floats */
-    TB_layer2_0_conv1 = 0,  /* 451584 floats */
+    T_layer2_0_conv1 = 0,  /* 200704 floats */
+    TB_layer2_0_conv1 = 0,  /* 475136 floats */
     TB_layer2_0_conv2 = 0,  /* 147456 floats */
     T_layer2_0_downsample_0 = 0,  /* 50176 floats */
-    TB_layer2_0_downsample_0 = 0,  /* 50176 floats */
+    TB_layer2_0_downsample_0 = 0,  /* 108544 floats */
     TB_layer2_1_conv1 = 0,  /* 147456 floats */
     TB_layer2_1_conv2 = 0,  /* 147456 floats */
-    T_layer3_0_conv1 = 0,  /* 225792 floats */
-    TB_layer3_0_conv1 = 0,  /* 225792 floats */
+    T_layer3_0_conv1 = 0,  /* 100352 floats */
+    TB_layer3_0_conv1 = 0,  /* 897024 floats */
     TB_layer3_0_conv2 = 0,  /* 589824 floats */
     T_layer3_0_downsample_0 = 0,  /* 25088 floats */
-    TB_layer3_0_downsample_0 = 0,  /* 25088 floats */
+    TB_layer3_0_downsample_0 = 0,  /* 183296 floats */
     TB_layer3_1_conv1 = 0,  /* 589824 floats */
     TB_layer3_1_conv2 = 0,  /* 589824 floats */
-    T_layer4_0_conv1 = 0,  /* 112896 floats */
-    TB_layer4_0_conv1 = 0,  /* 112896 floats */
+    T_layer4_0_conv1 = 0,  /* 50176 floats */
+    TB_layer4_0_conv1 = 0,  /* 1581056 floats */
     TB_layer4_0_conv2 = 0,  /* 2359296 floats */
     T_layer4_0_downsample_0 = 0,  /* 12544 floats */
-    TB_layer4_0_downsample_0 = 0,  /* 12544 floats */
+    TB_layer4_0_downsample_0 = 0,  /* 231424 floats */
     TB_layer4_1_conv1 = 0,  /* 2359296 floats */
     TB_layer4_1_conv2 = 0,  /* 2359296 floats */
 };
@@ -300,11 +300,11 @@ enum {
 /* Its kernel scratch, per slice as above. */
 enum {
     IT_conv1 = 0,  /* 1843968 floats */
-    IT_layer2_0_conv1 = 0,  /* 451584 floats */
+    IT_layer2_0_conv1 = 0,  /* 200704 floats */
     IT_layer2_0_downsample_0 = 0,  /* 50176 floats */
-    IT_layer3_0_conv1 = 0,  /* 225792 floats */
+    IT_layer3_0_conv1 = 0,  /* 100352 floats */
     IT_layer3_0_downsample_0 = 0,  /* 25088 floats */
-    IT_layer4_0_conv1 = 0,  /* 112896 floats */
+    IT_layer4_0_conv1 = 0,  /* 50176 floats */
     IT_layer4_0_downsample_0 = 0,  /* 12544 floats */
 };
 
@@ -1193,7 +1193,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer4_0_downsample_0);
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL,
+    rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL,
         T(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2),
         P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq_samples(A(D_layer4_0_add1), n, 25088,
@@ -1230,9 +1230,9 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer4_0_conv1);
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, T(TB_layer4_0_conv1),
-        A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
-        RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL,
+        T(TB_layer4_0_conv1), A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight),
+        n, &g_layer4_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 50176,
         50176);
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq_samples(A(D_layer3_1_relu2), n,
@@ -1298,7 +1298,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL,
+    rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL,
         T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 50176,
@@ -1335,9 +1335,9 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
-        A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
-        RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL,
+        T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight),
+        n, &g_layer3_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 100352,
         100352);
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_1_relu2), n,
@@ -1403,7 +1403,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL,
+    rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL,
         T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 100352,
@@ -1440,9 +1440,9 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
-        A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
-        RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL,
+        T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight),
+        n, &g_layer2_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 200704,
         200704);
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_1_relu2), n,

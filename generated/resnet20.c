@@ -255,20 +255,20 @@ enum {
     TB_layer1_1_conv2 = 0,  /* 2304 floats */
     TB_layer1_2_conv1 = 0,  /* 2304 floats */
     TB_layer1_2_conv2 = 0,  /* 2304 floats */
-    T_layer2_0_conv1 = 0,  /* 28224 floats */
-    TB_layer2_0_conv1 = 0,  /* 28224 floats */
+    T_layer2_0_conv1 = 0,  /* 12544 floats */
+    TB_layer2_0_conv1 = 0,  /* 79872 floats */
     TB_layer2_0_conv2 = 0,  /* 9216 floats */
     T_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    TB_layer2_0_downsample_0 = 0,  /* 3136 floats */
+    TB_layer2_0_downsample_0 = 0,  /* 19328 floats */
     TB_layer2_1_conv1 = 0,  /* 9216 floats */
     TB_layer2_1_conv2 = 0,  /* 9216 floats */
     TB_layer2_2_conv1 = 0,  /* 9216 floats */
     TB_layer2_2_conv2 = 0,  /* 9216 floats */
-    T_layer3_0_conv1 = 0,  /* 14112 floats */
-    TB_layer3_0_conv1 = 0,  /* 14112 floats */
+    T_layer3_0_conv1 = 0,  /* 6272 floats */
+    TB_layer3_0_conv1 = 0,  /* 68608 floats */
     TB_layer3_0_conv2 = 0,  /* 36864 floats */
     T_layer3_0_downsample_0 = 0,  /* 1568 floats */
-    TB_layer3_0_downsample_0 = 0,  /* 1568 floats */
+    TB_layer3_0_downsample_0 = 0,  /* 14592 floats */
     TB_layer3_1_conv1 = 0,  /* 36864 floats */
     TB_layer3_1_conv2 = 0,  /* 36864 floats */
     TB_layer3_2_conv1 = 0,  /* 36864 floats */
@@ -305,9 +305,9 @@ enum {
 
 /* Its kernel scratch, per slice as above. */
 enum {
-    IT_layer2_0_conv1 = 0,  /* 28224 floats */
+    IT_layer2_0_conv1 = 0,  /* 12544 floats */
     IT_layer2_0_downsample_0 = 0,  /* 3136 floats */
-    IT_layer3_0_conv1 = 0,  /* 14112 floats */
+    IT_layer3_0_conv1 = 0,  /* 6272 floats */
     IT_layer3_0_downsample_0 = 0,  /* 1568 floats */
 };
 
@@ -1265,7 +1265,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer3_0_downsample_0);
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), NULL,
+    rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), NULL,
         T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_2_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
@@ -1302,9 +1302,9 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer3_0_conv1);
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, T(TB_layer3_0_conv1),
-        A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
-        RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL,
+        T(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight),
+        n, &g_layer3_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
         6272);
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_2_relu2), n,
@@ -1414,7 +1414,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:85) */
     RT_PROF(C_layer2_0_downsample_0);
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), NULL,
+    rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), NULL,
         T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
@@ -1451,9 +1451,9 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
     RT_PROF(C_layer2_0_conv1);
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, T(TB_layer2_0_conv1),
-        A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
-        RT_ADD);
+    rt_conv2d_direct_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL,
+        T(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight),
+        n, &g_layer2_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
         12544);
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_2_relu2), n,

@@ -13,13 +13,13 @@
 #define RESNET20_NUM_TRAINABLE ((size_t)272186)  /* floats in grads and optimizer state */
 #define RESNET20_ARENA_PER_SAMPLE ((size_t)225940)  /* arena floats per sample */
 #define RESNET20_ARENA_FIXED ((size_t)1568)  /* arena floats for any batch size */
-#define RESNET20_ARENA_SCRATCH ((size_t)36864)  /* arena floats per slice of kernel scratch */
+#define RESNET20_ARENA_SCRATCH ((size_t)79872)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET20_ARENA_BYTES(n) (sizeof(float) * (RESNET20_ARENA_PER_SAMPLE * (size_t)(n) + \
     RESNET20_ARENA_FIXED + RESNET20_ARENA_SCRATCH * rt_scratch_slices(n)))
 #define RESNET20_INFER_ARENA_PER_SAMPLE ((size_t)37632)  /* inference arena floats per sample */
 #define RESNET20_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
-#define RESNET20_INFER_ARENA_SCRATCH ((size_t)28224) \
+#define RESNET20_INFER_ARENA_SCRATCH ((size_t)12544) \
     /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET20_INFER_ARENA_BYTES(n) (sizeof(float) * (RESNET20_INFER_ARENA_PER_SAMPLE * \

@@ -14,7 +14,7 @@
 #define RESNET20_NONORM_NUM_TRAINABLE ((size_t)271402)  /* floats in grads and optimizer state */
 #define RESNET20_NONORM_ARENA_PER_SAMPLE ((size_t)150676)  /* arena floats per sample */
 #define RESNET20_NONORM_ARENA_FIXED ((size_t)0)  /* arena floats for any batch size */
-#define RESNET20_NONORM_ARENA_SCRATCH ((size_t)36864) \
+#define RESNET20_NONORM_ARENA_SCRATCH ((size_t)79872) \
     /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET20_NONORM_ARENA_BYTES(n) (sizeof(float) * (RESNET20_NONORM_ARENA_PER_SAMPLE * \
@@ -24,7 +24,7 @@
     /* inference arena floats per sample */
 #define RESNET20_NONORM_INFER_ARENA_FIXED ((size_t)0) \
     /* inference arena floats for any batch size */
-#define RESNET20_NONORM_INFER_ARENA_SCRATCH ((size_t)28224) \
+#define RESNET20_NONORM_INFER_ARENA_SCRATCH ((size_t)12544) \
     /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET20_NONORM_INFER_ARENA_BYTES(n) (sizeof(float) * \

@@ -608,11 +608,11 @@ enum {
     TB_layer1_2_conv2 = 0,  /* 36864 floats */
     TB_layer1_2_conv3 = 0,  /* 16384 floats */
     TB_layer2_0_conv1 = 0,  /* 32768 floats */
-    T_layer2_0_conv2 = 0,  /* 903168 floats */
-    TB_layer2_0_conv2 = 0,  /* 903168 floats */
+    T_layer2_0_conv2 = 0,  /* 401408 floats */
+    TB_layer2_0_conv2 = 0,  /* 950272 floats */
     TB_layer2_0_conv3 = 0,  /* 65536 floats */
     T_layer2_0_downsample_0 = 0,  /* 200704 floats */
-    TB_layer2_0_downsample_0 = 0,  /* 200704 floats */
+    TB_layer2_0_downsample_0 = 0,  /* 532480 floats */
     TB_layer2_1_conv1 = 0,  /* 65536 floats */
     TB_layer2_1_conv2 = 0,  /* 147456 floats */
     TB_layer2_1_conv3 = 0,  /* 65536 floats */
@@ -623,11 +623,11 @@ enum {
     TB_layer2_3_conv2 = 0,  /* 147456 floats */
     TB_layer2_3_conv3 = 0,  /* 65536 floats */
     TB_layer3_0_conv1 = 0,  /* 131072 floats */
-    T_layer3_0_conv2 = 0,  /* 451584 floats */
-    TB_layer3_0_conv2 = 0,  /* 451584 floats */
+    T_layer3_0_conv2 = 0,  /* 200704 floats */
+    TB_layer3_0_conv2 = 0,  /* 1794048 floats */
     TB_layer3_0_conv3 = 0,  /* 262144 floats */
     T_layer3_0_downsample_0 = 0,  /* 100352 floats */
-    TB_layer3_0_downsample_0 = 0,  /* 100352 floats */
+    TB_layer3_0_downsample_0 = 0,  /* 1126400 floats */
     TB_layer3_1_conv1 = 0,  /* 262144 floats */
     TB_layer3_1_conv2 = 0,  /* 589824 floats */
     TB_layer3_1_conv3 = 0,  /* 262144 floats */
@@ -644,11 +644,11 @@ enum {
     TB_layer3_5_conv2 = 0,  /* 589824 floats */
     TB_layer3_5_conv3 = 0,  /* 262144 floats */
     TB_layer4_0_conv1 = 0,  /* 524288 floats */
-    T_layer4_0_conv2 = 0,  /* 225792 floats */
-    TB_layer4_0_conv2 = 0,  /* 225792 floats */
+    T_layer4_0_conv2 = 0,  /* 100352 floats */
+    TB_layer4_0_conv2 = 0,  /* 3162112 floats */
     TB_layer4_0_conv3 = 0,  /* 1048576 floats */
     T_layer4_0_downsample_0 = 0,  /* 50176 floats */
-    TB_layer4_0_downsample_0 = 0,  /* 50176 floats */
+    TB_layer4_0_downsample_0 = 0,  /* 2498560 floats */
     TB_layer4_1_conv1 = 0,  /* 1048576 floats */
     TB_layer4_1_conv2 = 0,  /* 2359296 floats */
     TB_layer4_1_conv3 = 0,  /* 1048576 floats */
@@ -722,11 +722,11 @@ enum {
 /* Its kernel scratch, per slice as above. */
 enum {
     IT_conv1 = 0,  /* 1843968 floats */
-    IT_layer2_0_conv2 = 0,  /* 903168 floats */
+    IT_layer2_0_conv2 = 0,  /* 401408 floats */
     IT_layer2_0_downsample_0 = 0,  /* 200704 floats */
-    IT_layer3_0_conv2 = 0,  /* 451584 floats */
+    IT_layer3_0_conv2 = 0,  /* 200704 floats */
     IT_layer3_0_downsample_0 = 0,  /* 100352 floats */
-    IT_layer4_0_conv2 = 0,  /* 225792 floats */
+    IT_layer4_0_conv2 = 0,  /* 100352 floats */
     IT_layer4_0_downsample_0 = 0,  /* 50176 floats */
 };
 
@@ -2881,7 +2881,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer4_0_downsample_0);
-    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL,
+    rt_conv2d_direct_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL,
         T(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3),
         P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq_samples(A(D_layer4_0_add1), n, 100352,
@@ -2922,9 +2922,9 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1),
         S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
         &g_layer4_0_bn1);
-    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, T(TB_layer4_0_conv2),
-        A(D_layer4_0_conv2), A(RX_layer4_0_relu1), P(P_layer4_0_conv2_weight), n,
-        &g_layer4_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL,
+        T(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(RX_layer4_0_relu1),
+        P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq_samples(A(D_layer4_0_relu1), n, 100352,
         100352);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
@@ -3288,7 +3288,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer3_0_downsample_0);
-    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL,
+    rt_conv2d_direct_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL,
         T(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 200704,
@@ -3329,9 +3329,9 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1),
         S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
         &g_layer3_0_bn1);
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, T(TB_layer3_0_conv2),
-        A(D_layer3_0_conv2), A(RX_layer3_0_relu1), P(P_layer3_0_conv2_weight), n,
-        &g_layer3_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL,
+        T(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(RX_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 200704,
         200704);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
@@ -3565,7 +3565,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:101) */
     RT_PROF(C_layer2_0_downsample_0);
-    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL,
+    rt_conv2d_direct_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL,
         T(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 401408,
@@ -3606,9 +3606,9 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_relu_recompute(A(RX_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1),
         S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
         &g_layer2_0_bn1);
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, T(TB_layer2_0_conv2),
-        A(D_layer2_0_conv2), A(RX_layer2_0_relu1), P(P_layer2_0_conv2_weight), n,
-        &g_layer2_0_conv2, RT_SET);
+    rt_conv2d_direct_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL,
+        T(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(RX_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 401408,
         401408);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]

@@ -13,13 +13,13 @@
 #define RESNET56_NUM_TRAINABLE ((size_t)855482)  /* floats in grads and optimizer state */
 #define RESNET56_ARENA_PER_SAMPLE ((size_t)621076)  /* arena floats per sample */
 #define RESNET56_ARENA_FIXED ((size_t)4256)  /* arena floats for any batch size */
-#define RESNET56_ARENA_SCRATCH ((size_t)36864)  /* arena floats per slice of kernel scratch */
+#define RESNET56_ARENA_SCRATCH ((size_t)79872)  /* arena floats per slice of kernel scratch */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET56_ARENA_BYTES(n) (sizeof(float) * (RESNET56_ARENA_PER_SAMPLE * (size_t)(n) + \
     RESNET56_ARENA_FIXED + RESNET56_ARENA_SCRATCH * rt_scratch_slices(n)))
 #define RESNET56_INFER_ARENA_PER_SAMPLE ((size_t)37632)  /* inference arena floats per sample */
 #define RESNET56_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
-#define RESNET56_INFER_ARENA_SCRATCH ((size_t)28224) \
+#define RESNET56_INFER_ARENA_SCRATCH ((size_t)12544) \
     /* inference arena floats per slice of kernel scratch */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET56_INFER_ARENA_BYTES(n) (sizeof(float) * (RESNET56_INFER_ARENA_PER_SAMPLE * \

@@ -220,10 +220,12 @@ static int infer_mul(IrGraph *g, IrNode *n, char *err, size_t cap) {
 static int64_t conv_col(const IrGraph *g, const IrNode *n, int backward) {
     const ConvArgs *a = &n->a.conv;
     Shape s = in_shape(g, n);
-    if (rt_conv_direct_backward(a->k, a->stride, a->pad, a->groups, s.d[1], s.d[2]))
-        return backward ? (int64_t)rt_conv_direct_col_floats(s.d[0], a->out, a->k) : 0;
-    return (int64_t)rt_conv_col_floats(s.d[0], a->k, a->stride, a->pad, n->shape.d[1],
-                                       n->shape.d[2]);
+    int oh = n->shape.d[1], ow = n->shape.d[2];
+    if (rt_conv_is_direct(a->k, a->stride, a->pad, a->groups, s.d[1], s.d[2]))
+        return (int64_t)(backward
+                             ? rt_conv_direct_col_floats(s.d[0], a->out, a->k, a->stride, oh, ow)
+                             : rt_conv_direct_fwd_col_floats(s.d[0], a->k, a->stride, oh, ow));
+    return (int64_t)rt_conv_col_floats(s.d[0], a->k, a->stride, a->pad, oh, ow);
 }
 
 static int64_t bn_stats(const IrGraph *g, const IrNode *n) {

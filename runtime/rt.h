@@ -77,8 +77,8 @@ void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
                         int n, const RtConv *g, RtStore st);
 
 /* Direct convolution (rt_dconv.c), for the geometries rt_conv_is_direct
-** accepts (rt_geom.h). col: NULL at stride 1; at stride 2 scratch as for
-** rt_conv2d_forward (rt_conv2d_col_floats per slice). */
+** accepts (rt_geom.h). col: NULL at stride 1; at stride 2 scratch,
+** rt_scratch_slices(n) slices of rt_conv_direct_fwd_col_floats. */
 /* inp is (n,c,h,w), w is (oc,c,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
 void rt_conv2d_direct_forward(float *out, float *col, const float *inp, const float *w,
                               const float *b, int n, const RtConv *g);

@@ -98,9 +98,9 @@ static void bn_affine(float *scale, float *shift, const float *gamma, const floa
 }
 
 /* Phases of a stride-2 input: 4 for a 3x3 kernel (even and odd rows and
-** columns), 1 for a 1x1 (even ones only). */
+** columns), 1 for a 1x1 (even ones only); 1 at stride 1. */
 static int phases_of(const RtConv *g) {
-    return g->stride == 2 && g->k == 3 ? 4 : 1;
+    return rt_dconv_phases(g->k, g->stride);
 }
 
 /*
@@ -179,18 +179,13 @@ static size_t y_stride(const RtConv *g) {
     return g->ys ? (size_t)g->ys : (size_t)g->oc * g->oh * g->ow;
 }
 
-/*
-** Samples in each chunk of the weight gradient: enough that a tile streams
-** at least 64 pixel vectors between two reductions of its accumulators,
-** more while the chunk's input and output planes fit in about a quarter of
-** a megabyte (half a typical L2), at most 32. A function of the geometry
-** alone, so the order of the sums does not depend on the batch split.
-*/
 static int wgrad_chunk(const RtConv *g) {
-    size_t hw = (size_t)g->h * g->w, per = (size_t)(g->c + g->oc) * hw * sizeof(float);
-    size_t by_cache = ((size_t)1 << 18) / per, by_vectors = (64 * 16 + hw - 1) / hw;
-    size_t s = by_cache > by_vectors ? by_cache : by_vectors;
-    return s > 32 ? 32 : (int)s;
+    return rt_dconv_wgrad_chunk(g->c * phases_of(g), g->oc, g->oh * g->ow, g->stride);
+}
+
+/* Floats of one scratch slice of the backward (rt_geom.h). */
+static size_t slice_floats(const RtConv *g) {
+    return rt_conv_direct_col_floats(g->c, g->oc, g->k, g->stride, g->oh, g->ow);
 }
 
 #if RT_DCONV_AVX512
@@ -333,12 +328,18 @@ static void conv_sample(const DConv *d, float *y, const float *x, const float *r
         conv_runs[nvec - v0 < TV ? nvec - v0 : TV](d, y, x, res, v0);
 }
 
-/* The weight gradient of a batch, and the lanes each tap reaches in each
-** pixel vector (masks[v*k*k + t]), computed once for all tiles. */
+/*
+** The weight gradient of one chunk of samples: the forward's taps (d: at
+** stride 2 over the phases of x, which the caller split), the chunk's
+** output gradient and input with their sample strides, where the sums go,
+** and the lanes each tap reaches in each pixel vector (masks[v*ntap + t]),
+** computed once for all tiles.
+*/
 typedef struct {
     const RtConv *g;
-    const float *dy, *x;        /* the batch's output gradient and input */
-    size_t ys, xs;              /* their sample strides */
+    const DConv *d;
+    const float *dy, *x;
+    size_t ys, xs;
     float *dw;
     const TapMask *masks;
 } WGrad;
@@ -347,38 +348,41 @@ typedef struct {
 INLINE float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 /*
-** dW[o0..o0+wb) x [i0..i0+wi) x taps of row ky, over samples [s0, s1).
+** dW[o0..o0+wb) x [i0..i0+wi) x taps of row ky, over samples [0, ns).
 ** Outputs and inputs past the end repeat the last one and are not stored.
 ** The wi*wt input vectors are loaded first, then each output's in turn, so
 ** wb*wi*wt accumulators and wi*wt + 1 vectors are live.
 */
-INLINE void wgrad_tile(const WGrad *j, int o0, int i0, int ky, int s0, int s1,
+INLINE void wgrad_tile(const WGrad *j, int o0, int i0, int ky, int ns,
                        const int wb, const int wi, const int wt) {
     const RtConv *g = j->g;
-    const int hw = g->h * g->w, nvec = (hw + LANES - 1) / LANES, kk = g->k * g->k;
+    const DConv *d = j->d;
+    const int hw = d->h * d->w, nvec = (hw + LANES - 1) / LANES, t0 = ky * g->k;
     __m512 acc[8][6][3];
     const float *yb[8], *xb[6];
+    ptrdiff_t toff[3];
     const __mmask16 last = tail_mask((nvec - 1) * LANES, hw);
+    UNROLL for (int t = 0; t < wt; t++)
+        toff[t] = d->xo[t0 + t] + (ptrdiff_t)d->dy[t0 + t] * d->w + d->dx[t0 + t];
     UNROLL for (int b = 0; b < wb; b++)
         yb[b] = j->dy + (size_t)(o0 + b < g->oc ? o0 + b : g->oc - 1) * hw;
     UNROLL for (int a = 0; a < wi; a++)
-        xb[a] = j->x + (size_t)(i0 + a < g->c ? i0 + a : g->c - 1) * hw +
-                (ky - g->pad) * g->w - g->pad;
+        xb[a] = j->x + (size_t)(i0 + a < g->c ? i0 + a : g->c - 1) * hw;
     UNROLL for (int b = 0; b < wb; b++)
         UNROLL for (int a = 0; a < wi; a++)
             UNROLL for (int t = 0; t < wt; t++) acc[b][a][t] = _mm512_setzero_ps();
-    for (int s = s0; s < s1; s++) {
+    for (int s = 0; s < ns; s++) {
         /* this sample's planes, walked a vector at a time */
         const float *yp[8], *xp[6];
-        const TapMask *m = j->masks + ky * g->k;
+        const TapMask *m = j->masks + t0;
         UNROLL for (int b = 0; b < wb; b++) yp[b] = yb[b] + s * j->ys;
         UNROLL for (int a = 0; a < wi; a++) xp[a] = xb[a] + s * j->xs;
-        for (int v = 0; v < nvec; v++, m += kk) {
+        for (int v = 0; v < nvec; v++, m += d->ntap) {
             __m512 xv[6][3];
             __mmask16 tail = v == nvec - 1 ? last : (__mmask16)0xffff;
             UNROLL for (int a = 0; a < wi; a++)
                 UNROLL for (int t = 0; t < wt; t++)
-                    xv[a][t] = _mm512_maskz_loadu_ps(m[t], xp[a] + v * LANES + t);
+                    xv[a][t] = _mm512_maskz_loadu_ps(m[t], xp[a] + v * LANES + toff[t]);
             UNROLL for (int b = 0; b < wb; b++) {
                 __m512 yv = _mm512_maskz_loadu_ps(tail, yp[b] + v * LANES);
                 UNROLL for (int a = 0; a < wi; a++)
@@ -391,33 +395,32 @@ INLINE void wgrad_tile(const WGrad *j, int o0, int i0, int ky, int s0, int s1,
         UNROLL for (int a = 0; a < wi; a++)
             UNROLL for (int t = 0; t < wt; t++)
                 if (o0 + b < g->oc && i0 + a < g->c)
-                    j->dw[((size_t)(o0 + b) * g->c + i0 + a) * kk + ky * g->k + t] +=
+                    j->dw[((size_t)(o0 + b) * g->c + i0 + a) * d->ntap + t0 + t] +=
                         hsum(acc[b][a][t]);
 }
 
-/* masks[v*k*k + t]: the lanes of pixel vector v that tap t reaches. */
-static void tap_masks(TapMask *masks, const RtConv *g) {
-    int hw = g->h * g->w, kk = g->k * g->k;
+/* masks[v*ntap + t]: the lanes of pixel vector v that tap t of d reaches. */
+static void tap_masks(TapMask *masks, const DConv *d) {
+    int hw = d->h * d->w;
     for (int v = 0; v * LANES < hw; v++) {
         __m512i ly, lx;
-        lane_coords(&ly, &lx, v * LANES, g->h, g->w);
-        for (int t = 0; t < kk; t++)
-            masks[(size_t)v * kk + t] =
-                tap_mask(ly, lx, t / g->k - g->pad, t % g->k - g->pad, g->h, g->w);
+        lane_coords(&ly, &lx, v * LANES, d->h, d->w);
+        for (int t = 0; t < d->ntap; t++)
+            masks[(size_t)v * d->ntap + t] = tap_mask(ly, lx, d->dy[t], d->dx[t], d->h, d->w);
     }
 }
 
 /* Tile shapes: WB*WI*WT accumulators, 24 at most. */
 #define WGRAD_TILE(name, wb, wi, wt) \
-    static void name(const WGrad *j, int o0, int i0, int ky, int s0, int s1) { \
-        wgrad_tile(j, o0, i0, ky, s0, s1, wb, wi, wt); \
+    static void name(const WGrad *j, int o0, int i0, int ky, int ns) { \
+        wgrad_tile(j, o0, i0, ky, ns, wb, wi, wt); \
     }
 WGRAD_TILE(wgrad_4x2x3, 4, 2, 3)
 WGRAD_TILE(wgrad_4x6x1, 4, 6, 1)
 WGRAD_TILE(wgrad_6x4x1, 6, 4, 1)
 #undef WGRAD_TILE
 
-typedef void (*WGradTileFn)(const WGrad *, int, int, int, int, int);
+typedef void (*WGradTileFn)(const WGrad *, int, int, int, int);
 typedef struct { WGradTileFn fn; int wb, wi; } WGradShape;
 
 /* 3x3: 4 outputs x 2 inputs x a kernel row; 1x1: 6 x 4 or 4 x 6, the one
@@ -474,36 +477,37 @@ static void conv_sample(const DConv *d, float *y, const float *x, const float *r
 
 typedef struct {
     const RtConv *g;
+    const DConv *d;
     const float *dy, *x;
     size_t ys, xs;
     float *dw;
     const TapMask *masks;   /* unused: the loops clip to valid spans */
 } WGrad;
 
-static void tap_masks(TapMask *masks, const RtConv *g) {
+static void tap_masks(TapMask *masks, const DConv *d) {
     (void)masks;
-    (void)g;
+    (void)d;
 }
 
-/* dW[o][i][ky][*] over samples [s0, s1). */
-static void wgrad_row(const WGrad *j, int o, int i, int ky, int s0, int s1) {
-    const RtConv *g = j->g;
-    int h = g->h, w = g->w, hw = h * w, dy = ky - g->pad;
-    for (int kx = 0; kx < g->k; kx++) {
-        int dx = kx - g->pad, lo, hi;
+/* dW[o][i][taps of row ky] over samples [0, ns). */
+static void wgrad_row(const WGrad *j, int o, int i, int ky, int ns) {
+    const DConv *d = j->d;
+    int h = d->h, w = d->w, hw = h * w;
+    for (int t = ky * j->g->k; t < (ky + 1) * j->g->k; t++) {
+        int dy = d->dy[t], dx = d->dx[t], lo, hi;
         float acc = 0.0f;
         span(&lo, &hi, dx, w);
-        for (int s = s0; s < s1; s++) {
+        for (int s = 0; s < ns; s++) {
             const float *yo = j->dy + s * j->ys + (size_t)o * hw;
-            const float *xi = j->x + s * j->xs + (size_t)i * hw;
+            const float *xi = j->x + s * j->xs + d->xo[t] + (size_t)i * hw;
             for (int r = dy < 0 ? -dy : 0; r < (dy > 0 ? h - dy : h); r++)
                 for (int c = lo; c < hi; c++) acc += yo[r * w + c] * xi[(r + dy) * w + c + dx];
         }
-        j->dw[((size_t)o * g->c + i) * g->k * g->k + ky * g->k + kx] += acc;
+        j->dw[((size_t)o * j->g->c + i) * d->ntap + t] += acc;
     }
 }
 
-typedef void (*WGradTileFn)(const WGrad *, int, int, int, int, int);
+typedef void (*WGradTileFn)(const WGrad *, int, int, int, int);
 typedef struct { WGradTileFn fn; int wb, wi; } WGradShape;
 
 static WGradShape wgrad_shape(const RtConv *g) {
@@ -532,7 +536,10 @@ typedef struct {
 static void conv_part(void *p, int t, int nt) {
     const ConvJob *j = p;
     size_t rs = (size_t)j->d.co * j->d.h * j->d.w;
-    float *col = j->split ? j->col + (size_t)t * rt_conv2d_col_floats(j->split) : NULL;
+    const RtConv *g = j->split;
+    float *col = g ? j->col + (size_t)t * rt_conv_direct_fwd_col_floats(g->c, g->k, g->stride,
+                                                                         g->oh, g->ow)
+                   : NULL;
     int lo, hi;
     rt_par_range(&lo, &hi, j->n, t, nt);
     for (int s = lo; s < hi; s++) {
@@ -584,8 +591,9 @@ void rt_conv2d_direct_forward_bn_eval(float *out, float *col, const float *inp, 
 typedef struct {
     WGrad w;
     WGradShape shape;
+    const float *inp, *dout;
     int n, chunk, parts;
-    float *col;                 /* one partial dW per part */
+    float *col;                 /* per part: its partial dW, then (stride 2) a chunk's phases */
 } WGradJob;
 
 static size_t dw_floats(const RtConv *g) { return (size_t)g->oc * g->c * g->k * g->k; }
@@ -604,26 +612,36 @@ static int wgrad_parts(int n, const RtConv *g) {
 
 /*
 ** Parts [lo, hi) of the batch for thread t: each part's samples, a chunk
-** at a time, every tile of each chunk, summed into the part's own slice
-** of col, which starts cleared.
+** at a time (split into phases first at stride 2), every tile of each
+** chunk, summed into the part's own slice of col, which starts cleared.
 */
 static void wgrad_part(void *p, int t, int nt) {
     const WGradJob *j = p;
     const RtConv *g = j->w.g;
     int nbo = (g->oc + j->shape.wb - 1) / j->shape.wb, nbi = (g->c + j->shape.wi - 1) / j->shape.wi;
     int tiles = nbo * nbi * g->k, lo, hi;
+    size_t split = (size_t)phases_of(g) * g->c * g->oh * g->ow;
     rt_par_range(&lo, &hi, j->parts, t, nt);
     for (int part = lo; part < hi; part++) {
         WGrad w = j->w;
+        float *phases = j->col + (size_t)part * slice_floats(g) + dw_floats(g);
         int first, end;
-        w.dw = j->col + (size_t)part * dw_floats(g);
+        w.dw = j->col + (size_t)part * slice_floats(g);
         memset(w.dw, 0, dw_floats(g) * sizeof *w.dw);
         rt_par_range(&first, &end, j->n, part, j->parts);
         for (int s0 = first; s0 < end; s0 += j->chunk) {
             int s1 = s0 + j->chunk < end ? s0 + j->chunk : end;
+            w.dy = j->dout + s0 * w.ys;
+            if (g->stride == 2) {
+                for (int s = s0; s < s1; s++)
+                    split_phases(phases + (s - s0) * split, j->inp + s * x_stride(g), g);
+                w.x = phases;
+            } else {
+                w.x = j->inp + s0 * w.xs;
+            }
             for (int q = 0; q < tiles; q++) {
                 int ky = q % g->k, bi = q / g->k % nbi, bo = q / g->k / nbi;
-                j->shape.fn(&w, bo * j->shape.wb, bi * j->shape.wi, ky, s0, s1);
+                j->shape.fn(&w, bo * j->shape.wb, bi * j->shape.wi, ky, s1 - s0);
             }
         }
     }
@@ -632,7 +650,7 @@ static void wgrad_part(void *p, int t, int nt) {
 typedef struct {
     float *dw;
     const float *col;
-    size_t len;
+    size_t len, stride;
     int parts;
 } WSumJob;
 
@@ -643,7 +661,7 @@ static void wsum_part(void *p, int t, int nt) {
     rt_par_range(&lo, &hi, (int)j->len, t, nt);
     for (int e = lo; e < hi; e++) {
         float acc = 0.0f;
-        for (int part = 0; part < j->parts; part++) acc += j->col[(size_t)part * j->len + e];
+        for (int part = 0; part < j->parts; part++) acc += j->col[(size_t)part * j->stride + e];
         j->dw[e] += acc;
     }
 }
@@ -660,9 +678,73 @@ static void bias_grad(float *db, const float *dout, int n, size_t ys, int oc, in
 }
 
 /*
-** dout is (n,oc,h,w); accumulates dw (oc,c,k,k) and db (oc, may be NULL),
-** stores into dinp (n,c,h,w; may be NULL) as st says. col is scratch for
-** rt_scratch_slices(n) partial weight gradients (rt_conv_direct_col_floats).
+** The input gradient of a stride-2 g, phase by phase: the gradient of
+** phase ph is a stride-1 convolution of dout (oc planes, oh x ow) with the
+** forward taps that read that phase, shifted back; a phase no tap reads
+** (1x1: all but the even rows and columns) gets zeros.
+*/
+typedef struct {
+    DConv ph[4];
+    const RtConv *g;
+    const float *dout;
+    float *dinp, *col;
+    int n;
+    RtStore st;
+} PhaseGradJob;
+
+static void phase_grad_of(PhaseGradJob *j, const RtConv *g, const float *w, RtStore st) {
+    DConv f = forward_of(g, w, NULL);
+    size_t plane = (size_t)g->c * g->oh * g->ow;
+    int kk = g->k * g->k;
+    for (int p = 0; p < 4; p++) {
+        DConv d = {.ci = g->oc, .co = g->c, .h = g->oh, .w = g->ow, .wt = w, .so = kk,
+                   .si = (ptrdiff_t)g->c * kk, .store = RT_SET};
+        for (int t = 0; t < f.ntap; t++)
+            if ((size_t)f.xo[t] == p * plane && p < phases_of(g)) {
+                d.dy[d.ntap] = -f.dy[t];
+                d.dx[d.ntap] = -f.dx[t];
+                d.wo[d.ntap++] = t;
+            }
+        j->ph[p] = d;
+    }
+    j->st = st;
+}
+
+/* dinp of one sample (c, h, w) from its phase gradients, stored as st says. */
+static void merge_phases(float *dinp, const float *phases, const RtConv *g, RtStore st) {
+    int np = phases_of(g), ohw = g->oh * g->ow;
+    for (int c = 0; c < g->c; c++)
+        for (int iy = 0; iy < g->h; iy++) {
+            float *row = dinp + ((size_t)c * g->h + iy) * g->w;
+            for (int ix = 0; ix < g->w; ix++) {
+                int p = (iy & 1) * 2 + (ix & 1);
+                float v = p < np ? phases[((size_t)p * g->c + c) * ohw + (iy >> 1) * g->ow +
+                                          (ix >> 1)]
+                                 : 0.0f;
+                row[ix] = st == RT_SET ? v : row[ix] + v;
+            }
+        }
+}
+
+static void phase_grad_part(void *p, int t, int nt) {
+    const PhaseGradJob *j = p;
+    const RtConv *g = j->g;
+    size_t plane = (size_t)g->c * g->oh * g->ow;
+    float *phases = j->col + (size_t)t * slice_floats(g);
+    int lo, hi;
+    rt_par_range(&lo, &hi, j->n, t, nt);
+    for (int s = lo; s < hi; s++) {
+        const float *dy = j->dout + s * y_stride(g);
+        for (int ph = 0; ph < 4 && ph < (g->k == 3 ? 4 : 1); ph++)
+            conv_sample(&j->ph[ph], phases + ph * plane, dy, NULL);
+        merge_phases(j->dinp + s * x_stride(g), phases, g, j->st);
+    }
+}
+
+/*
+** dout is (n,oc,oh,ow); accumulates dw (oc,c,k,k) and db (oc, may be NULL),
+** stores into dinp (n,c,h,w; may be NULL) as st says. col is scratch:
+** rt_scratch_slices(n) slices of rt_conv_direct_col_floats (rt_geom.h).
 ** The batch is split into fixed parts (wgrad_parts), each summed on its own,
 ** and the parts are added in order: dW depends on n only, not on the
 ** thread count, and threads share no reads of the batch.
@@ -671,15 +753,22 @@ void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, float *col, co
                                const float *inp, const float *w, int n, const RtConv *g,
                                RtStore st) {
     static _Thread_local TapMask masks[RT_DCONV_MAX_PIXELS / 16 * 9];
+    DConv fwd = forward_of(g, w, NULL);
     int parts = wgrad_parts(n, g), nt = rt_get_threads();
-    WGradJob wj = {{g, dout, inp, y_stride(g), x_stride(g), dw, masks}, wgrad_shape(g), n,
-                   wgrad_chunk(g), parts, col};
-    WSumJob sj = {dw, col, dw_floats(g), parts};
-    tap_masks(masks, g);
+    size_t split = (size_t)phases_of(g) * g->c * g->oh * g->ow;
+    WGradJob wj = {{g, &fwd, NULL, NULL, y_stride(g), g->stride == 2 ? split : x_stride(g), NULL,
+                    masks},
+                   wgrad_shape(g), inp, dout, n, wgrad_chunk(g), parts, col};
+    WSumJob sj = {dw, col, dw_floats(g), slice_floats(g), parts};
+    tap_masks(masks, &fwd);
     rt_par_run(wgrad_part, &wj, nt < parts ? nt : parts);
     rt_par_run(wsum_part, &sj, sj.len < 4096 ? 1 : nt);
-    if (db) bias_grad(db, dout, n, y_stride(g), g->oc, g->h * g->w);
-    if (dinp) {
+    if (db) bias_grad(db, dout, n, y_stride(g), g->oc, g->oh * g->ow);
+    if (dinp && g->stride == 2) {
+        PhaseGradJob pj = {.g = g, .dout = dout, .dinp = dinp, .col = col, .n = n};
+        phase_grad_of(&pj, g, w, st);
+        rt_par_run(phase_grad_part, &pj, sample_threads(n, g));
+    } else if (dinp) {
         ConvJob j = {input_grad_of(g, w, st), dout, NULL, dinp, y_stride(g), x_stride(g), n,
                      NULL, NULL};
         rt_par_run(conv_part, &j, sample_threads(n, NULL));

@@ -54,11 +54,13 @@ static void ref_forward(float *y, const float *x, const float *w, const float *b
 
 /* dy[s][o][oy][ox], or 0 outside the plane */
 static double dy_at(const float *dy, const RtConv *g, int s, int o, int oy, int ox) {
-    if (oy < 0 || oy >= g->h || ox < 0 || ox >= g->w) return 0.0;
-    return dy[(((size_t)s * g->oc + o) * g->h + oy) * g->w + ox];
+    if (oy < 0 || oy >= g->oh || ox < 0 || ox >= g->ow) return 0.0;
+    return dy[(((size_t)s * g->oc + o) * g->oh + oy) * g->ow + ox];
 }
 
+/* dx of any stride: the sum over the output pixels that read (iy, ix) */
 static void ref_input_grad(float *dx, const float *dy, const float *w, int n, const RtConv *g) {
+    int st = g->stride;
     for (int s = 0; s < n; s++)
         for (int ci = 0; ci < g->c; ci++)
             for (int iy = 0; iy < g->h; iy++)
@@ -66,9 +68,12 @@ static void ref_input_grad(float *dx, const float *dy, const float *w, int n, co
                     double acc = 0.0;
                     for (int o = 0; o < g->oc; o++)
                         for (int ky = 0; ky < g->k; ky++)
-                            for (int kx = 0; kx < g->k; kx++)
-                                acc += dy_at(dy, g, s, o, iy + g->pad - ky, ix + g->pad - kx) *
+                            for (int kx = 0; kx < g->k; kx++) {
+                                int ty = iy + g->pad - ky, tx = ix + g->pad - kx;
+                                if (ty % st || tx % st) continue;
+                                acc += dy_at(dy, g, s, o, ty / st, tx / st) *
                                        wt(w, g, o, ci, ky, kx);
+                            }
                     dx[(((size_t)s * g->c + ci) * g->h + iy) * g->w + ix] = (float)acc;
                 }
 }
@@ -80,18 +85,20 @@ static void ref_weight_grad(float *dw, const float *dy, const float *x, int n, c
                 for (int kx = 0; kx < g->k; kx++) {
                     double acc = 0.0;
                     for (int s = 0; s < n; s++)
-                        for (int oy = 0; oy < g->h; oy++)
-                            for (int ox = 0; ox < g->w; ox++)
+                        for (int oy = 0; oy < g->oh; oy++)
+                            for (int ox = 0; ox < g->ow; ox++)
                                 acc += dy_at(dy, g, s, o, oy, ox) *
-                                       at(x, g, s, ci, oy - g->pad + ky, ox - g->pad + kx);
+                                       at(x, g, s, ci, oy * g->stride - g->pad + ky,
+                                          ox * g->stride - g->pad + kx);
                     dw[(((size_t)o * g->c + ci) * g->k + ky) * g->k + kx] = (float)acc;
                 }
 }
 
 static double ref_bias_grad(const float *dy, int n, const RtConv *g, int o) {
+    int ohw = g->oh * g->ow;
     double acc = 0.0;
     for (int s = 0; s < n; s++)
-        for (int p = 0; p < g->h * g->w; p++) acc += dy[((size_t)s * g->oc + o) * g->h * g->w + p];
+        for (int p = 0; p < ohw; p++) acc += dy[((size_t)s * g->oc + o) * ohw + p];
     return acc;
 }
 
@@ -106,7 +113,8 @@ static void check_geom(RtConv g, int n) {
     float *x = tr_alloc(xl), *w = tr_alloc(wl), *b = tr_alloc(g.oc), *dy = tr_alloc(yl);
     float *y = tr_alloc(yl), *ry = tr_alloc(yl), *rdx = tr_alloc(xl), *rdw = tr_alloc(wl);
     float *dx = tr_primed(xl), *dw = tr_primed(wl), *db = tr_primed(g.oc);
-    float *col = tr_alloc(rt_conv_direct_col_floats(g.c, g.oc, g.k) * rt_scratch_slices(n));
+    float *col = tr_alloc(rt_conv_direct_col_floats(g.c, g.oc, g.k, 1, g.h, g.w) *
+                          rt_scratch_slices(n));
     tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(b, g.oc, -1, 1); tr_fill(dy, yl, -1, 1);
     rt_set_threads(1);
     rt_conv2d_direct_forward(y, NULL, x, w, b, n, &g);
@@ -172,7 +180,7 @@ static void test_dconv_predicate(void **state) {
     assert_true(rt_conv_is_direct(1, 1, 0, 1, 28, 28));
     assert_true(rt_conv_is_direct(3, 2, 1, 1, 28, 28));    /* stride 2: split into phases */
     assert_true(rt_conv_is_direct(1, 2, 0, 1, 28, 28));
-    assert_false(rt_conv_direct_backward(3, 2, 1, 1, 28, 28));
+    assert_true(rt_conv_direct_backward(3, 2, 1, 1, 28, 28));
     assert_true(rt_conv_direct_backward(3, 1, 1, 1, 28, 28));
     assert_false(rt_conv_is_direct(3, 3, 1, 1, 28, 28));   /* stride 3 */
     assert_false(rt_conv_is_direct(3, 2, 0, 1, 28, 28));   /* stride 2, valid */
@@ -289,22 +297,43 @@ static RtConv geom_s2(int c, int h, int w, int oc, int k) {
 
 static void check_s2(RtConv g, int n) {
     size_t xl = (size_t)n * g.c * g.h * g.w, yl = (size_t)n * g.oc * g.oh * g.ow;
-    size_t wl = (size_t)g.oc * g.c * g.k * g.k, cl = rt_conv2d_col_floats(&g) * rt_scratch_slices(n);
-    float *x = tr_alloc(xl), *w = tr_alloc(wl), *b = tr_alloc(g.oc), *col = tr_alloc(cl);
-    float *y = tr_alloc(yl), *ry = tr_alloc(yl), *y2 = tr_alloc(yl);
-    tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(b, g.oc, -1, 1);
+    size_t wl = (size_t)g.oc * g.c * g.k * g.k;
+    size_t cf = rt_conv_direct_fwd_col_floats(g.c, g.k, 2, g.oh, g.ow) * rt_scratch_slices(n);
+    size_t cb = rt_conv_direct_col_floats(g.c, g.oc, g.k, 2, g.oh, g.ow) * rt_scratch_slices(n);
+    float *x = tr_alloc(xl), *w = tr_alloc(wl), *b = tr_alloc(g.oc), *col = tr_alloc(cf);
+    float *y = tr_alloc(yl), *ry = tr_alloc(yl), *y2 = tr_alloc(yl), *colb = tr_alloc(cb);
+    float *dy = tr_alloc(yl), *dx = tr_primed(xl), *dw = tr_primed(wl), *db = tr_primed(g.oc);
+    float *rdx = tr_alloc(xl), *rdw = tr_alloc(wl), *dx1 = tr_alloc(xl), *dw1 = tr_alloc(wl);
+    float *dx2 = tr_alloc(xl), *dw2 = tr_alloc(wl);
+    tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(b, g.oc, -1, 1); tr_fill(dy, yl, -1, 1);
     assert_true(rt_conv_is_direct(g.k, 2, g.pad, 1, g.h, g.w));
     rt_set_threads(1);
     rt_conv2d_direct_forward(y, col, x, w, b, n, &g);
     ref_forward(ry, x, w, b, n, &g);
     assert_true(tr_maxrel(y, ry, yl) < TOL);
+    rt_conv2d_direct_backward(dx, dw, db, colb, dy, x, w, n, &g, RT_ADD);
+    tr_unprime(dx, xl); tr_unprime(dw, wl); tr_unprime(db, g.oc);
+    ref_input_grad(rdx, dy, w, n, &g);
+    ref_weight_grad(rdw, dy, x, n, &g);
+    assert_true(tr_maxrel(dx, rdx, xl) < TOL);
+    assert_true(tr_maxrel(dw, rdw, wl) < TOL);
+    for (int o = 0; o < g.oc; o++)
+        assert_true(fabs(db[o] - ref_bias_grad(dy, n, &g, o)) < TOL * (1 + fabs(db[o])));
+    TR_CHECK_SET(xl, rt_conv2d_direct_backward(dx_, dw2, NULL, colb, dy, x, w, n, &g, st_));
+    rt_conv2d_direct_backward(dx1, dw1, NULL, colb, dy, x, w, n, &g, RT_SET);
     for (int nt = 2; nt <= 3; nt++) {
+        memset(dw2, 0, wl * sizeof *dw2);
         rt_set_threads(nt);
         rt_conv2d_direct_forward(y2, col, x, w, b, n, &g);
+        rt_conv2d_direct_backward(dx2, dw2, NULL, colb, dy, x, w, n, &g, RT_SET);
         assert_true(tr_same(y2, y, yl));
+        assert_true(tr_same(dx2, dx1, xl));
+        assert_true(tr_same(dw2, dw1, wl));
     }
     rt_set_threads(1);
-    free(x); free(w); free(b); free(col); free(y); free(ry); free(y2);
+    free(x); free(w); free(b); free(col); free(y); free(ry); free(y2); free(colb);
+    free(dy); free(dx); free(dw); free(db); free(rdx); free(rdw); free(dx1); free(dw1);
+    free(dx2); free(dw2);
 }
 
 static void test_dconv_stride2(void **state) {
@@ -322,7 +351,8 @@ static void test_dconv_stride2_slices_and_bn(void **state) {
     RtConv g = geom_s2(12, 14, 14, 16, 3), gs = g;
     int n = 3;
     size_t xp = (size_t)g.c * 196, yp = (size_t)g.oc * 49, xs = xp + 2 * 196, ys = yp + 49;
-    size_t wl = (size_t)g.oc * g.c * 9, cl = rt_conv2d_col_floats(&g) * rt_scratch_slices(n);
+    size_t wl = (size_t)g.oc * g.c * 9;
+    size_t cl = rt_conv_direct_fwd_col_floats(g.c, 3, 2, g.oh, g.ow) * rt_scratch_slices(n);
     float *x = tr_alloc(n * xp), *w = tr_alloc(wl), *col = tr_alloc(cl), *y = tr_alloc(n * yp);
     float *gamma = tr_alloc(g.oc), *beta = tr_alloc(g.oc), *rm = tr_alloc(g.oc);
     float *rv = tr_alloc(g.oc), *want = tr_alloc(n * yp), *got = tr_alloc(n * yp);
@@ -337,6 +367,17 @@ static void test_dconv_stride2_slices_and_bn(void **state) {
     float *xw = tr_wide(x, n, xp, xs, 196, NAN), *yw = tr_wide(NULL, n, yp, ys, 0, 7.0f);
     rt_conv2d_direct_forward(yw, col, xw + 196, w, NULL, n, &gs);
     assert_true(tr_slice_is(yw, y, n, yp, ys, 0, 7.0f));
+    /* backward through the same slices: the bits of the dense call */
+    size_t cb = rt_conv_direct_col_floats(g.c, g.oc, 3, 2, g.oh, g.ow) * rt_scratch_slices(n);
+    float *colb = tr_alloc(cb), *dy = tr_alloc(n * yp), *dx = tr_alloc(n * xp);
+    float *dw = tr_alloc(wl), *dw2 = tr_alloc(wl);
+    tr_fill(dy, n * yp, -1, 1);
+    rt_conv2d_direct_backward(dx, dw, NULL, colb, dy, x, w, n, &g, RT_SET);
+    float *dyw = tr_wide(dy, n, yp, ys, 0, NAN), *dxw = tr_wide(NULL, n, xp, xs, 196, 7.0f);
+    rt_conv2d_direct_backward(dxw + 196, dw2, NULL, colb, dyw, xw + 196, w, n, &gs, RT_SET);
+    assert_true(tr_slice_is(dxw, dx, n, xp, xs, 196, 7.0f));
+    assert_true(tr_same(dw2, dw, wl));
+    free(colb); free(dy); free(dx); free(dw); free(dw2); free(dyw); free(dxw);
     rt_batchnorm_relu_forward_eval(want, y, NULL, gamma, beta, rm, rv, n, &gn, 1e-5f);
     rt_conv2d_direct_forward_bn_eval(got, col, x, w, NULL, NULL, gamma, beta, rm, rv, n, &g,
                                      1e-5f, 1);
