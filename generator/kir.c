@@ -169,6 +169,16 @@ int klist_next_use(const KList *l, int from, int b, unsigned mask) {
     return -1;
 }
 
+int klist_sole_reader(const KCounts *k, const KList *l, int i, int b) {
+    if (k->reads[b] != 1) return -1;
+    return klist_next_use(l, i + 1, b, KIR_READS);
+}
+
+int klist_written_between(const KList *l, int i, int j, int b) {
+    int w = klist_next_use(l, i + 1, b, KIR_WRITES);
+    return w >= 0 && w < j;
+}
+
 /* {====================================================================
 ** Slices and strides
 ** ===================================================================== */

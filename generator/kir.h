@@ -221,6 +221,10 @@ void kcounts_free(KCounts *k);
 
 /* The first call of l from index from on that uses b as mask says, or -1. */
 int klist_next_use(const KList *l, int from, int b, unsigned mask);
+/* The only call of l after i reading b, if b has no reader elsewhere, or -1. */
+int klist_sole_reader(const KCounts *k, const KList *l, int i, int b);
+/* Whether some call of l in (i, j) writes buffer b. */
+int klist_written_between(const KList *l, int i, int j, int b);
 
 /* {====================================================================
 ** Slices and strides

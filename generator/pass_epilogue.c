@@ -17,18 +17,6 @@
 #include "passes.h"
 #include "rt_geom.h"
 
-/* The only call of l after i reading b, if b has no reader elsewhere. */
-static int sole_reader(const KCounts *k, const KList *l, int i, int b) {
-    if (k->reads[b] != 1) return -1;
-    return klist_next_use(l, i + 1, b, KIR_READS);
-}
-
-/* Whether some call of l in (i, j) writes buffer b. */
-static int written_between(const KList *l, int i, int j, int b) {
-    int w = klist_next_use(l, i + 1, b, KIR_WRITES);
-    return w >= 0 && w < j;
-}
-
 /*
 ** The fused call: conv (out col inp w b n geom) then bn, either eval (out
 ** inp gamma beta rm rv n geom eps) or relu eval (out inp res gamma beta rm
@@ -68,12 +56,12 @@ int pass_epilogue(KProgram *p) {
         if (c->k != K_CONV2D_DIRECT_FORWARD || c->guard != 0 || !kbuf_dense(p, b) ||
             conv_outputs(p, c) > RT_DCONV_BN_MAX_CHANNELS)
             continue;
-        r = sole_reader(&k, l, i, b);
+        r = klist_sole_reader(&k, l, i, b);
         if (r < 0 || k.any[b] != 2) continue;
         bn = &l->v[r];
         if ((bn->k != K_BATCHNORM_FORWARD_EVAL && bn->k != K_BATCHNORM_RELU_FORWARD_EVAL) ||
             bn->args[1].ref != b || !kbuf_dense(p, bn->args[0].ref) ||
-            written_between(l, i, r, c->args[2].ref) || bn->nalso == KIR_MAX_ALSO)
+            klist_written_between(l, i, r, c->args[2].ref) || bn->nalso == KIR_MAX_ALSO)
             continue;
         KCall f = fused_call(c, bn);
         kcounts_call(&k, c, -1);

@@ -17,11 +17,6 @@
 
 #include <string.h>
 
-/* The only call of l after i reading b, if b has no reader elsewhere. */
-static int sole_reader(const KCounts *k, const KList *l, int i, int b) {
-    if (k->reads[b] != 1) return -1;
-    return klist_next_use(l, i + 1, b, KIR_READS);
-}
 
 /* Takes calls [i, i + n) of l out of the counts (sign -1) or back (+1). */
 static void tally(KCounts *k, const KList *l, int i, int n, int sign) {
@@ -108,7 +103,7 @@ static int fuse_forward(KProgram *p, KCounts *k) {
         if (c->k != K_BATCHNORM_FORWARD_TRAIN || l->v[i + 1].k != K_BATCHNORM_FORWARD_EVAL)
             continue;
         b = c->args[0].ref;
-        r = sole_reader(k, l, i + 1, b);
+        r = klist_sole_reader(k, l, i + 1, b);
         if (r < 0 || k->any[b] != 3) continue;
         if (l->v[r].k == K_RELU_FORWARD && l->v[r].guard == 0) {
             fuse_bn_relu(k, l, i, r);
@@ -120,7 +115,7 @@ static int fuse_forward(KProgram *p, KCounts *k) {
             (r + 1 < l->n && (l->v[r + 1].guard & G_KEEP) && l->v[r + 1].node == l->v[r].node))
             continue;
         a = l->v[r].args[0].ref;
-        q = sole_reader(k, l, r, a);
+        q = klist_sole_reader(k, l, r, a);
         if (q < 0 || k->any[a] != 3 || l->v[q].k != K_RELU_FORWARD ||
             l->v[q].guard != 0)
             continue;
@@ -131,11 +126,6 @@ static int fuse_forward(KProgram *p, KCounts *k) {
     return fused;
 }
 
-/* Whether some call of l in (i, j) writes buffer b. */
-static int written_between(const KList *l, int i, int j, int b) {
-    int k = klist_next_use(l, i + 1, b, KIR_WRITES);
-    return k >= 0 && k < j;
-}
 
 /* Backward: a relu's backward folded into the batchnorm's before it. */
 static int fuse_backward(KProgram *p, KCounts *k) {
@@ -151,10 +141,11 @@ static int fuse_backward(KProgram *p, KCounts *k) {
         /* the next reader a batchnorm's backward (cheap), then the only one */
         j = klist_next_use(l, i + 1, d, KIR_READS);
         if (j < 0 || l->v[j].k != K_BATCHNORM_BACKWARD) continue;
-        j = sole_reader(k, l, i, d);
+        j = klist_sole_reader(k, l, i, d);
         if (j < 0 || k->any[d] != 2 || l->v[j].k != K_BATCHNORM_BACKWARD ||
             l->v[j].args[3].ref != d || l->v[j].guard != relu->guard ||
-            written_between(l, i, j, relu->args[1].ref) || written_between(l, i, j, relu->args[2].ref))
+            klist_written_between(l, i, j, relu->args[1].ref) ||
+            klist_written_between(l, i, j, relu->args[2].ref))
             continue;
         /* bn: dinp dgamma dbeta dout inp mean rstd gamma n geom */
         f = l->v[j];

@@ -42,6 +42,7 @@
 */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "rt.h"
@@ -188,13 +189,36 @@ static size_t slice_floats(const RtConv *g) {
     return rt_conv_direct_col_floats(g->c, g->oc, g->k, g->stride, g->oh, g->ow);
 }
 
+/* Lanes of a pixel vector, one bit each (an AVX-512 mask register). */
+typedef uint16_t TapMask;
+
+/*
+** The weight gradient of one chunk of samples: the forward's taps (d: at
+** stride 2 over the phases of x, which the caller split), the chunk's
+** output gradient and input with their sample strides, where the sums go,
+** and the lanes each tap reaches in each pixel vector (masks[v*ntap + t]),
+** computed once for all tiles (the portable loops clip to the valid spans
+** instead and ignore them).
+*/
+typedef struct {
+    const RtConv *g;
+    const DConv *d;
+    const float *dy, *x;
+    size_t ys, xs;
+    float *dw;
+    const TapMask *masks;
+} WGrad;
+
+/* A weight-gradient tile: wb outputs x wi inputs x one kernel row. */
+typedef void (*WGradTileFn)(const WGrad *, int, int, int, int);
+typedef struct { WGradTileFn fn; int wb, wi; } WGradShape;
+
 #if RT_DCONV_AVX512
 /* {====================================================================
 ** AVX-512 kernels
 ** ===================================================================== */
 
 enum { LANES = 16, TB = 4, TV = 6 };
-typedef __mmask16 TapMask;
 
 #define INLINE static inline __attribute__((always_inline))
 /* Loops over a tile's registers are unrolled completely, so that each
@@ -328,21 +352,6 @@ static void conv_sample(const DConv *d, float *y, const float *x, const float *r
         conv_runs[nvec - v0 < TV ? nvec - v0 : TV](d, y, x, res, v0);
 }
 
-/*
-** The weight gradient of one chunk of samples: the forward's taps (d: at
-** stride 2 over the phases of x, which the caller split), the chunk's
-** output gradient and input with their sample strides, where the sums go,
-** and the lanes each tap reaches in each pixel vector (masks[v*ntap + t]),
-** computed once for all tiles.
-*/
-typedef struct {
-    const RtConv *g;
-    const DConv *d;
-    const float *dy, *x;
-    size_t ys, xs;
-    float *dw;
-    const TapMask *masks;
-} WGrad;
 
 /* Horizontal sum of a vector, lanes added in a fixed order. */
 INLINE float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
@@ -420,8 +429,6 @@ WGRAD_TILE(wgrad_4x6x1, 4, 6, 1)
 WGRAD_TILE(wgrad_6x4x1, 6, 4, 1)
 #undef WGRAD_TILE
 
-typedef void (*WGradTileFn)(const WGrad *, int, int, int, int);
-typedef struct { WGradTileFn fn; int wb, wi; } WGradShape;
 
 /* 3x3: 4 outputs x 2 inputs x a kernel row; 1x1: 6 x 4 or 4 x 6, the one
 ** without outputs past oc where it can (measured best of the shapes tried:
@@ -438,8 +445,6 @@ static WGradShape wgrad_shape(const RtConv *g) {
 /* {====================================================================
 ** Portable kernels: plain loops over the valid span of every row
 ** ===================================================================== */
-
-typedef unsigned short TapMask;
 
 /* Columns [lo, hi) of a row whose tap column x + dx lies inside w. */
 static void span(int *lo, int *hi, int dx, int w) {
@@ -475,14 +480,6 @@ static void conv_sample(const DConv *d, float *y, const float *x, const float *r
     }
 }
 
-typedef struct {
-    const RtConv *g;
-    const DConv *d;
-    const float *dy, *x;
-    size_t ys, xs;
-    float *dw;
-    const TapMask *masks;   /* unused: the loops clip to valid spans */
-} WGrad;
 
 static void tap_masks(TapMask *masks, const DConv *d) {
     (void)masks;
@@ -507,8 +504,6 @@ static void wgrad_row(const WGrad *j, int o, int i, int ky, int ns) {
     }
 }
 
-typedef void (*WGradTileFn)(const WGrad *, int, int, int, int);
-typedef struct { WGradTileFn fn; int wb, wi; } WGradShape;
 
 static WGradShape wgrad_shape(const RtConv *g) {
     (void)g;

@@ -10,7 +10,40 @@
 #include <string.h>
 
 #include "rt.h"
+#include "rt_par.h"
 #include "rt_store.h"
+
+/*
+** Pooling runs plane by plane, each plane's output written by one thread,
+** so the planes are split into contiguous runs over the threads (results
+** do not depend on how many) once a call has enough cells to pay for it.
+*/
+#define POOL_PAR_MIN 32768
+
+typedef struct {
+    float *out;                 /* y (forward) or dx (backward) */
+    const float *inp, *dout;
+    const RtPool *p;
+    RtStore st;
+    void (*planes)(const void *job, size_t lo, size_t hi);
+    size_t nplanes;
+} PoolJob;
+
+static void pool_part(void *arg, int t, int nt) {
+    const PoolJob *j = arg;
+    int lo, hi;
+    rt_par_range(&lo, &hi, (int)j->nplanes, t, nt);
+    j->planes(j, (size_t)lo, (size_t)hi);
+}
+
+static void pool_run(PoolJob *j, int n) {
+    size_t cells = (size_t)n * j->p->c * j->p->h * j->p->w;
+    int nt = rt_get_threads();
+    j->nplanes = (size_t)n * j->p->c;
+    if (cells < POOL_PAR_MIN || j->nplanes < 2) nt = 1;
+    if ((size_t)nt > j->nplanes) nt = (int)j->nplanes;
+    rt_par_run(pool_part, j, nt);
+}
 
 /*
 ** Plane pl = i*c + ch (sample i, channel ch) of the input and of the
@@ -52,12 +85,12 @@ static int window_argmax(const float *plane, const RtPool *p, int oy, int ox) {
     return best;
 }
 
-/* inp is (n,c,h,w); out is (n,c,oh,ow) */
-void rt_maxpool_forward(float *out, const float *inp, int n, const RtPool *p) {
-    size_t planes = (size_t)n * p->c;
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *x = inp + in_plane(p, pl);
-        float *y = out + out_plane(p, pl);
+static void maxpool_planes(const void *job, size_t lo, size_t hi) {
+    const PoolJob *j = job;
+    const RtPool *p = j->p;
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *x = j->inp + in_plane(p, pl);
+        float *y = j->out + out_plane(p, pl);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++) {
                 int a = window_argmax(x, p, oy, ox);
@@ -66,27 +99,40 @@ void rt_maxpool_forward(float *out, const float *inp, int n, const RtPool *p) {
     }
 }
 
+/* inp is (n,c,h,w); out is (n,c,oh,ow) */
+void rt_maxpool_forward(float *out, const float *inp, int n, const RtPool *p) {
+    PoolJob j = {.out = out, .inp = inp, .p = p, .planes = maxpool_planes};
+    pool_run(&j, n);
+}
+
 /* Windows may overlap and scatter into one cell: with RT_SET a plane is
 ** cleared just before its windows add into it, while it is in cache. */
 static void clear_plane(float *dx, size_t len, RtStore st) {
     if (st == RT_SET) memset(dx, 0, len * sizeof *dx);
 }
 
-/* dout is (n,c,oh,ow); routes each cell's gradient to its window's argmax */
-void rt_maxpool_backward(float *dinp, const float *dout, const float *inp,
-                         int n, const RtPool *p, RtStore st) {
-    size_t planes = (size_t)n * p->c;
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *x = inp + in_plane(p, pl);
-        const float *dy = dout + out_plane(p, pl);
-        float *dx = dinp + in_plane(p, pl);
-        clear_plane(dx, (size_t)p->h * p->w, st);
+static void maxpool_grad_planes(const void *job, size_t lo, size_t hi) {
+    const PoolJob *j = job;
+    const RtPool *p = j->p;
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *x = j->inp + in_plane(p, pl);
+        const float *dy = j->dout + out_plane(p, pl);
+        float *dx = j->out + in_plane(p, pl);
+        clear_plane(dx, (size_t)p->h * p->w, j->st);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++) {
                 int a = window_argmax(x, p, oy, ox);
                 if (a >= 0) dx[a] += dy[oy * p->ow + ox];
             }
     }
+}
+
+/* dout is (n,c,oh,ow); routes each cell's gradient to its window's argmax */
+void rt_maxpool_backward(float *dinp, const float *dout, const float *inp,
+                         int n, const RtPool *p, RtStore st) {
+    PoolJob j = {.out = dinp, .inp = inp, .dout = dout, .p = p, .st = st,
+                 .planes = maxpool_grad_planes};
+    pool_run(&j, n);
 }
 
 /* }==================================================================== */
@@ -121,32 +167,44 @@ static void window_spread(float *plane, const RtPool *p, int oy, int ox, float g
     }
 }
 
-/* inp is (n,c,h,w); out is (n,c,oh,ow) */
-void rt_avgpool_forward(float *out, const float *inp, int n, const RtPool *p) {
-    size_t planes = (size_t)n * p->c;
+static void avgpool_planes(const void *job, size_t lo, size_t hi) {
+    const PoolJob *j = job;
+    const RtPool *p = j->p;
     float inv = 1.0f / (float)(p->k * p->k);
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *x = inp + in_plane(p, pl);
-        float *y = out + out_plane(p, pl);
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *x = j->inp + in_plane(p, pl);
+        float *y = j->out + out_plane(p, pl);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++)
                 y[oy * p->ow + ox] = window_sum(x, p, oy, ox) * inv;
     }
 }
 
-/* dout is (n,c,oh,ow); stores into dinp (n,c,h,w) */
-void rt_avgpool_backward(float *dinp, const float *dout, int n, const RtPool *p,
-                         RtStore st) {
-    size_t planes = (size_t)n * p->c;
+/* inp is (n,c,h,w); out is (n,c,oh,ow) */
+void rt_avgpool_forward(float *out, const float *inp, int n, const RtPool *p) {
+    PoolJob j = {.out = out, .inp = inp, .p = p, .planes = avgpool_planes};
+    pool_run(&j, n);
+}
+
+static void avgpool_grad_planes(const void *job, size_t lo, size_t hi) {
+    const PoolJob *j = job;
+    const RtPool *p = j->p;
     float inv = 1.0f / (float)(p->k * p->k);
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *dy = dout + out_plane(p, pl);
-        float *dx = dinp + in_plane(p, pl);
-        clear_plane(dx, (size_t)p->h * p->w, st);
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *dy = j->dout + out_plane(p, pl);
+        float *dx = j->out + in_plane(p, pl);
+        clear_plane(dx, (size_t)p->h * p->w, j->st);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++)
                 window_spread(dx, p, oy, ox, dy[oy * p->ow + ox] * inv);
     }
+}
+
+/* dout is (n,c,oh,ow); stores into dinp (n,c,h,w) */
+void rt_avgpool_backward(float *dinp, const float *dout, int n, const RtPool *p,
+                         RtStore st) {
+    PoolJob j = {.out = dinp, .dout = dout, .p = p, .st = st, .planes = avgpool_grad_planes};
+    pool_run(&j, n);
 }
 
 /* }==================================================================== */

@@ -155,6 +155,30 @@ static void test_elementwise_thread_invariant(void **state) {
     free(ref); free(a); free(b);
 }
 
+/* Pooling splits its planes over the threads: the same bits at every count. */
+static void test_pooling_thread_invariant(void **state) {
+    RtPool p = {12, 28, 28, 3, 2, 1, 14, 14, 0, 0};
+    int n = 9;
+    size_t xl = (size_t)n * 12 * 784, yl = (size_t)n * 12 * 196;
+    float *x = tr_alloc(xl), *dy = tr_alloc(yl), *ref[4] = {NULL};
+    (void)state;
+    tr_seed(21);
+    tr_fill(x, xl, -1, 1); tr_fill(dy, yl, -1, 1);
+    for (int i = 0; i < NCOUNTS; i++) {
+        float *out = tr_alloc(2 * yl + 2 * xl);
+        rt_set_threads(thread_counts[i]);
+        rt_maxpool_forward(out, x, n, &p);
+        rt_avgpool_forward(out + yl, x, n, &p);
+        rt_maxpool_backward(out + 2 * yl, dy, x, n, &p, RT_SET);
+        rt_avgpool_backward(out + 2 * yl + xl, dy, n, &p, RT_SET);
+        ref[i] = out;
+        if (i > 0) assert_same(out, ref[0], 2 * yl + 2 * xl);
+    }
+    rt_set_threads(1);
+    for (int i = 0; i < NCOUNTS; i++) free(ref[i]);
+    free(x); free(dy);
+}
+
 /*
 ** The pool itself: regions of varying part counts back to back (workers
 ** without a part in one region take part in the next), and after a pause
@@ -201,6 +225,7 @@ int main(void) {
         cmocka_unit_test(test_conv_batch_smaller_than_threads),
         cmocka_unit_test(test_batchnorm_thread_invariant),
         cmocka_unit_test(test_elementwise_thread_invariant),
+        cmocka_unit_test(test_pooling_thread_invariant),
         cmocka_unit_test(test_pool_regions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
