@@ -62,6 +62,16 @@ typedef struct {
                              gradient) and the output; 0: dense, c*h*w and oc*oh*ow */
 } RtConv;
 
+/* Floats from one sample to the next in a convolution's input (and its
+** gradient) and in its output: the geometry's strides, or the dense sizes. */
+static inline size_t rt_conv_x_stride(const RtConv *g) {
+    return g->xs ? (size_t)g->xs : (size_t)g->c * g->h * g->w;
+}
+
+static inline size_t rt_conv_y_stride(const RtConv *g) {
+    return g->ys ? (size_t)g->ys : (size_t)g->oc * g->oh * g->ow;
+}
+
 /* Floats of im2col scratch per unfolded sample (0 when the convolution is
 ** a plain 1x1/stride-1/pad-0 matrix product). The caller passes col with
 ** room for rt_scratch_slices(n) times this (rt_geom.h). */

@@ -27,16 +27,6 @@ static int is_pointwise(const RtConv *g) {
     return rt_conv_is_pointwise(g->k, g->stride, g->pad);
 }
 
-/* Floats from one sample to the next in the input (and its gradient) and
-** in the output: the geometry's strides, or the dense sizes. */
-static size_t x_stride(const RtConv *g) {
-    return g->xs ? (size_t)g->xs : (size_t)g->c * g->h * g->w;
-}
-
-static size_t y_stride(const RtConv *g) {
-    return g->ys ? (size_t)g->ys : (size_t)g->oc * g->oh * g->ow;
-}
-
 size_t rt_conv2d_col_floats(const RtConv *g) {
     return rt_conv_col_floats(g->c, g->k, g->stride, g->pad, g->oh, g->ow);
 }
@@ -215,8 +205,8 @@ static void forward_part(void *p, int t, int nt) {
     float *col = col_slice(j->col, g, t);
     rt_par_range(&lo, &hi, j->n, t, nt);
     for (int s = lo; s < hi; s++) {
-        const float *x = j->inp + s * x_stride(g);
-        float *y = j->out + s * y_stride(g);
+        const float *x = j->inp + s * rt_conv_x_stride(g);
+        float *y = j->out + s * rt_conv_y_stride(g);
         const float *cm = columns(col, x, g);
         init_bias(y, j->b, g->oc, ohw);
         for (int gi = 0; gi < g->groups; gi++)
@@ -309,7 +299,7 @@ static int transposed_input_grad(ConvJob *j, int nt) {
 static void input_grad_part(void *p, int t, int nt) {
     const ConvJob *j = p;
     const RtConv *g = j->g;
-    size_t in_sz = x_stride(g), out_sz = y_stride(g);
+    size_t in_sz = rt_conv_x_stride(g), out_sz = rt_conv_y_stride(g);
     int lo, hi;
     rt_par_range(&lo, &hi, j->n, t, nt);
     if (j->wt) {
@@ -349,7 +339,7 @@ static void weight_grad_part(void *p, int t, int nt) {
     const RtConv *g = j->g;
     int ohw = g->oh * g->ow, cg = g->c / g->groups, ocg = g->oc / g->groups;
     int kk = cg * g->k * g->k, rows = g->c * g->k * g->k, nc = dw_chunks(g);
-    size_t in_sz = x_stride(g), out_sz = y_stride(g);
+    size_t in_sz = rt_conv_x_stride(g), out_sz = rt_conv_y_stride(g);
     float *col = col_slice(j->col, g, t);
     for (int ch = t; ch < nc; ch += nt) {
         int r0, r1;
@@ -390,7 +380,7 @@ void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
     rt_par_run(weight_grad_part, &j, ntw);
     if (db)
         for (int s = 0; s < n; s++)
-            bias_grad(db, dout + s * y_stride(g), g->oc, ohw);
+            bias_grad(db, dout + s * rt_conv_y_stride(g), g->oc, ohw);
     if (dinp) {
         int nti = sample_threads(n), ntt = transposed_input_grad(&j, nti);
         rt_par_run(input_grad_part, &j, ntt > 0 ? ntt : nti);

@@ -172,14 +172,6 @@ static void split_phases(float *dst, const float *x, const RtConv *g) {
     }
 }
 
-static size_t x_stride(const RtConv *g) {
-    return g->xs ? (size_t)g->xs : (size_t)g->c * g->h * g->w;
-}
-
-static size_t y_stride(const RtConv *g) {
-    return g->ys ? (size_t)g->ys : (size_t)g->oc * g->oh * g->ow;
-}
-
 static int wgrad_chunk(const RtConv *g) {
     return rt_dconv_wgrad_chunk(g->c * phases_of(g), g->oc, g->oh * g->ow, g->stride);
 }
@@ -566,7 +558,7 @@ static void forward_run(ConvJob *j, float *col, const RtConv *g) {
 /* inp is (n,c,h,w), w is (oc,c,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
 void rt_conv2d_direct_forward(float *out, float *col, const float *inp, const float *w,
                               const float *b, int n, const RtConv *g) {
-    ConvJob j = {forward_of(g, w, b), inp, NULL, out, x_stride(g), y_stride(g), n, NULL, NULL};
+    ConvJob j = {forward_of(g, w, b), inp, NULL, out, rt_conv_x_stride(g), rt_conv_y_stride(g), n, NULL, NULL};
     forward_run(&j, col, g);
 }
 
@@ -578,7 +570,7 @@ void rt_conv2d_direct_forward_bn_eval(float *out, float *col, const float *inp, 
     float scale[RT_DCONV_BN_MAX_CHANNELS], shift[RT_DCONV_BN_MAX_CHANNELS];
     BnEpilogue bn = {scale, shift, relu};
     bn_affine(scale, shift, gamma, beta, run_mean, run_var, eps, g->oc);
-    ConvJob j = {forward_of(g, w, b), inp, res, out, x_stride(g), y_stride(g), n, NULL, NULL};
+    ConvJob j = {forward_of(g, w, b), inp, res, out, rt_conv_x_stride(g), rt_conv_y_stride(g), n, NULL, NULL};
     j.d.bn = &bn;
     forward_run(&j, col, g);
 }
@@ -629,7 +621,7 @@ static void wgrad_part(void *p, int t, int nt) {
             w.dy = j->dout + s0 * w.ys;
             if (g->stride == 2) {
                 for (int s = s0; s < s1; s++)
-                    split_phases(phases + (s - s0) * split, j->inp + s * x_stride(g), g);
+                    split_phases(phases + (s - s0) * split, j->inp + s * rt_conv_x_stride(g), g);
                 w.x = phases;
             } else {
                 w.x = j->inp + s0 * w.xs;
@@ -691,11 +683,11 @@ static void phase_grad_of(PhaseGradJob *j, const RtConv *g, const float *w, RtSt
     DConv f = forward_of(g, w, NULL);
     size_t plane = (size_t)g->c * g->oh * g->ow;
     int kk = g->k * g->k;
-    for (int p = 0; p < 4; p++) {
+    for (int p = 0; p < phases_of(g); p++) {
         DConv d = {.ci = g->oc, .co = g->c, .h = g->oh, .w = g->ow, .wt = w, .so = kk,
                    .si = (ptrdiff_t)g->c * kk, .store = RT_SET};
         for (int t = 0; t < f.ntap; t++)
-            if ((size_t)f.xo[t] == p * plane && p < phases_of(g)) {
+            if ((size_t)f.xo[t] == p * plane) {
                 d.dy[d.ntap] = -f.dy[t];
                 d.dx[d.ntap] = -f.dx[t];
                 d.wo[d.ntap++] = t;
@@ -729,10 +721,10 @@ static void phase_grad_part(void *p, int t, int nt) {
     int lo, hi;
     rt_par_range(&lo, &hi, j->n, t, nt);
     for (int s = lo; s < hi; s++) {
-        const float *dy = j->dout + s * y_stride(g);
-        for (int ph = 0; ph < 4 && ph < (g->k == 3 ? 4 : 1); ph++)
+        const float *dy = j->dout + s * rt_conv_y_stride(g);
+        for (int ph = 0; ph < phases_of(g); ph++)
             conv_sample(&j->ph[ph], phases + ph * plane, dy, NULL);
-        merge_phases(j->dinp + s * x_stride(g), phases, g, j->st);
+        merge_phases(j->dinp + s * rt_conv_x_stride(g), phases, g, j->st);
     }
 }
 
@@ -751,20 +743,20 @@ void rt_conv2d_direct_backward(float *dinp, float *dw, float *db, float *col, co
     DConv fwd = forward_of(g, w, NULL);
     int parts = wgrad_parts(n, g), nt = rt_get_threads();
     size_t split = (size_t)phases_of(g) * g->c * g->oh * g->ow;
-    WGradJob wj = {{g, &fwd, NULL, NULL, y_stride(g), g->stride == 2 ? split : x_stride(g), NULL,
+    WGradJob wj = {{g, &fwd, NULL, NULL, rt_conv_y_stride(g), g->stride == 2 ? split : rt_conv_x_stride(g), NULL,
                     masks},
                    wgrad_shape(g), inp, dout, n, wgrad_chunk(g), parts, col};
     WSumJob sj = {dw, col, dw_floats(g), slice_floats(g), parts};
     tap_masks(masks, &fwd);
     rt_par_run(wgrad_part, &wj, nt < parts ? nt : parts);
     rt_par_run(wsum_part, &sj, sj.len < 4096 ? 1 : nt);
-    if (db) bias_grad(db, dout, n, y_stride(g), g->oc, g->oh * g->ow);
+    if (db) bias_grad(db, dout, n, rt_conv_y_stride(g), g->oc, g->oh * g->ow);
     if (dinp && g->stride == 2) {
         PhaseGradJob pj = {.g = g, .dout = dout, .dinp = dinp, .col = col, .n = n};
         phase_grad_of(&pj, g, w, st);
         rt_par_run(phase_grad_part, &pj, sample_threads(n, g));
     } else if (dinp) {
-        ConvJob j = {input_grad_of(g, w, st), dout, NULL, dinp, y_stride(g), x_stride(g), n,
+        ConvJob j = {input_grad_of(g, w, st), dout, NULL, dinp, rt_conv_y_stride(g), rt_conv_x_stride(g), n,
                      NULL, NULL};
         rt_par_run(conv_part, &j, sample_threads(n, NULL));
     }
