@@ -14,6 +14,11 @@
 #                        (bench/run.sh; installs the peers for the benchmark only)
 #   make proptest        property tests on random topologies (tests/proptest.sh):
 #                        COUNT=1000 seeds from SEED=1 (make test runs 30)
+#   make example         examples/classify.c, a static Fashion-MNIST classifier from a
+#                        deployment build of a trained ResNet-20 (CKPT=...)
+#   make portable        the runtime without OpenBLAS or -march=native, for deployment
+#                        builds on other machines (build-portable/)
+#   make cross ARCH=aarch64  the same for aarch64 with Debian's cross compiler
 #   make test SANITIZE=1 the same, everything built by clang with AddressSanitizer
 #                        (leaks included) and UndefinedBehaviorSanitizer, in build-san/
 
@@ -31,7 +36,7 @@ export SKIPC_BUILD := $(B)
 export SKIPC_SAN := $(SAN)
 
 CC      ?= cc
-PKGS    := lua5.4 openblas cmocka zlib
+PKGS    := lua5.4 openblas cmocka zlib nettle
 CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $(SAN)
 # -ffp-contract=off: a*b+c stays two roundings under every compiler (gcc's
 # ISO modes already do this; clang would fuse it), so a fused kernel that
@@ -42,11 +47,16 @@ RTFLAGS := -std=c11 -O3 -march=native -ffp-contract=off -g -Wall -Wextra -Werror
 GENFLAGS := -std=c99 -O3 -march=native -g -Wall -Wextra -Werror -pedantic $(SAN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null) -lm
+GEN_LIBS   = $(LUA_LIBS) $(shell pkg-config --libs nettle 2>/dev/null)
 RT_LIBS    = $(shell pkg-config --libs openblas zlib 2>/dev/null) -lm -lpthread
 TEST_LIBS  = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 GEN_SRC  := $(wildcard generator/*.c)
-GEN_OBJ  := $(GEN_SRC:%.c=$(B)/%.o) $(B)/generator/stdlib_lua.o
+# The generator reads checkpoints (--weights) with the driver's loader and
+# folds them with the runtime's rt_fold.c, compiled for it like its own files.
+GEN_SHARED := driver/io_safetensors.c driver/io_atomic.c driver/io_err.c runtime/rt_fold.c
+GEN_OBJ  := $(GEN_SRC:%.c=$(B)/%.o) $(B)/generator/stdlib_lua.o \
+            $(patsubst %.c,$(B)/generator/shared/%.o,$(notdir $(GEN_SHARED)))
 GEN_LIB  := $(wildcard generator/lib/skipc/*.lua)
 RT_SRC   := $(wildcard runtime/*.c)
 RT_OBJ   := $(RT_SRC:%.c=$(B)/%.o)
@@ -67,12 +77,22 @@ deps:
 
 # ---------------------------------------------------------------- generator
 $(B)/skipc: $(GEN_OBJ)
-	$(CC) $(SAN) -o $@ $^ $(LUA_LIBS)
+	$(CC) $(SAN) -o $@ $^ $(GEN_LIBS)
 
-# The generator shares runtime/rt_geom.h (sizes both must agree on) and nothing else.
-$(B)/generator/%.o: generator/%.c $(wildcard generator/*.h generator/*.def) runtime/rt_geom.h
+# The generator shares runtime/rt_geom.h (sizes both must agree on), the
+# batchnorm folding and the checkpoint reader (GEN_SHARED), nothing else.
+$(B)/generator/%.o: generator/%.c $(wildcard generator/*.h generator/*.def) runtime/rt_geom.h \
+                    runtime/rt.h driver/io_safetensors.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -Iruntime -c -o $@ $<
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -Iruntime -Idriver -c -o $@ $<
+
+$(B)/generator/shared/%.o: driver/%.c $(wildcard driver/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/generator/shared/%.o: runtime/%.c runtime/rt.h runtime/rt_geom.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 # The block library is compiled into the generator, so build/skipc works
 # from any directory.
@@ -90,8 +110,9 @@ $(B)/embed: tools/embed.c
 $(B)/libskipcrt.a: $(RT_OBJ)
 	$(AR) rcs $@ $^
 
-$(B)/runtime/%.o: runtime/%.c runtime/rt.h runtime/rt_model.h runtime/rt_par.h runtime/rt_store.h \
-                  runtime/rt_geom.h
+RT_HDR := runtime/rt.h runtime/rt_model.h runtime/rt_par.h runtime/rt_store.h runtime/rt_geom.h \
+          runtime/rt_gemm.h
+$(B)/runtime/%.o: runtime/%.c $(RT_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
@@ -109,6 +130,66 @@ $(B)/%: $(B)/models/%.o $(DRV_OBJ) $(B)/libskipcrt.a driver/model_main.c
 	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -Idriver -Igenerated \
 	    -DSKIPC_MODEL=$*_model -DSKIPC_MODEL_HEADER='"$*.h"' \
 	    -o $@ driver/model_main.c $(B)/models/$*.o $(DRV_OBJ) $(B)/libskipcrt.a $(RT_LIBS)
+
+# ---------------------------------------------------------------- portable and cross
+# The runtime for machines other than this one, which deployment builds
+# (skipc --infer) link: no OpenBLAS (RT_NO_BLAS: rt_gemm.c's own product)
+# and no -march=native (RT_PORTABLE: the direct convolution's plain
+# loops, which the compiler vectorizes for its target).
+#   make portable             build-portable/libskipcrt.a, for this architecture
+#   make cross ARCH=aarch64   build-aarch64/libskipcrt.a, by Debian's cross compiler
+PORTFLAGS := -std=c11 -O3 -ffp-contract=off -g -Wall -Wextra -Werror \
+             -D_POSIX_C_SOURCE=200809L -DRT_NO_BLAS -DRT_PORTABLE
+ARCH ?= aarch64
+XB   := build-$(ARCH)
+.PHONY: portable cross
+
+portable: build-portable/libskipcrt.a
+
+build-portable/libskipcrt.a: $(RT_SRC:runtime/%.c=build-portable/runtime/%.o)
+	$(AR) rcs $@ $^
+
+build-portable/runtime/%.o: runtime/%.c $(RT_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(PORTFLAGS) -c -o $@ $<
+
+cross: deps
+	@$(MAKE) --no-print-directory $(XB)/libskipcrt.a
+
+$(XB)/libskipcrt.a: $(RT_SRC:runtime/%.c=$(XB)/runtime/%.o)
+	$(ARCH)-linux-gnu-ar rcs $@ $^
+
+$(XB)/runtime/%.o: runtime/%.c $(RT_HDR)
+	@mkdir -p $(@D)
+	$(ARCH)-linux-gnu-gcc $(PORTFLAGS) -c -o $@ $<
+
+# ---------------------------------------------------------------- example
+# make example: examples/classify.c with a deployment build of ResNet-20
+# embedding CKPT (by default the checkpoint make demo trains; trained here
+# for one epoch if missing), linked statically with the portable runtime:
+# build/example/classify, a binary for any x86-64 Linux.
+CKPT ?= build/resnet20.safetensors
+EX   := build/example
+.PHONY: example run-example
+
+example: deps
+	@$(MAKE) --no-print-directory run-example
+
+run-example: $(EX)/classify
+	@echo "example: $(EX)/classify IMAGE.pgm   ($$(stat -c %s $(EX)/classify) bytes, static)"
+
+$(EX)/classify: examples/classify.c $(EX)/classifier.c build-portable/libskipcrt.a
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iruntime -I$(EX) -Wa,-I$(EX) -static -o $@ \
+	    examples/classify.c $(EX)/classifier.c $(EX)/classifier_weights.c \
+	    build-portable/libskipcrt.a -lm -lpthread
+
+$(EX)/classifier.c: $(CKPT) $(B)/skipc
+	@mkdir -p $(@D)
+	$(B)/skipc specs/resnet.lua -D depth=20 -o $@ --infer --weights $(CKPT)
+
+build/resnet20.safetensors:
+	@$(MAKE) --no-print-directory build/resnet20
+	build/resnet20 train --epochs 1 --threads 2 --out $@
 
 gen: $(B)/skipc
 	tools/gen-models.sh $(B)/skipc generated
@@ -146,18 +227,23 @@ GEN_TESTS := $(B)/tests/test_plan $(B)/tests/test_shape \
 $(GEN_TESTS): $(B)/tests/%: tests/%.c tests/pass_util.h $(filter-out $(B)/generator/main.o,$(GEN_OBJ))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -Itests -o $@ $< \
-	    $(filter-out $(B)/generator/main.o,$(GEN_OBJ)) $(TEST_LIBS) $(LUA_LIBS)
+	    $(filter-out $(B)/generator/main.o,$(GEN_OBJ)) $(TEST_LIBS) $(GEN_LIBS)
 
 SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh \
                 tests/test_lesion.sh tests/proptest.sh tests/test_experiments.sh \
-                tests/test_faults.sh tests/test_bad_input.sh
+                tests/test_faults.sh tests/test_bad_input.sh tests/test_deploy.sh \
+                tests/test_example.sh
 
 # test and demo install what is missing first, then build in a second make,
 # whose pkg-config flags see the installed packages.
 test: deps
 	@$(MAKE) --no-print-directory run-tests
 
-run-tests: all $(TESTS)
+# The aarch64 runtime when the cross compiler is there (the deployment test
+# says loudly that it skipped the aarch64 check when it is not).
+CROSS_LIB := $(if $(shell command -v aarch64-linux-gnu-gcc),build-aarch64/libskipcrt.a)
+
+run-tests: all $(TESTS) build-portable/libskipcrt.a $(CROSS_LIB)
 	tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
 
 COUNT ?= 1000
@@ -188,7 +274,7 @@ run-experiments: all
 	tools/experiments.sh
 
 clean:
-	rm -rf $(B) build-fuzz
+	rm -rf $(B) build-fuzz build-portable build-aarch64
 
 # ---------------------------------------------------------------- fuzzing
 # make fuzz: libFuzzer targets (tests/fuzz) for the three file loaders and
@@ -203,7 +289,7 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $
 FUZZ_TARGETS := safetensors idx npy spec
 FUZZ_BINS   := $(FUZZ_TARGETS:%=$(FZ)/fuzz_%)
 FUZZ_IO_OBJ := $(FZ)/driver/io_err.o $(FZ)/driver/io_atomic.o
-FUZZ_GEN_OBJ := $(patsubst %.c,$(FZ)/%.o,$(filter-out generator/main.c,$(GEN_SRC))) \
+FUZZ_GEN_OBJ := $(patsubst %.c,$(FZ)/%.o,$(filter-out generator/main.c,$(GEN_SRC)) $(GEN_SHARED)) \
                 $(FZ)/generator/stdlib_lua.o
 
 .PHONY: fuzz run-fuzz fuzz-build
@@ -222,7 +308,11 @@ $(FZ)/driver/%.o: driver/%.c $(wildcard driver/*.h)
 
 $(FZ)/generator/%.o: generator/%.c $(wildcard generator/*.h generator/*.def) runtime/rt_geom.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -Igenerator -Iruntime -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -Igenerator -Iruntime -Idriver -c -o $@ $<
+
+$(FZ)/runtime/%.o: runtime/%.c runtime/rt.h runtime/rt_geom.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 # The block library, embedded by the build's own tool into a copy of our own,
 # so this build never writes into $(B)/ while another make may be reading it.
@@ -242,7 +332,7 @@ $(FZ)/fuzz_safetensors: $(FZ)/driver/io_safetensors.o $(FUZZ_IO_OBJ)
 $(FZ)/fuzz_idx: $(FZ)/driver/io_idx.o $(FZ)/driver/io_err.o
 $(FZ)/fuzz_npy: $(FZ)/driver/io_npy.o $(FUZZ_IO_OBJ)
 $(FZ)/fuzz_spec: $(FUZZ_GEN_OBJ)
-$(FZ)/fuzz_spec: FUZZ_LIBS = $(LUA_LIBS)
+$(FZ)/fuzz_spec: FUZZ_LIBS = $(GEN_LIBS)
 FUZZ_LIBS = $(RT_LIBS)
 $(FUZZ_BINS): $(FZ)/fuzz_%: $(FZ)/fuzz_%.o
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)

@@ -383,83 +383,65 @@ enum {
 enum {
     IX_features_conv0 = 0,  /* [24,28,28] */
     IX_features_denseblock1_denselayer1_relu1 = 18816,  /* [24,28,28] */
-    IX_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer1_concat1 = 18816,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_relu1 = 47040,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_conv1 = 75264,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer2_relu2 = 112896,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer2_concat1 = 47040,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_relu2 = 37632,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_concat1 = 75264,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_relu1 = 0,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_relu2 = 28224,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_concat1 = 103488,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_relu1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_conv1 = 84672,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_concat1 = 84672,  /* [60,28,28] */
+    IX_features_denseblock1_denselayer3_relu2 = 37632,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_concat1 = 141120,  /* [60,28,28] */
     IX_features_denseblock1_denselayer4_relu1 = 0,  /* [60,28,28] */
-    IX_features_denseblock1_denselayer4_conv1 = 47040,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer4_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer4_concat1 = 131712,  /* [72,28,28] */
+    IX_features_denseblock1_denselayer4_relu2 = 47040,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer4_concat1 = 84672,  /* [72,28,28] */
     IX_features_denseblock1_denselayer5_relu1 = 0,  /* [72,28,28] */
-    IX_features_denseblock1_denselayer5_conv1 = 56448,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer5_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer5_concat1 = 37632,  /* [84,28,28] */
-    IX_features_denseblock1_denselayer6_relu1 = 103488,  /* [84,28,28] */
-    IX_features_denseblock1_denselayer6_conv1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_relu2 = 103488,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_concat1 = 141120,  /* [96,28,28] */
+    IX_features_denseblock1_denselayer5_relu2 = 141120,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer5_concat1 = 0,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer6_relu1 = 65856,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer6_relu2 = 131712,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_concat1 = 169344,  /* [96,28,28] */
     IX_features_transition1_relu = 0,  /* [96,28,28] */
     IX_features_transition1_conv = 75264,  /* [48,28,28] */
     IX_features_transition1_pool = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer1_relu1 = 9408,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_conv1 = 18816,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_relu2 = 9408,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_concat1 = 18816,  /* [60,14,14] */
+    IX_features_denseblock2_denselayer1_relu2 = 18816,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_concat1 = 28224,  /* [60,14,14] */
     IX_features_denseblock2_denselayer2_relu1 = 0,  /* [60,14,14] */
-    IX_features_denseblock2_denselayer2_conv1 = 30576,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer2_concat1 = 30576,  /* [72,14,14] */
+    IX_features_denseblock2_denselayer2_relu2 = 11760,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer2_concat1 = 39984,  /* [72,14,14] */
     IX_features_denseblock2_denselayer3_relu1 = 0,  /* [72,14,14] */
-    IX_features_denseblock2_denselayer3_conv1 = 14112,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer3_concat1 = 9408,  /* [84,14,14] */
-    IX_features_denseblock2_denselayer4_relu1 = 25872,  /* [84,14,14] */
-    IX_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_relu2 = 25872,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_concat1 = 35280,  /* [96,14,14] */
-    IX_features_denseblock2_denselayer5_relu1 = 0,  /* [96,14,14] */
-    IX_features_denseblock2_denselayer5_conv1 = 18816,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer5_concat1 = 9408,  /* [108,14,14] */
-    IX_features_denseblock2_denselayer6_relu1 = 30576,  /* [108,14,14] */
-    IX_features_denseblock2_denselayer6_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer6_relu2 = 30576,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer6_concat1 = 39984,  /* [120,14,14] */
+    IX_features_denseblock2_denselayer3_relu2 = 14112,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer3_concat1 = 23520,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer4_relu1 = 0,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer4_relu2 = 39984,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_concat1 = 0,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer5_relu1 = 18816,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer5_relu2 = 37632,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer5_concat1 = 47040,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_relu1 = 0,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_relu2 = 21168,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer6_concat1 = 68208,  /* [120,14,14] */
     IX_features_transition2_relu = 0,  /* [120,14,14] */
     IX_features_transition2_conv = 23520,  /* [60,14,14] */
     IX_features_transition2_pool = 0,  /* [60,7,7] */
     IX_features_denseblock3_denselayer1_relu1 = 2940,  /* [60,7,7] */
-    IX_features_denseblock3_denselayer1_conv1 = 5880,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer1_relu2 = 2940,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer1_concat1 = 5292,  /* [72,7,7] */
+    IX_features_denseblock3_denselayer1_relu2 = 5880,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_concat1 = 8232,  /* [72,7,7] */
     IX_features_denseblock3_denselayer2_relu1 = 0,  /* [72,7,7] */
-    IX_features_denseblock3_denselayer2_conv1 = 8820,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer2_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer2_concat1 = 8820,  /* [84,7,7] */
+    IX_features_denseblock3_denselayer2_relu2 = 3528,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_concat1 = 11760,  /* [84,7,7] */
     IX_features_denseblock3_denselayer3_relu1 = 0,  /* [84,7,7] */
-    IX_features_denseblock3_denselayer3_conv1 = 4116,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer3_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer3_concat1 = 2352,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_relu1 = 7056,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer4_relu2 = 7056,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer4_concat1 = 9408,  /* [108,7,7] */
-    IX_features_denseblock3_denselayer5_relu1 = 0,  /* [108,7,7] */
-    IX_features_denseblock3_denselayer5_conv1 = 5292,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_concat1 = 2352,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_relu1 = 8232,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer6_relu2 = 8232,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer6_concat1 = 10584,  /* [132,7,7] */
+    IX_features_denseblock3_denselayer3_relu2 = 4116,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer3_concat1 = 6468,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_relu1 = 0,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_relu2 = 11172,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_concat1 = 0,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_relu1 = 5292,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_relu2 = 10584,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_concat1 = 12936,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_relu1 = 0,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_relu2 = 5880,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_concat1 = 18816,  /* [132,7,7] */
     IX_relu = 0,  /* [132,7,7] */
     IX_avgpool = 6468,  /* [132] */
     IX_classifier = 0,  /* [10] */
@@ -1422,17 +1404,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu1), A(IX_features_conv0),
         (size_t)n * 18816);
-    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
+    /* features.denseblock1.denselayer1.conv1 + features.denseblock1.denselayer1.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock1_denselayer1_relu2), NULL,
         A(IX_features_denseblock1_denselayer1_relu1),
         P(P_features_denseblock1_denselayer1_conv1_weight),
-        P(P_features_denseblock1_denselayer1_conv1_bias), n,
-        &g_features_denseblock1_denselayer1_conv1);
-    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu2),
-        A(IX_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
+        P(P_features_denseblock1_denselayer1_conv1_bias), NULL, n,
+        &g_features_denseblock1_denselayer1_conv1, 1);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer1_concat1) + 18816, NULL,
@@ -1448,17 +1427,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu1),
         A(IX_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
-    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
+    /* features.denseblock1.denselayer2.conv1 + features.denseblock1.denselayer2.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock1_denselayer2_relu2), NULL,
         A(IX_features_denseblock1_denselayer2_relu1),
         P(P_features_denseblock1_denselayer2_conv1_weight),
-        P(P_features_denseblock1_denselayer2_conv1_bias), n,
-        &g_features_denseblock1_denselayer2_conv1);
-    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu2),
-        A(IX_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
+        P(P_features_denseblock1_denselayer2_conv1_bias), NULL, n,
+        &g_features_denseblock1_denselayer2_conv1, 1);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer2_concat1) + 28224, NULL,
@@ -1474,17 +1450,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu1),
         A(IX_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
-    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
+    /* features.denseblock1.denselayer3.conv1 + features.denseblock1.denselayer3.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock1_denselayer3_relu2), NULL,
         A(IX_features_denseblock1_denselayer3_relu1),
         P(P_features_denseblock1_denselayer3_conv1_weight),
-        P(P_features_denseblock1_denselayer3_conv1_bias), n,
-        &g_features_denseblock1_denselayer3_conv1);
-    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu2),
-        A(IX_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
+        P(P_features_denseblock1_denselayer3_conv1_bias), NULL, n,
+        &g_features_denseblock1_denselayer3_conv1, 1);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer3_concat1) + 37632, NULL,
@@ -1500,17 +1473,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu1),
         A(IX_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
-    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
+    /* features.denseblock1.denselayer4.conv1 + features.denseblock1.denselayer4.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock1_denselayer4_relu2), NULL,
         A(IX_features_denseblock1_denselayer4_relu1),
         P(P_features_denseblock1_denselayer4_conv1_weight),
-        P(P_features_denseblock1_denselayer4_conv1_bias), n,
-        &g_features_denseblock1_denselayer4_conv1);
-    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu2),
-        A(IX_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
+        P(P_features_denseblock1_denselayer4_conv1_bias), NULL, n,
+        &g_features_denseblock1_denselayer4_conv1, 1);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer4_concat1) + 47040, NULL,
@@ -1526,17 +1496,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu1),
         A(IX_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
-    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
+    /* features.denseblock1.denselayer5.conv1 + features.denseblock1.denselayer5.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock1_denselayer5_relu2), NULL,
         A(IX_features_denseblock1_denselayer5_relu1),
         P(P_features_denseblock1_denselayer5_conv1_weight),
-        P(P_features_denseblock1_denselayer5_conv1_bias), n,
-        &g_features_denseblock1_denselayer5_conv1);
-    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu2),
-        A(IX_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
+        P(P_features_denseblock1_denselayer5_conv1_bias), NULL, n,
+        &g_features_denseblock1_denselayer5_conv1, 1);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer5_concat1) + 56448, NULL,
@@ -1552,17 +1519,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu1),
         A(IX_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
-    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
+    /* features.denseblock1.denselayer6.conv1 + features.denseblock1.denselayer6.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock1_denselayer6_relu2), NULL,
         A(IX_features_denseblock1_denselayer6_relu1),
         P(P_features_denseblock1_denselayer6_conv1_weight),
-        P(P_features_denseblock1_denselayer6_conv1_bias), n,
-        &g_features_denseblock1_denselayer6_conv1);
-    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu2),
-        A(IX_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
+        P(P_features_denseblock1_denselayer6_conv1_bias), NULL, n,
+        &g_features_denseblock1_denselayer6_conv1, 1);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856, NULL,
@@ -1591,17 +1555,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu1), A(IX_features_transition1_pool),
         (size_t)n * 9408);
-    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
+    /* features.denseblock2.denselayer1.conv1 + features.denseblock2.denselayer1.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock2_denselayer1_relu2), NULL,
         A(IX_features_denseblock2_denselayer1_relu1),
         P(P_features_denseblock2_denselayer1_conv1_weight),
-        P(P_features_denseblock2_denselayer1_conv1_bias), n,
-        &g_features_denseblock2_denselayer1_conv1);
-    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu2),
-        A(IX_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
+        P(P_features_denseblock2_denselayer1_conv1_bias), NULL, n,
+        &g_features_denseblock2_denselayer1_conv1, 1);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer1_concat1) + 9408, NULL,
@@ -1617,17 +1578,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu1),
         A(IX_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
-    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
+    /* features.denseblock2.denselayer2.conv1 + features.denseblock2.denselayer2.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock2_denselayer2_relu2), NULL,
         A(IX_features_denseblock2_denselayer2_relu1),
         P(P_features_denseblock2_denselayer2_conv1_weight),
-        P(P_features_denseblock2_denselayer2_conv1_bias), n,
-        &g_features_denseblock2_denselayer2_conv1);
-    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu2),
-        A(IX_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
+        P(P_features_denseblock2_denselayer2_conv1_bias), NULL, n,
+        &g_features_denseblock2_denselayer2_conv1, 1);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer2_concat1) + 11760, NULL,
@@ -1643,17 +1601,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu1),
         A(IX_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
-    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
+    /* features.denseblock2.denselayer3.conv1 + features.denseblock2.denselayer3.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock2_denselayer3_relu2), NULL,
         A(IX_features_denseblock2_denselayer3_relu1),
         P(P_features_denseblock2_denselayer3_conv1_weight),
-        P(P_features_denseblock2_denselayer3_conv1_bias), n,
-        &g_features_denseblock2_denselayer3_conv1);
-    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu2),
-        A(IX_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
+        P(P_features_denseblock2_denselayer3_conv1_bias), NULL, n,
+        &g_features_denseblock2_denselayer3_conv1, 1);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer3_concat1) + 14112, NULL,
@@ -1669,17 +1624,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu1),
         A(IX_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
-    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
+    /* features.denseblock2.denselayer4.conv1 + features.denseblock2.denselayer4.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock2_denselayer4_relu2), NULL,
         A(IX_features_denseblock2_denselayer4_relu1),
         P(P_features_denseblock2_denselayer4_conv1_weight),
-        P(P_features_denseblock2_denselayer4_conv1_bias), n,
-        &g_features_denseblock2_denselayer4_conv1);
-    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu2),
-        A(IX_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
+        P(P_features_denseblock2_denselayer4_conv1_bias), NULL, n,
+        &g_features_denseblock2_denselayer4_conv1, 1);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer4_concat1) + 16464, NULL,
@@ -1695,17 +1647,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu1),
         A(IX_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
-    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
+    /* features.denseblock2.denselayer5.conv1 + features.denseblock2.denselayer5.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock2_denselayer5_relu2), NULL,
         A(IX_features_denseblock2_denselayer5_relu1),
         P(P_features_denseblock2_denselayer5_conv1_weight),
-        P(P_features_denseblock2_denselayer5_conv1_bias), n,
-        &g_features_denseblock2_denselayer5_conv1);
-    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu2),
-        A(IX_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
+        P(P_features_denseblock2_denselayer5_conv1_bias), NULL, n,
+        &g_features_denseblock2_denselayer5_conv1, 1);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer5_concat1) + 18816, NULL,
@@ -1721,17 +1670,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu1),
         A(IX_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
-    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
+    /* features.denseblock2.denselayer6.conv1 + features.denseblock2.denselayer6.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock2_denselayer6_relu2), NULL,
         A(IX_features_denseblock2_denselayer6_relu1),
         P(P_features_denseblock2_denselayer6_conv1_weight),
-        P(P_features_denseblock2_denselayer6_conv1_bias), n,
-        &g_features_denseblock2_denselayer6_conv1);
-    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu2),
-        A(IX_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
+        P(P_features_denseblock2_denselayer6_conv1_bias), NULL, n,
+        &g_features_denseblock2_denselayer6_conv1, 1);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168, NULL,
@@ -1760,17 +1706,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu1), A(IX_features_transition2_pool),
         (size_t)n * 2940);
-    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
+    /* features.denseblock3.denselayer1.conv1 + features.denseblock3.denselayer1.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock3_denselayer1_relu2), NULL,
         A(IX_features_denseblock3_denselayer1_relu1),
         P(P_features_denseblock3_denselayer1_conv1_weight),
-        P(P_features_denseblock3_denselayer1_conv1_bias), n,
-        &g_features_denseblock3_denselayer1_conv1);
-    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu2),
-        A(IX_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
+        P(P_features_denseblock3_denselayer1_conv1_bias), NULL, n,
+        &g_features_denseblock3_denselayer1_conv1, 1);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer1_concat1) + 2940, NULL,
@@ -1786,17 +1729,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu1),
         A(IX_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
-    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
+    /* features.denseblock3.denselayer2.conv1 + features.denseblock3.denselayer2.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock3_denselayer2_relu2), NULL,
         A(IX_features_denseblock3_denselayer2_relu1),
         P(P_features_denseblock3_denselayer2_conv1_weight),
-        P(P_features_denseblock3_denselayer2_conv1_bias), n,
-        &g_features_denseblock3_denselayer2_conv1);
-    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu2),
-        A(IX_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
+        P(P_features_denseblock3_denselayer2_conv1_bias), NULL, n,
+        &g_features_denseblock3_denselayer2_conv1, 1);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer2_concat1) + 3528, NULL,
@@ -1812,17 +1752,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu1),
         A(IX_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
-    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
+    /* features.denseblock3.denselayer3.conv1 + features.denseblock3.denselayer3.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock3_denselayer3_relu2), NULL,
         A(IX_features_denseblock3_denselayer3_relu1),
         P(P_features_denseblock3_denselayer3_conv1_weight),
-        P(P_features_denseblock3_denselayer3_conv1_bias), n,
-        &g_features_denseblock3_denselayer3_conv1);
-    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu2),
-        A(IX_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
+        P(P_features_denseblock3_denselayer3_conv1_bias), NULL, n,
+        &g_features_denseblock3_denselayer3_conv1, 1);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer3_concat1) + 4116, NULL,
@@ -1838,17 +1775,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu1),
         A(IX_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
-    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
+    /* features.denseblock3.denselayer4.conv1 + features.denseblock3.denselayer4.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock3_denselayer4_relu2), NULL,
         A(IX_features_denseblock3_denselayer4_relu1),
         P(P_features_denseblock3_denselayer4_conv1_weight),
-        P(P_features_denseblock3_denselayer4_conv1_bias), n,
-        &g_features_denseblock3_denselayer4_conv1);
-    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu2),
-        A(IX_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
+        P(P_features_denseblock3_denselayer4_conv1_bias), NULL, n,
+        &g_features_denseblock3_denselayer4_conv1, 1);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer4_concat1) + 4704, NULL,
@@ -1864,17 +1798,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu1),
         A(IX_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
-    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
+    /* features.denseblock3.denselayer5.conv1 + features.denseblock3.denselayer5.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock3_denselayer5_relu2), NULL,
         A(IX_features_denseblock3_denselayer5_relu1),
         P(P_features_denseblock3_denselayer5_conv1_weight),
-        P(P_features_denseblock3_denselayer5_conv1_bias), n,
-        &g_features_denseblock3_denselayer5_conv1);
-    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu2),
-        A(IX_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
+        P(P_features_denseblock3_denselayer5_conv1_bias), NULL, n,
+        &g_features_denseblock3_denselayer5_conv1, 1);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer5_concat1) + 5292, NULL,
@@ -1890,17 +1821,14 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu1),
         A(IX_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
-    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
+    /* features.denseblock3.denselayer6.conv1 + features.denseblock3.denselayer6.relu2: conv2d 1x1
+       stride 1 pad 0 + relu, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31,
+       generator/lib/skipc/blocks.lua:146) */
+    rt_conv2d_direct_forward_fused(A(IX_features_denseblock3_denselayer6_relu2), NULL,
         A(IX_features_denseblock3_denselayer6_relu1),
         P(P_features_denseblock3_denselayer6_conv1_weight),
-        P(P_features_denseblock3_denselayer6_conv1_bias), n,
-        &g_features_denseblock3_denselayer6_conv1);
-    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]
-       (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu2),
-        A(IX_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
+        P(P_features_denseblock3_denselayer6_conv1_bias), NULL, n,
+        &g_features_denseblock3_denselayer6_conv1, 1);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:146) */
     rt_conv2d_direct_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880, NULL,

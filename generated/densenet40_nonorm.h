@@ -21,7 +21,7 @@
 #define DENSENET40_NONORM_ARENA_BYTES(n) (sizeof(float) * (DENSENET40_NONORM_ARENA_PER_SAMPLE * \
     (size_t)(n) + DENSENET40_NONORM_ARENA_FIXED + DENSENET40_NONORM_ARENA_SCRATCH * \
     rt_scratch_slices(n)))
-#define DENSENET40_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)216384) \
+#define DENSENET40_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)244608) \
     /* inference arena floats per sample */
 #define DENSENET40_NONORM_INFER_ARENA_FIXED ((size_t)0) \
     /* inference arena floats for any batch size */

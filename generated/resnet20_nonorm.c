@@ -177,54 +177,44 @@ enum {
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
-    IX_conv1 = 0,  /* [16,28,28] */
-    IX_relu = 12544,  /* [16,28,28] */
-    IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_0_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_0_add1 = 25088,  /* [16,28,28] */
+    IX_relu = 0,  /* [16,28,28] */
+    IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_0_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_0_add1 = 12544,  /* [16,28,28] */
     IX_layer1_0_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_1_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_1_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_1_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_1_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_1_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_1_add1 = 12544,  /* [16,28,28] */
     IX_layer1_1_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_2_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_2_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_2_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_2_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_2_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_2_add1 = 12544,  /* [16,28,28] */
     IX_layer1_2_relu2 = 0,  /* [16,28,28] */
-    IX_layer2_0_conv1 = 12544,  /* [32,14,14] */
-    IX_layer2_0_relu1 = 18816,  /* [32,14,14] */
-    IX_layer2_0_conv2 = 12544,  /* [32,14,14] */
-    IX_layer2_0_downsample_0 = 18816,  /* [32,14,14] */
+    IX_layer2_0_relu1 = 12544,  /* [32,14,14] */
+    IX_layer2_0_conv2 = 18816,  /* [32,14,14] */
+    IX_layer2_0_downsample_0 = 12544,  /* [32,14,14] */
     IX_layer2_0_add1 = 0,  /* [32,14,14] */
     IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_1_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_1_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_1_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_2_conv1 = 6272,  /* [32,14,14] */
-    IX_layer2_2_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_2_conv2 = 6272,  /* [32,14,14] */
-    IX_layer2_2_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_2_relu2 = 0,  /* [32,14,14] */
-    IX_layer3_0_conv1 = 6272,  /* [64,7,7] */
-    IX_layer3_0_relu1 = 9408,  /* [64,7,7] */
-    IX_layer3_0_conv2 = 6272,  /* [64,7,7] */
-    IX_layer3_0_downsample_0 = 9408,  /* [64,7,7] */
-    IX_layer3_0_add1 = 0,  /* [64,7,7] */
-    IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_1_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_1_add1 = 6272,  /* [64,7,7] */
+    IX_layer2_1_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_1_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_1_add1 = 0,  /* [32,14,14] */
+    IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_2_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_2_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_2_add1 = 0,  /* [32,14,14] */
+    IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
+    IX_layer3_0_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_0_conv2 = 3136,  /* [64,7,7] */
+    IX_layer3_0_downsample_0 = 0,  /* [64,7,7] */
+    IX_layer3_0_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_0_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_1_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_1_add1 = 3136,  /* [64,7,7] */
     IX_layer3_1_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_2_conv1 = 3136,  /* [64,7,7] */
-    IX_layer3_2_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_2_conv2 = 3136,  /* [64,7,7] */
-    IX_layer3_2_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_2_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_2_add1 = 3136,  /* [64,7,7] */
     IX_layer3_2_relu2 = 0,  /* [64,7,7] */
     IX_avgpool = 3136,  /* [64] */
     IX_fc = 0,  /* [10] */
@@ -664,18 +654,14 @@ const float *resnet20_nonorm_forward(float *params, float *arena, const float *x
 
 const float *resnet20_nonorm_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
-    /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_direct_forward(A(IX_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n,
-        &g_conv1);
-    /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
-    rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), NULL, A(IX_relu), P(P_layer1_0_conv1_weight),
-        P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
+    /* conv1 + relu: conv2d 3x3 stride 1 pad 1 + relu, [1,28,28] -> [16,28,28]
+       (specs/resnet.lua:27, 29) */
+    rt_conv2d_direct_forward_fused(A(IX_relu), NULL, x, P(P_conv1_weight), P(P_conv1_bias), NULL,
+        n, &g_conv1, 1);
+    /* layer1.0.conv1 + layer1.0.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_0_relu1), NULL, A(IX_relu),
+        P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), NULL, n, &g_layer1_0_conv1, 1);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_0_conv2), NULL, A(IX_layer1_0_relu1),
@@ -689,13 +675,10 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
+    /* layer1.1.conv1 + layer1.1.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_1_relu1), NULL, A(IX_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), NULL, n, &g_layer1_1_conv1, 1);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_1_conv2), NULL, A(IX_layer1_1_relu1),
@@ -710,13 +693,10 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
+    /* layer1.2.conv1 + layer1.2.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_2_relu1), NULL, A(IX_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), NULL, n, &g_layer1_2_conv1, 1);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_2_conv2), NULL, A(IX_layer1_2_relu1),
@@ -731,13 +711,11 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
-        P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
+    /* layer2.0.conv1 + layer2.0.relu1: conv2d 3x3 stride 2 pad 1 + relu, [16,28,28] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_0_relu1), IT(IT_layer2_0_conv1),
+        A(IX_layer1_2_relu2), P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), NULL, n,
+        &g_layer2_0_conv1, 1);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_0_conv2), NULL, A(IX_layer2_0_relu1),
@@ -757,13 +735,10 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
+    /* layer2.1.conv1 + layer2.1.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_1_relu1), NULL, A(IX_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), NULL, n, &g_layer2_1_conv1, 1);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_1_conv2), NULL, A(IX_layer2_1_relu1),
@@ -778,13 +753,10 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
+    /* layer2.2.conv1 + layer2.2.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_2_relu1), NULL, A(IX_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), NULL, n, &g_layer2_2_conv1, 1);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_2_conv2), NULL, A(IX_layer2_2_relu1),
@@ -799,13 +771,11 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
-        P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
+    /* layer3.0.conv1 + layer3.0.relu1: conv2d 3x3 stride 2 pad 1 + relu, [32,14,14] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_0_relu1), IT(IT_layer3_0_conv1),
+        A(IX_layer2_2_relu2), P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), NULL, n,
+        &g_layer3_0_conv1, 1);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_0_conv2), NULL, A(IX_layer3_0_relu1),
@@ -825,13 +795,10 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
+    /* layer3.1.conv1 + layer3.1.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_1_relu1), NULL, A(IX_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), NULL, n, &g_layer3_1_conv1, 1);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_1_conv2), NULL, A(IX_layer3_1_relu1),
@@ -846,13 +813,10 @@ const float *resnet20_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
+    /* layer3.2.conv1 + layer3.2.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_2_relu1), NULL, A(IX_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), NULL, n, &g_layer3_2_conv1, 1);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_2_conv2), NULL, A(IX_layer3_2_relu1),

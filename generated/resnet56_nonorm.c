@@ -429,144 +429,116 @@ enum {
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
-    IX_conv1 = 0,  /* [16,28,28] */
-    IX_relu = 12544,  /* [16,28,28] */
-    IX_layer1_0_conv1 = 0,  /* [16,28,28] */
-    IX_layer1_0_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_0_conv2 = 0,  /* [16,28,28] */
-    IX_layer1_0_add1 = 25088,  /* [16,28,28] */
+    IX_relu = 0,  /* [16,28,28] */
+    IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_0_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_0_add1 = 12544,  /* [16,28,28] */
     IX_layer1_0_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_1_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_1_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_1_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_1_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_1_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_1_add1 = 12544,  /* [16,28,28] */
     IX_layer1_1_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_2_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_2_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_2_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_2_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_2_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_2_add1 = 12544,  /* [16,28,28] */
     IX_layer1_2_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_3_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_3_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_3_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_3_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_3_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_3_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_3_add1 = 12544,  /* [16,28,28] */
     IX_layer1_3_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_4_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_4_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_4_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_4_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_4_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_4_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_4_add1 = 12544,  /* [16,28,28] */
     IX_layer1_4_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_5_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_5_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_5_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_5_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_5_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_5_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_5_add1 = 12544,  /* [16,28,28] */
     IX_layer1_5_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_6_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_6_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_6_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_6_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_6_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_6_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_6_add1 = 12544,  /* [16,28,28] */
     IX_layer1_6_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_7_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_7_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_7_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_7_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_7_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_7_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_7_add1 = 12544,  /* [16,28,28] */
     IX_layer1_7_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_8_conv1 = 12544,  /* [16,28,28] */
-    IX_layer1_8_relu1 = 25088,  /* [16,28,28] */
-    IX_layer1_8_conv2 = 12544,  /* [16,28,28] */
-    IX_layer1_8_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_8_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_8_conv2 = 25088,  /* [16,28,28] */
+    IX_layer1_8_add1 = 12544,  /* [16,28,28] */
     IX_layer1_8_relu2 = 0,  /* [16,28,28] */
-    IX_layer2_0_conv1 = 12544,  /* [32,14,14] */
-    IX_layer2_0_relu1 = 18816,  /* [32,14,14] */
-    IX_layer2_0_conv2 = 12544,  /* [32,14,14] */
-    IX_layer2_0_downsample_0 = 18816,  /* [32,14,14] */
+    IX_layer2_0_relu1 = 12544,  /* [32,14,14] */
+    IX_layer2_0_conv2 = 18816,  /* [32,14,14] */
+    IX_layer2_0_downsample_0 = 12544,  /* [32,14,14] */
     IX_layer2_0_add1 = 0,  /* [32,14,14] */
     IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
-    IX_layer2_1_conv1 = 0,  /* [32,14,14] */
-    IX_layer2_1_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_1_conv2 = 0,  /* [32,14,14] */
-    IX_layer2_1_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_1_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_2_conv1 = 6272,  /* [32,14,14] */
-    IX_layer2_2_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_2_conv2 = 6272,  /* [32,14,14] */
-    IX_layer2_2_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_2_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_3_conv1 = 6272,  /* [32,14,14] */
-    IX_layer2_3_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_3_conv2 = 6272,  /* [32,14,14] */
-    IX_layer2_3_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_3_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_4_conv1 = 6272,  /* [32,14,14] */
-    IX_layer2_4_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_4_conv2 = 6272,  /* [32,14,14] */
-    IX_layer2_4_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_4_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_5_conv1 = 6272,  /* [32,14,14] */
-    IX_layer2_5_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_5_conv2 = 6272,  /* [32,14,14] */
-    IX_layer2_5_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_5_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_6_conv1 = 6272,  /* [32,14,14] */
-    IX_layer2_6_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_6_conv2 = 6272,  /* [32,14,14] */
-    IX_layer2_6_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_6_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_7_conv1 = 6272,  /* [32,14,14] */
-    IX_layer2_7_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_7_conv2 = 6272,  /* [32,14,14] */
-    IX_layer2_7_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_7_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_8_conv1 = 6272,  /* [32,14,14] */
-    IX_layer2_8_relu1 = 12544,  /* [32,14,14] */
-    IX_layer2_8_conv2 = 6272,  /* [32,14,14] */
-    IX_layer2_8_add1 = 12544,  /* [32,14,14] */
-    IX_layer2_8_relu2 = 0,  /* [32,14,14] */
-    IX_layer3_0_conv1 = 6272,  /* [64,7,7] */
-    IX_layer3_0_relu1 = 9408,  /* [64,7,7] */
-    IX_layer3_0_conv2 = 6272,  /* [64,7,7] */
-    IX_layer3_0_downsample_0 = 9408,  /* [64,7,7] */
-    IX_layer3_0_add1 = 0,  /* [64,7,7] */
-    IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
-    IX_layer3_1_conv1 = 0,  /* [64,7,7] */
-    IX_layer3_1_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_1_conv2 = 0,  /* [64,7,7] */
-    IX_layer3_1_add1 = 6272,  /* [64,7,7] */
+    IX_layer2_1_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_1_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_1_add1 = 0,  /* [32,14,14] */
+    IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_2_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_2_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_2_add1 = 0,  /* [32,14,14] */
+    IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_3_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_3_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_3_add1 = 0,  /* [32,14,14] */
+    IX_layer2_3_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_4_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_4_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_4_add1 = 0,  /* [32,14,14] */
+    IX_layer2_4_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_5_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_5_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_5_add1 = 0,  /* [32,14,14] */
+    IX_layer2_5_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_6_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_6_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_6_add1 = 0,  /* [32,14,14] */
+    IX_layer2_6_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_7_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_7_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_7_add1 = 0,  /* [32,14,14] */
+    IX_layer2_7_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_8_relu1 = 0,  /* [32,14,14] */
+    IX_layer2_8_conv2 = 12544,  /* [32,14,14] */
+    IX_layer2_8_add1 = 0,  /* [32,14,14] */
+    IX_layer2_8_relu2 = 6272,  /* [32,14,14] */
+    IX_layer3_0_relu1 = 0,  /* [64,7,7] */
+    IX_layer3_0_conv2 = 3136,  /* [64,7,7] */
+    IX_layer3_0_downsample_0 = 0,  /* [64,7,7] */
+    IX_layer3_0_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_0_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_1_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_1_add1 = 3136,  /* [64,7,7] */
     IX_layer3_1_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_2_conv1 = 3136,  /* [64,7,7] */
-    IX_layer3_2_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_2_conv2 = 3136,  /* [64,7,7] */
-    IX_layer3_2_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_2_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_2_add1 = 3136,  /* [64,7,7] */
     IX_layer3_2_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_3_conv1 = 3136,  /* [64,7,7] */
-    IX_layer3_3_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_3_conv2 = 3136,  /* [64,7,7] */
-    IX_layer3_3_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_3_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_3_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_3_add1 = 3136,  /* [64,7,7] */
     IX_layer3_3_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_4_conv1 = 3136,  /* [64,7,7] */
-    IX_layer3_4_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_4_conv2 = 3136,  /* [64,7,7] */
-    IX_layer3_4_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_4_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_4_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_4_add1 = 3136,  /* [64,7,7] */
     IX_layer3_4_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_5_conv1 = 3136,  /* [64,7,7] */
-    IX_layer3_5_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_5_conv2 = 3136,  /* [64,7,7] */
-    IX_layer3_5_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_5_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_5_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_5_add1 = 3136,  /* [64,7,7] */
     IX_layer3_5_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_6_conv1 = 3136,  /* [64,7,7] */
-    IX_layer3_6_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_6_conv2 = 3136,  /* [64,7,7] */
-    IX_layer3_6_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_6_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_6_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_6_add1 = 3136,  /* [64,7,7] */
     IX_layer3_6_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_7_conv1 = 3136,  /* [64,7,7] */
-    IX_layer3_7_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_7_conv2 = 3136,  /* [64,7,7] */
-    IX_layer3_7_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_7_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_7_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_7_add1 = 3136,  /* [64,7,7] */
     IX_layer3_7_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_8_conv1 = 3136,  /* [64,7,7] */
-    IX_layer3_8_relu1 = 6272,  /* [64,7,7] */
-    IX_layer3_8_conv2 = 3136,  /* [64,7,7] */
-    IX_layer3_8_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_8_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_8_conv2 = 6272,  /* [64,7,7] */
+    IX_layer3_8_add1 = 3136,  /* [64,7,7] */
     IX_layer3_8_relu2 = 0,  /* [64,7,7] */
     IX_avgpool = 3136,  /* [64] */
     IX_fc = 0,  /* [10] */
@@ -1708,18 +1680,14 @@ const float *resnet56_nonorm_forward(float *params, float *arena, const float *x
 
 const float *resnet56_nonorm_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
-    /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_direct_forward(A(IX_conv1), NULL, x, P(P_conv1_weight), P(P_conv1_bias), n,
-        &g_conv1);
-    /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
-    rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_0_conv1), NULL, A(IX_relu), P(P_layer1_0_conv1_weight),
-        P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
+    /* conv1 + relu: conv2d 3x3 stride 1 pad 1 + relu, [1,28,28] -> [16,28,28]
+       (specs/resnet.lua:27, 29) */
+    rt_conv2d_direct_forward_fused(A(IX_relu), NULL, x, P(P_conv1_weight), P(P_conv1_bias), NULL,
+        n, &g_conv1, 1);
+    /* layer1.0.conv1 + layer1.0.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_0_relu1), NULL, A(IX_relu),
+        P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), NULL, n, &g_layer1_0_conv1, 1);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_0_conv2), NULL, A(IX_layer1_0_relu1),
@@ -1733,13 +1701,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu2),
-        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
+    /* layer1.1.conv1 + layer1.1.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_1_relu1), NULL, A(IX_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), NULL, n, &g_layer1_1_conv1, 1);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_1_conv2), NULL, A(IX_layer1_1_relu1),
@@ -1754,13 +1719,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu2),
-        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
+    /* layer1.2.conv1 + layer1.2.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_2_relu1), NULL, A(IX_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), NULL, n, &g_layer1_2_conv1, 1);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_2_conv2), NULL, A(IX_layer1_2_relu1),
@@ -1775,13 +1737,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
-    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_3_conv1), NULL, A(IX_layer1_2_relu2),
-        P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), n, &g_layer1_3_conv1);
-    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), (size_t)n * 12544);
+    /* layer1.3.conv1 + layer1.3.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_3_relu1), NULL, A(IX_layer1_2_relu2),
+        P(P_layer1_3_conv1_weight), P(P_layer1_3_conv1_bias), NULL, n, &g_layer1_3_conv1, 1);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_3_conv2), NULL, A(IX_layer1_3_relu1),
@@ -1796,13 +1755,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_3_add1), (size_t)n * 12544);
-    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_4_conv1), NULL, A(IX_layer1_3_relu2),
-        P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), n, &g_layer1_4_conv1);
-    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), (size_t)n * 12544);
+    /* layer1.4.conv1 + layer1.4.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_4_relu1), NULL, A(IX_layer1_3_relu2),
+        P(P_layer1_4_conv1_weight), P(P_layer1_4_conv1_bias), NULL, n, &g_layer1_4_conv1, 1);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_4_conv2), NULL, A(IX_layer1_4_relu1),
@@ -1817,13 +1773,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_4_add1), (size_t)n * 12544);
-    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_5_conv1), NULL, A(IX_layer1_4_relu2),
-        P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), n, &g_layer1_5_conv1);
-    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), (size_t)n * 12544);
+    /* layer1.5.conv1 + layer1.5.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_5_relu1), NULL, A(IX_layer1_4_relu2),
+        P(P_layer1_5_conv1_weight), P(P_layer1_5_conv1_bias), NULL, n, &g_layer1_5_conv1, 1);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_5_conv2), NULL, A(IX_layer1_5_relu1),
@@ -1838,13 +1791,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_5_add1), (size_t)n * 12544);
-    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_6_conv1), NULL, A(IX_layer1_5_relu2),
-        P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), n, &g_layer1_6_conv1);
-    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), (size_t)n * 12544);
+    /* layer1.6.conv1 + layer1.6.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_6_relu1), NULL, A(IX_layer1_5_relu2),
+        P(P_layer1_6_conv1_weight), P(P_layer1_6_conv1_bias), NULL, n, &g_layer1_6_conv1, 1);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_6_conv2), NULL, A(IX_layer1_6_relu1),
@@ -1859,13 +1809,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_6_add1), (size_t)n * 12544);
-    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_7_conv1), NULL, A(IX_layer1_6_relu2),
-        P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), n, &g_layer1_7_conv1);
-    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), (size_t)n * 12544);
+    /* layer1.7.conv1 + layer1.7.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_7_relu1), NULL, A(IX_layer1_6_relu2),
+        P(P_layer1_7_conv1_weight), P(P_layer1_7_conv1_bias), NULL, n, &g_layer1_7_conv1, 1);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_7_conv2), NULL, A(IX_layer1_7_relu1),
@@ -1880,13 +1827,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_7_add1), (size_t)n * 12544);
-    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer1_8_conv1), NULL, A(IX_layer1_7_relu2),
-        P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), n, &g_layer1_8_conv1);
-    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), (size_t)n * 12544);
+    /* layer1.8.conv1 + layer1.8.relu1: conv2d 3x3 stride 1 pad 1 + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer1_8_relu1), NULL, A(IX_layer1_7_relu2),
+        P(P_layer1_8_conv1_weight), P(P_layer1_8_conv1_bias), NULL, n, &g_layer1_8_conv1, 1);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer1_8_conv2), NULL, A(IX_layer1_8_relu1),
@@ -1901,13 +1845,11 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer1_8_relu2), A(IX_layer1_8_add1), (size_t)n * 12544);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_0_conv1), IT(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
-        P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
+    /* layer2.0.conv1 + layer2.0.relu1: conv2d 3x3 stride 2 pad 1 + relu, [16,28,28] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_0_relu1), IT(IT_layer2_0_conv1),
+        A(IX_layer1_8_relu2), P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), NULL, n,
+        &g_layer2_0_conv1, 1);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_0_conv2), NULL, A(IX_layer2_0_relu1),
@@ -1927,13 +1869,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu2),
-        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
+    /* layer2.1.conv1 + layer2.1.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_1_relu1), NULL, A(IX_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), NULL, n, &g_layer2_1_conv1, 1);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_1_conv2), NULL, A(IX_layer2_1_relu1),
@@ -1948,13 +1887,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu2),
-        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
+    /* layer2.2.conv1 + layer2.2.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_2_relu1), NULL, A(IX_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), NULL, n, &g_layer2_2_conv1, 1);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_2_conv2), NULL, A(IX_layer2_2_relu1),
@@ -1969,13 +1905,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
-    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_3_conv1), NULL, A(IX_layer2_2_relu2),
-        P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), n, &g_layer2_3_conv1);
-    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), (size_t)n * 6272);
+    /* layer2.3.conv1 + layer2.3.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_3_relu1), NULL, A(IX_layer2_2_relu2),
+        P(P_layer2_3_conv1_weight), P(P_layer2_3_conv1_bias), NULL, n, &g_layer2_3_conv1, 1);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_3_conv2), NULL, A(IX_layer2_3_relu1),
@@ -1990,13 +1923,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_add1), (size_t)n * 6272);
-    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_4_conv1), NULL, A(IX_layer2_3_relu2),
-        P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), n, &g_layer2_4_conv1);
-    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), (size_t)n * 6272);
+    /* layer2.4.conv1 + layer2.4.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_4_relu1), NULL, A(IX_layer2_3_relu2),
+        P(P_layer2_4_conv1_weight), P(P_layer2_4_conv1_bias), NULL, n, &g_layer2_4_conv1, 1);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_4_conv2), NULL, A(IX_layer2_4_relu1),
@@ -2011,13 +1941,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_4_add1), (size_t)n * 6272);
-    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_5_conv1), NULL, A(IX_layer2_4_relu2),
-        P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), n, &g_layer2_5_conv1);
-    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), (size_t)n * 6272);
+    /* layer2.5.conv1 + layer2.5.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_5_relu1), NULL, A(IX_layer2_4_relu2),
+        P(P_layer2_5_conv1_weight), P(P_layer2_5_conv1_bias), NULL, n, &g_layer2_5_conv1, 1);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_5_conv2), NULL, A(IX_layer2_5_relu1),
@@ -2032,13 +1959,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_5_add1), (size_t)n * 6272);
-    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_6_conv1), NULL, A(IX_layer2_5_relu2),
-        P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), n, &g_layer2_6_conv1);
-    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), (size_t)n * 6272);
+    /* layer2.6.conv1 + layer2.6.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_6_relu1), NULL, A(IX_layer2_5_relu2),
+        P(P_layer2_6_conv1_weight), P(P_layer2_6_conv1_bias), NULL, n, &g_layer2_6_conv1, 1);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_6_conv2), NULL, A(IX_layer2_6_relu1),
@@ -2053,13 +1977,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_6_add1), (size_t)n * 6272);
-    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_7_conv1), NULL, A(IX_layer2_6_relu2),
-        P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), n, &g_layer2_7_conv1);
-    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), (size_t)n * 6272);
+    /* layer2.7.conv1 + layer2.7.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_7_relu1), NULL, A(IX_layer2_6_relu2),
+        P(P_layer2_7_conv1_weight), P(P_layer2_7_conv1_bias), NULL, n, &g_layer2_7_conv1, 1);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_7_conv2), NULL, A(IX_layer2_7_relu1),
@@ -2074,13 +1995,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_7_add1), (size_t)n * 6272);
-    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer2_8_conv1), NULL, A(IX_layer2_7_relu2),
-        P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), n, &g_layer2_8_conv1);
-    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), (size_t)n * 6272);
+    /* layer2.8.conv1 + layer2.8.relu1: conv2d 3x3 stride 1 pad 1 + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer2_8_relu1), NULL, A(IX_layer2_7_relu2),
+        P(P_layer2_8_conv1_weight), P(P_layer2_8_conv1_bias), NULL, n, &g_layer2_8_conv1, 1);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer2_8_conv2), NULL, A(IX_layer2_8_relu1),
@@ -2095,13 +2013,11 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer2_8_relu2), A(IX_layer2_8_add1), (size_t)n * 6272);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_0_conv1), IT(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
-        P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
+    /* layer3.0.conv1 + layer3.0.relu1: conv2d 3x3 stride 2 pad 1 + relu, [32,14,14] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_0_relu1), IT(IT_layer3_0_conv1),
+        A(IX_layer2_8_relu2), P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), NULL, n,
+        &g_layer3_0_conv1, 1);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_0_conv2), NULL, A(IX_layer3_0_relu1),
@@ -2121,13 +2037,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu2),
-        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
+    /* layer3.1.conv1 + layer3.1.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_1_relu1), NULL, A(IX_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), NULL, n, &g_layer3_1_conv1, 1);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_1_conv2), NULL, A(IX_layer3_1_relu1),
@@ -2142,13 +2055,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu2),
-        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
+    /* layer3.2.conv1 + layer3.2.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_2_relu1), NULL, A(IX_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), NULL, n, &g_layer3_2_conv1, 1);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_2_conv2), NULL, A(IX_layer3_2_relu1),
@@ -2163,13 +2073,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_add1), (size_t)n * 3136);
-    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_3_conv1), NULL, A(IX_layer3_2_relu2),
-        P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), n, &g_layer3_3_conv1);
-    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), (size_t)n * 3136);
+    /* layer3.3.conv1 + layer3.3.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_3_relu1), NULL, A(IX_layer3_2_relu2),
+        P(P_layer3_3_conv1_weight), P(P_layer3_3_conv1_bias), NULL, n, &g_layer3_3_conv1, 1);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_3_conv2), NULL, A(IX_layer3_3_relu1),
@@ -2184,13 +2091,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_add1), (size_t)n * 3136);
-    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_4_conv1), NULL, A(IX_layer3_3_relu2),
-        P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), n, &g_layer3_4_conv1);
-    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), (size_t)n * 3136);
+    /* layer3.4.conv1 + layer3.4.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_4_relu1), NULL, A(IX_layer3_3_relu2),
+        P(P_layer3_4_conv1_weight), P(P_layer3_4_conv1_bias), NULL, n, &g_layer3_4_conv1, 1);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_4_conv2), NULL, A(IX_layer3_4_relu1),
@@ -2205,13 +2109,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_add1), (size_t)n * 3136);
-    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_5_conv1), NULL, A(IX_layer3_4_relu2),
-        P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), n, &g_layer3_5_conv1);
-    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), (size_t)n * 3136);
+    /* layer3.5.conv1 + layer3.5.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_5_relu1), NULL, A(IX_layer3_4_relu2),
+        P(P_layer3_5_conv1_weight), P(P_layer3_5_conv1_bias), NULL, n, &g_layer3_5_conv1, 1);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_5_conv2), NULL, A(IX_layer3_5_relu1),
@@ -2226,13 +2127,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_add1), (size_t)n * 3136);
-    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_6_conv1), NULL, A(IX_layer3_5_relu2),
-        P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), n, &g_layer3_6_conv1);
-    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), (size_t)n * 3136);
+    /* layer3.6.conv1 + layer3.6.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_6_relu1), NULL, A(IX_layer3_5_relu2),
+        P(P_layer3_6_conv1_weight), P(P_layer3_6_conv1_bias), NULL, n, &g_layer3_6_conv1, 1);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_6_conv2), NULL, A(IX_layer3_6_relu1),
@@ -2247,13 +2145,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_6_add1), (size_t)n * 3136);
-    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_7_conv1), NULL, A(IX_layer3_6_relu2),
-        P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), n, &g_layer3_7_conv1);
-    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), (size_t)n * 3136);
+    /* layer3.7.conv1 + layer3.7.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_7_relu1), NULL, A(IX_layer3_6_relu2),
+        P(P_layer3_7_conv1_weight), P(P_layer3_7_conv1_bias), NULL, n, &g_layer3_7_conv1, 1);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_7_conv2), NULL, A(IX_layer3_7_relu1),
@@ -2268,13 +2163,10 @@ const float *resnet56_nonorm_infer(const float *params, float *arena, const floa
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:86) */
     rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_7_add1), (size_t)n * 3136);
-    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_conv2d_direct_forward(A(IX_layer3_8_conv1), NULL, A(IX_layer3_7_relu2),
-        P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), n, &g_layer3_8_conv1);
-    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
-       generator/lib/skipc/blocks.lua:83) */
-    rt_relu_forward(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), (size_t)n * 3136);
+    /* layer3.8.conv1 + layer3.8.relu1: conv2d 3x3 stride 1 pad 1 + relu, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:83) */
+    rt_conv2d_direct_forward_fused(A(IX_layer3_8_relu1), NULL, A(IX_layer3_7_relu2),
+        P(P_layer3_8_conv1_weight), P(P_layer3_8_conv1_bias), NULL, n, &g_layer3_8_conv1, 1);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:84) */
     rt_conv2d_direct_forward(A(IX_layer3_8_conv2), NULL, A(IX_layer3_8_relu1),

@@ -33,6 +33,11 @@ void kprog_free(KProgram *p) {
     free(p->scratch_fwd); free(p->scratch_bwd);
     free(p->fwd.v); free(p->loss.v); free(p->bwd.v);
     free(p->geoms);
+    for (int i = 0; i < p->ndparams; i++) {
+        free(p->dparams[i].name);
+        free(p->dparams[i].cname);
+    }
+    free(p->dparams);
     memset(p, 0, sizeof *p);
 }
 

@@ -152,6 +152,25 @@ typedef struct {
     int64_t xs, ys;
 } KGeom;
 
+/*
+** A deployment build's parameters (pass_fold.c): each a training parameter
+** copied as it is, or the weight or bias of a layer with the
+** evaluation-mode batchnorm after it folded in (rt_fold_batchnorm). In a
+** program that has them (ndparams > 0), ARG_PARAM refers to this table.
+*/
+typedef enum { DP_COPY, DP_FOLD_WEIGHT, DP_FOLD_BIAS } DParamKind;
+
+typedef struct {
+    char *name, *cname;     /* the layer's: "layer1.0.conv1.weight", "..._bias" */
+    int ndim, shape[4];
+    int64_t len, offset;    /* offset: floats into the deployment params */
+    DParamKind kind;
+    int src;                /* the training parameter (FOLD_BIAS: -1 if the layer had none) */
+    int pair;               /* FOLD_*: the entry folded together with this one */
+    int bn[4];              /* FOLD_*: the batchnorm's gamma, beta, running mean and var */
+    float eps;
+} DParam;
+
 typedef struct KProgram {
     const IrGraph *g;
     Buffer *bufs;
@@ -163,6 +182,9 @@ typedef struct KProgram {
     int infer;                   /* the inference program: its scratch is IT(), not T() */
     KGeom *geoms;
     int ngeoms;
+    DParam *dparams;             /* deployment builds only, else NULL */
+    int ndparams;
+    int64_t num_dparams;         /* floats */
 } KProgram;
 
 /* }==================================================================== */

@@ -4,6 +4,7 @@
 ** plan memory -> emit C -> write files.
 */
 #include "autodiff.h"
+#include "emit_deploy.h"
 #include "emit_model.h"
 #include "ir.h"
 #include "passes.h"
@@ -22,6 +23,7 @@
 
 static const char usage[] =
     "usage: skipc SPEC.lua -o OUT.c [-D key=value]...\n"
+    "       skipc SPEC.lua -o OUT.c --infer [--weights CKPT.safetensors] [-D key=value]...\n"
     "\n"
     "Compiles a Lua network spec into standalone C: OUT.c (forward, backward,\n"
     "initialisation, optimizer steps, parameter table) and OUT.h beside it.\n"
@@ -30,6 +32,13 @@ static const char usage[] =
     "options (in any order):\n"
     "  -o OUT.c          output file; the header goes to OUT.h\n"
     "  -D key=value      set a value the spec reads with param(\"key\", default)\n"
+    "  --infer           a deployment build: the evaluation-mode forward alone, as\n"
+    "                    int NAME_predict(params, x, y, n, arena), batchnorms folded\n"
+    "                    into the layers before them, and NAME_fold to fold a\n"
+    "                    training checkpoint's parameters\n"
+    "  --weights CKPT    with --infer: embed CKPT's weights, folded, in OUT_weights.c\n"
+    "                    (as float literals; above 1M floats in OUT_weights.bin, which\n"
+    "                    OUT_weights.c includes with the assembler's .incbin)\n"
     "  -O0               no rewriting passes (write-first, add-alias, fusion, concat,\n"
     "                    remat): the plain lowering, which computes the same bits, for\n"
     "                    checking them\n"
@@ -44,8 +53,8 @@ static const char usage[] =
     "file and line and exit with status 1.\n";
 
 typedef struct {
-    const char *spec, *out;
-    int no_passes, no_remat;
+    const char *spec, *out, *weights;
+    int no_passes, no_remat, infer;
     SpecLimits limits;
     Define defs[64];
     int ndefs;
@@ -115,9 +124,11 @@ static int parse_args(Args *a, int argc, char **argv) {
         }
         if (!strcmp(s, "-O0")) { a->no_passes = 1; continue; }
         if (!strcmp(s, "--no-remat")) { a->no_remat = 1; continue; }
-        if (!strcmp(s, "-o") || !strcmp(s, "-D")) {
+        if (!strcmp(s, "--infer")) { a->infer = 1; continue; }
+        if (!strcmp(s, "-o") || !strcmp(s, "-D") || !strcmp(s, "--weights")) {
             if (i + 1 == argc) { fprintf(stderr, "skipc: error: %s needs an argument\n", s); return -1; }
             if (s[1] == 'o') a->out = argv[++i];
+            else if (s[1] == '-') a->weights = argv[++i];
             else if (parse_define(a, argv[++i]) != 0) return -1;
         } else if (!strncmp(s, "-D", 2)) {
             if (parse_define(a, s + 2) != 0) return -1;
@@ -131,6 +142,10 @@ static int parse_args(Args *a, int argc, char **argv) {
     }
     if (!a->spec || !a->out) {
         fprintf(stderr, "skipc: error: %s\n%s", !a->spec ? "no spec given" : "no -o OUT.c given", usage);
+        return -1;
+    }
+    if (a->weights && !a->infer) {
+        fprintf(stderr, "skipc: error: --weights embeds weights in a deployment build: add --infer\n");
         return -1;
     }
     return 0;
@@ -211,30 +226,109 @@ static int is_spec(const char *path, const struct stat *spec) {
     return stat(path, &st) == 0 && st.st_dev == spec->st_dev && st.st_ino == spec->st_ino;
 }
 
-/* Both files or neither: temporaries first, renames only once both exist. */
-static int write_outputs(const char *c_path, const Str *c_text, const Str *h_text) {
-    char *h_path = xstrdup(c_path), *ct, *ht = NULL;
-    int rc = -1;
-    h_path[strlen(h_path) - 1] = 'h';
-    ct = write_temp(c_path, c_text);
-    if (ct) ht = write_temp(h_path, h_text);
-    if (ct && ht) {
-        if (rename(ht, h_path) == 0 && rename(ct, c_path) == 0) rc = 0;
-        else fprintf(stderr, "%s: error: cannot write it: %s\n", c_path, strerror(errno));
+/* The file beside c_path ("out/resnet20.c") with suffix ("_weights.c"). */
+static char *sibling(const char *c_path, const char *suffix) {
+    return xasprintf("%.*s%s", (int)(strlen(c_path) - 2), c_path, suffix);
+}
+
+/* All files or none: temporaries first, renames only once all exist.
+** paths[i] gets texts[i]; n <= 4. */
+static int write_outputs(char *const *paths, const Str *texts, int n) {
+    char *tmp[4] = {0};
+    int rc = 0, made = 0;
+    while (made < n && (tmp[made] = write_temp(paths[made], &texts[made]))) made++;
+    if (made < n) rc = -1;
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (rename(tmp[i], paths[i]) != 0) {
+            fprintf(stderr, "%s: error: cannot write it: %s\n", paths[i], strerror(errno));
+            rc = -1;
+        }
+    for (int i = 0; i < made; i++) {
+        remove(tmp[i]);
+        free(tmp[i]);
     }
-    if (ct) remove(ct);
-    if (ht) remove(ht);
-    free(ct); free(ht); free(h_path);
+    return rc;
+}
+
+/* Models with more parameters than this embed them as a binary file:
+** four bytes where float literals take about fourteen, and the compiler
+** never parses them. */
+#define BLOB_MIN_FLOATS ((int64_t)1 << 20)
+
+/* A deployment build of the evaluation-mode program inf: folded,
+** fused, planned, and written with its weights if a->weights. */
+static int compile_deploy(Args *a, const char *name, KProgram *inf, const KProgram *train) {
+    Plan plan;
+    Weights w;
+    DeployInfo d;
+    Str text[4] = {{0}};
+    char *paths[4];
+    int n = 2, rc = -1;
+    inf->geoms = xmalloc((size_t)(train->ngeoms ? train->ngeoms : 1) * sizeof *inf->geoms);
+    memcpy(inf->geoms, train->geoms, (size_t)train->ngeoms * sizeof *inf->geoms);
+    inf->ngeoms = train->ngeoms;
+    pass_fold(inf);
+    if (!a->no_passes) pass_epilogue(inf);
+    if (plan_build(&plan, inf) != 0) return -1;
+    if (a->weights && weights_load(&w, inf, a->weights) != 0) return -1;
+    memset(&d, 0, sizeof d);
+    d.m.name = name;
+    d.m.spec = a->spec;
+    d.m.defines = defines_text(a);
+    d.weights = a->weights ? &w : NULL;
+    d.blob = inf->num_dparams > BLOB_MIN_FLOATS;
+    emit_deploy(inf, &plan, &d, &text[0], &text[1], &text[2]);
+    paths[0] = xstrdup(a->out);
+    paths[1] = sibling(a->out, ".h");
+    if (a->weights) {
+        paths[n++] = sibling(a->out, "_weights.c");
+        if (d.blob) {
+            text[3].buf = (char *)w.values;
+            text[3].len = (size_t)inf->num_dparams * sizeof *w.values;
+            paths[n++] = sibling(a->out, "_weights.bin");
+        }
+    }
+    rc = write_outputs(paths, text, n);
+    if (rc == 0)
+        fprintf(stderr, "%s: %lld parameter bytes%s, arena %lld bytes for one sample\n", a->out,
+                (long long)inf->num_dparams * 4,
+                !a->weights ? "" : d.blob ? " (embedded, binary)" : " (embedded)",
+                (long long)(4 * (plan.per_sample + plan.fixed + plan.scratch)));
+    for (int i = 0; i < n; i++) free(paths[i]);
+    for (int i = 0; i < 3; i++) str_free(&text[i]);
+    if (a->weights) weights_free(&w);
+    free((char *)d.m.defines);
+    return rc;
+}
+
+/* The training build: both programs planned and written as OUT.c, OUT.h. */
+static int compile_model(Args *a, const char *name, KProgram *prog, KProgram *inf) {
+    Plan plan, inf_plan;
+    ModelInfo info;
+    Str texts[2] = {{0}};
+    char *paths[2];
+    int rc;
+    if (!a->no_passes) pass_epilogue(inf);
+    if (plan_build(&plan, prog) != 0 || plan_build(&inf_plan, inf) != 0) return -1;
+    info.name = name;
+    info.spec = a->spec;
+    info.defines = defines_text(a);
+    emit_model(prog, &plan, inf, &inf_plan, &info, &texts[0], &texts[1]);
+    paths[0] = xstrdup(a->out);
+    paths[1] = sibling(a->out, ".h");
+    rc = write_outputs(paths, texts, 2);
+    free(paths[0]);
+    free(paths[1]);
+    free((char *)info.defines);
+    str_free(&texts[0]);
+    str_free(&texts[1]);
     return rc;
 }
 
 static int compile(Args *a, const char *name) {
     IrGraph *g = spec_run_limited(a->spec, a->defs, a->ndefs, &a->limits);
     KProgram prog, inf;
-    Plan plan, inf_plan;
-    Str c_text = {0}, h_text = {0};
-    ModelInfo info;
-    int rc = -1;
+    int rc;
     if (!g) return -1;
     if (ir_analyze(g) != 0) {
         ir_graph_free(g);
@@ -243,17 +337,7 @@ static int compile(Args *a, const char *name) {
     autodiff(&prog, g);
     if (!a->no_passes) passes_run(&prog, !a->no_remat);
     pass_inference(&inf, &prog);
-    if (!a->no_passes) pass_epilogue(&inf);
-    if (plan_build(&plan, &prog) == 0 && plan_build(&inf_plan, &inf) == 0) {
-        info.name = name;
-        info.spec = a->spec;
-        info.defines = defines_text(a);
-        emit_model(&prog, &plan, &inf, &inf_plan, &info, &c_text, &h_text);
-        rc = write_outputs(a->out, &c_text, &h_text);
-        free((char *)info.defines);
-        str_free(&c_text);
-        str_free(&h_text);
-    }
+    rc = a->infer ? compile_deploy(a, name, &inf, &prog) : compile_model(a, name, &prog, &inf);
     kprog_free(&prog);
     kprog_free(&inf);
     ir_graph_free(g);

@@ -32,9 +32,14 @@ int pass_remat(KProgram *p);
 ** its own (IX_conv1); returns its call count. */
 int pass_inference(KProgram *inf, const KProgram *train);
 
+/* Deployment builds: evaluation-mode batchnorms folded into the
+** convolution or linear layer before them, and the parameters renumbered
+** into p->dparams; returns the batchnorms folded. */
+int pass_fold(KProgram *p);
+
 /* Inference: a direct convolution followed by an evaluation-mode
-** batchnorm (+ residual add, relu) as one call with the batchnorm in its
-** epilogue; returns the fusions made. */
+** batchnorm (+ residual add, relu), or by a relu (add + relu), as one call
+** doing those in its epilogue; returns the fusions made. */
 int pass_epilogue(KProgram *p);
 
 /* The training program's passes, in order; remat 0 leaves out pass_remat

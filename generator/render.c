@@ -35,18 +35,29 @@ void render_loc(const IrNode *n, char *buf, size_t cap) {
 }
 
 void render_geometry(Emit *e, const KProgram *p) {
-    if (p->ngeoms == 0) return;
-    emit_blank(e);
-    emit_line(e, "/* Layer geometry (per sample), then the sample strides of input and output. */");
+    const KList *lists[] = {&p->fwd, &p->loss, &p->bwd};
+    char *used = xcalloc((size_t)p->g->nnodes, 1);   /* nodes whose record a call passes */
+    int any = 0;
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < lists[k]->n; i++)
+            for (int a = 0; a < lists[k]->v[i].nargs; a++)
+                if (lists[k]->v[i].args[a].kind == ARG_GEOM) used[lists[k]->v[i].args[a].ref] = 1;
     for (int i = 0; i < p->ngeoms; i++) {
         const KGeom *gm = &p->geoms[i];
         Str s = {0};
+        if (!used[gm->node]) continue;
+        if (!any++) {
+            emit_blank(e);
+            emit_line(e, "/* Layer geometry (per sample), then the sample strides of input and "
+                         "output. */");
+        }
         for (int k = 0; k < gm->nv; k++) str_addf(&s, "%d, ", gm->v[k]);
         str_addf(&s, "%lld, %lld", (long long)gm->xs, (long long)gm->ys);
         emit_line(e, "static const %s g_%s = {%s};", gm->type, p->g->nodes[gm->node]->cname,
                   s.buf);
         str_free(&s);
     }
+    free(used);
 }
 
 static void render_arg(Str *s, const KProgram *p, const KCall *c, const KArg *a) {
@@ -58,7 +69,9 @@ static void render_arg(Str *s, const KProgram *p, const KCall *c, const KArg *a)
         if (a->if_dx) str_addf(s, "(dx ? %s : NULL)", b);
         else str_add(s, b);
         break;
-    case ARG_PARAM: str_addf(s, "P(P_%s)", p->g->params[a->ref].cname); break;
+    case ARG_PARAM:
+        str_addf(s, "P(P_%s)", p->dparams ? p->dparams[a->ref].cname : p->g->params[a->ref].cname);
+        break;
     case ARG_PGRAD: str_addf(s, "G(P_%s)", p->g->params[a->ref].cname); break;
     case ARG_NULL: str_add(s, "NULL"); break;
     case ARG_INT: str_addf(s, "%lld", (long long)a->i); break;

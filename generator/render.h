@@ -14,7 +14,8 @@ const char *render_buffer(const KProgram *p, int buf, char *out, size_t cap);
 /* "specs/resnet.lua:14": the spec line a node comes from. */
 void render_loc(const IrNode *n, char *buf, size_t cap);
 
-/* static const RtConv g_conv1 = {...}; for every geometry record. */
+/* static const RtConv g_conv1 = {...}; for every geometry record of p
+** that one of its calls passes. */
 void render_geometry(Emit *e, const KProgram *p);
 
 /* Whether the block c opens starts with an RT_PROF mark: every layer block

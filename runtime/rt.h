@@ -40,7 +40,8 @@ typedef enum { RT_SET, RT_ADD } RtStore;
 
 /* Sets the kernels' thread count and OpenBLAS's to n (>= 1). Until it is
 ** called the runtime follows OpenBLAS's count (openblas_set_num_threads,
-** OPENBLAS_NUM_THREADS). */
+** OPENBLAS_NUM_THREADS); a runtime built without OpenBLAS (make portable,
+** make cross) runs on the calling thread alone until asked. */
 void rt_set_threads(int n);
 int rt_get_threads(void);
 
@@ -101,6 +102,12 @@ void rt_conv2d_direct_forward_bn_eval(float *out, float *col, const float *inp, 
                                       const float *beta, const float *run_mean,
                                       const float *run_var, int n, const RtConv *g, float eps,
                                       int relu);
+/* relu?(conv(inp) + b + res): the bias, residual add and relu applied to
+** every output before it is stored, rounding as rt_add_relu_forward after
+** the convolution does; res (n,oc,oh,ow, dense) or NULL */
+void rt_conv2d_direct_forward_fused(float *out, float *col, const float *inp, const float *w,
+                                    const float *b, const float *res, int n, const RtConv *g,
+                                    int relu);
 /* Backward of a stride-1 direct convolution (rt_conv_direct_backward).
 ** dout is (n,oc,h,w); stores into dinp (may be NULL), accumulates into dw,
 ** db (may be NULL); col: rt_scratch_slices(n) slices of
@@ -171,6 +178,19 @@ void rt_batchnorm_relu_backward(float *dinp, float *dgamma, float *dbeta,
 /* }==================================================================== */
 
 /* {====================================================================
+** Batchnorm folding (rt_fold.c), for deployment builds
+** ===================================================================== */
+
+/* The weights w (oc rows of per_oc) and bias b (or NULL: none) of a layer
+** whose outputs an evaluation-mode batchnorm reads, as the layer computing
+** both: w_out, b_out (oc). Computed in double, rounded once. */
+void rt_fold_batchnorm(float *w_out, float *b_out, const float *w, const float *b,
+                       const float *gamma, const float *beta, const float *run_mean,
+                       const float *run_var, int oc, size_t per_oc, float eps);
+
+/* }==================================================================== */
+
+/* {====================================================================
 ** Elementwise: activations, add (the residual skip), accumulate
 ** len is the total element count (n times the per-sample size).
 ** ===================================================================== */
@@ -189,6 +209,7 @@ void rt_tanh_backward(float *dinp, const float *dout, const float *out, size_t l
                       RtStore st);
 
 void rt_add_forward(float *out, const float *a, const float *b, size_t len); /* out = a + b */
+void rt_add_relu_forward(float *out, const float *a, const float *b, size_t len); /* relu(a + b) */
 
 /* out = a * b: a and out are (n,c,hw), b is (n,c,bhw) with bhw = hw (an
 ** elementwise product) or 1 (a gate, one factor per channel, as

@@ -17,9 +17,9 @@
 ** the thread count either, and no partial sums need reducing.
 */
 #include <string.h>
-#include <cblas.h>
 
 #include "rt.h"
+#include "rt_gemm.h"
 #include "rt_geom.h"
 #include "rt_par.h"
 
@@ -210,7 +210,7 @@ static void forward_part(void *p, int t, int nt) {
         const float *cm = columns(col, x, g);
         init_bias(y, j->b, g->oc, ohw);
         for (int gi = 0; gi < g->groups; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ocg, ohw, kk,
+            rt_sgemm(RT_NOTRANS, RT_NOTRANS, ocg, ohw, kk,
                         1.0f, j->w + (size_t)gi * ocg * kk, kk,
                         cm + (size_t)gi * kk * ohw, ohw,
                         1.0f, y + (size_t)gi * ocg * ohw, ohw);
@@ -255,7 +255,7 @@ static void input_grad(float *dx, float *col, const float *dy, const float *w,
     int direct = is_pointwise(g);
     float *dcol = direct ? dx : col;
     for (int gi = 0; gi < g->groups; gi++)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, ohw, ocg,
+        rt_sgemm(RT_TRANS, RT_NOTRANS, kk, ohw, ocg,
                     1.0f, w + (size_t)gi * ocg * kk, kk,
                     dy + (size_t)gi * ocg * ohw, ohw,
                     direct ? beta_of(st) : 0.0f, dcol + (size_t)gi * kk * ohw, ohw);
@@ -308,7 +308,7 @@ static void input_grad_part(void *p, int t, int nt) {
         float *col = j->col + (size_t)t * rt_conv2d_col_floats(gt);
         for (int s = lo; s < hi; s++) {
             im2col_rows(col, j->dout + s * out_sz, gt, 0, kk);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->c, ohw, kk,
+            rt_sgemm(RT_NOTRANS, RT_NOTRANS, g->c, ohw, kk,
                         1.0f, j->wt, kk, col, ohw, beta_of(j->st), j->dinp + s * in_sz, ohw);
         }
         return;
@@ -353,7 +353,7 @@ static void weight_grad_part(void *p, int t, int nt) {
             }
             for (int r = r0; r < r1;) {
                 int gi = r / kk, re = (gi + 1) * kk < r1 ? (gi + 1) * kk : r1;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, re - r, ohw,
+                rt_sgemm(RT_NOTRANS, RT_TRANS, ocg, re - r, ohw,
                             1.0f, dy + (size_t)gi * ocg * ohw, ohw,
                             cm + (size_t)(r - r0) * ohw, ohw,
                             1.0f, j->dw + (size_t)gi * ocg * kk + (r - gi * kk), kk);
@@ -399,7 +399,7 @@ void rt_linear_forward(float *out, const float *inp, const float *w,
     for (int s = 0; s < n; s++)
         for (int o = 0; o < outf; o++)
             out[(size_t)s * outf + o] = b ? b[o] : 0.0f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, outf, in,
+    rt_sgemm(RT_NOTRANS, RT_TRANS, n, outf, in,
                 1.0f, inp, in, w, in, 1.0f, out, outf);
 }
 
@@ -412,13 +412,13 @@ void rt_linear_backward(float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, int n, int in, int outf,
                         RtStore st) {
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, outf, in, n,
+        rt_sgemm(RT_TRANS, RT_NOTRANS, outf, in, n,
                     1.0f, dout, outf, inp, in, 1.0f, dw, in);
     if (db)
         for (int s = 0; s < n; s++)
             for (int o = 0; o < outf; o++) db[o] += dout[(size_t)s * outf + o];
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, outf,
+        rt_sgemm(RT_NOTRANS, RT_NOTRANS, n, in, outf,
                     1.0f, dout, outf, w, in, beta_of(st), dinp, in);
 }
 

@@ -56,12 +56,13 @@
 #define RT_DCONV_AVX512 0
 #endif
 
-/* An evaluation-mode batchnorm (then residual add, relu) as an epilogue:
-** per output channel y = v*scale + shift. */
+/* What happens to an output on its way to memory: an evaluation-mode
+** batchnorm, y = v*scale + shift per output channel (scale NULL: none),
+** then the residual add (the job's res), then the relu. */
 typedef struct {
     const float *scale, *shift;
     int relu;
-} BnEpilogue;
+} Epilogue;
 
 /*
 ** One convolution of a sample's ci input planes into its co output planes,
@@ -80,7 +81,7 @@ typedef struct {
     ptrdiff_t so, si;           /* weight strides: per output, per input */
     const float *bias;          /* per output (RT_SET only), or NULL */
     RtStore store;              /* RT_SET writes the outputs, RT_ADD adds */
-    const BnEpilogue *bn;       /* an evaluation-mode batchnorm applied on store, or NULL */
+    const Epilogue *ep;         /* applied on store, or NULL */
 } DConv;
 
 /*
@@ -287,17 +288,19 @@ INLINE void conv_tile(const DConv *d, float *y, const float *x, const float *res
             }
         }
     }
-    if (d->bn)
+    if (d->ep)
         UNROLL for (int b = 0; b < TB; b++) {
             int o = b < nb ? o0 + b : o0;
             UNROLL for (int v = 0; v < nv; v++) {
-                __m512 a = _mm512_add_ps(_mm512_mul_ps(acc[b][v], _mm512_set1_ps(d->bn->scale[o])),
-                                         _mm512_set1_ps(d->bn->shift[o]));
+                __m512 a = acc[b][v];
+                if (d->ep->scale)
+                    a = _mm512_add_ps(_mm512_mul_ps(a, _mm512_set1_ps(d->ep->scale[o])),
+                                      _mm512_set1_ps(d->ep->shift[o]));
                 if (res)
                     a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(
                         tail_mask((v0 + v) * LANES, hw),
-                        res + (size_t)(b < nb ? o0 + b : o0) * hw + (v0 + v) * LANES));
-                acc[b][v] = d->bn->relu ? _mm512_max_ps(a, _mm512_setzero_ps()) : a;
+                        res + (size_t)o * hw + (v0 + v) * LANES));
+                acc[b][v] = d->ep->relu ? _mm512_max_ps(a, _mm512_setzero_ps()) : a;
             }
         }
     UNROLL for (int b = 0; b < TB; b++)
@@ -461,14 +464,13 @@ static void conv_sample(const DConv *d, float *y, const float *x, const float *r
                 for (int r = dy < 0 ? -dy : 0; r < (dy > 0 ? h - dy : h); r++)
                     for (int c = lo; c < hi; c++) yo[r * w + c] += wv * xi[(r + dy) * w + c + dx];
             }
-        if (d->bn) {
-            float scale = d->bn->scale[o], shift = d->bn->shift[o];
+        if (d->ep)
             for (int p = 0; p < hw; p++) {
-                float v = yo[p] * scale + shift;
+                float v = yo[p];
+                if (d->ep->scale) v = v * d->ep->scale[o] + d->ep->shift[o];
                 if (res) v = v + res[(size_t)o * hw + p];
-                yo[p] = d->bn->relu && !(v > 0.0f) ? 0.0f : v;
+                yo[p] = d->ep->relu && !(v > 0.0f) ? 0.0f : v;
             }
-        }
     }
 }
 
@@ -568,10 +570,19 @@ void rt_conv2d_direct_forward_bn_eval(float *out, float *col, const float *inp, 
                                       const float *run_var, int n, const RtConv *g, float eps,
                                       int relu) {
     float scale[RT_DCONV_BN_MAX_CHANNELS], shift[RT_DCONV_BN_MAX_CHANNELS];
-    BnEpilogue bn = {scale, shift, relu};
+    Epilogue ep = {scale, shift, relu};
     bn_affine(scale, shift, gamma, beta, run_mean, run_var, eps, g->oc);
     ConvJob j = {forward_of(g, w, b), inp, res, out, rt_conv_x_stride(g), rt_conv_y_stride(g), n, NULL, NULL};
-    j.d.bn = &bn;
+    j.d.ep = &ep;
+    forward_run(&j, col, g);
+}
+
+void rt_conv2d_direct_forward_fused(float *out, float *col, const float *inp, const float *w,
+                                    const float *b, const float *res, int n, const RtConv *g,
+                                    int relu) {
+    Epilogue ep = {NULL, NULL, relu};
+    ConvJob j = {forward_of(g, w, b), inp, res, out, rt_conv_x_stride(g), rt_conv_y_stride(g), n, NULL, NULL};
+    j.d.ep = &ep;
     forward_run(&j, col, g);
 }
 

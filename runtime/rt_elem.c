@@ -133,6 +133,19 @@ void rt_add_forward(float *out, const float *a, const float *b, size_t len) {
     elem_run(add_fwd, out, a, b, len, RT_SET);
 }
 
+static void add_relu_fwd(float *restrict out, const float *restrict a,
+                         const float *restrict b, size_t len, RtStore st) {
+    (void)st;
+    for (size_t i = 0; i < len; i++) {
+        float v = a[i] + b[i];
+        out[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+void rt_add_relu_forward(float *out, const float *a, const float *b, size_t len) {
+    elem_run(add_relu_fwd, out, a, b, len, RT_SET);
+}
+
 /* y = x or y += x. */
 static void store(float *restrict y, const float *restrict x,
                   const float *restrict unused, size_t len, RtStore st) {

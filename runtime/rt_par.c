@@ -10,7 +10,8 @@
 **
 ** Thread count: rt_set_threads(n) when called, otherwise OpenBLAS's own
 ** count (what openblas_set_num_threads or OPENBLAS_NUM_THREADS asked for),
-** so a program that only sets OpenBLAS threads still drives both.
+** so a program that only sets OpenBLAS threads still drives both; without
+** OpenBLAS (RT_NO_BLAS) one, so no thread starts unless asked.
 ** While a parallel region runs, OpenBLAS is switched to one thread: each
 ** worker calls sgemm on its own small product, and OpenBLAS's pool under
 ** two concurrent callers would only contend for the same cores.
@@ -19,9 +20,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
-#include <cblas.h>
 
 #include "rt.h"
+#include "rt_gemm.h"
 #include "rt_par.h"
 
 
@@ -31,11 +32,11 @@ void rt_set_threads(int n) {
     if (n < 1) n = 1;
     if (n > RT_MAX_THREADS) n = RT_MAX_THREADS;
     rt_threads_req = n;
-    openblas_set_num_threads(n);
+    rt_blas_set_threads(n);
 }
 
 int rt_get_threads(void) {
-    int n = rt_threads_req > 0 ? rt_threads_req : openblas_get_num_threads();
+    int n = rt_threads_req > 0 ? rt_threads_req : rt_blas_threads();
     if (n < 1) n = 1;
     return n > RT_MAX_THREADS ? RT_MAX_THREADS : n;
 }
@@ -143,8 +144,8 @@ void rt_par_run(RtParFn fn, void *arg, int nt) {
         return;
     }
     pthread_mutex_lock(&region_mu);
-    int blas = openblas_get_num_threads();
-    if (blas != 1) openblas_set_num_threads(1);
+    int blas = rt_blas_threads();
+    if (blas != 1) rt_blas_set_threads(1);
     pthread_mutex_lock(&pool_mu);
     int have = grow_pool(nt - 1);
     /* Parts without a worker (thread creation failed) run here after part
@@ -171,7 +172,7 @@ void rt_par_run(RtParFn fn, void *arg, int nt) {
         caller_sleeps = 0;
         pthread_mutex_unlock(&pool_mu);
     }
-    if (blas != 1) openblas_set_num_threads(blas);
+    if (blas != 1) rt_blas_set_threads(blas);
     pthread_mutex_unlock(&region_mu);
 }
 

@@ -1,9 +1,10 @@
 /*
-** test_pass_epilogue.c: the inference program's batchnorm moved into the
-** direct convolution before it, on programs built by hand: fused with its
-** residual and relu, or alone; left apart when the convolution's output has
-** another reader, when the batchnorm writes a slice of a wider tensor, or
-** when the convolution's input changes in between.
+** test_pass_epilogue.c: the inference program's batchnorm (or relu, or add
+** + relu) moved into the direct convolution before it, on programs built
+** by hand: fused with its residual and relu, or alone; left apart when the
+** convolution's output has another reader, when the batchnorm writes a
+** slice of a wider tensor, or when the convolution's input changes in
+** between.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,6 +135,54 @@ static void test_keeps_when_input_changes(void **state) {
     prog_free(&t);
 }
 
+static void test_fuses_relu(void **state) {
+    Prog t;
+    (void)state;
+    prog_init(&t);
+    PU_CALL(&t.p.fwd, K_RELU_FORWARD, 1, 0, karg_buf(t.y, ACC_WRITE), karg_buf(t.c, ACC_READ),
+            karg_len(8))->node = 2;
+    assert_int_equal(pass_epilogue(&t.p), 1);
+    assert_int_equal(t.p.fwd.n, 1);
+    const KCall *f = &t.p.fwd.v[0];
+    assert_int_equal(f->k, K_CONV2D_DIRECT_FUSED);
+    assert_int_equal(f->nargs, 9);
+    assert_int_equal(f->args[0].ref, t.y);
+    assert_int_equal(f->args[2].ref, t.x);
+    assert_int_equal(f->args[3].kind, ARG_PARAM);
+    assert_int_equal(f->args[5].kind, ARG_NULL);    /* no residual */
+    assert_int_equal(f->args[7].ref, 1);            /* the convolution's geometry */
+    assert_int_equal(f->args[8].i, 1);              /* relu */
+    assert_int_equal(f->node, 2);
+    assert_int_equal(f->also[0], 1);
+    prog_free(&t);
+}
+
+/* relu(res + c): the residual is whichever operand the convolution does not write. */
+static void test_fuses_add_relu(void **state) {
+    Prog t;
+    (void)state;
+    prog_init(&t);
+    PU_CALL(&t.p.fwd, K_ADD_RELU_FORWARD, 1, 0, karg_buf(t.y, ACC_WRITE),
+            karg_buf(t.res, ACC_READ), karg_buf(t.c, ACC_READ), karg_len(8))->node = 2;
+    assert_int_equal(pass_epilogue(&t.p), 1);
+    const KCall *f = &t.p.fwd.v[0];
+    assert_int_equal(f->k, K_CONV2D_DIRECT_FUSED);
+    assert_int_equal(f->args[0].ref, t.y);
+    assert_int_equal(f->args[5].ref, t.res);
+    prog_free(&t);
+}
+
+/* relu(c + c) reads the convolution twice: not an epilogue. */
+static void test_keeps_add_of_itself(void **state) {
+    Prog t;
+    (void)state;
+    prog_init(&t);
+    PU_CALL(&t.p.fwd, K_ADD_RELU_FORWARD, 1, 0, karg_buf(t.y, ACC_WRITE),
+            karg_buf(t.c, ACC_READ), karg_buf(t.c, ACC_READ), karg_len(8))->node = 2;
+    assert_int_equal(pass_epilogue(&t.p), 0);
+    prog_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fuses_bn_relu_residual),
@@ -141,6 +190,9 @@ int main(void) {
         cmocka_unit_test(test_keeps_shared_output),
         cmocka_unit_test(test_keeps_slice_output),
         cmocka_unit_test(test_keeps_when_input_changes),
+        cmocka_unit_test(test_fuses_relu),
+        cmocka_unit_test(test_fuses_add_relu),
+        cmocka_unit_test(test_keeps_add_of_itself),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

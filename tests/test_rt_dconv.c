@@ -283,6 +283,44 @@ static void test_dconv_bn_epilogue(void **state) {
     check_bn_epilogue(geom(33, 13, 11, 12, 1), 2, 0);
 }
 
+/* The bias, residual and relu epilogue (what folded batchnorms leave) gives
+** the bits of the convolution followed by rt_relu_forward or
+** rt_add_relu_forward, at stride 1 and 2. */
+static void check_fused_epilogue(RtConv g, int n) {
+    size_t xl = (size_t)n * g.c * g.h * g.w, yl = (size_t)n * g.oc * g.oh * g.ow;
+    size_t wl = (size_t)g.oc * g.c * g.k * g.k;
+    size_t cf = rt_conv_direct_fwd_col_floats(g.c, g.k, g.stride, g.oh, g.ow) * rt_scratch_slices(n);
+    float *x = tr_alloc(xl), *w = tr_alloc(wl), *b = tr_alloc(g.oc), *res = tr_alloc(yl);
+    float *col = tr_alloc(cf ? cf : 1), *tmp = tr_alloc(yl), *want = tr_alloc(yl);
+    float *got = tr_alloc(yl);
+    float *c = g.stride == 2 ? col : NULL;
+    tr_fill(x, xl, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(b, g.oc, -1, 1);
+    tr_fill(res, yl, -1, 1);
+    rt_conv2d_direct_forward(tmp, c, x, w, b, n, &g);
+    rt_relu_forward(want, tmp, yl);
+    rt_conv2d_direct_forward_fused(got, c, x, w, b, NULL, n, &g, 1);
+    assert_true(tr_same(got, want, yl));
+    rt_add_relu_forward(want, tmp, res, yl);
+    rt_conv2d_direct_forward_fused(got, c, x, w, b, res, n, &g, 1);
+    assert_true(tr_same(got, want, yl));
+    rt_add_forward(want, tmp, res, yl);
+    rt_conv2d_direct_forward_fused(got, c, x, w, b, res, n, &g, 0);
+    assert_true(tr_same(got, want, yl));
+    free(x); free(w); free(b); free(res); free(col); free(tmp); free(want); free(got);
+}
+
+static RtConv geom_s2(int c, int h, int w, int oc, int k);
+
+static void test_dconv_fused_epilogue(void **state) {
+    (void)state;
+    tr_seed(17);
+    check_fused_epilogue(geom(16, 28, 28, 16, 3), 2);
+    check_fused_epilogue(geom(5, 7, 7, 6, 3), 3);
+    check_fused_epilogue(geom(33, 13, 11, 12, 1), 2);
+    check_fused_epilogue(geom_s2(16, 28, 28, 32, 3), 2);
+    check_fused_epilogue(geom_s2(16, 28, 28, 32, 1), 2);
+}
+
 /*
 ** Stride 2 (3x3 padding 1, 1x1 none): the input split into phases in the
 ** scratch, then shifts of them. Against the reference, over even and odd
@@ -394,6 +432,7 @@ int main(void) {
         cmocka_unit_test(test_dconv_slices),
         cmocka_unit_test(test_dconv_matches_im2col),
         cmocka_unit_test(test_dconv_bn_epilogue),
+        cmocka_unit_test(test_dconv_fused_epilogue),
         cmocka_unit_test(test_dconv_stride2),
         cmocka_unit_test(test_dconv_stride2_slices_and_bn),
     };

@@ -121,6 +121,8 @@ static void test_add_acc_scale(void **state) {
     tr_fill(a, LEN, -2, 2); tr_fill(b, LEN, -2, 2);
     rt_add_forward(out, a, b, LEN);
     for (int i = 0; i < LEN; i++) assert_true(out[i] == a[i] + b[i]);
+    rt_add_relu_forward(out, a, b, LEN);
+    for (int i = 0; i < LEN; i++) assert_true(out[i] == (a[i] + b[i] > 0 ? a[i] + b[i] : 0.0f));
     memcpy(y, a, sizeof y);
     rt_acc(y, b, LEN);
     for (int i = 0; i < LEN; i++) assert_true(y[i] == a[i] + b[i]);

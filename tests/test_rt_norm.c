@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <string.h>
+#include <math.h>
 
 #include "rt.h"
 #include "grad_check.h"
@@ -266,6 +267,39 @@ static void test_bn_slices(void **state) {
     }
 }
 
+/*
+** Folding: a layer y = W x + b followed by an evaluation-mode batchnorm
+** equals the folded layer W' x + b' (both in double, from the float
+** parameters) to float rounding, and each folded value is the product
+** rounded once; a layer without a bias folds as if its bias were zero.
+*/
+static void check_fold(int oc, int per_oc, int bias) {
+    float *w = tr_alloc((size_t)oc * per_oc), *b = tr_alloc(oc), *g = tr_alloc(oc);
+    float *be = tr_alloc(oc), *rm = tr_alloc(oc), *rv = tr_alloc(oc), *x = tr_alloc(per_oc);
+    float *wf = tr_alloc((size_t)oc * per_oc), *bf = tr_alloc(oc);
+    tr_fill(w, (size_t)oc * per_oc, -1, 1); tr_fill(b, oc, -1, 1); tr_fill(g, oc, 0.2f, 2);
+    tr_fill(be, oc, -1, 1); tr_fill(rm, oc, -1, 1); tr_fill(rv, oc, 0.01f, 4);
+    tr_fill(x, per_oc, -1, 1);
+    rt_fold_batchnorm(wf, bf, w, bias ? b : NULL, g, be, rm, rv, oc, (size_t)per_oc, 1e-5f);
+    for (int o = 0; o < oc; o++) {
+        double s = g[o] / sqrt((double)rv[o] + 1e-5f), ref = bias ? b[o] : 0, got = bf[o];
+        for (int i = 0; i < per_oc; i++) {
+            assert_true(wf[o * per_oc + i] == (float)(w[o * per_oc + i] * s));
+            ref += (double)w[o * per_oc + i] * x[i];
+            got += (double)wf[o * per_oc + i] * x[i];
+        }
+        ref = (ref - rm[o]) * s + be[o];
+        assert_true(fabs(got - ref) <= 1e-6 * (1 + fabs(ref)) * per_oc);
+    }
+    free(w); free(b); free(g); free(be); free(rm); free(rv); free(x); free(wf); free(bf);
+}
+
+static void test_fold_batchnorm(void **state) {
+    (void)state;
+    check_fold(16, 144, 0);
+    check_fold(7, 33, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bn_train_forward_spatial),
@@ -275,6 +309,7 @@ int main(void) {
         cmocka_unit_test(test_bn_backward_vector),
         cmocka_unit_test(test_bn_relu_fused),
         cmocka_unit_test(test_bn_slices),
+        cmocka_unit_test(test_fold_batchnorm),
     };
     return cmocka_run_group_tests_name("rt_norm", tests, NULL, NULL);
 }

@@ -4,8 +4,10 @@
 # Usage: tools/install-deps.sh [extra-package...]
 set -eu
 
+# The cross-compiler and qemu are for the test that runs an aarch64 deployment build.
 PACKAGES="build-essential clang libclang-rt-14-dev pkg-config python3 liblua5.4-dev libopenblas-dev
-libcmocka-dev zlib1g-dev dataset-fashion-mnist $*"
+libcmocka-dev zlib1g-dev nettle-dev dataset-fashion-mnist gcc-aarch64-linux-gnu
+libc6-dev-arm64-cross qemu-user $*"
 
 missing=""
 for p in $PACKAGES; do
