@@ -232,7 +232,7 @@ $(GEN_TESTS): $(B)/tests/%: tests/%.c tests/pass_util.h $(filter-out $(B)/genera
 SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh \
                 tests/test_lesion.sh tests/proptest.sh tests/test_experiments.sh \
                 tests/test_faults.sh tests/test_bad_input.sh tests/test_deploy.sh \
-                tests/test_example.sh
+                tests/test_example.sh tests/test_torch_checkpoint.sh
 
 # test and demo install what is missing first, then build in a second make,
 # whose pkg-config flags see the installed packages.

@@ -38,9 +38,16 @@ float *cmd_load_weights(const RtModel *m, const char *path, float *norm,
     StMeta meta;
     st_meta_init(&meta);
     int rc = !params || ckpt_load(path, m, params, &meta, err, errlen);
-    if (!rc && norm)
+    if (!rc && norm && !st_meta_get(&meta, "norm_mean") && !st_meta_get(&meta, "norm_std")) {
+        /* A checkpoint from elsewhere (a PyTorch state_dict) may name none. */
+        fprintf(stderr, "%s: note: no input normalisation in the metadata: pixels scaled to "
+                        "[0,1] are used as they are (norm_mean 0, norm_std 1)\n", path);
+        norm[0] = 0.0f;
+        norm[1] = 1.0f;
+    } else if (!rc && norm) {
         rc = ckpt_meta_float(&meta, "norm_mean", &norm[0], path, err, errlen)
              || ckpt_meta_float(&meta, "norm_std", &norm[1], path, err, errlen);
+    }
     if (!rc && norm && !(norm[1] > 0))
         rc = drv_err(err, errlen, "%s: metadata norm_std must be positive", path);
     st_meta_free(&meta);

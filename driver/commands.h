@@ -23,8 +23,9 @@ int cmd_lesion(const RtModel *m, const char *prog, int argc, char **argv);
 /*
 ** Allocates the parameters and loads them from a checkpoint; if norm is
 ** not NULL, also reads the input normalisation (norm[0] mean, norm[1]
-** std) from its metadata. Returns the parameters, or NULL with a message
-** in err.
+** std) from its metadata: mean 0 and std 1, with a note, when it names
+** neither (a PyTorch state_dict). Returns the parameters, or NULL with a
+** message in err.
 */
 float *cmd_load_weights(const RtModel *m, const char *path, float *norm,
                         char *err, size_t errlen);

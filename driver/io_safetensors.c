@@ -457,9 +457,21 @@ static int by_offset(const void *a, const void *b) {
     return 0;
 }
 
-/* Byte size of a float32 tensor of this shape; 0 with *ok = 0 on overflow. */
-static uint64_t f32_bytes(int ndim, const int64_t *shape, int *ok) {
-    uint64_t n = 4;
+/*
+** PyTorch's batchnorm step counters, NAME.num_batches_tracked (I64), which
+** every torchvision state_dict has: accepted in a file and skipped, as
+** evaluation and skipc's training (a fixed momentum) never read them.
+*/
+static int is_bn_counter(const Entry *e) {
+    static const char suffix[] = ".num_batches_tracked";
+    size_t n = strlen(e->name), k = sizeof suffix - 1;
+    return !strcmp(e->dtype, "I64") && n > k && !strcmp(e->name + n - k, suffix);
+}
+
+/* Byte size of a tensor of this shape with elements of elem bytes; 0 with
+** *ok = 0 on overflow. */
+static uint64_t tensor_bytes(int ndim, const int64_t *shape, uint64_t elem, int *ok) {
+    uint64_t n = elem;
     *ok = 1;
     for (int i = 0; i < ndim; i++) {
         uint64_t d = (uint64_t)shape[i];
@@ -471,16 +483,17 @@ static uint64_t f32_bytes(int ndim, const int64_t *shape, int *ok) {
 
 /* Checks dtype, sizes and bounds of one entry; describes a problem in m. */
 static int check_entry(const Entry *e, uint64_t data_size, Buf *m) {
-    int ok;
-    uint64_t bytes = f32_bytes(e->ndim, e->shape, &ok);
-    int dtype_ok = !strcmp(e->dtype, "F32");
+    int ok, counter = is_bn_counter(e);
+    uint64_t bytes = tensor_bytes(e->ndim, e->shape, counter ? 8 : 4, &ok);
+    int dtype_ok = !strcmp(e->dtype, "F32") || counter;
     if (dtype_ok && e->begin <= e->end && e->end <= data_size && ok &&
         e->end - e->begin == bytes)
         return 0;
     buf_add(m, "tensor '", 8);
     buf_name(m, e->name);
     if (!dtype_ok)
-        buf_printf(m, "' has dtype %s; only F32 is supported", e->dtype);
+        buf_printf(m, "' has dtype %s; only F32 is supported (and I64 for "
+                   "num_batches_tracked)", e->dtype);
     else if (e->begin > e->end)
         buf_printf(m, "' has data_offsets [%llu,%llu] with begin > end",
                    (unsigned long long)e->begin, (unsigned long long)e->end);
@@ -664,7 +677,8 @@ static int match(Index *ix, const StTensorSpec *want, int nwant,
     size_t plen = extra_prefix ? strlen(extra_prefix) : 0;
     for (int i = 0; i < ix->n; i++) {
         const Entry *e = &ix->e[i];
-        if (e->used || (extra_prefix && !strncmp(e->name, extra_prefix, plen)))
+        if (e->used || is_bn_counter(e) ||
+            (extra_prefix && !strncmp(e->name, extra_prefix, plen)))
             continue;
         list_item(m, &nextra, "unexpected", e->name);
     }
@@ -734,7 +748,7 @@ static int check_specs(const char *path, const StTensorSpec *spec, int n,
         const StTensorSpec *s = &spec[i];
         int ok = s->name && s->name[0] && strcmp(s->name, META_KEY) &&
                  s->ndim >= 0 && s->ndim <= ST_MAX_NDIM;
-        uint64_t bytes = ok ? f32_bytes(s->ndim, s->shape, &ok) : 0;
+        uint64_t bytes = ok ? tensor_bytes(s->ndim, s->shape, 4, &ok) : 0;
         if (!ok || *total > UINT64_MAX - bytes)
             return io_fail(err, errlen, path, "cannot save tensor %d ('%.120s'): "
                            "bad name or shape", i, s->name ? s->name : "(null)");
@@ -764,7 +778,7 @@ static void build_header(Buf *b, const StTensorSpec *spec, int n,
         buf_add(b, "}", 1);
     }
     for (int i = 0; i < n; i++) {
-        uint64_t bytes = f32_bytes(spec[i].ndim, spec[i].shape, &ok);
+        uint64_t bytes = tensor_bytes(spec[i].ndim, spec[i].shape, 4, &ok);
         if (i || (meta && meta->n)) buf_add(b, ",", 1);
         buf_json_str(b, spec[i].name);
         buf_add(b, ":{\"dtype\":\"F32\",\"shape\":", 24);
@@ -799,7 +813,7 @@ int st_save(const char *path, const StTensorSpec *spec, int n,
     free(b.s);
     for (int i = 0; i < n; i++) {
         int ok;
-        atomic_write(&af, src[i], (size_t)f32_bytes(spec[i].ndim, spec[i].shape, &ok));
+        atomic_write(&af, src[i], (size_t)tensor_bytes(spec[i].ndim, spec[i].shape, 4, &ok));
     }
     return atomic_commit(&af);
 }

@@ -7,7 +7,9 @@
 ** padded with spaces to a multiple of 8, then the raw little-endian data;
 ** offsets are relative to the end of the header.
 **
-** Only F32 tensors are written or read. Loading validates the whole
+** Only F32 tensors are written or read; PyTorch's batchnorm counters
+** (NAME.num_batches_tracked, I64, in every torchvision state_dict) are
+** accepted in a file and skipped. Loading validates the whole
 ** header against the file size before touching any data, so a damaged or
 ** hostile file cannot cause an out-of-bounds read or a huge allocation.
 */

@@ -97,7 +97,9 @@ int weights_load(Weights *w, const KProgram *p, const char *path) {
     }
     if (sha_file(w->file_sha, path) != 0) goto out;
     if (st_load(path, spec, n, dst, "", &meta, err, sizeof err) != 0) {
-        fprintf(stderr, "%s\n", err);
+        size_t k = strlen(path);   /* the loader's "path: what" as "path: error: what" */
+        int named = !strncmp(err, path, k) && !strncmp(err + k, ": ", 2);
+        fprintf(stderr, "%s: error: %s\n", path, named ? err + k + 2 : err);
         goto out;
     }
     if (read_norm(w, &meta, path) != 0) goto out;

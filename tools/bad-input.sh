@@ -206,6 +206,10 @@ for ck in trunc trunc_header dtype_f16 dtype_unknown shape missing extra lying o
     row checkpoint "$ck.st" 1 "$mlp" eval --weights "$ck.st" --data d_good
 done
 row checkpoint "a FIFO" 1 "$mlp" eval --weights fifo.st --data d_good
+for ck in trunc dtype_unknown shape missing nan_norm; do
+    row "checkpoint (skipc --infer)" "$ck.st" 1 "$skipc" spec.c -o out.c --infer --weights "$ck.st"
+done
+row "command line" "skipc: --weights without --infer" 2 "$skipc" spec.c -o out.c --weights good.st
 for d in d_magic d_dims d_trunc d_labels d_count d_bomb d_fifo; do
     row dataset "$d" 1 "$mlp" eval --weights good.st --data "$d"
 done

@@ -4,10 +4,12 @@
 # Usage: tools/install-deps.sh [extra-package...]
 set -eu
 
-# The cross-compiler and qemu are for the test that runs an aarch64 deployment build.
+# For tests only, never linked into skipc: the cross-compiler and qemu run an
+# aarch64 deployment build; PyTorch and torchvision write the checkpoints
+# that tests load as a PyTorch user's.
 PACKAGES="build-essential clang libclang-rt-14-dev pkg-config python3 liblua5.4-dev libopenblas-dev
 libcmocka-dev zlib1g-dev nettle-dev dataset-fashion-mnist gcc-aarch64-linux-gnu
-libc6-dev-arm64-cross qemu-user $*"
+libc6-dev-arm64-cross qemu-user python3-torch python3-torchvision $*"
 
 missing=""
 for p in $PACKAGES; do
