@@ -63,7 +63,8 @@ RT_OBJ   := $(RT_SRC:%.c=$(B)/%.o)
 DRV_SRC  := $(filter-out driver/model_main.c,$(wildcard driver/*.c))
 DRV_OBJ  := $(DRV_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
-TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%) $(B)/tests/test_rt_dconv_portable
+TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%) $(B)/tests/test_rt_dconv_portable \
+            $(B)/tests/test_rt_gemm_portable
 MODELS   := $(shell awk '!/^[ \t]*(\#|$$)/ {print $$1}' specs/models.txt 2>/dev/null)
 
 .PHONY: all deps gen check-generated test run-tests proptest run-proptest bench run-bench \
@@ -221,6 +222,18 @@ $(B)/tests/test_rt_dconv_portable: tests/test_rt_dconv.c $(wildcard tests/*.h) \
 	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -Itests -o $@ $< \
 	    $(B)/runtime/rt_dconv_portable.o $(B)/libskipcrt.a $(TEST_LIBS) $(RT_LIBS)
 
+# The matrix product without OpenBLAS (rt_gemm.c's own, what make portable
+# builds) is tested the same way.
+$(B)/runtime/rt_gemm_portable.o: runtime/rt_gemm.c runtime/rt_gemm.h
+	@mkdir -p $(@D)
+	$(CC) $(RTFLAGS) -DRT_NO_BLAS -c -o $@ $<
+
+$(B)/tests/test_rt_gemm_portable: tests/test_rt_gemm.c $(wildcard tests/*.h) \
+                                  $(B)/runtime/rt_gemm_portable.o $(B)/libskipcrt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -Itests -o $@ $< \
+	    $(B)/runtime/rt_gemm_portable.o $(B)/libskipcrt.a $(TEST_LIBS) $(RT_LIBS)
+
 # The memory-plan, shape and pass tests link the generator itself (all but its main).
 GEN_TESTS := $(B)/tests/test_plan $(B)/tests/test_shape \
              $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_pass_*.c))
@@ -258,7 +271,7 @@ bench: deps
 	@bench/setup.sh
 	@$(MAKE) --no-print-directory run-bench
 
-run-bench: all $(B)/resnet20 $(B)/resnet56 $(B)/densenet40
+run-bench: all $(B)/resnet20 $(B)/resnet56 $(B)/densenet40 $(B)/resnet18 build-portable/libskipcrt.a
 	bench/run.sh
 
 demo: deps

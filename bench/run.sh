@@ -1,6 +1,8 @@
 #!/bin/sh
 # make bench: skipc side by side with PyTorch (with oneDNN) and ONNX Runtime,
-# in one run. Every measurement is a process of its own (so its peak memory
+# in one run; then skipc's deployment builds (skipc --infer, native and
+# portable) at batch 1 on one thread against the training build's inference
+# and ONNX Runtime. Every measurement is a process of its own (so its peak memory
 # is its own); each round runs every row once, the contenders of a row one
 # after another, and the table gives each contender's median over the
 # rounds, the ratios skipc/peer, peak RSS, and skipc's GFLOP/s as a share
@@ -19,7 +21,7 @@ work=build/bench
 mkdir -p "$work"
 
 cc -O3 -march=native -pthread bench/fma_peak.c -o "$work/fma_peak"
-[ -s "$work/onnx/densenet40.onnx" ] || (cd bench && $py export_onnx.py "../$work/onnx") \
+[ -s "$work/onnx/resnet18.onnx" ] || (cd bench && $py export_onnx.py "../$work/onnx") \
     > "$work/export.log" 2>&1 || { cat "$work/export.log"; exit 1; }
 
 # Rows: kind model batch threads steps
@@ -36,6 +38,30 @@ infer resnet56 1 1 150
 infer resnet56 64 2 15
 infer densenet40 1 1 150
 infer densenet40 64 2 15"
+
+# Deployment rows: model steps (batch 1, one thread). Each model's
+# deployment build, linked with the OpenBLAS runtime built for this machine
+# (deploy) and with the portable one (make portable: no OpenBLAS, no
+# -march=native), into bench/deploy_bench.c.
+DEPLOY_ROWS="resnet20 400
+densenet40 150
+resnet18 20"
+mkdir -p "$work/deploy"
+blas="$(pkg-config --cflags --libs openblas)"
+for m in $(echo "$DEPLOY_ROWS" | awk '{print $1}'); do
+    # shellcheck disable=SC2046  # the spec and its -D values from specs/models.txt
+    build/skipc $(awk -v n="$m" '$1 == n {$1 = ""; print}' specs/models.txt) --infer \
+        -o "$work/deploy/$m.c" 2>/dev/null
+    up=$(echo "$m" | tr '[:lower:]' '[:upper:]')
+    for v in native portable; do
+        if [ $v = native ]; then flags="-O3 -march=native"; lib="build/libskipcrt.a $blas"
+        else flags="-O2"; lib="build-portable/libskipcrt.a"; fi
+        # shellcheck disable=SC2086
+        cc -std=c11 $flags -D_POSIX_C_SOURCE=200809L -Iruntime -I"$work/deploy" -DDEPLOY="$m" \
+            -DDEPLOY_UP="$up" -DDEPLOY_HEADER="\"$m.h\"" -o "$work/deploy/${m}_$v" \
+            bench/deploy_bench.c "$work/deploy/$m.c" $lib -lm -lpthread
+    done
+done
 
 # skipc's bench prints "train ... images/s" and "inference ... images/s";
 # binaries from before --mode existed time both and are parsed the same.
@@ -62,7 +88,7 @@ skipc_run() {   # F KIND MODEL BATCH THREADS STEPS
 }
 
 peak1=$("$work/fma_peak" 1); peak2=$("$work/fma_peak" 2)
-[ "${REPORT_ONLY:-0}" = 1 ] || rm -f "$work"/r_*
+[ "${REPORT_ONLY:-0}" = 1 ] || rm -f "$work"/r_* "$work"/d_*
 r=1
 [ "${REPORT_ONLY:-0}" = 1 ] && r=$((ROUNDS + 1))   # the table of the last run again
 while [ "$r" -le "$ROUNDS" ]; do
@@ -77,6 +103,15 @@ while [ "$r" -le "$ROUNDS" ]; do
             measure "$work/r_${i}_ort" node bench/ort_bench.js "$work/onnx/$model.onnx" \
                 "$batch" "$threads" "$steps"
         fi
+    done
+    echo "$DEPLOY_ROWS" | while read -r model steps; do
+        chw=1,28,28; [ "$model" = resnet18 ] && chw=3,224,224
+        measure "$work/d_${model}_native" "$work/deploy/${model}_native" 1 1 "$steps"
+        skipc_run "$work/d_${model}_train" infer "$model" 1 1 "$steps"
+        measure "$work/d_${model}_ort" node bench/ort_bench.js "$work/onnx/$model.onnx" \
+            1 1 "$steps" "$chw"
+        measure "$work/d_${model}_portable" "$work/deploy/${model}_portable" 1 1 \
+            "$(( (steps + 9) / 10 ))"
     done
     r=$((r + 1))
 done
@@ -129,7 +164,7 @@ function target(what, v, must, aim, lower) {
 }
 function q(a, b) { return (a == "nan" || b == "nan" || b + 0 == 0) ? "nan" : a / b }
 END {
-    printf "\n  ]\n}\n" > out
+    printf "\n  ]" > out
     print ""
     print "| target | measured | must reach | aim | |"
     print "|---|---:|---:|---:|---|"
@@ -147,4 +182,32 @@ END {
     target("ResNet-20 training b128, peak RSS skipc/PyTorch", q(SR["train resnet20 128 2"], TR["train resnet20 128 2"]), "0.33", "0.2", 1)
     target("DenseNet-BC-40 training b64, peak RSS skipc/PyTorch", q(SR["train densenet40 64 2"], TR["train densenet40 64 2"]), "0.33", "0.2", 1)
 }'
+# Deployment builds: latency at batch 1 on one thread, the medians.
+echo "$DEPLOY_ROWS" | awk -v work="$work" -v out="$OUT" '
+function median(file,    n, v, i, j, t, line) {
+    n = 0
+    while ((getline line < file) > 0) { split(line, a, " "); v[++n] = a[1] + 0 }
+    close(file)
+    if (n == 0) return "nan"
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+    return v[int((n + 1) / 2)]
+}
+function ms(ips) { return ips == "nan" || ips == 0 ? "-" : sprintf("%.2f", 1000 / ips) }
+function ratio(a, b) { return (b == "nan" || b == 0 || a == "nan") ? "-" : sprintf("%.2fx", a / b) }
+BEGIN {
+    print ""
+    print "Deployment builds (skipc --infer), batch 1, 1 thread: latency in ms (speed ratios)"
+    print ""
+    print "| model | deployment build | training build infer | deployment/training | ONNX Runtime | deployment/ORT | portable build | portable/deployment |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|"
+    printf ",\n  \"deploy_batch1_1thread_images_per_s\": [\n" >> out
+}
+{
+    m = $1; d = median(work "/d_" m "_native"); t = median(work "/d_" m "_train")
+    o = median(work "/d_" m "_ort"); p = median(work "/d_" m "_portable")
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", m, ms(d), ms(t), ratio(d, t), ms(o),
+        ratio(d, o), ms(p), ratio(p, d)
+    printf "%s    {\"model\": \"%s\", \"deploy\": %s, \"training_build\": %s, \"onnxruntime\": %s, \"portable\": %s}", (NR > 1 ? ",\n" : ""), m, d, t, o, p >> out
+}
+END { printf "\n  ]\n}\n" >> out }'
 echo "bench: results in $OUT"

@@ -37,8 +37,10 @@
 ** number of threads.
 **
 ** The AVX-512 kernels are used where the compiler targets AVX-512F (and
-** RT_PORTABLE is not defined); elsewhere plain loops over row spans, which
-** compilers vectorise, compute the same sums.
+** RT_PORTABLE is not defined); elsewhere portable C computes the same sums
+** (in another order): the forward with the same layout as tiles of 4
+** output channels x 8 pixels, which compilers keep in vector registers
+** (SSE, NEON), the weight gradient as plain loops over row spans.
 */
 #include <math.h>
 #include <stddef.h>
@@ -438,7 +440,7 @@ static WGradShape wgrad_shape(const RtConv *g) {
 /* }==================================================================== */
 #else
 /* {====================================================================
-** Portable kernels: plain loops over the valid span of every row
+** Portable kernels
 ** ===================================================================== */
 
 /* Columns [lo, hi) of a row whose tap column x + dx lies inside w. */
@@ -447,33 +449,160 @@ static void span(int *lo, int *hi, int dx, int w) {
     *hi = dx > 0 ? w - dx : w;
 }
 
-/* All outputs of one sample: y (co planes) from x (ci planes), then the
-** batchnorm epilogue with res (co planes) or NULL. */
-static void conv_sample(const DConv *d, float *y, const float *x, const float *res) {
+/*
+** The forward, as the AVX-512 kernel does it in portable C: a block of PW
+** consecutive pixels of the flattened output plane (rows joined) times PB
+** output channels, the accumulators in a small array the compiler keeps in
+** vector registers (SSE, NEON; constant trip counts). Tap t of the block
+** reads PW consecutive input floats at offset dy*w + dx; lanes whose tap
+** falls in the padding (or past the plane's last pixel) read 0. How each
+** tap reads is decided once per block (TapRead): all lanes inside, a lane
+** mask applied after an in-bounds load, or lane by lane where the load
+** would leave the plane.
+*/
+enum { PB = 4, PW = 8 };
+
+typedef enum { TAP_NONE, TAP_FULL, TAP_MASKED, TAP_EDGE } TapKind;
+
+typedef struct {
+    TapKind kind;
+    ptrdiff_t off;              /* from the block's first pixel, in the tap's planes */
+    unsigned char on[PW];       /* the lanes that read */
+} TapRead;
+
+/* How the taps of d read for pixels [p, p + np) of the plane (np <= PW). */
+static void tap_reads(TapRead *tr, const DConv *d, int p, int np) {
     int h = d->h, w = d->w, hw = h * w;
-    for (int o = 0; o < d->co; o++) {
-        float *yo = y + (size_t)o * hw;
-        if (d->store == RT_SET)
-            for (int p = 0; p < hw; p++) yo[p] = d->bias ? d->bias[o] : 0.0f;
-        for (int i = 0; i < d->ci; i++)
-            for (int t = 0; t < d->ntap; t++) {
-                int dy = d->dy[t], dx = d->dx[t], lo, hi;
-                float wv = d->wt[o * d->so + i * d->si + d->wo[t]];
-                const float *xi = x + d->xo[t] + (size_t)i * hw;
-                span(&lo, &hi, dx, w);
-                for (int r = dy < 0 ? -dy : 0; r < (dy > 0 ? h - dy : h); r++)
-                    for (int c = lo; c < hi; c++) yo[r * w + c] += wv * xi[(r + dy) * w + c + dx];
-            }
-        if (d->ep)
-            for (int p = 0; p < hw; p++) {
-                float v = yo[p];
-                if (d->ep->scale) v = v * d->ep->scale[o] + d->ep->shift[o];
-                if (res) v = v + res[(size_t)o * hw + p];
-                yo[p] = d->ep->relu && !(v > 0.0f) ? 0.0f : v;
-            }
+    for (int t = 0; t < d->ntap; t++) {
+        int any = 0, all = 1, inside = 1;
+        tr[t].off = (ptrdiff_t)d->dy[t] * w + d->dx[t];
+        for (int j = 0; j < PW; j++) {
+            int q = p + j, r = q / w, c = q % w, yy = r + d->dy[t], xx = c + d->dx[t];
+            int on = j < np && yy >= 0 && yy < h && xx >= 0 && xx < w;
+            tr[t].on[j] = (unsigned char)on;
+            any |= on;
+            all &= on;
+            inside &= q + tr[t].off >= 0 && q + tr[t].off < hw;
+        }
+        tr[t].kind = !any ? TAP_NONE : all ? TAP_FULL : inside ? TAP_MASKED : TAP_EDGE;
     }
 }
 
+#if defined(__GNUC__)
+/* GCC's and clang's generic vectors: 4 floats, as SSE and NEON hold them
+** (wider targets split or join them); memcpy is an unaligned load. */
+typedef float Vf __attribute__((vector_size(16)));
+typedef int Vi __attribute__((vector_size(16)));
+enum { NV = PW / 4 };
+
+/* acc += sum over input channels of w[b] * x for one tap, its lanes read
+** as kind says (a constant where it is inlined). */
+static inline void tap_fma(Vf acc[PB][NV], const DConv *d, const float *xp, const float *wp,
+                           int nb, const TapRead *tr, TapKind kind) {
+    int hw = d->h * d->w;
+    int lanes[PW];
+    Vi on[NV];
+    for (int j = 0; j < PW; j++) lanes[j] = tr->on[j] ? -1 : 0;
+    memcpy(on, lanes, sizeof on);
+    for (int i = 0; i < d->ci; i++, xp += hw, wp += d->si) {
+        Vf xv[NV];
+        for (int v = 0; v < NV; v++) {
+            if (kind == TAP_EDGE) {
+                float lane[4];
+                for (int j = 0; j < 4; j++) lane[j] = on[v][j] ? xp[4 * v + j] : 0.0f;
+                memcpy(&xv[v], lane, sizeof xv[v]);
+            } else {
+                memcpy(&xv[v], xp + 4 * v, sizeof xv[v]);
+                if (kind == TAP_MASKED) xv[v] = (Vf)((Vi)xv[v] & on[v]);   /* off lanes: +0 */
+            }
+        }
+        for (int b = 0; b < PB; b++) {
+            Vf wv = (Vf){0, 0, 0, 0} + (b < nb ? wp[b * d->so] : 0.0f);
+            for (int v = 0; v < NV; v++) acc[b][v] += wv * xv[v];
+        }
+    }
+}
+
+/* Outputs [o0, o0 + nb) at pixels [p, p + np). */
+static void conv_block(const DConv *d, float *y, const float *x, const TapRead *tr, int o0,
+                       int nb, int p, int np) {
+    size_t hw = (size_t)d->h * d->w;
+    float init[PB][PW];
+    Vf acc[PB][NV];
+    for (int b = 0; b < PB; b++)
+        for (int j = 0; j < PW; j++)
+            init[b][j] = b >= nb || j >= np   ? 0.0f
+                         : d->store == RT_ADD ? y[(o0 + b) * hw + p + j]
+                         : d->bias            ? d->bias[o0 + b]
+                                              : 0.0f;
+    memcpy(acc, init, sizeof acc);
+    for (int t = 0; t < d->ntap; t++) {
+        const float *xp = x + d->xo[t] + p + tr[t].off;
+        const float *wp = d->wt + d->wo[t] + (ptrdiff_t)o0 * d->so;
+        switch (tr[t].kind) {
+        case TAP_NONE: break;
+        case TAP_FULL: tap_fma(acc, d, xp, wp, nb, &tr[t], TAP_FULL); break;
+        case TAP_MASKED: tap_fma(acc, d, xp, wp, nb, &tr[t], TAP_MASKED); break;
+        case TAP_EDGE: tap_fma(acc, d, xp, wp, nb, &tr[t], TAP_EDGE); break;
+        }
+    }
+    memcpy(init, acc, sizeof init);
+    for (int b = 0; b < nb; b++)
+        for (int j = 0; j < np; j++) y[(o0 + b) * hw + p + j] = init[b][j];
+}
+#else
+/* Without generic vectors: the same block in plain C, lane by lane. */
+static void conv_block(const DConv *d, float *y, const float *x, const TapRead *tr, int o0,
+                       int nb, int p, int np) {
+    size_t hw = (size_t)d->h * d->w;
+    for (int b = 0; b < nb; b++)
+        for (int j = 0; j < np; j++) {
+            float acc = d->store == RT_ADD ? y[(o0 + b) * hw + p + j]
+                        : d->bias          ? d->bias[o0 + b]
+                                           : 0.0f;
+            for (int t = 0; t < d->ntap; t++) {
+                if (!tr[t].on[j]) continue;
+                const float *xp = x + d->xo[t] + p + j + tr[t].off;
+                const float *wp = d->wt + d->wo[t] + (ptrdiff_t)(o0 + b) * d->so;
+                for (int i = 0; i < d->ci; i++) acc += wp[i * d->si] * xp[(size_t)i * hw];
+            }
+            y[(o0 + b) * hw + p + j] = acc;
+        }
+}
+#endif
+
+/* All outputs of one sample: y (co planes) from x (ci planes), in runs of
+** RUN blocks of pixels (their taps' reads decided once), each run for PB
+** outputs at a time so that those outputs' weights stay in L1; then the
+** epilogue with res (co planes) or NULL. */
+enum { RUN = 16 };
+
+static void conv_sample(const DConv *d, float *y, const float *x, const float *res) {
+    int hw = d->h * d->w;
+    TapRead tr[RUN][MAX_TAPS];
+    for (int p0 = 0; p0 < hw; p0 += RUN * PW) {
+        int nblk = (hw - p0 + PW - 1) / PW < RUN ? (hw - p0 + PW - 1) / PW : RUN;
+        for (int k = 0; k < nblk; k++) {
+            int p = p0 + k * PW;
+            tap_reads(tr[k], d, p, hw - p < PW ? hw - p : PW);
+        }
+        for (int o0 = 0; o0 < d->co; o0 += PB)
+            for (int k = 0; k < nblk; k++) {
+                int p = p0 + k * PW;
+                conv_block(d, y, x, tr[k], o0, d->co - o0 < PB ? d->co - o0 : PB, p,
+                           hw - p < PW ? hw - p : PW);
+            }
+    }
+    for (int o = 0; d->ep && o < d->co; o++) {
+        float *yo = y + (size_t)o * hw;
+        for (int p = 0; p < hw; p++) {
+            float v = yo[p];
+            if (d->ep->scale) v = v * d->ep->scale[o] + d->ep->shift[o];
+            if (res) v = v + res[(size_t)o * hw + p];
+            yo[p] = d->ep->relu && !(v > 0.0f) ? 0.0f : v;
+        }
+    }
+}
 
 static void tap_masks(TapMask *masks, const DConv *d) {
     (void)masks;

@@ -8,7 +8,8 @@
 ** KC x NC blocks, op(A) in MC x KC blocks, each packed into panels of NR
 ** columns and MR rows (alpha applied, transposes resolved, edges padded
 ** with zeros), then an MR x NR micro-kernel keeps its accumulators in
-** registers over a panel pair. The packed panels live in per-thread
+** vector registers over a panel pair (GCC's and clang's generic vectors;
+** plain loops for other compilers). The packed panels live in per-thread
 ** buffers, so concurrent callers (the runtime's workers) share nothing
 ** and nothing is allocated.
 */
@@ -33,7 +34,7 @@ void rt_blas_set_threads(int n) { openblas_set_num_threads(n); }
 #include <stddef.h>
 #include <string.h>
 
-enum { MR = 4, NR = 16, KC = 128, MC = 64, NC = 256 };
+enum { MR = 4, NR = 8, KC = 128, MC = 64, NC = 256 };
 
 static _Thread_local float a_pack[MC * KC], b_pack[KC * NC];
 
@@ -66,6 +67,30 @@ static void pack_a(const float *a, int lda, int ta, float alpha, int i0, int mc,
         }
 }
 
+#if defined(__GNUC__)
+/* GCC's and clang's generic vectors: 4 floats, as SSE and NEON hold them;
+** memcpy is an unaligned load. MR x NR accumulators are 8 of them. */
+typedef float Vf __attribute__((vector_size(16)));
+
+/* C[mr x nr] += an MR-row A panel times an NR-column B panel over kc. */
+static void micro_kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int mr,
+                         int nr) {
+    Vf acc[MR][NR / 4];
+    float out[MR][NR];
+    memset(acc, 0, sizeof acc);
+    for (int p = 0; p < kc; p++) {
+        Vf b[NR / 4];
+        memcpy(b, bp + p * NR, sizeof b);
+        for (int r = 0; r < MR; r++) {
+            Vf a = (Vf){0, 0, 0, 0} + ap[p * MR + r];
+            for (int v = 0; v < NR / 4; v++) acc[r][v] += a * b[v];
+        }
+    }
+    memcpy(out, acc, sizeof out);
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nr; j++) c[(size_t)r * ldc + j] += out[r][j];
+}
+#else
 /* C[mr x nr] += an MR-row A panel times an NR-column B panel over kc. */
 static void micro_kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int mr,
                          int nr) {
@@ -77,6 +102,7 @@ static void micro_kernel(int kc, const float *ap, const float *bp, float *c, int
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < nr; j++) c[(size_t)r * ldc + j] += acc[r][j];
 }
+#endif
 
 static void scale_c(float *c, int ldc, int m, int n, float beta) {
     if (beta == 1.0f) return;

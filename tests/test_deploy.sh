@@ -22,6 +22,8 @@ libs="$(pkg-config --libs openblas zlib) -lm -lpthread"
 warn="-std=c99 -Wall -Wextra -Werror -pedantic"
 EMBED="resnet20 densenet40 resnet18"
 CROSS="resnet20 densenet40"
+RANDOM_SEEDS=$(seq 1 12)
+[ $# -gt 0 ] && RANDOM_SEEDS=""
 PORT=build-portable
 XB=build-aarch64
 portable="-std=c99 -O2 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L"
@@ -47,8 +49,8 @@ check_deploy() {
     name=$1; shift
     spec=$1; shift
     embed=""
-    # shellcheck disable=SC2086
-    "$B/skipc" "$spec" -o "$out/$name.c" "$@" || return 1
+    "$B/skipc" "$spec" -o "$out/$name.c" "$@" 2> "$out/$name.gen.log" ||
+        { cat "$out/$name.gen.log"; return 1; }
     # shellcheck disable=SC2086
     "$B/skipc" "$spec" -o "$out/${name}_deploy.c" --infer "$@" 2>/dev/null || return 1
     # shellcheck disable=SC2086
@@ -127,5 +129,15 @@ while read -r name rest; do
         echo "test_deploy: $name FAILED"; failed=$((failed + 1))
     fi
 done < specs/models.txt
+# and topologies nobody wrote (tests/specs/random.lua, as make proptest draws
+# them): every op, batchnorms after convolutions with several readers,
+# grouped and strided convolutions, linear layers before batchnorms
+for seed in $RANDOM_SEEDS; do
+    ran=$((ran + 1))
+    if ! check_deploy "random$seed" tests/specs/random.lua -D seed="$seed"; then
+        echo "test_deploy: random$seed (tests/specs/random.lua -D seed=$seed) FAILED"
+        failed=$((failed + 1))
+    fi
+done
 echo "test_deploy: $ran models, $failed failed"
 [ "$failed" -eq 0 ] && [ "$ran" -gt 0 ]

@@ -13,6 +13,10 @@
 set -eu
 [ $# -ge 1 ] || { echo "usage: tools/deploy-size.sh OUT.c [CC]" >&2; exit 2; }
 c=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); cc=${2:-gcc}
+case $cc in   # aarch64-linux-gnu-gcc -> aarch64-linux-gnu-size, -nm
+    *-gcc) tools=${cc%gcc} ;;
+    *) tools="" ;;
+esac
 dir=$(dirname "$c"); name=$(basename "$c" .c)
 [ -f "$dir/$name.h" ] || { echo "$c: error: no $name.h beside it" >&2; exit 1; }
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,13 +45,13 @@ MAIN
 $cc -O2 -I"$here/runtime" -I"$dir" -ffunction-sections -Wl,--gc-sections -o "$tmp/prog" \
     "$tmp/main.c" $objs -lm -lpthread
 $cc -O2 -o "$tmp/empty" "$tmp/empty.c"
-text() { size -A "$1" | awk '$1 == ".text" {print $2}'; }
+text() { "${tools}size" -A "$1" | awk '$1 == ".text" {print $2}'; }
 code=$(( $(text "$tmp/prog") - $(text "$tmp/empty") ))
 wbytes=0
-[ -n "$weights" ] && wbytes=$(size -A "$tmp/prog" | awk '$1 == ".rodata" {print $2}')
+[ -n "$weights" ] && wbytes=$("${tools}size" -A "$tmp/prog" | awk '$1 == ".rodata" {print $2}')
 arena=$(sed -n "s/.*Arena: \([0-9]*\) bytes for one sample.*/\1/p" "$dir/$name.h")
 # the largest frame among functions that survived the link
-nm "$tmp/prog" | awk '{print $3}' | sort -u > "$tmp/linked"
+"${tools}nm" "$tmp/prog" | awk '{print $3}' | sort -u > "$tmp/linked"
 stack=$(cat "$tmp"/*.su | awk -F'\t' '{split($1, a, ":"); print a[4], $2}' |
         sort -k1,1 | join - "$tmp/linked" 2>/dev/null | sort -k2 -n | tail -1)
 echo "$name: code $code bytes, weights $wbytes bytes (.rodata), arena $arena bytes" \
