@@ -177,6 +177,7 @@ example: deps
 	@$(MAKE) --no-print-directory run-example
 
 run-example: $(EX)/classify
+	@tools/deploy-size.sh $(EX)/classifier.c
 	@echo "example: $(EX)/classify IMAGE.pgm   ($$(stat -c %s $(EX)/classify) bytes, static)"
 
 $(EX)/classify: examples/classify.c $(EX)/classifier.c build-portable/libskipcrt.a

@@ -265,7 +265,7 @@ static int compile_deploy(Args *a, const char *name, KProgram *inf, const KProgr
     char *paths[4];
     int n = 2, rc = -1;
     inf->geoms = xmalloc((size_t)(train->ngeoms ? train->ngeoms : 1) * sizeof *inf->geoms);
-    memcpy(inf->geoms, train->geoms, (size_t)train->ngeoms * sizeof *inf->geoms);
+    if (train->ngeoms) memcpy(inf->geoms, train->geoms, (size_t)train->ngeoms * sizeof *inf->geoms);
     inf->ngeoms = train->ngeoms;
     pass_fold(inf);
     if (!a->no_passes) pass_epilogue(inf);

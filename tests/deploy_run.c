@@ -48,6 +48,35 @@ static int read_floats(const char *path, float *v, size_t n) {
     return 0;
 }
 
+static int write_floats(const char *path, const float *v, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(v, sizeof *v, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "%s: error: cannot write it\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+/* Prints the relative L2 difference of y from the reference in path;
+** 0 if it is at most 1e-5. */
+static int compare(const char *me, const char *path, const float *y, size_t n) {
+    float *ref = alloc_floats(n);
+    double num = 0, den = 0, e;
+    if (read_floats(path, ref, n) != 0) {
+        free(ref);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)y[i] - ref[i]) * ((double)y[i] - ref[i]);
+        den += (double)ref[i] * ref[i];
+    }
+    e = sqrt(num / (den > 0 ? den : 1));
+    printf("%s: relative L2 %.2e against %s (%zu outputs; first %.6f, reference %.6f)\n", me, e,
+           path, n, y[0], ref[0]);
+    free(ref);
+    return e <= 1e-5 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     size_t in = DU(_IN_FLOATS) * BATCH, out = DU(_OUT_FLOATS) * BATCH;
     float *params = NULL, *x = alloc_floats(in), *y = alloc_floats(out);
@@ -67,23 +96,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "deploy_run: predict failed\n");
         return 1;
     }
-    if (argc == 3) {
-        FILE *f = fopen(argv[2], "wb");
-        if (!f || fwrite(y, sizeof *y, out, f) != out || fclose(f) != 0) {
-            fprintf(stderr, "%s: error: cannot write it\n", argv[2]);
-            return 1;
-        }
-        return 0;
-    }
-    float *ref = alloc_floats(out);
-    double num = 0, den = 0;
-    if (read_floats(argv[3], ref, out) != 0) return 1;
-    for (size_t i = 0; i < out; i++) {
-        num += ((double)y[i] - ref[i]) * ((double)y[i] - ref[i]);
-        den += (double)ref[i] * ref[i];
-    }
-    double e = sqrt(num / (den > 0 ? den : 1));
-    printf("%s: relative L2 %.2e against %s (%zu outputs; first %.6f, reference %.6f)\n",
-           argv[0], e, argv[3], out, y[0], ref[0]);
-    return e <= 1e-5 ? 0 : 1;
+    int rc = argc == 3 ? write_floats(argv[2], y, out) : compare(argv[0], argv[3], y, out);
+    free(params);
+    free(x);
+    free(y);
+    free(arena);
+    return rc;
 }
