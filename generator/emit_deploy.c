@@ -24,13 +24,6 @@ typedef struct {
     char upper[128];
 } Ctx;
 
-static void shape_text(const int *shape, int ndim, char *buf, size_t cap) {
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int d = 0; d < ndim && len < cap; d++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%d", d ? "," : "", shape[d]);
-}
-
 static int64_t sample_floats(const IrNode *n) { return shape_numel(n->shape); }
 
 /* {====================================================================
@@ -116,7 +109,7 @@ static void emit_param_enum(Ctx *c) {
     for (int i = 0; i < c->p->ndparams; i++) {
         const DParam *q = &c->p->dparams[i];
         char shape[64], bn[128] = "";
-        shape_text(q->shape, q->ndim, shape, sizeof shape);
+        emit_shape_text(q->shape, q->ndim, shape, sizeof shape);
         if (q->kind != DP_COPY)
             snprintf(bn, sizeof bn, ", %s folded in",
                      c->g->nodes[c->g->params[q->bn[0]].node]->name);
@@ -128,27 +121,6 @@ static void emit_param_enum(Ctx *c) {
         prev = q;
     }
     emit_close(&c->e, ";");
-}
-
-static void emit_arena_enum(Ctx *c, Region r, const char *comment) {
-    int any = 0;
-    for (int i = 0; i < c->p->nbufs; i++) {
-        const Buffer *b = &c->p->bufs[i];
-        char shape[64];
-        if (b->region != r || b->death < 0 || b->parent >= 0) continue;
-        if (!any++) {
-            emit_blank(&c->e);
-            emit_line(&c->e, "%s", comment);
-            emit_open(&c->e, "enum");
-        }
-        if (b->kind != BUF_SCRATCH && r == REGION_BATCH)
-            emit_line(&c->e, "%s = %lld,  /* %s */", b->cname, (long long)b->offset,
-                      shape_str(c->g->nodes[b->node]->shape, shape, sizeof shape));
-        else
-            emit_line(&c->e, "%s = %lld,  /* %lld floats */", b->cname, (long long)b->offset,
-                      (long long)b->floats);
-    }
-    if (any) emit_close(&c->e, ";");
 }
 
 static void emit_predict(Ctx *c) {
@@ -171,12 +143,7 @@ static void emit_predict(Ctx *c) {
 ** training build, Q_) as this build's. */
 static void emit_fold(Ctx *c) {
     const IrGraph *g = c->g;
-    char *need = xcalloc((size_t)g->nparams + 1, 1);
-    for (int i = 0; i < c->p->ndparams; i++) {
-        const DParam *d = &c->p->dparams[i];
-        if (d->src >= 0) need[d->src] = 1;
-        for (int k = 0; d->kind != DP_COPY && k < 4; k++) need[d->bn[k]] = 1;
-    }
+    char *need = kprog_dparam_sources(c->p);
     emit_blank(&c->e);
     emit_line(&c->e, "/* Checkpoint: offsets of the training parameters fold reads. */");
     emit_open(&c->e, "enum");
@@ -219,11 +186,11 @@ static void emit_c(Ctx *c) {
     emit_line(&c->e, "#include \"%s.h\"", c->d->m.name);
     emit_blank(&c->e);
     emit_param_enum(c);
-    emit_arena_enum(c, REGION_BATCH,
+    emit_arena_enum(&c->e, c->p, REGION_BATCH,
                     "/* Activations: offsets in floats per sample, times the batch size.\n"
                     "** Each one's memory is free for the next once its last reader ran. */");
-    emit_arena_enum(c, REGION_FIXED, "/* Independent of the batch size, after them. */");
-    emit_arena_enum(c, REGION_SCRATCH,
+    emit_arena_enum(&c->e, c->p, REGION_FIXED, "/* Independent of the batch size, after them. */");
+    emit_arena_enum(&c->e, c->p, REGION_SCRATCH,
                     "/* Kernel scratch, last: offsets in floats per slice, times\n"
                     "** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */");
     emit_blank(&c->e);
@@ -277,7 +244,7 @@ static void emit_weights(Ctx *c, Emit *e) {
         for (int i = 0; i < c->p->ndparams; i++) {
             const DParam *d = &c->p->dparams[i];
             char shape[64];
-            shape_text(d->shape, d->ndim, shape, sizeof shape);
+            emit_shape_text(d->shape, d->ndim, shape, sizeof shape);
             emit_line(e, "/* %s [%s] at float %lld: sha256 %s */", d->name, shape,
                       (long long)d->offset, w->sha[i]);
         }
@@ -302,7 +269,7 @@ static void emit_weights(Ctx *c, Emit *e) {
     for (int i = 0; i < c->p->ndparams; i++) {
         const DParam *d = &c->p->dparams[i];
         char shape[64];
-        shape_text(d->shape, d->ndim, shape, sizeof shape);
+        emit_shape_text(d->shape, d->ndim, shape, sizeof shape);
         emit_line(e, "/* %s [%s]: sha256 %s */", d->name, shape, w->sha[i]);
         emit_values(e, w->values + d->offset, d->len);
     }

@@ -33,11 +33,12 @@ static const char *const param_kind_names[] = {
 
 static int param_live(const Ctx *c, int i) { return c->g->nodes[c->g->params[i].node]->live; }
 
-static void param_shape(const IrParam *q, char *buf, size_t cap) {
+const char *emit_shape_text(const int *shape, int ndim, char *buf, size_t cap) {
     size_t len = 0;
     buf[0] = '\0';
-    for (int d = 0; d < q->ndim && len < cap; d++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%d", d ? "," : "", q->shape[d]);
+    for (int d = 0; d < ndim && len < cap; d++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%d", d ? "," : "", shape[d]);
+    return buf;
 }
 
 /* {====================================================================
@@ -59,7 +60,7 @@ static void emit_param_enum(Ctx *c) {
         for (int i = 0; i < c->g->nparams && !q; i++)
             if (param_live(c, i) && c->g->params[i].offset == off) q = &c->g->params[i];
         assert(q);
-        param_shape(q, shape, sizeof shape);
+        emit_shape_text(q->shape, q->ndim, shape, sizeof shape);
         if (prev)
             emit_line(&c->e, "P_%s = P_%s + %lld,  /* [%s] */", q->cname, prev->cname,
                       (long long)prev->len, shape);
@@ -121,25 +122,25 @@ static int in_use(const Buffer *b, Region r) {
     return b->region == r && b->death >= 0 && b->parent < 0;
 }
 
-static void emit_arena_enum(Ctx *c, const KProgram *p, Region r, const char *comment) {
+void emit_arena_enum(Emit *e, const KProgram *p, Region r, const char *comment) {
     int any = 0;
     for (int i = 0; i < p->nbufs; i++) any |= in_use(&p->bufs[i], r);
     if (!any) return;
-    emit_blank(&c->e);
-    emit_line(&c->e, "%s", comment);
-    emit_open(&c->e, "enum");
+    emit_blank(e);
+    emit_line(e, "%s", comment);
+    emit_open(e, "enum");
     for (int i = 0; i < p->nbufs; i++) {
         const Buffer *b = &p->bufs[i];
         char shape[64];
         if (!in_use(b, r)) continue;
         if (b->kind != BUF_SCRATCH && r == REGION_BATCH)
-            emit_line(&c->e, "%s = %lld,  /* %s */", b->cname, (long long)b->offset,
-                      shape_str(c->g->nodes[b->node]->shape, shape, sizeof shape));
+            emit_line(e, "%s = %lld,  /* %s */", b->cname, (long long)b->offset,
+                      shape_str(p->g->nodes[b->node]->shape, shape, sizeof shape));
         else
-            emit_line(&c->e, "%s = %lld,  /* %lld floats */", b->cname, (long long)b->offset,
+            emit_line(e, "%s = %lld,  /* %lld floats */", b->cname, (long long)b->offset,
                       (long long)b->floats);
     }
-    emit_close(&c->e, ";");
+    emit_close(e, ";");
 }
 
 static void emit_macros(Ctx *c) {
@@ -358,7 +359,7 @@ static void emit_tables(Ctx *c) {
         char shape[64];
         Str qn = {0};
         if (!param_live(c, i)) continue;
-        param_shape(q, shape, sizeof shape);
+        emit_shape_text(q->shape, q->ndim, shape, sizeof shape);
         emit_line(&c->e, "{%s, %d, {%s}, P_%s, %lld, %s, L_%s},", emit_cstring(&qn, q->name),
                   q->ndim, shape, q->cname, (long long)q->len, param_kind_names[q->kind],
                   c->g->nodes[q->node]->cname);
@@ -408,18 +409,18 @@ static void emit_c(Ctx *c) {
     emit_line(&c->e, "#include \"%s.h\"", c->m->name);
     emit_blank(&c->e);
     emit_param_enum(c);
-    emit_arena_enum(c, c->p, REGION_BATCH,
+    emit_arena_enum(&c->e, c->p, REGION_BATCH,
                     "/* Activations (X_) and their gradients (D_): offsets in floats per sample,\n"
                     "** times the batch size. Buffers whose lifetimes do not overlap share memory. */");
-    emit_arena_enum(c, c->p, REGION_FIXED,
+    emit_arena_enum(&c->e, c->p, REGION_FIXED,
                     "/* Statistics independent of the batch size, after the per-sample region. */");
-    emit_arena_enum(c, c->p, REGION_SCRATCH,
+    emit_arena_enum(&c->e, c->p, REGION_SCRATCH,
                     "/* Kernel scratch (T_), last: offsets in floats per slice, times\n"
                     "** rt_scratch_slices(n), one slice for each sample a kernel works on at once. */");
-    emit_arena_enum(c, c->inf, REGION_BATCH,
+    emit_arena_enum(&c->e, c->inf, REGION_BATCH,
                     "/* The inference arena (infer): the evaluation-mode forward alone, each\n"
                     "** activation's memory free for the next as soon as its last reader ran. */");
-    emit_arena_enum(c, c->inf, REGION_SCRATCH, "/* Its kernel scratch, per slice as above. */");
+    emit_arena_enum(&c->e, c->inf, REGION_SCRATCH, "/* Its kernel scratch, per slice as above. */");
     emit_index_enums(c);
     emit_macros(c);
     render_geometry(&c->e, c->p);

@@ -18,6 +18,13 @@ typedef struct {
 ** SPEC -D ...; do not edit." */
 void emit_banner(Emit *e, const ModelInfo *m, const char *file, const char *how);
 
+/* "16,1,3,3": a shape as the comments write it, into buf. */
+const char *emit_shape_text(const int *shape, int ndim, char *buf, size_t cap);
+
+/* The enum of p's buffers of region r that the plan placed, with their
+** offsets and shapes, after comment; nothing if there are none. */
+void emit_arena_enum(Emit *e, const KProgram *p, Region r, const char *comment);
+
 /* #define UPPER_WHAT ((size_t)v)  with why as its comment. */
 void emit_size_define(Emit *e, const char *upper, const char *what, long long v,
                       const char *why);

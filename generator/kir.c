@@ -58,6 +58,16 @@ int kprog_new_buffer(KProgram *p, BufKind kind, const char *cname, int node, Reg
     return p->nbufs++;
 }
 
+char *kprog_dparam_sources(const KProgram *p) {
+    char *used = xcalloc((size_t)p->g->nparams + 1, 1);
+    for (int i = 0; i < p->ndparams; i++) {
+        const DParam *d = &p->dparams[i];
+        if (d->src >= 0) used[d->src] = 1;
+        for (int k = 0; d->kind != DP_COPY && k < 4; k++) used[d->bn[k]] = 1;
+    }
+    return used;
+}
+
 KCall *klist_push(KList *l, const KCall *c) {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;

@@ -193,6 +193,10 @@ void kprog_init(KProgram *p, const IrGraph *g);
 void kprog_free(KProgram *p);
 int kprog_new_buffer(KProgram *p, BufKind kind, const char *cname, int node, Region r,
                      int64_t floats);
+/* Per training parameter, 1 if a deployment build's parameters (dparams)
+** are made from it: copies, folded weights and biases, the batchnorm
+** statistics folded in. Caller frees. */
+char *kprog_dparam_sources(const KProgram *p);
 /* Appends a call; returns it for the caller to finish. */
 KCall *klist_push(KList *l, const KCall *c);
 void klist_remove(KList *l, int i);

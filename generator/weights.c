@@ -48,17 +48,6 @@ static int sha_file(char out[65], const char *path) {
     return 0;
 }
 
-/* The training parameters p reads: as copies, as folded weights and
-** biases, and the batchnorm statistics folded into them. Marks want[]. */
-static void mark_sources(const KProgram *p, char *want) {
-    for (int i = 0; i < p->ndparams; i++) {
-        const DParam *d = &p->dparams[i];
-        if (d->src >= 0) want[d->src] = 1;
-        if (d->kind != DP_COPY)
-            for (int k = 0; k < 4; k++) want[d->bn[k]] = 1;
-    }
-}
-
 /* Input normalisation from the metadata training wrote (train.c), if any. */
 static int read_norm(Weights *w, const StMeta *meta, const char *path) {
     const char *m = st_meta_get(meta, "norm_mean"), *s = st_meta_get(meta, "norm_std");
@@ -79,7 +68,7 @@ static int read_norm(Weights *w, const StMeta *meta, const char *path) {
 
 int weights_load(Weights *w, const KProgram *p, const char *path) {
     const IrGraph *g = p->g;
-    char *want = xcalloc((size_t)g->nparams + 1, 1), err[1024];
+    char *want = kprog_dparam_sources(p), err[1024];
     StTensorSpec *spec = xcalloc((size_t)g->nparams + 1, sizeof *spec);
     float **dst = xcalloc((size_t)g->nparams + 1, sizeof *dst);
     float *train = xmalloc((size_t)(g->num_params ? g->num_params : 1) * sizeof *train);
@@ -87,7 +76,6 @@ int weights_load(Weights *w, const KProgram *p, const char *path) {
     int n = 0, rc = -1;
     memset(w, 0, sizeof *w);
     st_meta_init(&meta);
-    mark_sources(p, want);
     for (int i = 0; i < g->nparams; i++) {
         if (!want[i]) continue;
         spec[n].name = g->params[i].name;
